@@ -1,0 +1,97 @@
+# pve-gpu-passthrough - plain Makefile. `make` builds everything into $(BUILD)/;
+# `make check` installs test dependencies (apt), then runs unit tests (also under ASan/UBSan),
+# tool tests and the QEMU lab; `make demo` runs the lab demo.
+VERSION := 0.1
+BUILD ?= build
+CC ?= cc
+PKGS := libpci libkmod inih
+
+# Debian's hardening flags, as dpkg-buildflags gives them (debian/rules passes its own).
+HARDEN_CFLAGS := $(shell DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get CFLAGS 2>/dev/null || echo -g -O2 -fstack-protector-strong -Wformat -Werror=format-security)
+HARDEN_CPPFLAGS := $(shell DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get CPPFLAGS 2>/dev/null || echo -D_FORTIFY_SOURCE=2)
+HARDEN_LDFLAGS := $(shell DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get LDFLAGS 2>/dev/null || echo -Wl,-z,relro -Wl,-z,now)
+CFLAGS ?= $(HARDEN_CFLAGS)
+CPPFLAGS ?= $(HARDEN_CPPFLAGS)
+LDFLAGS ?= $(HARDEN_LDFLAGS)
+
+ifeq ($(SAN),1)
+CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+CPPFLAGS :=
+LDFLAGS := -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpci -lkmod -linih)
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing -MMD -MP
+override CPPFLAGS += -Icommon -Itests/fixture -Itests/unit -DPGP_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+CLI_SRC := $(sort $(wildcard cli/*.c))
+HOOK_SRC := $(sort $(wildcard hookscript/*.c))
+EARLY_SRC := $(sort $(wildcard initramfs-hooks/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TEST_SUPPORT_SRC := tests/unit/harness.c tests/fixture/fakesys.c
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+LIBCOMMON := $(BUILD)/libcommon.a
+CLI := $(BUILD)/pve-gpu-passthrough
+HOOK := $(BUILD)/pve-gpu-passthrough-hook
+EARLY := $(BUILD)/pve-gpu-passthrough-early
+TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TOOLS := $(BUILD)/fakesys $(BUILD)/labtool
+
+PROGRAMS := $(CLI) $(HOOK) $(if $(EARLY_SRC),$(EARLY))
+
+all: $(PROGRAMS) $(TESTS) $(TOOLS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRC))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(CLI): $(call obj,$(CLI_SRC)) $(LIBCOMMON)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(HOOK): $(call obj,$(HOOK_SRC)) $(LIBCOMMON)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(EARLY): $(call obj,$(EARLY_SRC)) $(LIBCOMMON)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(call obj,$(TEST_SUPPORT_SRC)) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/fakesys: $(BUILD)/tests/fixture/fakesys_main.o $(BUILD)/tests/fixture/fakesys.o $(LIBCOMMON)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The lab's VFIO prober runs inside the guest; static so it needs nothing there.
+$(BUILD)/labtool: tests/lab/labtool.c common/vfio.c common/sysroot.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -static -o $@ $^
+
+unit: $(TESTS)
+	tests/run-unit $(BUILD)
+
+check:
+	tests/deps.sh
+	$(MAKE) all
+	$(MAKE) BUILD=build-san SAN=1 build-san/pve-gpu-passthrough build-san/pve-gpu-passthrough-hook $(patsubst $(BUILD)/%,build-san/%,$(TESTS)) build-san/fakesys
+	tests/run-all
+
+demo:
+	tests/deps.sh --lab
+	$(MAKE) all
+	tests/lab/demo.sh
+
+clean:
+	rm -rf build build-san build-fuzz
+
+.PHONY: all unit check demo clean
+.SECONDARY:
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

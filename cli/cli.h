@@ -1,0 +1,38 @@
+/* cli.h - the admin CLI's command table. Each verb lives in its own cli/cmd_*.c and registers
+ * itself with CLI_COMMAND(); main.c finds them through the linker section, so adding a verb
+ * touches no other file. */
+#ifndef PGP_CLI_H
+#define PGP_CLI_H
+
+#include "sysroot.h"
+
+/* Options every verb shares, parsed by main.c before the verb's own arguments. */
+struct cli_globals {
+	const char *sysroot;  /* --sysroot DIR (tests); NULL means "/" */
+	struct sysroot root;  /* opened from sysroot */
+	const char *node;     /* --node NAME: Proxmox node name (default: uname) */
+	const char *config;   /* --config FILE: our INI (default /etc/pve-gpu-passthrough.ini) */
+	int color;            /* 1 when stdout is a TTY and NO_COLOR is unset */
+};
+
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli_globals *g, int argc, char **argv); /* argv[0] is the verb */
+	const char *args;    /* one-line argument synopsis */
+	const char *summary; /* one-line description */
+};
+
+#define CLI_COMMAND(id, vname, fn, vargs, vsummary)                                      \
+	static const struct cli_command cli_cmd_##id                                    \
+		__attribute__((used, section("pgp_cmds"), aligned(sizeof(void *)))) = { \
+			vname, fn, vargs, vsummary                                      \
+		}
+
+/* Exit codes shared by the verbs (documented in pve-gpu-passthrough(8)). */
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAIL = 1,    /* the operation failed; for `check`: warnings (see check) */
+	CLI_EXIT_USAGE = 64,  /* bad command line */
+};
+
+#endif

@@ -1,0 +1,373 @@
+/* sysroot.c - rooted, bounded, single-write file access. See sysroot.h for the rules. */
+#define _GNU_SOURCE
+#include "sysroot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Paths are given as absolute ("/sys/bus/pci"); below the root they are relative. */
+static const char *rel(const char *path)
+{
+	while (*path == '/')
+		path++;
+	return *path ? path : ".";
+}
+
+int sr_open(struct sysroot *sr, const char *dir)
+{
+	if (!dir || !*dir)
+		dir = "/";
+	if (strlen(dir) >= sizeof(sr->dir))
+		return -ENAMETOOLONG;
+	sr->fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (sr->fd < 0)
+		return -errno;
+	strcpy(sr->dir, dir);
+	sr->host = false;
+	sr->host = sr_is_host(sr);
+	return 0;
+}
+
+void sr_close(struct sysroot *sr)
+{
+	if (sr->fd >= 0)
+		close(sr->fd);
+	sr->fd = -1;
+}
+
+bool sr_is_host(const struct sysroot *sr)
+{
+	struct stat a, b;
+
+	if (sr->host)
+		return true;
+	if (fstat(sr->fd, &a) < 0 || stat("/", &b) < 0)
+		return false;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int sr_path(char out[SR_PATH_MAX], const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, SR_PATH_MAX, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if (n >= SR_PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int sr_openat(const struct sysroot *sr, const char *path, int flags, mode_t mode)
+{
+	int fd;
+
+	if (sr->host) {
+		fd = openat(sr->fd, rel(path), flags | O_CLOEXEC, mode);
+	} else {
+		struct open_how how = {
+			.flags = (unsigned long long)(flags | O_CLOEXEC),
+			.mode = (flags & O_CREAT) ? mode : 0,
+			.resolve = RESOLVE_IN_ROOT,
+		};
+		fd = (int)syscall(SYS_openat2, sr->fd, rel(path), &how, sizeof(how));
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+ssize_t sr_read(const struct sysroot *sr, const char *path, char *buf, size_t size)
+{
+	ssize_t n, more;
+	char extra;
+	int fd;
+
+	if (size < 2)
+		return -EINVAL;
+	fd = sr_openat(sr, path, O_RDONLY, 0);
+	if (fd < 0)
+		return fd;
+	do
+		n = read(fd, buf, size - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		n = -errno;
+		goto out;
+	}
+	buf[n] = '\0';
+	/* A full buffer may hide more data: one more byte tells (sysfs returns 0 at EOF). */
+	if ((size_t)n == size - 1) {
+		do
+			more = read(fd, &extra, 1);
+		while (more < 0 && errno == EINTR);
+		if (more != 0)
+			n = -EFBIG;
+	}
+out:
+	close(fd);
+	return n;
+}
+
+ssize_t sr_read_str(const struct sysroot *sr, const char *path, char *buf, size_t size)
+{
+	ssize_t n = sr_read(sr, path, buf, size);
+
+	if (n < 0)
+		return n;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	return n;
+}
+
+int sr_read_ulong(const struct sysroot *sr, const char *path, int base, unsigned long *ret)
+{
+	char buf[64], *end;
+	unsigned long v;
+	ssize_t n;
+
+	n = sr_read_str(sr, path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(buf, &end, base);
+	if (errno || end == buf || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int sr_write(const struct sysroot *sr, const char *path, const char *value)
+{
+	size_t len = strlen(value);
+	ssize_t n;
+	int fd, r = 0;
+
+	/* O_TRUNC is ignored by sysfs and keeps plain-file fixtures exact. */
+	fd = sr_openat(sr, path, O_WRONLY | O_TRUNC | O_NOCTTY, 0);
+	if (fd < 0)
+		return fd;
+	do
+		n = write(fd, value, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		r = -errno;
+	else if ((size_t)n != len)
+		r = -EIO;
+	if (close(fd) < 0 && r == 0 && errno != EINTR)
+		r = -errno;
+	return r;
+}
+
+int sr_write_file_atomic(const struct sysroot *sr, const char *path, const char *data,
+			 size_t len, mode_t mode)
+{
+	char tmp[SR_PATH_MAX];
+	size_t done = 0;
+	int fd, r;
+
+	r = sr_path(tmp, "%s.tmp.%ld", path, (long)getpid());
+	if (r < 0)
+		return r;
+	fd = sr_openat(sr, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return fd;
+	while (done < len) {
+		ssize_t n = write(fd, data + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		r = -errno;
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(sr->fd, rel(tmp), sr->fd, rel(path)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(sr->fd, rel(tmp), 0);
+	return r;
+}
+
+int sr_readlink(const struct sysroot *sr, const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+
+	if (size < 2)
+		return -EINVAL;
+	n = readlinkat(sr->fd, rel(path), buf, size);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= size)
+		return -ENAMETOOLONG;
+	buf[n] = '\0';
+	return 0;
+}
+
+int sr_link_name(const struct sysroot *sr, const char *path, char *buf, size_t size)
+{
+	char target[SR_PATH_MAX];
+	const char *base;
+	int r;
+
+	r = sr_readlink(sr, path, target, sizeof(target));
+	if (r < 0)
+		return r;
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (strlen(base) >= size)
+		return -ENAMETOOLONG;
+	strcpy(buf, base);
+	return 0;
+}
+
+/* Appends component C (length n) to the canonical path OUT, handling "." and "..". */
+static int push_component(char *out, size_t *len, const char *c, size_t n)
+{
+	if (n == 0 || (n == 1 && c[0] == '.'))
+		return 0;
+	if (n == 2 && c[0] == '.' && c[1] == '.') {
+		while (*len > 1 && out[*len - 1] != '/')
+			(*len)--;
+		if (*len > 1)
+			(*len)--;
+		out[*len] = '\0';
+		return 0;
+	}
+	if (*len + 1 + n >= SR_PATH_MAX)
+		return -ENAMETOOLONG;
+	if (*len > 1)
+		out[(*len)++] = '/';
+	memcpy(out + *len, c, n);
+	*len += n;
+	out[*len] = '\0';
+	return 0;
+}
+
+int sr_realpath(const struct sysroot *sr, const char *path, char out[SR_PATH_MAX])
+{
+	char todo[SR_PATH_MAX * 2], link[SR_PATH_MAX], tmp[SR_PATH_MAX * 2];
+	size_t len = 1;
+	int hops = 0, r;
+
+	if (strlen(path) >= sizeof(todo))
+		return -ENAMETOOLONG;
+	strcpy(todo, path);
+	strcpy(out, "/");
+	char *p = todo;
+	while (*p) {
+		char *slash;
+		size_t n, save = len;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		r = push_component(out, &len, p, n);
+		if (r < 0)
+			return r;
+		p += n;
+		if (n == 2 && p[-1] == '.' && p[-2] == '.')
+			continue;
+		r = sr_readlink(sr, out, link, sizeof(link));
+		if (r == -EINVAL || r == -ENOENT)
+			continue; /* not a link, or does not exist (resolved lexically) */
+		if (r < 0)
+			return r;
+		if (++hops > 40)
+			return -ELOOP;
+		/* Restart with the link target followed by what was left. */
+		if (snprintf(tmp, sizeof(tmp), "%s/%s", link, p) >= (int)sizeof(tmp))
+			return -ENAMETOOLONG;
+		if (link[0] == '/') {
+			len = 1;
+			strcpy(out, "/");
+		} else {
+			len = save;
+			out[len] = '\0';
+		}
+		strcpy(todo, tmp);
+		p = todo;
+	}
+	return 0;
+}
+
+bool sr_exists(const struct sysroot *sr, const char *path)
+{
+	return faccessat(sr->fd, rel(path), F_OK, 0) == 0;
+}
+
+DIR *sr_opendir(const struct sysroot *sr, const char *path)
+{
+	int fd = sr_openat(sr, path, O_RDONLY | O_DIRECTORY, 0);
+	DIR *d;
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
+int sr_mkdir_p(const struct sysroot *sr, const char *path, mode_t mode)
+{
+	char buf[SR_PATH_MAX];
+	char *p;
+
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, rel(path));
+	for (p = buf + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdirat(sr->fd, buf, mode) < 0 && errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+int sr_unlink(const struct sysroot *sr, const char *path)
+{
+	return unlinkat(sr->fd, rel(path), 0) < 0 ? -errno : 0;
+}

@@ -1,0 +1,69 @@
+/* sysroot.h - every file the project touches goes through a root directory.
+ *
+ * Rules for everything in this file (they protect the machine the tools run on):
+ *  1. No code outside sysroot.c opens a host path directly: callers name paths as if the root
+ *     were "/", and sysroot.c resolves them with openat() below the root's directory fd.
+ *  2. Tests pass a temporary directory as the root, so they can never reach the real /sys.
+ *  3. Every write is one write() of the whole value, checked for a short count, on an fd
+ *     opened with O_CLOEXEC.
+ *  4. Below a root that is not the real "/", opens use openat2(RESOLVE_IN_ROOT): even an
+ *     absolute symlink in a test fixture cannot lead out of the tree.
+ *  5. Every read is bounded: a value that does not fit the caller's buffer is an error
+ *     (-EFBIG), never silently truncated.
+ * All functions return 0 (or a length) on success and a negative errno on failure.
+ */
+#ifndef PGP_SYSROOT_H
+#define PGP_SYSROOT_H
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SR_PATH_MAX 512
+
+struct sysroot {
+	int fd;                   /* O_PATH|O_DIRECTORY fd of the root */
+	bool host;                /* the root is the machine's real "/" */
+	char dir[SR_PATH_MAX];    /* the root as given ("/" in production) */
+};
+
+/* Opens DIR (NULL means "/") as the root. */
+int sr_open(struct sysroot *sr, const char *dir);
+void sr_close(struct sysroot *sr);
+/* True when the root is the machine's real "/" (tests never are). */
+bool sr_is_host(const struct sysroot *sr);
+
+/* snprintf into a path buffer; -ENAMETOOLONG when it does not fit. */
+int sr_path(char out[SR_PATH_MAX], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* open() below the root; returns an fd or -errno. O_CLOEXEC is always added. */
+int sr_openat(const struct sysroot *sr, const char *path, int flags, mode_t mode);
+/* Reads the whole file into buf (NUL-terminated) with one bounded read; returns the length,
+ * -EFBIG when the file does not fit in size-1 bytes. */
+ssize_t sr_read(const struct sysroot *sr, const char *path, char *buf, size_t size);
+/* Like sr_read, then strips trailing whitespace. */
+ssize_t sr_read_str(const struct sysroot *sr, const char *path, char *buf, size_t size);
+/* Reads a number written in hex ("0x10de") or decimal. */
+int sr_read_ulong(const struct sysroot *sr, const char *path, int base, unsigned long *ret);
+/* One write() of the whole string to an existing file (sysfs attribute). */
+int sr_write(const struct sysroot *sr, const char *path, const char *value);
+/* Creates or replaces a regular file atomically (tmp file, fsync, rename), mode 0600 or given. */
+int sr_write_file_atomic(const struct sysroot *sr, const char *path, const char *data,
+			 size_t len, mode_t mode);
+/* The last path component of a symlink's target ("../../bus/pci/drivers/vfio-pci" ->
+ * "vfio-pci"); -ENOENT when there is no link. */
+int sr_link_name(const struct sysroot *sr, const char *path, char *buf, size_t size);
+/* The raw target of a symlink. */
+int sr_readlink(const struct sysroot *sr, const char *path, char *buf, size_t size);
+/* Resolves every symlink in PATH inside the root (like realpath under chroot); the result is
+ * an absolute path relative to the root. */
+int sr_realpath(const struct sysroot *sr, const char *path, char out[SR_PATH_MAX]);
+bool sr_exists(const struct sysroot *sr, const char *path);
+/* opendir() below the root; NULL with errno set on failure. */
+DIR *sr_opendir(const struct sysroot *sr, const char *path);
+int sr_mkdir_p(const struct sysroot *sr, const char *path, mode_t mode);
+int sr_unlink(const struct sysroot *sr, const char *path);
+
+#endif
