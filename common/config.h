@@ -1,0 +1,72 @@
+/* config.h - our INI file (/etc/pve-gpu-passthrough.ini), parsed with inih. No file at all
+ * means defaults. The file must be a regular file owned by root and not writable by group or
+ * other; unknown sections/keys and bad values are errors reported as "FILE:LINE: message".
+ *
+ *   [hook]                  defaults for the hookscript
+ *   unbind_timeout = 10s    deadline for a driver to let go of a device
+ *   bind_timeout = 5s       deadline for vfio-pci (or the host driver) to bind
+ *   release_timeout = 30s   post-stop: deadline for QEMU to close the VFIO group
+ *   return_on_stop = yes    post-stop: give devices back to their host drivers
+ *   holders = refuse        processes holding the GPU's /dev nodes: refuse | warn
+ *   [vm:VMID]               the same keys, for one VM
+ *   [early]                 early binding at boot (initramfs)
+ *   ids = 10de:0fc6,10de:0e1b     every device with these vendor:device ids
+ *   addresses = 0000:02:00.0      exactly these devices (several: comma-separated)
+ *   disable_vga = no              vfio-pci's disable_vga option (ids method only)
+ */
+#ifndef PGP_CONFIG_H
+#define PGP_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pciaddr.h"
+#include "sysroot.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/pve-gpu-passthrough.ini"
+#define CONFIG_MAX_SIZE (64 * 1024)
+#define CONFIG_MAX_VMS 256
+#define CONFIG_MAX_EARLY 64
+
+struct hook_opts {
+	unsigned long unbind_timeout_ms;
+	unsigned long bind_timeout_ms;
+	unsigned long release_timeout_ms;
+	bool return_on_stop;
+	bool holders_refuse;
+};
+
+struct early_opts {
+	int nids;
+	struct {
+		uint16_t vendor, device;
+	} ids[CONFIG_MAX_EARLY];
+	int naddrs;
+	struct pci_addr addrs[CONFIG_MAX_EARLY];
+	bool disable_vga;
+	int line_ids, line_addrs; /* where they were set (0: not set), for messages */
+};
+
+struct pgp_config {
+	struct hook_opts hook;
+	int nvms;
+	struct {
+		int vmid;
+		struct hook_opts opts;
+	} vms[CONFIG_MAX_VMS];
+	struct early_opts early;
+	bool from_file; /* false: no file, defaults */
+};
+
+void config_defaults(struct pgp_config *c);
+/* Loads PATH below the root (NULL: the default path). A missing file gives the defaults and
+ * returns 0. On error returns -errno and writes "PATH:LINE: message" into err. */
+int config_load(const struct sysroot *sr, const char *path, struct pgp_config *c, char *err,
+		size_t errsize);
+/* Parses TEXT as if it were the file NAME (for tests and fuzzing). */
+int config_parse(const char *text, const char *name, struct pgp_config *c, char *err,
+		 size_t errsize);
+/* The hook options for VMID (its [vm:VMID] section, else [hook]). */
+const struct hook_opts *config_hook_opts(const struct pgp_config *c, int vmid);
+
+#endif

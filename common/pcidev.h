@@ -1,0 +1,47 @@
+/* pcidev.h - one PCI function as sysfs shows it (ids, class, driver, override, IOMMU group,
+ * BARs), and the members of an IOMMU group. Reads only; see handoff.h for changes. */
+#ifndef PGP_PCIDEV_H
+#define PGP_PCIDEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pciaddr.h"
+#include "sysroot.h"
+
+#define PCIDEV_NAME_MAX 64 /* driver and override names */
+#define PCIDEV_NRES 7      /* BAR0..5 and the ROM */
+
+struct pci_resource {
+	uint64_t start, end, flags; /* end == 0 and start == 0: unused */
+};
+
+struct pci_dev_info {
+	char name[PCI_ADDR_LEN]; /* "0000:02:00.0" */
+	struct pci_addr addr;
+	uint16_t vendor, device, subvendor, subdevice;
+	uint32_t class;                 /* 0x030000 */
+	int iommu_group;                /* -1 when the device has none (IOMMU off) */
+	char driver[PCIDEV_NAME_MAX];   /* "" when unbound */
+	char override[PCIDEV_NAME_MAX]; /* driver_override; "" when unset ("(null)") */
+	bool is_bridge;                 /* has a pci_bus directory: bridges are never moved */
+	int boot_vga;                   /* 1, 0, or -1 when the attribute is absent */
+	bool has_reset;                 /* the "reset" attribute exists */
+	struct pci_resource res[PCIDEV_NRES];
+};
+
+/* Reads everything above for device NAME ("0000:02:00.0"). -ENOENT when absent. */
+int pcidev_read(const struct sysroot *sr, const char *name, struct pci_dev_info *ret);
+/* The bound driver's name into buf ("" when unbound); 0 or -errno. */
+int pcidev_driver(const struct sysroot *sr, const char *name, char *buf, size_t size);
+/* The IOMMU group number, -ENOENT when the device has no group. */
+int pcidev_group(const struct sysroot *sr, const char *name);
+/* Names of every device in /sys/bus/pci/devices, sorted; returns the count (at most MAX) or
+ * -errno. -E2BIG when there are more than MAX. */
+int pcidev_list(const struct sysroot *sr, char (*names)[PCI_ADDR_LEN], int max);
+/* Names of the members of IOMMU group GROUP, sorted; count or -errno (as pcidev_list). */
+int pcidev_group_members(const struct sysroot *sr, int group, char (*names)[PCI_ADDR_LEN], int max);
+/* True for a display controller (class 0x03xxxx). */
+bool pcidev_is_display(const struct pci_dev_info *d);
+
+#endif

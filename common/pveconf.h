@@ -1,0 +1,77 @@
+/* pveconf.h - Proxmox VM configuration (/etc/pve/qemu-server/VMID.conf, live section only),
+ * its hostpciN entries expanded the way Proxmox expands them, PCI resource mappings
+ * (/etc/pve/mapping/pci.cfg) and Proxmox's PCI reservations (/run/qemu-server/...).
+ * Every input is treated as hostile: bounded sizes, strict syntax, errors with line numbers. */
+#ifndef PGP_PVECONF_H
+#define PGP_PVECONF_H
+
+#include <stdbool.h>
+
+#include "pciaddr.h"
+#include "sysroot.h"
+
+#define PVE_MAX_HOSTPCI 16   /* hostpci0 .. hostpci15 */
+#define PVE_MAX_IDS 16       /* ';'-joined ids in one entry */
+#define PVE_CONF_MAX (1 << 20)
+
+struct pve_pci_id {
+	struct pci_addr addr;
+	bool has_func; /* false: every function of bus:slot */
+};
+
+struct pve_hostpci {
+	int index;           /* N of hostpciN */
+	char mapping[128];   /* mapping=NAME, "" for host= */
+	int nids;            /* host= ids */
+	struct pve_pci_id ids[PVE_MAX_IDS];
+	bool keep;           /* driver=keep: Proxmox leaves it alone, so do we */
+	bool mdev;           /* mdev=...: mediated device, left alone */
+	bool pcie, x_vga, rombar;
+	char romfile[256];   /* relative to /usr/share/kvm */
+};
+
+struct pve_vmconf {
+	int vmid;
+	int nhostpci;
+	struct pve_hostpci hostpci[PVE_MAX_HOSTPCI];
+	char hookscript[256];
+	char bios[32];      /* "ovmf", "seabios" or "" */
+	char machine[64];   /* "q35", "pc-q35-8.1", ... or "" */
+	char lock[32];
+	char vga[64];
+	char ostype[32];
+	char cpu[128];
+	bool is_template;
+};
+
+/* Parses config TEXT (live section only: everything before the first "[...]" line).
+ * Errors: -EINVAL with *err_line set and err (when given) describing the problem. */
+int pve_vmconf_parse(const char *text, struct pve_vmconf *ret, int *err_line, char *err,
+		     size_t errsize);
+/* Loads /etc/pve/qemu-server/VMID.conf below the root and parses it. */
+int pve_vmconf_load(const struct sysroot *sr, int vmid, struct pve_vmconf *ret, int *err_line,
+		    char *err, size_t errsize);
+/* Parses one hostpciN value ("0000:02:00,pcie=1,x-vga=1" or "mapping=gpu,pcie=1"). */
+int pve_hostpci_parse(const char *value, struct pve_hostpci *ret, char *err, size_t errsize);
+
+/* One resolved device list of a hostpci entry (what Proxmox passes to QEMU). */
+struct pve_devlist {
+	int n;
+	char names[PVE_MAX_IDS * 8][PCI_ADDR_LEN];
+};
+
+/* Expands ENTRY to the devices that exist now: ids without a function give every present
+ * function of that slot (prefix match, sorted); a mapping picks the first map entry for NODE
+ * whose devices are not reserved by another VM than VMID. -ENODEV (with err) when nothing
+ * matches. driver=keep and mdev entries expand to an empty list. */
+int pve_hostpci_expand(const struct sysroot *sr, const struct pve_hostpci *entry, const char *node,
+		       int vmid, struct pve_devlist *ret, char *err, size_t errsize);
+
+/* The VMID holding a live Proxmox reservation of device NAME other than VMID (a time
+ * reservation not yet expired, or a pid reservation whose pid is alive), 0 when none. */
+int pve_reserved_by_other(const struct sysroot *sr, const char *name, int vmid);
+
+/* The node name Proxmox uses: uname's nodename up to the first '.'. */
+int pve_nodename(char *buf, size_t size);
+
+#endif
