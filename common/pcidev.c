@@ -1,0 +1,187 @@
+/* pcidev.c - see pcidev.h. */
+#define _GNU_SOURCE
+#include "pcidev.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static int read_hex(const struct sysroot *sr, const char *name, const char *attr,
+		    unsigned long max, unsigned long *ret)
+{
+	char path[SR_PATH_MAX];
+	int r = sr_path(path, "/sys/bus/pci/devices/%s/%s", name, attr);
+
+	if (r < 0)
+		return r;
+	r = sr_read_ulong(sr, path, 16, ret);
+	if (r == 0 && *ret > max)
+		return -ERANGE;
+	return r;
+}
+
+int pcidev_driver(const struct sysroot *sr, const char *name, char *buf, size_t size)
+{
+	char path[SR_PATH_MAX];
+	int r = sr_path(path, "/sys/bus/pci/devices/%s/driver", name);
+
+	if (r < 0)
+		return r;
+	r = sr_link_name(sr, path, buf, size);
+	if (r == -ENOENT) {
+		buf[0] = '\0';
+		return 0;
+	}
+	return r;
+}
+
+int pcidev_group(const struct sysroot *sr, const char *name)
+{
+	char path[SR_PATH_MAX], buf[32];
+	unsigned long g;
+	int r = sr_path(path, "/sys/bus/pci/devices/%s/iommu_group", name);
+
+	if (r < 0)
+		return r;
+	r = sr_link_name(sr, path, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	r = parse_ulong(buf, 10, 1000000, &g);
+	return r < 0 ? r : (int)g;
+}
+
+static int read_resources(const struct sysroot *sr, const char *name, struct pci_dev_info *d)
+{
+	char path[SR_PATH_MAX], buf[2048], *line, *save = NULL;
+	ssize_t n;
+	int i = 0, r = sr_path(path, "/sys/bus/pci/devices/%s/resource", name);
+
+	if (r < 0)
+		return r;
+	n = sr_read(sr, path, buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? 0 : (int)n;
+	for (line = strtok_r(buf, "\n", &save); line && i < PCIDEV_NRES;
+	     line = strtok_r(NULL, "\n", &save), i++) {
+		uint64_t s, e, f;
+
+		if (sscanf(line, "%" SCNx64 " %" SCNx64 " %" SCNx64, &s, &e, &f) != 3)
+			return -EINVAL;
+		if (e < s)
+			return -EINVAL;
+		d->res[i].start = s;
+		d->res[i].end = e;
+		d->res[i].flags = f;
+	}
+	return 0;
+}
+
+int pcidev_read(const struct sysroot *sr, const char *name, struct pci_dev_info *d)
+{
+	char path[SR_PATH_MAX];
+	unsigned long v;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	r = pci_addr_parse(name, &d->addr);
+	if (r < 0)
+		return r;
+	pci_addr_fmt(&d->addr, d->name);
+	r = sr_path(path, "/sys/bus/pci/devices/%s", d->name);
+	if (r < 0)
+		return r;
+	if (!sr_exists(sr, path))
+		return -ENOENT;
+	if ((r = read_hex(sr, d->name, "vendor", 0xffff, &v)) < 0)
+		return r;
+	d->vendor = (uint16_t)v;
+	if ((r = read_hex(sr, d->name, "device", 0xffff, &v)) < 0)
+		return r;
+	d->device = (uint16_t)v;
+	if ((r = read_hex(sr, d->name, "class", 0xffffff, &v)) < 0)
+		return r;
+	d->class = (uint32_t)v;
+	if (read_hex(sr, d->name, "subsystem_vendor", 0xffff, &v) == 0)
+		d->subvendor = (uint16_t)v;
+	if (read_hex(sr, d->name, "subsystem_device", 0xffff, &v) == 0)
+		d->subdevice = (uint16_t)v;
+	r = pcidev_group(sr, d->name);
+	d->iommu_group = r < 0 ? -1 : r;
+	if ((r = pcidev_driver(sr, d->name, d->driver, sizeof(d->driver))) < 0)
+		return r;
+	r = sr_path(path, "/sys/bus/pci/devices/%s/driver_override", d->name);
+	if (r < 0)
+		return r;
+	if (sr_read_str(sr, path, d->override, sizeof(d->override)) < 0 ||
+	    strcmp(d->override, "(null)") == 0)
+		d->override[0] = '\0';
+	r = sr_path(path, "/sys/bus/pci/devices/%s/pci_bus", d->name);
+	if (r < 0)
+		return r;
+	d->is_bridge = sr_exists(sr, path);
+	r = sr_path(path, "/sys/bus/pci/devices/%s/boot_vga", d->name);
+	if (r < 0)
+		return r;
+	d->boot_vga = sr_read_ulong(sr, path, 10, &v) == 0 ? (v != 0) : -1;
+	r = sr_path(path, "/sys/bus/pci/devices/%s/reset", d->name);
+	if (r < 0)
+		return r;
+	d->has_reset = sr_exists(sr, path);
+	return read_resources(sr, d->name, d);
+}
+
+bool pcidev_is_display(const struct pci_dev_info *d)
+{
+	return (d->class >> 16) == 0x03;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	struct pci_addr x, y;
+
+	if (pci_addr_parse(a, &x) < 0 || pci_addr_parse(b, &y) < 0)
+		return strcmp(a, b);
+	return pci_addr_cmp(&x, &y);
+}
+
+static int list_dir(const struct sysroot *sr, const char *dir, char (*names)[PCI_ADDR_LEN], int max)
+{
+	struct dirent *de;
+	struct pci_addr a;
+	int n = 0, r = 0;
+	DIR *d = sr_opendir(sr, dir);
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (pci_addr_parse(de->d_name, &a) < 0)
+			continue;
+		if (n >= max) {
+			r = -E2BIG;
+			break;
+		}
+		pci_addr_fmt(&a, names[n++]);
+	}
+	closedir(d);
+	if (r < 0)
+		return r;
+	qsort(names, (size_t)n, PCI_ADDR_LEN, cmp_names);
+	return n;
+}
+
+int pcidev_list(const struct sysroot *sr, char (*names)[PCI_ADDR_LEN], int max)
+{
+	return list_dir(sr, "/sys/bus/pci/devices", names, max);
+}
+
+int pcidev_group_members(const struct sysroot *sr, int group, char (*names)[PCI_ADDR_LEN], int max)
+{
+	char path[SR_PATH_MAX];
+	int r = sr_path(path, "/sys/kernel/iommu_groups/%d/devices", group);
+
+	return r < 0 ? r : list_dir(sr, path, names, max);
+}
