@@ -1,0 +1,99 @@
+# lib.sh - helpers for lab scenarios (sourced by /init; scenarios run in a subshell).
+# A scenario fails as soon as any check fails (lab_fail marks it); checks print one line each.
+
+# Lab topology: the boot GPU and its HDMI-audio function share one IOMMU group; the identical
+# second GPU stays with the host; the virtio disk backs a mounted filesystem.
+GPU=0000:00:02.0
+AUDIO=0000:00:02.1
+GPU2=0000:00:03.0
+DISK=0000:00:04.0
+MODPROBE=/sbin/modprobe # busybox ash would run its own applet for a bare "modprobe"
+
+lab_fail() {
+	echo "LAB-FAIL $*"
+	: >/tmp/lab-failed
+}
+
+ok() {
+	echo "ok - $*"
+}
+
+# check DESCRIPTION COMMAND...: run the command, pass when it exits 0.
+check() {
+	desc=$1
+	shift
+	if "$@"; then ok "$desc"; else lab_fail "$desc"; fi
+}
+
+driver_of() {
+	if [ -e "/sys/bus/pci/devices/$1/driver" ]; then
+		basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
+	else
+		echo none
+	fi
+}
+
+expect_driver() {
+	d=$(driver_of "$1")
+	if [ "$d" = "$2" ]; then ok "$1 on $2"; else lab_fail "$1 on '$d', expected '$2'"; fi
+}
+
+group_of() {
+	basename "$(readlink "/sys/bus/pci/devices/$1/iommu_group")"
+}
+
+# Load the host driver of every PCI device through its modalias, as udev would.
+load_host_drivers() {
+	for d in /sys/bus/pci/devices/*; do
+		$MODPROBE -q "$(cat "$d/modalias")" 2>/dev/null || true
+	done
+}
+
+# Mount the virtio disk, making it a host-critical device.
+mount_disk() {
+	$MODPROBE -q virtio_blk
+	$MODPROBE -q ext4
+	mkdir -p /mnt/disk
+	i=0
+	while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do i=$((i + 1)); usleep 20000; done
+	mount -t ext4 -o ro /dev/vda /mnt/disk
+}
+
+# Firmware framebuffer entries in /proc/iomem ("efifb", "vesafb", "BOOTFB").
+fw_fb_in_iomem() {
+	grep -Eq 'efifb|vesafb|BOOTFB' /proc/iomem
+}
+
+fb_vtcons() {
+	for v in /sys/class/vtconsole/vtcon*; do
+		grep -q 'frame buffer' "$v/name" && echo "$v"
+	done
+}
+
+# raw_to_vfio BDF...: the plain override -> unbind -> drivers_probe sequence (no product code).
+raw_to_vfio() {
+	for d in "$@"; do
+		echo vfio-pci >"/sys/bus/pci/devices/$d/driver_override"
+		[ -e "/sys/bus/pci/devices/$d/driver" ] && echo "$d" >"/sys/bus/pci/devices/$d/driver/unbind"
+	done
+	$MODPROBE vfio-pci
+	$MODPROBE vfio_iommu_type1
+	for d in "$@"; do echo "$d" >/sys/bus/pci/drivers_probe; done
+}
+
+raw_to_host() {
+	for d in "$@"; do
+		echo >"/sys/bus/pci/devices/$d/driver_override"
+		[ -e "/sys/bus/pci/devices/$d/driver" ] && echo "$d" >"/sys/bus/pci/devices/$d/driver/unbind"
+		echo "$d" >/sys/bus/pci/drivers_probe
+	done
+}
+
+# A Proxmox-like environment for the hookscript: VM config and node name.
+write_vm_conf() { # VMID LINES...
+	vmid=$1
+	shift
+	mkdir -p /etc/pve/qemu-server /etc/pve/mapping /run/qemu-server
+	: >"/etc/pve/qemu-server/$vmid.conf"
+	for l in "$@"; do echo "$l" >>"/etc/pve/qemu-server/$vmid.conf"; done
+}

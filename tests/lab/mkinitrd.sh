@@ -1,0 +1,76 @@
+#!/bin/bash
+# mkinitrd.sh SERIES OUT - build the lab guest's initramfs for one cached kernel:
+# busybox-static, kmod (busybox's modprobe ignores softdeps and dashed options), the modules the
+# lab needs (resolved through modules.dep from device modaliases and module names, never from a
+# hand-kept list of files), the project's binaries with their shared libraries, and the guest
+# scripts and scenarios.
+set -euo pipefail
+series=${1:?usage: mkinitrd.sh SERIES OUT}
+out=${2:?usage: mkinitrd.sh SERIES OUT}
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+cache=${LAB_CACHE:-/var/cache/pve-gpu-passthrough-lab}
+kdir=$cache/kernels/$series
+build=${BUILD:-$top/build}
+kver=$(cat "$kdir/KVER")
+mroot=$kdir/modules
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,run,tmp,mnt,etc/modprobe.d,lab,usr/bin,usr/sbin}
+ln -s usr/lib "$stage/lib"
+ln -s usr/lib64 "$stage/lib64"
+mkdir -p "$stage/usr/lib/modules/$kver" "$stage/usr/lib64"
+cp /bin/busybox "$stage/bin/busybox"
+
+# copy_exec FILE DEST: a binary and every shared library ldd names, plus the loader.
+copy_exec() {
+	install -D -m 0755 "$1" "$stage$2"
+	ldd "$1" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
+		[ -e "$stage$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$stage$lib"
+	done
+}
+copy_exec "$(readlink -f /bin/kmod)" /sbin/kmod
+for l in modprobe insmod rmmod lsmod modinfo; do ln -sf kmod "$stage/sbin/$l"; done
+
+# Modules: QEMU's devices by modalias (the GPU driver is bochs-drm.ko on 5.10, bochs.ko on 6.x;
+# the alias finds either), the vfio stack and the disk's filesystem by name.
+roots=(
+	'pci:v00001234d00001111sv00001AF4sd00001100bc03sc00i00'  # std VGA (class 0x0300)
+	'pci:v00001234d00001111sv00001AF4sd00001100bc03sc80i00'  # secondary-vga (class 0x0380)
+	'pci:v00008086d0000293Esv00001AF4sd00001100bc04sc03i00'  # ich9-intel-hda
+	'pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00'  # virtio-blk (transitional)
+	'virtio:d00000002v00001AF4'                             # virtio block driver
+	vfio vfio_iommu_type1 vfio-pci ext4
+)
+for m in "${roots[@]}"; do
+	modprobe -d "$mroot" -S "$kver" --show-depends "$m" 2>/dev/null || true
+done | sed -n 's/^insmod \([^ ]*\).*/\1/p' | sort -u | while read -r ko; do
+	rel=${ko#"$mroot"/lib/modules/"$kver"/}
+	install -D -m 0644 "$ko" "$stage/usr/lib/modules/$kver/$rel"
+done
+for f in modules.builtin modules.builtin.modinfo modules.order; do
+	[ -e "$mroot/lib/modules/$kver/$f" ] && cp "$mroot/lib/modules/$kver/$f" "$stage/usr/lib/modules/$kver/"
+done
+depmod -b "$stage/usr" "$kver"
+[ -n "$(find "$stage/usr/lib/modules/$kver" -name 'vfio-pci.ko*')" ] || {
+	echo "mkinitrd: vfio-pci module not found for $kver" >&2
+	exit 1
+}
+
+# The project's binaries.
+for b in pve-gpu-passthrough pve-gpu-passthrough-hook pve-gpu-passthrough-early; do
+	[ -x "$build/$b" ] && copy_exec "$build/$b" "/usr/sbin/$b"
+done
+install -m 0755 "$build/labtool" "$stage/usr/bin/labtool"
+
+# Guest scripts.
+install -m 0755 "$here/guest/init" "$stage/init"
+cp "$here"/guest/*.sh "$stage/lab/"
+mkdir -p "$stage/lab/scenarios"
+cp "$here"/scenarios/*.sh "$stage/lab/scenarios/"
+echo "$series" >"$stage/lab/series"
+
+mkdir -p "$(dirname "$out")"
+(cd "$stage" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$out.tmp"
+mv "$out.tmp" "$out"

@@ -1,0 +1,68 @@
+#!/bin/bash
+# run.sh - boot one lab guest and report its scenarios.
+#   run.sh -k SERIES -f pvh|seabios|ovmf [-t std|nonvga] -s SCEN[,SCEN...] [-n NAME] [-T SECS]
+# Prints one "PASS lab/<name>/<scenario>" or "FAIL lab/<name>/<scenario>" line per scenario
+# (a scenario that never reported, because the guest hung, oopsed or timed out, is a FAIL) and
+# exits non-zero when any failed. The serial log is kept in $LAB_LOGS (build/lab/logs).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+cache=${LAB_CACHE:-/var/cache/pve-gpu-passthrough-lab}
+logs=${LAB_LOGS:-$top/build/lab/logs}
+series=6.1 fw=pvh topo=std scen= name= tmo=${LAB_TIMEOUT:-240} extra=${LAB_APPEND:-} initrd=
+while getopts k:f:t:s:n:T:a:i: o; do
+	case $o in
+	k) series=$OPTARG ;; f) fw=$OPTARG ;; t) topo=$OPTARG ;; s) scen=$OPTARG ;;
+	n) name=$OPTARG ;; T) tmo=$OPTARG ;; a) extra="$extra $OPTARG" ;; i) initrd=$OPTARG ;;
+	*) echo "usage: run.sh -k SERIES -f FW [-t TOPO] -s SCENARIOS" >&2; exit 2 ;;
+	esac
+done
+[ -n "$scen" ] || { echo "run.sh: -s SCENARIOS is required" >&2; exit 2; }
+name=${name:-$series/$fw/$topo}
+kdir=$cache/kernels/$series
+initrd=${initrd:-$top/build/lab/$series/initrd.img}
+disk=$top/build/lab/disk.img
+mkdir -p "$logs"
+log=$logs/$(echo "$name-$scen" | tr '/,' '__').log
+
+append="console=ttyS0 panic=-1 oops=panic loglevel=4 intel_iommu=on iommu=pt lab.scenario=$scen$extra"
+qemu=(qemu-system-x86_64 -M q35 -accel "${LAB_ACCEL:-tcg}" -cpu max -m 1024 -smp 1 -nodefaults -nic none
+	-display none -monitor none -serial "file:$log" -no-reboot
+	-device intel-iommu)
+case $fw in
+pvh) qemu+=(-kernel "$kdir/vmlinux") ;;
+seabios) qemu+=(-kernel "$kdir/vmlinuz"); append="$append vga=0x317" ;;
+ovmf) qemu+=(-bios /usr/share/ovmf/OVMF.fd -kernel "$kdir/vmlinuz") ;;
+*) echo "run.sh: unknown firmware '$fw'" >&2; exit 2 ;;
+esac
+case $topo in
+std) qemu+=(-vga none -device VGA,bus=pcie.0,addr=02.0,multifunction=on) ;;
+nonvga) qemu+=(-vga none -device secondary-vga,bus=pcie.0,addr=02.0,multifunction=on) ;;
+*) echo "run.sh: unknown topology '$topo'" >&2; exit 2 ;;
+esac
+qemu+=(-device ich9-intel-hda,bus=pcie.0,addr=02.1
+	-device secondary-vga,bus=pcie.0,addr=03.0
+	-drive "file=$disk,if=none,id=d0,format=raw,readonly=on"
+	-device virtio-blk-pci,drive=d0,bus=pcie.0,addr=04.0
+	-initrd "$initrd" -append "$append")
+
+start=$(date +%s)
+timeout --kill-after=5 "$tmo" "${qemu[@]}" </dev/null >"$log.qemu" 2>&1
+qrc=$?
+secs=$(($(date +%s) - start))
+rc=0
+for s in $(echo "$scen" | tr ',' ' '); do
+	res=$(grep -a "^LAB-RESULT $s " "$log" | tail -n 1 | awk '{print $3}' | tr -d '\r')
+	if [ "$res" = PASS ]; then
+		echo "PASS lab/$name/$s (${secs}s)"
+	else
+		why=${res:-no result: guest crashed, hung or timed out (qemu exit $qrc)}
+		echo "FAIL lab/$name/$s: $why"
+		# Show what the scenario said and what the kernel said (dmesg on failure).
+		awk -v s="$s" '$0 ~ "^LAB-START "s"\r?$" {on=1} on {print} $0 ~ "^LAB-RESULT "s" " {on=0}' "$log" |
+			tr -d '\r' | grep -a -E 'LAB-FAIL|LAB-DMESG|^  \|' | tail -n 80 | sed 's/^/    /'
+		[ -n "$res" ] || { tr -d '\r' <"$log" | grep -a -v '^$' | tail -n 40 | sed 's/^/    /'; cat "$log.qemu" | sed 's/^/    qemu: /'; }
+		rc=1
+	fi
+done
+exit $rc
