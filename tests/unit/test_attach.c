@@ -1,0 +1,189 @@
+/* test_attach.c - storage.cfg parsing for `attach` (common/pvestorage.c). The verbs themselves
+ * are tested end to end by tests/attach/run.sh against a fake `qm`. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "fakesys.h"
+#include "harness.h"
+#include "pvestorage.h"
+#include "sysroot.h"
+
+/* The installer-written file, plus the kinds of storages an admin adds. */
+static const char storage_cfg[] =
+	"dir: local\n"
+	"\tpath /var/lib/vz\n"
+	"\tcontent iso,vztmpl,backup\n"
+	"\n"
+	"zfspool: local-zfs\n"
+	"\tpool rpool/data\n"
+	"\tsparse\n"
+	"\tcontent images,rootdir\n"
+	"\n"
+	"# a comment between sections\n"
+	"dir: hooks\n"
+	"\tpath /srv/hooks\n"
+	"\tcontent snippets;iso\n"
+	"\tcontent-dirs iso=isos,snippets=hookscripts\n"
+	"\tnodes pve1, pve2\n"
+	"\tdisable\n"
+	"\n"
+	"nfs: nas\n"
+	"\texport /export/pve\n"
+	"\tpath /mnt/pve/nas\n"
+	"\tserver 10.0.0.5\n"
+	"\tcontent snippets,images\n"
+	"\n"
+	"dir: plain\n"
+	"\tpath /data\n"
+	"\tshared 0\n";
+
+TEST(storage_installer_local)
+{
+	struct pve_storage s;
+	char dir[SR_PATH_MAX];
+
+	CHECK_INT(pve_storage_parse(storage_cfg, "local", &s), 0);
+	CHECK_STR(s.type, "dir");
+	CHECK_STR(s.path, "/var/lib/vz");
+	CHECK(s.has_content);
+	CHECK_STR(s.content, "iso,vztmpl,backup");
+	CHECK(!pve_storage_has_content(&s, "snippets"));
+	CHECK(pve_storage_has_content(&s, "iso"));
+	CHECK(!pve_storage_has_content(&s, "is"));
+	CHECK(!s.shared);
+	CHECK(!s.synthesized);
+	CHECK_INT(pve_storage_snippets_dir(&s, dir), 0);
+	CHECK_STR(dir, "/var/lib/vz/snippets");
+}
+
+TEST(storage_properties)
+{
+	struct pve_storage s;
+	char dir[SR_PATH_MAX];
+
+	CHECK_INT(pve_storage_parse(storage_cfg, "hooks", &s), 0);
+	CHECK(pve_storage_has_content(&s, "snippets"));
+	CHECK(pve_storage_has_content(&s, "iso"));
+	CHECK(s.disabled);
+	CHECK(pve_storage_on_node(&s, "pve2"));
+	CHECK(!pve_storage_on_node(&s, "pve3"));
+	CHECK(!pve_storage_on_node(&s, "pve"));
+	CHECK_INT(pve_storage_snippets_dir(&s, dir), 0);
+	CHECK_STR(dir, "/srv/hooks/hookscripts");
+
+	CHECK_INT(pve_storage_parse(storage_cfg, "nas", &s), 0);
+	CHECK_STR(s.type, "nfs");
+	CHECK(s.shared); /* network types are shared without saying so */
+	CHECK_STR(s.path, "/mnt/pve/nas");
+
+	CHECK_INT(pve_storage_parse(storage_cfg, "plain", &s), 0);
+	CHECK(!s.shared);
+	CHECK(!s.has_content);
+	CHECK(!pve_storage_has_content(&s, "snippets"));
+
+	/* A storage without a path cannot hold snippets. */
+	CHECK_INT(pve_storage_parse(storage_cfg, "local-zfs", &s), 0);
+	CHECK_STR(s.path, "");
+	CHECK_INT(pve_storage_snippets_dir(&s, dir), -ENOTDIR);
+
+	CHECK_INT(pve_storage_parse(storage_cfg, "missing", &s), -ENOENT);
+	CHECK_INT(pve_storage_parse(storage_cfg, "loc", &s), -ENOENT);
+}
+
+TEST(storage_local_fixups)
+{
+	struct pve_storage s;
+
+	/* No file, or no "local" in it: Proxmox makes one up, with snippets. */
+	CHECK_INT(pve_storage_parse("", "local", &s), 0);
+	CHECK(s.synthesized);
+	CHECK_STR(s.path, "/var/lib/vz");
+	CHECK(pve_storage_has_content(&s, "snippets"));
+	CHECK_INT(pve_storage_parse("", "other", &s), -ENOENT);
+
+	/* "local" without a path gets /var/lib/vz; its nodes restriction is dropped. */
+	CHECK_INT(pve_storage_parse("dir: local\n\tcontent iso\n\tnodes a\n", "local", &s), 0);
+	CHECK(!s.synthesized);
+	CHECK_STR(s.path, "/var/lib/vz");
+	CHECK(!pve_storage_has_content(&s, "snippets"));
+	CHECK(pve_storage_on_node(&s, "b"));
+
+	/* A moved or non-dir "local" is replaced. */
+	CHECK_INT(pve_storage_parse("dir: local\n\tpath /srv\n\tcontent iso\n", "local", &s), 0);
+	CHECK(s.synthesized);
+	CHECK_STR(s.path, "/var/lib/vz");
+	CHECK_INT(pve_storage_parse("nfs: local\n\tpath /var/lib/vz\n", "local", &s), 0);
+	CHECK(s.synthesized);
+}
+
+TEST(storage_syntax_edges)
+{
+	struct pve_storage s;
+
+	/* Only an empty line ends a section: a header right below a property line is not one
+	 * (Proxmox ignores it), and the first of two sections with one id wins. */
+	CHECK_INT(pve_storage_parse("dir: a1\n\tpath /one\ndir: b1\n\tpath /two\n", "b1", &s),
+		  -ENOENT);
+	CHECK_INT(pve_storage_parse("dir: a1\n\tpath /one\n\ndir: a1\n\tpath /two\n", "a1", &s), 0);
+	CHECK_STR(s.path, "/one");
+	/* Blank lines made of blanks, CRLF, headers without a space, junk outside sections. */
+	CHECK_INT(pve_storage_parse("junk line\n DIR:x1\r\n\tpath /x\r\n \t\nDir:y1\r\n"
+				    "\tpath  /y y \r\n\tcontent snippets\r\n",
+				    "y1", &s),
+		  0);
+	CHECK_STR(s.type, "dir");
+	CHECK_STR(s.path, "/y y");
+	CHECK(pve_storage_has_content(&s, "snippets"));
+	/* An indented header is not a header. */
+	CHECK_INT(pve_storage_parse(" dir: z1\n\tpath /z\n", "z1", &s), -ENOENT);
+	/* A header with two words after the colon is not a header either. */
+	CHECK_INT(pve_storage_parse("dir: z1 z2\n\tpath /z\n", "z1", &s), -ENOENT);
+
+	/* A value that does not fit is an error, not a silently cut path. */
+	char big[8000];
+	int n = snprintf(big, sizeof(big), "dir: big\n\tpath /");
+	memset(big + n, 'a', sizeof(big) - (size_t)n - 2);
+	big[sizeof(big) - 2] = '\n';
+	big[sizeof(big) - 1] = '\0';
+	CHECK_INT(pve_storage_parse(big, "big", &s), -ENAMETOOLONG);
+	/* ... but an over-long line elsewhere is harmless. */
+	big[4] = 'X';
+	CHECK_INT(pve_storage_parse(big, "big", &s), -ENOENT);
+}
+
+TEST(storage_ids)
+{
+	CHECK(pve_storage_id_valid("local"));
+	CHECK(pve_storage_id_valid("Local-ZFS.2"));
+	CHECK(pve_storage_id_valid("a1"));
+	CHECK(!pve_storage_id_valid("a"));
+	CHECK(!pve_storage_id_valid("1abc"));
+	CHECK(!pve_storage_id_valid("abc-"));
+	CHECK(!pve_storage_id_valid("a/b"));
+	CHECK(!pve_storage_id_valid("a b"));
+	CHECK(!pve_storage_id_valid(""));
+}
+
+TEST(storage_load_below_root)
+{
+	const char *root = test_tmpdir();
+	struct sysroot sr;
+	struct pve_storage s;
+
+	CHECK_INT(sr_open(&sr, root), 0);
+	/* No storage.cfg at all: only "local" exists. */
+	CHECK_INT(pve_storage_load(&sr, "local", &s), 0);
+	CHECK(s.synthesized);
+	CHECK_INT(pve_storage_load(&sr, "nas", &s), -ENOENT);
+	CHECK_INT(fakesys_build(root, "file /etc/pve/storage.cfg dir: local\\n\\tpath /var/lib/vz"
+				      "\\n\\tcontent iso,snippets\\n\\nnfs: nas\\n\\tpath /mnt/pve/nas\n",
+				NULL),
+		  0);
+	CHECK_INT(pve_storage_load(&sr, "local", &s), 0);
+	CHECK(!s.synthesized);
+	CHECK(pve_storage_has_content(&s, "snippets"));
+	CHECK_INT(pve_storage_load(&sr, "nas", &s), 0);
+	CHECK(s.shared);
+	sr_close(&sr);
+}
