@@ -34,6 +34,11 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_SUPPORT_SRC := tests/unit/harness.c tests/fixture/fakesys.c
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBCOMMON := $(BUILD)/libcommon.a
 CLI := $(BUILD)/pve-gpu-passthrough
@@ -48,32 +53,39 @@ all: $(PROGRAMS) $(TESTS) $(TOOLS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	@echo '  CC      $<'
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 $(CLI): $(call obj,$(CLI_SRC)) $(LIBCOMMON)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(HOOK): $(call obj,$(HOOK_SRC)) $(LIBCOMMON)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(EARLY): $(call obj,$(EARLY_SRC)) $(LIBCOMMON)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(call obj,$(TEST_SUPPORT_SRC)) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/fakesys: $(BUILD)/tests/fixture/fakesys_main.o $(BUILD)/tests/fixture/fakesys.o $(LIBCOMMON)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The lab's VFIO prober runs inside the guest; static so it needs nothing there.
 $(BUILD)/labtool: tests/lab/labtool.c common/vfio.c common/sysroot.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -static -o $@ $^
+	@echo '  LD      $@ (static)'
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -static -o $@ $^
 
 unit: $(TESTS)
 	tests/run-unit $(BUILD)

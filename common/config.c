@@ -1,0 +1,374 @@
+/* config.c - see config.h.
+ *
+ * Rules for loading the INI (it decides what a root-run tool does to the machine):
+ *  1. The file is opened once; its permissions are checked on that same fd (fstat): a regular
+ *     file, owned by root, not writable by group or other.
+ *  2. Its size is bounded (CONFIG_MAX_SIZE) and it is read whole before inih sees it; NUL bytes
+ *     and lines inih would silently cut (INI_MAX_LINE, 200) are errors with their line number.
+ *  3. Every key is known and every value checked; the first error is reported as FILE:LINE.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define INI_LINE_LIMIT 199 /* inih's default INI_MAX_LINE (200) less the NUL */
+
+enum {
+	SET_UNBIND = 1 << 0,
+	SET_BIND = 1 << 1,
+	SET_RELEASE = 1 << 2,
+	SET_RETURN = 1 << 3,
+	SET_HOLDERS = 1 << 4,
+};
+
+struct parse_ctx {
+	struct pgp_config *c;
+	const char *name;
+	char *err;
+	size_t errsize;
+	int line;         /* current line, tracked by our own reader */
+	bool failed;
+	unsigned vm_set[CONFIG_MAX_VMS]; /* which keys each [vm:N] section set */
+};
+
+static int failf(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int failf(struct parse_ctx *p, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (p->failed)
+		return 0;
+	p->failed = true;
+	n = snprintf(p->err, p->errsize, "%s:%d: ", p->name, p->line);
+	if (n >= 0 && (size_t)n < p->errsize) {
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->errsize - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+void config_defaults(struct pgp_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->hook.unbind_timeout_ms = 10000;
+	c->hook.bind_timeout_ms = 5000;
+	c->hook.release_timeout_ms = 30000;
+	c->hook.return_on_stop = true;
+	c->hook.holders_refuse = true;
+}
+
+static int hook_key(struct parse_ctx *p, struct hook_opts *o, unsigned *set, const char *key,
+		    const char *value)
+{
+	unsigned long ms;
+	bool b;
+
+	if (!strcmp(key, "unbind_timeout") || !strcmp(key, "bind_timeout") ||
+	    !strcmp(key, "release_timeout")) {
+		if (parse_duration_ms(value, &ms) < 0 || ms == 0)
+			return failf(p, "%s: '%s' is not a duration (e.g. 10s, 500ms; at most 1h)",
+				     key, value);
+		if (key[0] == 'u') {
+			o->unbind_timeout_ms = ms;
+			*set |= SET_UNBIND;
+		} else if (key[0] == 'b') {
+			o->bind_timeout_ms = ms;
+			*set |= SET_BIND;
+		} else {
+			o->release_timeout_ms = ms;
+			*set |= SET_RELEASE;
+		}
+		return 1;
+	}
+	if (!strcmp(key, "return_on_stop")) {
+		if (parse_bool(value, &b) < 0)
+			return failf(p, "return_on_stop: '%s' is not yes or no", value);
+		o->return_on_stop = b;
+		*set |= SET_RETURN;
+		return 1;
+	}
+	if (!strcmp(key, "holders")) {
+		if (strcmp(value, "refuse") && strcmp(value, "warn"))
+			return failf(p, "holders: '%s' is not 'refuse' or 'warn'", value);
+		o->holders_refuse = !strcmp(value, "refuse");
+		*set |= SET_HOLDERS;
+		return 1;
+	}
+	return failf(p, "unknown key '%s'", key);
+}
+
+/* Calls FN on every comma-separated, trimmed item of VALUE. */
+static int each_item(struct parse_ctx *p, const char *key, const char *value,
+		     int (*fn)(struct parse_ctx *, const char *))
+{
+	char buf[256], *save = NULL;
+
+	if (strlen(value) >= sizeof(buf))
+		return failf(p, "%s: value too long", key);
+	strcpy(buf, value);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *item = str_trim(t);
+
+		if (!*item)
+			continue;
+		if (!fn(p, item))
+			return 0;
+	}
+	return 1;
+}
+
+static int early_id(struct parse_ctx *p, const char *item)
+{
+	struct early_opts *e = &p->c->early;
+	unsigned long v, d;
+	char vs[5], ds[5];
+
+	if (strlen(item) != 9 || item[4] != ':' || str_copy_n(vs, sizeof(vs), item, 4) < 0 ||
+	    str_copy_n(ds, sizeof(ds), item + 5, 4) < 0 || parse_ulong(vs, 16, 0xffff, &v) < 0 ||
+	    parse_ulong(ds, 16, 0xffff, &d) < 0)
+		return failf(p, "ids: '%s' is not a vendor:device id like 10de:0fc6", item);
+	for (int i = 0; i < e->nids; i++)
+		if (e->ids[i].vendor == v && e->ids[i].device == d)
+			return 1;
+	if (e->nids >= CONFIG_MAX_EARLY)
+		return failf(p, "ids: more than %d ids", CONFIG_MAX_EARLY);
+	e->ids[e->nids].vendor = (uint16_t)v;
+	e->ids[e->nids].device = (uint16_t)d;
+	e->nids++;
+	return 1;
+}
+
+static int early_addr(struct parse_ctx *p, const char *item)
+{
+	struct early_opts *e = &p->c->early;
+	struct pci_addr a;
+	bool has_func;
+
+	if (pci_addr_parse_loose(item, &a, &has_func) < 0 || !has_func)
+		return failf(p, "addresses: '%s' is not a PCI address like 0000:02:00.0", item);
+	for (int i = 0; i < e->naddrs; i++)
+		if (pci_addr_eq(&e->addrs[i], &a))
+			return 1;
+	if (e->naddrs >= CONFIG_MAX_EARLY)
+		return failf(p, "addresses: more than %d addresses", CONFIG_MAX_EARLY);
+	e->addrs[e->naddrs++] = a;
+	return 1;
+}
+
+static int early_key(struct parse_ctx *p, const char *key, const char *value)
+{
+	struct early_opts *e = &p->c->early;
+
+	if (!strcmp(key, "ids")) {
+		e->line_ids = p->line;
+		return each_item(p, key, value, early_id);
+	}
+	if (!strcmp(key, "addresses")) {
+		e->line_addrs = p->line;
+		return each_item(p, key, value, early_addr);
+	}
+	if (!strcmp(key, "disable_vga")) {
+		if (parse_bool(value, &e->disable_vga) < 0)
+			return failf(p, "disable_vga: '%s' is not yes or no", value);
+		return 1;
+	}
+	return failf(p, "unknown key '%s'", key);
+}
+
+static int vm_index(struct parse_ctx *p, const char *section)
+{
+	unsigned long vmid;
+	struct pgp_config *c = p->c;
+
+	if (parse_ulong(section + 3, 10, 999999999, &vmid) < 0 || vmid < 100)
+		return failf(p, "section [%s]: VMID must be a number from 100", section) - 1;
+	for (int i = 0; i < c->nvms; i++)
+		if (c->vms[i].vmid == (int)vmid)
+			return i;
+	if (c->nvms >= CONFIG_MAX_VMS)
+		return failf(p, "more than %d [vm:...] sections", CONFIG_MAX_VMS) - 1;
+	c->vms[c->nvms].vmid = (int)vmid;
+	return c->nvms++;
+}
+
+/* Always returns 1 (success to inih): errors are recorded in the context with our own line
+ * number, and only the first is reported. */
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *p = user;
+	unsigned dummy = 0;
+	int i;
+
+	if (p->failed)
+		return 1;
+	if (!strcmp(section, "hook"))
+		hook_key(p, &p->c->hook, &dummy, name, value);
+	else if (!strcmp(section, "early"))
+		early_key(p, name, value);
+	else if (!strncmp(section, "vm:", 3)) {
+		if ((i = vm_index(p, section)) >= 0)
+			hook_key(p, &p->c->vms[i].opts, &p->vm_set[i], name, value);
+	} else
+		failf(p, "unknown section [%s]", section);
+	return 1;
+}
+
+/* Feeds inih one line at a time so that we know the line number of every call. */
+struct reader {
+	const char *pos;
+	struct parse_ctx *p;
+};
+
+static char *read_line(char *str, int num, void *stream)
+{
+	struct reader *r = stream;
+	size_t len;
+	const char *nl;
+
+	if (!*r->pos)
+		return NULL;
+	nl = strchr(r->pos, '\n');
+	len = nl ? (size_t)(nl - r->pos + 1) : strlen(r->pos);
+	if (len >= (size_t)num)
+		len = (size_t)num - 1; /* cannot happen: lines were checked before */
+	memcpy(str, r->pos, len);
+	str[len] = '\0';
+	r->pos += len;
+	r->p->line++;
+	return str;
+}
+
+int config_parse(const char *text, const char *name, struct pgp_config *c, char *err,
+		 size_t errsize)
+{
+	struct parse_ctx p = { .c = c, .name = name, .err = err, .errsize = errsize };
+	struct reader rd = { .pos = text, .p = &p };
+	const char *line = text;
+	int r;
+
+	config_defaults(c);
+	c->from_file = true;
+	if (errsize)
+		err[0] = '\0';
+	/* inih cuts long lines silently and would misreport the rest as a new line. */
+	for (p.line = 1; *line; p.line++) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (len > INI_LINE_LIMIT - 1) {
+			failf(&p, "line longer than %d characters", INI_LINE_LIMIT - 1);
+			return -EINVAL;
+		}
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	p.line = 0;
+	r = ini_parse_stream(read_line, &rd, handler, &p);
+	if (p.failed)
+		return -EINVAL;
+	if (r > 0) {
+		p.line = r;
+		failf(&p, "syntax error (expected [section] or key = value)");
+		return -EINVAL;
+	}
+	if (r < 0)
+		return -ENOMEM;
+	/* [vm:N] sections inherit every key they did not set from [hook], wherever it stood. */
+	for (int i = 0; i < c->nvms; i++) {
+		struct hook_opts *o = &c->vms[i].opts;
+		unsigned set = p.vm_set[i];
+
+		if (!(set & SET_UNBIND))
+			o->unbind_timeout_ms = c->hook.unbind_timeout_ms;
+		if (!(set & SET_BIND))
+			o->bind_timeout_ms = c->hook.bind_timeout_ms;
+		if (!(set & SET_RELEASE))
+			o->release_timeout_ms = c->hook.release_timeout_ms;
+		if (!(set & SET_RETURN))
+			o->return_on_stop = c->hook.return_on_stop;
+		if (!(set & SET_HOLDERS))
+			o->holders_refuse = c->hook.holders_refuse;
+	}
+	return 0;
+}
+
+int config_load(const struct sysroot *sr, const char *path, struct pgp_config *c, char *err,
+		size_t errsize)
+{
+	char buf[CONFIG_MAX_SIZE + 1];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (!path)
+		path = CONFIG_DEFAULT_PATH;
+	config_defaults(c);
+	fd = sr_openat(sr, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0) {
+		snprintf(err, errsize, "%s: cannot open: %s", path, strerror(-fd));
+		return fd;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errsize, "%s: not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(err, errsize, "%s: must be owned by root and not writable by group or other",
+			 path);
+		close(fd);
+		return -EPERM;
+	}
+	if (st.st_size > CONFIG_MAX_SIZE) {
+		snprintf(err, errsize, "%s: larger than %d bytes", path, CONFIG_MAX_SIZE);
+		close(fd);
+		return -EFBIG;
+	}
+	size_t len = 0;
+	while (len < sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errsize, "%s: read error", path);
+		return -EIO;
+	}
+	if (len > CONFIG_MAX_SIZE) {
+		snprintf(err, errsize, "%s: larger than %d bytes", path, CONFIG_MAX_SIZE);
+		return -EFBIG;
+	}
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len)) {
+		snprintf(err, errsize, "%s: contains a NUL byte", path);
+		return -EINVAL;
+	}
+	return config_parse(buf, path, c, err, errsize);
+}
+
+const struct hook_opts *config_hook_opts(const struct pgp_config *c, int vmid)
+{
+	for (int i = 0; i < c->nvms; i++)
+		if (c->vms[i].vmid == vmid)
+			return &c->vms[i].opts;
+	return &c->hook;
+}

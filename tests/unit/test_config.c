@@ -1,0 +1,114 @@
+/* test_config.c - our INI file: defaults, every key, per-VM sections, hostile input. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fakesys.h"
+#include "harness.h"
+
+TEST(missing_file_gives_defaults)
+{
+	struct pgp_config c;
+	struct sysroot sr;
+	char err[256];
+
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(config_load(&sr, NULL, &c, err, sizeof(err)), 0);
+	CHECK(!c.from_file);
+	CHECK_INT(c.hook.unbind_timeout_ms, 10000);
+	CHECK(c.hook.return_on_stop);
+	CHECK(c.hook.holders_refuse);
+	CHECK_INT(config_hook_opts(&c, 100)->bind_timeout_ms, 5000);
+	sr_close(&sr);
+}
+
+TEST(all_keys_and_vm_sections)
+{
+	struct pgp_config c;
+	char err[256];
+	const char *ini = "; comment\n"
+			  "[vm:101]\n"
+			  "holders = warn\n"
+			  "[hook]\n"
+			  "unbind_timeout = 3s\n"
+			  "bind_timeout = 750ms\n"
+			  "release_timeout = 60\n"
+			  "return_on_stop = no\n"
+			  "[early]\n"
+			  "ids = 10de:0fc6, 10de:0E1B\n"
+			  "addresses = 0000:02:00.0,03:00.1\n"
+			  "disable_vga = yes\n";
+
+	CHECK_INT(config_parse(ini, "t.ini", &c, err, sizeof(err)), 0);
+	CHECK_INT(c.hook.unbind_timeout_ms, 3000);
+	CHECK_INT(c.hook.bind_timeout_ms, 750);
+	CHECK_INT(c.hook.release_timeout_ms, 60000);
+	CHECK(!c.hook.return_on_stop);
+	CHECK_INT(c.early.nids, 2);
+	CHECK_INT(c.early.ids[1].device, 0x0e1b);
+	CHECK_INT(c.early.naddrs, 2);
+	CHECK_INT(c.early.addrs[1].bus, 3);
+	CHECK_INT(c.early.addrs[1].func, 1);
+	CHECK(c.early.disable_vga);
+	CHECK_INT(c.early.line_ids, 10);
+	/* the VM section sets holders and inherits the rest, even from a later [hook] */
+	const struct hook_opts *o = config_hook_opts(&c, 101);
+	CHECK(!o->holders_refuse);
+	CHECK_INT(o->unbind_timeout_ms, 3000);
+	CHECK(!o->return_on_stop);
+	CHECK(config_hook_opts(&c, 102)->holders_refuse);
+}
+
+static void expect_error(const char *ini, const char *msg)
+{
+	struct pgp_config c;
+	char err[256];
+
+	CHECK_INT(config_parse(ini, "t.ini", &c, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, msg);
+}
+
+TEST(errors_name_file_and_line)
+{
+	expect_error("[hook]\nunbind_timeout = soon\n", "t.ini:2: unbind_timeout: 'soon'");
+	expect_error("[hook]\n\nfoo = 1\n", "t.ini:3: unknown key 'foo'");
+	expect_error("[hooks]\nx = 1\n", "t.ini:2: unknown section [hooks]");
+	expect_error("[early]\nids = 10de:fc6\n", "t.ini:2: ids: '10de:fc6'");
+	expect_error("[early]\naddresses = 02:00\n", "t.ini:2: addresses: '02:00'");
+	expect_error("[vm:abc]\nholders = warn\n", "t.ini:2: section [vm:abc]");
+	expect_error("[hook]\nholders = kill\n", "t.ini:2: holders: 'kill'");
+	expect_error("[hook]\njunk line\n", "t.ini:2: syntax error");
+	expect_error("[hook]\nunbind_timeout = 0\n", "t.ini:2:");
+}
+
+TEST(long_lines_are_errors_not_truncations)
+{
+	char ini[512];
+
+	snprintf(ini, sizeof(ini), "[early]\nids = 10de:0fc6%0250d\n", 0);
+	expect_error(ini, "t.ini:2: line longer than");
+}
+
+TEST(file_permissions_are_checked)
+{
+	struct pgp_config c;
+	struct sysroot sr;
+	char err[256], path[512];
+
+	CHECK_INT(fakesys_build(test_tmpdir(), "file /etc/pve-gpu-passthrough.ini [hook]\\nholders = warn\n", NULL), 0);
+	snprintf(path, sizeof(path), "%s/etc/pve-gpu-passthrough.ini", test_tmpdir());
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	chmod(path, 0644);
+	if (geteuid() == 0) {
+		CHECK_INT(config_load(&sr, NULL, &c, err, sizeof(err)), 0);
+		CHECK(c.from_file);
+		CHECK(!c.hook.holders_refuse);
+	}
+	chmod(path, 0666);
+	CHECK_INT(config_load(&sr, NULL, &c, err, sizeof(err)), -EPERM);
+	CHECK_CONTAINS(err, "not writable by group or other");
+	sr_close(&sr);
+}
