@@ -1,0 +1,591 @@
+/* hostdev.c - see hostdev.h. Reads only; every path goes through the sysroot. */
+#define _GNU_SOURCE
+#include "hostdev.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pciaddr.h"
+#include "util.h"
+
+#define HD_TEXT_MAX (8u << 20)  /* mountinfo of a host with many containers stays far below */
+#define HD_MAX_ENTRIES 4096
+#define HD_MAX_DEPTH 8          /* dm on md on partitions, bridge on bond on VLAN ... */
+#define HD_MAX_VISITS 512       /* sysfs nodes looked at per mount or route */
+#define HD_WHY_MAX 192
+
+struct hd_entry {
+	char dev[PCI_ADDR_LEN];
+	char why[HD_WHY_MAX];
+};
+
+struct hostdev {
+	struct hd_entry *e;
+	int n, cap;
+};
+
+/* A walk from one mount, swap area or route down to the PCI functions below it. */
+struct walk {
+	const struct sysroot *sr;
+	struct hostdev *h;
+	const char *what;  /* "backs /", "holds active swap", "carries the default route" */
+	const char *top;   /* the name the walk started from, for "dm-0 on sda3" */
+	const char *sep;   /* " on " for storage, " via " for networks */
+	int visits;
+};
+
+/* Reads a whole proc/sys text file (procfs may hand it out in several reads), bounded. */
+static int read_text(const struct sysroot *sr, const char *path, size_t max, char **ret)
+{
+	_cleanup_close_ int fd = sr_openat(sr, path, O_RDONLY, 0);
+	size_t len = 0, cap = 16384;
+	char *buf, *nb;
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (cap - len < 2) {
+			if (cap >= max) {
+				free(buf);
+				return -EFBIG;
+			}
+			cap = cap * 2 > max ? max : cap * 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+			free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*ret = buf;
+	return 0;
+}
+
+/* The last component of PATH that is a PCI address, copied into OUT; false when none. */
+static bool last_pci(const char *path, char out[PCI_ADDR_LEN])
+{
+	bool found = false;
+
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+		char comp[32];
+		struct pci_addr a;
+
+		if (n > 0 && n < sizeof(comp)) {
+			memcpy(comp, p, n);
+			comp[n] = '\0';
+			if (pci_addr_parse(comp, &a) == 0) {
+				pci_addr_fmt(&a, out);
+				found = true;
+			}
+		}
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return found;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static int add_entry(struct hostdev *h, const char *dev, const char *why)
+{
+	for (int i = 0; i < h->n; i++)
+		if (strcmp(h->e[i].dev, dev) == 0 && strcmp(h->e[i].why, why) == 0)
+			return 0;
+	if (h->n >= HD_MAX_ENTRIES)
+		return -E2BIG;
+	if (h->n == h->cap) {
+		int cap = h->cap ? h->cap * 2 : 16;
+		struct hd_entry *ne = realloc(h->e, (size_t)cap * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		h->e = ne;
+		h->cap = cap;
+	}
+	if (str_copy(h->e[h->n].dev, sizeof(h->e[h->n].dev), dev) < 0)
+		return -ENAMETOOLONG;
+	/* Reasons are built from bounded names; a cut reason is still a reason. */
+	snprintf(h->e[h->n].why, sizeof(h->e[h->n].why), "%s", why);
+	h->n++;
+	return 0;
+}
+
+static int record(struct walk *w, const char *owner, const char *leaf)
+{
+	char why[HD_WHY_MAX];
+
+	if (w->top && strcmp(w->top, leaf) != 0)
+		snprintf(why, sizeof(why), "%s (%s%s%s)", w->what, w->top, w->sep, leaf);
+	else
+		snprintf(why, sizeof(why), "%s (%s)", w->what, leaf);
+	return add_entry(w->h, owner, why);
+}
+
+/* Block device at sysfs PATH: its owning PCI function, or (dm, md, bcache ...) the owners of
+ * the devices in its slaves/ directory. */
+static int walk_block(struct walk *w, const char *path, int depth)
+{
+	char real[SR_PATH_MAX], sub[SR_PATH_MAX], owner[PCI_ADDR_LEN];
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (depth > HD_MAX_DEPTH || ++w->visits > HD_MAX_VISITS)
+		return 0;
+	if (sr_realpath(w->sr, path, real) < 0 || !sr_exists(w->sr, real))
+		return 0; /* gone or not a kernel block device: nothing to say */
+	if (last_pci(real, owner))
+		return record(w, owner, base_name(real));
+	if (sr_path(sub, "%s/slaves", real) < 0)
+		return 0;
+	d = sr_opendir(w->sr, sub);
+	if (!d)
+		return 0;
+	while (r == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (sr_path(sub, "/sys/class/block/%s", de->d_name) < 0)
+			continue;
+		r = walk_block(w, sub, depth + 1);
+	}
+	closedir(d);
+	return r;
+}
+
+/* Network interface IF: its owning PCI function, or the owners of its lower devices (bridge
+ * ports, bond slaves, a VLAN's parent). */
+static int walk_net(struct walk *w, const char *ifname, int depth)
+{
+	char path[SR_PATH_MAX], real[SR_PATH_MAX], owner[PCI_ADDR_LEN];
+	struct dirent *de;
+	bool lower = false;
+	DIR *d;
+	int r = 0;
+
+	if (depth > HD_MAX_DEPTH || ++w->visits > HD_MAX_VISITS)
+		return 0;
+	if (sr_path(path, "/sys/class/net/%s", ifname) < 0 || sr_realpath(w->sr, path, real) < 0 ||
+	    !sr_exists(w->sr, real))
+		return 0;
+	if (last_pci(real, owner))
+		return record(w, owner, ifname);
+	d = sr_opendir(w->sr, real);
+	if (!d)
+		return 0;
+	while (r == 0 && (de = readdir(d))) {
+		if (!str_has_prefix(de->d_name, "lower_") || !de->d_name[6])
+			continue;
+		lower = true;
+		r = walk_net(w, de->d_name + 6, depth + 1);
+	}
+	closedir(d);
+	if (lower || r < 0)
+		return r;
+	/* Kernels without adjacency links still list a bridge's ports in brif/. */
+	if (sr_path(path, "%s/brif", real) < 0)
+		return 0;
+	d = sr_opendir(w->sr, path);
+	if (!d)
+		return 0;
+	while (r == 0 && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			r = walk_net(w, de->d_name, depth + 1);
+	closedir(d);
+	return r;
+}
+
+/* Undoes the octal escapes the kernel uses in mountinfo and swaps ("\040" for a space). */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	for (char *p = s; *p; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+}
+
+struct mnt {
+	unsigned maj, min;
+	char *point, *fstype, *source;
+};
+
+/* Splits one mountinfo line in place: "ID PARENT MAJ:MIN ROOT POINT OPTS [OPT...] - TYPE SRC SOPTS". */
+static bool parse_mount(char *line, struct mnt *m)
+{
+	char *f[8], *save = NULL, *tok;
+	int i = 0;
+
+	for (tok = strtok_r(line, " ", &save); tok && i < 6; tok = strtok_r(NULL, " ", &save))
+		f[i++] = tok;
+	if (i < 6 || sscanf(f[2], "%u:%u", &m->maj, &m->min) != 2)
+		return false;
+	while (tok && strcmp(tok, "-") != 0)
+		tok = strtok_r(NULL, " ", &save);
+	if (!tok)
+		return false;
+	m->fstype = strtok_r(NULL, " ", &save);
+	m->source = strtok_r(NULL, " ", &save);
+	if (!m->fstype || !m->source)
+		return false;
+	m->point = f[4];
+	unescape_octal(m->point);
+	unescape_octal(m->source);
+	return true;
+}
+
+/* Records the owners of the partitions whose udev data says they belong to ZFS pool POOL. */
+static int walk_zfs_pool(struct walk *w, const char *pool)
+{
+	char path[SR_PATH_MAX], devno[32], label[300];
+	struct dirent *de;
+	DIR *d = sr_opendir(w->sr, "/sys/class/block");
+	int r = 0;
+
+	if (!d)
+		return 0;
+	if (snprintf(label, sizeof(label), "\nE:ID_FS_LABEL=%s\n", pool) >= (int)sizeof(label)) {
+		closedir(d);
+		return 0;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		_cleanup_free_ char *data = NULL;
+		char top[300];
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (sr_path(path, "/sys/class/block/%s/dev", de->d_name) < 0 ||
+		    sr_read_str(w->sr, path, devno, sizeof(devno)) <= 0)
+			continue;
+		if (sr_path(path, "/run/udev/data/b%s", devno) < 0 ||
+		    read_text(w->sr, path, 1u << 20, &data) < 0)
+			continue;
+		if (!strstr(data, "\nE:ID_FS_TYPE=zfs_member\n") && !str_has_prefix(data, "E:ID_FS_TYPE=zfs_member\n"))
+			continue;
+		if (!strstr(data, label) && !str_has_prefix(data, label + 1))
+			continue;
+		snprintf(top, sizeof(top), "zfs pool %s", pool);
+		w->top = top;
+		if (sr_path(path, "/sys/class/block/%s", de->d_name) == 0)
+			r = walk_block(w, path, 0);
+		w->top = NULL;
+	}
+	closedir(d);
+	return r;
+}
+
+static int scan_mount(const struct sysroot *sr, struct hostdev *h, const struct mnt *m)
+{
+	char what[SR_PATH_MAX + 16], path[SR_PATH_MAX], real[SR_PATH_MAX];
+	struct walk w = { .sr = sr, .h = h, .what = what, .sep = " on " };
+
+	snprintf(what, sizeof(what), "backs %s", m->point);
+	if (strcmp(m->fstype, "zfs") == 0) {
+		char pool[256];
+
+		if (str_copy_n(pool, sizeof(pool), m->source, strcspn(m->source, "/")) < 0 || !pool[0])
+			return 0;
+		return walk_zfs_pool(&w, pool);
+	}
+	if (m->maj != 0) {
+		if (sr_path(path, "/sys/dev/block/%u:%u", m->maj, m->min) < 0)
+			return 0;
+		/* The name the mount starts from ("dm-0"), to say "dm-0 on sda3". */
+		if (sr_realpath(sr, path, real) == 0)
+			w.top = base_name(real);
+		return walk_block(&w, path, 0);
+	}
+	/* btrfs and friends show an anonymous 0:N device; their source still names the disk. */
+	if (str_has_prefix(m->source, "/dev/") && sr_realpath(sr, m->source, real) == 0 &&
+	    sr_path(path, "/sys/class/block/%s", base_name(real)) == 0) {
+		w.top = base_name(real);
+		return walk_block(&w, path, 0);
+	}
+	return 0;
+}
+
+/* True when mounts A and B sit on the same storage: one device, or one ZFS pool. */
+static bool same_backing(const struct mnt *a, const struct mnt *b)
+{
+	size_t pa, pb;
+
+	if (a->maj != 0 || b->maj != 0)
+		return a->maj == b->maj && a->min == b->min;
+	if (strcmp(a->fstype, b->fstype) != 0)
+		return false;
+	if (strcmp(a->fstype, "zfs") != 0)
+		return strcmp(a->source, b->source) == 0;
+	pa = strcspn(a->source, "/");
+	pb = strcspn(b->source, "/");
+	return pa == pb && strncmp(a->source, b->source, pa) == 0;
+}
+
+static int scan_mounts(const struct sysroot *sr, struct hostdev *h)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ struct mnt *m = NULL;
+	int n = 0, cap = 0, r;
+
+	r = read_text(sr, "/proc/self/mountinfo", HD_TEXT_MAX, &text);
+	if (r < 0)
+		return r;
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (n == cap) {
+			int nc = cap ? cap * 2 : 64;
+			struct mnt *nm = realloc(m, (size_t)nc * sizeof(*nm));
+
+			if (!nm)
+				return -ENOMEM;
+			m = nm;
+			cap = nc;
+		}
+		if (parse_mount(line, &m[n]))
+			n++;
+	}
+	/* "/" first, so the reason a device is refused names the root filesystem. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < n; i++) {
+			bool root = strcmp(m[i].point, "/") == 0, seen = false;
+
+			if (root != (pass == 0))
+				continue;
+			/* Bind mounts and containers repeat a device many times; the first is enough. */
+			for (int j = 0; j < i && !seen; j++)
+				seen = same_backing(&m[i], &m[j]);
+			if (seen && !(root && pass == 0))
+				continue;
+			r = scan_mount(sr, h, &m[i]);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int scan_swaps(const struct sysroot *sr, struct hostdev *h)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = read_text(sr, "/proc/swaps", HD_TEXT_MAX, &text);
+
+	if (r == -ENOENT)
+		return 0; /* a kernel without swap support */
+	if (r < 0)
+		return r;
+	for (char *line = text, *next; line && *line; line = next) {
+		char *save = NULL, *file, *type, real[SR_PATH_MAX], path[SR_PATH_MAX];
+		struct walk w = { .sr = sr, .h = h, .what = "holds active swap", .sep = " on " };
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (line == text)
+			continue; /* header */
+		file = strtok_r(line, " \t", &save);
+		type = strtok_r(NULL, " \t", &save);
+		/* A swap file lives on a mounted filesystem, which is already recorded. */
+		if (!file || !type || strcmp(type, "partition") != 0)
+			continue;
+		unescape_octal(file);
+		if (sr_realpath(sr, file, real) < 0 ||
+		    sr_path(path, "/sys/class/block/%s", base_name(real)) < 0)
+			continue;
+		w.top = base_name(real);
+		r = walk_block(&w, path, 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Interface names carrying a default route, from /proc/net/route and /proc/net/ipv6_route. */
+static int default_route_ifaces(const struct sysroot *sr, char (*ifs)[32], int max)
+{
+	_cleanup_free_ char *v4 = NULL;
+	_cleanup_free_ char *v6 = NULL;
+	int n = 0, r;
+
+	r = read_text(sr, "/proc/net/route", HD_TEXT_MAX, &v4);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	for (char *line = v4, *next; line && *line; line = next) {
+		char ifname[32];
+		unsigned long dest, mask, flags;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		/* Iface Destination Gateway Flags RefCnt Use Metric Mask ... (hex, header skipped) */
+		if (sscanf(line, "%31s %lx %*x %lx %*d %*d %*d %lx", ifname, &dest, &flags, &mask) != 4)
+			continue;
+		if (dest != 0 || mask != 0 || !(flags & 0x1 /* RTF_UP */))
+			continue;
+		for (int i = 0; i <= n; i++) {
+			if (i == n && n < max) {
+				snprintf(ifs[n++], 32, "%s", ifname);
+				break;
+			}
+			if (i < n && strcmp(ifs[i], ifname) == 0)
+				break;
+		}
+	}
+	r = read_text(sr, "/proc/net/ipv6_route", HD_TEXT_MAX, &v6);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	for (char *line = v6, *next; line && *line; line = next) {
+		char dest[40], ifname[32];
+		unsigned plen;
+		unsigned long flags;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		/* dest plen src splen nexthop metric refcnt use flags iface */
+		if (sscanf(line, "%39s %x %*s %*x %*s %*x %*x %*x %lx %31s", dest, &plen, &flags,
+			   ifname) != 4)
+			continue;
+		if (plen != 0 || strspn(dest, "0") != strlen(dest) || !(flags & 0x1) ||
+		    (flags & 0x200 /* RTF_REJECT */) || strcmp(ifname, "lo") == 0)
+			continue;
+		for (int i = 0; i <= n; i++) {
+			if (i == n && n < max) {
+				snprintf(ifs[n++], 32, "%s", ifname);
+				break;
+			}
+			if (i < n && strcmp(ifs[i], ifname) == 0)
+				break;
+		}
+	}
+	return n;
+}
+
+static int scan_routes(const struct sysroot *sr, struct hostdev *h)
+{
+	char ifs[16][32];
+	int n = default_route_ifaces(sr, ifs, 16), r = 0;
+
+	for (int i = 0; i < n && r == 0; i++) {
+		struct walk w = { .sr = sr, .h = h, .what = "carries the default route",
+				  .top = ifs[i], .sep = " via " };
+
+		r = walk_net(&w, ifs[i], 0);
+	}
+	return n < 0 ? n : r;
+}
+
+int hostdev_scan(const struct sysroot *sr, struct hostdev **ret)
+{
+	struct hostdev *h = calloc(1, sizeof(*h));
+	int r;
+
+	if (!h)
+		return -ENOMEM;
+	r = scan_mounts(sr, h);
+	if (r == 0)
+		r = scan_swaps(sr, h);
+	if (r == 0)
+		r = scan_routes(sr, h);
+	if (r < 0) {
+		hostdev_free(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
+struct hostdev *hostdev_free(struct hostdev *h)
+{
+	if (h) {
+		free(h->e);
+		free(h);
+	}
+	return NULL;
+}
+
+int hostdev_is_critical(const struct hostdev *h, const char *pci_name, char *why, size_t whysize)
+{
+	int first = -1, more = 0;
+
+	for (int i = 0; i < h->n; i++) {
+		if (strcmp(h->e[i].dev, pci_name) != 0)
+			continue;
+		if (first < 0)
+			first = i;
+		else
+			more++;
+	}
+	if (first < 0)
+		return 0;
+	if (why && whysize) {
+		if (more)
+			snprintf(why, whysize, "%s, and %d more", h->e[first].why, more);
+		else
+			snprintf(why, whysize, "%s", h->e[first].why);
+	}
+	return 1;
+}
+
+int hostdev_count(const struct hostdev *h)
+{
+	return h->n;
+}
+
+const char *hostdev_device(const struct hostdev *h, int i)
+{
+	return i >= 0 && i < h->n ? h->e[i].dev : NULL;
+}
+
+const char *hostdev_reason(const struct hostdev *h, int i)
+{
+	return i >= 0 && i < h->n ? h->e[i].why : NULL;
+}
+
+int hostdev_critical(const struct sysroot *sr, const char *pci_name, char *why, size_t whysize)
+{
+	struct hostdev *h;
+	int r = hostdev_scan(sr, &h);
+
+	if (r < 0)
+		return r;
+	r = hostdev_is_critical(h, pci_name, why, whysize);
+	hostdev_free(h);
+	return r;
+}
