@@ -1,0 +1,536 @@
+/* pveconf.c - see pveconf.h. Mirrors Proxmox's own rules (qemu-server PCI.pm, SectionConfig,
+ * Mapping/PCI.pm) closely enough that we act on exactly the devices Proxmox will pass through. */
+#define _GNU_SOURCE
+#include "pveconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pcidev.h"
+#include "util.h"
+
+#define MAPPING_MAX (1 << 20)
+#define RESERV_MAX (256 * 1024)
+
+static int errf(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && size) {
+		va_start(ap, fmt);
+		vsnprintf(err, size, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* Proxmox's PCIRE: lower-case hex only, optional domain of 4+ digits, one function digit. */
+static int parse_pve_id(const char *s, bool need_domain, struct pve_pci_id *ret)
+{
+	for (const char *p = s; *p; p++)
+		if (isupper((unsigned char)*p))
+			return -EINVAL;
+	if (need_domain && strchr(s, ':') == strrchr(s, ':'))
+		return -EINVAL;
+	return pci_addr_parse_loose(s, &ret->addr, &ret->has_func);
+}
+
+static int parse_ids(const char *list, bool need_domain, struct pve_pci_id *ids, int *nids,
+		     char *err, size_t errsize)
+{
+	char buf[512], *save = NULL;
+
+	if (str_copy(buf, sizeof(buf), list) < 0)
+		return errf(err, errsize, "device list too long");
+	*nids = 0;
+	for (char *t = strtok_r(buf, ";", &save); t; t = strtok_r(NULL, ";", &save)) {
+		if (*nids >= PVE_MAX_IDS)
+			return errf(err, errsize, "more than %d devices in '%s'", PVE_MAX_IDS, list);
+		if (parse_pve_id(t, need_domain, &ids[*nids]) < 0)
+			return errf(err, errsize, "'%s' is not a PCI id (%sbus:slot[.function], lower-case hex)",
+				    t, need_domain ? "domain:" : "[domain:]");
+		(*nids)++;
+	}
+	if (*nids == 0)
+		return errf(err, errsize, "empty device list");
+	return 0;
+}
+
+static int parse_flag(const char *key, const char *v, bool *ret, char *err, size_t errsize)
+{
+	if (parse_bool(v, ret) < 0)
+		return errf(err, errsize, "%s: '%s' is not a boolean", key, v);
+	return 0;
+}
+
+int pve_hostpci_parse(const char *value, struct pve_hostpci *h, char *err, size_t errsize)
+{
+	char buf[1024], *save = NULL;
+	bool have_host = false;
+	int r, i = 0;
+
+	memset(h, 0, sizeof(*h));
+	h->rombar = true;
+	if (str_copy(buf, sizeof(buf), value) < 0)
+		return errf(err, errsize, "value too long");
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), i++) {
+		char *eq = strchr(t, '=');
+		const char *key = "host", *v = t;
+
+		if (eq) {
+			*eq = '\0';
+			key = t;
+			v = eq + 1;
+		} else if (i != 0) {
+			return errf(err, errsize, "'%s': only the first item may omit 'host='", t);
+		}
+		if (!strcmp(key, "host")) {
+			if (have_host)
+				return errf(err, errsize, "host given twice");
+			r = parse_ids(v, false, h->ids, &h->nids, err, errsize);
+			if (r < 0)
+				return r;
+			have_host = true;
+		} else if (!strcmp(key, "mapping")) {
+			if (str_copy(h->mapping, sizeof(h->mapping), v) < 0 || !*v)
+				return errf(err, errsize, "mapping: bad name");
+		} else if (!strcmp(key, "driver")) {
+			if (strcmp(v, "vfio") && strcmp(v, "keep"))
+				return errf(err, errsize, "driver: '%s' is not vfio or keep", v);
+			h->keep = !strcmp(v, "keep");
+		} else if (!strcmp(key, "mdev")) {
+			h->mdev = true;
+		} else if (!strcmp(key, "pcie")) {
+			if ((r = parse_flag(key, v, &h->pcie, err, errsize)) < 0)
+				return r;
+		} else if (!strcmp(key, "x-vga")) {
+			if ((r = parse_flag(key, v, &h->x_vga, err, errsize)) < 0)
+				return r;
+		} else if (!strcmp(key, "rombar")) {
+			if ((r = parse_flag(key, v, &h->rombar, err, errsize)) < 0)
+				return r;
+		} else if (!strcmp(key, "romfile")) {
+			if (str_copy(h->romfile, sizeof(h->romfile), v) < 0 || strpbrk(v, ";"))
+				return errf(err, errsize, "romfile: bad value");
+		} else if (!strcmp(key, "legacy-igd") || !strcmp(key, "vendor-id") ||
+			   !strcmp(key, "device-id") || !strcmp(key, "sub-vendor-id") ||
+			   !strcmp(key, "sub-device-id")) {
+			/* accepted, irrelevant to the host side */
+		} else {
+			return errf(err, errsize, "unknown option '%s'", key);
+		}
+	}
+	if (have_host && h->mapping[0])
+		return errf(err, errsize, "cannot set both 'host' and 'mapping'");
+	if (!have_host && !h->mapping[0])
+		return errf(err, errsize, "neither 'host' nor 'mapping' given");
+	return 0;
+}
+
+/* Splits "key: value" per Proxmox (^([a-z][a-z_\-]*\d*):\s*(.+?)\s*$); 0 when not a setting. */
+static int split_setting(char *line, char **key, char **value)
+{
+	char *p = line;
+
+	if (!islower((unsigned char)*p))
+		return 0;
+	while (islower((unsigned char)*p) || *p == '_' || *p == '-')
+		p++;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p != ':')
+		return 0;
+	*p = '\0';
+	*key = line;
+	*value = str_trim(p + 1);
+	return **value ? 1 : 0;
+}
+
+int pve_vmconf_parse(const char *text, struct pve_vmconf *c, int *err_line, char *err,
+		     size_t errsize)
+{
+	const char *line = text;
+	int lineno = 0, r;
+
+	memset(c, 0, sizeof(*c));
+	if (err_line)
+		*err_line = 0;
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char buf[4096], *key, *value;
+
+		lineno++;
+		if (len >= sizeof(buf)) {
+			if (line[0] != '#') {
+				if (err_line)
+					*err_line = lineno;
+				return errf(err, errsize, "line too long");
+			}
+			goto next; /* description lines may be long; we ignore them */
+		}
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		char *t = str_trim(buf);
+		if (*t == '[')
+			break; /* the live configuration ends at the first section */
+		if (!*t || *t == '#' || !split_setting(t, &key, &value))
+			goto next; /* Proxmox too skips what it cannot parse */
+		if (str_has_prefix(key, "hostpci")) {
+			unsigned long n;
+			struct pve_hostpci h;
+
+			if (parse_ulong(key + 7, 10, PVE_MAX_HOSTPCI - 1, &n) < 0)
+				goto next;
+			r = pve_hostpci_parse(value, &h, err, errsize);
+			if (r < 0) {
+				if (err_line)
+					*err_line = lineno;
+				if (err && errsize) {
+					char tmp[256];
+
+					snprintf(tmp, sizeof(tmp), "%s", err);
+					snprintf(err, errsize, "%s: %s", key, tmp);
+				}
+				return r;
+			}
+			h.index = (int)n;
+			/* a repeated key replaces the earlier one, as in Proxmox */
+			int i;
+			for (i = 0; i < c->nhostpci && c->hostpci[i].index != h.index; i++)
+				;
+			c->hostpci[i] = h;
+			if (i == c->nhostpci)
+				c->nhostpci++;
+		} else if (!strcmp(key, "hookscript")) {
+			str_copy(c->hookscript, sizeof(c->hookscript), value);
+		} else if (!strcmp(key, "bios")) {
+			str_copy(c->bios, sizeof(c->bios), value);
+		} else if (!strcmp(key, "machine")) {
+			str_copy(c->machine, sizeof(c->machine), value);
+		} else if (!strcmp(key, "lock")) {
+			str_copy(c->lock, sizeof(c->lock), value);
+		} else if (!strcmp(key, "vga")) {
+			str_copy(c->vga, sizeof(c->vga), value);
+		} else if (!strcmp(key, "ostype")) {
+			str_copy(c->ostype, sizeof(c->ostype), value);
+		} else if (!strcmp(key, "cpu")) {
+			str_copy(c->cpu, sizeof(c->cpu), value);
+		} else if (!strcmp(key, "template")) {
+			parse_bool(value, &c->is_template);
+		}
+next:
+		line += len + (nl ? 1 : 0);
+	}
+	/* Proxmox processes hostpciN in key order */
+	for (int i = 1; i < c->nhostpci; i++)
+		for (int j = i; j > 0 && c->hostpci[j - 1].index > c->hostpci[j].index; j--) {
+			struct pve_hostpci tmp = c->hostpci[j];
+
+			c->hostpci[j] = c->hostpci[j - 1];
+			c->hostpci[j - 1] = tmp;
+		}
+	return 0;
+}
+
+/* Reads a whole small file below the root into a malloc'd NUL-terminated buffer. */
+static int slurp(const struct sysroot *sr, const char *path, size_t max, char **ret)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	int fd = sr_openat(sr, path, O_RDONLY | O_NOCTTY, 0), r = 0;
+
+	if (!buf) {
+		if (fd >= 0)
+			close(fd);
+		return -ENOMEM;
+	}
+	if (fd < 0) {
+		free(buf);
+		return fd;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			char *nb;
+
+			if (cap > max) {
+				r = -EFBIG;
+				break;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				r = -ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (r == 0 && len > max)
+		r = -EFBIG;
+	if (r == 0 && memchr(buf, '\0', len))
+		r = -EINVAL;
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	buf[len] = '\0';
+	*ret = buf;
+	return 0;
+}
+
+int pve_vmconf_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, int *err_line,
+		    char *err, size_t errsize)
+{
+	char path[SR_PATH_MAX], *text = NULL;
+	int r;
+
+	if (vmid < 1 || vmid > 999999999)
+		return errf(err, errsize, "invalid VMID %d", vmid);
+	r = sr_path(path, "/etc/pve/qemu-server/%d.conf", vmid);
+	if (r < 0)
+		return r;
+	r = slurp(sr, path, PVE_CONF_MAX, &text);
+	if (r < 0) {
+		if (err && errsize)
+			snprintf(err, errsize, "cannot read '%s': %s", path, strerror(-r));
+		return r;
+	}
+	r = pve_vmconf_parse(text, c, err_line, err, errsize);
+	free(text);
+	c->vmid = vmid;
+	return r;
+}
+
+/* Appends every present device matching ID (a whole slot without function) to OUT. */
+static int expand_id(const struct sysroot *sr, const struct pve_pci_id *id,
+		     struct pve_devlist *out, char *err, size_t errsize)
+{
+	char name[PCI_ADDR_LEN], path[SR_PATH_MAX];
+	int found = 0;
+
+	for (int f = 0; f < 8; f++) {
+		struct pci_addr a = id->addr;
+
+		if (id->has_func && f != a.func)
+			continue;
+		if (!id->has_func)
+			a.func = (uint8_t)f;
+		pci_addr_fmt(&a, name);
+		if (sr_path(path, "/sys/bus/pci/devices/%s", name) < 0 || !sr_exists(sr, path))
+			continue;
+		for (int i = 0; i < out->n; i++)
+			if (!strcmp(out->names[i], name))
+				return errf(err, errsize, "device '%s' listed more than once", name);
+		if (out->n >= (int)ARRAY_SIZE(out->names))
+			return errf(err, errsize, "too many devices");
+		strcpy(out->names[out->n++], name);
+		found++;
+	}
+	if (!found) {
+		pci_addr_fmt(&id->addr, name);
+		if (!id->has_func)
+			name[strlen(name) - 2] = '\0';
+		errf(err, errsize, "no PCI device found for '%s'", name);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static bool pid_alive(const struct sysroot *sr, unsigned long pid)
+{
+	char path[SR_PATH_MAX];
+
+	return sr_path(path, "/proc/%lu", pid) == 0 && sr_exists(sr, path);
+}
+
+int pve_reserved_by_other(const struct sysroot *sr, const char *name, int vmid)
+{
+	char *text = NULL, *save = NULL;
+	int r, who = 0;
+
+	r = slurp(sr, "/run/qemu-server/pci-id-reservations", RESERV_MAX, &text);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	for (char *line = strtok_r(text, "\n", &save); line && !who; line = strtok_r(NULL, "\n", &save)) {
+		char id[64], how[64];
+		unsigned long v, other;
+
+		if (sscanf(line, "%63s %lu %63s", id, &other, how) != 3)
+			continue;
+		if (strcmp(id, name) != 0 || (int)other == vmid)
+			continue;
+		if (!strncmp(how, "time:", 5) && parse_ulong(how + 5, 10, ~0UL, &v) == 0 &&
+		    v > (unsigned long)time(NULL))
+			who = (int)other;
+		else if (!strncmp(how, "pid:", 4) && parse_ulong(how + 4, 10, ~0UL, &v) == 0 &&
+			 pid_alive(sr, v))
+			who = (int)other;
+	}
+	free(text);
+	return who;
+}
+
+/* One "map" entry of a mapping: "node=pve1,path=0000:01:00;0000:01:00.1,id=10de:2231,...". */
+struct map_entry {
+	char node[128];
+	char path[512];
+	char id[16];
+};
+
+static int parse_map_entry(const char *value, struct map_entry *m)
+{
+	char buf[1024], *save = NULL;
+
+	memset(m, 0, sizeof(*m));
+	if (str_copy(buf, sizeof(buf), value) < 0)
+		return -EINVAL;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '=');
+
+		if (!eq)
+			return -EINVAL;
+		*eq = '\0';
+		if (!strcmp(t, "node") && str_copy(m->node, sizeof(m->node), eq + 1) < 0)
+			return -EINVAL;
+		if (!strcmp(t, "path") && str_copy(m->path, sizeof(m->path), eq + 1) < 0)
+			return -EINVAL;
+		if (!strcmp(t, "id") && str_copy(m->id, sizeof(m->id), eq + 1) < 0)
+			return -EINVAL;
+	}
+	return m->node[0] && m->path[0] && m->id[0] ? 0 : -EINVAL;
+}
+
+/* Like Proxmox's assert_valid: every path part (function .0 when none is given) must still
+ * have the mapped vendor:device id. */
+static bool map_id_matches(const struct sysroot *sr, const struct pve_pci_id *id, const char *want)
+{
+	struct pci_addr a = id->addr;
+	struct pci_dev_info d;
+	char name[PCI_ADDR_LEN], have[16];
+
+	if (!id->has_func)
+		a.func = 0;
+	pci_addr_fmt(&a, name);
+	if (pcidev_read(sr, name, &d) < 0)
+		return false;
+	snprintf(have, sizeof(have), "%04x:%04x", d.vendor, d.device);
+	return strcasecmp(have, want) == 0;
+}
+
+static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h, const char *node,
+			  int vmid, struct pve_devlist *out, char *err, size_t errsize)
+{
+	char *text = NULL, *save = NULL;
+	bool in = false, any = false;
+	int r;
+
+	r = slurp(sr, "/etc/pve/mapping/pci.cfg", MAPPING_MAX, &text);
+	if (r < 0) {
+		free(text);
+		errf(err, errsize, "PCI device mapping not found for '%s' (no mapping file)", h->mapping);
+		return -ENODEV;
+	}
+	r = -ENODEV;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct map_entry m;
+		struct pve_pci_id ids[PVE_MAX_IDS];
+		int nids, busy = 0;
+		char *t;
+
+		if (line[0] != ' ' && line[0] != '\t') {
+			/* a section header: the mapping name alone on the line */
+			t = str_trim(line);
+			in = *t && *t != '#' && !strcmp(t, h->mapping);
+			continue;
+		}
+		t = str_trim(line);
+		if (!in || *t == '#' || strncmp(t, "map", 3) != 0 || (t[3] != ' ' && t[3] != '\t'))
+			continue;
+		if (parse_map_entry(str_trim(t + 3), &m) < 0 || strcmp(m.node, node) != 0)
+			continue;
+		any = true;
+		if (parse_ids(m.path, true, ids, &nids, NULL, 0) < 0)
+			continue;
+		out->n = 0;
+		for (int i = 0; i < nids; i++)
+			if (expand_id(sr, &ids[i], out, NULL, 0) < 0)
+				goto next_entry;
+		for (int i = 0; i < nids && r != -EINVAL; i++)
+			if (!map_id_matches(sr, &ids[i], m.id))
+				r = errf(err, errsize, "PCI device mapping '%s' invalid (hardware probably "
+					 "changed): '%s' is not %s", h->mapping, out->names[0], m.id);
+		if (r == -EINVAL)
+			break;
+		for (int i = 0; i < out->n && !busy; i++)
+			busy = pve_reserved_by_other(sr, out->names[i], vmid);
+		if (busy > 0)
+			continue;
+		r = 0;
+		break;
+next_entry:;
+	}
+	free(text);
+	if (r == -ENODEV) {
+		out->n = 0;
+		if (any)
+			errf(err, errsize, "could not find a free device for mapping '%s'", h->mapping);
+		else
+			errf(err, errsize, "PCI device mapping not found for '%s' on node '%s'",
+			     h->mapping, node);
+	}
+	return r;
+}
+
+int pve_hostpci_expand(const struct sysroot *sr, const struct pve_hostpci *h, const char *node,
+		       int vmid, struct pve_devlist *out, char *err, size_t errsize)
+{
+	int r;
+
+	out->n = 0;
+	if (h->keep || h->mdev)
+		return 0;
+	if (h->mapping[0])
+		return expand_mapping(sr, h, node, vmid, out, err, errsize);
+	for (int i = 0; i < h->nids; i++) {
+		r = expand_id(sr, &h->ids[i], out, err, errsize);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int pve_nodename(char *buf, size_t size)
+{
+	struct utsname u;
+	char *dot;
+
+	if (uname(&u) < 0)
+		return -errno;
+	dot = strchr(u.nodename, '.');
+	if (dot)
+		*dot = '\0';
+	return str_copy(buf, size, u.nodename);
+}

@@ -1,0 +1,206 @@
+/* test_pveconf.c - Proxmox VM configs, hostpci forms, mappings and reservations. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+
+#include "fakesys.h"
+#include "harness.h"
+#include "pveconf.h"
+
+/* Devices modelled on Proxmox's own test mock: a multi-function slot, a non-zero domain. */
+static const char *host_spec =
+	"pci 0000:01:00.0 vendor=10de device=0fc6 class=030000 driver=nouveau group=29\n"
+	"pci 0000:01:00.1 vendor=10de device=0e1b class=040300 driver=snd_hda_intel group=29\n"
+	"pci 0000:02:00.0 vendor=10de device=1049 class=030000 group=30\n"
+	"pci 0000:f0:43.0 vendor=8086 device=1234 class=020000 group=31\n"
+	"pci 0000:f0:43.1 vendor=8086 device=1234 class=020000 group=31\n"
+	"pci 1234:f0:43.1 vendor=8086 device=1234 class=020000 group=32\n";
+
+static struct sysroot root(const char *extra)
+{
+	struct sysroot sr;
+	char spec[4096];
+
+	snprintf(spec, sizeof(spec), "%s%s", host_spec, extra ? extra : "");
+	CHECK_INT(fakesys_build(test_tmpdir(), spec, NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	return sr;
+}
+
+TEST(live_section_only)
+{
+	struct pve_vmconf c;
+	char err[256];
+	int line;
+	const char *conf = "# description line\n"
+			   "boot: order=scsi0\n"
+			   "bios: ovmf\n"
+			   "hostpci1: 0000:02:00.0,pcie=1\n"
+			   "hostpci0: 01:00,pcie=1,x-vga=1,romfile=gtx650.rom\n"
+			   "machine: pc-q35-8.1\n"
+			   "hookscript: local:snippets/pve-gpu-passthrough-hook\n"
+			   "garbage line that proxmox ignores\n"
+			   "\n"
+			   "[PENDING]\n"
+			   "hostpci2: 0000:f0:43.0\n"
+			   "\n"
+			   "[snap1]\n"
+			   "hostpci3: 0000:f0:43.1\n";
+
+	CHECK_INT(pve_vmconf_parse(conf, &c, &line, err, sizeof(err)), 0);
+	CHECK_INT(c.nhostpci, 2);
+	/* sorted by index, as Proxmox processes them */
+	CHECK_INT(c.hostpci[0].index, 0);
+	CHECK(c.hostpci[0].x_vga);
+	CHECK(c.hostpci[0].pcie);
+	CHECK_STR(c.hostpci[0].romfile, "gtx650.rom");
+	CHECK(!c.hostpci[0].ids[0].has_func);
+	CHECK_INT(c.hostpci[1].index, 1);
+	CHECK_STR(c.bios, "ovmf");
+	CHECK_STR(c.machine, "pc-q35-8.1");
+	CHECK_STR(c.hookscript, "local:snippets/pve-gpu-passthrough-hook");
+}
+
+static void bad(const char *value, const char *msg)
+{
+	struct pve_hostpci h;
+	char err[256];
+
+	CHECK_INT(pve_hostpci_parse(value, &h, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, msg);
+}
+
+TEST(hostpci_forms)
+{
+	struct pve_hostpci h;
+	char err[256];
+
+	CHECK_INT(pve_hostpci_parse("host=0000:01:00.0;0000:01:00.1,pcie=on", &h, err, sizeof(err)), 0);
+	CHECK_INT(h.nids, 2);
+	CHECK(h.pcie);
+	CHECK_INT(pve_hostpci_parse("1234:f0:43.1", &h, err, sizeof(err)), 0);
+	CHECK_INT(h.ids[0].addr.domain, 0x1234);
+	CHECK_INT(pve_hostpci_parse("mapping=gpu,x-vga=1", &h, err, sizeof(err)), 0);
+	CHECK_STR(h.mapping, "gpu");
+	CHECK_INT(pve_hostpci_parse("01:00.0,driver=keep", &h, err, sizeof(err)), 0);
+	CHECK(h.keep);
+	CHECK_INT(pve_hostpci_parse("01:00.0,mdev=nvidia-63", &h, err, sizeof(err)), 0);
+	CHECK(h.mdev);
+	bad("01:00.0,mapping=gpu", "cannot set both");
+	bad("pcie=1", "neither");
+	bad("01:0A.0", "not a PCI id");
+	bad("1:00.0", "not a PCI id");
+	bad("01:00.0,frobnicate=1", "unknown option");
+	bad("01:00.0,pcie=maybe", "not a boolean");
+	bad("01:00.0,02:00.0", "only the first item");
+	bad("01:00.0,driver=nvidia", "not vfio or keep");
+}
+
+TEST(expand_like_proxmox)
+{
+	struct sysroot sr = root(NULL);
+	struct pve_hostpci h;
+	struct pve_devlist l;
+	char err[256];
+
+	/* no function: every present function, sorted */
+	CHECK_INT(pve_hostpci_parse("01:00", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), 0);
+	CHECK_INT(l.n, 2);
+	CHECK_STR(l.names[0], "0000:01:00.0");
+	CHECK_STR(l.names[1], "0000:01:00.1");
+	/* no domain means domain 0000 only */
+	CHECK_INT(pve_hostpci_parse("f0:43.1", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), 0);
+	CHECK_INT(l.n, 1);
+	CHECK_STR(l.names[0], "0000:f0:43.1");
+	CHECK_INT(pve_hostpci_parse("1234:f0:43", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), 0);
+	CHECK_INT(l.n, 1);
+	CHECK_STR(l.names[0], "1234:f0:43.1");
+	/* ';' joins devices into one entry */
+	CHECK_INT(pve_hostpci_parse("01:00.1;02:00.0", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), 0);
+	CHECK_INT(l.n, 2);
+	CHECK_INT(pve_hostpci_parse("05:00", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), -ENODEV);
+	CHECK_CONTAINS(err, "no PCI device found for '0000:05:00'");
+	/* keep and mdev: nothing for us to do */
+	CHECK_INT(pve_hostpci_parse("01:00,driver=keep", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), 0);
+	CHECK_INT(l.n, 0);
+	sr_close(&sr);
+}
+
+TEST(mapping_first_free_entry_on_this_node)
+{
+	struct sysroot sr = root(
+		"file /etc/pve/mapping/pci.cfg # cluster mappings\\n"
+		"gpu\\n"
+		"\\tmap node=pve2,path=0000:02:00.0,id=10de:1049\\n"
+		"\\tmap node=pve1,path=0000:01:00,id=10de:0fc6,iommugroup=29\\n"
+		"\\tmap node=pve1,path=0000:02:00.0,id=10de:1049\\n"
+		"\\tdescription two cards\\n"
+		"\\n"
+		"stale\\n"
+		"\\tmap node=pve1,path=0000:02:00.0,id=10de:ffff\\n"
+		"\n"
+		"file /run/qemu-server/pci-id-reservations 0000:01:00.0 105 time:9999999999\\n"
+		"0000:02:00.0 100 time:1\n");
+	struct pve_hostpci h;
+	struct pve_devlist l;
+	char err[256];
+
+	CHECK_INT(pve_hostpci_parse("mapping=gpu", &h, err, sizeof(err)), 0);
+	/* VM 105 holds the first entry on pve1, so VM 100 gets the second */
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), 0);
+	CHECK_INT(l.n, 1);
+	CHECK_STR(l.names[0], "0000:02:00.0");
+	/* VM 105 itself gets its own reservation back */
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 105, &l, err, sizeof(err)), 0);
+	CHECK_INT(l.n, 2);
+	CHECK_STR(l.names[1], "0000:01:00.1");
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve3", 100, &l, err, sizeof(err)), -ENODEV);
+	CHECK_CONTAINS(err, "not found for 'gpu' on node 'pve3'");
+	CHECK_INT(pve_hostpci_parse("mapping=stale", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, "hardware probably changed");
+	CHECK_INT(pve_hostpci_parse("mapping=none", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), -ENODEV);
+	sr_close(&sr);
+}
+
+TEST(reservations)
+{
+	struct sysroot sr = root("file /run/qemu-server/pci-id-reservations "
+				 "0000:01:00.0 101 pid:4242\\n0000:02:00.0 102 pid:999999\\n"
+				 "0000:f0:43.0 103 time:9999999999\\nbroken line\n"
+				 "dir /proc/4242\n");
+
+	CHECK_INT(pve_reserved_by_other(&sr, "0000:01:00.0", 100), 101);
+	CHECK_INT(pve_reserved_by_other(&sr, "0000:01:00.0", 101), 0);
+	CHECK_INT(pve_reserved_by_other(&sr, "0000:02:00.0", 100), 0); /* pid gone */
+	CHECK_INT(pve_reserved_by_other(&sr, "0000:f0:43.0", 100), 103);
+	CHECK_INT(pve_reserved_by_other(&sr, "0000:f0:43.1", 100), 0);
+	sr_close(&sr);
+}
+
+TEST(hostile_configs)
+{
+	struct pve_vmconf c;
+	char err[256], big[9000];
+	int line;
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "hostpci0: ", 10);
+	CHECK_INT(pve_vmconf_parse(big, &c, &line, err, sizeof(err)), -EINVAL);
+	CHECK_INT(line, 1);
+	CHECK_INT(pve_vmconf_parse("hostpci0: 01:00.0\nhostpci1: zz\n", &c, &line, err, sizeof(err)), -EINVAL);
+	CHECK_INT(line, 2);
+	CHECK_CONTAINS(err, "hostpci1:");
+	/* hostpci16 and above do not exist in Proxmox: ignored */
+	CHECK_INT(pve_vmconf_parse("hostpci16: 01:00.0\n", &c, &line, err, sizeof(err)), 0);
+	CHECK_INT(c.nhostpci, 0);
+	CHECK_INT(pve_vmconf_parse("", &c, &line, err, sizeof(err)), 0);
+}
