@@ -506,7 +506,7 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	char name[PCI_ADDR_LEN], rom_path[SR_PATH_MAX];
+	char name[PCI_ADDR_LEN], rom_path[SR_PATH_MAX], out_path[SR_PATH_MAX];
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_free_ struct rom_info *info = NULL;
 	const char *out = NULL;
@@ -538,6 +538,11 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 	if (!out && isatty(STDOUT_FILENO))
 		return bad_usage("dump: refusing to write a binary ROM to a terminal; use -o FILE");
 	msg = out ? stdout : stderr;
+	/* rom_save() refuses too; asking first spares an enable/read/disable cycle. */
+	if (out && (user_path(g, out, out_path) < 0 || sr_exists(&g->root, out_path))) {
+		err("'%s' already exists or is not a valid name; refusing to overwrite it", out);
+		return ROM_EXIT_WARN;
+	}
 	r = pcidev_read(&g->root, name, &dev);
 	if (r < 0) {
 		if (r == -ENOENT)
@@ -572,7 +577,10 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 	print_report(msg, out ? out : "(stdout)", buf, info);
 	if (restore < 0)
 		return ROM_EXIT_WARN;
-	return rom_verdict(info) == ROM_INVALID ? ROM_EXIT_INVALID : ROM_EXIT_OK;
+	if (rom_verdict(info) != ROM_INVALID)
+		return ROM_EXIT_OK;
+	fprintf(stderr, "warning: the data read is not a valid ROM; it was kept for inspection\n");
+	return ROM_EXIT_INVALID;
 }
 
 static int cmd_rom(struct cli_globals *g, int argc, char **argv)
