@@ -1,0 +1,507 @@
+/* cmd_attach.c - `attach VMID [--storage NAME] [--force] [--dry-run]` and `detach VMID
+ * [--dry-run]`: wire our hookscript into a Proxmox VM, the way an admin would by hand.
+ *
+ * Decisions (documented in pve-gpu-passthrough(8), "attach"):
+ *  1. The snippet STORAGE:snippets/pve-gpu-passthrough-hook is a symlink to the installed
+ *     hookscript, so a package upgrade reaches every attached VM without re-attaching.
+ *     Proxmox's check (-f, -x) and exec follow symlinks.
+ *  2. The VM is changed only through `qm set` (fork + execvp, no shell): /etc/pve is the
+ *     cluster filesystem and qm takes the VM's config lock.
+ *  3. attach refuses to replace a hookscript that is not ours, or a file at the snippet path
+ *     that is not our symlink, unless --force. detach removes only our hookscript and leaves
+ *     the snippet, which other VMs may use.
+ *  4. Snippets created on a storage that is not shared are listed in SNIPPET_RECORD; purging
+ *     the package removes exactly those (debian/pve-gpu-passthrough.postrm). On a shared
+ *     storage the snippet stays: other nodes may still use it.
+ * Every file is read and written below --sysroot; qm is run from PATH either way (the tests
+ * put a fake qm there). The VM's config is only read (pve_vmconf_load, live section). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "pveconf.h"
+#include "pvestorage.h"
+#include "sysroot.h"
+#include "util.h"
+
+#define HOOK_NAME "pve-gpu-passthrough-hook"
+#define HOOK_TARGET "/usr/libexec/pve-gpu-passthrough/" HOOK_NAME
+#define SNIPPET_RECORD "/var/lib/pve-gpu-passthrough/snippets"
+#define PROG "pve-gpu-passthrough"
+
+/* Proxmox VMIDs are 100 .. 999999999 (pve-vmid); no sign, no leading zero. */
+static int parse_vmid(const char *s, int *ret)
+{
+	unsigned long v;
+
+	if (s[0] == '0' || parse_ulong(s, 10, 999999999, &v) < 0 || v < 100)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+/* True when VOLID is STORAGE:snippets/pve-gpu-passthrough-hook on any valid storage id. */
+static bool is_our_volid(const char *volid)
+{
+	const char *colon = strchr(volid, ':');
+	char id[PVE_STORAGE_ID_MAX];
+
+	if (!colon || str_copy_n(id, sizeof(id), volid, (size_t)(colon - volid)) < 0)
+		return false;
+	return pve_storage_id_valid(id) && strcmp(colon + 1, "snippets/" HOOK_NAME) == 0;
+}
+
+/* Runs ARGV[0] from PATH without a shell and waits for it. Returns its exit status (128+N
+ * for signal N), or -errno when it could not be started (-ENOENT: not in PATH). */
+static int run_command(char *const argv[])
+{
+	int pfd[2], err = 0, status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return err;
+	}
+	if (pid == 0) {
+		/* Nothing of ours leaks into qm; the pipe closes on a successful exec. */
+		close(pfd[0]);
+		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], argv);
+		err = errno;
+		if (write(pfd[1], &err, sizeof(err)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(pfd[1]);
+	do
+		n = read(pfd[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (n == (ssize_t)sizeof(err))
+		return -err;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* Prints the command and either runs it or, with DRY_RUN, stops there. */
+static int run_qm(char *const argv[], bool dry_run)
+{
+	int r;
+
+	printf("%s", dry_run ? "would run:" : "running:");
+	for (int i = 0; argv[i]; i++)
+		printf(" %s", argv[i]);
+	printf("\n");
+	if (dry_run)
+		return 0;
+	r = run_command(argv);
+	if (r == -ENOENT) {
+		fprintf(stderr, PROG ": cannot run 'qm': not found in PATH (this must run on a "
+				"Proxmox VE node)\n");
+		return -1;
+	}
+	if (r < 0) {
+		fprintf(stderr, PROG ": cannot run 'qm': %s\n", strerror(-r));
+		return -1;
+	}
+	if (r != 0) {
+		fprintf(stderr, PROG ": 'qm %s %s' failed with exit status %d\n", argv[1], argv[2], r);
+		return -1;
+	}
+	return 0;
+}
+
+/* The node name Proxmox uses: uname's nodename up to the first '.'. */
+static void node_name(const struct cli_globals *g, char *out, size_t size)
+{
+	struct utsname u;
+
+	if (g->node) {
+		if (str_copy(out, size, g->node) == 0)
+			return;
+	} else if (uname(&u) == 0) {
+		u.nodename[strcspn(u.nodename, ".")] = '\0';
+		if (str_copy(out, size, u.nodename) == 0)
+			return;
+	}
+	out[0] = '\0';
+}
+
+/* Loads VM VMID's hookscript (live section only; "" when none), printing why when that fails.
+ * DETACH adds the manual way out: a hostpci line we cannot parse must not trap the admin. */
+static int load_vm(const struct cli_globals *g, int vmid, bool detach, char *hook, size_t size)
+{
+	struct pve_vmconf c;
+	char path[SR_PATH_MAX], err[256] = "";
+	int line = 0, r;
+
+	r = pve_vmconf_load(&g->root, vmid, &c, &line, err, sizeof(err));
+	if (r == -ENOENT) {
+		fprintf(stderr, PROG ": VM %d does not exist on this node (no "
+				"'/etc/pve/qemu-server/%d.conf')",
+			vmid, vmid);
+		if (sr_path(path, "/etc/pve/lxc/%d.conf", vmid) == 0 && sr_exists(&g->root, path))
+			fprintf(stderr, "; %d is a container, only VMs are supported", vmid);
+		fputc('\n', stderr);
+		return r;
+	}
+	if (r < 0) {
+		if (line > 0)
+			fprintf(stderr, PROG ": /etc/pve/qemu-server/%d.conf:%d: %s\n", vmid, line,
+				err);
+		else
+			fprintf(stderr, PROG ": %s\n", err[0] ? err : strerror(-r));
+		if (detach)
+			fprintf(stderr, "  (to remove the hookscript by hand: qm set %d --delete "
+					"hookscript)\n",
+				vmid);
+		return r;
+	}
+	r = str_copy(hook, size, c.hookscript);
+	if (r < 0)
+		fprintf(stderr, PROG ": VM %d: hookscript value too long\n", vmid);
+	return r;
+}
+
+/* Checks that storage S can hold our snippet on this node; prints why not. */
+static int check_storage(const struct cli_globals *g, const struct pve_storage *s)
+{
+	char node[128], list[sizeof(s->content)];
+	size_t n = 0;
+
+	if (s->disabled) {
+		fprintf(stderr, PROG ": storage '%s' is disabled (pvesm set %s --disable 0)\n", s->id,
+			s->id);
+		return -1;
+	}
+	node_name(g, node, sizeof(node));
+	if (node[0] && !pve_storage_on_node(s, node)) {
+		fprintf(stderr, PROG ": storage '%s' is not available on node '%s' (nodes %s)\n",
+			s->id, node, s->nodes);
+		return -1;
+	}
+	if (!s->path[0]) {
+		fprintf(stderr, PROG ": storage '%s' (type %s) has no directory, so it cannot hold "
+				"snippets; use a directory storage such as 'local'\n",
+			s->id, s->type);
+		return -1;
+	}
+	if (pve_storage_has_content(s, "snippets"))
+		return 0;
+	/* `pvesm set --content` replaces the list: repeat what is there, comma-separated. */
+	for (const char *p = s->content; *p;) {
+		size_t w = strcspn(p, ",; \t");
+
+		if (w) {
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%.*s,", (int)w, p);
+			if (n >= sizeof(list))
+				n = sizeof(list) - 1;
+		}
+		p += w;
+		p += strspn(p, ",; \t");
+	}
+	list[n] = '\0';
+	fprintf(stderr, PROG ": storage '%s' does not allow snippets; enable them with:\n"
+			"  pvesm set %s --content %ssnippets\n",
+		s->id, s->id, list);
+	if (!s->has_content)
+		fprintf(stderr, "  (it has no content line, so Proxmox uses the default list of "
+				"type '%s': add the types it should keep)\n",
+			s->type);
+	return -1;
+}
+
+/* Adds PATH to the list of snippets we created (see decision 4), once. */
+static int record_snippet(const struct sysroot *sr, const char *path)
+{
+	char buf[16384], line[SR_PATH_MAX + 2];
+	ssize_t n;
+	int r;
+
+	n = sr_read(sr, SNIPPET_RECORD, buf, sizeof(buf));
+	if (n == -ENOENT) {
+		buf[0] = '\0';
+		n = 0;
+	} else if (n < 0) {
+		return (int)n;
+	}
+	r = sr_path(line, "%s\n", path);
+	if (r < 0)
+		return r;
+	for (const char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, line, strlen(line)) == 0)
+			return 0;
+	if ((size_t)n + strlen(line) >= sizeof(buf))
+		return -EFBIG;
+	strcat(buf, line);
+	r = sr_mkdir_p(sr, "/var/lib/pve-gpu-passthrough", 0755);
+	if (r < 0)
+		return r;
+	return sr_write_file_atomic(sr, SNIPPET_RECORD, buf, strlen(buf), 0644);
+}
+
+/* Makes DIR/pve-gpu-passthrough-hook our symlink. */
+static int place_snippet(const struct cli_globals *g, const struct pve_storage *s,
+			 const char *dir, bool force, bool dry_run)
+{
+	char path[SR_PATH_MAX], target[SR_PATH_MAX], tmp[64];
+	_cleanup_close_ int dfd = -1;
+	struct stat st;
+	int r;
+
+	r = sr_path(path, "%s/%s", dir, HOOK_NAME);
+	if (r < 0) {
+		fprintf(stderr, PROG ": snippet path too long: '%s'\n", dir);
+		return -1;
+	}
+	/* The storage itself must be there (a network storage may not be mounted); its
+	 * snippets directory is created like Proxmox does when activating the storage. */
+	if (!sr_exists(&g->root, s->path)) {
+		fprintf(stderr, PROG ": storage '%s': directory '%s' does not exist (is it mounted?)\n",
+			s->id, s->path);
+		return -1;
+	}
+	if (!sr_exists(&g->root, dir)) {
+		if (dry_run) {
+			printf("would create directory %s\n", dir);
+		} else if ((r = sr_mkdir_p(&g->root, dir, 0755)) < 0) {
+			fprintf(stderr, PROG ": cannot create '%s': %s\n", dir, strerror(-r));
+			return -1;
+		}
+	}
+	dfd = dry_run && !sr_exists(&g->root, dir) ? -ENOENT
+						    : sr_openat(&g->root, dir, O_PATH | O_DIRECTORY, 0);
+	if (dfd >= 0 && fstatat(dfd, HOOK_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISLNK(st.st_mode) &&
+		    readlinkat(dfd, HOOK_NAME, target, sizeof(target)) == sizeof(HOOK_TARGET) - 1 &&
+		    strncmp(target, HOOK_TARGET, sizeof(HOOK_TARGET) - 1) == 0)
+			return 0; /* already ours */
+		if (!force) {
+			fprintf(stderr, PROG ": '%s' exists and is not a symlink to '%s'; move it "
+					"away, or use --force to replace it\n",
+				path, HOOK_TARGET);
+			return -1;
+		}
+		printf("replacing %s (--force)\n", path);
+	} else if (dfd >= 0 && errno != ENOENT) {
+		fprintf(stderr, PROG ": cannot inspect '%s': %s\n", path, strerror(errno));
+		return -1;
+	} else if (dfd < 0 && dfd != -ENOENT) {
+		fprintf(stderr, PROG ": cannot open '%s': %s\n", dir, strerror(-dfd));
+		return -1;
+	}
+	if (dry_run) {
+		printf("would create symlink %s -> %s\n", path, HOOK_TARGET);
+		return 0;
+	}
+	/* Atomic: a temporary link renamed over the final name. */
+	snprintf(tmp, sizeof(tmp), ".%s.%ld", HOOK_NAME, (long)getpid());
+	if (symlinkat(HOOK_TARGET, dfd, tmp) < 0) {
+		fprintf(stderr, PROG ": cannot create a symlink in '%s': %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (renameat(dfd, tmp, dfd, HOOK_NAME) < 0) {
+		fprintf(stderr, PROG ": cannot create '%s': %s\n", path, strerror(errno));
+		unlinkat(dfd, tmp, 0);
+		return -1;
+	}
+	printf("created symlink %s -> %s\n", path, HOOK_TARGET);
+	return 0;
+}
+
+static const struct option verb_opts[] = {
+	{ "storage", required_argument, NULL, 's' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+/* Parses the verb's options; returns 0, or CLI_EXIT_USAGE (printed), or -1 after --help. */
+static int parse_args(int argc, char **argv, bool attach, const char **storage, bool *force,
+		      bool *dry_run, int *vmid)
+{
+	const char *usage = attach ? "usage: " PROG " attach VMID [--storage NAME] [--force] "
+				     "[--dry-run]\n"
+				   : "usage: " PROG " detach VMID [--dry-run]\n";
+	int c;
+
+	while ((c = getopt_long(argc, argv, attach ? "s:fnh" : "nh", verb_opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!attach)
+				goto bad;
+			*storage = optarg;
+			break;
+		case 'f':
+			if (!attach)
+				goto bad;
+			*force = true;
+			break;
+		case 'n':
+			*dry_run = true;
+			break;
+		case 'h':
+			printf("%s", usage);
+			return -1;
+		default:
+			goto bad;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, PROG ": %s: expected one VMID\n", argv[0]);
+		goto bad;
+	}
+	if (parse_vmid(argv[optind], vmid) < 0) {
+		fprintf(stderr, PROG ": %s: invalid VMID '%s' (100 to 999999999)\n", argv[0],
+			argv[optind]);
+		goto bad;
+	}
+	if (*storage && !pve_storage_id_valid(*storage)) {
+		fprintf(stderr, PROG ": attach: invalid storage name '%s'\n", *storage);
+		goto bad;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "%sTry '" PROG " %s --help'.\n", usage, argv[0]);
+	return CLI_EXIT_USAGE;
+}
+
+static int cmd_attach(struct cli_globals *g, int argc, char **argv)
+{
+	const char *storage = NULL;
+	bool force = false, dry_run = false, attached;
+	char hook[256], volid[128], dir[SR_PATH_MAX], vmid_s[16];
+	struct pve_storage s;
+	int vmid, r;
+
+	r = parse_args(argc, argv, true, &storage, &force, &dry_run, &vmid);
+	if (r)
+		return r < 0 ? CLI_EXIT_OK : r;
+	if (!storage)
+		storage = "local";
+	if (load_vm(g, vmid, false, hook, sizeof(hook)) < 0)
+		return CLI_EXIT_FAIL;
+	snprintf(volid, sizeof(volid), "%s:snippets/%s", storage, HOOK_NAME);
+	attached = strcmp(hook, volid) == 0;
+	if (hook[0] && !attached) {
+		if (is_our_volid(hook)) {
+			printf("VM %d uses our hookscript from '%s'; moving it to '%s'\n", vmid, hook,
+			       volid);
+		} else if (!force) {
+			fprintf(stderr, PROG ": VM %d already has hookscript '%s'; use --force to "
+					"replace it\n",
+				vmid, hook);
+			return CLI_EXIT_FAIL;
+		} else {
+			printf("VM %d: replacing hookscript '%s' (--force)\n", vmid, hook);
+		}
+	}
+
+	r = pve_storage_load(&g->root, storage, &s);
+	if (r == -ENOENT) {
+		fprintf(stderr, PROG ": storage '%s' does not exist in '%s'\n", storage,
+			PVE_STORAGE_CFG);
+		return CLI_EXIT_FAIL;
+	}
+	if (r < 0) {
+		fprintf(stderr, PROG ": cannot read '%s': %s\n", PVE_STORAGE_CFG, strerror(-r));
+		return CLI_EXIT_FAIL;
+	}
+	if (check_storage(g, &s) < 0)
+		return CLI_EXIT_FAIL;
+	if (!sr_exists(&g->root, HOOK_TARGET)) {
+		fprintf(stderr, PROG ": the hookscript '%s' is missing; is the package installed?\n",
+			HOOK_TARGET);
+		return CLI_EXIT_FAIL;
+	}
+	r = pve_storage_snippets_dir(&s, dir);
+	if (r < 0) {
+		fprintf(stderr, PROG ": storage '%s': snippets directory: %s\n", storage,
+			strerror(-r));
+		return CLI_EXIT_FAIL;
+	}
+	if (place_snippet(g, &s, dir, force, dry_run) < 0)
+		return CLI_EXIT_FAIL;
+	if (!s.shared && !dry_run) {
+		char path[SR_PATH_MAX];
+
+		r = sr_path(path, "%s/%s", dir, HOOK_NAME);
+		if (r == 0)
+			r = record_snippet(&g->root, path);
+		if (r < 0)
+			fprintf(stderr, PROG ": warning: cannot record the snippet in '%s': %s; "
+					"purging the package will not remove it\n",
+				SNIPPET_RECORD, strerror(-r));
+	}
+	if (attached) {
+		printf("VM %d already uses hookscript '%s'\n", vmid, volid);
+		return CLI_EXIT_OK;
+	}
+	snprintf(vmid_s, sizeof(vmid_s), "%d", vmid);
+	char *qm[] = { "qm", "set", vmid_s, "--hookscript", volid, NULL };
+	if (run_qm(qm, dry_run) < 0)
+		return CLI_EXIT_FAIL;
+	if (!dry_run)
+		printf("VM %d: hookscript set to '%s'\n", vmid, volid);
+	return CLI_EXIT_OK;
+}
+
+static int cmd_detach(struct cli_globals *g, int argc, char **argv)
+{
+	const char *storage = NULL;
+	bool force = false, dry_run = false;
+	char hook[256], vmid_s[16];
+	int vmid, r;
+
+	r = parse_args(argc, argv, false, &storage, &force, &dry_run, &vmid);
+	if (r)
+		return r < 0 ? CLI_EXIT_OK : r;
+	if (load_vm(g, vmid, true, hook, sizeof(hook)) < 0)
+		return CLI_EXIT_FAIL;
+	if (!hook[0]) {
+		printf("VM %d has no hookscript; nothing to do\n", vmid);
+		return CLI_EXIT_OK;
+	}
+	if (!is_our_volid(hook)) {
+		fprintf(stderr, PROG ": VM %d has hookscript '%s', which is not ours; leaving it "
+				"alone\n",
+			vmid, hook);
+		return CLI_EXIT_FAIL;
+	}
+	snprintf(vmid_s, sizeof(vmid_s), "%d", vmid);
+	char *qm[] = { "qm", "set", vmid_s, "--delete", "hookscript", NULL };
+	if (run_qm(qm, dry_run) < 0)
+		return CLI_EXIT_FAIL;
+	if (!dry_run)
+		printf("VM %d: hookscript '%s' removed (the snippet stays for other VMs)\n", vmid,
+		       hook);
+	return CLI_EXIT_OK;
+}
+
+CLI_COMMAND(attach, "attach", cmd_attach, "VMID [--storage S] [--force]",
+	    "run our hookscript for VM VMID (via qm set)");
+CLI_COMMAND(detach, "detach", cmd_detach, "VMID", "remove our hookscript from VM VMID");
