@@ -454,11 +454,12 @@ static void dump_explain(const struct pci_dev_info *dev, int r)
 		err("the ROM of '%s' reads empty", dev->name);
 	else
 		err("cannot read the ROM of '%s': %s", dev->name, strerror(-r));
-	if (r == -EIO || r == -ENODATA)
-		fprintf(stderr, "hint: the kernel could not map a valid ROM. The ROM often reads only "
-				"before a driver has run it\nhint: (the boot GPU shows a shadow copy "
-				"or nothing): reboot with the device bound early\nhint: to vfio-pci "
-				"and dump again, or boot the host with CSM enabled\n");
+	if (r != -EIO && r != -ENODATA)
+		return;
+	fprintf(stderr, "hint: the ROM often reads only before a driver has run it; the boot GPU "
+			"may show a shadow copy or nothing\n"
+			"hint: have the card bound to vfio-pci early at boot, reboot and dump "
+			"again (booting with CSM enabled can help too)\n");
 }
 
 static int write_stdout(const uint8_t *buf, size_t len)
