@@ -1,0 +1,293 @@
+/* cmd_list.c - `pve-gpu-passthrough list [--all] [--json]`: GPUs and other passthrough
+ * candidates with their whole IOMMU groups, as a tree.
+ *
+ * A candidate is a display controller (class 0x03) or a device already given to vfio-pci
+ * (bound, or driver_override). Its group is shown whole, because the group is what moves.
+ * --all shows every device. The device facts are read once (common/pcidb.c); names come from
+ * pci.ids through libpci.
+ *
+ * JSON (stable, "version": 1; new keys may be added, none renamed or removed):
+ *   { "version": 1, "iommu": BOOL, "groups": [ { "group": N|null, "devices": [ {
+ *       "address", "vendor_id", "device_id", "subsystem_vendor_id", "subsystem_device_id",
+ *       "class" (6 hex digits), "class_name", "vendor_name", "device_name" (null: unknown),
+ *       "driver" (null: unbound), "driver_override" (null: unset), "boot_vga" (BOOL|null),
+ *       "bridge", "display", "candidate" (BOOL), "host_critical" (reason|null) } ] } ] }
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "hostdev.h"
+#include "pcidb.h"
+#include "util.h"
+
+#define PROG "pve-gpu-passthrough"
+
+#define C_BOLD "\033[1m"
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_OFF "\033[0m"
+
+struct list_opts {
+	bool all, json, color;
+};
+
+static bool is_candidate(const struct pci_dev_info *d)
+{
+	return pcidev_is_display(d) || strcmp(d->driver, "vfio-pci") == 0 ||
+	       strcmp(d->override, "vfio-pci") == 0;
+}
+
+/* Whether group G is shown, and for the groupless pseudo-group which of its devices. */
+static bool group_shown(const struct pcidb *db, const struct pcidb_group *g, bool all)
+{
+	if (all)
+		return true;
+	for (int i = g->first; i < g->first + g->n; i++)
+		if (is_candidate(&db->dev[i]))
+			return true;
+	return false;
+}
+
+static bool device_shown(const struct pcidb_group *g, const struct pci_dev_info *d, bool all)
+{
+	/* Without an IOMMU every device is groupless: show only the candidates then. */
+	return all || g->group >= 0 || is_candidate(d);
+}
+
+static void json_str(FILE *out, const char *s)
+{
+	if (!s) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+struct names {
+	char vendor[128], device[256], klass[128];
+	const char *v, *d, *c;
+};
+
+static void get_names(struct pcidb *db, const struct pci_dev_info *d, struct names *n)
+{
+	n->v = pcidb_vendor_name(db, d->vendor, n->vendor, sizeof(n->vendor));
+	n->d = pcidb_device_name(db, d->vendor, d->device, n->device, sizeof(n->device));
+	n->c = pcidb_class_name(db, d->class, n->klass, sizeof(n->klass));
+}
+
+static void print_json(struct pcidb *db, const struct hostdev *hd, const struct list_opts *o)
+{
+	bool first_group = true;
+
+	printf("{\"version\":1,\"iommu\":%s,\"groups\":[",
+	       db->ngrp > 0 && db->grp[0].group >= 0 ? "true" : "false");
+	for (int gi = 0; gi < db->ngrp; gi++) {
+		const struct pcidb_group *g = &db->grp[gi];
+		bool first_dev = true;
+
+		if (!group_shown(db, g, o->all))
+			continue;
+		printf("%s{\"group\":", first_group ? "" : ",");
+		first_group = false;
+		if (g->group >= 0)
+			printf("%d", g->group);
+		else
+			fputs("null", stdout);
+		fputs(",\"devices\":[", stdout);
+		for (int i = g->first; i < g->first + g->n; i++) {
+			const struct pci_dev_info *d = &db->dev[i];
+			char why[256];
+			struct names n;
+
+			if (!device_shown(g, d, o->all))
+				continue;
+			get_names(db, d, &n);
+			printf("%s{\"address\":\"%s\",\"vendor_id\":\"%04x\",\"device_id\":\"%04x\","
+			       "\"subsystem_vendor_id\":\"%04x\",\"subsystem_device_id\":\"%04x\","
+			       "\"class\":\"%06x\",\"class_name\":",
+			       first_dev ? "" : ",", d->name, d->vendor, d->device, d->subvendor,
+			       d->subdevice, d->class);
+			first_dev = false;
+			json_str(stdout, n.c);
+			fputs(",\"vendor_name\":", stdout);
+			json_str(stdout, n.v);
+			fputs(",\"device_name\":", stdout);
+			json_str(stdout, n.d);
+			fputs(",\"driver\":", stdout);
+			json_str(stdout, d->driver[0] ? d->driver : NULL);
+			fputs(",\"driver_override\":", stdout);
+			json_str(stdout, d->override[0] ? d->override : NULL);
+			printf(",\"boot_vga\":%s,\"bridge\":%s,\"display\":%s,\"candidate\":%s,"
+			       "\"host_critical\":",
+			       d->boot_vga < 0 ? "null" : d->boot_vga ? "true" : "false",
+			       d->is_bridge ? "true" : "false", pcidev_is_display(d) ? "true" : "false",
+			       is_candidate(d) ? "true" : "false");
+			json_str(stdout, hd && hostdev_is_critical(hd, d->name, why, sizeof(why)) == 1
+						 ? why : NULL);
+			fputc('}', stdout);
+		}
+		fputs("]}", stdout);
+	}
+	fputs("]}\n", stdout);
+}
+
+static void print_text(struct pcidb *db, const struct hostdev *hd, const struct list_opts *o)
+{
+	size_t wdrv = 1;
+	int shown = 0, hidden = 0;
+
+	/* One pass to align the driver column over everything shown. */
+	for (int gi = 0; gi < db->ngrp; gi++) {
+		const struct pcidb_group *g = &db->grp[gi];
+
+		if (!group_shown(db, g, o->all)) {
+			hidden++;
+			continue;
+		}
+		for (int i = g->first; i < g->first + g->n; i++)
+			if (device_shown(g, &db->dev[i], o->all) && strlen(db->dev[i].driver) > wdrv)
+				wdrv = strlen(db->dev[i].driver);
+	}
+	for (int gi = 0; gi < db->ngrp; gi++) {
+		const struct pcidb_group *g = &db->grp[gi];
+		int last = -1;
+
+		if (!group_shown(db, g, o->all))
+			continue;
+		for (int i = g->first; i < g->first + g->n; i++)
+			if (device_shown(g, &db->dev[i], o->all))
+				last = i;
+		if (g->group >= 0)
+			printf("%sIOMMU group %d%s\n", o->color ? C_BOLD : "", g->group,
+			       o->color ? C_OFF : "");
+		else
+			printf("%sno IOMMU group%s (the IOMMU is off)\n", o->color ? C_BOLD : "",
+			       o->color ? C_OFF : "");
+		for (int i = g->first; i < g->first + g->n; i++) {
+			const struct pci_dev_info *d = &db->dev[i];
+			bool vfio = strcmp(d->driver, "vfio-pci") == 0;
+			char why[256];
+			struct names n;
+
+			if (!device_shown(g, d, o->all))
+				continue;
+			shown++;
+			get_names(db, d, &n);
+			printf("%s %s [%04x:%04x] %s%-*s%s  ", i == last ? "`-" : "|-", d->name,
+			       d->vendor, d->device, o->color && vfio ? C_GREEN : "", (int)wdrv,
+			       d->driver[0] ? d->driver : "-", o->color && vfio ? C_OFF : "");
+			if (n.c)
+				printf("%s [%04x]: ", n.c, d->class >> 8);
+			else
+				printf("Class [%04x]: ", d->class >> 8);
+			if (n.v)
+				fputs(n.v, stdout);
+			else
+				printf("Vendor %04x", d->vendor);
+			if (n.d)
+				printf(" %s", n.d);
+			else
+				printf(" Device %04x", d->device);
+			if (d->boot_vga == 1)
+				fputs("  [boot VGA]", stdout);
+			if (d->is_bridge)
+				fputs("  [bridge]", stdout);
+			if (d->override[0])
+				printf("  [override %s]", d->override);
+			if (hd && hostdev_is_critical(hd, d->name, why, sizeof(why)) == 1)
+				printf("  %s[host: %s]%s", o->color ? C_RED : "", why,
+				       o->color ? C_OFF : "");
+			fputc('\n', stdout);
+		}
+	}
+	if (shown == 0)
+		printf("no GPUs or passthrough candidates found%s\n",
+		       o->all ? "" : " (--all shows every device)");
+	else if (hidden > 0)
+		printf("(%d more IOMMU group%s without GPUs: --all shows every device)\n", hidden,
+		       hidden == 1 ? "" : "s");
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: " PROG " list [--all] [--json]\n\n"
+		     "GPUs and passthrough candidates with their IOMMU groups.\n\n"
+		     "  -a, --all    every PCI device, not only GPUs and vfio-pci devices\n"
+		     "  -j, --json   machine-readable output\n");
+}
+
+static int cmd_list(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct list_opts o = { .color = g->color };
+	struct hostdev *hd = NULL;
+	struct pcidb *db = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "ajh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			o.all = true;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		default:
+			fprintf(stderr, "Try '" PROG " list --help'.\n");
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG " list: unexpected argument '%s'\nTry '" PROG " list --help'.\n",
+			argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	if (o.json)
+		o.color = false;
+	r = pcidb_load(&g->root, &db);
+	if (r < 0) {
+		fprintf(stderr, PROG ": cannot read '/sys/bus/pci/devices': %s\n", strerror(-r));
+		return CLI_EXIT_FAIL;
+	}
+	if (db->nerrors)
+		fprintf(stderr, PROG ": warning: %d PCI device%s could not be read: %s\n",
+			db->nerrors, db->nerrors == 1 ? "" : "s", strerror(-db->first_error));
+	r = hostdev_scan(&g->root, &hd);
+	if (r < 0)
+		fprintf(stderr, PROG ": warning: cannot tell which devices the host needs: "
+				"'/proc/self/mountinfo': %s\n", strerror(-r));
+	if (o.json)
+		print_json(db, hd, &o);
+	else
+		print_text(db, hd, &o);
+	hostdev_free(hd);
+	pcidb_free(db);
+	return CLI_EXIT_OK;
+}
+
+CLI_COMMAND(list, "list", cmd_list, "[--all] [--json]", "GPUs and candidates by IOMMU group");

@@ -1,0 +1,279 @@
+/* pcidb.c - see pcidb.h. */
+#define _GNU_SOURCE
+#include "pcidb.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pci/pci.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct pcinames {
+	struct pci_access *pacc;
+	bool failed; /* the database could not be read: every name is unknown from now on */
+};
+
+/* libpci's error callback must not return (lib/pci.h declares it PCI_NONRET, and its callers
+ * carry on with NULL pointers if it does): it jumps back to the lookup that called libpci. The
+ * callback has no user pointer, so the target lives in a thread-local. */
+static __thread jmp_buf *names_jump;
+
+static void __attribute__((noreturn, format(printf, 1, 2))) names_error(char *msg, ...)
+{
+	(void)msg;
+	longjmp(*names_jump, 1);
+}
+
+/* Library code never logs: libpci's warnings (e.g. "cannot open pci.ids") mean "no names". */
+static void __attribute__((format(printf, 1, 2))) names_quiet(char *msg, ...)
+{
+	(void)msg;
+}
+
+/* pci_alloc() and pci_lookup_name() behind setjmp: NULL (and *failed) when libpci gave up. */
+static struct pci_access *guarded_alloc(void)
+{
+	struct pci_access *volatile pacc = NULL;
+	jmp_buf jb;
+
+	names_jump = &jb;
+	if (setjmp(jb) == 0)
+		pacc = pci_alloc();
+	names_jump = NULL;
+	return pacc;
+}
+
+static const char *guarded_lookup(struct pci_access *pacc, char *buf, int size, int flags,
+				  unsigned a, unsigned b, bool *failed)
+{
+	const char *volatile name = NULL;
+	jmp_buf jb;
+
+	names_jump = &jb;
+	if (setjmp(jb) == 0)
+		name = pci_lookup_name(pacc, buf, size, flags, a, b);
+	else
+		*failed = true;
+	names_jump = NULL;
+	return name;
+}
+
+static struct pcinames *names_open(struct pcidb *db)
+{
+	struct pcinames *pn;
+
+	if (db->names)
+		return db->names;
+	pn = calloc(1, sizeof(*pn));
+	if (!pn)
+		return NULL;
+	db->names = pn;
+	pn->pacc = guarded_alloc();
+	if (!pn->pacc) {
+		pn->failed = true;
+		return pn;
+	}
+	pn->pacc->error = names_error;
+	pn->pacc->warning = names_quiet;
+	pn->pacc->debug = names_quiet;
+	/* No ~/.pciids-cache and no DNS: names come from the local database only. */
+	pn->pacc->id_lookup_mode = 0;
+	if (db->ids_path[0]) {
+		char *path = strdup(db->ids_path);
+
+		if (!path) {
+			pn->failed = true;
+			return pn;
+		}
+		pci_set_name_list_path(pn->pacc, path, 1);
+	}
+	return pn;
+}
+
+static void names_close(struct pcinames *pn)
+{
+	if (!pn)
+		return;
+	/* A database that failed mid-parse may leave libpci's state half built: leak it rather
+	 * than hand it back to libpci. */
+	if (pn->pacc && !pn->failed)
+		pci_cleanup(pn->pacc);
+	free(pn);
+}
+
+static const char *lookup(struct pcidb *db, char *buf, int size, int flags, unsigned a, unsigned b)
+{
+	struct pcinames *pn = names_open(db);
+	const char *name;
+
+	if (!pn || pn->failed || size < 2)
+		return NULL;
+	flags |= PCI_LOOKUP_NO_NUMBERS;
+	if (!db->host)
+		flags |= PCI_LOOKUP_NO_HWDB;
+	name = guarded_lookup(pn->pacc, buf, size, flags, a, b, &pn->failed);
+	return name && *name ? name : NULL;
+}
+
+const char *pcidb_vendor_name(struct pcidb *db, uint16_t vendor, char *buf, int size)
+{
+	return lookup(db, buf, size, PCI_LOOKUP_VENDOR, vendor, 0);
+}
+
+const char *pcidb_device_name(struct pcidb *db, uint16_t vendor, uint16_t device, char *buf,
+			      int size)
+{
+	return lookup(db, buf, size, PCI_LOOKUP_DEVICE, vendor, device);
+}
+
+const char *pcidb_class_name(struct pcidb *db, uint32_t klass, char *buf, int size)
+{
+	char tail[16];
+	const char *name = lookup(db, buf, size, PCI_LOOKUP_CLASS, klass >> 8, 0);
+	size_t n, t;
+
+	if (!name)
+		return NULL;
+	/* An unknown subclass comes back as the base class plus the number ("Unassigned class
+	 * [ffff]"): keep the name, callers print numbers themselves. */
+	snprintf(tail, sizeof(tail), " [%04x]", (unsigned)(klass >> 8) & 0xffff);
+	n = strlen(name);
+	t = strlen(tail);
+	if (n > t && strcmp(name + n - t, tail) == 0 && name == buf)
+		buf[n - t] = '\0';
+	return name;
+}
+
+static int group_key(int g)
+{
+	return g < 0 ? INT_MAX : g;
+}
+
+static int cmp_group_addr(const void *a, const void *b)
+{
+	const struct pci_dev_info *x = a, *y = b;
+	int gx = group_key(x->iommu_group), gy = group_key(y->iommu_group);
+
+	if (gx != gy)
+		return gx < gy ? -1 : 1;
+	return pci_addr_cmp(&x->addr, &y->addr);
+}
+
+static int cmp_index_addr(const void *a, const void *b, void *ctx)
+{
+	const struct pci_dev_info *dev = ctx;
+
+	return pci_addr_cmp(&dev[*(const int *)a].addr, &dev[*(const int *)b].addr);
+}
+
+int pcidb_load(const struct sysroot *sr, struct pcidb **ret)
+{
+	_cleanup_free_ char(*names)[PCI_ADDR_LEN] = NULL;
+	struct pcidb *db;
+	int n, max = 1024;
+
+	/* The list grows until it fits: a host can have thousands of functions (SR-IOV). */
+	for (;;) {
+		free(names);
+		names = calloc((size_t)max, PCI_ADDR_LEN);
+		if (!names)
+			return -ENOMEM;
+		n = pcidev_list(sr, names, max);
+		if (n != -E2BIG || max >= PCIDB_MAX_DEVICES)
+			break;
+		max *= 4;
+	}
+	if (n < 0)
+		return n;
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return -ENOMEM;
+	db->host = sr_is_host(sr);
+	if (!db->host && sr_path(db->ids_path, "%s/usr/share/misc/pci.ids", sr->dir) < 0)
+		db->ids_path[0] = '\0';
+	db->dev = calloc((size_t)(n ? n : 1), sizeof(*db->dev));
+	db->byaddr = calloc((size_t)(n ? n : 1), sizeof(*db->byaddr));
+	db->grp = calloc((size_t)(n ? n : 1), sizeof(*db->grp));
+	if (!db->dev || !db->byaddr || !db->grp) {
+		pcidb_free(db);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		int r = pcidev_read(sr, names[i], &db->dev[db->ndev]);
+
+		if (r < 0) {
+			if (!db->first_error)
+				db->first_error = r;
+			db->nerrors++;
+			continue;
+		}
+		db->ndev++;
+	}
+	/* Sort once and index: every later question is a binary search, never a rescan. */
+	qsort(db->dev, (size_t)db->ndev, sizeof(*db->dev), cmp_group_addr);
+	for (int i = 0; i < db->ndev; i++) {
+		db->byaddr[i] = i;
+		if (db->ngrp == 0 || db->grp[db->ngrp - 1].group != db->dev[i].iommu_group) {
+			db->grp[db->ngrp].group = db->dev[i].iommu_group < 0 ? -1 : db->dev[i].iommu_group;
+			db->grp[db->ngrp].first = i;
+			db->ngrp++;
+		}
+		db->grp[db->ngrp - 1].n++;
+	}
+	qsort_r(db->byaddr, (size_t)db->ndev, sizeof(*db->byaddr), cmp_index_addr, db->dev);
+	*ret = db;
+	return 0;
+}
+
+struct pcidb *pcidb_free(struct pcidb *db)
+{
+	if (db) {
+		names_close(db->names);
+		free(db->dev);
+		free(db->byaddr);
+		free(db->grp);
+		free(db);
+	}
+	return NULL;
+}
+
+const struct pci_dev_info *pcidb_find(const struct pcidb *db, const char *name)
+{
+	struct pci_addr a;
+	int lo = 0, hi = db->ndev - 1;
+
+	if (pci_addr_parse(name, &a) < 0)
+		return NULL;
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2, c = pci_addr_cmp(&db->dev[db->byaddr[mid]].addr, &a);
+
+		if (c == 0)
+			return &db->dev[db->byaddr[mid]];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+const struct pcidb_group *pcidb_group(const struct pcidb *db, int group)
+{
+	int key = group_key(group), lo = 0, hi = db->ngrp - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2, g = group_key(db->grp[mid].group);
+
+		if (g == key)
+			return &db->grp[mid];
+		if (g < key)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
