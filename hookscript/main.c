@@ -1,8 +1,143 @@
-/* main.c - the Proxmox hookscript (work in progress: phases not implemented yet). */
+/* main.c - the Proxmox hookscript: `pve-gpu-passthrough-hook VMID PHASE`.
+ *
+ * Proxmox runs it as root with stdin at EOF, LC_ALL=C, a minimal PATH and no timeout, and
+ * shows its stdout/stderr in the VM's task log (post-stop through qmeventd: the journal).
+ * pre-start hands the VM's GPUs to vfio-pci (a non-zero exit aborts the VM start); post-stop
+ * gives them back; post-start and pre-stop do nothing. A VM without passthrough devices costs
+ * one config read. Options before VMID are for tests and manual use:
+ *   --sysroot DIR   act below DIR instead of /   --node NAME   Proxmox node name
+ *   --config FILE   our INI                      --dry-run     change nothing, say what
+ * Exit status: 0 success or nothing to do, 1 failure (refused, or undone), 2 usage error. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "handoff.h"
+#include "pveconf.h"
+#include "state.h"
+#include "util.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+struct logger {
+	bool syslog;
+	int vmid;
+};
+
+static void log_line(void *ud, enum ho_level level, const char *msg)
+{
+	const struct logger *lg = ud;
+	static const char *const prefix[] = { "", "warning: ", "error: " };
+	FILE *out = level == HO_ERROR ? stderr : stdout;
+
+	fflush(stdout);
+	fprintf(out, "pve-gpu-passthrough: %s%s\n", prefix[level], msg);
+	fflush(out);
+	if (lg->syslog)
+		syslog(level == HO_ERROR ? LOG_ERR : level == HO_WARN ? LOG_WARNING : LOG_INFO,
+		       "VM %d: %s%s", lg->vmid, prefix[level], msg);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: pve-gpu-passthrough-hook [--sysroot DIR] [--node NAME] "
+			"[--config FILE] [--dry-run] VMID PHASE\n");
+	return EXIT_USAGE;
+}
 
 int main(int argc, char **argv)
 {
-	fprintf(stderr, "pve-gpu-passthrough-hook: not implemented yet (%d args, %s)\n", argc, argv[0]);
-	return 1;
+	static const struct option opts[] = {
+		{ "sysroot", required_argument, NULL, 'R' }, { "node", required_argument, NULL, 'N' },
+		{ "config", required_argument, NULL, 'C' },  { "dry-run", no_argument, NULL, 'n' },
+		{ 0 }
+	};
+	const char *root = NULL, *config = NULL, *phase;
+	char node[128] = "", err[512];
+	struct logger lg = { 0 };
+	struct pgp_config cfg;
+	struct sysroot sr;
+	unsigned long vmid;
+	bool dry_run = false;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'R': root = optarg; break;
+		case 'N': str_copy(node, sizeof(node), optarg); break;
+		case 'C': config = optarg; break;
+		case 'n': dry_run = true; break;
+		default: return usage();
+		}
+	}
+	if (argc - optind != 2 || parse_ulong(argv[optind], 10, 999999999, &vmid) < 0 || vmid < 1)
+		return usage();
+	phase = argv[optind + 1];
+	lg.vmid = (int)vmid;
+	if (!strcmp(phase, "post-start") || !strcmp(phase, "pre-stop"))
+		return EXIT_OK;
+	if (strcmp(phase, "pre-start") && strcmp(phase, "post-stop")) {
+		fprintf(stderr, "pve-gpu-passthrough: unknown phase '%s'\n", phase);
+		return EXIT_USAGE;
+	}
+	r = sr_open(&sr, root);
+	if (r < 0) {
+		fprintf(stderr, "pve-gpu-passthrough: cannot open root '%s': %s\n", root, strerror(-r));
+		return EXIT_FAILED;
+	}
+	/* the fast paths: nothing to hand over, nothing to give back */
+	if (!strcmp(phase, "pre-start")) {
+		r = handoff_vm_has_devices(&sr, lg.vmid, err, sizeof(err));
+		if (r == 0)
+			return EXIT_OK;
+		if (r < 0) {
+			fprintf(stderr, "pve-gpu-passthrough: VM %d: %s\n", lg.vmid, err);
+			return EXIT_FAILED;
+		}
+	} else {
+		char path[SR_PATH_MAX];
+
+		if (sr_path(path, STATE_DIR "/%d.state", lg.vmid) == 0 && !sr_exists(&sr, path))
+			return EXIT_OK;
+	}
+
+	lg.syslog = sr.host;
+	if (lg.syslog)
+		openlog("pve-gpu-passthrough", LOG_PID, LOG_DAEMON);
+	r = config_load(&sr, config, &cfg, err, sizeof(err));
+	if (r < 0) {
+		if (!strcmp(phase, "pre-start")) {
+			log_line(&lg, HO_ERROR, err);
+			return EXIT_FAILED;
+		}
+		log_line(&lg, HO_WARN, err); /* giving devices back matters more: use defaults */
+		config_defaults(&cfg);
+	}
+	if (!node[0] && pve_nodename(node, sizeof(node)) < 0)
+		str_copy(node, sizeof(node), "localhost");
+	struct handoff_ops ops = {
+		.sr = &sr,
+		.opts = config_hook_opts(&cfg, lg.vmid),
+		.node = node,
+		.dry_run = dry_run,
+		.log = log_line,
+		.ud = &lg,
+	};
+	if (!strcmp(phase, "pre-start")) {
+		r = handoff_prepare(&ops, lg.vmid);
+		if (r < 0)
+			log_line(&lg, HO_ERROR, "VM start aborted: the host is as it was before");
+	} else {
+		r = handoff_release(&ops, lg.vmid);
+	}
+	sr_close(&sr);
+	if (fflush(stdout) != 0)
+		r = r < 0 ? r : -EIO;
+	return r < 0 ? EXIT_FAILED : EXIT_OK;
 }

@@ -1,0 +1,47 @@
+/* console.h - what holds a GPU for the host's console: framebuffer vtconsoles (fbcon) and
+ * firmware framebuffers (efifb, vesafb, simplefb/simpledrm platform devices), found by
+ * scanning, never by fixed names like vtcon1 or efi-framebuffer.0.
+ *
+ * Kernel facts this module relies on (tests/lab shows each of them):
+ *  - fbcon's vtconsole is the one whose name contains "frame buffer"; its number varies.
+ *  - A firmware framebuffer is a platform device named efi-framebuffer.N, vesa-framebuffer.N
+ *    or simple-framebuffer.N (since 6.11 it sits below the PCI device, but
+ *    /sys/bus/platform/devices lists it everywhere); its memory shows in /proc/iomem as
+ *    efifb/vesafb/BOOTFB/simplefb/simpledrm inside the GPU's BAR.
+ *  - Unbinding a firmware framebuffer that no longer holds a framebuffer crashes 5.10 (a
+ *    double free in efifb_remove after a DRM driver took over): only unbind one that still has
+ *    a /dev/fb (graphics/fbN or drm below it) AND whose memory is still inside a BAR.
+ *  - Since 6.0, vfio-pci removes the firmware framebuffer of a class 0x0300 GPU itself; after
+ *    that the platform device is gone and cannot be rebound: "already gone" is success.
+ */
+#ifndef PGP_CONSOLE_H
+#define PGP_CONSOLE_H
+
+#include <stdbool.h>
+
+#include "pcidev.h"
+#include "sysroot.h"
+
+#define CONSOLE_MAX 16
+
+struct console_plan {
+	int nvtcons;
+	int vtcons[CONSOLE_MAX];           /* fbcon vtconsoles bound now, to unbind */
+	int nfbs;
+	char fbs[CONSOLE_MAX][64];         /* firmware framebuffer platform devices to unbind */
+	char fb_drivers[CONSOLE_MAX][64];  /* their platform drivers */
+	char why[160];                     /* why the console must go, for the log */
+};
+
+/* Decides what must be released for the display devices among DEVS (N of them): nothing when
+ * no framebuffer lives on them. Reads only. */
+int console_plan(const struct sysroot *sr, const struct pci_dev_info *devs, int n,
+		 struct console_plan *ret);
+
+/* The single steps (each idempotent: "already there" is success). */
+int console_vtcon_bind(const struct sysroot *sr, int vtcon, bool bind);
+int console_fb_unbind(const struct sysroot *sr, const char *dev, const char *driver);
+/* Rebinds a firmware framebuffer; 0 also when the device is gone (the kernel removed it). */
+int console_fb_bind(const struct sysroot *sr, const char *dev, const char *driver);
+
+#endif

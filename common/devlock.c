@@ -1,0 +1,45 @@
+/* devlock.c - see devlock.h. */
+#define _GNU_SOURCE
+#include "devlock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+int devlock_take(const struct sysroot *sr, const char *name, pid_t *holder)
+{
+	char path[SR_PATH_MAX], buf[32];
+	int fd, r;
+	ssize_t n;
+
+	*holder = 0;
+	r = sr_mkdir_p(sr, DEVLOCK_DIR, 0700);
+	if (r < 0)
+		return r;
+	r = sr_path(path, DEVLOCK_DIR "/%s", name);
+	if (r < 0)
+		return r;
+	fd = sr_openat(sr, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		return fd;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			*holder = (pid_t)atol(buf);
+		}
+		close(fd);
+		return r;
+	}
+	/* Record who holds it, for the loser's message. */
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		/* the lock itself is held; the pid is only informative */
+	}
+	return fd;
+}

@@ -1,0 +1,940 @@
+/* handoff.c - see handoff.h. */
+#define _GNU_SOURCE
+#include "handoff.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "console.h"
+#include "devlock.h"
+#include "holders.h"
+#include "hostdev.h"
+#include "modload.h"
+#include "pcidev.h"
+#include "pveconf.h"
+#include "state.h"
+#include "util.h"
+#include "vfio.h"
+
+#define MAX_MEMBERS STATE_MAX_DEVS
+#define MAX_GROUPS 16
+#define VFIO_DRIVER "vfio-pci"
+
+struct member {
+	struct pci_dev_info info;
+	bool override_set; /* we wrote vfio-pci to driver_override */
+	bool unbound;      /* we unbound it from its host driver */
+	bool moved;        /* it is on vfio-pci because of us */
+};
+
+struct job {
+	const struct handoff_ops *ops;
+	int vmid;
+	int nmem;
+	struct member mem[MAX_MEMBERS];
+	int ngroups;
+	int groups[MAX_GROUPS];
+	struct console_plan con;
+	int vt_done, fb_done; /* how many of con.vtcons / con.fbs were released */
+	int lockfds[MAX_MEMBERS];
+	int nlocks;
+	struct handoff_state st;    /* the state file: prior content plus this run */
+	struct handoff_state prior; /* the state file as an earlier pre-start left it */
+	bool had_state;
+};
+
+static void logf_(const struct handoff_ops *ops, enum ho_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void logf_(const struct handoff_ops *ops, enum ho_level lvl, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ops->log)
+		ops->log(ops->ud, lvl, msg);
+}
+#define INFO(j, ...) logf_((j)->ops, HO_INFO, __VA_ARGS__)
+#define WARN(j, ...) logf_((j)->ops, HO_WARN, __VA_ARGS__)
+#define ERR(j, ...) logf_((j)->ops, HO_ERROR, __VA_ARGS__)
+
+/* Every sysfs write of the engine goes through here: one place for dry-run. */
+static int act_write(struct job *j, const char *path, const char *value)
+{
+	if (j->ops->dry_run) {
+		INFO(j, "would write '%s' to %s", *value == '\n' ? "\\n" : value, path);
+		return 0;
+	}
+	return sr_write(j->ops->sr, path, value);
+}
+
+/* Writes VALUE to PATH in a child process and waits at most MS for it: a driver's remove
+ * callback can block for ever (NVIDIA with open clients), and the hook must never hang the VM
+ * start. On timeout the child is left blocked in the kernel (it holds none of our output, so
+ * Proxmox is not kept waiting) and -ETIMEDOUT is returned. */
+static int write_with_deadline(struct job *j, const char *path, const char *value, unsigned long ms)
+{
+	uint64_t deadline = now_ms() + ms;
+	unsigned step = 0;
+	int status, pidfd;
+	pid_t pid;
+
+	if (j->ops->dry_run)
+		return act_write(j, path, value);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int r;
+
+		close(STDIN_FILENO);
+		close(STDOUT_FILENO);
+		close(STDERR_FILENO);
+		r = sr_write(j->ops->sr, path, value);
+		_exit(r < 0 ? (-r & 0xff) : 0);
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+		int left, pr;
+
+		do {
+			uint64_t now = now_ms();
+
+			left = now >= deadline ? 0 : (int)(deadline - now);
+			pr = poll(&pfd, 1, left);
+		} while (pr < 0 && errno == EINTR);
+		close(pidfd);
+		if (pr == 0)
+			return -ETIMEDOUT;
+		if (waitpid(pid, &status, 0) < 0)
+			return -errno;
+	} else {
+		/* kernels before 5.3: poll the child with a bounded backoff */
+		for (;;) {
+			pid_t w = waitpid(pid, &status, WNOHANG);
+
+			if (w == pid)
+				break;
+			if (w < 0 && errno != EINTR)
+				return -errno;
+			if (!backoff_wait(&step, deadline))
+				return -ETIMEDOUT;
+		}
+	}
+	if (!WIFEXITED(status))
+		return -EIO;
+	return -WEXITSTATUS(status);
+}
+
+static int dev_path(char out[SR_PATH_MAX], const char *name, const char *attr)
+{
+	return sr_path(out, "/sys/bus/pci/devices/%s/%s", name, attr);
+}
+
+/* Polls until device NAME is bound to WANT ("" = unbound) or the deadline passes. */
+static int wait_driver(struct job *j, const char *name, const char *want, unsigned long ms)
+{
+	uint64_t deadline = now_ms() + ms;
+	unsigned step = 0;
+	char drv[PCIDEV_NAME_MAX];
+	int r;
+
+	if (j->ops->dry_run)
+		return 0;
+	do {
+		r = pcidev_driver(j->ops->sr, name, drv, sizeof(drv));
+		if (r < 0)
+			return r;
+		if (!strcmp(drv, want))
+			return 0;
+	} while (backoff_wait(&step, deadline));
+	return -ETIMEDOUT;
+}
+
+static const char *or_none(const char *s)
+{
+	return *s ? s : "no driver";
+}
+
+/* ---- collect ---------------------------------------------------------------------------- */
+
+static int add_member(struct job *j, const char *name)
+{
+	struct member *m;
+	int r;
+
+	for (int i = 0; i < j->nmem; i++)
+		if (!strcmp(j->mem[i].info.name, name))
+			return 0;
+	if (j->nmem >= MAX_MEMBERS) {
+		ERR(j, "too many devices (more than %d)", MAX_MEMBERS);
+		return -E2BIG;
+	}
+	m = &j->mem[j->nmem];
+	memset(m, 0, sizeof(*m));
+	r = pcidev_read(j->ops->sr, name, &m->info);
+	if (r < 0) {
+		ERR(j, "cannot read %s: %s", name, strerror(-r));
+		return r;
+	}
+	if (m->info.is_bridge)
+		return 0; /* bridges stay with the host: VFIO accepts them on pcieport */
+	j->nmem++;
+	return 0;
+}
+
+static bool iommu_groups_exist(const struct sysroot *sr)
+{
+	DIR *d = sr_opendir(sr, "/sys/kernel/iommu_groups");
+	struct dirent *de;
+	bool any = false;
+
+	if (!d)
+		return false;
+	while (!any && (de = readdir(d)))
+		any = de->d_name[0] != '.';
+	closedir(d);
+	return any;
+}
+
+static int add_group_of(struct job *j, const char *name)
+{
+	char members[MAX_MEMBERS][PCI_ADDR_LEN];
+	int g = pcidev_group(j->ops->sr, name), n, r;
+
+	if (g < 0) {
+		if (!iommu_groups_exist(j->ops->sr))
+			ERR(j, "refusing: the IOMMU is off (no IOMMU groups): enable VT-d/AMD-Vi in the "
+			       "firmware and add intel_iommu=on (Intel) to the kernel command line; "
+			       "see 'pve-gpu-passthrough check'");
+		else
+			ERR(j, "refusing: %s has no IOMMU group", name);
+		return -ENODEV;
+	}
+	for (int i = 0; i < j->ngroups; i++)
+		if (j->groups[i] == g)
+			return 0;
+	if (j->ngroups >= MAX_GROUPS) {
+		ERR(j, "too many IOMMU groups (more than %d)", MAX_GROUPS);
+		return -E2BIG;
+	}
+	j->groups[j->ngroups++] = g;
+	n = pcidev_group_members(j->ops->sr, g, members, MAX_MEMBERS);
+	if (n < 0) {
+		ERR(j, "cannot list IOMMU group %d: %s", g, strerror(-n));
+		return n;
+	}
+	for (int i = 0; i < n; i++)
+		if ((r = add_member(j, members[i])) < 0)
+			return r;
+	return 0;
+}
+
+static int collect(struct job *j)
+{
+	struct pve_vmconf c;
+	char err[256];
+	int line = 0, r;
+
+	r = pve_vmconf_load(j->ops->sr, j->vmid, &c, &line, err, sizeof(err));
+	if (r < 0) {
+		if (line)
+			ERR(j, "VM %d config line %d: %s", j->vmid, line, err);
+		else
+			ERR(j, "VM %d: %s", j->vmid, err);
+		return r;
+	}
+	for (int i = 0; i < c.nhostpci; i++) {
+		struct pve_devlist l;
+
+		r = pve_hostpci_expand(j->ops->sr, &c.hostpci[i], j->ops->node, j->vmid, &l, err,
+				       sizeof(err));
+		if (r < 0) {
+			ERR(j, "hostpci%d: %s", c.hostpci[i].index, err);
+			return r;
+		}
+		for (int k = 0; k < l.n; k++)
+			if ((r = add_group_of(j, l.names[k])) < 0)
+				return r;
+	}
+	return 0;
+}
+
+/* ---- checks (nothing changes before they all pass) -------------------------------------- */
+
+static int lock_all(struct job *j)
+{
+	for (int i = 0; i < j->nmem; i++) {
+		pid_t holder;
+		int fd = devlock_take(j->ops->sr, j->mem[i].info.name, &holder);
+
+		if (fd == -EBUSY) {
+			ERR(j, "refusing: %s is being handed over by another hook (pid %d); try again "
+			       "when it has finished", j->mem[i].info.name, (int)holder);
+			return fd;
+		}
+		if (fd < 0) {
+			ERR(j, "cannot lock %s: %s", j->mem[i].info.name, strerror(-fd));
+			return fd;
+		}
+		j->lockfds[j->nlocks++] = fd;
+	}
+	return 0;
+}
+
+static void unlock_all(struct job *j)
+{
+	while (j->nlocks > 0)
+		close(j->lockfds[--j->nlocks]);
+}
+
+/* /dev nodes through which host processes use a GPU: its DRM nodes, its NVIDIA minor. */
+static int gpu_nodes(struct job *j, const struct member *m, char (*paths)[64], int max)
+{
+	char path[SR_PATH_MAX], buf[4096];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	if (dev_path(path, m->info.name, "drm") == 0 && (d = sr_opendir(j->ops->sr, path))) {
+		while ((de = readdir(d)) && n < max)
+			if (str_has_prefix(de->d_name, "card") || str_has_prefix(de->d_name, "render"))
+				snprintf(paths[n++], 64, "/dev/dri/%.50s", de->d_name);
+		closedir(d);
+	}
+	if (!strcmp(m->info.driver, "nvidia") && n < max &&
+	    sr_path(path, "/proc/driver/nvidia/gpus/%s/information", m->info.name) == 0 &&
+	    sr_read(j->ops->sr, path, buf, sizeof(buf)) > 0) {
+		const char *minor = strstr(buf, "Device Minor:");
+		unsigned long v;
+
+		if (minor && sscanf(minor, "Device Minor: %lu", &v) == 1 && v < 256)
+			snprintf(paths[n++], 64, "/dev/nvidia%lu", v);
+	}
+	return n;
+}
+
+static int check_holders(struct job *j)
+{
+	struct holder h[32];
+	char list[512];
+
+	for (int g = 0; g < j->ngroups; g++) {
+		char node[64];
+		const char *p = node;
+		int n;
+
+		snprintf(node, sizeof(node), "/dev/vfio/%d", j->groups[g]);
+		n = holders_find(j->ops->sr, &p, 1, h, 32);
+		if (n > 0) {
+			holders_format(h, n, list, sizeof(list));
+			ERR(j, "refusing: IOMMU group %d is open by %s: another VM is using it; stop "
+			       "that VM first", j->groups[g], list);
+			return -EBUSY;
+		}
+	}
+	for (int i = 0; i < j->nmem; i++) {
+		char paths[8][64];
+		const char *pp[8];
+		int np = gpu_nodes(j, &j->mem[i], paths, 8), n;
+
+		for (int k = 0; k < np; k++)
+			pp[k] = paths[k];
+		n = holders_find(j->ops->sr, pp, np, h, 32);
+		if (n <= 0)
+			continue;
+		holders_format(h, n, list, sizeof(list));
+		if (j->ops->opts->holders_refuse) {
+			ERR(j, "refusing: %s is in use on the host by %s: stop them (display manager, "
+			       "nvidia-persistenced, compute jobs) or set holders = warn",
+			    j->mem[i].info.name, list);
+			return -EBUSY;
+		}
+		WARN(j, "%s is in use on the host by %s; unbinding may wait for them",
+		     j->mem[i].info.name, list);
+	}
+	return 0;
+}
+
+static int check_vfio_available(struct job *j)
+{
+	static const char *const mods[] = { "vfio-pci", "vfio_iommu_type1" };
+
+	if (sr_exists(j->ops->sr, "/sys/bus/pci/drivers/" VFIO_DRIVER) &&
+	    sr_exists(j->ops->sr, "/sys/module/vfio_iommu_type1"))
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
+		int r = modload_available(j->ops->sr, mods[i]);
+
+		if (r <= 0) {
+			ERR(j, "refusing: %s cannot be loaded (no module for this kernel%s%s)", mods[i],
+			    r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+			return r < 0 ? r : -ENOENT;
+		}
+	}
+	return 0;
+}
+
+static int check_all(struct job *j)
+{
+	struct hostdev *hd = NULL;
+	char why[256];
+	int r;
+
+	r = hostdev_scan(j->ops->sr, &hd);
+	if (r < 0) {
+		ERR(j, "cannot tell which devices the host needs: %s", strerror(-r));
+		return r;
+	}
+	for (int i = 0; i < j->nmem && r == 0; i++) {
+		const struct pci_dev_info *d = &j->mem[i].info;
+		int other;
+
+		if (hostdev_is_critical(hd, d->name, why, sizeof(why)) > 0) {
+			ERR(j, "refusing: %s (IOMMU group %d) %s: passing its group through would take "
+			       "it from the host; move the GPU to a slot with its own group",
+			    d->name, d->iommu_group, why);
+			r = -EBUSY;
+		} else if ((other = pve_reserved_by_other(j->ops->sr, d->name, j->vmid)) > 0) {
+			ERR(j, "refusing: %s is reserved by running VM %d", d->name, other);
+			r = -EBUSY;
+		} else if ((other = state_owner(j->ops->sr, d->name, j->vmid)) > 0) {
+			ERR(j, "refusing: %s was handed over for VM %d and not given back yet; stop VM %d "
+			       "(or run 'pve-gpu-passthrough release %d' if it is stopped)",
+			    d->name, other, other, other);
+			r = -EBUSY;
+		}
+	}
+	hostdev_free(hd);
+	if (r == 0)
+		r = check_holders(j);
+	if (r == 0)
+		r = check_vfio_available(j);
+	return r;
+}
+
+/* ---- state -------------------------------------------------------------------------------- */
+
+static int record_state(struct job *j)
+{
+	struct handoff_state *s = &j->st;
+
+	/* devices: what an earlier pre-start recorded stays (its originals are the true ones) */
+	for (int i = 0; i < j->nmem; i++) {
+		const struct pci_dev_info *d = &j->mem[i].info;
+		struct state_dev *sd;
+
+		if (state_find(s, d->name))
+			continue;
+		if (s->ndevs >= STATE_MAX_DEVS)
+			return -E2BIG;
+		sd = &s->devs[s->ndevs++];
+		memset(sd, 0, sizeof(*sd));
+		strcpy(sd->name, d->name);
+		sd->group = d->iommu_group;
+		sd->vendor = d->vendor;
+		sd->device = d->device;
+		sd->was_vfio = !strcmp(d->driver, VFIO_DRIVER);
+		if (!sd->was_vfio) {
+			strcpy(sd->driver, d->driver);
+			if (strcmp(d->override, VFIO_DRIVER))
+				strcpy(sd->override, d->override);
+		}
+	}
+	for (int i = 0; i < j->con.nvtcons && s->nvtcons < STATE_MAX_CONS; i++)
+		s->vtcons[s->nvtcons++] = j->con.vtcons[i];
+	for (int i = 0; i < j->con.nfbs && s->nfbs < STATE_MAX_CONS; i++) {
+		strcpy(s->fbs[s->nfbs], j->con.fbs[i]);
+		strcpy(s->fb_drivers[s->nfbs], j->con.fb_drivers[i]);
+		s->nfbs++;
+	}
+	if (j->ops->dry_run)
+		return 0;
+	return state_save(j->ops->sr, s);
+}
+
+/* ---- moving devices ----------------------------------------------------------------------- */
+
+static int release_consoles(struct job *j)
+{
+	int r;
+
+	if (j->con.nvtcons || j->con.nfbs)
+		INFO(j, "releasing the host console: %s", j->con.why);
+	for (; j->vt_done < j->con.nvtcons; j->vt_done++) {
+		int vt = j->con.vtcons[j->vt_done];
+		char path[SR_PATH_MAX];
+
+		if (j->ops->dry_run) {
+			sr_path(path, "/sys/class/vtconsole/vtcon%d/bind", vt);
+			act_write(j, path, "0");
+			continue;
+		}
+		r = console_vtcon_bind(j->ops->sr, vt, false);
+		if (r < 0) {
+			ERR(j, "cannot unbind framebuffer console vtcon%d: %s", vt, strerror(-r));
+			return r;
+		}
+		INFO(j, "vtcon%d (framebuffer console) unbound", vt);
+	}
+	for (; j->fb_done < j->con.nfbs; j->fb_done++) {
+		const char *fb = j->con.fbs[j->fb_done], *drv = j->con.fb_drivers[j->fb_done];
+		char path[SR_PATH_MAX];
+
+		if (j->ops->dry_run) {
+			sr_path(path, "/sys/bus/platform/drivers/%s/unbind", drv);
+			act_write(j, path, fb);
+			continue;
+		}
+		r = console_fb_unbind(j->ops->sr, fb, drv);
+		if (r < 0) {
+			ERR(j, "cannot release firmware framebuffer %s: %s", fb, strerror(-r));
+			return r;
+		}
+		INFO(j, "firmware framebuffer %s released", fb);
+	}
+	return 0;
+}
+
+static int detach_member(struct job *j, struct member *m)
+{
+	char path[SR_PATH_MAX];
+	int r;
+
+	if (strcmp(m->info.override, VFIO_DRIVER) != 0) {
+		dev_path(path, m->info.name, "driver_override");
+		r = act_write(j, path, VFIO_DRIVER);
+		if (r < 0) {
+			ERR(j, "%s: cannot set driver_override: %s", m->info.name, strerror(-r));
+			return r;
+		}
+		m->override_set = true;
+	}
+	if (m->info.driver[0]) {
+		sr_path(path, "/sys/bus/pci/drivers/%s/unbind", m->info.driver);
+		r = write_with_deadline(j, path, m->info.name, j->ops->opts->unbind_timeout_ms);
+		if (r == -ETIMEDOUT) {
+			ERR(j, "%s: %s did not let go within %lu ms (something still uses the device); "
+			       "the unbind continues in the background", m->info.name, m->info.driver,
+			    j->ops->opts->unbind_timeout_ms);
+			return r;
+		}
+		if (r < 0 && r != -ENODEV) {
+			ERR(j, "%s: cannot unbind from %s: %s", m->info.name, m->info.driver, strerror(-r));
+			return r;
+		}
+		m->unbound = true;
+	}
+	return 0;
+}
+
+static int load_vfio(struct job *j)
+{
+	static const struct {
+		const char *name, *present;
+	} mods[] = {
+		{ "vfio-pci", "/sys/bus/pci/drivers/" VFIO_DRIVER },
+		{ "vfio_iommu_type1", "/sys/module/vfio_iommu_type1" },
+	};
+	char err[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
+		int r;
+
+		if (sr_exists(j->ops->sr, mods[i].present))
+			continue;
+		if (j->ops->dry_run) {
+			INFO(j, "would load module %s", mods[i].name);
+			continue;
+		}
+		r = modload_load(j->ops->sr, mods[i].name, err, sizeof(err));
+		if (r < 0) {
+			ERR(j, "%s", err);
+			return r;
+		}
+		INFO(j, "module %s loaded", mods[i].name);
+	}
+	return 0;
+}
+
+static int probe_member(struct job *j, struct member *m)
+{
+	char drv[PCIDEV_NAME_MAX];
+	int r;
+
+	/* loading vfio-pci may already have bound it (driver_override matches at registration) */
+	if (!j->ops->dry_run && pcidev_driver(j->ops->sr, m->info.name, drv, sizeof(drv)) == 0 &&
+	    !strcmp(drv, VFIO_DRIVER)) {
+		m->moved = true;
+		return 0;
+	}
+	r = act_write(j, "/sys/bus/pci/drivers_probe", m->info.name);
+	if (r < 0 && r != -ENODEV) {
+		ERR(j, "%s: drivers_probe failed: %s", m->info.name, strerror(-r));
+		return r;
+	}
+	/* a successful write proves nothing: vfio-pci's probe can fail (no IOMMU) and leave the
+	 * device with no driver at all; only the driver link tells */
+	r = wait_driver(j, m->info.name, VFIO_DRIVER, j->ops->opts->bind_timeout_ms);
+	if (r < 0) {
+		pcidev_driver(j->ops->sr, m->info.name, drv, sizeof(drv));
+		ERR(j, "%s: vfio-pci did not bind within %lu ms (now: %s); see dmesg", m->info.name,
+		    j->ops->opts->bind_timeout_ms, or_none(drv));
+		return r;
+	}
+	m->moved = true;
+	return 0;
+}
+
+static int prove_groups(struct job *j)
+{
+	for (int g = 0; g < j->ngroups; g++) {
+		const char *names[MAX_MEMBERS];
+		char node[SR_PATH_MAX], list[512] = "";
+		struct vfio_report rep;
+		uint64_t deadline = now_ms() + j->ops->opts->bind_timeout_ms;
+		unsigned step = 0;
+		int n = 0, r;
+		size_t off = 0;
+
+		for (int i = 0; i < j->nmem; i++)
+			if (j->mem[i].info.iommu_group == j->groups[g]) {
+				names[n++] = j->mem[i].info.name;
+				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+							off ? " " : "", j->mem[i].info.name);
+			}
+		if (j->ops->dry_run) {
+			INFO(j, "would prove IOMMU group %d (%s) through VFIO", j->groups[g], list);
+			continue;
+		}
+		sr_path(node, "/dev/vfio/%d", j->groups[g]);
+		while (!sr_exists(j->ops->sr, node) && backoff_wait(&step, deadline))
+			;
+		r = vfio_prove(j->ops->sr, j->groups[g], names, n, 0, &rep);
+		if (r < 0) {
+			ERR(j, "IOMMU group %d (%s) is not usable through VFIO: %s: %s", j->groups[g],
+			    list, rep.stage, strerror(-r));
+			return r;
+		}
+		INFO(j, "IOMMU group %d (%s) ready: viable, device fds open", j->groups[g], list);
+	}
+	return 0;
+}
+
+/* Gives one device back to DRIVER (may be ""), restoring OVERRIDE; used by rollback and
+ * release. Returns 0 or -errno (already logged). */
+static int give_back(struct job *j, const char *name, const char *driver, const char *override)
+{
+	char path[SR_PATH_MAX], now[PCIDEV_NAME_MAX];
+	int r;
+
+	dev_path(path, name, "driver_override");
+	r = act_write(j, path, *override ? override : "\n");
+	if (r < 0) {
+		ERR(j, "%s: cannot restore driver_override: %s", name, strerror(-r));
+		return r;
+	}
+	if ((r = pcidev_driver(j->ops->sr, name, now, sizeof(now))) < 0)
+		return r;
+	if (!strcmp(now, VFIO_DRIVER)) {
+		r = write_with_deadline(j, "/sys/bus/pci/drivers/" VFIO_DRIVER "/unbind", name,
+					j->ops->opts->unbind_timeout_ms);
+		if (r < 0 && r != -ENODEV) {
+			ERR(j, "%s: cannot unbind from vfio-pci: %s", name, strerror(-r));
+			return r;
+		}
+	} else if (strcmp(now, driver)) {
+		WARN(j, "%s: on %s, not vfio-pci; leaving it there", name, or_none(now));
+		return 0;
+	}
+	if (!*driver) {
+		INFO(j, "%s: vfio-pci -> no driver (as before)", name);
+		return 0;
+	}
+	r = act_write(j, "/sys/bus/pci/drivers_probe", name);
+	if (r < 0 && r != -ENODEV) {
+		ERR(j, "%s: drivers_probe failed: %s", name, strerror(-r));
+		return r;
+	}
+	r = wait_driver(j, name, driver, j->ops->opts->bind_timeout_ms);
+	pcidev_driver(j->ops->sr, name, now, sizeof(now));
+	if (r < 0) {
+		ERR(j, "%s: %s did not take it back within %lu ms (now: %s); see dmesg", name, driver,
+		    j->ops->opts->bind_timeout_ms, or_none(now));
+		return r;
+	}
+	INFO(j, "%s: vfio-pci -> %s", name, driver);
+	return 0;
+}
+
+static void restore_consoles(struct job *j, const char (*fbs)[64], const char (*drivers)[64],
+			     int nfbs, const int *vtcons, int nvt)
+{
+	for (int i = nfbs - 1; i >= 0; i--) {
+		char path[SR_PATH_MAX];
+		int r;
+
+		if (j->ops->dry_run) {
+			sr_path(path, "/sys/bus/platform/drivers/%s/bind", drivers[i]);
+			act_write(j, path, fbs[i]);
+			continue;
+		}
+		r = console_fb_bind(j->ops->sr, fbs[i], drivers[i]);
+		if (r < 0)
+			WARN(j, "cannot rebind firmware framebuffer %s: %s", fbs[i], strerror(-r));
+		else
+			INFO(j, "firmware framebuffer %s restored (or removed by the kernel)", fbs[i]);
+	}
+	for (int i = nvt - 1; i >= 0; i--) {
+		char path[SR_PATH_MAX];
+		int r;
+
+		if (j->ops->dry_run) {
+			sr_path(path, "/sys/class/vtconsole/vtcon%d/bind", vtcons[i]);
+			act_write(j, path, "1");
+			continue;
+		}
+		r = console_vtcon_bind(j->ops->sr, vtcons[i], true);
+		if (r < 0)
+			WARN(j, "cannot rebind console vtcon%d: %s", vtcons[i], strerror(-r));
+		else
+			INFO(j, "vtcon%d (framebuffer console) restored", vtcons[i]);
+	}
+}
+
+static void rollback(struct job *j)
+{
+	WARN(j, "undoing the handoff of VM %d", j->vmid);
+	for (int i = j->nmem - 1; i >= 0; i--) {
+		struct member *m = &j->mem[i];
+
+		if (!m->override_set && !m->unbound && !m->moved)
+			continue;
+		give_back(j, m->info.name, m->info.driver, m->info.override);
+	}
+	restore_consoles(j, (const char(*)[64])j->con.fbs, (const char(*)[64])j->con.fb_drivers,
+			 j->fb_done, j->con.vtcons, j->vt_done);
+	if (j->ops->dry_run)
+		return;
+	if (j->had_state)
+		state_save(j->ops->sr, &j->prior); /* as an earlier pre-start left it */
+	else
+		state_remove(j->ops->sr, j->vmid);
+}
+
+static int apply(struct job *j)
+{
+	int r;
+
+	if ((r = release_consoles(j)) < 0)
+		return r;
+	for (int i = 0; i < j->nmem; i++) {
+		struct member *m = &j->mem[i];
+
+		if (!strcmp(m->info.driver, VFIO_DRIVER))
+			continue;
+		if ((r = detach_member(j, m)) < 0)
+			return r;
+	}
+	if ((r = load_vfio(j)) < 0)
+		return r;
+	for (int i = 0; i < j->nmem; i++) {
+		struct member *m = &j->mem[i];
+
+		if (!strcmp(m->info.driver, VFIO_DRIVER)) {
+			INFO(j, "%s %04x:%04x: already on vfio-pci", m->info.name, m->info.vendor,
+			     m->info.device);
+			continue;
+		}
+		if ((r = probe_member(j, m)) < 0)
+			return r;
+		INFO(j, "%s %04x:%04x: %s -> vfio-pci%s", m->info.name, m->info.vendor, m->info.device,
+		     or_none(m->info.driver), j->ops->dry_run ? " (dry run)" : "");
+	}
+	return prove_groups(j);
+}
+
+int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t errsize)
+{
+	struct pve_vmconf c;
+	int line = 0, r = pve_vmconf_load(sr, vmid, &c, &line, err, errsize);
+
+	if (r < 0)
+		return r;
+	for (int i = 0; i < c.nhostpci; i++)
+		if (!c.hostpci[i].keep && !c.hostpci[i].mdev)
+			return 1;
+	return 0;
+}
+
+int handoff_prepare(const struct handoff_ops *ops, int vmid)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	j->ops = ops;
+	j->vmid = vmid;
+	if ((r = collect(j)) < 0 || j->nmem == 0)
+		goto out;
+	if ((r = lock_all(j)) < 0)
+		goto out;
+	r = state_load(ops->sr, vmid, &j->st);
+	if (r == 0) {
+		j->had_state = true;
+		j->prior = j->st;
+	} else if (r == -ENOENT) {
+		memset(&j->st, 0, sizeof(j->st));
+		j->st.vmid = vmid;
+	} else {
+		ERR(j, "state file of VM %d is unreadable (%s); remove %s/%d.state after checking "
+		       "the devices' drivers", vmid, strerror(-r), STATE_DIR, vmid);
+		goto out;
+	}
+	if ((r = check_all(j)) < 0)
+		goto out;
+	{
+		struct pci_dev_info infos[MAX_MEMBERS];
+
+		for (int i = 0; i < j->nmem; i++)
+			infos[i] = j->mem[i].info;
+		r = console_plan(ops->sr, infos, j->nmem, &j->con);
+	}
+	if (r < 0) {
+		ERR(j, "cannot read the console state: %s", strerror(-r));
+		goto out;
+	}
+	if ((r = record_state(j)) < 0) {
+		ERR(j, "cannot write the state file: %s", strerror(-r));
+		goto out;
+	}
+	r = apply(j);
+	if (r < 0)
+		rollback(j);
+out:
+	unlock_all(j);
+	free(j);
+	return r;
+}
+
+/* ---- release ------------------------------------------------------------------------------ */
+
+/* Waits until no process holds /dev/vfio/GROUP; 0, or -EBUSY at the deadline. */
+static int wait_group_closed(struct job *j, int group, unsigned long ms)
+{
+	uint64_t deadline = now_ms() + ms;
+	unsigned step = 0;
+	struct holder h[8];
+	char node[64], list[256];
+	const char *p = node;
+	int n;
+
+	snprintf(node, sizeof(node), "/dev/vfio/%d", group);
+	do {
+		n = holders_find(j->ops->sr, &p, 1, h, 8);
+		if (n <= 0)
+			return 0;
+	} while (backoff_wait(&step, deadline));
+	holders_format(h, n, list, sizeof(list));
+	ERR(j, "IOMMU group %d is still open by %s after %lu ms; leaving its devices on vfio-pci "
+	       "(run 'pve-gpu-passthrough release %d' later)", group, list, ms, j->vmid);
+	return -EBUSY;
+}
+
+int handoff_release(const struct handoff_ops *ops, int vmid)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	struct handoff_state *s;
+	int busy[STATE_MAX_DEVS] = { 0 }, nkept = 0, r = 0;
+
+	if (!j)
+		return -ENOMEM;
+	j->ops = ops;
+	j->vmid = vmid;
+	s = &j->st;
+	r = state_load(ops->sr, vmid, s);
+	if (r == -ENOENT) {
+		r = 0; /* nothing was handed over for this VM */
+		goto out;
+	}
+	if (r < 0) {
+		ERR(j, "state file of VM %d is unreadable: %s", vmid, strerror(-r));
+		goto out;
+	}
+	for (int i = 0; i < s->ndevs; i++) {
+		pid_t holder;
+		int fd = devlock_take(ops->sr, s->devs[i].name, &holder);
+
+		if (fd < 0) {
+			ERR(j, "%s is being handed over by another hook (pid %d); not giving it back now",
+			    s->devs[i].name, (int)holder);
+			r = fd;
+			goto out;
+		}
+		j->lockfds[j->nlocks++] = fd;
+	}
+	if (!ops->opts->return_on_stop) {
+		INFO(j, "return_on_stop = no: devices of VM %d stay on vfio-pci", vmid);
+		if (!ops->dry_run)
+			state_remove(ops->sr, vmid);
+		goto out;
+	}
+	/* QEMU may still be going away (a killed VM): wait per group, with the deadline */
+	for (int i = 0; i < s->ndevs; i++) {
+		busy[i] = -1;
+		for (int k = 0; k < i && busy[i] < 0; k++)
+			if (s->devs[k].group == s->devs[i].group)
+				busy[i] = busy[k];
+		if (busy[i] < 0)
+			busy[i] = !ops->dry_run &&
+				  wait_group_closed(j, s->devs[i].group, ops->opts->release_timeout_ms) < 0;
+	}
+	for (int i = 0; i < s->ndevs; i++) {
+		const struct state_dev *d = &s->devs[i];
+		char id[16];
+
+		if (busy[i]) {
+			s->devs[nkept++] = *d;
+			r = -EBUSY;
+			continue;
+		}
+		if (d->was_vfio) {
+			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name, vmid);
+			continue;
+		}
+		/* Proxmox binds with new_id; that id would capture the device again on probe */
+		snprintf(id, sizeof(id), "%04x %04x", d->vendor, d->device);
+		if (sr_exists(ops->sr, "/sys/bus/pci/drivers/" VFIO_DRIVER "/remove_id"))
+			act_write(j, "/sys/bus/pci/drivers/" VFIO_DRIVER "/remove_id", id);
+		if (give_back(j, d->name, d->driver, d->override) < 0 && r == 0)
+			r = -EIO;
+	}
+	restore_consoles(j, (const char(*)[64])s->fbs, (const char(*)[64])s->fb_drivers, s->nfbs,
+			 s->vtcons, s->nvtcons);
+	if (!ops->dry_run) {
+		if (nkept) {
+			s->ndevs = nkept;
+			s->nvtcons = s->nfbs = 0;
+			state_save(ops->sr, s);
+		} else {
+			state_remove(ops->sr, vmid);
+		}
+	}
+out:
+	unlock_all(j);
+	free(j);
+	return r;
+}

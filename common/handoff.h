@@ -1,0 +1,50 @@
+/* handoff.h - the handoff engine: give a VM's PCI devices (with every endpoint of their IOMMU
+ * groups) to vfio-pci at VM start, and back to their host drivers at VM stop.
+ *
+ * prepare (pre-start), in this order, and nothing is changed before step 4:
+ *  1. collect: the VM's hostpciN devices (mapping= resolved for this node, driver=keep and
+ *     mdev left alone), each expanded to its IOMMU group's endpoints (bridges skipped);
+ *  2. lock every device (a second hook on the same device fails at once);
+ *  3. refuse when: the IOMMU is off; a member backs a mount, swap or the default route; a
+ *     member is reserved by another running VM (Proxmox) or prepared for another VM (us); the
+ *     group is open (another QEMU); processes hold the GPU's /dev nodes (or only warn, per
+ *     config); vfio-pci cannot be loaded;
+ *  4. record the state file (originals), then release fbcon vtconsoles and firmware
+ *     framebuffers that hold the GPU, set driver_override, unbind (in a child, with a
+ *     deadline), load vfio-pci, probe, poll until every member is on vfio-pci;
+ *  5. prove each group through VFIO (viable, container, type1 IOMMU, device fds).
+ * Any failure in 4-5 undoes everything done so far in reverse order.
+ *
+ * release (post-stop), from the state file only (the config may have changed): wait until no
+ * process holds the group, then per device remove Proxmox's dynamic id, restore the override,
+ * unbind from vfio-pci, re-probe and verify the original driver; rebind framebuffers and
+ * consoles; remove the state file.
+ *
+ * Library code: it never prints; every action and problem is reported through ops->log, one
+ * line each, and functions return 0 or a negative errno. */
+#ifndef PGP_HANDOFF_H
+#define PGP_HANDOFF_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "sysroot.h"
+
+enum ho_level { HO_INFO, HO_WARN, HO_ERROR };
+
+struct handoff_ops {
+	const struct sysroot *sr;
+	const struct hook_opts *opts;
+	const char *node; /* Proxmox node name, for mapping= entries */
+	bool dry_run;     /* plan and check, log what would be written, change nothing */
+	void (*log)(void *ud, enum ho_level level, const char *msg);
+	void *ud;
+};
+
+/* True when VMID's config names devices we would act on (the hook's fast path: a VM without
+ * passthrough devices costs one config read). Returns 1, 0 or -errno (config unreadable). */
+int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t errsize);
+int handoff_prepare(const struct handoff_ops *ops, int vmid);
+int handoff_release(const struct handoff_ops *ops, int vmid);
+
+#endif

@@ -1,0 +1,252 @@
+/* state.c - see state.h. Format, one record a line:
+ *   pve-gpu-passthrough-state 1
+ *   vmid 100
+ *   device 0000:01:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0
+ *   vtcon 1
+ *   fb efi-framebuffer.0 efi-framebuffer
+ * "-" stands for an empty value. The parser is strict: the file is ours, but /run is shared
+ * with everything running as root, so anything unexpected is an error, never a guess. */
+#define _GNU_SOURCE
+#include "state.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define STATE_MAX_BYTES 16384
+
+static const char *dash(const char *s)
+{
+	return *s ? s : "-";
+}
+
+int state_format(const struct handoff_state *s, char *buf, size_t size)
+{
+	size_t off = 0;
+	int n;
+
+#define OUT(...)                                                              \
+	do {                                                                  \
+		n = snprintf(buf + off, size - off, __VA_ARGS__);             \
+		if (n < 0 || (size_t)n >= size - off)                         \
+			return -ENOSPC;                                       \
+		off += (size_t)n;                                             \
+	} while (0)
+	OUT("pve-gpu-passthrough-state 1\nvmid %d\n", s->vmid);
+	for (int i = 0; i < s->ndevs; i++) {
+		const struct state_dev *d = &s->devs[i];
+
+		OUT("device %s group %d id %04x:%04x driver %s override %s vfio %d\n", d->name,
+		    d->group, d->vendor, d->device, dash(d->driver), dash(d->override), d->was_vfio);
+	}
+	for (int i = 0; i < s->nvtcons; i++)
+		OUT("vtcon %d\n", s->vtcons[i]);
+	for (int i = 0; i < s->nfbs; i++)
+		OUT("fb %s %s\n", s->fbs[i], s->fb_drivers[i]);
+#undef OUT
+	return (int)off;
+}
+
+/* A word of the record: printable, no spaces, bounded. */
+static int word(char **p, char *out, size_t size)
+{
+	char *s = *p;
+	size_t n = 0;
+
+	while (*s == ' ')
+		s++;
+	while (s[n] && s[n] != ' ') {
+		if (!isgraph((unsigned char)s[n]))
+			return -EINVAL;
+		n++;
+	}
+	if (n == 0 || n >= size)
+		return -EINVAL;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	*p = s + n;
+	return 0;
+}
+
+static int word_num(char **p, unsigned long max, unsigned long *ret)
+{
+	char w[24];
+
+	if (word(p, w, sizeof(w)) < 0)
+		return -EINVAL;
+	return parse_ulong(w, 10, max, ret);
+}
+
+static int expect(char **p, const char *kw)
+{
+	char w[24];
+
+	return word(p, w, sizeof(w)) == 0 && !strcmp(w, kw) ? 0 : -EINVAL;
+}
+
+static int undash(char *s)
+{
+	if (!strcmp(s, "-"))
+		s[0] = '\0';
+	return 0;
+}
+
+static int parse_device(char *p, struct state_dev *d)
+{
+	char id[16], vs[8], ds[8];
+	unsigned long g, v, dv, vf;
+	struct pci_addr a;
+
+	memset(d, 0, sizeof(*d));
+	if (word(&p, d->name, sizeof(d->name)) < 0 || pci_addr_parse(d->name, &a) < 0)
+		return -EINVAL;
+	if (expect(&p, "group") < 0 || word_num(&p, 1000000, &g) < 0 || expect(&p, "id") < 0 ||
+	    word(&p, id, sizeof(id)) < 0 || strlen(id) != 9 || id[4] != ':')
+		return -EINVAL;
+	memcpy(vs, id, 4);
+	vs[4] = '\0';
+	memcpy(ds, id + 5, 4);
+	ds[4] = '\0';
+	if (parse_ulong(vs, 16, 0xffff, &v) < 0 || parse_ulong(ds, 16, 0xffff, &dv) < 0)
+		return -EINVAL;
+	if (expect(&p, "driver") < 0 || word(&p, d->driver, sizeof(d->driver)) < 0 ||
+	    expect(&p, "override") < 0 || word(&p, d->override, sizeof(d->override)) < 0 ||
+	    expect(&p, "vfio") < 0 || word_num(&p, 1, &vf) < 0 || *p)
+		return -EINVAL;
+	undash(d->driver);
+	undash(d->override);
+	d->group = (int)g;
+	d->vendor = (uint16_t)v;
+	d->device = (uint16_t)dv;
+	d->was_vfio = vf;
+	return 0;
+}
+
+int state_parse(const char *text, struct handoff_state *s)
+{
+	char buf[STATE_MAX_BYTES], *save = NULL;
+	bool header = false, have_vmid = false;
+
+	memset(s, 0, sizeof(*s));
+	if (str_copy(buf, sizeof(buf), text) < 0)
+		return -EFBIG;
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char kw[32], *p = line;
+		unsigned long v;
+
+		if (word(&p, kw, sizeof(kw)) < 0)
+			return -EINVAL;
+		if (!header) {
+			if (strcmp(kw, "pve-gpu-passthrough-state") || word_num(&p, 1, &v) < 0 || v != 1)
+				return -EINVAL;
+			header = true;
+		} else if (!strcmp(kw, "vmid")) {
+			if (have_vmid || word_num(&p, 999999999, &v) < 0 || *p)
+				return -EINVAL;
+			s->vmid = (int)v;
+			have_vmid = true;
+		} else if (!strcmp(kw, "device")) {
+			if (s->ndevs >= STATE_MAX_DEVS || parse_device(p, &s->devs[s->ndevs]) < 0)
+				return -EINVAL;
+			s->ndevs++;
+		} else if (!strcmp(kw, "vtcon")) {
+			if (s->nvtcons >= STATE_MAX_CONS || word_num(&p, 63, &v) < 0 || *p)
+				return -EINVAL;
+			s->vtcons[s->nvtcons++] = (int)v;
+		} else if (!strcmp(kw, "fb")) {
+			if (s->nfbs >= STATE_MAX_CONS || word(&p, s->fbs[s->nfbs], sizeof(s->fbs[0])) < 0 ||
+			    word(&p, s->fb_drivers[s->nfbs], sizeof(s->fb_drivers[0])) < 0 || *p)
+				return -EINVAL;
+			s->nfbs++;
+		} else {
+			return -EINVAL;
+		}
+	}
+	return header && have_vmid ? 0 : -EINVAL;
+}
+
+static int path_of(int vmid, char out[SR_PATH_MAX])
+{
+	return sr_path(out, STATE_DIR "/%d.state", vmid);
+}
+
+int state_load(const struct sysroot *sr, int vmid, struct handoff_state *s)
+{
+	char path[SR_PATH_MAX], buf[STATE_MAX_BYTES];
+	ssize_t n;
+	int r = path_of(vmid, path);
+
+	if (r < 0)
+		return r;
+	n = sr_read(sr, path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	r = state_parse(buf, s);
+	if (r == 0 && s->vmid != vmid)
+		r = -EINVAL;
+	return r;
+}
+
+int state_save(const struct sysroot *sr, const struct handoff_state *s)
+{
+	char path[SR_PATH_MAX], buf[STATE_MAX_BYTES];
+	int n, r;
+
+	n = state_format(s, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	r = sr_mkdir_p(sr, STATE_DIR, 0700);
+	if (r < 0)
+		return r;
+	r = path_of(s->vmid, path);
+	return r < 0 ? r : sr_write_file_atomic(sr, path, buf, (size_t)n, 0600);
+}
+
+int state_remove(const struct sysroot *sr, int vmid)
+{
+	char path[SR_PATH_MAX];
+	int r = path_of(vmid, path);
+
+	if (r < 0)
+		return r;
+	r = sr_unlink(sr, path);
+	return r == -ENOENT ? 0 : r;
+}
+
+const struct state_dev *state_find(const struct handoff_state *s, const char *name)
+{
+	for (int i = 0; i < s->ndevs; i++)
+		if (!strcmp(s->devs[i].name, name))
+			return &s->devs[i];
+	return NULL;
+}
+
+int state_owner(const struct sysroot *sr, const char *name, int vmid)
+{
+	struct dirent *de;
+	int owner = 0;
+	DIR *d = sr_opendir(sr, STATE_DIR);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (!owner && (de = readdir(d))) {
+		struct handoff_state s;
+		unsigned long other;
+		char num[16];
+		const char *dot = strstr(de->d_name, ".state");
+
+		if (!dot || dot[6] || str_copy_n(num, sizeof(num), de->d_name,
+						 (size_t)(dot - de->d_name)) < 0 ||
+		    parse_ulong(num, 10, 999999999, &other) < 0 || (int)other == vmid)
+			continue;
+		if (state_load(sr, (int)other, &s) == 0 && state_find(&s, name))
+			owner = (int)other;
+	}
+	closedir(d);
+	return owner;
+}

@@ -1,0 +1,49 @@
+/* state.h - what a pre-start did, so post-stop can undo exactly that: the devices with the
+ * driver and driver_override they had, the vtconsoles and firmware framebuffers released.
+ * One file per VM, /run/pve-gpu-passthrough/VMID.state, written atomically; /run is a tmpfs,
+ * so a reboot (which resets every binding anyway) also forgets every state. */
+#ifndef PGP_STATE_H
+#define PGP_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pciaddr.h"
+#include "sysroot.h"
+
+#define STATE_DIR "/run/pve-gpu-passthrough"
+#define STATE_MAX_DEVS 32
+#define STATE_MAX_CONS 16
+
+struct state_dev {
+	char name[PCI_ADDR_LEN];
+	int group;
+	uint16_t vendor, device;
+	char driver[64];   /* the host driver it had ("" none) */
+	char override[64]; /* the driver_override it had ("" none) */
+	bool was_vfio;     /* already on vfio-pci before us: stays there */
+};
+
+struct handoff_state {
+	int vmid;
+	int ndevs;
+	struct state_dev devs[STATE_MAX_DEVS];
+	int nvtcons;
+	int vtcons[STATE_MAX_CONS];
+	int nfbs;
+	char fbs[STATE_MAX_CONS][64];
+	char fb_drivers[STATE_MAX_CONS][64];
+};
+
+/* Text form (for the file, tests and fuzzing). */
+int state_format(const struct handoff_state *s, char *buf, size_t size);
+int state_parse(const char *text, struct handoff_state *s);
+/* -ENOENT when VMID has no state. */
+int state_load(const struct sysroot *sr, int vmid, struct handoff_state *s);
+int state_save(const struct sysroot *sr, const struct handoff_state *s);
+int state_remove(const struct sysroot *sr, int vmid);
+/* The VMID (other than VMID) whose state holds device NAME, 0 when none. */
+int state_owner(const struct sysroot *sr, const char *name, int vmid);
+const struct state_dev *state_find(const struct handoff_state *s, const char *name);
+
+#endif

@@ -1,0 +1,285 @@
+/* test_handoff.c - the handoff engine on fake trees: planning, refusals (nothing may change
+ * when it refuses), dry runs, and the state file. Real binding is tested in the QEMU lab. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "console.h"
+#include "fakesys.h"
+#include "handoff.h"
+#include "harness.h"
+#include "holders.h"
+#include "state.h"
+
+/* The seed's GPU (GTX 650 + HDMI audio, group 29) on efifb, a SATA disk holding /, and
+ * vfio-pci loaded. */
+static const char *base_spec =
+	"pci 0000:00:01.0 vendor=8086 device=2f02 class=060400 bridge=1 group=1 driver=pcieport\n"
+	"pci 0000:02:00.0 vendor=10de device=0fc6 class=030000 driver=nouveau group=29 boot_vga=1 "
+	"parent=0000:00:01.0 bar0=f6000000:1000000 bar1=e0000000:8000000 drm=card0,renderD128\n"
+	"pci 0000:02:00.1 vendor=10de device=0e1b class=040300 driver=snd_hda_intel group=29 "
+	"parent=0000:00:01.0\n"
+	"pci 0000:00:1f.2 vendor=8086 device=8d02 class=010601 driver=ahci group=27\n"
+	"link /sys/dev/block/8:0 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
+	"dir /sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
+	"file /proc/self/mountinfo 22 1 8:0 / / rw,relatime - ext4 /dev/sda rw\n"
+	"file /proc/iomem 00000000-00000fff : Reserved\\ne0000000-e7ffffff : 0000:02:00.0\\n"
+	"  e0000000-e02fffff : efifb\\nf6000000-f6ffffff : 0000:02:00.0\n"
+	"platform efi-framebuffer.0 driver=efi-framebuffer fb=0\n"
+	"vtcon 0 (S) dummy device\n"
+	"vtcon 1 (M) frame buffer device\n"
+	"driver vfio-pci\n"
+	"dir /sys/module/vfio_iommu_type1\n"
+	"dir /dev/vfio\n"
+	"file /etc/pve/qemu-server/100.conf bios: ovmf\\nhostpci0: 0000:02:00,pcie=1,x-vga=1\n"
+	"file /etc/pve/qemu-server/101.conf hostpci0: 0000:00:1f.2\n"
+	"file /etc/pve/qemu-server/102.conf memory: 2048\\nhostpci0: 02:00.0,driver=keep\n";
+
+struct capture {
+	char text[16384];
+	size_t len;
+};
+
+static void capture(void *ud, enum ho_level level, const char *msg)
+{
+	struct capture *c = ud;
+	int n = snprintf(c->text + c->len, sizeof(c->text) - c->len, "%s%s\n",
+			 level == HO_ERROR ? "E: " : level == HO_WARN ? "W: " : "", msg);
+
+	if (n > 0 && (size_t)n < sizeof(c->text) - c->len)
+		c->len += (size_t)n;
+}
+
+static struct hook_opts opts = {
+	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
+	.return_on_stop = true, .holders_refuse = true,
+};
+
+static int run(const char *extra, int vmid, bool dry, struct capture *cap, struct sysroot *sr)
+{
+	char spec[8192];
+	struct handoff_ops ops = { .sr = sr, .opts = &opts, .node = "pve", .dry_run = dry,
+				   .log = capture, .ud = cap };
+
+	snprintf(spec, sizeof(spec), "%s%s", base_spec, extra ? extra : "");
+	CHECK_INT(fakesys_build(test_tmpdir(), spec, NULL), 0);
+	CHECK_INT(sr_open(sr, test_tmpdir()), 0);
+	memset(cap, 0, sizeof(*cap));
+	return handoff_prepare(&ops, vmid);
+}
+
+static void unchanged(struct sysroot *sr)
+{
+	char buf[64];
+
+	CHECK_INT(sr_read_str(sr, "/sys/bus/pci/devices/0000:02:00.0/driver_override", buf, sizeof(buf)) > 0, 1);
+	CHECK_STR(buf, "(null)");
+	CHECK_INT(sr_read_str(sr, "/sys/class/vtconsole/vtcon1/bind", buf, sizeof(buf)), 1);
+	CHECK_STR(buf, "1");
+	CHECK_INT(sr_read(sr, "/sys/bus/pci/drivers/nouveau/unbind", buf, sizeof(buf)), 0);
+	CHECK_INT(sr_read(sr, "/sys/bus/pci/drivers_probe", buf, sizeof(buf)), 0);
+	CHECK(!sr_exists(sr, "/run/pve-gpu-passthrough/100.state"));
+}
+
+TEST(fast_path_knows_vms_without_devices)
+{
+	struct sysroot sr;
+	struct capture cap;
+	char err[128];
+
+	run(NULL, 102, true, &cap, &sr);
+	CHECK_INT(handoff_vm_has_devices(&sr, 100, err, sizeof(err)), 1);
+	CHECK_INT(handoff_vm_has_devices(&sr, 102, err, sizeof(err)), 0); /* driver=keep */
+	CHECK(handoff_vm_has_devices(&sr, 999, err, sizeof(err)) < 0);
+	CHECK_STR(cap.text, ""); /* driver=keep: nothing to do, nothing said */
+}
+
+TEST(dry_run_plans_the_whole_group_and_changes_nothing)
+{
+	struct sysroot sr;
+	struct capture cap;
+
+	CHECK_INT(run(NULL, 100, true, &cap, &sr), 0);
+	CHECK_CONTAINS(cap.text, "releasing the host console: firmware framebuffer 'efifb' holds 0000:02:00.0");
+	CHECK_CONTAINS(cap.text, "would write '0' to /sys/class/vtconsole/vtcon1/bind");
+	CHECK(!strstr(cap.text, "vtcon0")); /* the dummy console is left alone */
+	CHECK_CONTAINS(cap.text, "would write 'efi-framebuffer.0' to /sys/bus/platform/drivers/efi-framebuffer/unbind");
+	CHECK_CONTAINS(cap.text, "would write 'vfio-pci' to /sys/bus/pci/devices/0000:02:00.1/driver_override");
+	CHECK_CONTAINS(cap.text, "would write '0000:02:00.0' to /sys/bus/pci/drivers/nouveau/unbind");
+	CHECK_CONTAINS(cap.text, "would write '0000:02:00.1' to /sys/bus/pci/drivers/snd_hda_intel/unbind");
+	CHECK_CONTAINS(cap.text, "would prove IOMMU group 29 (0000:02:00.0 0000:02:00.1)");
+	CHECK(!strstr(cap.text, "0000:00:01.0")); /* the bridge stays */
+	unchanged(&sr);
+}
+
+TEST(refuses_host_critical_group)
+{
+	struct sysroot sr;
+	struct capture cap;
+
+	CHECK(run(NULL, 101, false, &cap, &sr) < 0);
+	CHECK_CONTAINS(cap.text, "E: refusing: 0000:00:1f.2 (IOMMU group 27) backs /");
+	unchanged(&sr);
+}
+
+TEST(refuses_when_iommu_off)
+{
+	struct sysroot sr;
+	struct capture cap;
+
+	CHECK(run("file /etc/pve/qemu-server/103.conf hostpci0: 0000:03:00.0\n"
+		  "pci 0000:03:00.0 vendor=10de device=1049 class=030000\n", 103, false, &cap, &sr) < 0);
+	CHECK_CONTAINS(cap.text, "0000:03:00.0 has no IOMMU group");
+	unchanged(&sr);
+}
+
+TEST(refuses_processes_holding_the_gpu)
+{
+	struct sysroot sr;
+	struct capture cap;
+
+	CHECK(run("link /proc/4711/fd/7 /dev/dri/card0\nfile /proc/4711/comm Xorg\n", 100, false,
+		  &cap, &sr) < 0);
+	CHECK_CONTAINS(cap.text, "E: refusing: 0000:02:00.0 is in use on the host by 4711 (Xorg)");
+	unchanged(&sr);
+}
+
+TEST(holders_warn_only_when_configured)
+{
+	struct sysroot sr;
+	struct capture cap;
+
+	opts.holders_refuse = false;
+	CHECK_INT(run("link /proc/4711/fd/7 /dev/dri/renderD128\nfile /proc/4711/comm ollama\n", 100,
+		      true, &cap, &sr), 0);
+	opts.holders_refuse = true;
+	CHECK_CONTAINS(cap.text, "W: 0000:02:00.0 is in use on the host by 4711 (ollama)");
+}
+
+TEST(refuses_group_open_by_another_qemu)
+{
+	struct sysroot sr;
+	struct capture cap;
+
+	CHECK(run("link /proc/555/fd/30 /dev/vfio/29\nfile /proc/555/comm kvm\n", 100, false, &cap,
+		  &sr) < 0);
+	CHECK_CONTAINS(cap.text, "IOMMU group 29 is open by 555 (kvm)");
+	unchanged(&sr);
+}
+
+TEST(refuses_devices_of_another_vm)
+{
+	struct sysroot sr;
+	struct capture cap;
+
+	CHECK(run("file /run/qemu-server/pci-id-reservations 0000:02:00.1 105 time:9999999999\n",
+		  100, false, &cap, &sr) < 0);
+	CHECK_CONTAINS(cap.text, "0000:02:00.1 is reserved by running VM 105");
+	unchanged(&sr);
+	CHECK(run("file /run/pve-gpu-passthrough/106.state pve-gpu-passthrough-state 1\\nvmid 106\\n"
+		  "device 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\n",
+		  100, false, &cap, &sr) < 0);
+	CHECK_CONTAINS(cap.text, "0000:02:00.0 was handed over for VM 106 and not given back yet");
+}
+
+TEST(refuses_when_vfio_cannot_load)
+{
+	struct sysroot sr;
+	struct capture cap;
+	char path[600];
+
+	/* remove vfio-pci from the fake tree: no module either (no /lib/modules) */
+	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
+	snprintf(path, sizeof(path), "rm -rf %s/sys/bus/pci/drivers/vfio-pci", test_tmpdir());
+	CHECK_INT(system(path), 0);
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	memset(&cap, 0, sizeof(cap));
+	CHECK(handoff_prepare(&ops, 100) < 0);
+	CHECK_CONTAINS(cap.text, "refusing: vfio-pci cannot be loaded");
+	unchanged(&sr);
+}
+
+TEST(console_plan_leaves_consoles_of_other_gpus)
+{
+	struct sysroot sr;
+	struct console_plan p;
+	struct pci_dev_info d;
+
+	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
+	CHECK_INT(fakesys_build(test_tmpdir(),
+				"pci 0000:03:00.0 vendor=10de device=1049 class=030000 group=30 "
+				"bar0=f8000000:1000000\n", NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(pcidev_read(&sr, "0000:03:00.0", &d), 0);
+	CHECK_INT(console_plan(&sr, &d, 1, &p), 0);
+	CHECK_INT(p.nvtcons, 0);
+	CHECK_INT(p.nfbs, 0);
+	CHECK_INT(pcidev_read(&sr, "0000:02:00.0", &d), 0);
+	CHECK_INT(console_plan(&sr, &d, 1, &p), 0);
+	CHECK_INT(p.nvtcons, 1);
+	CHECK_INT(p.vtcons[0], 1);
+	CHECK_INT(p.nfbs, 1);
+	CHECK_STR(p.fbs[0], "efi-framebuffer.0");
+	CHECK_STR(p.fb_drivers[0], "efi-framebuffer");
+}
+
+TEST(state_roundtrip_and_hostile_text)
+{
+	struct handoff_state s = { .vmid = 100, .ndevs = 2, .nvtcons = 1, .vtcons = { 1 }, .nfbs = 1 };
+	struct handoff_state t;
+	char buf[4096];
+
+	strcpy(s.devs[0].name, "0000:02:00.0");
+	s.devs[0].group = 29;
+	s.devs[0].vendor = 0x10de;
+	s.devs[0].device = 0x0fc6;
+	strcpy(s.devs[0].driver, "nouveau");
+	strcpy(s.devs[1].name, "0000:02:00.1");
+	s.devs[1].was_vfio = true;
+	strcpy(s.fbs[0], "efi-framebuffer.0");
+	strcpy(s.fb_drivers[0], "efi-framebuffer");
+	CHECK(state_format(&s, buf, sizeof(buf)) > 0);
+	CHECK_INT(state_parse(buf, &t), 0);
+	CHECK_INT(t.ndevs, 2);
+	CHECK_STR(t.devs[0].driver, "nouveau");
+	CHECK_STR(t.devs[0].override, "");
+	CHECK(t.devs[1].was_vfio);
+	CHECK_STR(t.fbs[0], "efi-framebuffer.0");
+	CHECK_INT(state_parse("", &t), -EINVAL);
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 2\nvmid 1\n", &t), -EINVAL);
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 1\nvmid 100\nrm -rf /\n", &t), -EINVAL);
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 1\nvmid 100\ndevice ../../x group 1 id "
+			      "10de:0fc6 driver a override - vfio 0\n", &t), -EINVAL);
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 1\nvmid 100\nvtcon 64\n", &t), -EINVAL);
+}
+
+TEST(release_without_state_is_a_no_op)
+{
+	struct sysroot sr;
+	struct capture cap = { 0 };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+
+	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(handoff_release(&ops, 100), 0);
+	CHECK_STR(cap.text, "");
+}
+
+TEST(holders_found_by_link_target)
+{
+	struct sysroot sr;
+	struct holder h[4];
+	const char *paths[] = { "/dev/vfio/29", "/dev/dri/card0" };
+	char list[128];
+
+	CHECK_INT(fakesys_build(test_tmpdir(),
+				"link /proc/10/fd/3 /dev/vfio/29\nfile /proc/10/comm kvm\n"
+				"link /proc/10/fd/4 /dev/dri/card0\nlink /proc/11/fd/0 /dev/null\n"
+				"dir /proc/self\n", NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(holders_find(&sr, paths, 2, h, 4), 2);
+	holders_format(h, 2, list, sizeof(list));
+	CHECK_STR(list, "10 (kvm)");
+}
