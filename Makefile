@@ -107,3 +107,52 @@ clean:
 .PHONY: all unit check demo clean
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- install, man pages, Debian package (issue 5) ---
+# `make install` installs what the Debian package ships (PREFIX=/usr: the CLI hard-codes the
+# hookscript's path /usr/libexec/pve-gpu-passthrough/); `make man` assembles the man pages;
+# `make deb` builds the package from a temporary copy of the tree into $(BUILD)/deb/.
+PREFIX ?= /usr
+SYSCONFDIR ?= /etc
+SBINDIR ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec/pve-gpu-passthrough
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+INSTALL ?= install
+MAN_DATE := $(shell date -u -d "@$${SOURCE_DATE_EPOCH:-$$(date +%s)}" +%Y-%m-%d)
+MAN_PARTS := $(sort $(wildcard man/verb-*.8.part))
+MANPAGES := $(BUILD)/man/pve-gpu-passthrough.8 $(BUILD)/man/pve-gpu-passthrough-hook.8 \
+	$(BUILD)/man/pve-gpu-passthrough.ini.5
+man_subst = sed -e 's/@VERSION@/$(VERSION)/g' -e 's/@DATE@/$(MAN_DATE)/g'
+
+man: $(MANPAGES)
+
+# pve-gpu-passthrough(8) = head + one ".SS" part per command (sorted) + tail.
+$(BUILD)/man/pve-gpu-passthrough.8: man/pve-gpu-passthrough.8.head $(MAN_PARTS) man/pve-gpu-passthrough.8.tail
+	@mkdir -p $(dir $@)
+	cat $^ | $(man_subst) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/%: man/%
+	@mkdir -p $(dir $@)
+	$(man_subst) $< >$@.tmp && mv $@.tmp $@
+
+install: $(PROGRAMS) man
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions
+	$(INSTALL) -m 0755 $(CLI) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0755 $(HOOK) $(if $(EARLY_SRC),$(EARLY)) $(DESTDIR)$(LIBEXECDIR)/
+	$(INSTALL) -m 0644 doc/pve-gpu-passthrough.ini $(DESTDIR)$(SYSCONFDIR)/
+	$(INSTALL) -m 0644 $(filter %.8,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(filter %.5,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 completion/pve-gpu-passthrough.bash \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions/pve-gpu-passthrough
+	$(if $(wildcard initramfs-hooks/hook),$(INSTALL) -D -m 0755 initramfs-hooks/hook \
+		$(DESTDIR)$(DATADIR)/initramfs-tools/hooks/pve-gpu-passthrough)
+	$(if $(wildcard initramfs-hooks/init-top),$(INSTALL) -D -m 0755 initramfs-hooks/init-top \
+		$(DESTDIR)$(DATADIR)/initramfs-tools/scripts/init-top/pve-gpu-passthrough)
+
+deb:
+	tests/deb/mkdeb.sh $(BUILD)/deb
+
+.PHONY: man install deb
