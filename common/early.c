@@ -1,0 +1,604 @@
+/* early.c - see early.h.
+ *
+ * Rules for the boot-time sequence (it runs before udev, on every boot of the host):
+ *  1. Only devices the INI names are touched, and only through driver_override, the current
+ *     driver's unbind and drivers_probe: one write() each (sr_write).
+ *  2. A device without an IOMMU group is left alone: vfio-pci would fail to probe it and the
+ *     override would keep its own driver away too (lab finding 4).
+ *  3. drivers_probe succeeds even when nothing binds, so the driver link is re-read; a device
+ *     that is not on vfio-pci afterwards gets its override cleared and is probed again.
+ */
+#define _GNU_SOURCE
+#include "early.h"
+
+#include <errno.h>
+#include <libkmod.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define MAX_HOST_DEVS 1024
+
+bool early_configured(const struct early_opts *e)
+{
+	return e->nids > 0 || e->naddrs > 0;
+}
+
+static int add_dev(struct early_sel *sel, const struct pci_dev_info *info, const char *name)
+{
+	struct early_dev *d;
+
+	if (sel->n >= EARLY_MAX_DEVS)
+		return -E2BIG;
+	d = &sel->devs[sel->n++];
+	memset(d, 0, sizeof(*d));
+	d->iommu_group = -1;
+	if (info) {
+		memcpy(d->name, info->name, sizeof(d->name));
+		d->vendor = info->vendor;
+		d->device = info->device;
+		d->present = true;
+		d->iommu_group = info->iommu_group;
+		memcpy(d->driver, info->driver, sizeof(d->driver));
+	} else {
+		str_copy(d->name, sizeof(d->name), name);
+	}
+	return 0;
+}
+
+int early_select(const struct sysroot *sr, const struct early_opts *e, struct early_sel *sel)
+{
+	char(*names)[PCI_ADDR_LEN] = NULL;
+	bool id_hit[CONFIG_MAX_EARLY] = { false }, addr_hit[CONFIG_MAX_EARLY] = { false };
+	struct pci_dev_info info;
+	int n, r = 0;
+
+	memset(sel, 0, sizeof(*sel));
+	if (!early_configured(e))
+		return 0;
+	names = calloc(MAX_HOST_DEVS, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	n = pcidev_list(sr, names, MAX_HOST_DEVS);
+	if (n == -ENOENT)
+		n = 0; /* no PCI bus at all: everything is missing */
+	if (n < 0) {
+		r = n;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		bool by_addr = false, by_id = false;
+
+		r = pcidev_read(sr, names[i], &info);
+		if (r == -ENOENT)
+			continue; /* removed while we looked */
+		if (r < 0)
+			goto out;
+		for (int a = 0; a < e->naddrs; a++)
+			if (pci_addr_eq(&e->addrs[a], &info.addr))
+				by_addr = addr_hit[a] = true;
+		for (int k = 0; k < e->nids; k++)
+			if (e->ids[k].vendor == info.vendor && e->ids[k].device == info.device)
+				by_id = id_hit[k] = true;
+		if (!by_addr && !by_id)
+			continue;
+		r = add_dev(sel, &info, NULL);
+		if (r < 0)
+			goto out;
+		sel->devs[sel->n - 1].by_addr = by_addr;
+		sel->devs[sel->n - 1].by_id = by_id;
+	}
+	for (int a = 0; a < e->naddrs; a++) {
+		char name[PCI_ADDR_LEN];
+
+		if (addr_hit[a])
+			continue;
+		pci_addr_fmt(&e->addrs[a], name);
+		r = add_dev(sel, NULL, name);
+		if (r < 0)
+			goto out;
+		sel->devs[sel->n - 1].by_addr = true;
+	}
+	for (int k = 0; k < e->nids; k++)
+		if (!id_hit[k])
+			sel->id_unmatched[sel->nid_unmatched++] = k;
+	r = sel->n;
+out:
+	free(names);
+	return r;
+}
+
+static void kmod_quiet(void *data, int priority, const char *file, int line, const char *fn,
+		       const char *format, va_list args)
+{
+}
+
+int early_kmod_new(const struct sysroot *sr, const char *moddir, struct kmod_ctx **ret)
+{
+	char rel[SR_PATH_MAX], full[SR_PATH_MAX * 2], osrelease[128], index[SR_PATH_MAX + 32];
+	char etc[SR_PATH_MAX + 32], run[SR_PATH_MAX + 32], lib[SR_PATH_MAX + 32];
+	const char *root = sr_is_host(sr) ? "" : sr->dir;
+	struct kmod_ctx *ctx;
+	ssize_t n;
+	int r;
+
+	if (moddir) {
+		r = sr_path(rel, "%s", moddir);
+	} else {
+		n = sr_read_str(sr, "/proc/sys/kernel/osrelease", osrelease, sizeof(osrelease));
+		if (n <= 0)
+			return n < 0 ? (int)n : -EINVAL;
+		if (strchr(osrelease, '/'))
+			return -EINVAL;
+		r = sr_path(rel, "/lib/modules/%s", osrelease);
+	}
+	if (r < 0)
+		return r;
+	/* libkmod needs the binary indexes; without them every lookup would come back empty. */
+	if (snprintf(index, sizeof(index), "%s/modules.dep.bin", rel) >= (int)sizeof(index))
+		return -ENAMETOOLONG;
+	if (!sr_exists(sr, index))
+		return -ENOENT;
+	if (snprintf(full, sizeof(full), "%s%s", root, rel) >= (int)sizeof(full))
+		return -ENAMETOOLONG;
+	if (root[0]) {
+		/* Below a test root: its own modprobe.d, never the machine's. */
+		snprintf(etc, sizeof(etc), "%s/etc/modprobe.d", root);
+		snprintf(run, sizeof(run), "%s/run/modprobe.d", root);
+		snprintf(lib, sizeof(lib), "%s/lib/modprobe.d", root);
+		const char *paths[] = { etc, run, lib, NULL };
+
+		ctx = kmod_new(full, paths);
+	} else {
+		ctx = kmod_new(full, NULL);
+	}
+	if (!ctx)
+		return -ENOMEM;
+	kmod_set_log_fn(ctx, kmod_quiet, NULL);
+	*ret = ctx;
+	return 0;
+}
+
+int early_host_modules(struct kmod_ctx *ctx, const char *modalias, char (*names)[PCIDEV_NAME_MAX],
+		       int max, bool *builtin)
+{
+	struct kmod_list *list = NULL, *l;
+	int n = 0, r;
+
+	if (builtin)
+		*builtin = false;
+	r = kmod_module_new_from_lookup(ctx, modalias, &list);
+	if (r < 0)
+		return r;
+	kmod_list_foreach(l, list)
+	{
+		struct kmod_module *m = kmod_module_get_module(l);
+		const char *name = kmod_module_get_name(m);
+		bool dup = false;
+
+		/* vfio-pci's own alias and its variant drivers are vfio_pci:..., never pci:...;
+		 * skip any vfio module a config alias might still bring in. */
+		if (str_has_prefix(name, "vfio")) {
+			kmod_module_unref(m);
+			continue;
+		}
+		/* Built-in: no softdep can order it (the boot script unbinds it instead). */
+		if (kmod_module_get_initstate(m) == KMOD_MODULE_BUILTIN) {
+			if (builtin)
+				*builtin = true;
+			kmod_module_unref(m);
+			continue;
+		}
+		for (int i = 0; i < n; i++)
+			dup = dup || !strcmp(names[i], name);
+		if (!dup && n < max && strlen(name) < PCIDEV_NAME_MAX)
+			strcpy(names[n++], name);
+		kmod_module_unref(m);
+	}
+	kmod_module_unref_list(list);
+	return n;
+}
+
+/* Appends to BUF at *LEN; -ENOSPC when it does not fit. */
+static int append(char *buf, size_t size, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int append(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*len >= size)
+		return -ENOSPC;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, size - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= size - *len) {
+		buf[*len] = '\0';
+		return -ENOSPC;
+	}
+	*len += (size_t)n;
+	return 0;
+}
+
+int early_modprobe_conf(const struct sysroot *sr, struct kmod_ctx *ctx, const struct early_opts *e,
+			const struct early_sel *sel, char *buf, size_t size)
+{
+	char mods[64][PCIDEV_NAME_MAX];
+	int nmods = 0, r;
+	size_t len = 0;
+
+	if (size == 0)
+		return -ENOSPC;
+	buf[0] = '\0';
+	if (e->nids == 0)
+		return 0;
+	if ((r = append(buf, size, &len, "options vfio-pci ids=")) < 0)
+		return r;
+	for (int k = 0; k < e->nids; k++)
+		if ((r = append(buf, size, &len, "%s%04x:%04x", k ? "," : "", e->ids[k].vendor,
+				e->ids[k].device)) < 0)
+			return r;
+	if ((r = append(buf, size, &len, "%s\n", e->disable_vga ? " disable_vga=1" : "")) < 0)
+		return r;
+	for (int i = 0; i < sel->n; i++) {
+		const struct early_dev *d = &sel->devs[i];
+		char path[SR_PATH_MAX], alias[256], found[8][PCIDEV_NAME_MAX];
+		bool builtin = false;
+		int nf;
+
+		if (!d->present || !d->by_id)
+			continue;
+		if ((r = sr_path(path, "/sys/bus/pci/devices/%s/modalias", d->name)) < 0)
+			return r;
+		if ((r = (int)sr_read_str(sr, path, alias, sizeof(alias))) < 0)
+			return r;
+		nf = early_host_modules(ctx, alias, found, (int)ARRAY_SIZE(found), &builtin);
+		if (nf < 0)
+			return nf;
+		if (builtin &&
+		    (r = append(buf, size, &len,
+				"# %s: a driver built into the kernel claims it; the boot script "
+				"unbinds it\n",
+				d->name)) < 0)
+			return r;
+		for (int j = 0; j < nf; j++) {
+			bool dup = false;
+
+			for (int m = 0; m < nmods; m++)
+				dup = dup || !strcmp(mods[m], found[j]);
+			if (dup || nmods >= (int)ARRAY_SIZE(mods))
+				continue;
+			strcpy(mods[nmods++], found[j]);
+			if ((r = append(buf, size, &len, "softdep %s pre: vfio-pci\n", found[j])) < 0)
+				return r;
+		}
+	}
+	return (int)len;
+}
+
+bool early_enabled_on_cmdline(const struct sysroot *sr)
+{
+	char buf[4096], *save = NULL;
+
+	if (sr_read_str(sr, "/proc/cmdline", buf, sizeof(buf)) < 0)
+		return true;
+	for (char *t = strtok_r(buf, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
+		const char *v;
+		bool on;
+
+		if (str_has_prefix(t, "pve-gpu-passthrough.early="))
+			v = t + strlen("pve-gpu-passthrough.early=");
+		else if (str_has_prefix(t, "pve_gpu_passthrough.early="))
+			v = t + strlen("pve_gpu_passthrough.early=");
+		else
+			continue;
+		if (parse_bool(v, &on) == 0 && !on)
+			return false;
+	}
+	return true;
+}
+
+static int dev_path(char out[SR_PATH_MAX], const char *name, const char *attr)
+{
+	return sr_path(out, "/sys/bus/pci/devices/%s/%s", name, attr);
+}
+
+static int write_attr(const struct sysroot *sr, const struct early_ops *ops, const char *path,
+		      const char *value)
+{
+	int r = sr_write(sr, path, value);
+
+	if (r == 0 && ops->written)
+		ops->written(path, value, ops->data);
+	return r;
+}
+
+static int set_override(const struct sysroot *sr, const struct early_ops *ops, const char *name,
+			const char *value)
+{
+	char path[SR_PATH_MAX];
+	int r = dev_path(path, name, "driver_override");
+
+	return r < 0 ? r : write_attr(sr, ops, path, value);
+}
+
+static int probe(const struct sysroot *sr, const struct early_ops *ops, const char *name)
+{
+	return write_attr(sr, ops, "/sys/bus/pci/drivers_probe", name);
+}
+
+/* Clears the override and lets the kernel find the device's own driver again. */
+static void give_back(const struct sysroot *sr, const struct early_ops *ops, const char *name,
+		      struct early_result *res)
+{
+	set_override(sr, ops, name, "\n");
+	probe(sr, ops, name);
+	pcidev_driver(sr, name, res->driver, sizeof(res->driver));
+}
+
+static void failed(struct early_result *res, const char *step, int err)
+{
+	res->outcome = EARLY_FAILED;
+	res->step = step;
+	res->err = err;
+}
+
+/* Waits until NAME is on vfio-pci; 0, or -ETIMEDOUT with its driver in RES. */
+static int wait_vfio(const struct sysroot *sr, const char *name, unsigned long timeout_ms,
+		     struct early_result *res)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	unsigned step = 0;
+
+	do {
+		if (pcidev_driver(sr, name, res->driver, sizeof(res->driver)) == 0 &&
+		    !strcmp(res->driver, EARLY_DRIVER))
+			return 0;
+	} while (backoff_wait(&step, deadline));
+	return -ETIMEDOUT;
+}
+
+int early_bind(const struct sysroot *sr, const struct early_sel *sel, const struct early_ops *ops,
+	       struct early_result *res)
+{
+	unsigned long timeout = ops->timeout_ms ? ops->timeout_ms : 2000;
+	bool pending[EARLY_MAX_DEVS] = { false }, any = false;
+	char path[SR_PATH_MAX];
+	int nfailed = 0, r;
+
+	/* 1. driver_override on every device we may bind. */
+	for (int i = 0; i < sel->n; i++) {
+		const struct early_dev *d = &sel->devs[i];
+
+		memset(&res[i], 0, sizeof(res[i]));
+		memcpy(res[i].driver, d->driver, sizeof(res[i].driver));
+		if (!d->present) {
+			res[i].outcome = EARLY_MISSING;
+			continue;
+		}
+		if (d->iommu_group < 0) {
+			res[i].outcome = EARLY_NO_IOMMU;
+			continue;
+		}
+		r = set_override(sr, ops, d->name, EARLY_DRIVER);
+		if (r < 0) {
+			failed(&res[i], "driver_override", r);
+			continue;
+		}
+		pending[i] = any = true;
+	}
+	if (!any)
+		goto count;
+	/* 2. The modules: vfio-pci binds every driverless device whose override names it as
+	 * soon as it registers. */
+	r = ops->load_modules ? ops->load_modules(ops->data) : 0;
+	if (r == 0 && !sr_exists(sr, "/sys/bus/pci/drivers/" EARLY_DRIVER))
+		r = -ENOENT;
+	if (r < 0) {
+		for (int i = 0; i < sel->n; i++) {
+			if (!pending[i])
+				continue;
+			failed(&res[i], "loading vfio-pci", r);
+			give_back(sr, ops, sel->devs[i].name, &res[i]);
+		}
+		goto count;
+	}
+	/* 3. Unbind what a driver already took (built-in drivers, or udev ran first), probe,
+	 * verify. */
+	for (int i = 0; i < sel->n; i++) {
+		const struct early_dev *d = &sel->devs[i];
+		char cur[PCIDEV_NAME_MAX];
+
+		if (!pending[i])
+			continue;
+		r = pcidev_driver(sr, d->name, cur, sizeof(cur));
+		if (r < 0) {
+			failed(&res[i], "reading the driver", r);
+			give_back(sr, ops, d->name, &res[i]);
+			continue;
+		}
+		if (!strcmp(cur, EARLY_DRIVER)) {
+			res[i].outcome = strcmp(d->driver, EARLY_DRIVER) ? EARLY_BOUND : EARLY_ALREADY;
+			str_copy(res[i].driver, sizeof(res[i].driver), cur);
+			continue;
+		}
+		if (cur[0]) {
+			if ((r = dev_path(path, d->name, "driver/unbind")) == 0)
+				r = write_attr(sr, ops, path, d->name);
+			if (r < 0) {
+				failed(&res[i], "unbind", r);
+				give_back(sr, ops, d->name, &res[i]);
+				continue;
+			}
+			str_copy(res[i].old_driver, sizeof(res[i].old_driver), cur);
+		}
+		r = probe(sr, ops, d->name);
+		if (r == 0)
+			r = wait_vfio(sr, d->name, timeout, &res[i]);
+		if (r < 0) {
+			failed(&res[i], r == -ETIMEDOUT ? "verify" : "drivers_probe", r);
+			give_back(sr, ops, d->name, &res[i]);
+			continue;
+		}
+		res[i].outcome = EARLY_BOUND;
+	}
+count:
+	for (int i = 0; i < sel->n; i++)
+		nfailed += res[i].outcome == EARLY_FAILED;
+	return nfailed;
+}
+
+static const char *const outcome_names[] = {
+	[EARLY_BOUND] = "bound",       [EARLY_ALREADY] = "already", [EARLY_MISSING] = "missing",
+	[EARLY_NO_IOMMU] = "no-iommu", [EARLY_FAILED] = "failed",
+};
+
+const char *early_outcome_name(enum early_outcome o)
+{
+	return (unsigned)o < ARRAY_SIZE(outcome_names) ? outcome_names[o] : "unknown";
+}
+
+int early_result_line(const struct early_dev *d, const struct early_result *r, char *buf,
+		      size_t size)
+{
+	const char *drv = r->driver[0] ? r->driver : "no driver";
+	int n;
+
+	switch (r->outcome) {
+	case EARLY_MISSING:
+		n = snprintf(buf, size, "%s not present, skipped", d->name);
+		break;
+	case EARLY_BOUND:
+		if (r->old_driver[0])
+			n = snprintf(buf, size, "%s %04x:%04x -> vfio-pci (unbound from %s)", d->name,
+				     d->vendor, d->device, r->old_driver);
+		else
+			n = snprintf(buf, size, "%s %04x:%04x -> vfio-pci", d->name, d->vendor,
+				     d->device);
+		break;
+	case EARLY_ALREADY:
+		n = snprintf(buf, size, "%s %04x:%04x -> vfio-pci (already)", d->name, d->vendor,
+			     d->device);
+		break;
+	case EARLY_NO_IOMMU:
+		n = snprintf(buf, size,
+			     "%s %04x:%04x has no IOMMU group (is the IOMMU on?), left to %s",
+			     d->name, d->vendor, d->device, drv);
+		break;
+	case EARLY_FAILED:
+		if (r->err == -ETIMEDOUT)
+			n = snprintf(buf, size, "%s %04x:%04x -> %s: vfio-pci did not take it (see dmesg)",
+				     d->name, d->vendor, d->device, drv);
+		else
+			n = snprintf(buf, size, "%s %04x:%04x -> %s: %s failed: %s", d->name, d->vendor,
+				     d->device, drv, r->step ? r->step : "binding",
+				     strerror(-r->err));
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (n < 0)
+		return -EINVAL;
+	return (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int early_record_write(const struct sysroot *sr, const struct early_sel *sel,
+		       const struct early_result *res)
+{
+	size_t size = (size_t)(sel->n + 1) * 256, len = 0;
+	_cleanup_free_ char *buf = malloc(size);
+	char line[200];
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	buf[0] = '\0';
+	for (int i = 0; i < sel->n; i++) {
+		if ((r = early_result_line(&sel->devs[i], &res[i], line, sizeof(line))) < 0)
+			return r;
+		if ((r = append(buf, size, &len, "%s %s %s\n", sel->devs[i].name,
+				early_outcome_name(res[i].outcome), line)) < 0)
+			return r;
+	}
+	r = sr_mkdir_p(sr, "/run/pve-gpu-passthrough", 0755);
+	if (r < 0)
+		return r;
+	return sr_write_file_atomic(sr, EARLY_RECORD, buf, len, 0644);
+}
+
+int early_record_lookup(const struct sysroot *sr, const char *name, char *msg, size_t msgsize)
+{
+	char buf[EARLY_MAX_DEVS * 256], *save = NULL;
+	size_t nlen = strlen(name);
+	ssize_t n = sr_read(sr, EARLY_RECORD, buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *word, *rest;
+
+		if (strncmp(l, name, nlen) != 0 || l[nlen] != ' ')
+			continue;
+		word = l + nlen + 1;
+		rest = strchr(word, ' ');
+		if (rest)
+			*rest++ = '\0';
+		if (msg && msgsize && str_copy(msg, msgsize, rest ? rest : "") < 0)
+			msg[0] = '\0';
+		for (unsigned o = 0; o < ARRAY_SIZE(outcome_names); o++)
+			if (!strcmp(word, outcome_names[o]))
+				return (int)o;
+		return -EINVAL;
+	}
+	return -ENOENT;
+}
+
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len >= n && !memcmp(s + len - n, suffix, n);
+}
+
+/* True when the file name (last component of PATH, LEN bytes) is MOD.ko or MOD.ko.<ext>. */
+static bool is_module(const char *path, size_t len, const char *mod)
+{
+	const char *base = path;
+	size_t n = strlen(mod);
+
+	for (size_t i = 0; i < len; i++)
+		if (path[i] == '/')
+			base = path + i + 1;
+	len -= (size_t)(base - path);
+	return len >= n + 3 && !memcmp(base, mod, n) && !memcmp(base + n, ".ko", 3) &&
+	       (len == n + 3 || base[n + 3] == '.');
+}
+
+void early_image_scan(const char *listing, struct early_image *img)
+{
+	const char *p = listing;
+
+	memset(img, 0, sizeof(*img));
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		while (len && (p[len - 1] == '\r' || p[len - 1] == ' '))
+			len--;
+		img->binary |= ends_with(p, len, "sbin/pve-gpu-passthrough-early");
+		img->ini |= ends_with(p, len, "etc/pve-gpu-passthrough.ini");
+		img->script |= ends_with(p, len, "scripts/init-top/pve-gpu-passthrough");
+		img->modprobe_conf |= ends_with(p, len, "etc/modprobe.d/pve-gpu-passthrough.conf");
+		img->udev |= ends_with(p, len, "scripts/init-top/udev");
+		img->vfio |= is_module(p, len, "vfio");
+		img->vfio_pci |= is_module(p, len, "vfio-pci") || is_module(p, len, "vfio_pci");
+		img->vfio_iommu_type1 |= is_module(p, len, "vfio_iommu_type1");
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
