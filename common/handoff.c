@@ -637,7 +637,7 @@ static int prove_groups(struct job *j)
  * release. Returns 0 or -errno (already logged). */
 static int give_back(struct job *j, const char *name, const char *driver, const char *override)
 {
-	char path[SR_PATH_MAX], now[PCIDEV_NAME_MAX];
+	char path[SR_PATH_MAX], now[PCIDEV_NAME_MAX], from[PCIDEV_NAME_MAX];
 	int r;
 
 	dev_path(path, name, "driver_override");
@@ -648,6 +648,11 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 	}
 	if ((r = pcidev_driver(j->ops->sr, name, now, sizeof(now))) < 0)
 		return r;
+	strcpy(from, *now ? now : "no driver");
+	if (!strcmp(now, driver) && !j->ops->dry_run) {
+		INFO(j, "%s: back on %s", name, or_none(driver));
+		return 0;
+	}
 	if (!strcmp(now, VFIO_DRIVER)) {
 		r = write_with_deadline(j, "/sys/bus/pci/drivers/" VFIO_DRIVER "/unbind", name,
 					j->ops->opts->unbind_timeout_ms);
@@ -655,12 +660,13 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 			ERR(j, "%s: cannot unbind from vfio-pci: %s", name, strerror(-r));
 			return r;
 		}
-	} else if (strcmp(now, driver)) {
-		WARN(j, "%s: on %s, not vfio-pci; leaving it there", name, or_none(now));
+	} else if (*now) {
+		/* someone else's driver took it meanwhile: not ours to undo */
+		WARN(j, "%s: now on %s; leaving it there", name, now);
 		return 0;
 	}
 	if (!*driver) {
-		INFO(j, "%s: vfio-pci -> no driver (as before)", name);
+		INFO(j, "%s: %s -> no driver (as before)", name, or_none(now));
 		return 0;
 	}
 	r = act_write(j, "/sys/bus/pci/drivers_probe", name);
@@ -675,7 +681,7 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 		    j->ops->opts->bind_timeout_ms, or_none(now));
 		return r;
 	}
-	INFO(j, "%s: vfio-pci -> %s", name, driver);
+	INFO(j, "%s: %s -> %s", name, from, driver);
 	return 0;
 }
 

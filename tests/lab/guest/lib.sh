@@ -97,3 +97,53 @@ write_vm_conf() { # VMID LINES...
 	: >"/etc/pve/qemu-server/$vmid.conf"
 	for l in "$@"; do echo "$l" >>"/etc/pve/qemu-server/$vmid.conf"; done
 }
+
+HOOK=/usr/sbin/pve-gpu-passthrough-hook
+
+# hook VMID PHASE: run the real hookscript as Proxmox would (stdin at EOF, LC_ALL=C, minimal
+# PATH); its output goes to the scenario log; returns its exit status.
+hook() {
+	env -i LC_ALL=C PATH=/sbin:/bin:/usr/sbin:/usr/bin $HOOK "$1" "$2" </dev/null
+}
+
+expect_hook() { # EXPECTED-STATUS VMID PHASE
+	hook "$2" "$3"
+	rc=$?
+	if [ "$rc" = "$1" ]; then ok "hook $2 $3 exited $rc"; else lab_fail "hook $2 $3 exited $rc, expected $1"; fi
+}
+
+override_of() {
+	cat "/sys/bus/pci/devices/$1/driver_override"
+}
+
+# A snapshot of everything the hook may change, to compare before/after.
+host_snapshot() {
+	for d in $GPU $AUDIO $GPU2 $DISK; do
+		echo "$d driver=$(driver_of $d) override=$(override_of $d)"
+	done
+	for v in /sys/class/vtconsole/vtcon*; do echo "$(basename $v) $(cat $v/bind) $(cat $v/name)"; done
+	for f in /sys/bus/platform/devices/*-framebuffer.*; do
+		[ -e "$f" ] || continue
+		if [ -e "$f/driver" ]; then echo "$(basename $f) bound"; else echo "$(basename $f) unbound"; fi
+	done
+	grep -E 'efifb|vesafb|BOOTFB' /proc/iomem | sed 's/^ *//'
+}
+
+fbcon_bound() {
+	for v in $(fb_vtcons); do [ "$(cat $v/bind)" = 1 ] && return 0; done
+	return 1
+}
+
+gpu_vm_conf() { # VMID
+	write_vm_conf "$1" "bios: ovmf" "machine: q35" "hostpci0: 0000:00:02,pcie=1,x-vga=1"
+}
+
+# not CMD...: succeeds when CMD fails (for check "..." not something).
+not() {
+	! "$@"
+}
+
+# contains TEXT EXTENDED-REGEX
+contains() {
+	printf '%s\n' "$1" | grep -Eq "$2"
+}

@@ -1,0 +1,23 @@
+# hook-refuse: a VM asking for the group of the mounted disk is refused, and nothing changes;
+# so is a VM whose GPU is held open by a host process.
+load_host_drivers
+mount_disk
+check "disk mounted" grep -q ' /mnt/disk ' /proc/mounts
+before=$(host_snapshot)
+write_vm_conf 101 "hostpci0: 0000:00:04.0"
+out=$(hook 101 pre-start 2>&1)
+rc=$?
+echo "$out"
+check "refused (exit 1)" test $rc = 1
+check "the refusal names the device and the mount" contains "$out" "refusing: $DISK.*backs /mnt/disk"
+gpu_vm_conf 100
+exec 7</dev/dri/card0
+out=$(hook 100 pre-start 2>&1)
+rc=$?
+exec 7<&-
+echo "$out"
+check "GPU in use: refused (exit 1)" test $rc = 1
+check "the refusal names the holder" contains "$out" 'in use on the host by'
+after=$(host_snapshot)
+check "host unchanged" test "$before" = "$after"
+check "no state file" test ! -e /run/pve-gpu-passthrough/100.state
