@@ -169,7 +169,7 @@ int console_fb_bind(const struct sysroot *sr, const char *dev, const char *drive
 	if (r < 0)
 		return r;
 	if (!sr_exists(sr, path))
-		return 0; /* the kernel removed it (vfio-pci or a DRM driver took over) */
+		return 1; /* the kernel removed it (vfio-pci or a DRM driver took over) */
 	r = sr_path(path, "/sys/bus/platform/devices/%s/driver", dev);
 	if (r < 0)
 		return r;

@@ -41,7 +41,8 @@ int console_plan(const struct sysroot *sr, const struct pci_dev_info *devs, int 
 /* The single steps (each idempotent: "already there" is success). */
 int console_vtcon_bind(const struct sysroot *sr, int vtcon, bool bind);
 int console_fb_unbind(const struct sysroot *sr, const char *dev, const char *driver);
-/* Rebinds a firmware framebuffer; 0 also when the device is gone (the kernel removed it). */
+/* Rebinds a firmware framebuffer: 0 rebound (or already bound), 1 gone (the kernel removed
+ * it), -errno. */
 int console_fb_bind(const struct sysroot *sr, const char *dev, const char *driver);
 
 #endif

@@ -700,8 +700,11 @@ static void restore_consoles(struct job *j, const char (*fbs)[64], const char (*
 		r = console_fb_bind(j->ops->sr, fbs[i], drivers[i]);
 		if (r < 0)
 			WARN(j, "cannot rebind firmware framebuffer %s: %s", fbs[i], strerror(-r));
+		else if (r > 0)
+			INFO(j, "firmware framebuffer %s was removed by the kernel; the host driver's "
+				"framebuffer carries the console", fbs[i]);
 		else
-			INFO(j, "firmware framebuffer %s restored (or removed by the kernel)", fbs[i]);
+			INFO(j, "firmware framebuffer %s restored", fbs[i]);
 	}
 	for (int i = nvt - 1; i >= 0; i--) {
 		char path[SR_PATH_MAX];
@@ -713,7 +716,9 @@ static void restore_consoles(struct job *j, const char (*fbs)[64], const char (*
 			continue;
 		}
 		r = console_vtcon_bind(j->ops->sr, vtcons[i], true);
-		if (r < 0)
+		if (r == -ENOENT)
+			INFO(j, "vtcon%d is gone: no framebuffer is left to carry a console", vtcons[i]);
+		else if (r < 0)
 			WARN(j, "cannot rebind console vtcon%d: %s", vtcons[i], strerror(-r));
 		else
 			INFO(j, "vtcon%d (framebuffer console) restored", vtcons[i]);

@@ -1,0 +1,111 @@
+/* checks.h - the passthrough checklist of `pve-gpu-passthrough check`: every check has a stable
+ * id, a status, a one-line message and, when it is not a PASS, the fix for this host (for a
+ * kernel command line change: the boot loader's file, line, the line as it must read, and the
+ * command that applies it).
+ *
+ * Host checks (always):
+ *   cpu.vendor boot.loader iommu.acpi iommu.enabled cmdline.intel_iommu (Intel only)
+ *   cmdline.iommu_pt iommu.intremap iommu.x2apic (only when the firmware opts out of x2APIC)
+ *   cmdline.acs_override vfio.modules early.configured early.initramfs (when [early] is set)
+ * Device checks (every display controller, and every device a checked VM passes through):
+ *   group.isolation gpu.driver (displays) fb.bar_overlap (displays) gpu.reset
+ * VM checks (per VMID asked for):
+ *   vm.config vm.hostpci vm.pcie vm.xvga vm.romfile vm.hookscript vm.nvidia
+ * pve-gpu-passthrough(8) describes each: what it reads and the fix it prints.
+ * Library code: nothing is printed here; the CLI renders the report as text or JSON. */
+#ifndef PGP_CHECKS_H
+#define PGP_CHECKS_H
+
+#include <stdbool.h>
+
+#include "hostdev.h"
+#include "hostinfo.h"
+#include "iomem.h"
+#include "pcidb.h"
+#include "sysroot.h"
+
+/* Ordered by severity: the report's exit status is the worst one. */
+enum check_status { CHECK_PASS = 0, CHECK_INFO, CHECK_WARN, CHECK_FAIL };
+
+struct check_result {
+	const char *id;            /* stable id, e.g. "iommu.enabled" (static string) */
+	enum check_status status;
+	char subject[48];          /* "" (host), "0000:02:00.0", "vm 105", "vm 105 hostpci0" */
+	char *message;             /* one line */
+	char *fix;                 /* lines separated by '\n'; NULL on PASS */
+	/* When the fix is a file edit (kernel command line): */
+	char *edit_file;           /* e.g. "/etc/default/grub", NULL when none */
+	int edit_line;             /* 1-based; 0: add the line */
+	char *edit_old;            /* the line as it is ("" when added) */
+	char *edit_new;            /* the line as it must read */
+	char *run;                 /* what to run afterwards ("update-grub"), NULL when none */
+};
+
+/* One group member next to a checked device. */
+struct check_member {
+	const struct pci_dev_info *dev;
+	bool companion;            /* another function of the same card (same bus:slot) */
+	char critical[160];        /* why the host needs it, "" when it does not */
+};
+
+/* What was found about one checked device (for `check --json`). */
+struct check_device {
+	const struct pci_dev_info *dev;
+	bool from_vm;              /* checked because a VM passes it through, not a display */
+	struct check_member *members; /* the other members of its IOMMU group */
+	int nmembers;
+	const struct iomem_entry *fb; /* a firmware framebuffer inside one of its BARs, or NULL */
+	int fb_bar;
+	char reset_method[128];    /* the reset_method attribute */
+	bool has_reset_method;     /* the attribute exists (kernel >= 5.15) */
+};
+
+struct check_vm {
+	int vmid;
+	bool loaded;
+	int ndevs;
+	char (*devs)[PCI_ADDR_LEN]; /* every device its hostpci entries resolve to */
+};
+
+struct check_report {
+	struct check_result *res;
+	int nres, capres;
+	struct hostinfo host;
+	struct bootcfg boot;
+	struct pcidb *db;
+	struct hostdev *hd;        /* NULL when /proc/self/mountinfo was unreadable */
+	struct iomem iomem;
+	bool iomem_ok;
+	struct check_device *devs;
+	int ndevs;
+	struct check_vm *vms;
+	int nvms;
+	/* Every kernel command line change the checks ask for, to be made at once. */
+	char cmdline_add[1024];
+	char cmdline_remove[256];
+	int counts[4];             /* results per status */
+};
+
+struct check_opts {
+	const char *config;        /* our INI (NULL: the default path) */
+	const char *node;          /* Proxmox node name (NULL: from uname) */
+	const int *vmids;
+	int nvmids;
+};
+
+/* Runs every check. Returns 0 with *ret set (free with checks_free), or -errno when the host
+ * cannot be examined at all (the PCI device list is unreadable, out of memory). */
+int checks_run(const struct sysroot *sr, const struct check_opts *o, struct check_report **ret);
+/* Accepts NULL; returns NULL. */
+struct check_report *checks_free(struct check_report *r);
+
+/* "PASS", "INFO", "WARN", "FAIL" (lower case: check_status_key). */
+const char *check_status_name(enum check_status s);
+const char *check_status_key(enum check_status s);
+/* 0 when nothing is worse than INFO, 1 with warnings, 2 with failures. */
+int checks_exit_code(const struct check_report *r);
+/* The boot loader line with every command line change of the report applied: 1 with OUT set,
+ * 0 when there is nothing to change, -errno. */
+int checks_cmdline_edit(const struct check_report *r, char *out, size_t size);
+
+#endif
