@@ -1,0 +1,1286 @@
+/* checks.c - see checks.h. Each check_* function looks at facts already read (hostinfo, pcidb,
+ * hostdev, iomem, the VM configs) and adds results; none of them writes anything. */
+#define _GNU_SOURCE
+#include "checks.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "pveconf.h"
+#include "pvestorage.h"
+#include "rom.h"
+#include "util.h"
+
+#define HOOK_NAME "pve-gpu-passthrough-hook"
+#define INITRAMFS_HOOK "/usr/share/initramfs-tools/hooks/pve-gpu-passthrough"
+#define IORESOURCE_MEM 0x200
+
+struct ctx {
+	const struct sysroot *sr;
+	const struct check_opts *o;
+	struct check_report *rep;
+	bool oom;
+};
+
+static char *vfmt(struct ctx *c, const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (vasprintf(&s, fmt, ap) < 0) {
+		c->oom = true;
+		return NULL;
+	}
+	return s;
+}
+
+static char *fmt(struct ctx *c, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static char *fmt(struct ctx *c, const char *f, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, f);
+	s = vfmt(c, f, ap);
+	va_end(ap);
+	return s;
+}
+
+/* Adds a result; the returned pointer stays valid until the next add. NULL when out of
+ * memory (then c->oom is set and later calls are no-ops). */
+static struct check_result *add(struct ctx *c, const char *id, enum check_status st,
+				const char *subject, const char *f, ...)
+	__attribute__((format(printf, 5, 6)));
+static struct check_result *add(struct ctx *c, const char *id, enum check_status st,
+				const char *subject, const char *f, ...)
+{
+	struct check_report *rep = c->rep;
+	struct check_result *r;
+	va_list ap;
+
+	if (c->oom)
+		return NULL;
+	if (rep->nres == rep->capres) {
+		int cap = rep->capres ? rep->capres * 2 : 32;
+		struct check_result *n = realloc(rep->res, (size_t)cap * sizeof(*n));
+
+		if (!n) {
+			c->oom = true;
+			return NULL;
+		}
+		rep->res = n;
+		rep->capres = cap;
+	}
+	r = &rep->res[rep->nres];
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	r->status = st;
+	snprintf(r->subject, sizeof(r->subject), "%s", subject ? subject : "");
+	va_start(ap, f);
+	r->message = vfmt(c, f, ap);
+	va_end(ap);
+	if (!r->message)
+		return NULL;
+	rep->nres++;
+	rep->counts[st]++;
+	return r;
+}
+
+/* Appends a line to the result's fix. */
+static void fix(struct ctx *c, struct check_result *r, const char *f, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fix(struct ctx *c, struct check_result *r, const char *f, ...)
+{
+	va_list ap;
+	char *line, *all;
+
+	if (!r)
+		return;
+	va_start(ap, f);
+	line = vfmt(c, f, ap);
+	va_end(ap);
+	if (!line)
+		return;
+	if (!r->fix) {
+		r->fix = line;
+		return;
+	}
+	all = fmt(c, "%s\n%s", r->fix, line);
+	free(line);
+	if (all) {
+		free(r->fix);
+		r->fix = all;
+	}
+}
+
+/* Adds each word of WORDS not yet in LIST (space-separated) to it. */
+static void add_words(char *list, size_t size, const char *words)
+{
+	char copy[1024], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", words ? words : "");
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		char padded[1100], haystack[1100];
+		size_t n = strlen(list);
+
+		snprintf(padded, sizeof(padded), " %s ", w);
+		snprintf(haystack, sizeof(haystack), " %s ", list);
+		if (strstr(haystack, padded))
+			continue;
+		if (n + strlen(w) + 2 > size)
+			return;
+		snprintf(list + n, size - n, "%s%s", n ? " " : "", w);
+	}
+}
+
+/* True when every word of ADD is in the configured command line and no key of REMOVE is. */
+static bool configured_already(const struct bootcfg *b, const char *add, const char *remove)
+{
+	char copy[1024], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", add ? add : "");
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(w, '=');
+
+		if (eq) {
+			*eq = '\0';
+			if (!cmdline_has_value(b->configured, w, eq + 1))
+				return false;
+		} else if (!cmdline_has(b->configured, w)) {
+			return false;
+		}
+	}
+	snprintf(copy, sizeof(copy), "%s", remove ? remove : "");
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		if (cmdline_has(b->configured, w))
+			return false;
+	return true;
+}
+
+/* The fix for a kernel command line change: ADD parameters, drop the keys in REMOVE. With
+ * COMBINE the change also goes into the report's all-at-once edit. */
+static void fix_cmdline(struct ctx *c, struct check_result *r, const char *add,
+			const char *remove, bool combine)
+{
+	struct check_report *rep = c->rep;
+	const struct bootcfg *b = &rep->boot;
+	char line[2 * HI_CMDLINE_MAX];
+	char what[600];
+
+	if (!r)
+		return;
+	if (add && remove)
+		snprintf(what, sizeof(what), "add %s and remove %s", add, remove);
+	else if (add)
+		snprintf(what, sizeof(what), "add %s", add);
+	else
+		snprintf(what, sizeof(what), "remove %s", remove);
+	if (b->kind == BOOT_UNKNOWN) {
+		fix(c, r, "%s on the kernel command line of your boot loader, then reboot", what);
+		return;
+	}
+	if (combine) {
+		add_words(rep->cmdline_add, sizeof(rep->cmdline_add), add);
+		add_words(rep->cmdline_remove, sizeof(rep->cmdline_remove), remove);
+	}
+	if (b->line && configured_already(b, add, remove)) {
+		fix(c, r, "'%s' line %d already has it (%s), but the running kernel was booted "
+			  "without it:", b->file, b->line, what);
+		fix(c, r, "run: %s, then reboot", b->refresh);
+		r->run = fmt(c, "%s", b->refresh);
+		return;
+	}
+	if (bootcfg_edit(b, add, remove, line, sizeof(line)) < 0) {
+		fix(c, r, "%s in '%s', then run %s and reboot", what, b->file, b->refresh);
+		return;
+	}
+	if (b->line)
+		fix(c, r, "%s: edit '%s' line %d to read:", what, b->file, b->line);
+	else
+		fix(c, r, "%s: add this line to '%s':", what, b->file);
+	fix(c, r, "    %s", line);
+	fix(c, r, "then run: %s, and reboot", b->refresh);
+	r->edit_file = fmt(c, "%s", b->file);
+	r->edit_line = b->line;
+	r->edit_old = fmt(c, "%s", b->line ? b->text : "");
+	r->edit_new = fmt(c, "%s", line);
+	r->run = fmt(c, "%s", b->refresh);
+}
+
+/* --- host ------------------------------------------------------------------------------- */
+
+static void check_cpu(struct ctx *c)
+{
+	const struct hostinfo *h = &c->rep->host;
+	struct check_result *r;
+
+	if (h->cpu == CPU_INTEL || h->cpu == CPU_AMD) {
+		add(c, "cpu.vendor", CHECK_PASS, NULL, "%s (%s)%s%s", cpu_vendor_name(h->cpu),
+		    h->cpu_vendor_id, h->cpu_model[0] ? ": " : "", h->cpu_model);
+		return;
+	}
+	if (!h->cpu_vendor_id[0]) {
+		r = add(c, "cpu.vendor", CHECK_WARN, NULL, "cannot read the CPU vendor from '/proc/cpuinfo'");
+		fix(c, r, "the checks below assume neither Intel nor AMD; run as root on the host itself");
+		return;
+	}
+	r = add(c, "cpu.vendor", CHECK_INFO, NULL, "%s: neither Intel nor AMD", h->cpu_vendor_id);
+	fix(c, r, "the IOMMU switches of this CPU are not known here; see its vendor's documentation");
+}
+
+static void check_boot(struct ctx *c)
+{
+	const struct bootcfg *b = &c->rep->boot;
+	struct check_result *r;
+
+	if (b->kind == BOOT_UNKNOWN) {
+		r = add(c, "boot.loader", CHECK_WARN, NULL, "cannot tell the boot loader: %s", b->why);
+		fix(c, r, "kernel command line changes below are given as parameters only: GRUB keeps "
+			  "them in /etc/default/grub (then update-grub), systemd-boot in "
+			  "/etc/kernel/cmdline (then proxmox-boot-tool refresh)");
+		return;
+	}
+	if (b->line)
+		add(c, "boot.loader", CHECK_PASS, NULL, "%s (%s): the command line is %s%s'%s' line %d, "
+		    "applied with %s", boot_kind_name(b->kind), b->why, b->var[0] ? b->var : "",
+		    b->var[0] ? " in " : "", b->file, b->line, b->refresh);
+	else
+		add(c, "boot.loader", CHECK_PASS, NULL, "%s (%s): '%s' sets no command line yet, "
+		    "applied with %s", boot_kind_name(b->kind), b->why, b->file, b->refresh);
+}
+
+static void check_acpi(struct ctx *c)
+{
+	const struct hostinfo *h = &c->rep->host;
+	const char *table = h->cpu == CPU_AMD ? "IVRS" : "DMAR";
+	struct check_result *r;
+
+	if (h->dmar || h->ivrs) {
+		add(c, "iommu.acpi", CHECK_PASS, NULL, "the firmware describes an IOMMU (ACPI %s table)",
+		    h->dmar ? "DMAR" : "IVRS");
+		return;
+	}
+	if (!h->acpi_tables) {
+		r = add(c, "iommu.acpi", CHECK_INFO, NULL, "cannot tell: '/sys/firmware/acpi/tables' is "
+			"not there");
+		fix(c, r, "nothing to do when iommu.enabled passes");
+		return;
+	}
+	r = add(c, "iommu.acpi", CHECK_FAIL, NULL, "the firmware describes no IOMMU (no ACPI %s "
+		"table): it is switched off in the firmware setup, or not supported", table);
+	if (h->cpu == CPU_AMD)
+		fix(c, r, "enable \"IOMMU\" (AMD-Vi) and \"SVM\" in the firmware (BIOS/UEFI) setup, "
+			  "then reboot");
+	else
+		fix(c, r, "enable \"VT-d\" (Intel Virtualization Technology for Directed I/O) in the "
+			  "firmware (BIOS/UEFI) setup, then reboot");
+}
+
+static void check_iommu(struct ctx *c)
+{
+	const struct hostinfo *h = &c->rep->host;
+	struct check_result *r;
+
+	if (h->iommu_groups > 0) {
+		add(c, "iommu.enabled", CHECK_PASS, NULL, "on: %d IOMMU group%s%s%s%s", h->iommu_groups,
+		    h->iommu_groups == 1 ? "" : "s", h->iommu_unit[0] ? " (" : "", h->iommu_unit,
+		    h->iommu_unit[0] ? ")" : "");
+		return;
+	}
+	r = add(c, "iommu.enabled", CHECK_FAIL, NULL, "off: '/sys/kernel/iommu_groups' is empty, so "
+		"no device can be passed through");
+	if (cmdline_has_value(h->cmdline, "intel_iommu", "off") ||
+	    cmdline_has_value(h->cmdline, "amd_iommu", "off") ||
+	    cmdline_has_value(h->cmdline, "iommu", "off")) {
+		char remove[64] = "";
+
+		/* On Intel, adding intel_iommu=on replaces the "off". */
+		if (cmdline_has_value(h->cmdline, "intel_iommu", "off") && h->cpu != CPU_INTEL)
+			add_words(remove, sizeof(remove), "intel_iommu");
+		if (cmdline_has_value(h->cmdline, "amd_iommu", "off"))
+			add_words(remove, sizeof(remove), "amd_iommu");
+		if (cmdline_has_value(h->cmdline, "iommu", "off"))
+			add_words(remove, sizeof(remove), "iommu");
+		fix(c, r, "the kernel command line switches it off:");
+		fix_cmdline(c, r, h->cpu == CPU_INTEL ? "intel_iommu=on" : NULL,
+			    remove[0] ? remove : NULL, true);
+	} else if (h->cpu == CPU_INTEL && !cmdline_has_value(h->cmdline, "intel_iommu", "on")) {
+		fix_cmdline(c, r, "intel_iommu=on", NULL, true);
+	} else if (h->acpi_tables && !h->dmar && !h->ivrs) {
+		fix(c, r, "switch it on in the firmware first (see iommu.acpi)");
+	} else if (h->cpu == CPU_AMD) {
+		fix(c, r, "AMD-Vi is on by default when the firmware enables it: check \"IOMMU\" in "
+			  "the firmware setup, and 'dmesg | grep AMD-Vi' for errors");
+	} else {
+		fix(c, r, "check the firmware's IOMMU setting and 'dmesg | grep -i -e DMAR -e IOMMU'");
+	}
+}
+
+static void check_intel_iommu(struct ctx *c)
+{
+	const struct hostinfo *h = &c->rep->host;
+	struct check_result *r;
+
+	if (h->cpu != CPU_INTEL)
+		return;
+	if (cmdline_has_value(h->cmdline, "intel_iommu", "on")) {
+		add(c, "cmdline.intel_iommu", CHECK_PASS, NULL, "intel_iommu=on is set");
+		return;
+	}
+	if (h->iommu_groups > 0 && !cmdline_has(h->cmdline, "intel_iommu")) {
+		r = add(c, "cmdline.intel_iommu", CHECK_WARN, NULL, "intel_iommu=on is not set: the "
+			"IOMMU is on only because this kernel enables it by default; a kernel built "
+			"otherwise turns it off");
+		fix_cmdline(c, r, "intel_iommu=on", NULL, true);
+		return;
+	}
+	r = add(c, "cmdline.intel_iommu", CHECK_FAIL, NULL, "intel_iommu=on is not set%s",
+		cmdline_has(h->cmdline, "intel_iommu") ? " (intel_iommu has another value)" : "");
+	fix_cmdline(c, r, "intel_iommu=on", NULL, true);
+}
+
+static void check_iommu_pt(struct ctx *c)
+{
+	const struct hostinfo *h = &c->rep->host;
+	struct check_result *r;
+
+	if (cmdline_has_value(h->cmdline, "iommu", "pt")) {
+		add(c, "cmdline.iommu_pt", CHECK_PASS, NULL, "iommu=pt is set");
+		return;
+	}
+	r = add(c, "cmdline.iommu_pt", CHECK_INFO, NULL, "iommu=pt is not set: the host's own "
+		"devices also go through IOMMU translation, which costs DMA performance");
+	fix_cmdline(c, r, "iommu=pt", NULL, true);
+}
+
+static void check_intremap(struct ctx *c)
+{
+	const struct hostinfo *h = &c->rep->host;
+	struct check_result *r;
+
+	if (h->intremap == 1) {
+		add(c, "iommu.intremap", CHECK_PASS, NULL, "interrupt remapping is on (IR- interrupt "
+		    "chips in '/proc/interrupts')");
+	} else if (h->iommu_groups == 0) {
+		r = add(c, "iommu.intremap", CHECK_INFO, NULL, "cannot tell while the IOMMU is off");
+		fix(c, r, "check again once iommu.enabled passes");
+	} else if (h->intremap < 0) {
+		r = add(c, "iommu.intremap", CHECK_WARN, NULL, "cannot read '/proc/interrupts': %s",
+			strerror(-h->intremap));
+		fix(c, r, "run the check as root on the host itself");
+	} else if (h->unsafe_interrupts == 1) {
+		r = add(c, "iommu.intremap", CHECK_WARN, NULL, "interrupt remapping is off and vfio "
+			"runs with allow_unsafe_interrupts=1: a VM can send the host interrupts it "
+			"should not");
+		fix(c, r, "enable \"Interrupt Remapping\" (with VT-d / IOMMU) in the firmware setup or "
+			  "update the firmware, then drop allow_unsafe_interrupts");
+	} else {
+		r = add(c, "iommu.intremap", CHECK_FAIL, NULL, "interrupt remapping is off (no IR- "
+			"interrupt chips in '/proc/interrupts'): vfio refuses to assign devices");
+		if (cmdline_has_value(h->cmdline, "intremap", "off")) {
+			fix(c, r, "the kernel command line switches it off:");
+			fix_cmdline(c, r, NULL, "intremap", true);
+		} else if (h->dmar_flags >= 0 && !(h->dmar_flags & DMAR_INTR_REMAP)) {
+			fix(c, r, "the firmware does not offer it (ACPI DMAR flags 0x%02x): enable "
+				  "\"Interrupt Remapping\" in the firmware setup or update the firmware",
+			    h->dmar_flags);
+		} else {
+			fix(c, r, "enable \"Interrupt Remapping\" (with VT-d / IOMMU) in the firmware "
+				  "setup, then reboot");
+		}
+		fix(c, r, "last resort, insecure: options vfio_iommu_type1 "
+			  "allow_unsafe_interrupts=1 in /etc/modprobe.d (a VM can then forge "
+			  "interrupts)");
+	}
+}
+
+/* The seed's case: the firmware asks the OS not to use x2APIC, so interrupt remapping runs in
+ * xAPIC mode ("x2apic: IRQ remapping doesn't support X2APIC mode" in dmesg). */
+static void check_x2apic(struct ctx *c)
+{
+	const struct hostinfo *h = &c->rep->host;
+	struct check_result *r;
+
+	if (h->dmar_flags < 0 || !(h->dmar_flags & DMAR_X2APIC_OPT_OUT))
+		return;
+	if (cmdline_has_value(h->cmdline, "intremap", "no_x2apic_optout")) {
+		add(c, "iommu.x2apic", CHECK_PASS, NULL, "the firmware opts out of x2APIC; "
+		    "intremap=no_x2apic_optout overrides it");
+		return;
+	}
+	r = add(c, "iommu.x2apic", CHECK_INFO, NULL, "the firmware opts out of x2APIC (ACPI DMAR "
+		"flags 0x%02x), so interrupt remapping runs in xAPIC mode (dmesg: \"x2apic: IRQ "
+		"remapping doesn't support X2APIC mode\")", h->dmar_flags);
+	fix(c, r, "only if a passed-through GPU shows nothing or the guest hangs (the seed's case):");
+	fix_cmdline(c, r, "intremap=no_x2apic_optout", NULL, false);
+}
+
+static void check_acs(struct ctx *c)
+{
+	const struct hostinfo *h = &c->rep->host;
+	struct check_result *r;
+
+	if (!cmdline_has(h->cmdline, "pcie_acs_override")) {
+		add(c, "cmdline.acs_override", CHECK_PASS, NULL, "pcie_acs_override is not set");
+		return;
+	}
+	r = add(c, "cmdline.acs_override", CHECK_WARN, NULL, "pcie_acs_override is set: IOMMU "
+		"groups are split on paper only, and a VM can reach host memory through devices "
+		"that are not really isolated");
+	fix(c, r, "prefer a slot whose group is already isolated (see group.isolation); to stop "
+		  "the override:");
+	fix_cmdline(c, r, NULL, "pcie_acs_override", true);
+}
+
+static void check_modules(struct ctx *c)
+{
+	static const char *const names[] = { "vfio", "vfio_iommu_type1", "vfio_pci" };
+	const struct hostinfo *h = &c->rep->host;
+	struct hostmod m[3];
+	char msg[256] = "", missing[64] = "";
+	struct check_result *r;
+	int rc;
+
+	if (!h->release[0]) {
+		r = add(c, "vfio.modules", CHECK_WARN, NULL, "cannot read the kernel release from "
+			"'/proc/sys/kernel/osrelease'");
+		fix(c, r, "run the check on the host itself");
+		return;
+	}
+	rc = hostinfo_modules(c->sr, h->release, names, 3, m);
+	if (rc < 0) {
+		r = add(c, "vfio.modules", CHECK_WARN, NULL, "cannot look up modules in "
+			"'/lib/modules/%s': %s", h->release, strerror(-rc));
+		fix(c, r, "the running kernel's modules are not installed: install its package "
+			  "(proxmox-kernel-%s) or reboot into an installed kernel", h->release);
+		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		size_t n = strlen(msg);
+
+		snprintf(msg + n, sizeof(msg) - n, "%s%s (%s%s)", i ? ", " : "", names[i],
+			 m[i].avail == HOSTMOD_BUILTIN ? "built in" :
+			 m[i].avail == HOSTMOD_MODULE ? "module" : "missing",
+			 m[i].loaded && m[i].avail == HOSTMOD_MODULE ? ", loaded" : "");
+		if (m[i].avail <= 0)
+			add_words(missing, sizeof(missing), names[i]);
+	}
+	if (!missing[0]) {
+		add(c, "vfio.modules", CHECK_PASS, NULL, "%s", msg);
+		return;
+	}
+	r = add(c, "vfio.modules", CHECK_FAIL, NULL, "%s: kernel %s cannot drive a device for a VM",
+		msg, h->release);
+	fix(c, r, "boot a Proxmox kernel (apt install proxmox-default-kernel): it builds %s as "
+		  "modules", missing);
+}
+
+/* Devices of the host matching vendor:device. */
+static int count_ids(const struct pcidb *db, uint16_t v, uint16_t d, char *names, size_t size)
+{
+	int n = 0;
+
+	names[0] = '\0';
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *p = &db->dev[db->byaddr[i]];
+		size_t len = strlen(names);
+
+		if (p->vendor != v || p->device != d)
+			continue;
+		if (len + PCI_ADDR_LEN + 2 < size)
+			snprintf(names + len, size - len, "%s%s", n ? ", " : "", p->name);
+		n++;
+	}
+	return n;
+}
+
+/* "options vfio-pci ids=..." in /etc/modprobe.d: the seed's method. The first file found. */
+static bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids, size_t isize)
+{
+	struct dirent *de;
+	bool found = false;
+	DIR *d = sr_opendir(sr, "/etc/modprobe.d");
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		char path[SR_PATH_MAX], text[16384], *save = NULL;
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".conf") != 0 ||
+		    sr_path(path, "/etc/modprobe.d/%s", de->d_name) < 0 ||
+		    sr_read(sr, path, text, sizeof(text)) < 0)
+			continue;
+		for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			char mod[64], rest[1024];
+			const char *p;
+
+			if (sscanf(line, " options %63s %1023[^\n]", mod, rest) != 2 ||
+			    (strcmp(mod, "vfio-pci") != 0 && strcmp(mod, "vfio_pci") != 0))
+				continue;
+			p = strstr(rest, "ids=");
+			if (!p)
+				continue;
+			snprintf(ids, isize, "%.*s", (int)strcspn(p + 4, " \t"), p + 4);
+			snprintf(file, fsize, "%s", path);
+			found = true;
+			break;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static void check_early(struct ctx *c)
+{
+	const char *path = c->o->config ? c->o->config : CONFIG_DEFAULT_PATH;
+	struct pcidb *db = c->rep->db;
+	_cleanup_free_ struct pgp_config *cfg = calloc(1, sizeof(*cfg));
+	char err[512] = "", ids[512], file[SR_PATH_MAX];
+	const struct early_opts *e;
+	struct check_result *r;
+	long long t_ini, t_img;
+	int rc;
+
+	if (!cfg) {
+		c->oom = true;
+		return;
+	}
+	rc = config_load(c->sr, path, cfg, err, sizeof(err));
+	if (rc < 0) {
+		r = add(c, "early.configured", CHECK_FAIL, NULL, "%s", err);
+		fix(c, r, "correct '%s' (see pve-gpu-passthrough.ini(5)); the hookscript and the "
+			  "initramfs hook refuse it as it is", path);
+		return;
+	}
+	e = &cfg->early;
+	if (e->nids == 0 && e->naddrs == 0) {
+		if (modprobe_ids(c->sr, file, sizeof(file), ids, sizeof(ids))) {
+			r = add(c, "early.configured", CHECK_INFO, NULL, "'%s' binds ids %s to vfio-pci "
+				"at boot: every device with those ids, identical cards included", file, ids);
+			fix(c, r, "to bind exactly one card, list its addresses under [early] in '%s' "
+				  "instead, remove the options line, and run update-initramfs -u -k all",
+			    path);
+		} else {
+			r = add(c, "early.configured", CHECK_INFO, NULL, "no early binding: the "
+				"hookscript moves devices to vfio-pci when their VM starts");
+			fix(c, r, "only needed when a host driver will not let go of a card: add "
+				  "addresses = ADDR under [early] in '%s', then run update-initramfs -u "
+				  "-k all", path);
+		}
+		return;
+	}
+	/* ids select every matching device: say so when that is more than one. */
+	for (int i = 0; i < e->nids; i++) {
+		char names[512];
+		int n = count_ids(db, e->ids[i].vendor, e->ids[i].device, names, sizeof(names));
+
+		if (n > 1) {
+			r = add(c, "early.configured", CHECK_WARN, NULL, "[early] ids %04x:%04x selects %d "
+				"devices (%s): all of them go to vfio-pci at boot", e->ids[i].vendor,
+				e->ids[i].device, n, names);
+			fix(c, r, "to keep one on the host, use addresses = ... in '%s' line %d instead "
+				  "of ids, then run update-initramfs -u -k all", path, e->line_ids);
+			return;
+		}
+	}
+	for (int i = 0; i < e->naddrs; i++) {
+		char name[PCI_ADDR_LEN];
+
+		pci_addr_fmt(&e->addrs[i], name);
+		if (!pcidb_find(db, name)) {
+			r = add(c, "early.configured", CHECK_WARN, NULL, "[early] addresses names %s, "
+				"which is not on this host", name);
+			fix(c, r, "correct '%s' line %d (pve-gpu-passthrough list --all shows the "
+				  "addresses), then run update-initramfs -u -k all", path, e->line_addrs);
+			return;
+		}
+	}
+	add(c, "early.configured", CHECK_PASS, NULL, "[early] in '%s': %d id%s, %d address%s", path,
+	    e->nids, e->nids == 1 ? "" : "s", e->naddrs, e->naddrs == 1 ? "" : "es");
+
+	/* Is it in the initramfs the running kernel booted from? */
+	if (!sr_exists(c->sr, INITRAMFS_HOOK)) {
+		r = add(c, "early.initramfs", CHECK_FAIL, NULL, "the initramfs hook '%s' is missing, "
+			"so [early] never reaches the initramfs", INITRAMFS_HOOK);
+		fix(c, r, "reinstall the package (apt install --reinstall pve-gpu-passthrough), then "
+			  "run update-initramfs -u -k all");
+		return;
+	}
+	snprintf(file, sizeof(file), "/boot/initrd.img-%s", c->rep->host.release);
+	if (hostinfo_mtime(c->sr, file, &t_img) < 0) {
+		r = add(c, "early.initramfs", CHECK_WARN, NULL, "there is no '%s' for the running "
+			"kernel", file);
+		fix(c, r, "run: update-initramfs -u -k all");
+		return;
+	}
+	if (hostinfo_mtime(c->sr, path, &t_ini) == 0 && t_ini > t_img) {
+		r = add(c, "early.initramfs", CHECK_WARN, NULL, "'%s' is older than '%s': the boot "
+			"binds what the file said before", file, path);
+		fix(c, r, "run: update-initramfs -u -k all, then reboot");
+		return;
+	}
+	add(c, "early.initramfs", CHECK_PASS, NULL, "'%s' was built after '%s' changed", file, path);
+}
+
+/* --- devices ---------------------------------------------------------------------------- */
+
+static bool same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b)
+{
+	return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
+	       a->addr.slot == b->addr.slot;
+}
+
+static int collect_members(struct ctx *c, struct check_device *cd)
+{
+	const struct pcidb_group *g;
+
+	if (cd->dev->iommu_group < 0)
+		return 0;
+	g = pcidb_group(c->rep->db, cd->dev->iommu_group);
+	if (!g)
+		return 0;
+	cd->members = calloc((size_t)g->n, sizeof(*cd->members));
+	if (!cd->members)
+		return -ENOMEM;
+	for (int i = g->first; i < g->first + g->n; i++) {
+		const struct pci_dev_info *m = &c->rep->db->dev[i];
+		struct check_member *cm;
+
+		if (m == cd->dev)
+			continue;
+		cm = &cd->members[cd->nmembers++];
+		cm->dev = m;
+		cm->companion = same_slot(m, cd->dev);
+		if (c->rep->hd && !m->is_bridge)
+			hostdev_is_critical(c->rep->hd, m->name, cm->critical, sizeof(cm->critical));
+	}
+	return 0;
+}
+
+static const char *drv(const struct pci_dev_info *d)
+{
+	return d->driver[0] ? d->driver : "no driver";
+}
+
+static void check_group(struct ctx *c, const struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	char with[1024] = "", foreign[1024] = "", crit[1024] = "";
+	struct check_result *r;
+
+	if (d->iommu_group < 0) {
+		r = add(c, "group.isolation", CHECK_FAIL, d->name, "no IOMMU group: the IOMMU is off");
+		fix(c, r, "switch the IOMMU on first (see iommu.enabled)");
+		return;
+	}
+	for (int i = 0; i < cd->nmembers; i++) {
+		const struct check_member *m = &cd->members[i];
+		size_t n;
+
+		if (m->dev->is_bridge)
+			continue; /* bridges stay with the host; vfio does not need them */
+		n = strlen(with);
+		snprintf(with + n, sizeof(with) - n, "%s%s (%s%s)", n ? ", " : "", m->dev->name,
+			 drv(m->dev), m->companion ? ", same card" : "");
+		if (m->critical[0]) {
+			n = strlen(crit);
+			snprintf(crit + n, sizeof(crit) - n, "%s%s (%s), which %s", n ? "; " : "",
+				 m->dev->name, drv(m->dev), m->critical);
+		} else if (!m->companion) {
+			n = strlen(foreign);
+			snprintf(foreign + n, sizeof(foreign) - n, "%s%s (%s)", n ? ", " : "",
+				 m->dev->name, drv(m->dev));
+		}
+	}
+	if (crit[0]) {
+		r = add(c, "group.isolation", CHECK_FAIL, d->name, "IOMMU group %d also holds %s: "
+			"passing it through takes that from the host", d->iommu_group, crit);
+		fix(c, r, "put the card in another slot (slots wired to the CPU usually have a group of "
+			  "their own) and run pve-gpu-passthrough list again, or move what the host "
+			  "needs to another controller; the hookscript refuses this group");
+		fix(c, r, "pcie_acs_override would only hide the sharing (see cmdline.acs_override)");
+		return;
+	}
+	if (foreign[0]) {
+		r = add(c, "group.isolation", CHECK_WARN, d->name, "IOMMU group %d also holds %s: "
+			"they leave the host with it", d->iommu_group, foreign);
+		fix(c, r, "Proxmox and the hookscript take the whole group: pass those devices to "
+			  "the same VM, or put the card in a slot with a group of its own");
+		return;
+	}
+	if (with[0])
+		add(c, "group.isolation", CHECK_PASS, d->name, "IOMMU group %d: with %s", d->iommu_group,
+		    with);
+	else
+		add(c, "group.isolation", CHECK_PASS, d->name, "IOMMU group %d: alone", d->iommu_group);
+}
+
+static void check_driver(struct ctx *c, const struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	const char *boot = d->boot_vga == 1 ? "; it is the boot GPU (host console)" : "";
+	struct check_result *r;
+
+	if (strcmp(d->driver, "vfio-pci") == 0) {
+		add(c, "gpu.driver", CHECK_PASS, d->name, "on vfio-pci%s", boot);
+		return;
+	}
+	if (!d->driver[0]) {
+		add(c, "gpu.driver", CHECK_PASS, d->name, "no driver bound%s", boot);
+		return;
+	}
+	r = add(c, "gpu.driver", CHECK_INFO, d->name, "on host driver %s%s", d->driver, boot);
+	fix(c, r, "nothing to do for a VM with the hookscript: it moves the group to vfio-pci at VM "
+		  "start and back after it stops%s", d->boot_vga == 1 ?
+		  ", releasing the console first" : "");
+}
+
+static const char *fb_param(const struct hostinfo *h, const char *fbname)
+{
+	(void)h;
+	(void)fbname;
+	/* sysfb_init creates efifb, vesafb and simplefb devices from the firmware's screen:
+	 * blacklisting it (Proxmox's advice since 7.3) covers all three. */
+	return "initcall_blacklist=sysfb_init";
+}
+
+static void check_fb(struct ctx *c, struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	struct check_result *r;
+
+	if (!c->rep->iomem_ok) {
+		r = add(c, "fb.bar_overlap", CHECK_WARN, d->name, "cannot read '/proc/iomem'");
+		fix(c, r, "run the check as root (/proc/iomem shows addresses only to root)");
+		return;
+	}
+	for (int i = 0; i < 6 && !cd->fb; i++) {
+		const struct pci_resource *b = &d->res[i];
+
+		if (!(b->flags & IORESOURCE_MEM) || b->end <= b->start)
+			continue;
+		cd->fb = iomem_fw_fb_in(&c->rep->iomem, b->start, b->end);
+		cd->fb_bar = i;
+	}
+	if (!cd->fb) {
+		add(c, "fb.bar_overlap", CHECK_PASS, d->name, "no firmware framebuffer in its BARs");
+		return;
+	}
+	r = add(c, "fb.bar_overlap", CHECK_WARN, d->name, "firmware framebuffer %s [mem "
+		"%#llx-%#llx] sits in BAR %d [mem %#llx-%#llx]: vfio-pci cannot claim the BAR "
+		"(\"BAR %d: can't reserve\") while it is there", cd->fb->name,
+		(unsigned long long)cd->fb->start, (unsigned long long)cd->fb->end, cd->fb_bar,
+		(unsigned long long)d->res[cd->fb_bar].start,
+		(unsigned long long)d->res[cd->fb_bar].end, cd->fb_bar);
+	fix(c, r, "the hookscript releases it at VM start; to keep the firmware from setting it "
+		  "up at all (the host then has no boot console on this GPU):");
+	fix_cmdline(c, r, fb_param(&c->rep->host, cd->fb->name), NULL, true);
+}
+
+static bool has_word(const char *list, const char *w)
+{
+	char padded[160], hay[300];
+
+	snprintf(padded, sizeof(padded), " %s ", w);
+	snprintf(hay, sizeof(hay), " %s ", list);
+	return strstr(hay, padded) != NULL;
+}
+
+static void check_reset(struct ctx *c, struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	bool amd_gpu = d->vendor == 0x1002 && pcidev_is_display(d);
+	char path[SR_PATH_MAX];
+	struct check_result *r;
+
+	if (sr_path(path, "/sys/bus/pci/devices/%s/reset_method", d->name) == 0 &&
+	    sr_read_str(c->sr, path, cd->reset_method, sizeof(cd->reset_method)) >= 0)
+		cd->has_reset_method = true;
+	else
+		cd->reset_method[0] = '\0';
+	if (cd->has_reset_method) {
+		const char *m = cd->reset_method;
+
+		if (!m[0]) {
+			r = add(c, "gpu.reset", CHECK_WARN, d->name, "reset is switched off (reset_method "
+				"is empty)");
+			fix(c, r, "give the kernel its methods back: echo default > "
+				  "/sys/bus/pci/devices/%s/reset_method", d->name);
+		} else if (has_word(m, "flr") || has_word(m, "af_flr") ||
+			   has_word(m, "device_specific")) {
+			add(c, "gpu.reset", CHECK_PASS, d->name, "reset methods: %s", m);
+		} else if (amd_gpu) {
+			r = add(c, "gpu.reset", CHECK_WARN, d->name, "reset methods: %s, none made for "
+				"this card: AMD GPUs often fail on the second VM start (the AMD reset bug)",
+				m);
+			fix(c, r, "install vendor-reset (github.com/gnif/vendor-reset), load it before "
+				  "vfio-pci, then: echo device_specific > "
+				  "/sys/bus/pci/devices/%s/reset_method", d->name);
+		} else {
+			r = add(c, "gpu.reset", CHECK_INFO, d->name, "reset methods: %s, no function "
+				"level reset: the card is reset through its bus, every function together", m);
+			fix(c, r, "nothing to do unless the guest sees a dead card after a VM restart; "
+				  "then pass all functions of %.*s together (hostpciN: %.*s)",
+			    (int)strlen(d->name) - 2, d->name, (int)strlen(d->name) - 2, d->name);
+		}
+		return;
+	}
+	if (d->has_reset) {
+		add(c, "gpu.reset", CHECK_PASS, d->name, "resettable (the kernel is too old to show "
+		    "reset_method)");
+		return;
+	}
+	r = add(c, "gpu.reset", CHECK_WARN, d->name, "no reset: after a VM stops the card keeps the "
+		"guest's state");
+	if (amd_gpu)
+		fix(c, r, "install vendor-reset (github.com/gnif/vendor-reset) for this AMD card");
+	else
+		fix(c, r, "if the guest shows nothing on its second start, reboot the host between "
+			  "VM runs");
+}
+
+/* --- VMs -------------------------------------------------------------------------------- */
+
+struct vmwork {
+	struct pve_vmconf conf;
+	int rc, err_line;
+	char err[256];
+	struct pve_devlist lists[PVE_MAX_HOSTPCI];
+	int list_rc[PVE_MAX_HOSTPCI];
+	char list_err[PVE_MAX_HOSTPCI][256];
+};
+
+static bool is_q35(const char *machine)
+{
+	const char *m = str_has_prefix(machine, "type=") ? machine + 5 : machine;
+
+	return strncmp(m, "q35", 3) == 0 || str_has_prefix(m, "pc-q35");
+}
+
+static void check_hookscript(struct ctx *c, const struct pve_vmconf *conf, const char *subj)
+{
+	const char *hs = conf->hookscript, *colon = strchr(hs, ':');
+	char storage[PVE_STORAGE_ID_MAX], dir[SR_PATH_MAX], path[SR_PATH_MAX], real[SR_PATH_MAX];
+	struct pve_storage st;
+	struct check_result *r;
+	long long unused;
+	int rc;
+
+	if (!hs[0]) {
+		r = add(c, "vm.hookscript", CHECK_WARN, subj, "no hookscript: Proxmox binds the "
+			"devices itself (by id, every identical card too), releases no console or "
+			"framebuffer, and never gives the GPU back to the host");
+		fix(c, r, "run: pve-gpu-passthrough attach %d", conf->vmid);
+		return;
+	}
+	if (!colon || !str_has_prefix(colon + 1, "snippets/") || strchr(colon + 10, '/') ||
+	    str_copy_n(storage, sizeof(storage), hs, (size_t)(colon - hs)) < 0) {
+		r = add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s' is not a snippets volume "
+			"(STORAGE:snippets/NAME): Proxmox refuses to start the VM", hs);
+		fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		return;
+	}
+	rc = pve_storage_load(c->sr, storage, &st);
+	if (rc == 0)
+		rc = pve_storage_snippets_dir(&st, dir);
+	if (rc == 0)
+		rc = sr_path(path, "%s/%s", dir, colon + 10);
+	if (rc < 0) {
+		r = add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s': storage '%s' has no "
+			"snippets directory (%s): Proxmox refuses to start the VM", hs, storage,
+			strerror(-rc));
+		fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		return;
+	}
+	if (hostinfo_mtime(c->sr, path, &unused) < 0) {
+		r = add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s' ('%s') does not exist: "
+			"Proxmox refuses to start the VM", hs, path);
+		fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		return;
+	}
+	if (sr_realpath(c->sr, path, real) < 0 || strcmp(strrchr(real, '/') + 1, HOOK_NAME) != 0) {
+		r = add(c, "vm.hookscript", CHECK_WARN, subj, "hookscript '%s' is another script, not "
+			"%s: devices are handed over by Proxmox alone", hs, HOOK_NAME);
+		fix(c, r, "to use ours instead: pve-gpu-passthrough attach %d --force (replaces '%s')",
+		    conf->vmid, hs);
+		return;
+	}
+	{
+		_cleanup_close_ int fd = sr_openat(c->sr, path, O_PATH, 0);
+		struct stat sb;
+
+		if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || !(sb.st_mode & 0111)) {
+			r = add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s' ('%s') is not an "
+				"executable file: Proxmox refuses to start the VM", hs, real);
+			fix(c, r, "reinstall the package (apt install --reinstall pve-gpu-passthrough)");
+			return;
+		}
+	}
+	add(c, "vm.hookscript", CHECK_PASS, subj, "hookscript '%s' is %s", hs, HOOK_NAME);
+}
+
+static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
+			  const struct pve_devlist *l, const char *subj)
+{
+	_cleanup_free_ struct rom_info *info = calloc(1, sizeof(*info));
+	_cleanup_free_ uint8_t *buf = NULL;
+	const struct pci_dev_info *first = l->n ? pcidb_find(c->rep->db, l->names[0]) : NULL;
+	bool ovmf = strcmp(conf->bios, "ovmf") == 0;
+	char path[SR_PATH_MAX];
+	struct check_result *r;
+	size_t len;
+	int rc;
+
+	if (!info) {
+		c->oom = true;
+		return;
+	}
+	if (h->romfile[0] == '/' ? sr_path(path, "%s", h->romfile) < 0 :
+				   sr_path(path, "/usr/share/kvm/%s", h->romfile) < 0) {
+		r = add(c, "vm.romfile", CHECK_FAIL, subj, "romfile '%s' is too long", h->romfile);
+		fix(c, r, "put the ROM in /usr/share/kvm under a short name and set romfile=NAME");
+		return;
+	}
+	rc = rom_load(c->sr, path, &buf, &len);
+	if (rc < 0) {
+		r = add(c, "vm.romfile", CHECK_FAIL, subj, "romfile '%s': %s: QEMU fails to start the "
+			"VM", path, rc == -ENOENT ? "no such file" : strerror(-rc));
+		if (first)
+			fix(c, r, "dump the card's ROM there: pve-gpu-passthrough rom dump %s -o '%s' "
+				  "(or copy a ROM file there)", first->name, path);
+		else
+			fix(c, r, "copy the ROM file to '%s'", path);
+		return;
+	}
+	rom_parse(buf, len, info);
+	if (rom_verdict(info) == ROM_INVALID) {
+		r = add(c, "vm.romfile", CHECK_FAIL, subj, "romfile '%s' is not a valid ROM: %s", path,
+			rom_error_str(info->error));
+		fix(c, r, "see: pve-gpu-passthrough rom check '%s'; a header in front of the image "
+			  "is cut with rom patch", path);
+		return;
+	}
+	if (first && !rom_matches_ids(info, first->vendor, first->device)) {
+		r = add(c, "vm.romfile", CHECK_WARN, subj, "romfile '%s' is for another card than %s "
+			"[%04x:%04x]", path, first->name, first->vendor, first->device);
+		fix(c, r, "use the ROM of this very card (pve-gpu-passthrough rom dump %s)", first->name);
+		return;
+	}
+	if (ovmf && rom_verdict(info) != ROM_VALID_OVMF) {
+		r = add(c, "vm.romfile", CHECK_WARN, subj, "romfile '%s' has no x64 EFI image, and the "
+			"VM boots with OVMF: the screen stays dark until the guest's driver loads", path);
+		fix(c, r, "find a ROM of this card with UEFI (GOP) support, check it with "
+			  "pve-gpu-passthrough rom check FILE, and set romfile= to it");
+		return;
+	}
+	add(c, "vm.romfile", CHECK_PASS, subj, "romfile '%s' is valid%s", path,
+	    rom_verdict(info) == ROM_VALID_OVMF ? " and has an x64 EFI image" : "");
+}
+
+static void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
+{
+	const struct pve_vmconf *conf = &w->conf;
+	bool q35 = is_q35(conf->machine), nvidia = false, hidden = false;
+	char subj[48];
+	struct check_result *r;
+
+	snprintf(subj, sizeof(subj), "vm %d", vmid);
+	if (w->rc == -ENOENT) {
+		r = add(c, "vm.config", CHECK_FAIL, subj, "no VM %d on this node "
+			"('/etc/pve/qemu-server/%d.conf')", vmid, vmid);
+		fix(c, r, "check the VMID with: qm list");
+		return;
+	}
+	if (w->rc < 0) {
+		if (w->err_line)
+			r = add(c, "vm.config", CHECK_FAIL, subj, "'/etc/pve/qemu-server/%d.conf' line "
+				"%d: %s", vmid, w->err_line, w->err);
+		else
+			r = add(c, "vm.config", CHECK_FAIL, subj, "%s", w->err);
+		fix(c, r, "correct the entry (qm config %d shows what Proxmox reads)", vmid);
+		return;
+	}
+	add(c, "vm.config", CHECK_PASS, subj, "%d hostpci entr%s, machine %s, %s", conf->nhostpci,
+	    conf->nhostpci == 1 ? "y" : "ies", conf->machine[0] ? conf->machine : "i440fx (default)",
+	    strcmp(conf->bios, "ovmf") == 0 ? "OVMF (UEFI)" : "SeaBIOS");
+	if (conf->nhostpci == 0) {
+		r = add(c, "vm.hostpci", CHECK_INFO, subj, "no hostpci entries: nothing is passed "
+			"through");
+		fix(c, r, "add the card: qm set %d --hostpci0 BUS:SLOT,pcie=1 (pve-gpu-passthrough "
+			  "list shows the candidates)", vmid);
+	}
+	for (int i = 0; i < conf->nhostpci; i++) {
+		const struct pve_hostpci *h = &conf->hostpci[i];
+		const struct pve_devlist *l = &w->lists[i];
+		char hsubj[48], devs[512] = "";
+
+		snprintf(hsubj, sizeof(hsubj), "vm %d hostpci%d", vmid, h->index);
+		if (h->keep || h->mdev) {
+			r = add(c, "vm.hostpci", CHECK_INFO, hsubj, "%s: left to Proxmox, not checked",
+				h->keep ? "driver=keep" : "mediated device");
+			fix(c, r, "nothing to do");
+			continue;
+		}
+		if (w->list_rc[i] < 0) {
+			r = add(c, "vm.hostpci", CHECK_FAIL, hsubj, "%s: Proxmox refuses to start the VM",
+				w->list_err[i][0] ? w->list_err[i] : strerror(-w->list_rc[i]));
+			fix(c, r, "pve-gpu-passthrough list --all shows the devices; then: qm set %d "
+				  "--hostpci%d ADDRESS,...", vmid, h->index);
+			continue;
+		}
+		for (int j = 0; j < l->n; j++) {
+			const struct pci_dev_info *d = pcidb_find(c->rep->db, l->names[j]);
+			size_t n = strlen(devs);
+
+			snprintf(devs + n, sizeof(devs) - n, "%s%s", j ? " " : "", l->names[j]);
+			if (d && d->vendor == 0x10de && pcidev_is_display(d))
+				nvidia = true;
+		}
+		add(c, "vm.hostpci", CHECK_PASS, hsubj, "%s", devs);
+		if (h->pcie) {
+			if (q35) {
+				add(c, "vm.pcie", CHECK_PASS, hsubj, "pcie=1 on a q35 machine");
+			} else {
+				r = add(c, "vm.pcie", CHECK_FAIL, hsubj, "pcie=1 needs a q35 machine, this "
+					"VM has %s: Proxmox refuses to start it", conf->machine[0] ?
+					conf->machine : "i440fx (the default)");
+				fix(c, r, "run: qm set %d --machine q35 (or drop pcie=1 from hostpci%d)",
+				    vmid, h->index);
+			}
+		}
+		if (h->x_vga) {
+			if (strcmp(conf->bios, "ovmf") == 0) {
+				add(c, "vm.xvga", CHECK_PASS, hsubj, "x-vga=1 with OVMF: the card is the "
+				    "primary display (it needs a ROM with an EFI image)");
+			} else {
+				r = add(c, "vm.xvga", CHECK_INFO, hsubj, "x-vga=1 with SeaBIOS: the card "
+					"runs its legacy VGA BIOS, which many modern cards boot badly with");
+				fix(c, r, "if the screen stays dark: qm set %d --bios ovmf, with an EFI "
+					  "disk (qm set %d --efidisk0 STORAGE:1)", vmid, vmid);
+			}
+			hidden = true; /* Proxmox adds kvm=off with x-vga */
+		}
+		if (h->romfile[0])
+			check_romfile(c, conf, h, l, hsubj);
+	}
+	check_hookscript(c, conf, subj);
+	if (nvidia) {
+		if (strstr(conf->cpu, "hidden=1"))
+			hidden = true;
+		r = add(c, "vm.nvidia", CHECK_INFO, subj, "NVIDIA GPU: drivers before 465 stop with "
+			"Code 43 when they see a hypervisor%s", hidden ?
+			"; KVM is hidden from the guest (x-vga=1 or cpu hidden=1)" : "");
+		fix(c, r, "nothing to do with drivers 465 and newer; for older ones hide KVM: "
+			  "qm set %d --cpu host,hidden=1 (and patch the ROM if the card is the boot GPU: "
+			  "pve-gpu-passthrough rom patch)", vmid);
+	}
+}
+
+/* --- driver ----------------------------------------------------------------------------- */
+
+static int add_device(struct ctx *c, const struct pci_dev_info *d, bool from_vm)
+{
+	struct check_report *rep = c->rep;
+	struct check_device *n;
+
+	for (int i = 0; i < rep->ndevs; i++)
+		if (rep->devs[i].dev == d)
+			return 0;
+	n = realloc(rep->devs, (size_t)(rep->ndevs + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	rep->devs = n;
+	memset(&n[rep->ndevs], 0, sizeof(*n));
+	n[rep->ndevs].dev = d;
+	n[rep->ndevs].from_vm = from_vm;
+	n[rep->ndevs].fb_bar = -1;
+	rep->ndevs++;
+	return 0;
+}
+
+int checks_run(const struct sysroot *sr, const struct check_opts *o, struct check_report **ret)
+{
+	struct check_report *rep = calloc(1, sizeof(*rep));
+	struct ctx c = { .sr = sr, .o = o, .rep = rep };
+	struct vmwork *vw = NULL;
+	char node[128];
+	int r;
+
+	if (!rep)
+		return -ENOMEM;
+	r = pcidb_load(sr, &rep->db);
+	if (r < 0)
+		goto fail;
+	r = hostinfo_read(sr, &rep->host);
+	if (r < 0)
+		goto fail;
+	r = bootcfg_read(sr, &rep->host, &rep->boot);
+	if (r < 0)
+		goto fail;
+	if (hostdev_scan(sr, &rep->hd) < 0)
+		rep->hd = NULL;
+	rep->iomem_ok = iomem_read(sr, &rep->iomem) == 0;
+
+	/* The VMs first: their devices join the device checks. */
+	if (o->node)
+		snprintf(node, sizeof(node), "%s", o->node);
+	else if (pve_nodename(node, sizeof(node)) < 0)
+		node[0] = '\0';
+	vw = calloc((size_t)(o->nvmids ? o->nvmids : 1), sizeof(*vw));
+	rep->vms = calloc((size_t)(o->nvmids ? o->nvmids : 1), sizeof(*rep->vms));
+	if (!vw || !rep->vms) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < o->nvmids; i++) {
+		struct vmwork *w = &vw[i];
+		struct check_vm *vm = &rep->vms[rep->nvms++];
+
+		vm->vmid = o->vmids[i];
+		w->rc = pve_vmconf_load(sr, o->vmids[i], &w->conf, &w->err_line, w->err,
+					sizeof(w->err));
+		vm->loaded = w->rc == 0;
+		if (!vm->loaded)
+			continue;
+		for (int j = 0; j < w->conf.nhostpci; j++) {
+			struct pve_devlist *l = &w->lists[j];
+
+			w->list_rc[j] = pve_hostpci_expand(sr, &w->conf.hostpci[j], node, o->vmids[i], l,
+							   w->list_err[j], sizeof(w->list_err[j]));
+			if (w->list_rc[j] < 0)
+				continue;
+			for (int k = 0; k < l->n; k++) {
+				char (*nd)[PCI_ADDR_LEN] = realloc(vm->devs, (size_t)(vm->ndevs + 1) *
+									       PCI_ADDR_LEN);
+				if (!nd) {
+					r = -ENOMEM;
+					goto fail;
+				}
+				vm->devs = nd;
+				snprintf(vm->devs[vm->ndevs++], PCI_ADDR_LEN, "%s", l->names[k]);
+			}
+		}
+	}
+
+	check_cpu(&c);
+	check_boot(&c);
+	check_acpi(&c);
+	check_iommu(&c);
+	check_intel_iommu(&c);
+	check_iommu_pt(&c);
+	check_intremap(&c);
+	check_x2apic(&c);
+	check_acs(&c);
+	check_modules(&c);
+	check_early(&c);
+
+	/* Every display controller, then what the VMs pass through, in address order. */
+	for (int i = 0; i < rep->db->ndev; i++) {
+		const struct pci_dev_info *d = &rep->db->dev[rep->db->byaddr[i]];
+
+		if (pcidev_is_display(d) && add_device(&c, d, false) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
+	for (int i = 0; i < rep->nvms; i++)
+		for (int j = 0; j < rep->vms[i].ndevs; j++) {
+			const struct pci_dev_info *d = pcidb_find(rep->db, rep->vms[i].devs[j]);
+
+			if (d && !d->is_bridge && add_device(&c, d, true) < 0) {
+				r = -ENOMEM;
+				goto fail;
+			}
+		}
+	for (int i = 0; i < rep->ndevs; i++) {
+		struct check_device *cd = &rep->devs[i];
+
+		if (collect_members(&c, cd) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		check_group(&c, cd);
+		if (pcidev_is_display(cd->dev)) {
+			check_driver(&c, cd);
+			check_fb(&c, cd);
+		}
+		check_reset(&c, cd);
+	}
+	for (int i = 0; i < o->nvmids; i++)
+		check_vm(&c, &vw[i], o->vmids[i]);
+	free(vw);
+	if (c.oom) {
+		checks_free(rep);
+		return -ENOMEM;
+	}
+	*ret = rep;
+	return 0;
+fail:
+	free(vw);
+	checks_free(rep);
+	return r;
+}
+
+struct check_report *checks_free(struct check_report *r)
+{
+	if (!r)
+		return NULL;
+	for (int i = 0; i < r->nres; i++) {
+		free(r->res[i].message);
+		free(r->res[i].fix);
+		free(r->res[i].edit_file);
+		free(r->res[i].edit_old);
+		free(r->res[i].edit_new);
+		free(r->res[i].run);
+	}
+	free(r->res);
+	for (int i = 0; i < r->ndevs; i++)
+		free(r->devs[i].members);
+	free(r->devs);
+	for (int i = 0; i < r->nvms; i++)
+		free(r->vms[i].devs);
+	free(r->vms);
+	hostdev_free(r->hd);
+	iomem_free(&r->iomem);
+	pcidb_free(r->db);
+	free(r);
+	return NULL;
+}
+
+const char *check_status_name(enum check_status s)
+{
+	static const char *const names[] = { "PASS", "INFO", "WARN", "FAIL" };
+
+	return s <= CHECK_FAIL ? names[s] : "?";
+}
+
+const char *check_status_key(enum check_status s)
+{
+	static const char *const names[] = { "pass", "info", "warn", "fail" };
+
+	return s <= CHECK_FAIL ? names[s] : "?";
+}
+
+int checks_exit_code(const struct check_report *r)
+{
+	return r->counts[CHECK_FAIL] ? 2 : r->counts[CHECK_WARN] ? 1 : 0;
+}
+
+int checks_cmdline_edit(const struct check_report *r, char *out, size_t size)
+{
+	int rc;
+
+	if (r->boot.kind == BOOT_UNKNOWN || (!r->cmdline_add[0] && !r->cmdline_remove[0]))
+		return 0;
+	rc = bootcfg_edit(&r->boot, r->cmdline_add[0] ? r->cmdline_add : NULL,
+			  r->cmdline_remove[0] ? r->cmdline_remove : NULL, out, size);
+	return rc < 0 ? rc : 1;
+}
