@@ -1,0 +1,417 @@
+/* cmd_early.c - `pve-gpu-passthrough early status [--image FILE]`: early binding at boot as
+ * the host sees it now:
+ *   - what the [early] section of the INI asks for (and the modprobe.d lines it makes);
+ *   - what the current initramfs (/boot/initrd.img-<running kernel>) holds for it, listed with
+ *     lsinitramfs (exec'd directly, no shell), and whether it is older than the INI;
+ *   - whether each configured device is on vfio-pci now, what the boot did with it (the record
+ *     the boot script leaves in /run), and whether its IOMMU group is viable.
+ * Exit 0 when everything matches, 1 when something does not (each reason is printed, with
+ * "run update-initramfs -u -k all" when the image is stale), 64 on a bad command line.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libkmod.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "early.h"
+#include "pcidev.h"
+#include "util.h"
+
+#define PROG "pve-gpu-passthrough"
+#define LSINITRAMFS "/usr/bin/lsinitramfs"
+#define LISTING_MAX (32 << 20)
+
+struct status {
+	const struct sysroot *sr;
+	int problems;
+	bool stale; /* suggest update-initramfs */
+};
+
+static void problem(struct status *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct status *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("  problem: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	st->problems++;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: " PROG " early status [--image FILE]\n");
+}
+
+/* The modification time of PATH below the root; -errno when it cannot be read. */
+static int mtime_of(const struct sysroot *sr, const char *path, struct timespec *ret)
+{
+	struct stat s;
+	int fd = sr_openat(sr, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &s) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	close(fd);
+	if (!S_ISREG(s.st_mode))
+		return -EINVAL;
+	*ret = s.st_mtim;
+	return 0;
+}
+
+static void fmt_time(const struct timespec *t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (!localtime_r(&t->tv_sec, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, size, "@%lld", (long long)t->tv_sec);
+}
+
+static bool older(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Runs lsinitramfs on FILE (a host path) and returns its output (malloc'd) in *ret. */
+static int list_image(const char *file, char **ret)
+{
+	size_t size = 1 << 16, len = 0;
+	char *buf = malloc(size);
+	int fds[2], status;
+	pid_t pid;
+
+	if (!buf)
+		return -ENOMEM;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		free(buf);
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		int e = -errno;
+
+		close(fds[0]);
+		close(fds[1]);
+		free(buf);
+		return e;
+	}
+	if (pid == 0) {
+		char *const argv[] = { (char *)"lsinitramfs", (char *)file, NULL };
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (dup2(fds[1], STDOUT_FILENO) < 0 || (null >= 0 && dup2(null, STDIN_FILENO) < 0))
+			_exit(127);
+		execv(LSINITRAMFS, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= size) {
+			char *nb = size < LISTING_MAX ? realloc(buf, size * 2) : NULL;
+
+			if (!nb)
+				break; /* keep what fits; drain below */
+			buf = nb;
+			size *= 2;
+		}
+		n = read(fds[0], buf + len, size - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	/* Whatever did not fit is read and dropped, so the child never blocks on the pipe. */
+	for (char sink[4096];;) {
+		ssize_t n = read(fds[0], sink, sizeof(sink));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			free(buf);
+			return -errno;
+		}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		free(buf);
+		return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOENT : -EIO;
+	}
+	*ret = buf;
+	return 0;
+}
+
+static void show_ini(struct status *st, const char *path, const struct pgp_config *c,
+		     const struct early_sel *sel)
+{
+	const struct early_opts *e = &c->early;
+	struct kmod_ctx *ctx = NULL;
+	char addr[PCI_ADDR_LEN], conf[4096];
+	int r;
+
+	printf("INI %s\n", path);
+	if (!early_configured(e)) {
+		printf("  no early binding configured (no ids or addresses in [early])\n");
+		return;
+	}
+	if (e->naddrs) {
+		printf("  addresses  ");
+		for (int i = 0; i < e->naddrs; i++) {
+			pci_addr_fmt(&e->addrs[i], addr);
+			printf("%s%s", i ? "," : "", addr);
+		}
+		printf("  (line %d)\n", e->line_addrs);
+	}
+	if (e->nids) {
+		printf("  ids        ");
+		for (int i = 0; i < e->nids; i++)
+			printf("%s%04x:%04x", i ? "," : "", e->ids[i].vendor, e->ids[i].device);
+		printf("  (line %d; every device with these ids)\n", e->line_ids);
+		printf("  disable_vga %s\n", e->disable_vga ? "yes" : "no");
+		r = early_kmod_new(st->sr, NULL, &ctx);
+		if (r == 0) {
+			r = early_modprobe_conf(st->sr, ctx, e, sel, conf, sizeof(conf));
+			kmod_unref(ctx);
+		}
+		if (r < 0) {
+			printf("  modprobe.d (cannot find the drivers: %s)\n", strerror(-r));
+			return;
+		}
+		printf("  modprobe.d in the image:\n");
+		for (char *save = NULL, *l = strtok_r(conf, "\n", &save); l;
+		     l = strtok_r(NULL, "\n", &save))
+			printf("    %s\n", l);
+	}
+}
+
+static void show_image(struct status *st, const char *image, const char *ini_path,
+		       bool configured)
+{
+	struct timespec ti, tc;
+	struct early_image img;
+	char when[64], host_path[SR_PATH_MAX * 2];
+	_cleanup_free_ char *listing = NULL;
+	bool has_ini = mtime_of(st->sr, ini_path, &tc) == 0;
+	int r;
+
+	printf("initramfs %s\n", image);
+	r = mtime_of(st->sr, image, &ti);
+	if (r < 0) {
+		problem(st, "cannot read the image: %s", strerror(-r));
+		if (configured)
+			st->stale = true;
+		return;
+	}
+	fmt_time(&ti, when, sizeof(when));
+	printf("  built      %s\n", when);
+	snprintf(host_path, sizeof(host_path), "%s%s", sr_is_host(st->sr) ? "" : st->sr->dir, image);
+	r = list_image(host_path, &listing);
+	if (r < 0) {
+		problem(st, "cannot list the image with " LSINITRAMFS ": %s", strerror(-r));
+		return;
+	}
+	early_image_scan(listing, &img);
+	printf("  contains   binary %s, INI %s, boot script %s, vfio modules %s, modprobe.d %s\n",
+	       img.binary ? "yes" : "no", img.ini ? "yes" : "no", img.script ? "yes" : "no",
+	       img.vfio && img.vfio_pci && img.vfio_iommu_type1 ? "yes" : "no",
+	       img.modprobe_conf ? "yes" : "no");
+	if (configured && !(img.binary && img.ini && img.script)) {
+		problem(st, "the image has no early binding");
+		st->stale = true;
+	} else if (configured && !(img.vfio && img.vfio_pci && img.vfio_iommu_type1)) {
+		problem(st, "the image lacks vfio modules (vfio, vfio_iommu_type1, vfio-pci)");
+		st->stale = true;
+	} else if (!configured && img.binary && img.ini) {
+		printf("  note: the image still binds what an earlier INI asked for\n");
+	}
+	if (has_ini && older(&ti, &tc)) {
+		problem(st, "the image is older than %s", ini_path);
+		st->stale = true;
+	}
+}
+
+static void show_devices(struct status *st, const struct early_sel *sel)
+{
+	char names[64][PCI_ADDR_LEN], msg[256];
+	int shown_groups[EARLY_MAX_DEVS], ngroups = 0;
+
+	printf("devices\n");
+	for (int i = 0; i < sel->n; i++) {
+		const struct early_dev *d = &sel->devs[i];
+		const char *how = d->by_addr ? (d->by_id ? "address, id" : "address") : "id";
+		char drv[PCIDEV_NAME_MAX] = "";
+		int rec;
+
+		if (!d->present) {
+			printf("  %s  (%s)  not present\n", d->name, how);
+			problem(st, "%s is not present on this host", d->name);
+			continue;
+		}
+		pcidev_driver(st->sr, d->name, drv, sizeof(drv));
+		rec = early_record_lookup(st->sr, d->name, msg, sizeof(msg));
+		printf("  %s %04x:%04x  (%s)  %s", d->name, d->vendor, d->device, how,
+		       drv[0] ? drv : "no driver");
+		if (rec >= 0)
+			printf("  [boot: %s]\n", early_outcome_name((enum early_outcome)rec));
+		else
+			printf("  [boot: no record]\n");
+		if (strcmp(drv, EARLY_DRIVER) != 0)
+			problem(st, "%s is not on vfio-pci%s%s", d->name, rec >= 0 ? "; at boot: " : "",
+				rec >= 0 ? msg : "");
+		else if (rec != EARLY_BOUND && rec != EARLY_ALREADY)
+			printf("  note: %s is on vfio-pci, but not from early binding at this boot\n",
+			       d->name);
+	}
+	/* Group viability: every endpoint of a group must be on vfio-pci (or unbound). Configured
+	 * devices that are not were reported above; the others are named here. */
+	for (int i = 0; i < sel->n; i++) {
+		int g = sel->devs[i].iommu_group, n, others = 0;
+		bool seen = false, viable = true;
+
+		if (!sel->devs[i].present || g < 0)
+			continue;
+		for (int k = 0; k < ngroups; k++)
+			seen = seen || shown_groups[k] == g;
+		if (seen)
+			continue;
+		shown_groups[ngroups++] = g;
+		n = pcidev_group_members(st->sr, g, names, 64);
+		if (n < 0)
+			continue;
+		for (int m = 0; m < n; m++) {
+			struct pci_dev_info info;
+			bool configured = false;
+
+			if (pcidev_read(st->sr, names[m], &info) < 0 || info.is_bridge ||
+			    !info.driver[0] || !strcmp(info.driver, EARLY_DRIVER))
+				continue;
+			viable = false;
+			for (int k = 0; k < sel->n; k++)
+				configured = configured || !strcmp(sel->devs[k].name, names[m]);
+			if (configured)
+				continue;
+			if (others++ == 0)
+				printf("  note: IOMMU group %d is not viable for a VM yet:", g);
+			printf(" %s on %s", names[m], info.driver);
+		}
+		if (viable)
+			printf("  IOMMU group %d: viable\n", g);
+		else if (others)
+			printf(" (Proxmox moves the whole group at VM start; list them in addresses "
+			       "to bind them at boot)\n");
+	}
+}
+
+static int early_status(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "image", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static struct pgp_config cfg;
+	static struct early_sel sel;
+	struct status st = { .sr = &g->root };
+	const char *ini = g->config ? g->config : CONFIG_DEFAULT_PATH, *image = NULL;
+	char err[512], osrelease[128], image_buf[SR_PATH_MAX];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			image = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		default:
+			fprintf(stderr, "Try '" PROG " early --help'.\n");
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, PROG " early status: unexpected argument '%s'\n", argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	if (!image) {
+		if (sr_read_str(&g->root, "/proc/sys/kernel/osrelease", osrelease,
+				sizeof(osrelease)) <= 0 ||
+		    strchr(osrelease, '/')) {
+			fprintf(stderr, PROG ": cannot read the running kernel's release\n");
+			return CLI_EXIT_FAIL;
+		}
+		if (sr_path(image_buf, "/boot/initrd.img-%s", osrelease) < 0)
+			return CLI_EXIT_FAIL;
+		image = image_buf;
+	}
+
+	r = config_load(&g->root, g->config, &cfg, err, sizeof(err));
+	if (r < 0) {
+		printf("INI %s\n", ini);
+		problem(&st, "%s", err);
+		printf("fix the INI, then run update-initramfs -u -k all\n");
+		return CLI_EXIT_FAIL;
+	}
+	r = early_select(&g->root, &cfg.early, &sel);
+	if (r < 0) {
+		fprintf(stderr, PROG ": cannot list PCI devices: %s\n", strerror(-r));
+		return CLI_EXIT_FAIL;
+	}
+	show_ini(&st, ini, &cfg, &sel);
+	show_image(&st, image, ini, early_configured(&cfg.early));
+	if (early_configured(&cfg.early)) {
+		if (!early_enabled_on_cmdline(&g->root))
+			problem(&st, "this boot had pve-gpu-passthrough.early=0 on the kernel command "
+				     "line");
+		show_devices(&st, &sel);
+	}
+	if (st.stale)
+		printf("run update-initramfs -u -k all (the image does not match %s)\n", ini);
+	if (st.problems == 0) {
+		printf("ok\n");
+		return CLI_EXIT_OK;
+	}
+	printf("%d problem%s\n", st.problems, st.problems == 1 ? "" : "s");
+	return CLI_EXIT_FAIL;
+}
+
+static int cmd_early(struct cli_globals *g, int argc, char **argv)
+{
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (argc < 2 || strcmp(argv[1], "status") != 0) {
+		fprintf(stderr, PROG " early: %s\nTry '" PROG " early --help'.\n",
+			argc < 2 ? "missing subcommand (status)" : "unknown subcommand");
+		return CLI_EXIT_USAGE;
+	}
+	return early_status(g, argc - 1, argv + 1);
+}
+
+CLI_COMMAND(early, "early", cmd_early, "status [--image FILE]",
+	    "early binding at boot: INI, initramfs, devices");
