@@ -1,0 +1,76 @@
+/* cmd_vm.c - `prepare VMID [--dry-run]` and `release VMID [--dry-run]`: what the hookscript
+ * does at pre-start and post-stop, by hand (the same engine; --dry-run changes nothing and
+ * prints every write it would make). */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "handoff.h"
+#include "pveconf.h"
+#include "util.h"
+
+static void print_line(void *ud, enum ho_level level, const char *msg)
+{
+	static const char *const prefix[] = { "", "warning: ", "error: " };
+
+	fflush(stdout);
+	fprintf(level == HO_ERROR ? stderr : stdout, "%s%s\n", prefix[level], msg);
+}
+
+static int run(struct cli_globals *g, int argc, char **argv, bool prepare)
+{
+	static const struct option opts[] = { { "dry-run", no_argument, NULL, 'n' }, { 0 } };
+	struct pgp_config cfg;
+	unsigned long vmid;
+	char node[128], err[512];
+	bool dry = false;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+		if (c != 'n') {
+			fprintf(stderr, "usage: pve-gpu-passthrough %s VMID [--dry-run]\n", argv[0]);
+			return CLI_EXIT_USAGE;
+		}
+		dry = true;
+	}
+	if (argc - optind != 1 || parse_ulong(argv[optind], 10, 999999999, &vmid) < 0) {
+		fprintf(stderr, "usage: pve-gpu-passthrough %s VMID [--dry-run]\n", argv[0]);
+		return CLI_EXIT_USAGE;
+	}
+	r = config_load(&g->root, g->config, &cfg, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "error: %s\n", err);
+		return CLI_EXIT_FAIL;
+	}
+	if (g->node)
+		str_copy(node, sizeof(node), g->node);
+	else if (pve_nodename(node, sizeof(node)) < 0)
+		str_copy(node, sizeof(node), "localhost");
+	struct handoff_ops ops = {
+		.sr = &g->root,
+		.opts = config_hook_opts(&cfg, (int)vmid),
+		.node = node,
+		.dry_run = dry,
+		.log = print_line,
+	};
+	r = prepare ? handoff_prepare(&ops, (int)vmid) : handoff_release(&ops, (int)vmid);
+	return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+static int cmd_prepare(struct cli_globals *g, int argc, char **argv)
+{
+	return run(g, argc, argv, true);
+}
+
+static int cmd_release(struct cli_globals *g, int argc, char **argv)
+{
+	return run(g, argc, argv, false);
+}
+
+CLI_COMMAND(prepare, "prepare", cmd_prepare, "VMID [--dry-run]",
+	    "hand VMID's GPUs to vfio-pci now (what pre-start does)");
+CLI_COMMAND(release, "release", cmd_release, "VMID [--dry-run]",
+	    "give VMID's devices back now (what post-stop does)");
