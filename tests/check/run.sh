@@ -1,0 +1,106 @@
+#!/bin/bash
+# tests/check/run.sh [BUILD_DIR] [--update] - golden tests of `list` and `check` on fake hosts.
+#
+# Each directory tests/check/HOST/ holds:
+#   spec          the host for build/fakesys (tests/fixture/fakesys.h)
+#   kmod          optional: "release R", then "module PATH" / "builtin PATH" lines: a
+#                 /lib/modules/R tree of stub modules indexed by depmod, for libkmod
+#   CASE.args     the command line after `pve-gpu-passthrough --sysroot ROOT`
+#   CASE.out      the expected stdout, then "--- stderr" and stderr when there is any, then
+#                 "--- exit N"
+# Every host is built into a fresh temporary root (never the machine's own /sys), with
+# tests/check/pci.ids as its names database. Prints "PASS check.HOST.CASE" or "FAIL ..." (with
+# the diff) per case and exits non-zero on any failure. --update rewrites the .out files.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+build=build
+update=0
+for a in "$@"; do
+	case $a in
+	--update) update=1 ;;
+	*) build=$a ;;
+	esac
+done
+build=$(cd "$build" && pwd) || exit 2
+cli=$build/pve-gpu-passthrough
+fakesys=$build/fakesys
+for f in "$cli" "$fakesys"; do
+	[ -x "$f" ] || { echo "FAIL check.setup: $f missing (run make)"; exit 1; }
+done
+depmod=$(command -v depmod || echo /sbin/depmod)
+cc=${CC:-cc}
+tmp=$(mktemp -d /tmp/pgp-check.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+
+# make_modules ROOT KMODFILE: stub modules (compiled once per name) plus depmod's indexes.
+make_modules() {
+	local root=$1 file=$2 rel="" kind path name obj
+	while read -r kind path; do
+		case $kind in
+		release)
+			rel=$path
+			mkdir -p "$root/lib/modules/$rel"
+			: >"$root/lib/modules/$rel/modules.builtin"
+			;;
+		module)
+			name=$(basename "$path" .ko | tr - _)
+			obj=$tmp/mod-$name.o
+			[ -f "$obj" ] || "$cc" -c -DNAME="$name" -o "$obj" "$here/stubmod.c" || return 1
+			mkdir -p "$(dirname "$root/lib/modules/$rel/$path")"
+			cp "$obj" "$root/lib/modules/$rel/$path"
+			;;
+		builtin)
+			echo "$path" >>"$root/lib/modules/$rel/modules.builtin"
+			;;
+		esac
+	done <"$file"
+	"$depmod" -b "$root" "$rel" 2>/dev/null
+}
+
+for hostdir in "$here"/*/; do
+	host=$(basename "$hostdir")
+	[ -f "$hostdir/spec" ] || continue
+	root=$tmp/$host
+	mkdir -p "$root/usr/share/misc"
+	if ! "$fakesys" "$root" "$hostdir/spec" >"$tmp/err" 2>&1; then
+		echo "FAIL check.$host: fakesys: $(cat "$tmp/err")"
+		failed=1
+		continue
+	fi
+	cp "$here/pci.ids" "$root/usr/share/misc/pci.ids"
+	if [ -f "$hostdir/kmod" ] && ! make_modules "$root" "$hostdir/kmod"; then
+		echo "FAIL check.$host: cannot build the module tree"
+		failed=1
+		continue
+	fi
+	for argsfile in "$hostdir"/*.args; do
+		[ -f "$argsfile" ] || continue
+		case=$(basename "$argsfile" .args)
+		golden=$hostdir/$case.out
+		read -r -a args <"$argsfile"
+		# From "/" with a clean environment: nothing of the caller's leaks in.
+		(cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
+			"$cli" --sysroot "$root" "${args[@]}" >"$tmp/out" 2>"$tmp/err")
+		rc=$?
+		{
+			cat "$tmp/out"
+			if [ -s "$tmp/err" ]; then
+				echo "--- stderr"
+				cat "$tmp/err"
+			fi
+			echo "--- exit $rc"
+		} >"$tmp/actual"
+		if [ $update -eq 1 ]; then
+			cp "$tmp/actual" "$golden"
+		fi
+		if diff -u "$golden" "$tmp/actual" >"$tmp/diff" 2>&1; then
+			echo "PASS check.$host.$case"
+		else
+			echo "FAIL check.$host.$case"
+			sed 's/^/    /' "$tmp/diff" | head -60
+			failed=1
+		fi
+	done
+done
+exit $failed
