@@ -54,10 +54,27 @@ static bool group_shown(const struct pcidb *db, const struct pcidb_group *g, boo
 	return false;
 }
 
-static bool device_shown(const struct pcidb_group *g, const struct pci_dev_info *d, bool all)
+static bool same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b)
 {
-	/* Without an IOMMU every device is groupless: show only the candidates then. */
-	return all || g->group >= 0 || is_candidate(d);
+	return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
+	       a->addr.slot == b->addr.slot;
+}
+
+static bool device_shown(const struct pcidb *db, const struct pcidb_group *g, int i, bool all)
+{
+	const struct pci_dev_info *d = &db->dev[i];
+
+	if (all || g->group >= 0 || is_candidate(d))
+		return true;
+	/* Without an IOMMU every device is groupless: show the candidates and the other
+	 * functions of their cards (sorted by address, so they are neighbours). */
+	for (int j = i - 1; j >= g->first && same_slot(&db->dev[j], d); j--)
+		if (is_candidate(&db->dev[j]))
+			return true;
+	for (int j = i + 1; j < g->first + g->n && same_slot(&db->dev[j], d); j++)
+		if (is_candidate(&db->dev[j]))
+			return true;
+	return false;
 }
 
 static void json_str(FILE *out, const char *s)
@@ -116,7 +133,7 @@ static void print_json(struct pcidb *db, const struct hostdev *hd, const struct 
 			char why[256];
 			struct names n;
 
-			if (!device_shown(g, d, o->all))
+			if (!device_shown(db, g, i, o->all))
 				continue;
 			get_names(db, d, &n);
 			printf("%s{\"address\":\"%s\",\"vendor_id\":\"%04x\",\"device_id\":\"%04x\","
@@ -162,7 +179,7 @@ static void print_text(struct pcidb *db, const struct hostdev *hd, const struct 
 			continue;
 		}
 		for (int i = g->first; i < g->first + g->n; i++)
-			if (device_shown(g, &db->dev[i], o->all) && strlen(db->dev[i].driver) > wdrv)
+			if (device_shown(db, g, i, o->all) && strlen(db->dev[i].driver) > wdrv)
 				wdrv = strlen(db->dev[i].driver);
 	}
 	for (int gi = 0; gi < db->ngrp; gi++) {
@@ -172,7 +189,7 @@ static void print_text(struct pcidb *db, const struct hostdev *hd, const struct 
 		if (!group_shown(db, g, o->all))
 			continue;
 		for (int i = g->first; i < g->first + g->n; i++)
-			if (device_shown(g, &db->dev[i], o->all))
+			if (device_shown(db, g, i, o->all))
 				last = i;
 		if (g->group >= 0)
 			printf("%sIOMMU group %d%s\n", o->color ? C_BOLD : "", g->group,
@@ -186,7 +203,7 @@ static void print_text(struct pcidb *db, const struct hostdev *hd, const struct 
 			char why[256];
 			struct names n;
 
-			if (!device_shown(g, d, o->all))
+			if (!device_shown(db, g, i, o->all))
 				continue;
 			shown++;
 			get_names(db, d, &n);

@@ -702,7 +702,8 @@ static void check_group(struct ctx *c, const struct check_device *cd)
 	}
 	if (crit[0]) {
 		r = add(c, "group.isolation", CHECK_FAIL, d->name, "IOMMU group %d also holds %s: "
-			"passing it through takes that from the host", d->iommu_group, crit);
+			"passing it through takes that from the host%s%s", d->iommu_group, crit,
+			foreign[0] ? "; the group also holds " : "", foreign);
 		fix(c, r, "put the card in another slot (slots wired to the CPU usually have a group of "
 			  "their own) and run pve-gpu-passthrough list again, or move what the host "
 			  "needs to another controller; the hookscript refuses this group");
@@ -1044,7 +1045,7 @@ static void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 			if (d && d->vendor == 0x10de && pcidev_is_display(d))
 				nvidia = true;
 		}
-		add(c, "vm.hostpci", CHECK_PASS, hsubj, "%s", devs);
+		add(c, "vm.hostpci", CHECK_PASS, hsubj, "passes %s", devs);
 		if (h->pcie) {
 			if (q35) {
 				add(c, "vm.pcie", CHECK_PASS, hsubj, "pcie=1 on a q35 machine");
@@ -1104,6 +1105,20 @@ static int add_device(struct ctx *c, const struct pci_dev_info *d, bool from_vm)
 	n[rep->ndevs].fb_bar = -1;
 	rep->ndevs++;
 	return 0;
+}
+
+/* True when a device already checked speaks for D: same IOMMU group (the group is what
+ * moves), or, without groups, the same card. */
+static bool covered(const struct check_report *rep, const struct pci_dev_info *d)
+{
+	for (int i = 0; i < rep->ndevs; i++) {
+		const struct pci_dev_info *x = rep->devs[i].dev;
+
+		if (x == d || (d->iommu_group >= 0 ? x->iommu_group == d->iommu_group
+						   : same_slot(x, d)))
+			return true;
+	}
+	return false;
 }
 
 int checks_run(const struct sysroot *sr, const struct check_opts *o, struct check_report **ret)
@@ -1195,7 +1210,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 		for (int j = 0; j < rep->vms[i].ndevs; j++) {
 			const struct pci_dev_info *d = pcidb_find(rep->db, rep->vms[i].devs[j]);
 
-			if (d && !d->is_bridge && add_device(&c, d, true) < 0) {
+			if (d && !d->is_bridge && !covered(rep, d) && add_device(&c, d, true) < 0) {
 				r = -ENOMEM;
 				goto fail;
 			}
