@@ -106,7 +106,7 @@ clean:
 
 .PHONY: all unit check demo clean
 .SECONDARY:
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
 
 # --- install, man pages, Debian package (issue 5) ---
 # `make install` installs what the Debian package ships (PREFIX=/usr: the CLI hard-codes the

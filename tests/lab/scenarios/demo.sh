@@ -10,10 +10,14 @@ show() {
 	done
 	printf '    consoles:'
 	for v in /sys/class/vtconsole/vtcon*; do printf ' %s=%s' "$(basename $v)" "$(cat $v/bind)"; done
-	printf '  firmware framebuffer in /proc/iomem: %s\n' "$(grep -Eo 'efifb|vesafb|BOOTFB' /proc/iomem | head -n 1 || echo none)"
+	fb=$(grep -Eo 'efifb|vesafb|BOOTFB' /proc/iomem | head -n 1)
+	printf '  firmware framebuffer in /proc/iomem: %s\n' "${fb:-none}"
 }
 echo
-echo "== 1. The host (kernel $(uname -r)): host drivers loaded as udev would"
+echo "== 0. Boot (kernel $(uname -r)): the UEFI firmware framebuffer holds the GPU, no drivers yet"
+show
+echo
+echo "== 1. The host: its drivers loaded as udev would (bochs-drm replaces efifb)"
 load_host_drivers
 mount_disk
 show
