@@ -717,7 +717,12 @@ static void check_group(struct ctx *c, const struct check_device *cd)
 			  "the same VM, or put the card in a slot with a group of its own");
 		return;
 	}
-	if (with[0])
+	if (with[0] && !c->rep->hd) {
+		r = add(c, "group.isolation", CHECK_WARN, d->name, "IOMMU group %d: with %s; cannot "
+			"tell whether the host needs them ('/proc/self/mountinfo' is unreadable)",
+			d->iommu_group, with);
+		fix(c, r, "run the check as root on the host itself");
+	} else if (with[0])
 		add(c, "group.isolation", CHECK_PASS, d->name, "IOMMU group %d: with %s", d->iommu_group,
 		    with);
 	else
