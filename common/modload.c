@@ -1,7 +1,13 @@
-/* modload.c - see modload.h. */
+/* modload.c - see modload.h.
+ *
+ * libkmod is opened with dlopen() on first use instead of being linked: it pulls libcrypto,
+ * libzstd and liblzma into every process that links it, which costs more than the whole
+ * hookscript does for a VM without passthrough devices (the common case at every VM start).
+ * Only the hook's device path ever loads modules. */
 #define _GNU_SOURCE
 #include "modload.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <libkmod.h>
 #include <stdarg.h>
@@ -10,6 +16,41 @@
 #include <sys/utsname.h>
 
 #include "util.h"
+
+#define KMOD_FUNCS(X)                                                                   \
+	X(kmod_new) X(kmod_unref) X(kmod_set_log_fn) X(kmod_module_new_from_lookup)     \
+	X(kmod_module_get_module) X(kmod_module_unref) X(kmod_module_unref_list)        \
+	X(kmod_module_get_path) X(kmod_module_get_initstate) X(kmod_module_get_name)    \
+	X(kmod_module_probe_insert_module) X(kmod_list_next)
+
+static struct {
+	bool tried, ok;
+#define FIELD(f) __typeof__(f) *f;
+	KMOD_FUNCS(FIELD)
+#undef FIELD
+} k;
+
+static int kmod_open(void)
+{
+	void *h;
+
+	if (k.tried)
+		return k.ok ? 0 : -ENOSYS;
+	k.tried = true;
+	h = dlopen("libkmod.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return -ENOSYS;
+#define LOAD(f)                                          \
+	if (!(k.f = (__typeof__(f) *)dlsym(h, #f))) \
+		return -ENOSYS;
+	KMOD_FUNCS(LOAD)
+#undef LOAD
+	k.ok = true;
+	return 0;
+}
+
+/* kmod_list_foreach() calls kmod_list_next; route it through the loaded library. */
+#define kmod_list_foreach_dl(it, head) for (it = head; it; it = k.kmod_list_next(head, it))
 
 int modload_dir(const struct sysroot *sr, char *buf, size_t size)
 {
@@ -33,11 +74,11 @@ static struct kmod_ctx *ctx_new(const struct sysroot *sr)
 	char dir[SR_PATH_MAX];
 	struct kmod_ctx *ctx;
 
-	if (modload_dir(sr, dir, sizeof(dir)) < 0)
+	if (kmod_open() < 0 || modload_dir(sr, dir, sizeof(dir)) < 0)
 		return NULL;
-	ctx = kmod_new(dir, NULL);
+	ctx = k.kmod_new(dir, NULL);
 	if (ctx)
-		kmod_set_log_fn(ctx, quiet_log, NULL);
+		k.kmod_set_log_fn(ctx, quiet_log, NULL);
 	return ctx;
 }
 
@@ -49,20 +90,20 @@ int modload_available(const struct sysroot *sr, const char *name)
 
 	if (!ctx)
 		return -ENOMEM;
-	r = kmod_module_new_from_lookup(ctx, name, &list);
+	r = k.kmod_module_new_from_lookup(ctx, name, &list);
 	if (r < 0)
 		goto out;
-	kmod_list_foreach(it, list) {
-		struct kmod_module *m = kmod_module_get_module(it);
+	kmod_list_foreach_dl(it, list) {
+		struct kmod_module *m = k.kmod_module_get_module(it);
 
-		if (kmod_module_get_path(m) || kmod_module_get_initstate(m) == KMOD_MODULE_BUILTIN)
+		if (k.kmod_module_get_path(m) || k.kmod_module_get_initstate(m) == KMOD_MODULE_BUILTIN)
 			found = 1;
-		kmod_module_unref(m);
+		k.kmod_module_unref(m);
 	}
-	kmod_module_unref_list(list);
+	k.kmod_module_unref_list(list);
 	r = found;
 out:
-	kmod_unref(ctx);
+	k.kmod_unref(ctx);
 	return r;
 }
 
@@ -79,25 +120,25 @@ int modload_load(const struct sysroot *sr, const char *name, char *err, size_t e
 	ctx = ctx_new(sr);
 	if (!ctx)
 		return -ENOMEM;
-	r = kmod_module_new_from_lookup(ctx, name, &list);
+	r = k.kmod_module_new_from_lookup(ctx, name, &list);
 	if (r < 0 || !list) {
 		snprintf(err, errsize, "module %s not found", name);
 		r = r < 0 ? r : -ENOENT;
 		goto out;
 	}
-	kmod_list_foreach(it, list) {
-		struct kmod_module *m = kmod_module_get_module(it);
+	kmod_list_foreach_dl(it, list) {
+		struct kmod_module *m = k.kmod_module_get_module(it);
 
-		r = kmod_module_probe_insert_module(m, 0, NULL, NULL, NULL, NULL);
+		r = k.kmod_module_probe_insert_module(m, 0, NULL, NULL, NULL, NULL);
 		if (r < 0)
-			snprintf(err, errsize, "cannot load %s: %s", kmod_module_get_name(m),
+			snprintf(err, errsize, "cannot load %s: %s", k.kmod_module_get_name(m),
 				 strerror(-r));
-		kmod_module_unref(m);
+		k.kmod_module_unref(m);
 		if (r < 0)
 			break;
 	}
-	kmod_module_unref_list(list);
+	k.kmod_module_unref_list(list);
 out:
-	kmod_unref(ctx);
+	k.kmod_unref(ctx);
 	return r;
 }
