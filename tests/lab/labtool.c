@@ -1,12 +1,76 @@
-/* labtool.c - the lab's VFIO prober, run inside the guest (static):
+/* labtool.c - the lab's helper, run inside the guest (static):
  *   labtool vfio GROUP DEV [DEV...] [--bar0]
- * prints "vfio ok" or "vfio FAIL <stage>: <error>", and with --bar0 "bar0 mmap ok|FAIL <error>";
- * exit 0 only when every requested step worked. It uses the product's own prover. */
+ *       prints "vfio ok" or "vfio FAIL <stage>: <error>", and with --bar0 "bar0 mmap ok|FAIL
+ *       <error>"; exit 0 only when every requested step worked (the product's own prover).
+ *   labtool time CMD [ARGS...]
+ *       runs CMD (output discarded), prints its wall time in microseconds, exits with its status.
+ *   labtool min to-vfio|to-host VTCON GROUP DEV...
+ *       the benchmark baseline: only the sysfs writes a handoff needs (fbcon vtconsole,
+ *       driver_override, unbind, drivers_probe) and, for to-vfio, the VFIO open of the group;
+ *       no checks, no state, no waiting. The drivers (and vfio-pci) must be loaded. */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "vfio.h"
+
+static int timed(char **argv)
+{
+	struct timespec a, b;
+	int st;
+	pid_t pid;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return 2;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("%ld\n", (long)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000));
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 2;
+}
+
+static int put(struct sysroot *sr, const char *fmt, const char *arg, const char *value)
+{
+	char path[SR_PATH_MAX];
+
+	snprintf(path, sizeof(path), fmt, arg);
+	return sr_write(sr, path, value) < 0;
+}
+
+static int minimal(struct sysroot *sr, int argc, char **argv)
+{
+	bool to_vfio = !strcmp(argv[2], "to-vfio");
+	const char *vt = argv[3], **devs = (const char **)argv + 5;
+	int ndev = argc - 5, bad = 0;
+	struct vfio_report rep;
+
+	if (to_vfio)
+		bad |= put(sr, "/sys/class/vtconsole/vtcon%s/bind", vt, "0");
+	for (int i = 0; i < ndev; i++) {
+		bad |= put(sr, "/sys/bus/pci/devices/%s/driver_override", devs[i], to_vfio ? "vfio-pci" : "\n");
+		bad |= put(sr, "/sys/bus/pci/devices/%s/driver/unbind", devs[i], devs[i]);
+	}
+	for (int i = 0; i < ndev; i++)
+		bad |= sr_write(sr, "/sys/bus/pci/drivers_probe", devs[i]) < 0;
+	if (to_vfio)
+		bad |= vfio_prove(sr, atoi(argv[4]), devs, ndev, 0, &rep) < 0;
+	else
+		bad |= put(sr, "/sys/class/vtconsole/vtcon%s/bind", vt, "1");
+	return bad;
+}
 
 int main(int argc, char **argv)
 {
@@ -16,8 +80,16 @@ int main(int argc, char **argv)
 	unsigned flags = VFIO_PROVE_DMA_MAP;
 	int ndev = 0, r;
 
+	if (argc >= 3 && !strcmp(argv[1], "time"))
+		return timed(argv + 2);
+	if (argc >= 6 && !strcmp(argv[1], "min")) {
+		if (sr_open(&sr, "/") < 0)
+			return 2;
+		return minimal(&sr, argc, argv);
+	}
 	if (argc < 4 || strcmp(argv[1], "vfio") != 0) {
-		fprintf(stderr, "usage: labtool vfio GROUP DEV [DEV...] [--bar0]\n");
+		fprintf(stderr, "usage: labtool vfio GROUP DEV [DEV...] [--bar0] | time CMD... | "
+				"min to-vfio|to-host VTCON GROUP DEV...\n");
 		return 2;
 	}
 	for (int i = 3; i < argc; i++) {

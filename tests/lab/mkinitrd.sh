@@ -63,6 +63,7 @@ for b in pve-gpu-passthrough pve-gpu-passthrough-hook pve-gpu-passthrough-early;
 	[ -x "$build/$b" ] && copy_exec "$build/$b" "/usr/sbin/$b"
 done
 install -m 0755 "$build/labtool" "$stage/usr/bin/labtool"
+[ -n "${LAB_EXTRA_BIN:-}" ] && for b in $LAB_EXTRA_BIN; do copy_exec "$b" "$b"; done
 # The hookscript opens libkmod with dlopen() (see common/modload.c): ldd cannot see it.
 libkmod=$(ldconfig -p | sed -n 's/.*libkmod\.so\.2 (libc6,x86-64) => //p' | head -n 1)
 copy_exec "$(readlink -f "$libkmod")" "$libkmod"
