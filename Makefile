@@ -127,6 +127,9 @@ man_subst = sed -e 's/@VERSION@/$(VERSION)/g' -e 's/@DATE@/$(MAN_DATE)/g'
 
 man: $(MANPAGES)
 
+# What the package ships, without the tests and test tools of `all`.
+programs: $(PROGRAMS)
+
 # pve-gpu-passthrough(8) = head + one ".SS" part per command (sorted) + tail.
 $(BUILD)/man/pve-gpu-passthrough.8: man/pve-gpu-passthrough.8.head $(MAN_PARTS) man/pve-gpu-passthrough.8.tail
 	@mkdir -p $(dir $@)
@@ -155,4 +158,4 @@ install: $(PROGRAMS) man
 deb:
 	tests/deb/mkdeb.sh $(BUILD)/deb
 
-.PHONY: man install deb
+.PHONY: man programs install deb
