@@ -326,44 +326,65 @@ static int gpu_nodes(struct job *j, const struct member *m, char (*paths)[64], i
 	return n;
 }
 
+/* One /proc scan for everything: the groups' VFIO nodes (another QEMU) and the GPUs' own
+ * nodes (host processes); a scan opens a directory per process, so it is done once. */
 static int check_holders(struct job *j)
 {
-	struct holder h[32];
-	char list[512];
+	char paths[MAX_GROUPS + MAX_MEMBERS * 4][64], list[512];
+	const char *pp[MAX_GROUPS + MAX_MEMBERS * 4];
+	int owner[MAX_GROUPS + MAX_MEMBERS * 4]; /* -1 - group index, or member index */
+	struct holder h[64];
+	int np = 0, n;
 
 	for (int g = 0; g < j->ngroups; g++) {
-		char node[64];
-		const char *p = node;
-		int n;
-
-		snprintf(node, sizeof(node), "/dev/vfio/%d", j->groups[g]);
-		n = holders_find(j->ops->sr, &p, 1, h, 32);
-		if (n > 0) {
-			holders_format(h, n, list, sizeof(list));
-			ERR(j, "refusing: IOMMU group %d is open by %s: another VM is using it; stop "
-			       "that VM first", j->groups[g], list);
-			return -EBUSY;
-		}
+		snprintf(paths[np], sizeof(paths[0]), "/dev/vfio/%d", j->groups[g]);
+		owner[np++] = -1 - g;
 	}
 	for (int i = 0; i < j->nmem; i++) {
-		char paths[8][64];
-		const char *pp[8];
-		int np = gpu_nodes(j, &j->mem[i], paths, 8), n;
+		int k = gpu_nodes(j, &j->mem[i], paths + np, 4);
 
-		for (int k = 0; k < np; k++)
-			pp[k] = paths[k];
-		n = holders_find(j->ops->sr, pp, np, h, 32);
-		if (n <= 0)
+		for (int x = 0; x < k; x++)
+			owner[np + x] = i;
+		np += k;
+	}
+	for (int x = 0; x < np; x++)
+		pp[x] = paths[x];
+	n = holders_find(j->ops->sr, pp, np, h, (int)ARRAY_SIZE(h));
+	if (n < 0) {
+		ERR(j, "cannot scan /proc for processes using the devices: %s", strerror(-n));
+		return n;
+	}
+	/* one verdict per group and per device, naming every holder */
+	for (int x = 0; x < np; x++) {
+		struct holder mine[64];
+		int m = 0;
+		bool first = true;
+
+		for (int y = 0; y < x; y++)
+			first &= owner[y] != owner[x];
+		if (!first)
 			continue;
-		holders_format(h, n, list, sizeof(list));
+		for (int i = 0; i < n; i++)
+			for (int y = x; y < np; y++)
+				if (m < (int)ARRAY_SIZE(mine) && owner[y] == owner[x] &&
+				    !strcmp(h[i].path, paths[y]))
+					mine[m++] = h[i];
+		if (!m)
+			continue;
+		holders_format(mine, m, list, sizeof(list));
+		if (owner[x] < 0) {
+			ERR(j, "refusing: IOMMU group %d is open by %s: another VM is using it; stop "
+			       "that VM first", j->groups[-1 - owner[x]], list);
+			return -EBUSY;
+		}
 		if (j->ops->opts->holders_refuse) {
 			ERR(j, "refusing: %s is in use on the host by %s: stop them (display manager, "
 			       "nvidia-persistenced, compute jobs) or set holders = warn",
-			    j->mem[i].info.name, list);
+			    j->mem[owner[x]].info.name, list);
 			return -EBUSY;
 		}
 		WARN(j, "%s is in use on the host by %s; unbinding may wait for them",
-		     j->mem[i].info.name, list);
+		     j->mem[owner[x]].info.name, list);
 	}
 	return 0;
 }
