@@ -523,7 +523,10 @@ int rom_sysfs_dump(const struct sysroot *sr, const char *addr, uint8_t **ret_buf
 		return r;
 	if (!sr_exists(sr, path))
 		return -ENOENT;
-	r = sr_write(sr, path, "1");
+	/* The kernel disables the ROM only for exactly "0\n" (pci_write_rom tests a 2-byte
+	 * write starting with '0'; a bare "0" enables it). The lab's rom-dump scenario showed a
+	 * bare "0" leaving the ROM BAR enabled. */
+	r = sr_write(sr, path, "1\n");
 	if (r < 0)
 		return r;
 	fd = sr_openat(sr, path, O_RDONLY | O_NOCTTY, 0);
@@ -534,7 +537,7 @@ int rom_sysfs_dump(const struct sysroot *sr, const char *addr, uint8_t **ret_buf
 		close(fd);
 	}
 	/* Always disable the ROM BAR again, whatever the read did. */
-	*reterr_restore = sr_write(sr, path, "0");
+	*reterr_restore = sr_write(sr, path, "0\n");
 	if (r == 0 && len == 0) {
 		free(buf);
 		r = -ENODATA;

@@ -446,14 +446,15 @@ TEST(rom_sysfs_dump_enables_reads_and_restores)
 	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
 	CHECK_INT(sr_write(&sr, ROM_ATTR, "card data"), 0);
 	/* A plain file stands in for the attribute, so the read returns what was written last:
-	 * "1" proves the ROM was enabled before the read; "0" at the end that it was disabled. */
+	 * "1\n" proves the ROM was enabled before the read; "0\n" at the end that it was disabled
+	 * (the kernel disables it only for exactly "0\n"). */
 	CHECK_INT(rom_sysfs_dump(&sr, "0000:01:00.0", &data, &len, &restore), 0);
 	CHECK_INT(restore, 0);
-	CHECK_INT(len, 1);
-	CHECK(data[0] == '1');
+	CHECK_INT(len, 2);
+	CHECK(data[0] == '1' && data[1] == '\n');
 	free(data);
-	CHECK_INT(sr_read(&sr, ROM_ATTR, content, sizeof(content)), 1);
-	CHECK_STR(content, "0");
+	CHECK_INT(sr_read(&sr, ROM_ATTR, content, sizeof(content)), 2);
+	CHECK_STR(content, "0\n");
 	/* No ROM attribute: nothing written anywhere, -ENOENT. */
 	restore = 99;
 	CHECK_INT(rom_sysfs_dump(&sr, "0000:02:00.0", &data, &len, &restore), -ENOENT);
