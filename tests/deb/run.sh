@@ -197,12 +197,17 @@ if [ "$has_hook" = 1 ]; then
 fi
 
 # --- remove: warns about the attached VM, keeps the conffile and the (dangling) snippet -----
+# VM 100 "running" with devices handed over (the hookscript's state file).
+mkdir -p "$root/run/$pkg"
+echo "fake" >"$root/run/$pkg/100.state"
 before=$(stamp)
 if in_root dpkg -r $pkg >"$work/remove.log" 2>&1; then pass remove; else
 	fail remove
 	show "$work/remove.log"
 fi
 check remove-warns-attached-vms grep -q "without this package: 100" "$work/remove.log"
+check remove-warns-running-vms grep -q "until a reboot): 100" "$work/remove.log"
+rm -rf "${root:?}/run/$pkg" # a reboot would
 check remove-files-gone test ! -e "$root/usr/sbin/$pkg" -a ! -e "$root/usr/libexec/$pkg"
 check remove-keeps-conffile test -f "$root/etc/$pkg.ini"
 check remove-keeps-snippet test -L "$root$snippet"
