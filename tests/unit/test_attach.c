@@ -1,9 +1,11 @@
-/* test_attach.c - storage.cfg parsing for `attach` (common/pvestorage.c). The verbs themselves
- * are tested end to end by tests/attach/run.sh against a fake `qm`. */
+/* test_attach.c - issue 5: storage.cfg parsing for `attach` (common/pvestorage.c), and the INI
+ * the package ships (doc/pve-gpu-passthrough.ini). The verbs themselves are tested end to end
+ * by tests/attach/run.sh against a fake `qm`, the package by tests/deb/run.sh. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
 
+#include "config.h"
 #include "fakesys.h"
 #include "harness.h"
 #include "pvestorage.h"
@@ -186,4 +188,44 @@ TEST(storage_load_below_root)
 	CHECK_INT(pve_storage_load(&sr, "nas", &s), 0);
 	CHECK(s.shared);
 	sr_close(&sr);
+}
+
+/* The shipped INI parses as it is (all defaults), and with every setting uncommented: its
+ * "#key = value" lines are valid settings. Run from the top of the tree (tests/run-unit). */
+TEST(shipped_ini_parses)
+{
+	static char text[CONFIG_MAX_SIZE], open_text[CONFIG_MAX_SIZE];
+	static struct pgp_config c;
+	char err[512] = "";
+	FILE *f = fopen("doc/pve-gpu-passthrough.ini", "re");
+	size_t n, o = 0;
+
+	CHECK(f != NULL);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	CHECK_INT(config_parse(text, "doc/pve-gpu-passthrough.ini", &c, err, sizeof(err)), 0);
+	CHECK(c.hook.holders_refuse);
+	CHECK_INT(c.early.nids, 0);
+
+	/* "#word" and "#[vm:" lines are settings; "# text" lines are prose. */
+	for (char *line = text, *next; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			next++;
+		/* inih reads lines with fgets(200): text and newline must fit in 199 bytes. */
+		CHECK(next - line <= 199);
+		if (line[0] == '#' && ((line[1] >= 'a' && line[1] <= 'z') || line[1] == '['))
+			line++;
+		memcpy(open_text + o, line, (size_t)(next - line));
+		o += (size_t)(next - line);
+	}
+	open_text[o] = '\0';
+	CHECK_INT(config_parse(open_text, "uncommented", &c, err, sizeof(err)), 0);
+	CHECK_INT(c.early.nids, 2);
+	CHECK_INT(c.early.naddrs, 2);
+	CHECK_INT(c.nvms, 1);
+	CHECK_INT(config_hook_opts(&c, 100)->unbind_timeout_ms, 20000);
+	CHECK(!config_hook_opts(&c, 100)->return_on_stop);
+	CHECK(config_hook_opts(&c, 101)->return_on_stop);
 }
