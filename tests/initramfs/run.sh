@@ -20,7 +20,11 @@ build=${BUILD:-$top/build}
 cache=${LAB_CACHE:-/var/cache/pve-gpu-passthrough-lab}
 kernels=${EARLY_KERNELS:-5.10 6.1 6.12}
 jobs=${LAB_JOBS:-2}
-out=$build/initramfs
+# A directory of its own per run: make check of another checkout user may run this suite at the
+# same time in the same build directory. Runs whose process is gone are cleaned up; the images
+# (hundreds of MB unpacked) go at exit unless KEEP=1, the logs stay.
+base=$build/initramfs
+out=$base/run-$$
 early=$build/pve-gpu-passthrough-early
 cli=$build/pve-gpu-passthrough
 rc=0
@@ -48,8 +52,14 @@ done
 for k in $kernels; do
 	"$top/tests/lab/fetch-kernel.sh" "$k" || { fail "fetch/$k"; exit 1; }
 done
+mkdir -p "$base"
+for d in "$base"/run-*; do
+	[ -d "$d" ] || continue
+	kill -0 "${d##*/run-}" 2>/dev/null || rm -rf "$d"
+done
 rm -rf "$out"
 mkdir -p "$out/ini" "$out/img" "$out/tmp"
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$out/img" "$out/tmp"' EXIT
 
 # --- 1. the binary on its own --------------------------------------------------------------
 fake=$out/tmp/fake
@@ -283,5 +293,5 @@ else
 fi
 
 # --- 4. the lab ----------------------------------------------------------------------------
-EARLY_KERNELS=$kernels "$here/lab.sh" "$out/img" || rc=1
+EARLY_KERNELS=$kernels EARLY_LAB_LOGS=$out/logs "$here/lab.sh" "$out/img" || rc=1
 exit $rc
