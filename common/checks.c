@@ -895,6 +895,12 @@ static void check_hookscript(struct ctx *c, const struct pve_vmconf *conf, const
 		return;
 	}
 	rc = pve_storage_load(c->sr, storage, &st);
+	if (rc == -ENOENT) {
+		r = add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s': there is no storage "
+			"'%s' in '%s': Proxmox refuses to start the VM", hs, storage, PVE_STORAGE_CFG);
+		fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		return;
+	}
 	if (rc == 0)
 		rc = pve_storage_snippets_dir(&st, dir);
 	if (rc == 0)
@@ -949,8 +955,8 @@ static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const st
 		c->oom = true;
 		return;
 	}
-	if (h->romfile[0] == '/' ? sr_path(path, "%s", h->romfile) < 0 :
-				   sr_path(path, "/usr/share/kvm/%s", h->romfile) < 0) {
+	/* Proxmox always passes romfile=/usr/share/kvm/VALUE to QEMU. */
+	if (sr_path(path, "/usr/share/kvm/%s", h->romfile) < 0) {
 		r = add(c, "vm.romfile", CHECK_FAIL, subj, "romfile '%s' is too long", h->romfile);
 		fix(c, r, "put the ROM in /usr/share/kvm under a short name and set romfile=NAME");
 		return;
