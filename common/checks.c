@@ -764,7 +764,8 @@ static void check_fb(struct ctx *c, struct check_device *cd)
 	struct check_result *r;
 
 	if (!c->rep->iomem_ok) {
-		r = add(c, "fb.bar_overlap", CHECK_WARN, d->name, "cannot read '/proc/iomem'");
+		r = add(c, "fb.bar_overlap", CHECK_WARN, d->name, "cannot read the addresses in "
+			"'/proc/iomem'");
 		fix(c, r, "run the check as root (/proc/iomem shows addresses only to root)");
 		return;
 	}
@@ -1154,6 +1155,14 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 	if (hostdev_scan(sr, &rep->hd) < 0)
 		rep->hd = NULL;
 	rep->iomem_ok = iomem_read(sr, &rep->iomem) == 0;
+	/* Without CAP_SYS_ADMIN every range in /proc/iomem reads 00000000-00000000. */
+	if (rep->iomem_ok) {
+		bool any = false;
+
+		for (int i = 0; i < rep->iomem.n && !any; i++)
+			any = rep->iomem.e[i].end != 0;
+		rep->iomem_ok = any;
+	}
 
 	/* The VMs first: their devices join the device checks. */
 	if (o->node)
