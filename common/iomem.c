@@ -114,51 +114,12 @@ int iomem_parse(const char *text, struct iomem *ret)
 int iomem_read(const struct sysroot *sr, struct iomem *ret)
 {
 	char *buf;
-	ssize_t n;
-	int r;
+	/* /proc/iomem reports a size of 0: read it to its end, bounded */
+	int r = sr_read_all(sr, "/proc/iomem", IOMEM_MAX_BYTES, &buf, NULL);
 
-	/* /proc/iomem reports a size of 0: read into a bounded buffer, in chunks. */
-	int fd = sr_openat(sr, "/proc/iomem", O_RDONLY, 0);
-	size_t len = 0, cap = 64 * 1024;
-
-	if (fd < 0)
-		return fd;
-	buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		if (len + 1 >= cap) {
-			char *nb;
-
-			if (cap >= IOMEM_MAX_BYTES) {
-				r = -EFBIG;
-				goto out;
-			}
-			cap *= 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
+	if (r < 0)
+		return r;
 	r = iomem_parse(buf, ret);
-out:
-	close(fd);
 	free(buf);
 	return r;
 }

@@ -242,63 +242,17 @@ next:
 	return 0;
 }
 
-/* Reads a whole small file below the root into a malloc'd NUL-terminated buffer. */
+/* Reads a whole small text file below the root; a NUL byte makes it invalid. */
 static int slurp(const struct sysroot *sr, const char *path, size_t max, char **ret)
 {
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap);
-	int fd = sr_openat(sr, path, O_RDONLY | O_NOCTTY, 0), r = 0;
+	size_t len;
+	int r = sr_read_all(sr, path, max, ret, &len);
 
-	if (!buf) {
-		if (fd >= 0)
-			close(fd);
-		return -ENOMEM;
-	}
-	if (fd < 0) {
-		free(buf);
-		return fd;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= cap) {
-			char *nb;
-
-			if (cap > max) {
-				r = -EFBIG;
-				break;
-			}
-			cap *= 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				break;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (r == 0 && len > max)
-		r = -EFBIG;
-	if (r == 0 && memchr(buf, '\0', len))
+	if (r == 0 && memchr(*ret, '\0', len)) {
+		free(*ret);
 		r = -EINVAL;
-	if (r < 0) {
-		free(buf);
-		return r;
 	}
-	buf[len] = '\0';
-	*ret = buf;
-	return 0;
+	return r;
 }
 
 int pve_vmconf_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, int *err_line,

@@ -416,51 +416,15 @@ const char *rom_efi_subsystem_str(uint16_t subsystem)
 	return "unknown";
 }
 
-/* Reads FD to its end into a malloc'd buffer of at most MAX bytes; -EFBIG beyond. sysfs
- * binary attributes such as "rom" hand out at most a page per read(), so this loops. */
+/* sysfs binary attributes such as "rom" hand out at most a page per read(): read to the end. */
 static int read_all(int fd, size_t max, uint8_t **ret_buf, size_t *ret_len)
 {
-	size_t cap = 64 * 1024, len = 0;
-	uint8_t *buf = malloc(cap), *nbuf;
+	char *buf;
+	int r = sr_read_fd_all(fd, max, &buf, ret_len);
 
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			if (cap > max) {
-				free(buf);
-				return -EFBIG;
-			}
-			cap = cap * 2 > max ? max + 1 : cap * 2;
-			nbuf = realloc(buf, cap);
-			if (!nbuf) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nbuf;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-
-			free(buf);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max) {
-		free(buf);
-		return -EFBIG;
-	}
-	*ret_buf = buf;
-	*ret_len = len;
-	return 0;
+	if (r == 0)
+		*ret_buf = (uint8_t *)buf;
+	return r;
 }
 
 int rom_load(const struct sysroot *sr, const char *path, uint8_t **ret_buf, size_t *ret_len)

@@ -129,6 +129,64 @@ ssize_t sr_read_str(const struct sysroot *sr, const char *path, char *buf, size_
 	return n;
 }
 
+int sr_read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)
+{
+	size_t cap = 16 * 1024, len = 0;
+	char *buf = malloc(cap), *nbuf;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			if (cap > max + 1) {
+				free(buf);
+				return -EFBIG;
+			}
+			cap = cap * 2 > max + 2 ? max + 2 : cap * 2;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+
+			free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		free(buf);
+		return -EFBIG;
+	}
+	buf[len] = '\0';
+	*ret = buf;
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+int sr_read_all(const struct sysroot *sr, const char *path, size_t max, char **ret, size_t *len)
+{
+	int fd = sr_openat(sr, path, O_RDONLY | O_NOCTTY, 0), r;
+
+	if (fd < 0)
+		return fd;
+	r = sr_read_fd_all(fd, max, ret, len);
+	close(fd);
+	return r;
+}
+
 int sr_read_ulong(const struct sysroot *sr, const char *path, int base, unsigned long *ret)
 {
 	char buf[64], *end;

@@ -45,6 +45,12 @@ int sr_openat(const struct sysroot *sr, const char *path, int flags, mode_t mode
 ssize_t sr_read(const struct sysroot *sr, const char *path, char *buf, size_t size);
 /* Like sr_read, then strips trailing whitespace. */
 ssize_t sr_read_str(const struct sysroot *sr, const char *path, char *buf, size_t size);
+/* Reads FD to its end into a malloc'd buffer of at most MAX bytes, NUL-terminated (the NUL is
+ * not counted in *len); -EFBIG beyond MAX. For files whose size is unknown or zero in stat
+ * (procfs, sysfs binary attributes, which hand out a page per read). */
+int sr_read_fd_all(int fd, size_t max, char **ret, size_t *len);
+/* Opens PATH below the root and reads it whole, as sr_read_fd_all. */
+int sr_read_all(const struct sysroot *sr, const char *path, size_t max, char **ret, size_t *len);
 /* Reads a number written in hex ("0x10de") or decimal. */
 int sr_read_ulong(const struct sysroot *sr, const char *path, int base, unsigned long *ret);
 /* One write() of the whole string to an existing file (sysfs attribute). */
