@@ -12,7 +12,10 @@
 #
 # With LAB=1 the image also gets the test-only pieces that let the lab boot it: the host drivers
 # of the guest's devices (udev loads them by modalias, as on a real host), labtool, and an
-# init-premount script that runs the lab.scenario= checks and powers off.
+# init-premount script that runs the lab.scenario= checks and powers off. LAB=hostfirst adds an
+# init-top script that runs before ours and loads the host drivers, the way a driver built into
+# the kernel has bound its device before any initramfs script runs. LAB=noudev builds as on a
+# host without the udev package (the lab's boot script then loads drivers by modalias).
 #
 # mkinitramfs's output (the hook's warnings) goes to OUT.log. PGP_EARLY_BIN=- builds as if the
 # package's binary were gone (a left-over hook must then do nothing).
@@ -47,7 +50,7 @@ CONF
 install -m 0755 "$top/initramfs-hooks/hook" "$conf/hooks/pve-gpu-passthrough"
 install -m 0755 "$top/initramfs-hooks/init-top" "$conf/scripts/init-top/pve-gpu-passthrough"
 
-if [ "$lab" = 1 ]; then
+if [ "$lab" != 0 ]; then
 	# Test-only hook: the guest's host drivers by modalias (bochs-drm is bochs.ko on 6.x),
 	# labtool and the lab's check helpers and scenarios.
 	cat >"$conf/hooks/zz-pgp-lab" <<HOOK
@@ -66,6 +69,18 @@ HOOK
 	chmod 0755 "$conf/hooks/zz-pgp-lab"
 	install -m 0755 "$here/lab-report" "$conf/scripts/init-premount/pgp-lab-report"
 fi
+if [ "$lab" = hostfirst ]; then
+	cat >"$conf/scripts/init-top/00-pgp-lab-hostfirst" <<'SCRIPT'
+#!/bin/sh
+# Test-only: bind the host drivers before pve-gpu-passthrough runs (a built-in driver would).
+[ "$1" = prereqs ] && exit 0
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+. /lab/lib.sh
+load_host_drivers
+exit 0
+SCRIPT
+	chmod 0755 "$conf/scripts/init-top/00-pgp-lab-hostfirst"
+fi
 
 # The lab guest's PCI devices as the build host's sysfs (modalias is what the hook needs).
 "$build/fakesys" "$work/fake" <<SPEC
@@ -75,7 +90,7 @@ pci 0000:00:03.0 vendor=1234 device=1111 class=038000 subvendor=1af4 subdevice=1
 pci 0000:00:04.0 vendor=1af4 device=1001 class=010000 subvendor=1af4 subdevice=0002 group=3 driver=virtio-pci
 SPEC
 
-export PGP_MKINITRAMFS_V=${PGP_MKINITRAMFS_V:-} TMPDIR=$work WORK=$work KVER=$kver KDIR=$kdir INI=$ini OUT=$out BIN=${PGP_EARLY_BIN:-$build/pve-gpu-passthrough-early} CONFDIR=$conf
+export LAB=$lab PGP_MKINITRAMFS_V=${PGP_MKINITRAMFS_V:-} TMPDIR=$work WORK=$work KVER=$kver KDIR=$kdir INI=$ini OUT=$out BIN=${PGP_EARLY_BIN:-$build/pve-gpu-passthrough-early} CONFDIR=$conf
 rm -f "$out"
 # The namespace is private (unshare -m makes every mount private): none of these mounts, and
 # nothing written below them, reaches the machine.
@@ -91,5 +106,8 @@ unshare -m --propagation private bash -euo pipefail -c '
 	[ "$BIN" = - ] || install -m 0755 "$BIN" /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-early
 	rm -f /etc/pve-gpu-passthrough.ini
 	[ "$INI" = - ] || install -m 0644 -o root -g root "$INI" /etc/pve-gpu-passthrough.ini
+	if [ "$LAB" = noudev ]; then
+		rm -f /usr/share/initramfs-tools/hooks/udev /usr/share/initramfs-tools/scripts/init-top/udev
+	fi
 	mkinitramfs ${PGP_MKINITRAMFS_V:+-v} -d "$CONFDIR" -o "$OUT" "$KVER"
 ' >"$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }

@@ -10,6 +10,7 @@
 #   ids      ids = 1234:1111                           early-ids
 #   group    addresses = 0000:00:02.0, 0000:00:02.1    early-group
 #   invalid  an invalid ids entry                      early-invalid
+#   rebind   like group, host drivers bound first      early-rebind (EARLY_REBIND_FW: seabios)
 set -uo pipefail
 imgdir=${1:?usage: lab.sh IMGDIR}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +38,9 @@ for k in $kernels; do
 		for c in $configs; do
 			echo "$fw $k $c"
 		done
+	done
+	for fw in ${EARLY_REBIND_FW-seabios}; do
+		echo "$fw $k rebind"
 	done
 done | sort -r >"$joblist" # OVMF (the longest boots) first keeps both workers busy
 
