@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,48 +39,12 @@ struct walk {
 	int visits;
 };
 
-/* Reads a whole proc/sys text file (procfs may hand it out in several reads), bounded. */
+/* Reads a whole proc/sys text file (procfs hands it out in several reads), bounded. */
 static int read_text(const struct sysroot *sr, const char *path, size_t max, char **ret)
 {
-	_cleanup_close_ int fd = sr_openat(sr, path, O_RDONLY, 0);
-	size_t len = 0, cap = 16384;
-	char *buf, *nb;
-	ssize_t n;
+	size_t len;
 
-	if (fd < 0)
-		return fd;
-	buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (cap - len < 2) {
-			if (cap >= max) {
-				free(buf);
-				return -EFBIG;
-			}
-			cap = cap * 2 > max ? max : cap * 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-			free(buf);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	return 0;
+	return sr_read_all(sr, path, max, ret, &len);
 }
 
 /* The last component of PATH that is a PCI address, copied into OUT; false when none. */

@@ -19,52 +19,12 @@
 /* The systemd-boot loader interface's vendor GUID: systemd-boot sets LoaderInfo, GRUB not. */
 #define LOADER_INFO "/sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
 
-/* Reads up to MAX bytes of PATH (procfs may need several reads). With TRUNCATE, a longer file
- * is cut at MAX (for /proc/cpuinfo, where the first block is enough); without, it is -EFBIG. */
-static int read_text(const struct sysroot *sr, const char *path, size_t max, bool truncate,
-		     char **ret)
+/* Reads a whole proc/sys text file, bounded (sysroot.h: sr_read_all). */
+static int read_text(const struct sysroot *sr, const char *path, size_t max, char **ret)
 {
-	_cleanup_close_ int fd = sr_openat(sr, path, O_RDONLY, 0);
-	size_t len = 0, cap = 16384;
-	char *buf, *nb;
-	ssize_t n;
+	size_t len;
 
-	if (fd < 0)
-		return fd;
-	buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (cap - len < 2) {
-			if (cap >= max) {
-				if (truncate)
-					break;
-				free(buf);
-				return -EFBIG;
-			}
-			cap = cap * 2 > max ? max : cap * 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-			free(buf);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	return 0;
+	return sr_read_all(sr, path, max, ret, &len);
 }
 
 /* --- kernel command line ---------------------------------------------------------------- */
@@ -165,8 +125,8 @@ static void read_cpu(const struct sysroot *sr, struct hostinfo *hi)
 {
 	_cleanup_free_ char *text = NULL;
 
-	/* The first processor block says it all; the file can be a megabyte on big hosts. */
-	if (read_text(sr, "/proc/cpuinfo", 65536, true, &text) < 0)
+	/* The first processor block says it all. */
+	if (read_text(sr, "/proc/cpuinfo", HI_TEXT_MAX, &text) < 0)
 		return;
 	for (char *line = text, *next; line && *line; line = next) {
 		char *colon;
@@ -256,7 +216,7 @@ int hostinfo_read(const struct sysroot *sr, struct hostinfo *hi)
 	hi->dmar = sr_exists(sr, "/sys/firmware/acpi/tables/DMAR");
 	hi->ivrs = sr_exists(sr, "/sys/firmware/acpi/tables/IVRS");
 	hi->dmar_flags = hi->dmar ? dmar_flags(sr) : -1;
-	r = read_text(sr, "/proc/interrupts", HI_TEXT_MAX, false, &irqs);
+	r = read_text(sr, "/proc/interrupts", HI_TEXT_MAX, &irqs);
 	/* Remapped interrupts show irq chips named "IR-IO-APIC", "IR-PCI-MSI", "IR-PCI-MSIX". */
 	hi->intremap = r < 0 ? r : strstr(irqs, " IR-") != NULL;
 	hi->unsafe_interrupts = -1;
@@ -395,7 +355,7 @@ static int grub_file(const struct sysroot *sr, const char *path, struct grub_sca
 	_cleanup_free_ char *text = NULL;
 	int lineno = 0, r;
 
-	r = read_text(sr, path, 1u << 20, false, &text);
+	r = read_text(sr, path, 1u << 20, &text);
 	if (r < 0)
 		return r;
 	for (char *line = text, *next; line && *line; line = next) {
@@ -473,7 +433,7 @@ static int read_kernel_cmdline(const struct sysroot *sr, const struct hostinfo *
 	int lineno = 0, r;
 
 	snprintf(b->file, sizeof(b->file), "/etc/kernel/cmdline");
-	r = read_text(sr, b->file, 1u << 16, false, &text);
+	r = read_text(sr, b->file, 1u << 16, &text);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	for (char *line = text, *next; line && *line; line = next) {
