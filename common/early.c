@@ -511,7 +511,7 @@ int early_record_write(const struct sysroot *sr, const struct early_sel *sel,
 {
 	size_t size = (size_t)(sel->n + 1) * 256, len = 0;
 	_cleanup_free_ char *buf = malloc(size);
-	char line[200];
+	char line[256];
 	int r;
 
 	if (!buf)
