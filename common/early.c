@@ -509,7 +509,7 @@ int early_result_line(const struct early_dev *d, const struct early_result *r, c
 int early_record_write(const struct sysroot *sr, const struct early_sel *sel,
 		       const struct early_result *res)
 {
-	size_t size = (size_t)(sel->n + 1) * 256, len = 0;
+	size_t size = (size_t)(sel->n + 1) * 320, len = 0; /* name, outcome, line */
 	_cleanup_free_ char *buf = malloc(size);
 	char line[256];
 	int r;
@@ -532,7 +532,7 @@ int early_record_write(const struct sysroot *sr, const struct early_sel *sel,
 
 int early_record_lookup(const struct sysroot *sr, const char *name, char *msg, size_t msgsize)
 {
-	char buf[EARLY_MAX_DEVS * 256], *save = NULL;
+	char buf[EARLY_MAX_DEVS * 320], *save = NULL;
 	size_t nlen = strlen(name);
 	ssize_t n = sr_read(sr, EARLY_RECORD, buf, sizeof(buf));
 
