@@ -93,7 +93,7 @@ unit: $(TESTS)
 check:
 	tests/deps.sh
 	$(MAKE) all
-	$(MAKE) BUILD=build-san SAN=1 build-san/pve-gpu-passthrough build-san/pve-gpu-passthrough-hook $(patsubst $(BUILD)/%,build-san/%,$(TESTS)) build-san/fakesys
+	$(MAKE) BUILD=build-san SAN=1 build-san/pve-gpu-passthrough build-san/pve-gpu-passthrough-hook build-san/pve-gpu-passthrough-early $(patsubst $(BUILD)/%,build-san/%,$(TESTS)) build-san/fakesys
 	tests/run-all
 
 demo:

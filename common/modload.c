@@ -54,12 +54,17 @@ static int kmod_open(void)
 
 int modload_dir(const struct sysroot *sr, char *buf, size_t size)
 {
+	char release[128];
 	struct utsname u;
 	int n;
 
-	if (uname(&u) < 0)
-		return -errno;
-	n = snprintf(buf, size, "%s/lib/modules/%s", sr->host ? "" : sr->dir, u.release);
+	/* below a test root, the root's kernel: its /proc/sys/kernel/osrelease */
+	if (sr->host || sr_read_str(sr, "/proc/sys/kernel/osrelease", release, sizeof(release)) <= 0) {
+		if (uname(&u) < 0)
+			return -errno;
+		snprintf(release, sizeof(release), "%s", u.release);
+	}
+	n = snprintf(buf, size, "%s/lib/modules/%s", sr->host ? "" : sr->dir, release);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 build=(gcc make pkgconf dpkg-dev libpci-dev libkmod-dev libinih-dev libc6-dev)
 lab=(qemu-system-x86 ovmf seabios busybox-static cpio kmod xz-utils zstd e2fsprogs)
-tests=(clang ipxe-qemu initramfs-tools-core debhelper lintian fakeroot debootstrap pciutils)
+tests=(clang ipxe-qemu initramfs-tools-core udev debhelper lintian fakeroot debootstrap pciutils)
 want=("${build[@]}" "${lab[@]}")
 [ "${1:-}" = --lab ] || want+=("${tests[@]}")
 missing=()
