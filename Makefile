@@ -82,7 +82,7 @@ $(BUILD)/fakesys: $(BUILD)/tests/fixture/fakesys_main.o $(BUILD)/tests/fixture/f
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The lab's VFIO prober runs inside the guest; static so it needs nothing there.
-$(BUILD)/labtool: tests/lab/labtool.c common/vfio.c common/sysroot.c
+$(BUILD)/labtool: tests/lab/labtool.c common/vfio.c common/sysroot.c common/util.c
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@ (static)'
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -static -o $@ $^

@@ -10,18 +10,14 @@
 
 #include "util.h"
 
-static int read_hex(const struct sysroot *sr, const char *name, const char *attr,
-		    unsigned long max, unsigned long *ret)
+static int read_hex(int dir, const char *attr, unsigned long max, unsigned long *ret)
 {
-	char path[SR_PATH_MAX];
-	int r = sr_path(path, "/sys/bus/pci/devices/%s/%s", name, attr);
+	char buf[32];
+	ssize_t n = sr_read_str_at(dir, attr, buf, sizeof(buf));
 
-	if (r < 0)
-		return r;
-	r = sr_read_ulong(sr, path, 16, ret);
-	if (r == 0 && *ret > max)
-		return -ERANGE;
-	return r;
+	if (n < 0)
+		return (int)n;
+	return parse_ulong(buf, 16, max, ret);
 }
 
 int pcidev_driver(const struct sysroot *sr, const char *name, char *buf, size_t size)
@@ -54,15 +50,13 @@ int pcidev_group(const struct sysroot *sr, const char *name)
 	return r < 0 ? r : (int)g;
 }
 
-static int read_resources(const struct sysroot *sr, const char *name, struct pci_dev_info *d)
+static int read_resources(int dir, struct pci_dev_info *d)
 {
-	char path[SR_PATH_MAX], buf[2048], *line, *save = NULL;
+	char buf[2048], *line, *save = NULL;
 	ssize_t n;
-	int i = 0, r = sr_path(path, "/sys/bus/pci/devices/%s/resource", name);
+	int i = 0;
 
-	if (r < 0)
-		return r;
-	n = sr_read(sr, path, buf, sizeof(buf));
+	n = sr_read_str_at(dir, "resource", buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? 0 : (int)n;
 	for (line = strtok_r(buf, "\n", &save); line && i < PCIDEV_NRES;
@@ -80,11 +74,13 @@ static int read_resources(const struct sysroot *sr, const char *name, struct pci
 	return 0;
 }
 
+/* Reads every attribute relative to the device's directory, opened once: a path lookup
+ * through /sys/bus/pci/devices per attribute was most of the cost of `list` on big hosts. */
 int pcidev_read(const struct sysroot *sr, const char *name, struct pci_dev_info *d)
 {
-	char path[SR_PATH_MAX];
-	unsigned long v;
-	int r;
+	char path[SR_PATH_MAX], buf[32];
+	unsigned long v, g;
+	int dir, r;
 
 	memset(d, 0, sizeof(*d));
 	r = pci_addr_parse(name, &d->addr);
@@ -94,44 +90,44 @@ int pcidev_read(const struct sysroot *sr, const char *name, struct pci_dev_info 
 	r = sr_path(path, "/sys/bus/pci/devices/%s", d->name);
 	if (r < 0)
 		return r;
-	if (!sr_exists(sr, path))
-		return -ENOENT;
-	if ((r = read_hex(sr, d->name, "vendor", 0xffff, &v)) < 0)
-		return r;
+	dir = sr_open_dir(sr, path);
+	if (dir < 0)
+		return dir;
+	if ((r = read_hex(dir, "vendor", 0xffff, &v)) < 0)
+		goto out;
 	d->vendor = (uint16_t)v;
-	if ((r = read_hex(sr, d->name, "device", 0xffff, &v)) < 0)
-		return r;
+	if ((r = read_hex(dir, "device", 0xffff, &v)) < 0)
+		goto out;
 	d->device = (uint16_t)v;
-	if ((r = read_hex(sr, d->name, "class", 0xffffff, &v)) < 0)
-		return r;
+	if ((r = read_hex(dir, "class", 0xffffff, &v)) < 0)
+		goto out;
 	d->class = (uint32_t)v;
-	if (read_hex(sr, d->name, "subsystem_vendor", 0xffff, &v) == 0)
+	if (read_hex(dir, "subsystem_vendor", 0xffff, &v) == 0)
 		d->subvendor = (uint16_t)v;
-	if (read_hex(sr, d->name, "subsystem_device", 0xffff, &v) == 0)
+	if (read_hex(dir, "subsystem_device", 0xffff, &v) == 0)
 		d->subdevice = (uint16_t)v;
-	r = pcidev_group(sr, d->name);
-	d->iommu_group = r < 0 ? -1 : r;
-	if ((r = pcidev_driver(sr, d->name, d->driver, sizeof(d->driver))) < 0)
-		return r;
-	r = sr_path(path, "/sys/bus/pci/devices/%s/driver_override", d->name);
-	if (r < 0)
-		return r;
-	if (sr_read_str(sr, path, d->override, sizeof(d->override)) < 0 ||
+	d->iommu_group = -1;
+	if (sr_link_name_at(dir, "iommu_group", buf, sizeof(buf)) == 0 &&
+	    parse_ulong(buf, 10, 1000000, &g) == 0)
+		d->iommu_group = (int)g;
+	r = sr_link_name_at(dir, "driver", d->driver, sizeof(d->driver));
+	if (r == -ENOENT)
+		d->driver[0] = '\0';
+	else if (r < 0)
+		goto out;
+	if (sr_read_str_at(dir, "driver_override", d->override, sizeof(d->override)) < 0 ||
 	    strcmp(d->override, "(null)") == 0)
 		d->override[0] = '\0';
-	r = sr_path(path, "/sys/bus/pci/devices/%s/pci_bus", d->name);
-	if (r < 0)
-		return r;
-	d->is_bridge = sr_exists(sr, path);
-	r = sr_path(path, "/sys/bus/pci/devices/%s/boot_vga", d->name);
-	if (r < 0)
-		return r;
-	d->boot_vga = sr_read_ulong(sr, path, 10, &v) == 0 ? (v != 0) : -1;
-	r = sr_path(path, "/sys/bus/pci/devices/%s/reset", d->name);
-	if (r < 0)
-		return r;
-	d->has_reset = sr_exists(sr, path);
-	return read_resources(sr, d->name, d);
+	d->is_bridge = sr_exists_at(dir, "pci_bus");
+	d->boot_vga = -1;
+	if (sr_read_str_at(dir, "boot_vga", buf, sizeof(buf)) > 0 &&
+	    parse_ulong(buf, 10, 1, &v) == 0)
+		d->boot_vga = (int)v;
+	d->has_reset = sr_exists_at(dir, "reset");
+	r = read_resources(dir, d);
+out:
+	close(dir);
+	return r;
 }
 
 bool pcidev_is_display(const struct pci_dev_info *d)

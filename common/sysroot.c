@@ -13,6 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util.h"
+
 /* Paths are given as absolute ("/sys/bus/pci"); below the root they are relative. */
 static const char *rel(const char *path)
 {
@@ -86,24 +88,17 @@ int sr_openat(const struct sysroot *sr, const char *path, int flags, mode_t mode
 	return fd < 0 ? -errno : fd;
 }
 
-ssize_t sr_read(const struct sysroot *sr, const char *path, char *buf, size_t size)
+/* One bounded read of FD into buf; -EFBIG when more than size-1 bytes are there. */
+static ssize_t read_bounded(int fd, char *buf, size_t size)
 {
 	ssize_t n, more;
 	char extra;
-	int fd;
 
-	if (size < 2)
-		return -EINVAL;
-	fd = sr_openat(sr, path, O_RDONLY, 0);
-	if (fd < 0)
-		return fd;
 	do
 		n = read(fd, buf, size - 1);
 	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		n = -errno;
-		goto out;
-	}
+	if (n < 0)
+		return -errno;
 	buf[n] = '\0';
 	/* A full buffer may hide more data: one more byte tells (sysfs returns 0 at EOF). */
 	if ((size_t)n == size - 1) {
@@ -111,22 +106,87 @@ ssize_t sr_read(const struct sysroot *sr, const char *path, char *buf, size_t si
 			more = read(fd, &extra, 1);
 		while (more < 0 && errno == EINTR);
 		if (more != 0)
-			n = -EFBIG;
+			return -EFBIG;
 	}
-out:
+	return n;
+}
+
+static ssize_t strip(char *buf, ssize_t n)
+{
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	return n;
+}
+
+ssize_t sr_read(const struct sysroot *sr, const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	if (size < 2)
+		return -EINVAL;
+	fd = sr_openat(sr, path, O_RDONLY, 0);
+	if (fd < 0)
+		return fd;
+	n = read_bounded(fd, buf, size);
 	close(fd);
 	return n;
+}
+
+int sr_open_dir(const struct sysroot *sr, const char *path)
+{
+	return sr_openat(sr, path, O_PATH | O_DIRECTORY, 0);
+}
+
+/* NAME must be one path component: the *_at functions never leave their directory. */
+static bool one_component(const char *name)
+{
+	return *name && !strchr(name, '/') && strcmp(name, "..") != 0;
+}
+
+ssize_t sr_read_str_at(int dirfd, const char *name, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	if (size < 2 || !one_component(name))
+		return -EINVAL;
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	n = read_bounded(fd, buf, size);
+	close(fd);
+	return n < 0 ? n : strip(buf, n);
+}
+
+int sr_link_name_at(int dirfd, const char *name, char *buf, size_t size)
+{
+	char target[SR_PATH_MAX];
+	const char *base;
+	ssize_t n;
+
+	if (!one_component(name))
+		return -EINVAL;
+	n = readlinkat(dirfd, name, target, sizeof(target));
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= sizeof(target))
+		return -ENAMETOOLONG;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	return str_copy(buf, size, base ? base + 1 : target);
+}
+
+bool sr_exists_at(int dirfd, const char *name)
+{
+	return one_component(name) && faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 ssize_t sr_read_str(const struct sysroot *sr, const char *path, char *buf, size_t size)
 {
 	ssize_t n = sr_read(sr, path, buf, size);
 
-	if (n < 0)
-		return n;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		buf[--n] = '\0';
-	return n;
+	return n < 0 ? n : strip(buf, n);
 }
 
 int sr_read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)

@@ -51,6 +51,14 @@ ssize_t sr_read_str(const struct sysroot *sr, const char *path, char *buf, size_
 int sr_read_fd_all(int fd, size_t max, char **ret, size_t *len);
 /* Opens PATH below the root and reads it whole, as sr_read_fd_all. */
 int sr_read_all(const struct sysroot *sr, const char *path, size_t max, char **ret, size_t *len);
+/* A directory below the root (O_PATH), to read many attributes of one device without
+ * resolving its path again for each: the *_at functions take a single file name. */
+int sr_open_dir(const struct sysroot *sr, const char *path);
+/* sr_read_str for NAME in DIRFD (trailing whitespace stripped). */
+ssize_t sr_read_str_at(int dirfd, const char *name, char *buf, size_t size);
+/* sr_link_name for NAME in DIRFD. */
+int sr_link_name_at(int dirfd, const char *name, char *buf, size_t size);
+bool sr_exists_at(int dirfd, const char *name);
 /* Reads a number written in hex ("0x10de") or decimal. */
 int sr_read_ulong(const struct sysroot *sr, const char *path, int base, unsigned long *ret);
 /* One write() of the whole string to an existing file (sysfs attribute). */
