@@ -3,7 +3,7 @@
 # --lab: only what `make demo` needs. Runs as root on a Debian 12 machine.
 set -euo pipefail
 build=(gcc make pkgconf dpkg-dev libpci-dev libkmod-dev libinih-dev libc6-dev)
-lab=(qemu-system-x86 ovmf seabios busybox-static cpio kmod xz-utils zstd e2fsprogs)
+lab=(qemu-system-x86 ovmf seabios busybox-static cpio kmod xz-utils zstd e2fsprogs jq)
 tests=(clang ipxe-qemu initramfs-tools-core udev debhelper lintian fakeroot debootstrap pciutils)
 want=("${build[@]}" "${lab[@]}")
 [ "${1:-}" = --lab ] || want+=("${tests[@]}")

@@ -64,6 +64,8 @@ for b in pve-gpu-passthrough pve-gpu-passthrough-hook pve-gpu-passthrough-early;
 done
 install -m 0755 "$build/labtool" "$stage/usr/bin/labtool"
 [ -n "${LAB_EXTRA_BIN:-}" ] && for b in $LAB_EXTRA_BIN; do copy_exec "$b" "$b"; done
+# jq lets scenarios assert on the CLI's JSON output.
+copy_exec "$(command -v jq)" /usr/bin/jq
 # The hookscript opens libkmod with dlopen() (see common/modload.c): ldd cannot see it.
 libkmod=$(ldconfig -p | sed -n 's/.*libkmod\.so\.2 (libc6,x86-64) => //p' | head -n 1)
 copy_exec "$(readlink -f "$libkmod")" "$libkmod"

@@ -49,14 +49,25 @@ load_host_drivers() {
 	done
 }
 
-# Mount the virtio disk, making it a host-critical device.
+# Mount the virtio disk, making it a host-critical device. The disk can show up late (its
+# driver probes asynchronously; slower under OVMF): retry for up to 10 s.
 mount_disk() {
+	$MODPROBE -q "$(cat /sys/bus/pci/devices/$DISK/modalias)" # the virtio PCI transport
 	$MODPROBE -q virtio_blk
 	$MODPROBE -q ext4
 	mkdir -p /mnt/disk
+	grep -q ' /mnt/disk ' /proc/mounts && return 0
 	i=0
-	while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do i=$((i + 1)); usleep 20000; done
-	mount -t ext4 -o ro /dev/vda /mnt/disk
+	until mount -t ext4 -o ro /dev/vda /mnt/disk 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || { lab_fail "cannot mount /dev/vda"; return 1; }
+		usleep 50000
+	done
+}
+
+# jqe FILTER FILE...: jq -e without printing the result.
+jqe() {
+	jq -e "$@" >/dev/null
 }
 
 # Firmware framebuffer entries in /proc/iomem ("efifb", "vesafb", "BOOTFB").

@@ -1,0 +1,36 @@
+# check-json: `list --json` and `check --json` on the real kernel agree with what the lab
+# knows: the GPU and its audio function share a group, the second GPU and the disk have their
+# own, the drivers are the ones bound, the mounted disk is host-critical, and the firmware
+# framebuffer overlap is reported while it exists (before the host GPU driver loads) and not
+# after.
+CLI=/usr/sbin/pve-gpu-passthrough
+mount_disk
+gpu=$(group_of $GPU)
+$CLI check --json >/tmp/check1.json
+echo "check exit $?"
+if fw_fb_in_iomem; then
+	check "check: firmware framebuffer in the GPU's BAR" \
+		jqe --arg a $GPU '.devices[] | select(.address == $a) | .framebuffer.name | test("efifb|vesafb|BOOTFB")' /tmp/check1.json
+	check "check: fb.bar_overlap warns" \
+		jqe '[.checks[] | select(.id == "fb.bar_overlap" and .status == "warn")] | length > 0' /tmp/check1.json
+	jq -c '.checks[] | select(.id == "fb.bar_overlap")' /tmp/check1.json
+fi
+check "check: IOMMU on" jqe '.host.iommu.enabled == true' /tmp/check1.json
+check "check: the disk is host-critical" jqe --arg a $DISK '.host_critical | tostring | contains($a)' /tmp/check1.json
+load_host_drivers
+$CLI list --all --json >/tmp/list.json
+echo "list exit $?"
+for d in $GPU $AUDIO $GPU2 $DISK; do
+	check "list: $d in group $(group_of $d)" \
+		jqe --arg a $d --argjson g "$(group_of $d)" '.groups[] | select(.group == $g) | .devices[] | select(.address == $a)' /tmp/list.json
+	check "list: $d driver $(driver_of $d)" \
+		jqe --arg a $d --arg drv "$(driver_of $d)" '.groups[].devices[] | select(.address == $a) | .driver == $drv' /tmp/list.json
+done
+check "list: GPU and audio together" \
+	jqe --argjson g "$gpu" '[.groups[] | select(.group == $g) | .devices[].address] == ["0000:00:02.0", "0000:00:02.1"]' /tmp/list.json
+check "list: the disk is host-critical" \
+	jqe --arg a $DISK '.groups[].devices[] | select(.address == $a) | .host_critical | tostring | contains("/mnt/disk")' /tmp/list.json
+$CLI check --json >/tmp/check2.json
+check "check after the DRM driver took over: no framebuffer overlap" \
+	jqe --arg a $GPU '.devices[] | select(.address == $a) | .framebuffer == null' /tmp/check2.json
+$CLI check | sed -n '/PASS\|WARN\|FAIL/p' | head -30
