@@ -38,6 +38,7 @@
 
 #include "checks.h"
 #include "cli.h"
+#include "json.h"
 #include "util.h"
 
 #define PROG "pve-gpu-passthrough"
@@ -46,28 +47,6 @@
 static const char *const colors[] = { "\033[32m", "\033[36m", "\033[33m", "\033[1;31m" };
 #define C_BOLD "\033[1m"
 #define C_OFF "\033[0m"
-
-static void json_str(FILE *out, const char *s)
-{
-	if (!s) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", out);
-		else if (ch < 0x20)
-			fprintf(out, "\\u%04x", ch);
-		else
-			fputc(ch, out);
-	}
-	fputc('"', out);
-}
 
 static const char *nz(const char *s)
 {

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
 #include "hostdev.h"
 #include "pcidb.h"
 #include "util.h"
@@ -75,26 +76,6 @@ static bool device_shown(const struct pcidb *db, const struct pcidb_group *g, in
 		if (is_candidate(&db->dev[j]))
 			return true;
 	return false;
-}
-
-static void json_str(FILE *out, const char *s)
-{
-	if (!s) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
 }
 
 struct names {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json.h"
 #include "pciaddr.h"
 #include "pcidev.h"
 #include "rom.h"
@@ -155,20 +156,6 @@ static void print_report(FILE *out, const char *name, const uint8_t *buf,
 	if (info->error != ROM_OK && rom_find_start(buf, info->size, &start) == 0 && start > 0)
 		fprintf(out, "hint: a valid display ROM starts at 0x%zx after a %zu-byte header; "
 			     "strip it with '" PROG " rom patch FILE -o OUT'\n", start, start);
-}
-
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(out, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(out, "\\u%04x", *p);
-		else
-			fputc(*p, out);
-	}
-	fputc('"', out);
 }
 
 static void json_image(FILE *out, const struct rom_image *img)
