@@ -1,0 +1,33 @@
+/* fuzz_config.c - libFuzzer target for our INI (common/config.c through inih): any text gives
+ * 0 or -EINVAL with a "NAME:LINE: " message, and a parsed config stays inside its bounds. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct pgp_config c;
+	char *text, err[256];
+	int r;
+
+	if (size > CONFIG_MAX_SIZE)
+		return 0;
+	text = malloc(size + 1);
+	memcpy(text, data, size);
+	text[size] = '\0';
+	r = config_parse(text, "f.ini", &c, err, sizeof(err));
+	if (r != 0 && r != -EINVAL && r != -ENOMEM)
+		__builtin_trap();
+	if (r == -EINVAL && strncmp(err, "f.ini:", 6) != 0)
+		__builtin_trap();
+	if (r == 0 && (c.nvms > CONFIG_MAX_VMS || c.early.nids > CONFIG_MAX_EARLY ||
+		       c.early.naddrs > CONFIG_MAX_EARLY || !config_hook_opts(&c, 100)))
+		__builtin_trap();
+	free(text);
+	return 0;
+}
