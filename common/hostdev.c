@@ -400,6 +400,17 @@ static int scan_swaps(const struct sysroot *sr, struct hostdev *h)
 }
 
 /* Interface names carrying a default route, from /proc/net/route and /proc/net/ipv6_route. */
+/* Adds IFNAME to IFS (N used of MAX) unless it is there; returns the new count. */
+static int add_iface(char (*ifs)[32], int n, int max, const char *ifname)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(ifs[i], ifname) == 0)
+			return n;
+	if (n < max)
+		snprintf(ifs[n++], 32, "%s", ifname);
+	return n;
+}
+
 static int default_route_ifaces(const struct sysroot *sr, char (*ifs)[32], int max)
 {
 	_cleanup_free_ char *v4 = NULL;
@@ -421,14 +432,7 @@ static int default_route_ifaces(const struct sysroot *sr, char (*ifs)[32], int m
 			continue;
 		if (dest != 0 || mask != 0 || !(flags & 0x1 /* RTF_UP */))
 			continue;
-		for (int i = 0; i <= n; i++) {
-			if (i == n && n < max) {
-				snprintf(ifs[n++], 32, "%s", ifname);
-				break;
-			}
-			if (i < n && strcmp(ifs[i], ifname) == 0)
-				break;
-		}
+		n = add_iface(ifs, n, max, ifname);
 	}
 	r = read_text(sr, "/proc/net/ipv6_route", HD_TEXT_MAX, &v6);
 	if (r < 0 && r != -ENOENT)
@@ -448,14 +452,7 @@ static int default_route_ifaces(const struct sysroot *sr, char (*ifs)[32], int m
 		if (plen != 0 || strspn(dest, "0") != strlen(dest) || !(flags & 0x1) ||
 		    (flags & 0x200 /* RTF_REJECT */) || strcmp(ifname, "lo") == 0)
 			continue;
-		for (int i = 0; i <= n; i++) {
-			if (i == n && n < max) {
-				snprintf(ifs[n++], 32, "%s", ifname);
-				break;
-			}
-			if (i < n && strcmp(ifs[i], ifname) == 0)
-				break;
-		}
+		n = add_iface(ifs, n, max, ifname);
 	}
 	return n;
 }
