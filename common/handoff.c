@@ -954,12 +954,14 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		if (give_back(j, d->name, d->driver, d->override) < 0 && r == 0)
 			r = -EIO;
 	}
-	restore_consoles(j, (const char(*)[64])s->fbs, (const char(*)[64])s->fb_drivers, s->nfbs,
-			 s->vtcons, s->nvtcons);
+	/* the console comes back with the last device: while a group is still held, the state
+	 * file keeps the consoles for the later release */
+	if (!nkept)
+		restore_consoles(j, (const char(*)[64])s->fbs, (const char(*)[64])s->fb_drivers,
+				 s->nfbs, s->vtcons, s->nvtcons);
 	if (!ops->dry_run) {
 		if (nkept) {
 			s->ndevs = nkept;
-			s->nvtcons = s->nfbs = 0;
 			state_save(ops->sr, s);
 		} else {
 			state_remove(ops->sr, vmid);
