@@ -256,17 +256,17 @@ static int collect(struct job *j)
 			ERR(j, "VM %d: %s", j->vmid, err);
 		return r;
 	}
-	for (int i = 0; i < c.nhostpci; i++) {
-		struct pve_devlist l;
+	{
+		struct pve_devlist all;
+		int idx = 0;
 
-		r = pve_hostpci_expand(j->ops->sr, &c.hostpci[i], j->ops->node, j->vmid, &l, err,
-				       sizeof(err));
+		r = pve_vmconf_expand(j->ops->sr, &c, j->ops->node, &all, &idx, err, sizeof(err));
 		if (r < 0) {
-			ERR(j, "hostpci%d: %s", c.hostpci[i].index, err);
+			ERR(j, "hostpci%d: %s", idx, err);
 			return r;
 		}
-		for (int k = 0; k < l.n; k++)
-			if ((r = add_group_of(j, l.names[k])) < 0)
+		for (int k = 0; k < all.n; k++)
+			if ((r = add_group_of(j, all.names[k])) < 0)
 				return r;
 	}
 	return 0;

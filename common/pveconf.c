@@ -394,8 +394,19 @@ static bool map_id_matches(const struct sysroot *sr, const struct pve_pci_id *id
 	return strcasecmp(have, want) == 0;
 }
 
+static bool listed(const struct pve_devlist *l, const char *name)
+{
+	for (int i = 0; l && i < l->n; i++)
+		if (!strcmp(l->names[i], name))
+			return true;
+	return false;
+}
+
+/* TAKEN: devices earlier hostpci entries of the VM use; an alternative touching one is skipped,
+ * as Proxmox's choose_hostpci_devices does. */
 static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h, const char *node,
-			  int vmid, struct pve_devlist *out, char *err, size_t errsize)
+			  int vmid, const struct pve_devlist *taken, struct pve_devlist *out,
+			  char *err, size_t errsize)
 {
 	char *text = NULL, *save = NULL;
 	bool in = false, any = false;
@@ -411,7 +422,8 @@ static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h,
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct map_entry m;
 		struct pve_pci_id ids[PVE_MAX_IDS];
-		int nids, busy = 0;
+		int nids;
+		bool busy = false;
 		char *t;
 
 		if (line[0] != ' ' && line[0] != '\t') {
@@ -439,8 +451,9 @@ static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h,
 		if (r == -EINVAL)
 			break;
 		for (int i = 0; i < out->n && !busy; i++)
-			busy = pve_reserved_by_other(sr, out->names[i], vmid);
-		if (busy > 0)
+			busy = listed(taken, out->names[i]) ||
+			       pve_reserved_by_other(sr, out->names[i], vmid) > 0;
+		if (busy)
 			continue;
 		r = 0;
 		break;
@@ -467,7 +480,7 @@ int pve_hostpci_expand(const struct sysroot *sr, const struct pve_hostpci *h, co
 	if (h->keep || h->mdev)
 		return 0;
 	if (h->mapping[0])
-		return expand_mapping(sr, h, node, vmid, out, err, errsize);
+		return expand_mapping(sr, h, node, vmid, NULL, out, err, errsize);
 	for (int i = 0; i < h->nids; i++) {
 		r = expand_id(sr, &h->ids[i], out, err, errsize);
 		if (r < 0)
@@ -487,4 +500,32 @@ int pve_nodename(char *buf, size_t size)
 	if (dot)
 		*dot = '\0';
 	return str_copy(buf, size, u.nodename);
+}
+
+int pve_vmconf_expand(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
+		      struct pve_devlist *ret, int *err_index, char *err, size_t errsize)
+{
+	struct pve_devlist l;
+	int r;
+
+	ret->n = 0;
+	for (int i = 0; i < c->nhostpci; i++) {
+		const struct pve_hostpci *h = &c->hostpci[i];
+
+		*err_index = h->index;
+		if (h->mapping[0] && !h->keep && !h->mdev)
+			r = expand_mapping(sr, h, node, c->vmid, ret, &l, err, errsize);
+		else
+			r = pve_hostpci_expand(sr, h, node, c->vmid, &l, err, errsize);
+		if (r < 0)
+			return r;
+		for (int k = 0; k < l.n; k++) {
+			if (listed(ret, l.names[k]))
+				return errf(err, errsize, "device '%s' assigned more than once", l.names[k]);
+			if (ret->n >= (int)ARRAY_SIZE(ret->names))
+				return errf(err, errsize, "too many devices");
+			strcpy(ret->names[ret->n++], l.names[k]);
+		}
+	}
+	return 0;
 }

@@ -67,6 +67,12 @@ struct pve_devlist {
 int pve_hostpci_expand(const struct sysroot *sr, const struct pve_hostpci *entry, const char *node,
 		       int vmid, struct pve_devlist *ret, char *err, size_t errsize);
 
+/* Expands every hostpci entry of C in order into RET (all devices, each once), as Proxmox
+ * does for a start: a mapping skips alternatives that an earlier entry already uses, and a
+ * device named twice is an error. On error *err_index is the failing entry's N. */
+int pve_vmconf_expand(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
+		      struct pve_devlist *ret, int *err_index, char *err, size_t errsize);
+
 /* The VMID holding a live Proxmox reservation of device NAME other than VMID (a time
  * reservation not yet expired, or a pid reservation whose pid is alive), 0 when none. */
 int pve_reserved_by_other(const struct sysroot *sr, const char *name, int vmid);

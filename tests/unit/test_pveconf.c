@@ -204,3 +204,37 @@ TEST(hostile_configs)
 	CHECK_INT(c.nhostpci, 0);
 	CHECK_INT(pve_vmconf_parse("", &c, &line, err, sizeof(err)), 0);
 }
+
+TEST(whole_vm_like_a_proxmox_start)
+{
+	struct sysroot sr = root(
+		"file /etc/pve/mapping/pci.cfg gpu\\n"
+		"\\tmap node=pve1,path=0000:01:00,id=10de:0fc6\\n"
+		"\\tmap node=pve1,path=0000:02:00.0,id=10de:1049\\n");
+	struct pve_vmconf c;
+	struct pve_devlist l;
+	char err[256];
+	int line, idx;
+
+	/* two entries on one mapping get two different cards */
+	CHECK_INT(pve_vmconf_parse("hostpci0: mapping=gpu\nhostpci1: mapping=gpu\n", &c, &line, err,
+				   sizeof(err)), 0);
+	c.vmid = 100;
+	CHECK_INT(pve_vmconf_expand(&sr, &c, "pve1", &l, &idx, err, sizeof(err)), 0);
+	CHECK_INT(l.n, 3);
+	CHECK_STR(l.names[0], "0000:01:00.0");
+	CHECK_STR(l.names[2], "0000:02:00.0");
+	/* a third has nothing left */
+	CHECK_INT(pve_vmconf_parse("hostpci0: mapping=gpu\nhostpci1: mapping=gpu\nhostpci2: mapping=gpu\n",
+				   &c, &line, err, sizeof(err)), 0);
+	CHECK(pve_vmconf_expand(&sr, &c, "pve1", &l, &idx, err, sizeof(err)) < 0);
+	CHECK_INT(idx, 2);
+	CHECK_CONTAINS(err, "could not find a free device for mapping 'gpu'");
+	/* one device in two entries */
+	CHECK_INT(pve_vmconf_parse("hostpci0: 01:00\nhostpci3: 0000:01:00.1\n", &c, &line, err,
+				   sizeof(err)), 0);
+	CHECK_INT(pve_vmconf_expand(&sr, &c, "pve1", &l, &idx, err, sizeof(err)), -EINVAL);
+	CHECK_INT(idx, 3);
+	CHECK_CONTAINS(err, "device '0000:01:00.1' assigned more than once");
+	sr_close(&sr);
+}
