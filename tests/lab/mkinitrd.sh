@@ -23,10 +23,12 @@ ln -s usr/lib64 "$stage/lib64"
 mkdir -p "$stage/usr/lib/modules/$kver" "$stage/usr/lib64"
 cp /bin/busybox "$stage/bin/busybox"
 
-# copy_exec FILE DEST: a binary and every shared library ldd names, plus the loader.
+# copy_exec FILE DEST: a binary and every shared library ldd names, plus the loader (none
+# for a static binary).
 copy_exec() {
+	local lib
 	install -D -m 0755 "$1" "$stage$2"
-	ldd "$1" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
+	for lib in $(ldd "$1" 2>/dev/null | sed -n 's|^[^/]*\(/[^ ]*\).*|\1|p'); do
 		[ -e "$stage$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$stage$lib"
 	done
 }
