@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "console.h"
 #include "pveconf.h"
 #include "pvestorage.h"
 #include "rom.h"
@@ -21,7 +22,6 @@
 
 #define HOOK_NAME "pve-gpu-passthrough-hook"
 #define INITRAMFS_HOOK "/usr/share/initramfs-tools/hooks/pve-gpu-passthrough"
-#define IORESOURCE_MEM 0x200
 
 struct ctx {
 	const struct sysroot *sr;
@@ -781,14 +781,28 @@ static void check_fb(struct ctx *c, struct check_device *cd)
 		add(c, "fb.bar_overlap", CHECK_PASS, d->name, "no firmware framebuffer in its BARs");
 		return;
 	}
-	r = add(c, "fb.bar_overlap", CHECK_WARN, d->name, "firmware framebuffer %s [mem "
-		"%#llx-%#llx] sits in BAR %d [mem %#llx-%#llx]: vfio-pci cannot claim the BAR "
-		"(\"BAR %d: can't reserve\") while it is there", cd->fb->name,
-		(unsigned long long)cd->fb->start, (unsigned long long)cd->fb->end, cd->fb_bar,
-		(unsigned long long)d->res[cd->fb_bar].start,
+	enum console_fb_fate fate = console_fb_fate(d, cd->fb->name);
+
+	r = add(c, "fb.bar_overlap", fate == CONSOLE_FB_STAYS ? CHECK_FAIL : CHECK_WARN, d->name,
+		"firmware framebuffer %s [mem %#llx-%#llx] sits in BAR %d [mem %#llx-%#llx]: "
+		"vfio-pci cannot claim the BAR (\"BAR %d: can't reserve\") while it is there",
+		cd->fb->name, (unsigned long long)cd->fb->start, (unsigned long long)cd->fb->end,
+		cd->fb_bar, (unsigned long long)d->res[cd->fb_bar].start,
 		(unsigned long long)d->res[cd->fb_bar].end, cd->fb_bar);
-	fix(c, r, "the hookscript releases it at VM start; to keep the firmware from setting it "
-		  "up at all (the host then has no boot console on this GPU):");
+	if (fate == CONSOLE_FB_STAYS) {
+		fix(c, r, "it belongs to a simple-framebuffer device, which vfio-pci removes only "
+			  "for a VGA controller (this is class %06x): the hookscript refuses to start "
+			  "a VM with this GPU; " CONSOLE_FB_LEFT_FIX ":", d->class);
+	} else if (fate == CONSOLE_FB_REMOVED) {
+		fix(c, r, "the hookscript hands the GPU over anyway: vfio-pci removes the "
+			  "simple-framebuffer device when it binds, for good (the host's boot console "
+			  "on this GPU comes back only at the next boot); to keep the firmware from "
+			  "setting it up at all:");
+	} else {
+		fix(c, r, "the hookscript releases it at VM start and gives it back after; to keep "
+			  "the firmware from setting it up at all (the host then has no boot console "
+			  "on this GPU):");
+	}
 	fix_cmdline(c, r, fb_param(&c->rep->host, cd->fb->name), NULL, true);
 }
 

@@ -53,10 +53,50 @@ out:
 	return found;
 }
 
+/* The platform devices sysfb_init creates (drivers/firmware/sysfb.c): efi-, vesa-,
+ * platform- or simple-framebuffer.N, and efi-display.N, the EFI device's announced new name. */
 static bool is_fw_fb_device(const char *n)
 {
-	return str_has_prefix(n, "efi-framebuffer.") || str_has_prefix(n, "vesa-framebuffer.") ||
-	       str_has_prefix(n, "simple-framebuffer.");
+	static const char *const prefixes[] = { "efi-framebuffer.", "vesa-framebuffer.",
+						 "simple-framebuffer.", "platform-framebuffer.",
+						 "efi-display." };
+
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
+		if (str_has_prefix(n, prefixes[i]))
+			return true;
+	return false;
+}
+
+enum console_fb_fate console_fb_fate(const struct pci_dev_info *dev, const char *region)
+{
+	/* sysfb_simplefb.c names the simple-framebuffer device's own resource "BOOTFB"; vfio-pci
+	 * removes conflicting framebuffers (aperture_remove_conflicting_pci_devices) only for
+	 * class 0x0300 (vfio_pci_vga_init). */
+	if (strcmp(region, "BOOTFB") != 0)
+		return CONSOLE_FB_RELEASED;
+	return (dev->class >> 8) == 0x0300 ? CONSOLE_FB_REMOVED : CONSOLE_FB_STAYS;
+}
+
+int console_fb_left(const struct sysroot *sr, const struct pci_dev_info *dev,
+		    struct iomem_entry *fb, int *bar)
+{
+	struct iomem m = { 0 };
+	const struct iomem_entry *e = NULL;
+	int r = iomem_read(sr, &m);
+
+	if (r < 0)
+		return r;
+	for (int b = 0; b < 6 && !e; b++) {
+		if (!(dev->res[b].flags & IORESOURCE_MEM) || dev->res[b].end <= dev->res[b].start)
+			continue;
+		e = iomem_fw_fb_in(&m, dev->res[b].start, dev->res[b].end);
+		if (e) {
+			*fb = *e;
+			*bar = b;
+		}
+	}
+	iomem_free(&m);
+	return e != NULL;
 }
 
 int console_plan(const struct sysroot *sr, const struct pci_dev_info *devs, int n,

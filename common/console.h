@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 
+#include "iomem.h"
 #include "pcidev.h"
 #include "sysroot.h"
 
@@ -37,6 +38,31 @@ struct console_plan {
  * no framebuffer lives on them. Reads only. */
 int console_plan(const struct sysroot *sr, const struct pci_dev_info *devs, int n,
 		 struct console_plan *ret);
+
+/* A firmware framebuffer still inside one of DEV's memory BARs (after vfio-pci took it): 1
+ * with the region and the BAR number, 0 none, -errno. With CONFIG_SYSFB_SIMPLEFB (Proxmox's
+ * kernels) the region belongs to the simple-framebuffer platform device itself, so unbinding
+ * its driver frees nothing; it goes only when the kernel unregisters the device, which
+ * vfio-pci does for a VGA-class (0x0300) GPU and a GPU's own DRM driver does at probe. */
+int console_fb_left(const struct sysroot *sr, const struct pci_dev_info *dev,
+		    struct iomem_entry *fb, int *bar);
+/* How a firmware framebuffer region REGION (its /proc/iomem name) in DEV's BAR goes away:
+ *  CONSOLE_FB_RELEASED: its driver claimed it (efifb, vesafb): the hook unbinds the driver and
+ *     rebinds it at post-stop;
+ *  CONSOLE_FB_REMOVED: the simple-framebuffer device owns it (BOOTFB) and DEV is a VGA
+ *     controller: vfio-pci unregisters the device when it binds, for good (until reboot);
+ *  CONSOLE_FB_STAYS: the simple-framebuffer device owns it and DEV is not a VGA controller:
+ *     nothing the hook does frees it (the hook refuses). */
+enum console_fb_fate { CONSOLE_FB_RELEASED, CONSOLE_FB_REMOVED, CONSOLE_FB_STAYS };
+enum console_fb_fate console_fb_fate(const struct pci_dev_info *dev, const char *region);
+
+/* What to do about a firmware framebuffer that stays in a BAR: shared by the hook's refusal
+ * and check's advice. */
+#define CONSOLE_FB_LEFT_FIX                                                                     \
+	"boot without a firmware framebuffer on this GPU (kernel parameter "                    \
+	"initcall_blacklist=sysfb_init; pve-gpu-passthrough check shows the line to edit), or "  \
+	"let the card's own driver load once before the VM starts (it removes the firmware "    \
+	"framebuffer)"
 
 /* The single steps (each idempotent: "already there" is success). */
 int console_vtcon_bind(const struct sysroot *sr, int vtcon, bool bind);

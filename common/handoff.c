@@ -619,6 +619,35 @@ static int probe_member(struct job *j, struct member *m)
 	return 0;
 }
 
+/* After the bind: no firmware framebuffer may be left in a BAR that QEMU will map. A
+ * simple-framebuffer device (Proxmox's kernels) owns its region itself; vfio-pci removes it
+ * for a VGA-class GPU, but not for a 3D or "other" display controller. */
+static int check_no_fw_fb(struct job *j)
+{
+	for (int i = 0; i < j->nmem && !j->ops->dry_run; i++) {
+		const struct pci_dev_info *d = &j->mem[i].info;
+		struct iomem_entry fb;
+		int bar, r;
+
+		if (!pcidev_is_display(d))
+			continue;
+		r = console_fb_left(j->ops->sr, d, &fb, &bar);
+		if (r < 0) {
+			ERR(j, "cannot read /proc/iomem: %s", strerror(-r));
+			return r;
+		}
+		if (r == 0)
+			continue;
+		ERR(j, "%s: firmware framebuffer %s [mem %#llx-%#llx] still sits in BAR %d after "
+		       "vfio-pci took the device (class %06x: the kernel removes it only for a VGA "
+		       "controller); QEMU could not map that BAR. fix: " CONSOLE_FB_LEFT_FIX,
+		    d->name, fb.name, (unsigned long long)fb.start, (unsigned long long)fb.end, bar,
+		    d->class);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 static int prove_groups(struct job *j)
 {
 	for (int g = 0; g < j->ngroups; g++) {
@@ -643,13 +672,20 @@ static int prove_groups(struct job *j)
 		sr_path(node, "/dev/vfio/%d", j->groups[g]);
 		while (!sr_exists(j->ops->sr, node) && backoff_wait(&step, deadline))
 			;
-		r = vfio_prove(j->ops->sr, j->groups[g], names, n, 0, &rep);
+		r = vfio_prove(j->ops->sr, j->groups[g], names, n, VFIO_PROVE_MMAP_BARS, &rep);
+		if (r < 0 && rep.bad_dev >= 0) {
+			ERR(j, "IOMMU group %d (%s) is not usable through VFIO: %s: BAR %d cannot be "
+			       "mapped: %s (see dmesg: something else claims part of it)",
+			    j->groups[g], list, names[rep.bad_dev], rep.bad_bar, strerror(-r));
+			return r;
+		}
 		if (r < 0) {
 			ERR(j, "IOMMU group %d (%s) is not usable through VFIO: %s: %s", j->groups[g],
 			    list, rep.stage, strerror(-r));
 			return r;
 		}
-		INFO(j, "IOMMU group %d (%s) ready: viable, device fds open", j->groups[g], list);
+		INFO(j, "IOMMU group %d (%s) ready: viable, device fds open, %d BAR%s mapped",
+		     j->groups[g], list, rep.nbars, rep.nbars == 1 ? "" : "s");
 	}
 	return 0;
 }
@@ -722,8 +758,9 @@ static void restore_consoles(struct job *j, const char (*fbs)[64], const char (*
 		if (r < 0)
 			WARN(j, "cannot rebind firmware framebuffer %s: %s", fbs[i], strerror(-r));
 		else if (r > 0)
-			INFO(j, "firmware framebuffer %s was removed by the kernel; the host driver's "
-				"framebuffer carries the console", fbs[i]);
+			INFO(j, "firmware framebuffer %s was removed by the kernel when vfio-pci took "
+				"the GPU; it comes back only at the next boot (the GPU's own driver can "
+				"carry the console)", fbs[i]);
 		else
 			INFO(j, "firmware framebuffer %s restored", fbs[i]);
 	}
@@ -795,6 +832,8 @@ static int apply(struct job *j)
 		INFO(j, "%s %04x:%04x: %s -> vfio-pci%s", m->info.name, m->info.vendor, m->info.device,
 		     or_none(m->info.driver), j->ops->dry_run ? " (dry run)" : "");
 	}
+	if ((r = check_no_fw_fb(j)) < 0)
+		return r;
 	return prove_groups(j);
 }
 

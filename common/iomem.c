@@ -133,8 +133,15 @@ void iomem_free(struct iomem *m)
 
 bool iomem_is_fw_fb(const char *name)
 {
+	/* efifb/vesafb: the fbdev drivers' own claims (Debian's kernels); BOOTFB: the resource
+	 * of a simple-framebuffer platform device itself (CONFIG_SYSFB_SIMPLEFB, every Proxmox
+	 * kernel); simplefb/simpledrm, and since 6.16 efidrm/vesadrm, claim the region under
+	 * their platform driver's name (simple-framebuffer, efi-framebuffer, vesa-framebuffer);
+	 * efi-display is the EFI device's announced new name. */
 	static const char *const names[] = { "efifb", "vesafb", "BOOTFB", "simplefb",
-					      "simpledrm", "simple-framebuffer" };
+					      "simpledrm", "simple-framebuffer",
+					      "efi-framebuffer", "vesa-framebuffer",
+					      "efi-display" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (str_has_prefix(name, names[i]))

@@ -1,5 +1,6 @@
 /* iomem.h - /proc/iomem parsed into a flat list with nesting depth, to find firmware
- * framebuffers (efifb, vesafb, BOOTFB, simplefb, simpledrm) sitting inside a GPU's BAR. */
+ * framebuffers (efifb, vesafb, BOOTFB, simplefb, simpledrm, efidrm, vesadrm) sitting inside a
+ * GPU's BAR. */
 #ifndef PGP_IOMEM_H
 #define PGP_IOMEM_H
 

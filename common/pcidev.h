@@ -12,6 +12,10 @@
 #define PCIDEV_NAME_MAX 64 /* driver and override names */
 #define PCIDEV_NRES 7      /* BAR0..5 and the ROM */
 
+/* The memory-BAR bit of a resource's flags (the kernel's IORESOURCE_MEM, as the resource
+ * file prints it). */
+#define IORESOURCE_MEM 0x200
+
 struct pci_resource {
 	uint64_t start, end, flags; /* end == 0 and start == 0: unused */
 };

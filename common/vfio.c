@@ -36,6 +36,33 @@ static int bar0_mmap(int dev)
 	return 0;
 }
 
+/* mmap every BAR that vfio-pci offers for mmap, as QEMU does at device realize: the kernel
+ * claims the BAR (pci_request_selected_regions) at the first mmap, so a region something else
+ * holds fails here. Nothing is read or written through the mapping. */
+static int bars_mmap(int dev, int *bad_bar, int *nbars)
+{
+	for (unsigned i = VFIO_PCI_BAR0_REGION_INDEX; i <= VFIO_PCI_BAR5_REGION_INDEX; i++) {
+		struct vfio_region_info reg = { .argsz = sizeof(reg), .index = i };
+		void *p;
+
+		if (ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &reg) < 0) {
+			*bad_bar = (int)i;
+			return -errno;
+		}
+		if (!(reg.flags & VFIO_REGION_INFO_FLAG_MMAP) || reg.size == 0)
+			continue;
+		p = mmap(NULL, (size_t)reg.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev,
+			 (off_t)reg.offset);
+		if (p == MAP_FAILED) {
+			*bad_bar = (int)i;
+			return -errno;
+		}
+		munmap(p, (size_t)reg.size);
+		(*nbars)++;
+	}
+	return 0;
+}
+
 static int dma_map(int container)
 {
 	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map) };
@@ -71,6 +98,8 @@ int vfio_prove(const struct sysroot *sr, int group, const char *const *devs, int
 
 	rep->stage = NULL;
 	rep->bar0_mmap = 0;
+	rep->bad_dev = rep->bad_bar = -1;
+	rep->nbars = 0;
 	container = sr_openat(sr, "/dev/vfio/vfio", O_RDWR, 0);
 	if (container < 0)
 		return fail(rep, "open /dev/vfio/vfio", container);
@@ -122,6 +151,13 @@ int vfio_prove(const struct sysroot *sr, int group, const char *const *devs, int
 		}
 		if (i == 0 && (flags & VFIO_PROVE_MMAP_BAR0))
 			rep->bar0_mmap = bar0_mmap(dev);
+		if ((flags & VFIO_PROVE_MMAP_BARS) &&
+		    (r = bars_mmap(dev, &rep->bad_bar, &rep->nbars)) < 0) {
+			rep->bad_dev = i;
+			close(dev);
+			fail(rep, "mmap BAR", r);
+			goto out;
+		}
 		close(dev);
 	}
 out:

@@ -225,6 +225,44 @@ TEST(console_plan_leaves_consoles_of_other_gpus)
 	CHECK_STR(p.fb_drivers[0], "efi-framebuffer");
 }
 
+/* Proxmox's kernels: simpledrm on simple-framebuffer.0, whose own BOOTFB region sits in BAR 1.
+ * Its fate depends on the class: vfio-pci removes it for a VGA controller only. */
+TEST(simple_framebuffer_fate_by_class)
+{
+	struct sysroot sr;
+	struct pci_dev_info d;
+	struct iomem_entry fb;
+	int bar = -1;
+
+	CHECK_INT(fakesys_build(test_tmpdir(),
+				"pci 0000:02:00.0 vendor=10de device=0fc6 class=030000 group=29 "
+				"bar0=f6000000:1000000 bar1=e0000000:8000000\n"
+				"pci 0000:03:00.0 vendor=1234 device=1111 class=038000 group=30 "
+				"bar0=c0000000:1000000\n"
+				"file /proc/iomem e0000000-e7ffffff : 0000:02:00.0\\n"
+				"  e0000000-e07e8fff : BOOTFB\\n    e0000000-e07e8fff : simple-framebuffer\\n"
+				"f6000000-f6ffffff : 0000:02:00.0\\nc0000000-c0ffffff : 0000:03:00.0\\n"
+				"  c0000000-c02fffff : BOOTFB\n",
+				NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(pcidev_read(&sr, "0000:02:00.0", &d), 0);
+	CHECK_INT(console_fb_left(&sr, &d, &fb, &bar), 1);
+	CHECK_STR(fb.name, "BOOTFB");
+	CHECK_INT(bar, 1);
+	CHECK_INT(console_fb_fate(&d, fb.name), CONSOLE_FB_REMOVED);
+	CHECK_INT(console_fb_fate(&d, "efifb"), CONSOLE_FB_RELEASED);
+	CHECK_INT(console_fb_fate(&d, "efi-framebuffer"), CONSOLE_FB_RELEASED);
+	CHECK_INT(pcidev_read(&sr, "0000:03:00.0", &d), 0);
+	CHECK_INT(console_fb_left(&sr, &d, &fb, &bar), 1);
+	CHECK_INT(bar, 0);
+	CHECK_INT(console_fb_fate(&d, fb.name), CONSOLE_FB_STAYS);
+	/* newer kernels' names are firmware framebuffers too */
+	CHECK_INT(iomem_is_fw_fb("efi-framebuffer"), 1);
+	CHECK_INT(iomem_is_fw_fb("vesa-framebuffer"), 1);
+	CHECK_INT(iomem_is_fw_fb("0000:02:00.0"), 0);
+	sr_close(&sr);
+}
+
 TEST(state_roundtrip_and_hostile_text)
 {
 	struct handoff_state s = { .vmid = 100, .ndevs = 2, .nvtcons = 1, .vtcons = { 1 }, .nfbs = 1 };
