@@ -5,8 +5,10 @@ set -euo pipefail
 build=(gcc make pkgconf dpkg-dev libpci-dev libkmod-dev libinih-dev libc6-dev)
 lab=(qemu-system-x86 ovmf seabios busybox-static cpio kmod xz-utils zstd e2fsprogs jq)
 tests=(clang ipxe-qemu initramfs-tools-core udev debhelper lintian fakeroot debootstrap pciutils)
+# The lab's Proxmox-configured kernel is built from Debian's linux-source (tests/lab/build-kernel.sh).
+kbuild=(bc bison flex libelf-dev libssl-dev)
 want=("${build[@]}" "${lab[@]}")
-[ "${1:-}" = --lab ] || want+=("${tests[@]}")
+[ "${1:-}" = --lab ] || want+=("${tests[@]}" "${kbuild[@]}")
 missing=()
 for p in "${want[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -1,7 +1,8 @@
 #!/bin/bash
 # lab.sh IMGDIR - boot the real initramfs images that run.sh built (IMGDIR/<kernel>-<config>.img,
 # made with build-image.sh ... 1) in the QEMU lab, on every kernel in EARLY_KERNELS and firmware
-# in EARLY_FW, LAB_JOBS guests at a time. Each boot runs the matching tests/lab/scenarios/early-*.sh
+# in EARLY_FW (all of them on EARLY_FULL_KERNELS, EARLY_SMOKE on the others), LAB_JOBS guests
+# at a time. Each boot runs the matching tests/lab/scenarios/early-*.sh
 # from the image's own init-premount script and prints one "PASS lab/early/..." or
 # "FAIL lab/early/..." line (tests/lab/run.sh); exits non-zero when any failed.
 #
@@ -16,7 +17,11 @@ imgdir=${1:?usage: lab.sh IMGDIR}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=${BUILD:-$top/build}
-kernels=${EARLY_KERNELS:-5.10 6.1 6.12}
+kernels=${EARLY_KERNELS:-5.10 6.1 6.12 7 pve}
+# Every firmware and config on the kernels in EARLY_FULL_KERNELS (Debian 13's and the
+# Proxmox-configured one); a smoke set (FIRMWARE:CONFIG...) on the others.
+full=${EARLY_FULL_KERNELS:-6.12 pve}
+smoke=${EARLY_SMOKE:-ovmf:addr seabios:ids}
 fws=${EARLY_FW:-seabios ovmf}
 configs=${EARLY_CONFIGS:-addr ids group invalid}
 jobs=${LAB_JOBS:-2}
@@ -34,14 +39,19 @@ fi
 joblist=$(mktemp)
 trap 'rm -f "$joblist"' EXIT
 for k in $kernels; do
-	for fw in $fws; do
-		for c in $configs; do
-			echo "$fw $k $c"
+	case " $full " in
+	*" $k "*)
+		for fw in $fws; do
+			for c in $configs; do
+				echo "$fw $k $c"
+			done
 		done
-	done
-	for fw in ${EARLY_REBIND_FW-seabios}; do
-		echo "$fw $k rebind"
-	done
+		for fw in ${EARLY_REBIND_FW-seabios}; do
+			echo "$fw $k rebind"
+		done
+		;;
+	*) for fc in $smoke; do echo "${fc%%:*} $k ${fc#*:}"; done ;;
+	esac
 done | sort -r >"$joblist" # OVMF (the longest boots) first keeps both workers busy
 
 rc=0

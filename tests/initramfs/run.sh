@@ -12,13 +12,13 @@
 #  3. `pve-gpu-passthrough early status` against a fake root holding one of those images.
 #  4. The lab (lab.sh): each image booted on its kernel under SeaBIOS and OVMF.
 #
-# EARLY_KERNELS (default "5.10 6.1 6.12"), EARLY_FW, LAB_JOBS (2) narrow or widen the run.
+# EARLY_KERNELS (default "5.10 6.1 6.12 7 pve"), EARLY_FW, LAB_JOBS (2) narrow or widen the run.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=${BUILD:-$top/build}
 cache=${LAB_CACHE:-/var/cache/pve-gpu-passthrough-lab}
-kernels=${EARLY_KERNELS:-5.10 6.1 6.12}
+kernels=${EARLY_KERNELS:-5.10 6.1 6.12 7 pve}
 jobs=${LAB_JOBS:-2}
 # A directory of its own per run: make check of another checkout user may run this suite at the
 # same time in the same build directory. Runs whose process is gone are cleaned up; the images

@@ -78,6 +78,8 @@ cp "$here"/guest/*.sh "$stage/lab/"
 mkdir -p "$stage/lab/scenarios"
 cp "$here"/scenarios/*.sh "$stage/lab/scenarios/"
 echo "$series" >"$stage/lab/series"
+# The kernel's config, so scenarios can tell a Proxmox-like kernel (SYSFB_SIMPLEFB) apart.
+[ -f "$kdir/config" ] && cp "$kdir/config" "$stage/lab/kconfig"
 
 mkdir -p "$(dirname "$out")"
 (cd "$stage" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$out.tmp"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # run.sh - boot one lab guest and report its scenarios.
 #   run.sh -k SERIES -f pvh|seabios|ovmf [-t std|nonvga] -s SCEN[,SCEN...] [-n NAME] [-T SECS]
-# Prints one "PASS lab/<name>/<scenario>" or "FAIL lab/<name>/<scenario>" line per scenario
+#          [-a KERNEL-ARGS]
+# Prints one "PASS lab/<name>/<scenario> (SECS, KVER)" or "FAIL lab/<name>/<scenario>" line per scenario
 # (a scenario that never reported, because the guest hung, oopsed or timed out, is a FAIL) and
 # exits non-zero when any failed. The serial log is kept in $LAB_LOGS (build/lab/logs).
 set -uo pipefail
@@ -20,6 +21,7 @@ done
 [ -n "$scen" ] || { echo "run.sh: -s SCENARIOS is required" >&2; exit 2; }
 name=${name:-$series/$fw/$topo}
 kdir=$cache/kernels/$series
+kver=$(cat "$kdir/KVER" 2>/dev/null || echo "no kernel $series")
 initrd=${initrd:-$top/build/lab/$series/initrd.img}
 disk=$top/build/lab/disk.img
 mkdir -p "$logs"
@@ -63,10 +65,10 @@ rc=0
 for s in $(echo "$scen" | tr ',' ' '); do
 	res=$(grep -a "^LAB-RESULT $s " "$log" | tail -n 1 | awk '{print $3}' | tr -d '\r')
 	if [ "$res" = PASS ]; then
-		echo "PASS lab/$name/$s (${secs}s)"
+		echo "PASS lab/$name/$s (${secs}s, $kver)"
 	else
 		why=${res:-no result: guest crashed, hung or timed out (qemu exit $qrc)}
-		echo "FAIL lab/$name/$s: $why"
+		echo "FAIL lab/$name/$s: $why ($kver)"
 		# Show what the scenario said and what the kernel said (dmesg on failure).
 		awk -v s="$s" '$0 ~ "^LAB-START "s"\r?$" {on=1} on {print} $0 ~ "^LAB-RESULT "s" " {on=0}' "$log" |
 			tr -d '\r' | grep -a -E 'LAB-FAIL|LAB-DMESG|^  \|' | tail -n 80 | sed 's/^/    /'

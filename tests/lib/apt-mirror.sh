@@ -52,7 +52,7 @@ entries() {
 	done
 }
 
-uri=$(entries | awk -v want="$want" -v rel="^($releases)" '
+uri=$(entries | awk -v want="$want" -v rel="^($releases)(-updates|-backports|-backports-sloppy|-proposed-updates|-security)?$" '
 	{ suite = $2; sub(/\/$/, "", suite) }
 	suite !~ rel { next }
 	want == "security" && suite ~ /-security$/ { print $1; exit }

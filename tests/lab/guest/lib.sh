@@ -70,9 +70,12 @@ jqe() {
 	jq -e "$@" >/dev/null
 }
 
-# Firmware framebuffer entries in /proc/iomem ("efifb", "vesafb", "BOOTFB").
+# Firmware framebuffer entries in /proc/iomem: efifb/vesafb (Debian's kernels), BOOTFB (the
+# simple-framebuffer device's own region) and what simpledrm, efidrm and vesadrm claim under
+# their platform driver's name.
+FW_FB_RE='efifb|vesafb|BOOTFB|simplefb|simpledrm|simple-framebuffer|efi-framebuffer|vesa-framebuffer|efi-display'
 fw_fb_in_iomem() {
-	grep -Eq 'efifb|vesafb|BOOTFB' /proc/iomem
+	grep -Eq "$FW_FB_RE" /proc/iomem
 }
 
 fb_vtcons() {
@@ -137,7 +140,7 @@ host_snapshot() {
 		[ -e "$f" ] || continue
 		if [ -e "$f/driver" ]; then echo "$(basename $f) bound"; else echo "$(basename $f) unbound"; fi
 	done
-	grep -E 'efifb|vesafb|BOOTFB' /proc/iomem | sed 's/^ *//'
+	grep -E "$FW_FB_RE" /proc/iomem | sed 's/^ *//'
 }
 
 fbcon_bound() {
