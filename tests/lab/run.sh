@@ -53,7 +53,8 @@ qemu+=(-device ich9-intel-hda,bus=pcie.0,addr=02.1
 start=$(date +%s)
 timeout --kill-after=5 "$tmo" "${qemu[@]}" </dev/null >"$log.qemu" 2>&1
 qrc=$?
-if ! grep -aq '^LAB-BOOTED' "$log"; then
+# (not anchored: OVMF's screen escapes can stand before it on the first line)
+if ! grep -aq 'LAB-BOOTED ' "$log"; then
 	# The guest never reached /init: an emulation hiccup, not a test result; boot once more.
 	echo "lab/$name: guest did not boot (qemu exit $qrc), retrying once" >&2
 	mv "$log" "$log.first"
