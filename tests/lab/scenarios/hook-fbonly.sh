@@ -61,6 +61,10 @@ else
 		check "post-stop names the removed $f in one line" \
 			test "$(grep -c "firmware framebuffer $f was removed by the kernel" /tmp/post.out)" = 1
 	done
+	# A console that only that framebuffer carried is gone too: post-stop must say so.
+	if [ "$(echo "$before" | grep '^vtcon')" != "$(echo "$after" | grep '^vtcon')" ]; then
+		check "post-stop says the framebuffer console is gone" grep -q 'is gone: no framebuffer is left to carry a console' /tmp/post.out
+	fi
 	# Everything else is as before: the removed device, its region and the console it carried
 	# are the only differences.
 	strip() { grep -Ev "$(echo $gone | tr ' ' '|')|$FW_FB_RE|^vtcon"; }
