@@ -61,10 +61,7 @@ static bool is_fw_fb_device(const char *n)
 						 "simple-framebuffer.", "platform-framebuffer.",
 						 "efi-display." };
 
-	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
-		if (str_has_prefix(n, prefixes[i]))
-			return true;
-	return false;
+	return str_has_any_prefix(n, prefixes, ARRAY_SIZE(prefixes));
 }
 
 enum console_fb_fate console_fb_fate(const struct pci_dev_info *dev, const char *region)

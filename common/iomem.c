@@ -143,10 +143,7 @@ bool iomem_is_fw_fb(const char *name)
 					      "efi-framebuffer", "vesa-framebuffer",
 					      "efi-display" };
 
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (str_has_prefix(name, names[i]))
-			return true;
-	return false;
+	return str_has_any_prefix(name, names, ARRAY_SIZE(names));
 }
 
 const struct iomem_entry *iomem_fw_fb_in(const struct iomem *m, uint64_t start, uint64_t end)

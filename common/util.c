@@ -28,6 +28,14 @@ bool str_has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+bool str_has_any_prefix(const char *s, const char *const *prefixes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (str_has_prefix(s, prefixes[i]))
+			return true;
+	return false;
+}
+
 char *str_trim(char *s)
 {
 	size_t n;

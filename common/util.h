@@ -28,6 +28,8 @@ int str_copy(char *dst, size_t size, const char *src);
 /* Copies at most N bytes of SRC; -ENAMETOOLONG when they do not fit. */
 int str_copy_n(char *dst, size_t size, const char *src, size_t n);
 bool str_has_prefix(const char *s, const char *prefix);
+/* True when S starts with one of the N PREFIXES. */
+bool str_has_any_prefix(const char *s, const char *const *prefixes, size_t n);
 /* Trims spaces and tabs at both ends in place; returns S advanced past leading blanks. */
 char *str_trim(char *s);
 
