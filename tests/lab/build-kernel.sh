@@ -93,6 +93,17 @@ echo "$suite $srcpkg $ver" >"$tmp/SOURCE"
 find "$src" -name '*.o' -delete
 mv "$src" "$tmp/build"
 ln -s ../../../build "$tmp/modules/lib/modules/$kver/build"
+# The tree must build an out-of-tree module (the lab's test drivers): prove it with a trivial
+# one before the cache is marked done.
+oot=$tmp/oot
+mkdir -p "$oot"
+printf '%s\n' '#include <linux/module.h>' 'static int __init t_init(void) { return 0; }' \
+	'static void __exit t_exit(void) { }' 'module_init(t_init);' 'module_exit(t_exit);' \
+	'MODULE_DESCRIPTION("lab build tree check");' 'MODULE_LICENSE("GPL");' >"$oot/t.c"
+echo 'obj-m := t.o' >"$oot/Kbuild"
+make -s -C "$tmp/build" M="$oot" modules >"$oot/log" 2>&1 && [ -s "$oot/t.ko" ] ||
+	{ echo "build-kernel: the build tree cannot build an out-of-tree module:" >&2; tail -n 20 "$oot/log" >&2; exit 1; }
+rm -rf "$oot"
 rm -rf "$out"
 mv "$tmp" "$out"
 echo "$key" >"$out/.done"
