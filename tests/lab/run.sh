@@ -1,6 +1,6 @@
 #!/bin/bash
 # run.sh - boot one lab guest and report its scenarios.
-#   run.sh -k SERIES -f pvh|seabios|ovmf [-t std|nonvga] -s SCEN[,SCEN...] [-n NAME] [-T SECS]
+#   run.sh -k SERIES -f pvh|seabios|ovmf [-t std|nonvga|rp|switch] -s SCEN[,SCEN...] [-n NAME] [-T SECS]
 #          [-a KERNEL-ARGS]
 # Prints one "PASS lab/<name>/<scenario> (SECS, KVER)" or "FAIL lab/<name>/<scenario>" line per scenario
 # (a scenario that never reported, because the guest hung, oopsed or timed out, is a FAIL) and
@@ -35,18 +35,47 @@ qemu=(qemu-system-x86_64 -M q35 -accel "${LAB_ACCEL:-tcg}" -cpu "${LAB_CPU:-max}
 	-device intel-iommu)
 case $fw in
 pvh) qemu+=(-kernel "$kdir/vmlinux") ;;
-seabios) qemu+=(-kernel "$kdir/vmlinuz"); append="$append vga=0x317" ;;
+seabios)
+	qemu+=(-kernel "$kdir/vmlinuz")
+	# A VESA mode gives vesafb (or simpledrm) on the root complex; behind a port SeaVGABIOS
+	# finds no VBE interface (ports 0x1ce/0x1cf are not forwarded): VGA text mode there.
+	case $topo in std|nonvga) append="$append vga=0x317" ;; esac ;;
 ovmf) qemu+=(-bios /usr/share/ovmf/OVMF.fd -kernel "$kdir/vmlinuz") ;;
 *) echo "run.sh: unknown firmware '$fw'" >&2; exit 2 ;;
 esac
+# Topologies: the GPU (VGA, or a 0x0380 display in nonvga) with its HDMI audio as functions 0
+# and 1 of one slot, an identical second card, a virtio disk on the root complex.
+#   std/nonvga  everything on the root complex (00:02.0+00:02.1, second card 00:03.0)
+#   rp          each card behind its own pcie-root-port, as in a real board's slots
+#   switch      both cards behind one PCIe switch (x3130 upstream, two xio3130 downstream)
+# The guest finds the devices by their ids, not by address (guest/lib.sh).
 case $topo in
-std) qemu+=(-vga none -device VGA,bus=pcie.0,addr=02.0,multifunction=on) ;;
-nonvga) qemu+=(-vga none -device secondary-vga,bus=pcie.0,addr=02.0,multifunction=on) ;;
+std|nonvga)
+	vga=VGA
+	[ "$topo" = nonvga ] && vga=secondary-vga
+	qemu+=(-vga none -device $vga,bus=pcie.0,addr=02.0,multifunction=on
+		-device ich9-intel-hda,bus=pcie.0,addr=02.1
+		-device secondary-vga,bus=pcie.0,addr=03.0) ;;
+rp)
+	qemu+=(-vga none
+		-device pcie-root-port,id=rp1,bus=pcie.0,addr=1c.0,chassis=1,slot=1,multifunction=on
+		-device pcie-root-port,id=rp2,bus=pcie.0,addr=1c.1,chassis=2,slot=2
+		-device VGA,bus=rp1,addr=00.0,multifunction=on
+		-device ich9-intel-hda,bus=rp1,addr=00.1
+		-device secondary-vga,bus=rp2,addr=00.0) ;;
+switch)
+	qemu+=(-vga none
+		-device pcie-root-port,id=rp1,bus=pcie.0,addr=1c.0,chassis=1,slot=1
+		-device x3130-upstream,id=up1,bus=rp1
+		-device xio3130-downstream,id=dn1,bus=up1,chassis=11,slot=1
+		-device xio3130-downstream,id=dn2,bus=up1,chassis=12,slot=2
+		-device VGA,bus=dn1,addr=00.0,multifunction=on
+		-device ich9-intel-hda,bus=dn1,addr=00.1
+		-device secondary-vga,bus=dn2,addr=00.0) ;;
 *) echo "run.sh: unknown topology '$topo'" >&2; exit 2 ;;
 esac
-qemu+=(-device ich9-intel-hda,bus=pcie.0,addr=02.1
-	-device secondary-vga,bus=pcie.0,addr=03.0
-	-drive "file=$disk,if=none,id=d0,format=raw,readonly=on"
+append="$append lab.topo=$topo"
+qemu+=(-drive "file=$disk,if=none,id=d0,format=raw,readonly=on"
 	-device virtio-blk-pci,drive=d0,bus=pcie.0,addr=04.0
 	-initrd "$initrd" -append "$append")
 

@@ -1,12 +1,21 @@
 # lib.sh - helpers for lab scenarios (sourced by /init; scenarios run in a subshell).
 # A scenario fails as soon as any check fails (lab_fail marks it); checks print one line each.
 
-# Lab topology: the boot GPU and its HDMI-audio function share one IOMMU group; the identical
-# second GPU stays with the host; the virtio disk backs a mounted filesystem.
-GPU=0000:00:02.0
-AUDIO=0000:00:02.1
-GPU2=0000:00:03.0
-DISK=0000:00:04.0
+# Lab topology (tests/lab/run.sh -t): the GPU and its HDMI-audio function share one IOMMU
+# group; the identical second GPU stays with the host; the virtio disk backs a mounted
+# filesystem. Found by their ids, so a scenario runs unchanged on every topology: the GPU is
+# the 1234:1111 card whose slot has the ich9 HDA (8086:293e) as function 1, GPU2 the other
+# 1234:1111, the disk the virtio block device (1af4:1001).
+lab_find() { # VENDOR DEVICE: the addresses of every such device, in order
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat $d/vendor)" = "$1" ] && [ "$(cat $d/device)" = "$2" ] && basename $d
+	done
+}
+AUDIO=$(lab_find 0x8086 0x293e | head -n 1)
+GPU=${AUDIO%.*}.0
+GPU2=$(lab_find 0x1234 0x1111 | grep -vx "$GPU" | head -n 1)
+DISK=$(lab_find 0x1af4 0x1001 | head -n 1)
+TOPO=$(sed -n 's/.*lab\.topo=\([^ ]*\).*/\1/p' /proc/cmdline)
 MODPROBE=/sbin/modprobe # busybox ash would run its own applet for a bare "modprobe"
 
 lab_fail() {
@@ -149,7 +158,7 @@ fbcon_bound() {
 }
 
 gpu_vm_conf() { # VMID
-	write_vm_conf "$1" "bios: ovmf" "machine: q35" "hostpci0: 0000:00:02,pcie=1,x-vga=1"
+	write_vm_conf "$1" "bios: ovmf" "machine: q35" "hostpci0: ${GPU%.*},pcie=1,x-vga=1"
 }
 
 # not CMD...: succeeds when CMD fails (for check "..." not something).

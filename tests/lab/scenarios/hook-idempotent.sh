@@ -3,7 +3,7 @@
 load_host_drivers
 before=$(host_snapshot)
 gpu_vm_conf 100
-write_vm_conf 102 "hostpci0: 0000:00:03.0"
+write_vm_conf 102 "hostpci0: $GPU2"
 expect_hook 0 102 post-stop
 check "post-stop without pre-start changed nothing" test "$before" = "$(host_snapshot)"
 expect_hook 0 100 pre-start

@@ -4,7 +4,7 @@ load_host_drivers
 mount_disk
 check "disk mounted" grep -q ' /mnt/disk ' /proc/mounts
 before=$(host_snapshot)
-write_vm_conf 101 "hostpci0: 0000:00:04.0"
+write_vm_conf 101 "hostpci0: $DISK"
 out=$(hook 101 pre-start 2>&1)
 rc=$?
 echo "$out"
