@@ -27,6 +27,11 @@ for k in $kernels; do
 	fi
 	[ -n "$err" ] && echo "$err" >&2 && echo "lab: kernel $k ready in $(($(date +%s) - start))s" >&2
 	"$here/mkinitrd.sh" "$k" "$top/build/lab/$k/initrd.img" || { echo "FAIL lab/$k/initrd"; continue; }
+	# The image with QEMU inside, for the qemu-* scenarios (on the full kernels only).
+	case "$full" in *" $k "*)
+		"$here/mkinitrd.sh" "$k" "$top/build/lab/$k/initrd-qemu.img" qemu ||
+			{ echo "FAIL lab/$k/initrd-qemu"; continue; } ;;
+	esac
 	ok_kernels="$ok_kernels $k"
 done
 jobfile=$(mktemp)

@@ -1,12 +1,15 @@
 #!/bin/bash
-# mkinitrd.sh SERIES OUT - build the lab guest's initramfs for one cached kernel:
+# mkinitrd.sh SERIES OUT [qemu] - build the lab guest's initramfs for one cached kernel:
 # busybox-static, kmod (busybox's modprobe ignores softdeps and dashed options), the modules the
 # lab needs (resolved through modules.dep from device modaliases and module names, never from a
 # hand-kept list of files), the project's binaries with their shared libraries, and the guest
-# scripts and scenarios.
+# scripts and scenarios. With "qemu", also Debian's qemu-system-x86_64 (its libraries, the TCG
+# accelerator module and SeaBIOS), so the handoff's real consumer runs inside the guest: about
+# 50 MB more, hence an image of its own.
 set -euo pipefail
 series=${1:?usage: mkinitrd.sh SERIES OUT}
-out=${2:?usage: mkinitrd.sh SERIES OUT}
+out=${2:?usage: mkinitrd.sh SERIES OUT [qemu]}
+with_qemu=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cache=${LAB_CACHE:-/var/cache/pve-gpu-passthrough-lab}
@@ -66,6 +69,14 @@ for b in pve-gpu-passthrough pve-gpu-passthrough-hook pve-gpu-passthrough-early;
 done
 install -m 0755 "$build/labtool" "$stage/usr/bin/labtool"
 [ -n "${LAB_EXTRA_BIN:-}" ] && for b in $LAB_EXTRA_BIN; do copy_exec "$b" "$b"; done
+if [ "$with_qemu" = qemu ]; then
+	copy_exec "$(readlink -f /usr/bin/qemu-system-x86_64)" /usr/bin/qemu-system-x86_64
+	for m in /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so; do copy_exec "$m" "$m"; done
+	# Debian's QEMU finds firmware in /usr/share/qemu and /usr/share/seabios.
+	mkdir -p "$stage/usr/share/qemu" "$stage/usr/share/seabios"
+	cp -L /usr/share/qemu/kvmvapic.bin "$stage/usr/share/qemu/"
+	cp -L /usr/share/seabios/bios-256k.bin "$stage/usr/share/seabios/"
+fi
 # jq lets scenarios assert on the CLI's JSON output.
 copy_exec "$(command -v jq)" /usr/bin/jq
 # The hookscript opens libkmod with dlopen() (see common/modload.c): ldd cannot see it.

@@ -22,7 +22,11 @@ done
 name=${name:-$series/$fw/$topo}
 kdir=$cache/kernels/$series
 kver=$(cat "$kdir/KVER" 2>/dev/null || echo "no kernel $series")
-initrd=${initrd:-$top/build/lab/$series/initrd.img}
+# Scenarios that run QEMU inside the guest (qemu-*) need the image that carries it.
+case ",$scen" in
+*,qemu-*) initrd=${initrd:-$top/build/lab/$series/initrd-qemu.img} ;;
+*) initrd=${initrd:-$top/build/lab/$series/initrd.img} ;;
+esac
 disk=$top/build/lab/disk.img
 mkdir -p "$logs"
 log=$logs/$(echo "$name-$scen" | tr '/,' '__').log

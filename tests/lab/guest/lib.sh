@@ -170,3 +170,56 @@ not() {
 contains() {
 	printf '%s\n' "$1" | grep -Eq "$2"
 }
+
+# proxmox_qemu_args VMID: the -device arguments Proxmox generates for hostpci0 of a q35 VM
+# (qemu-server PCI.pm as `qm showcmd` prints them): "host=BB:DD" without a function takes every
+# function that exists, sorted; guest slot 0x0.J under ich9-pcie-port-1 for pcie=1; only J=0
+# gets multifunction=on and x-vga=on (x-vga=1 without bios: ovmf).
+proxmox_qemu_args() {
+	conf=/etc/pve/qemu-server/$1.conf
+	v=$(sed -n 's/^hostpci0: //p' "$conf")
+	host=${v%%,*}
+	case $host in *:*:*) ;; *) host=0000:$host ;; esac
+	devs=$(ls /sys/bus/pci/devices | grep "^$host" | sort)
+	xvga=
+	case ",$v," in *,x-vga=1,*) grep -q '^bios: ovmf' "$conf" || xvga=,x-vga=on ;; esac
+	echo "-device pcie-root-port,id=ich9-pcie-port-1,addr=10.0,x-speed=16,x-width=32,multifunction=on,bus=pcie.0,port=1,chassis=1"
+	j=0
+	for d in $devs; do
+		extra=
+		[ $j = 0 ] && [ "$(echo $devs | wc -w)" -gt 1 ] && extra=,multifunction=on
+		[ $j = 0 ] && extra="$xvga$extra"
+		echo "-device vfio-pci,host=$d,id=hostpci0.$j,bus=ich9-pcie-port-1,addr=0x0.$j$extra"
+		j=$((j + 1))
+	done
+}
+
+# run_vm_qemu VMID LOG: QEMU (inside this guest) starts the VM as Proxmox would, with SeaBIOS,
+# until the firmware has enumerated the passed devices and finished POST (its debug console
+# says so), then quits through the monitor. Returns QEMU's exit status; LOG gets its stderr,
+# LOG.bios the firmware log, LOG.pci the monitor's "info pci".
+run_vm_qemu() {
+	rm -f /tmp/qmon.in /tmp/qmon.out
+	mkfifo /tmp/qmon.in /tmp/qmon.out
+	# shellcheck disable=SC2046
+	qemu-system-x86_64 -machine q35 -accel tcg -m 128 -nodefaults -display none -vga none \
+		-chardev file,id=dbg,path="$2.bios" -device isa-debugcon,iobase=0x402,chardev=dbg \
+		-monitor pipe:/tmp/qmon $(proxmox_qemu_args "$1") 2>"$2" &
+	qpid=$!
+	cat /tmp/qmon.out >"$2.mon" &
+	exec 9>/tmp/qmon.in
+	i=0
+	until grep -Eq 'No bootable device|Booting from' "$2.bios" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 600 ] || ! kill -0 $qpid 2>/dev/null; then break; fi
+		usleep 100000
+	done
+	echo "info pci" >&9
+	echo quit >&9
+	exec 9>&-
+	wait $qpid
+	rc=$?
+	wait
+	tr -d '\r' <"$2.mon" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' >"$2.pci"
+	return $rc
+}
