@@ -179,7 +179,14 @@ int console_vtcon_bind(const struct sysroot *sr, int vtcon, bool bind)
 		return bind ? -ENOENT : 0; /* gone: nothing holds the GPU through it */
 	if (r == 0 && (now != 0) == bind)
 		return 0;
-	return sr_write(sr, path, bind ? "1" : "0");
+	r = sr_write(sr, path, bind ? "1" : "0");
+	if (r < 0)
+		return r;
+	/* Read back: with no other console driver to take over, the kernel accepts the write
+	 * and changes nothing (two GPUs, the other one's driver took the console first). */
+	if (sr_read_ulong(sr, path, 10, &now) == 0 && (now != 0) != bind)
+		return 1;
+	return 0;
 }
 
 int console_fb_unbind(const struct sysroot *sr, const char *dev, const char *driver)

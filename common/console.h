@@ -64,7 +64,9 @@ enum console_fb_fate console_fb_fate(const struct pci_dev_info *dev, const char 
 	"let the card's own driver load once before the VM starts (it removes the firmware "    \
 	"framebuffer)"
 
-/* The single steps (each idempotent: "already there" is success). */
+/* The single steps (each idempotent: "already there" is success). console_vtcon_bind reads
+ * the state back: 1 when the kernel took the write but nothing changed (no other console
+ * driver could take over), 0 done, -errno. */
 int console_vtcon_bind(const struct sysroot *sr, int vtcon, bool bind);
 int console_fb_unbind(const struct sysroot *sr, const char *dev, const char *driver);
 /* Rebinds a firmware framebuffer: 0 rebound (or already bound), 1 gone (the kernel removed

@@ -508,6 +508,11 @@ static int release_consoles(struct job *j)
 			ERR(j, "cannot unbind framebuffer console vtcon%d: %s", vt, strerror(-r));
 			return r;
 		}
+		if (r > 0) {
+			WARN(j, "vtcon%d (framebuffer console) stays bound: no other console driver "
+				"can take over, so fbcon keeps it on the remaining framebuffer", vt);
+			continue;
+		}
 		INFO(j, "vtcon%d (framebuffer console) unbound", vt);
 	}
 	for (; j->fb_done < j->con.nfbs; j->fb_done++) {
