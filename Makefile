@@ -31,7 +31,7 @@ CLI_SRC := $(sort $(wildcard cli/*.c))
 HOOK_SRC := $(sort $(wildcard hookscript/*.c))
 EARLY_SRC := $(sort $(wildcard initramfs-hooks/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
-TEST_SUPPORT_SRC := tests/unit/harness.c tests/fixture/fakesys.c
+TEST_SUPPORT_SRC := tests/unit/harness.c tests/fixture/fakesys.c tests/fixture/fakekmod.c
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 ifeq ($(V),1)
@@ -77,7 +77,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(call obj,$(TEST_SUPPORT_SRC)) $(LIBC
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/fakesys: $(BUILD)/tests/fixture/fakesys_main.o $(BUILD)/tests/fixture/fakesys.o $(LIBCOMMON)
+$(BUILD)/fakesys: $(BUILD)/tests/fixture/fakesys_main.o $(BUILD)/tests/fixture/fakesys.o \
+		$(BUILD)/tests/fixture/fakekmod.o $(LIBCOMMON)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -1,0 +1,114 @@
+/* cmd_report.c - `pve-gpu-passthrough report [-o FILE]`: one file holding what list, check
+ * and the hookscript read on this host, redacted, for a bug report; the file is a fake host
+ * tree spec that replays unchanged (common/report.h). Reads only.
+ *
+ * Unlike the other verbs' FILE arguments, -o FILE is not taken inside --sysroot: the root is
+ * what the report describes, and writing into it would change it. FILE is replaced atomically
+ * and made readable by its owner only.
+ *
+ * Exit status: 0 written, 1 the report could not be made or written, 64 bad command line.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "report.h"
+#include "util.h"
+
+#define PROG "pve-gpu-passthrough"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: " PROG " report [-o FILE]\n\n"
+		     "Write what list, check and the hookscript read on this host, with private data\n"
+		     "left out, to FILE (or standard output): attach it to a bug report.\n\n"
+		     "  -o, --output FILE   write the report to FILE (replaced if it exists)\n");
+}
+
+static int write_out(const char *file, const char *data, size_t len)
+{
+	struct sysroot dir;
+	int r;
+
+	/* The caller's working directory (or "/" for an absolute name), never --sysroot. */
+	r = sr_open(&dir, file[0] == '/' ? "/" : ".");
+	if (r < 0)
+		return r;
+	r = sr_write_file_atomic(&dir, file, data, len, 0600);
+	sr_close(&dir);
+	return r;
+}
+
+static int cmd_report(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct report_opts o = { .node = g->node, .version = PGP_VERSION };
+	struct report_stats st = { 0 };
+	const char *file = NULL;
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		default:
+			fprintf(stderr, "Try '" PROG " report --help'.\n");
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG " report: unexpected argument '%s'\nTry '" PROG " report --help'.\n",
+			argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	if (file && !*file) {
+		fprintf(stderr, PROG " report: empty file name\n");
+		return CLI_EXIT_USAGE;
+	}
+	mem = open_memstream(&data, &len);
+	if (!mem) {
+		fprintf(stderr, PROG ": cannot make the report: %s\n", strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	r = report_write(&g->root, &o, mem, &st);
+	if (fclose(mem) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		fprintf(stderr, PROG ": cannot make the report: %s\n", strerror(-r));
+		return CLI_EXIT_FAIL;
+	}
+	if (file) {
+		r = write_out(file, data, len);
+		if (r < 0) {
+			fprintf(stderr, PROG ": cannot write '%s': %s\n", file, strerror(-r));
+			return CLI_EXIT_FAIL;
+		}
+		fprintf(stderr, "wrote '%s': %d files, %d links, %d directories, %d modules, "
+				"%d VM configs\n", file, st.files, st.links, st.dirs, st.modules, st.vms);
+	} else if (fwrite(data, 1, len, stdout) != len) {
+		fprintf(stderr, PROG ": write error on stdout\n");
+		return CLI_EXIT_FAIL;
+	}
+	if (st.skipped)
+		fprintf(stderr, PROG ": warning: %d path%s with blanks in %s left out\n", st.skipped,
+			st.skipped == 1 ? "" : "s", st.skipped == 1 ? "its name" : "their names");
+	return CLI_EXIT_OK;
+}
+
+CLI_COMMAND(report, "report", cmd_report, "[-o FILE]", "a host snapshot for bug reports");

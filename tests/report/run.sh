@@ -1,0 +1,216 @@
+#!/bin/bash
+# tests/report/run.sh [BUILD_DIR] - `pve-gpu-passthrough report` round trips and redaction.
+#
+# For every fake host of tests/check/ (built as tests/check/run.sh builds it, in a temporary
+# root, never the machine's own /sys): `report --sysroot ROOT` is replayed with build/fakesys
+# into a second root, and on both roots `list --all --json`, `check --json` (without VMIDs
+# and with every VM of the host) and the host's own tests/check cases must print the same
+# bytes (stdout, stderr, exit status). A report of the replay must equal the report itself.
+# Then a host whose VM config, storage, mappings, mounts and udev data are full of secrets
+# must give a report holding none of them, which still replays to the same `check`.
+# Prints "PASS report.NAME" or "FAIL report.NAME" per test.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+checks=$here/../check
+build=$(cd "${1:-build}" && pwd) || exit 2
+cli=$build/pve-gpu-passthrough
+fakesys=$build/fakesys
+for f in "$cli" "$fakesys"; do
+	[ -x "$f" ] || { echo "FAIL report.setup: $f missing (run make)"; exit 1; }
+done
+depmod=$(command -v depmod || echo /sbin/depmod)
+cc=${CC:-cc}
+tmp=$(mktemp -d /tmp/pgp-report.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+
+pass() { echo "PASS report.$1"; }
+fail() {
+	echo "FAIL report.$1"
+	[ -n "${2:-}" ] && cut -c1-400 "$2" | sed 's/^/    /' | head -40
+	failed=1
+}
+
+# make_modules ROOT KMODFILE: as tests/check/run.sh (stub modules and depmod's indexes).
+make_modules() {
+	local root=$1 file=$2 rel="" kind path name obj
+	while read -r kind path; do
+		case $kind in
+		release)
+			rel=$path
+			mkdir -p "$root/lib/modules/$rel"
+			: >"$root/lib/modules/$rel/modules.builtin"
+			;;
+		module)
+			name=$(basename "$path" .ko | tr - _)
+			obj=$tmp/mod-$name.o
+			[ -f "$obj" ] || "$cc" -c -DNAME="$name" -o "$obj" "$checks/stubmod.c" || return 1
+			mkdir -p "$(dirname "$root/lib/modules/$rel/$path")"
+			cp "$obj" "$root/lib/modules/$rel/$path"
+			;;
+		builtin)
+			echo "$path" >>"$root/lib/modules/$rel/modules.builtin"
+			;;
+		esac
+	done <"$file"
+	"$depmod" -b "$root" "$rel" 2>/dev/null
+}
+
+# build_host ROOT SPEC [KMOD]: a fake host as tests/check/run.sh makes it.
+build_host() {
+	mkdir -p "$1/usr/share/misc" || return 1
+	"$fakesys" "$1" "$2" >"$tmp/err" 2>&1 || return 1
+	cp "$checks/pci.ids" "$1/usr/share/misc/pci.ids"
+	[ -z "${3:-}" ] || [ ! -f "$3" ] || make_modules "$1" "$3"
+}
+
+# run ROOT ARGS...: the CLI from "/" with a clean environment; stdout, stderr, exit status.
+run() {
+	local root=$1
+	shift
+	(cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
+		"$cli" --sysroot "$root" "$@" >"$tmp/o" 2>"$tmp/e")
+	local rc=$?
+	cat "$tmp/o"
+	echo "--- stderr"
+	cat "$tmp/e"
+	echo "--- exit $rc"
+}
+
+# same NAME ROOT1 ROOT2 ARGS...: the command prints the same on both roots.
+same() {
+	local name=$1 a=$2 b=$3
+	shift 3
+	run "$a" "$@" >"$tmp/a"
+	run "$b" "$@" >"$tmp/b"
+	if diff -u "$tmp/a" "$tmp/b" >"$tmp/diff"; then
+		pass "$name"
+	else
+		fail "$name" "$tmp/diff"
+	fi
+}
+
+vmids() {
+	local f ids=()
+	for f in "$1"/etc/pve/qemu-server/*.conf; do
+		[ -e "$f" ] || continue
+		f=${f##*/}
+		ids+=("${f%.conf}")
+	done
+	echo "${ids[*]}"
+}
+
+# roundtrip NAME ROOT NODE: report of ROOT (as node NODE), replayed, compared.
+roundtrip() {
+	local name=$1 root=$2 node=$3 replay=$tmp/$1.replay report=$tmp/$1.report
+	if ! (cd / && "$cli" --sysroot "$root" --node "$node" report -o "$report" 2>"$tmp/err"); then
+		fail "$name.report" "$tmp/err"
+		return 1
+	fi
+	if [ ! -s "$report" ] || [ "$(stat -c %a "$report")" != 600 ]; then
+		fail "$name.report"
+		return 1
+	fi
+	mkdir -p "$replay"
+	if ! "$fakesys" "$replay" "$report" >"$tmp/err" 2>&1; then
+		fail "$name.replay" "$tmp/err"
+		return 1
+	fi
+	same "$name.replay.list-all-json" "$root" "$replay" list --all --json
+	same "$name.replay.check-json" "$root" "$replay" --node pve check --json
+	# shellcheck disable=SC2046
+	[ -z "$(vmids "$root")" ] ||
+		same "$name.replay.check-json-vms" "$root" "$replay" --node pve check --json $(vmids "$root")
+	# The report of the replay is the report: nothing is lost or changed on the way.
+	if (cd / && "$cli" --sysroot "$replay" --node pve report >"$tmp/again" 2>"$tmp/err") &&
+		diff -u "$report" "$tmp/again" >"$tmp/diff"; then
+		pass "$name.replay.fixed-point"
+	else
+		fail "$name.replay.fixed-point" "$tmp/diff"
+	fi
+}
+
+for hostdir in "$checks"/*/; do
+	host=$(basename "$hostdir")
+	[ -f "$hostdir/spec" ] || continue
+	root=$tmp/$host
+	if ! build_host "$root" "$hostdir/spec" "$hostdir/kmod"; then
+		fail "$host.setup" "$tmp/err"
+		continue
+	fi
+	roundtrip "$host" "$root" pve || continue
+	# The host's own golden cases (text output included) print the same on the replay.
+	for argsfile in "$hostdir"/*.args; do
+		[ -f "$argsfile" ] || continue
+		read -r -a args <"$argsfile"
+		same "$host.case.$(basename "$argsfile" .args)" "$root" "$tmp/$host.replay" "${args[@]}"
+	done
+done
+
+# --- redaction: a host full of secrets ---------------------------------------------------
+root=$tmp/secrets
+cat "$checks/seed-x99/spec" - >"$tmp/secrets.spec" <<'SPEC'
+# VM 107: every kind of private value Proxmox keeps in a VM config, on node zeus-secret-node
+# (/etc/pve/qemu-server is the link pmxcfs makes to this node's directory)
+rm /etc/pve/qemu-server/105.conf
+rm /etc/pve/qemu-server/106.conf
+rm /etc/pve/qemu-server
+file /etc/pve/nodes/zeus-secret-node/qemu-server/107.conf #Secret-Description-Line for VM 107\n#second description line SECRET-DESC-2\nagent: 1\nargs: -cpu host,secret-args-value -smbios type=0,serial=SECRET-ARGS-SERIAL\nbios: ovmf\ncipassword: $5$SECRET-CIPASSWORD\nciuser: secret-ciuser\nhostpci0: mapping=gpu,pcie=1,x-vga=1\nhookscript: local:snippets/pve-gpu-passthrough-hook\nipconfig0: ip=198.51.100.77/24,gw=198.51.100.1\nmachine: q35\nmemory: 16384\nname: secret-vm-name\nnameserver: 203.0.113.53\nnet0: virtio=BC:24:11:AB:CD:EF,bridge=vmbr0,firewall=1\nnet1: e1000=DE:AD:BE:EF:00:42,bridge=vmbr1\nostype: win11\nscsi0: local-lvm:vm-107-disk-0,serial=SECRET-DISK-SERIAL,size=64G\nsearchdomain: secret-domain.example\nsmbios1: uuid=0f0e0d0c-SECRET-UUID,serial=U0VDUkVULVNNQklPUw==,base64=1\nsshkeys: ssh-rsa%20AAAASECRETSSHKEY%20user%40secret-laptop\ntags: secret-tag\nvga: none\n\n[snap1]\ndescription: SECRET-SNAPSHOT-DESC\nhostpci0: 0000:02:00\n
+link /etc/pve/qemu-server nodes/zeus-secret-node/qemu-server
+file /etc/pve/mapping/pci.cfg gpu\n\tdescription SECRET-MAPPING-DESC\n\tmap id=10de:0fc6,iommugroup=29,node=zeus-secret-node,path=0000:02:00.0,subsystem-id=1462:8a96\n\tmap id=10de:0fc6,iommugroup=29,node=hera-other-node,path=0000:02:00.0\n
+file /etc/pve/storage.cfg dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup,snippets\n\ncifs: nas\n\tpath /mnt/pve/nas\n\tserver 198.51.100.200\n\tshare SECRET-SHARE-NAME\n\tusername secret-cifs-user\n\tdomain SECRET-DOMAIN\n\tnodes zeus-secret-node,hera-other-node\n\tcontent images\n
+file /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook binary
+mode /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook 755
+link /var/lib/vz/snippets/pve-gpu-passthrough-hook /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook
+rawfile /proc/self/mountinfo 22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/pve-root rw,errors=remount-ro\n23 22 0:21 / /proc rw,nosuid - proc proc rw\n40 22 0:50 / /mnt/pve/nas rw,relatime shared:60 - cifs //198.51.100.200/SECRET-SHARE-NAME rw,vers=3.1.1,username=secret-cifs-user,domain=SECRET-DOMAIN,addr=198.51.100.200\n41 22 0:51 / /mnt/pve/nfs rw,relatime - nfs4 nfs-secret-server.example:/export/secret rw,addr=198.51.100.201,clientaddr=198.51.100.5\n
+link /sys/class/block/sda3 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda3
+rawfile /sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda3/dev 8:3\n
+file /run/udev/data/b8:3 S:disk/by-id/ata-Samsung_SSD_860_EVO_1TB_S3Z9NB0SECRETSERIAL-part3\nW:12\nE:ID_SERIAL=Samsung_SSD_860_EVO_1TB_S3Z9NB0SECRETSERIAL\nE:ID_SERIAL_SHORT=S3Z9NB0SECRETSERIAL\nE:ID_WWN=0x5002538e4SECRETWWN\nE:ID_FS_TYPE=LVM2_member\nE:ID_FS_UUID=SECRET-FS-UUID\nE:ID_PART_ENTRY_UUID=SECRET-PART-UUID
+rawfile /proc/net/route Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\nvmbr0\t00000000\t4D6433C6\t0003\t0\t0\t0\t00000000\t0\t0\t0\nvmbr0\t006433C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n
+rawfile /sys/class/net/enp1s0f0/address bc:24:11:ab:cd:ef\n
+dir /proc/driver/nvidia/gpus/0000:02:00.0
+rawfile /proc/driver/nvidia/gpus/0000:02:00.0/information Model: \t\t NVIDIA GeForce GTX 650\nIRQ:   \t\t 16\nGPU UUID: \t GPU-SECRET-GPU-UUID\nVideo BIOS: \t 80.07.35.00.04\nBus Type: \t PCIe\nDevice Minor: \t 0\nGPU Firmware: \t N/A\nBus Location: \t 0000:02:00.0\nSerial Number: \t SECRET-GPU-SERIAL\n
+SPEC
+if ! build_host "$root" "$tmp/secrets.spec" "$checks/seed-x99/kmod"; then
+	fail redaction.setup "$tmp/err"
+elif ! (cd / && "$cli" --sysroot "$root" --node zeus-secret-node report -o "$tmp/secrets.report" \
+	2>"$tmp/err"); then
+	fail redaction.report "$tmp/err"
+else
+	# Every private value above, in the forms it could leak in.
+	secrets='secret-desc|SECRET-DESC|secret-args|SECRET-ARGS|CIPASSWORD|secret-ciuser'
+	secrets+='|198\.51\.100|secret-vm-name|203\.0\.113|bc:24:11:ab:cd:ef|de:ad:be:ef:00:42'
+	secrets+='|SECRET-DISK-SERIAL|secret-domain|SECRET-UUID|U0VDUkVULVNNQklPUw|SSHKEY'
+	secrets+='|secret-laptop|secret-tag|SECRET-SNAPSHOT|SECRET-MAPPING|zeus|hera'
+	secrets+='|SECRET-SHARE|secret-cifs|SECRET-DOMAIN|nfs-secret|/export/secret'
+	secrets+='|SECRETSERIAL|SECRETWWN|SECRET-FS-UUID|SECRET-PART-UUID|4D6433C6'
+	secrets+='|SECRET-GPU|006433C6'
+	if grep -n -i -E "$secrets" "$tmp/secrets.report" >"$tmp/leaks"; then
+		fail redaction.no-secrets "$tmp/leaks"
+	else
+		pass redaction.no-secrets
+	fi
+	# What the checks need survived: the mapping (as node "pve"), the hookscript, args.
+	if grep -q '^rawfile /etc/pve/qemu-server/107.conf args: yes\\nbios: ovmf\\nhostpci0: mapping=gpu,pcie=1,x-vga=1\\nhookscript: local:snippets/pve-gpu-passthrough-hook\\nmachine: q35\\nmemory: 16384\\nostype: win11\\nvga: none\\n$' \
+		"$tmp/secrets.report" &&
+		grep -q 'node=pve,path=0000:02:00.0.*node=node2,path=' "$tmp/secrets.report" &&
+		grep -q '^rawfile /proc/driver/nvidia/gpus/0000:02:00.0/information Device Minor: \\t 0\\n$' \
+			"$tmp/secrets.report"; then
+		pass redaction.kept
+	else
+		fail redaction.kept "$tmp/secrets.report"
+	fi
+	mkdir -p "$tmp/secrets.replay"
+	if "$fakesys" "$tmp/secrets.replay" "$tmp/secrets.report" >"$tmp/err" 2>&1; then
+		run "$root" --node zeus-secret-node check --json 107 >"$tmp/a"
+		run "$tmp/secrets.replay" --node pve check --json 107 >"$tmp/b"
+		if diff -u "$tmp/a" "$tmp/b" >"$tmp/diff"; then
+			pass redaction.replay-check
+		else
+			fail redaction.replay-check "$tmp/diff"
+		fi
+	else
+		fail redaction.replay-check "$tmp/err"
+	fi
+fi
+exit $failed
