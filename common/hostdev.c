@@ -18,6 +18,7 @@
 #define HD_MAX_DEPTH 8          /* dm on md on partitions, bridge on bond on VLAN ... */
 #define HD_MAX_VISITS 512       /* sysfs nodes looked at per mount or route */
 #define HD_WHY_MAX 192
+#define HD_MAX_NAMES 65536      /* entries of one directory walked (zvols: one per VM disk) */
 
 struct hd_entry {
 	char dev[PCI_ADDR_LEN];
@@ -114,13 +115,55 @@ static int record(struct walk *w, const char *owner, const char *leaf)
 	return add_entry(w->h, owner, why);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of directory PATH not starting with '.', sorted (NULL-terminated, free with
+ * free_names): the walks go in name order, so what they record does not depend on the order
+ * a filesystem lists a directory in (sysfs and a copy of it differ). NULL when unreadable. */
+static char **sorted_names(const struct sysroot *sr, const char *path)
+{
+	DIR *d = sr_opendir(sr, path);
+	struct dirent *de;
+	char **v = NULL, **nv;
+	size_t n = 0;
+
+	if (!d)
+		return NULL;
+	while ((de = readdir(d)) && n < HD_MAX_NAMES) {
+		if (de->d_name[0] == '.')
+			continue;
+		nv = realloc(v, (n + 2) * sizeof(*v));
+		if (!nv || !(nv[n] = strdup(de->d_name))) {
+			v = nv ? nv : v;
+			break;
+		}
+		v = nv;
+		n++;
+	}
+	closedir(d);
+	if (v) {
+		v[n] = NULL;
+		qsort(v, n, sizeof(*v), cmp_name);
+	}
+	return v;
+}
+
+static void free_names(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
 /* Block device at sysfs PATH: its owning PCI function, or (dm, md, bcache ...) the owners of
  * the devices in its slaves/ directory. */
 static int walk_block(struct walk *w, const char *path, int depth)
 {
 	char real[SR_PATH_MAX], sub[SR_PATH_MAX], owner[PCI_ADDR_LEN];
-	struct dirent *de;
-	DIR *d;
+	char **names;
 	int r = 0;
 
 	if (depth > HD_MAX_DEPTH || ++w->visits > HD_MAX_VISITS)
@@ -131,17 +174,13 @@ static int walk_block(struct walk *w, const char *path, int depth)
 		return record(w, owner, base_name(real));
 	if (sr_path(sub, "%s/slaves", real) < 0)
 		return 0;
-	d = sr_opendir(w->sr, sub);
-	if (!d)
-		return 0;
-	while (r == 0 && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (sr_path(sub, "/sys/class/block/%s", de->d_name) < 0)
+	names = sorted_names(w->sr, sub);
+	for (size_t i = 0; r == 0 && names && names[i]; i++) {
+		if (sr_path(sub, "/sys/class/block/%s", names[i]) < 0)
 			continue;
 		r = walk_block(w, sub, depth + 1);
 	}
-	closedir(d);
+	free_names(names);
 	return r;
 }
 
@@ -150,9 +189,8 @@ static int walk_block(struct walk *w, const char *path, int depth)
 static int walk_net(struct walk *w, const char *ifname, int depth)
 {
 	char path[SR_PATH_MAX], real[SR_PATH_MAX], owner[PCI_ADDR_LEN];
-	struct dirent *de;
 	bool lower = false;
-	DIR *d;
+	char **names;
 	int r = 0;
 
 	if (depth > HD_MAX_DEPTH || ++w->visits > HD_MAX_VISITS)
@@ -162,28 +200,25 @@ static int walk_net(struct walk *w, const char *ifname, int depth)
 		return 0;
 	if (last_pci(real, owner))
 		return record(w, owner, ifname);
-	d = sr_opendir(w->sr, real);
-	if (!d)
+	names = sorted_names(w->sr, real);
+	if (!names)
 		return 0;
-	while (r == 0 && (de = readdir(d))) {
-		if (!str_has_prefix(de->d_name, "lower_") || !de->d_name[6])
+	for (size_t i = 0; r == 0 && names[i]; i++) {
+		if (!str_has_prefix(names[i], "lower_") || !names[i][6])
 			continue;
 		lower = true;
-		r = walk_net(w, de->d_name + 6, depth + 1);
+		r = walk_net(w, names[i] + 6, depth + 1);
 	}
-	closedir(d);
+	free_names(names);
 	if (lower || r < 0)
 		return r;
 	/* Kernels without adjacency links still list a bridge's ports in brif/. */
 	if (sr_path(path, "%s/brif", real) < 0)
 		return 0;
-	d = sr_opendir(w->sr, path);
-	if (!d)
-		return 0;
-	while (r == 0 && (de = readdir(d)))
-		if (de->d_name[0] != '.')
-			r = walk_net(w, de->d_name, depth + 1);
-	closedir(d);
+	names = sorted_names(w->sr, path);
+	for (size_t i = 0; r == 0 && names && names[i]; i++)
+		r = walk_net(w, names[i], depth + 1);
+	free_names(names);
 	return r;
 }
 
@@ -237,23 +272,18 @@ static bool parse_mount(char *line, struct mnt *m)
 static int walk_zfs_pool(struct walk *w, const char *pool)
 {
 	char path[SR_PATH_MAX], devno[32], label[300];
-	struct dirent *de;
-	DIR *d = sr_opendir(w->sr, "/sys/class/block");
+	char **names;
 	int r = 0;
 
-	if (!d)
+	if (snprintf(label, sizeof(label), "\nE:ID_FS_LABEL=%s\n", pool) >= (int)sizeof(label))
 		return 0;
-	if (snprintf(label, sizeof(label), "\nE:ID_FS_LABEL=%s\n", pool) >= (int)sizeof(label)) {
-		closedir(d);
-		return 0;
-	}
-	while (r == 0 && (de = readdir(d))) {
+	names = sorted_names(w->sr, "/sys/class/block");
+	for (size_t i = 0; r == 0 && names && names[i]; i++) {
 		_cleanup_free_ char *data = NULL;
+		const char *name = names[i];
 		char top[300];
 
-		if (de->d_name[0] == '.')
-			continue;
-		if (sr_path(path, "/sys/class/block/%s/dev", de->d_name) < 0 ||
+		if (sr_path(path, "/sys/class/block/%s/dev", name) < 0 ||
 		    sr_read_str(w->sr, path, devno, sizeof(devno)) <= 0)
 			continue;
 		if (sr_path(path, "/run/udev/data/b%s", devno) < 0 ||
@@ -265,11 +295,11 @@ static int walk_zfs_pool(struct walk *w, const char *pool)
 			continue;
 		snprintf(top, sizeof(top), "zfs pool %s", pool);
 		w->top = top;
-		if (sr_path(path, "/sys/class/block/%s", de->d_name) == 0)
+		if (sr_path(path, "/sys/class/block/%s", name) == 0)
 			r = walk_block(w, path, 0);
 		w->top = NULL;
 	}
-	closedir(d);
+	free_names(names);
 	return r;
 }
 

@@ -77,7 +77,7 @@ static char *f_nvidia(struct rctx *c, const char *text);
 static const struct capture captures[] = {
 	/* PCI functions: pcidev.c, checks.c (reset_method), handoff.c (drm) */
 	{ "/sys/bus/pci/devices/*/{vendor,device,class,subsystem_vendor,subsystem_device}", C_TEXT, NULL },
-	{ "/sys/bus/pci/devices/*/{driver_override,boot_vga,resource,reset_method}", C_TEXT, NULL },
+	{ "/sys/bus/pci/devices/*/{driver_override,boot_vga,resource,reset_method,modalias}", C_TEXT, NULL },
 	{ "/sys/bus/pci/devices/*/{driver,iommu_group}", C_TEXT, NULL },
 	{ "/sys/bus/pci/devices/*/{reset,pci_bus}", C_EXISTS, NULL },
 	{ "/sys/bus/pci/devices/*/drm/*", C_EXISTS, NULL },

@@ -263,3 +263,42 @@ TEST(loop_in_lower_links_terminates)
 	CHECK_INT(hostdev_critical(&sr, "0000:00:19.0", NULL, 0), 0);
 	sr_close(&sr);
 }
+
+/* A dm device striped over eight NVMe namespaces, each on its own function: the reasons come
+ * in the slaves' name order whatever order the filesystem lists slaves/ in (a report replayed
+ * from sysfs must give the same list as the host). */
+TEST(slaves_are_walked_in_name_order)
+{
+	static const char *const names[] = { "nvme7n1", "nvme2n1", "nvme5n1", "nvme0n1",
+					     "nvme6n1", "nvme3n1", "nvme1n1", "nvme4n1" };
+	char extra[8192] = "", line[512];
+	struct hostdev *h = NULL;
+
+	for (int i = 0; i < 8; i++) {
+		int n = names[i][4] - '0';
+
+		snprintf(line, sizeof(line),
+			 "pci 0000:0%d:00.0 vendor=144d device=a808 class=010802 driver=nvme group=%d\n"
+			 "dir /sys/devices/pci0000:00/0000:0%d:00.0/nvme/nvme%d/%s\n"
+			 "link /sys/class/block/%s ../../devices/pci0000:00/0000:0%d:00.0/nvme/nvme%d/%s\n"
+			 "link /sys/devices/virtual/block/dm-0/slaves/%s ../../../../pci0000:00/0000:0%d:00.0/nvme/nvme%d/%s\n",
+			 n + 2, 40 + n, n + 2, n, names[i], names[i], n + 2, n, names[i], names[i],
+			 n + 2, n, names[i]);
+		strncat(extra, line, sizeof(extra) - strlen(extra) - 1);
+	}
+	strncat(extra, "link /sys/dev/block/253:0 ../../devices/virtual/block/dm-0\n"
+		       "rawfile /proc/self/mountinfo 22 1 253:0 / / rw - ext4 /dev/mapper/pve-root rw\\n\n",
+		sizeof(extra) - strlen(extra) - 1);
+	struct sysroot sr = root_with(extra);
+
+	CHECK_INT(hostdev_scan(&sr, &h), 0);
+	CHECK_INT(hostdev_count(h), 8);
+	for (int i = 0; i < 8 && i < hostdev_count(h); i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "0000:0%d:00.0", i + 2);
+		CHECK_STR(hostdev_device(h, i), want);
+	}
+	hostdev_free(h);
+	sr_close(&sr);
+}
