@@ -88,6 +88,40 @@ int sr_openat(const struct sysroot *sr, const char *path, int flags, mode_t mode
 	return fd < 0 ? -errno : fd;
 }
 
+/* Opens the directory that holds PATH's last component, resolved below the root exactly as
+ * sr_openat resolves (RESOLVE_IN_ROOT: an absolute symlink or ".." in the parent stays inside),
+ * and copies that component into LAST. The *at call on (fd, LAST) then acts on the entry
+ * itself. "." and ".." cannot be a last component (-EINVAL): they name no entry to create,
+ * remove or read as a link. */
+static int open_parent(const struct sysroot *sr, const char *path, char last[NAME_MAX + 1])
+{
+	char dir[SR_PATH_MAX];
+	const char *r = rel(path), *base;
+	size_t len = strlen(r), n;
+
+	while (len > 1 && r[len - 1] == '/')
+		len--;
+	if (len >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, r, len);
+	dir[len] = '\0';
+	base = strrchr(dir, '/');
+	base = base ? base + 1 : dir;
+	n = strlen(base);
+	if (n == 0 || n > NAME_MAX)
+		return n ? -ENAMETOOLONG : -EINVAL;
+	if (!strcmp(base, ".") || !strcmp(base, ".."))
+		return -EINVAL;
+	memcpy(last, base, n + 1);
+	if (base == dir)
+		strcpy(dir, ".");
+	else
+		dir[base - dir - 1] = '\0';
+	if (!dir[0])
+		strcpy(dir, "/"); /* "/x": the parent is the root */
+	return sr_openat(sr, dir, O_PATH | O_DIRECTORY, 0);
+}
+
 /* One bounded read of FD into buf; -EFBIG when more than size-1 bytes are there. */
 static ssize_t read_bounded(int fd, char *buf, size_t size)
 {
@@ -247,6 +281,42 @@ int sr_read_all(const struct sysroot *sr, const char *path, size_t max, char **r
 	return r;
 }
 
+int sr_open_regular(const struct sysroot *sr, const char *path, int flags)
+{
+	struct stat st;
+	int fd = sr_openat(sr, path, flags | O_NONBLOCK | O_NOCTTY, 0), fl, r = 0;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -SR_ENOTREG;
+	else if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int sr_read_file(const struct sysroot *sr, const char *path, size_t max, char **ret, size_t *len)
+{
+	int fd = sr_open_regular(sr, path, O_RDONLY), r;
+
+	if (fd < 0)
+		return fd;
+	r = sr_read_fd_all(fd, max, ret, len);
+	close(fd);
+	return r;
+}
+
+const char *sr_strerror(int r)
+{
+	return r == -SR_ENOTREG ? "not a regular file" : strerror(r < 0 ? -r : r);
+}
+
 int sr_read_ulong(const struct sysroot *sr, const char *path, int base, unsigned long *ret)
 {
 	char buf[64], *end;
@@ -322,15 +392,14 @@ int sr_write_file_atomic(const struct sysroot *sr, const char *path, const char 
 		goto fail;
 	}
 	fd = -1;
-	if (renameat(sr->fd, rel(tmp), sr->fd, rel(path)) < 0) {
-		r = -errno;
+	r = sr_rename(sr, tmp, path);
+	if (r < 0)
 		goto fail;
-	}
 	return 0;
 fail:
 	if (fd >= 0)
 		close(fd);
-	unlinkat(sr->fd, rel(tmp), 0);
+	sr_unlink(sr, tmp);
 	return r;
 }
 
@@ -338,11 +407,20 @@ int sr_readlink(const struct sysroot *sr, const char *path, char *buf, size_t si
 {
 	ssize_t n;
 
+	char last[NAME_MAX + 1];
+	int dfd;
+
 	if (size < 2)
 		return -EINVAL;
-	n = readlinkat(sr->fd, rel(path), buf, size);
+	dfd = open_parent(sr, path, last);
+	if (dfd < 0)
+		return dfd;
+	n = readlinkat(dfd, last, buf, size);
 	if (n < 0)
-		return -errno;
+		n = -errno;
+	close(dfd);
+	if (n < 0)
+		return (int)n;
 	if ((size_t)n >= size)
 		return -ENAMETOOLONG;
 	buf[n] = '\0';
@@ -441,7 +519,26 @@ int sr_realpath(const struct sysroot *sr, const char *path, char out[SR_PATH_MAX
 
 bool sr_exists(const struct sysroot *sr, const char *path)
 {
-	return faccessat(sr->fd, rel(path), F_OK, 0) == 0;
+	/* O_PATH opens anything (even a file we may not read) and follows links inside the root */
+	int fd = sr_openat(sr, path, O_PATH, 0);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+int sr_lstat(const struct sysroot *sr, const char *path, struct stat *st)
+{
+	char last[NAME_MAX + 1];
+	int dfd = open_parent(sr, path, last), r = 0;
+
+	if (dfd < 0)
+		return dfd;
+	if (fstatat(dfd, last, st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
 }
 
 DIR *sr_opendir(const struct sysroot *sr, const char *path)
@@ -462,30 +559,94 @@ DIR *sr_opendir(const struct sysroot *sr, const char *path)
 	return d;
 }
 
+int sr_mkdir(const struct sysroot *sr, const char *path, mode_t mode)
+{
+	char last[NAME_MAX + 1];
+	int dfd = open_parent(sr, path, last), r = 0;
+
+	if (dfd < 0)
+		return dfd;
+	if (mkdirat(dfd, last, mode) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
+}
+
 int sr_mkdir_p(const struct sysroot *sr, const char *path, mode_t mode)
 {
 	char buf[SR_PATH_MAX];
 	char *p;
+	int r;
 
 	if (strlen(path) >= sizeof(buf))
 		return -ENAMETOOLONG;
 	strcpy(buf, rel(path));
+	/* Each prefix is created in its parent as resolved inside the root, so a link (absolute
+	 * or "..") on the way is followed only as far as the root's own tree. */
 	for (p = buf + 1; ; p++) {
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
 
 			*p = '\0';
-			if (mkdirat(sr->fd, buf, mode) < 0 && errno != EEXIST)
-				return -errno;
+			r = sr_mkdir(sr, buf, mode);
+			/* "a/.." or "a/." name an existing directory, not one to create */
+			if (r < 0 && r != -EEXIST && !(r == -EINVAL && sr_exists(sr, buf)))
+				return r;
 			*p = c;
 			if (!c)
 				break;
 		}
 	}
+	/* an existing non-directory (or a dangling link) at PATH is not success */
+	r = sr_openat(sr, path, O_PATH | O_DIRECTORY, 0);
+	if (r < 0)
+		return r;
+	close(r);
 	return 0;
 }
 
 int sr_unlink(const struct sysroot *sr, const char *path)
 {
-	return unlinkat(sr->fd, rel(path), 0) < 0 ? -errno : 0;
+	char last[NAME_MAX + 1];
+	int dfd = open_parent(sr, path, last), r = 0;
+
+	if (dfd < 0)
+		return dfd;
+	if (unlinkat(dfd, last, 0) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
+}
+
+int sr_rename(const struct sysroot *sr, const char *from, const char *to)
+{
+	char lfrom[NAME_MAX + 1], lto[NAME_MAX + 1];
+	int dfrom, dto, r = 0;
+
+	dfrom = open_parent(sr, from, lfrom);
+	if (dfrom < 0)
+		return dfrom;
+	dto = open_parent(sr, to, lto);
+	if (dto < 0) {
+		close(dfrom);
+		return dto;
+	}
+	if (renameat(dfrom, lfrom, dto, lto) < 0)
+		r = -errno;
+	close(dfrom);
+	close(dto);
+	return r;
+}
+
+int sr_symlink(const struct sysroot *sr, const char *target, const char *path)
+{
+	char last[NAME_MAX + 1];
+	int dfd = open_parent(sr, path, last), r = 0;
+
+	if (dfd < 0)
+		return dfd;
+	if (symlinkat(target, dfd, last) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
 }

@@ -10,18 +10,28 @@
  *     absolute symlink in a test fixture cannot lead out of the tree.
  *  5. Every read is bounded: a value that does not fit the caller's buffer is an error
  *     (-EFBIG), never silently truncated.
+ *  6. Every operation resolves its path as open does: exists, opendir and realpath through
+ *     sr_openat; readlink, lstat, mkdir, unlink, rename and symlink on the last component in
+ *     a parent directory opened through sr_openat. No call hands a root-relative path with
+ *     more than one component to a plain *at() function.
+ *  7. Where a file is expected (configs, state, ROMs) sr_read_file opens it without blocking
+ *     and refuses anything but a regular file (-SR_ENOTREG) before reading.
  * All functions return 0 (or a length) on success and a negative errno on failure.
  */
 #ifndef PGP_SYSROOT_H
 #define PGP_SYSROOT_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define SR_PATH_MAX 512
+/* The errno (negated) for "a FIFO, device or directory where a file is expected". */
+#define SR_ENOTREG EMEDIUMTYPE
 
 struct sysroot {
 	int fd;                   /* O_PATH|O_DIRECTORY fd of the root */
@@ -51,6 +61,14 @@ ssize_t sr_read_str(const struct sysroot *sr, const char *path, char *buf, size_
 int sr_read_fd_all(int fd, size_t max, char **ret, size_t *len);
 /* Opens PATH below the root and reads it whole, as sr_read_fd_all. */
 int sr_read_all(const struct sysroot *sr, const char *path, size_t max, char **ret, size_t *len);
+/* Opens a file expected to be a regular file (O_NONBLOCK, so a FIFO cannot block the open)
+ * and checks it on that fd: returns the fd (blocking again) or -SR_ENOTREG for a FIFO,
+ * device, socket or directory. */
+int sr_open_regular(const struct sysroot *sr, const char *path, int flags);
+/* sr_read_all for a file that must be regular (sr_open_regular). */
+int sr_read_file(const struct sysroot *sr, const char *path, size_t max, char **ret, size_t *len);
+/* strerror(-r), with "not a regular file" for -SR_ENOTREG. */
+const char *sr_strerror(int r);
 /* A directory below the root (O_PATH), to read many attributes of one device without
  * resolving its path again for each: the *_at functions take a single file name. */
 int sr_open_dir(const struct sysroot *sr, const char *path);
@@ -74,10 +92,19 @@ int sr_readlink(const struct sysroot *sr, const char *path, char *buf, size_t si
 /* Resolves every symlink in PATH inside the root (like realpath under chroot); the result is
  * an absolute path relative to the root. */
 int sr_realpath(const struct sysroot *sr, const char *path, char out[SR_PATH_MAX]);
+/* True when PATH (links followed inside the root) exists. */
 bool sr_exists(const struct sysroot *sr, const char *path);
+/* fstatat(AT_SYMLINK_NOFOLLOW) of PATH's last component: a link itself, dangling or not. */
+int sr_lstat(const struct sysroot *sr, const char *path, struct stat *st);
 /* opendir() below the root; NULL with errno set on failure. */
 DIR *sr_opendir(const struct sysroot *sr, const char *path);
+int sr_mkdir(const struct sysroot *sr, const char *path, mode_t mode);
+/* Creates PATH and its parents; 0 when it is (now) a directory, -ENOTDIR (or another errno)
+ * when something else is there. */
 int sr_mkdir_p(const struct sysroot *sr, const char *path, mode_t mode);
 int sr_unlink(const struct sysroot *sr, const char *path);
+int sr_rename(const struct sysroot *sr, const char *from, const char *to);
+/* Creates the symlink PATH -> TARGET (TARGET is stored as given, not resolved). */
+int sr_symlink(const struct sysroot *sr, const char *target, const char *path);
 
 #endif

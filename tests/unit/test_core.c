@@ -1,8 +1,10 @@
 /* test_core.c - rooted I/O, PCI addresses and parsing helpers. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -123,5 +125,135 @@ TEST(atomic_write_replaces)
 	CHECK_INT(sr_write_file_atomic(&sr, "/run/pve-gpu-passthrough/x", "two\n", 4, 0600), 0);
 	CHECK_INT(sr_read(&sr, "/run/pve-gpu-passthrough/x", buf, sizeof(buf)), 4);
 	CHECK_STR(buf, "two\n");
+	sr_close(&sr);
+}
+
+/* A tree whose links lead out of the root: "/run/pve-gpu-passthrough" is an absolute link to
+ * a real directory outside, "/up" climbs out with "..", "/var/lib" is an absolute link too.
+ * Every sysroot operation must act inside the root (or fail), never on OUTSIDE. */
+TEST(sysroot_every_operation_confined)
+{
+	char root[300], out[300], p[700], buf[SR_PATH_MAX];
+	struct sysroot sr;
+	struct stat st;
+	int fd;
+	DIR *d;
+
+	snprintf(root, sizeof(root), "%s/root", test_tmpdir());
+	snprintf(out, sizeof(out), "%s/outside", test_tmpdir());
+	CHECK_INT(mkdir(root, 0700), 0);
+	CHECK_INT(mkdir(out, 0700), 0);
+	snprintf(p, sizeof(p), "%s/victim", out);
+	fd = open(p, O_WRONLY | O_CREAT, 0600);
+	CHECK(fd >= 0 && write(fd, "keep\n", 5) == 5);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/lnk", out);
+	CHECK_INT(symlink("target-outside", p), 0);
+	snprintf(p, sizeof(p), "%s/run", root);
+	CHECK_INT(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/run/pve-gpu-passthrough", root);
+	CHECK_INT(symlink(out, p), 0);
+	snprintf(p, sizeof(p), "%s/up", root);
+	CHECK_INT(symlink("../outside", p), 0);
+	snprintf(p, sizeof(p), "%s/var", root);
+	CHECK_INT(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/var/lib", root);
+	CHECK_INT(symlink(out, p), 0);
+
+	CHECK_INT(sr_open(&sr, root), 0);
+	CHECK(!sr_is_host(&sr));
+	/* exists, lstat, readlink, realpath */
+	CHECK(!sr_exists(&sr, "/run/pve-gpu-passthrough/victim"));
+	CHECK(!sr_exists(&sr, "/up/victim"));
+	CHECK(!sr_exists(&sr, "/run/../../outside/victim"));
+	CHECK(sr_lstat(&sr, "/up/lnk", &st) < 0);
+	CHECK(sr_lstat(&sr, "/run/pve-gpu-passthrough/lnk", &st) < 0);
+	CHECK_INT(sr_lstat(&sr, "/run/pve-gpu-passthrough", &st), 0);
+	CHECK(S_ISLNK(st.st_mode));
+	CHECK(sr_readlink(&sr, "/run/pve-gpu-passthrough/lnk", buf, sizeof(buf)) < 0);
+	CHECK(sr_readlink(&sr, "/up/lnk", buf, sizeof(buf)) < 0);
+	CHECK(sr_readlink(&sr, "/../../outside/lnk", buf, sizeof(buf)) < 0);
+	CHECK_INT(sr_realpath(&sr, "/up/lnk", buf), 0);
+	CHECK_STR(buf, "/outside/lnk");
+	/* opendir */
+	d = sr_opendir(&sr, "/run/pve-gpu-passthrough");
+	CHECK(d == NULL);
+	d = sr_opendir(&sr, "/up");
+	CHECK(d == NULL);
+	/* mkdir, mkdir_p, unlink, rename, symlink, the atomic write and open(O_CREAT) */
+	CHECK(sr_mkdir(&sr, "/run/pve-gpu-passthrough/made", 0700) < 0);
+	CHECK(sr_mkdir_p(&sr, "/run/pve-gpu-passthrough/a/b", 0700) < 0);
+	CHECK(sr_mkdir_p(&sr, "/var/lib/pve-gpu-passthrough", 0700) < 0);
+	CHECK(sr_mkdir_p(&sr, "/up/made", 0700) < 0);
+	CHECK(sr_unlink(&sr, "/run/pve-gpu-passthrough/victim") < 0);
+	CHECK(sr_unlink(&sr, "/up/victim") < 0);
+	CHECK(sr_unlink(&sr, "/../outside/victim") < 0);
+	CHECK(sr_rename(&sr, "/up/victim", "/stolen") < 0);
+	CHECK(sr_rename(&sr, "/run", "/up/run") < 0);
+	CHECK(sr_symlink(&sr, "/etc", "/run/pve-gpu-passthrough/new") < 0);
+	CHECK(sr_symlink(&sr, "/etc", "/up/new") < 0);
+	CHECK(sr_write_file_atomic(&sr, "/run/pve-gpu-passthrough/victim", "x", 1, 0600) < 0);
+	CHECK(sr_openat(&sr, "/run/pve-gpu-passthrough/lock", O_RDWR | O_CREAT, 0600) < 0);
+	/* nothing outside changed */
+	snprintf(p, sizeof(p), "%s/victim", out);
+	CHECK_INT(stat(p, &st), 0);
+	CHECK_INT(st.st_size, 5);
+	snprintf(p, sizeof(p), "%s/lnk", out);
+	CHECK_INT(lstat(p, &st), 0);
+	CHECK(S_ISLNK(st.st_mode));
+	d = opendir(out);
+	CHECK(d != NULL);
+	{
+		struct dirent *de;
+		int n = 0;
+
+		while ((de = readdir(d)))
+			n += de->d_name[0] != '.';
+		CHECK_INT(n, 2); /* victim and lnk, nothing made */
+	}
+	closedir(d);
+	snprintf(p, sizeof(p), "%s/stolen", root);
+	CHECK(access(p, F_OK) < 0);
+	/* what resolves inside the root still works, through the same links */
+	CHECK_INT(sr_mkdir_p(&sr, out, 0700), 0); /* the link's target, made inside the root */
+	snprintf(p, sizeof(p), "%s%s", root, out);
+	CHECK_INT(stat(p, &st), 0);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_INT(sr_write_file_atomic(&sr, "/run/pve-gpu-passthrough/victim", "in\n", 3, 0600), 0);
+	snprintf(p, sizeof(p), "%s%s/victim", root, out);
+	CHECK_INT(stat(p, &st), 0);
+	CHECK_INT(st.st_size, 3);
+	CHECK_INT(sr_symlink(&sr, "x", "/var/lib/l"), 0);
+	CHECK_INT(sr_readlink(&sr, "/var/lib/l", buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "x");
+	CHECK_INT(sr_rename(&sr, "/var/lib/l", "/var/lib/m"), 0);
+	CHECK_INT(sr_unlink(&sr, "/run/pve-gpu-passthrough/m"), 0);
+	CHECK_INT(sr_unlink(&sr, "/run/pve-gpu-passthrough/victim"), 0);
+	snprintf(p, sizeof(p), "%s/victim", out);
+	CHECK_INT(stat(p, &st), 0); /* the real one is still there */
+	sr_close(&sr);
+}
+
+/* A FIFO, a directory or a device where a file is expected is refused before anything
+ * blocks (a FIFO without a writer blocks a plain open(O_RDONLY) forever). */
+TEST(sysroot_read_file_refuses_non_regular)
+{
+	struct sysroot sr;
+	char p[600], *text = NULL;
+	size_t len;
+
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	snprintf(p, sizeof(p), "%s/fifo", test_tmpdir());
+	CHECK_INT(mkfifo(p, 0600), 0);
+	CHECK_INT(sr_read_file(&sr, "/fifo", 1024, &text, &len), -SR_ENOTREG);
+	CHECK_INT(sr_mkdir_p(&sr, "/dir", 0700), 0);
+	CHECK_INT(sr_read_file(&sr, "/dir", 1024, &text, &len), -SR_ENOTREG);
+	CHECK_INT(sr_open_regular(&sr, "/fifo", O_RDONLY), -SR_ENOTREG);
+	CHECK_STR(sr_strerror(-SR_ENOTREG), "not a regular file");
+	CHECK_INT(sr_write_file_atomic(&sr, "/file", "abc", 3, 0600), 0);
+	CHECK_INT(sr_read_file(&sr, "/file", 1024, &text, &len), 0);
+	CHECK_INT(len, 3);
+	CHECK_STR(text, "abc");
+	free(text);
 	sr_close(&sr);
 }
