@@ -192,8 +192,11 @@ int console_vtcon_bind(const struct sysroot *sr, int vtcon, bool bind)
 int console_fb_unbind(const struct sysroot *sr, const char *dev, const char *driver)
 {
 	char path[SR_PATH_MAX];
-	int r = sr_path(path, "/sys/bus/platform/devices/%s/driver", dev);
+	int r;
 
+	if (!kernel_name_valid(dev) || !kernel_name_valid(driver))
+		return -EINVAL;
+	r = sr_path(path, "/sys/bus/platform/devices/%s/driver", dev);
 	if (r < 0)
 		return r;
 	if (!sr_exists(sr, path))
@@ -208,8 +211,13 @@ int console_fb_unbind(const struct sysroot *sr, const char *dev, const char *dri
 int console_fb_bind(const struct sysroot *sr, const char *dev, const char *driver)
 {
 	char path[SR_PATH_MAX];
-	int r = sr_path(path, "/sys/bus/platform/devices/%s", dev);
+	int r;
 
+	/* DEV and DRIVER come back from a state file: each must be one path component, and
+	 * the driver must be a platform driver that exists now, before its bind is written */
+	if (!kernel_name_valid(dev) || !kernel_name_valid(driver))
+		return -EINVAL;
+	r = sr_path(path, "/sys/bus/platform/devices/%s", dev);
 	if (r < 0)
 		return r;
 	if (!sr_exists(sr, path))
@@ -219,6 +227,11 @@ int console_fb_bind(const struct sysroot *sr, const char *dev, const char *drive
 		return r;
 	if (sr_exists(sr, path))
 		return 0;
+	r = sr_path(path, "/sys/bus/platform/drivers/%s", driver);
+	if (r < 0)
+		return r;
+	if (!sr_exists(sr, path))
+		return -ENOENT; /* no such platform driver: nothing to write to */
 	r = sr_path(path, "/sys/bus/platform/drivers/%s/bind", driver);
 	if (r < 0)
 		return r;

@@ -70,7 +70,8 @@ enum console_fb_fate console_fb_fate(const struct pci_dev_info *dev, const char 
 int console_vtcon_bind(const struct sysroot *sr, int vtcon, bool bind);
 int console_fb_unbind(const struct sysroot *sr, const char *dev, const char *driver);
 /* Rebinds a firmware framebuffer: 0 rebound (or already bound), 1 gone (the kernel removed
- * it), -errno. */
+ * it), -errno: -EINVAL when DEV or DRIVER is not one path component (kernel_name_valid),
+ * -ENOENT when /sys/bus/platform/drivers/DRIVER does not exist. */
 int console_fb_bind(const struct sysroot *sr, const char *dev, const char *driver);
 
 #endif

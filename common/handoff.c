@@ -877,7 +877,7 @@ int handoff_prepare(const struct handoff_ops *ops, int vmid)
 		j->st.vmid = vmid;
 	} else {
 		ERR(j, "state file of VM %d is unreadable (%s); remove %s/%d.state after checking "
-		       "the devices' drivers", vmid, strerror(-r), STATE_DIR, vmid);
+		       "the devices' drivers", vmid, sr_strerror(r), STATE_DIR, vmid);
 		goto out;
 	}
 	if ((r = check_all(j)) < 0)
@@ -907,6 +907,13 @@ out:
 }
 
 /* ---- release ------------------------------------------------------------------------------ */
+
+static bool dev_present(const struct sysroot *sr, const char *name)
+{
+	char path[SR_PATH_MAX];
+
+	return sr_path(path, "/sys/bus/pci/devices/%s", name) == 0 && sr_exists(sr, path);
+}
 
 /* Waits until no process holds /dev/vfio/GROUP; 0, or -EBUSY at the deadline. */
 static int wait_group_closed(struct job *j, int group, unsigned long ms)
@@ -947,7 +954,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		goto out;
 	}
 	if (r < 0) {
-		ERR(j, "state file of VM %d is unreadable: %s", vmid, strerror(-r));
+		ERR(j, "state file of VM %d is unreadable: %s", vmid, sr_strerror(r));
 		goto out;
 	}
 	for (int i = 0; i < s->ndevs; i++) {
@@ -989,6 +996,13 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		}
 		if (d->was_vfio) {
 			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name, vmid);
+			continue;
+		}
+		/* the name comes from the state file (a canonical PCI address, state.c): write only
+		 * below a device that sysfs has now */
+		if (!dev_present(ops->sr, d->name)) {
+			WARN(j, "%s: not in /sys/bus/pci/devices (removed?); nothing to give back",
+			     d->name);
 			continue;
 		}
 		/* Proxmox binds with new_id; that id would capture the device again on probe */

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PCI_ADDR_LEN 16 /* "dddd:bb:ss.f" + NUL, with room for 8-digit (VMD) domains */
+#define PCI_ADDR_LEN 17 /* "dddddddd:bb:ss.f" (an 8-digit VMD domain at most) + NUL */
 
 struct pci_addr {
 	uint32_t domain; /* 16 bits usually; VMD domains are longer ("10000:e0:06.0") */

@@ -5,7 +5,10 @@
  *   vtcon 1
  *   fb efi-framebuffer.0 efi-framebuffer
  * "-" stands for an empty value. The parser is strict: the file is ours, but /run is shared
- * with everything running as root, so anything unexpected is an error, never a guess. */
+ * with everything running as root, so anything unexpected is an error, never a guess.
+ * Every name read back becomes part of a sysfs path or a value written there, so each is
+ * checked against what such a name can be (kernel_name_valid, a canonical PCI address), and
+ * a device named twice is an error (release would lock against itself). */
 #define _GNU_SOURCE
 #include "state.h"
 
@@ -73,6 +76,18 @@ static int word(char **p, char *out, size_t size)
 	return 0;
 }
 
+/* A device name as sysfs spells it: a full PCI address in canonical (lower-case) form. */
+static bool canonical_pci(const char *s)
+{
+	char back[PCI_ADDR_LEN];
+	struct pci_addr a;
+
+	if (pci_addr_parse(s, &a) < 0)
+		return false;
+	pci_addr_fmt(&a, back);
+	return strcmp(back, s) == 0;
+}
+
 static int word_num(char **p, unsigned long max, unsigned long *ret)
 {
 	char w[24];
@@ -100,10 +115,9 @@ static int parse_device(char *p, struct state_dev *d)
 {
 	char id[16], vs[8], ds[8];
 	unsigned long g, v, dv, vf;
-	struct pci_addr a;
 
 	memset(d, 0, sizeof(*d));
-	if (word(&p, d->name, sizeof(d->name)) < 0 || pci_addr_parse(d->name, &a) < 0)
+	if (word(&p, d->name, sizeof(d->name)) < 0 || !canonical_pci(d->name))
 		return -EINVAL;
 	if (expect(&p, "group") < 0 || word_num(&p, 1000000, &g) < 0 || expect(&p, "id") < 0 ||
 	    word(&p, id, sizeof(id)) < 0 || strlen(id) != 9 || id[4] != ':')
@@ -120,6 +134,9 @@ static int parse_device(char *p, struct state_dev *d)
 		return -EINVAL;
 	undash(d->driver);
 	undash(d->override);
+	if ((d->driver[0] && !kernel_name_valid(d->driver)) ||
+	    (d->override[0] && !kernel_name_valid(d->override)))
+		return -EINVAL;
 	d->group = (int)g;
 	d->vendor = (uint16_t)v;
 	d->device = (uint16_t)dv;
@@ -151,17 +168,26 @@ int state_parse(const char *text, struct handoff_state *s)
 			s->vmid = (int)v;
 			have_vmid = true;
 		} else if (!strcmp(kw, "device")) {
-			if (s->ndevs >= STATE_MAX_DEVS || parse_device(p, &s->devs[s->ndevs]) < 0)
+			if (s->ndevs >= STATE_MAX_DEVS || parse_device(p, &s->devs[s->ndevs]) < 0 ||
+			    state_find(s, s->devs[s->ndevs].name))
 				return -EINVAL;
 			s->ndevs++;
 		} else if (!strcmp(kw, "vtcon")) {
 			if (s->nvtcons >= STATE_MAX_CONS || word_num(&p, 63, &v) < 0 || *p)
 				return -EINVAL;
+			for (int i = 0; i < s->nvtcons; i++)
+				if (s->vtcons[i] == (int)v)
+					return -EINVAL;
 			s->vtcons[s->nvtcons++] = (int)v;
 		} else if (!strcmp(kw, "fb")) {
 			if (s->nfbs >= STATE_MAX_CONS || word(&p, s->fbs[s->nfbs], sizeof(s->fbs[0])) < 0 ||
-			    word(&p, s->fb_drivers[s->nfbs], sizeof(s->fb_drivers[0])) < 0 || *p)
+			    word(&p, s->fb_drivers[s->nfbs], sizeof(s->fb_drivers[0])) < 0 || *p ||
+			    !kernel_name_valid(s->fbs[s->nfbs]) ||
+			    !kernel_name_valid(s->fb_drivers[s->nfbs]))
 				return -EINVAL;
+			for (int i = 0; i < s->nfbs; i++)
+				if (!strcmp(s->fbs[i], s->fbs[s->nfbs]))
+					return -EINVAL;
 			s->nfbs++;
 		} else {
 			return -EINVAL;
@@ -177,15 +203,18 @@ static int path_of(int vmid, char out[SR_PATH_MAX])
 
 int state_load(const struct sysroot *sr, int vmid, struct handoff_state *s)
 {
-	char path[SR_PATH_MAX], buf[STATE_MAX_BYTES];
-	ssize_t n;
+	char path[SR_PATH_MAX];
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
 	int r = path_of(vmid, path);
 
 	if (r < 0)
 		return r;
-	n = sr_read(sr, path, buf, sizeof(buf));
-	if (n < 0)
-		return (int)n;
+	r = sr_read_file(sr, path, STATE_MAX_BYTES - 1, &buf, &len);
+	if (r < 0)
+		return r;
+	if (memchr(buf, '\0', len))
+		return -EINVAL;
 	r = state_parse(buf, s);
 	if (r == 0 && s->vmid != vmid)
 		r = -EINVAL;

@@ -35,7 +35,9 @@ struct handoff_state {
 	char fb_drivers[STATE_MAX_CONS][64];
 };
 
-/* Text form (for the file, tests and fuzzing). */
+/* Text form (for the file, tests and fuzzing). state_parse refuses (-EINVAL) any name that
+ * fails kernel_name_valid (util.h), a device that is not a canonical PCI address, and a device,
+ * framebuffer or vtcon named twice. */
 int state_format(const struct handoff_state *s, char *buf, size_t size);
 int state_parse(const char *text, struct handoff_state *s);
 /* -ENOENT when VMID has no state. */

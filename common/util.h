@@ -33,6 +33,10 @@ bool str_has_any_prefix(const char *s, const char *const *prefixes, size_t n);
 /* Trims spaces and tabs at both ends in place; returns S advanced past leading blanks. */
 char *str_trim(char *s);
 
+/* True when S can be a kernel driver or device name that becomes one sysfs path component:
+ * 1 to 63 printable characters, no '/' or '\\', not "." or "..". */
+bool kernel_name_valid(const char *s);
+
 /* Parses a whole string as an unsigned number in BASE no larger than MAX. */
 int parse_ulong(const char *s, int base, unsigned long max, unsigned long *ret);
 /* Parses "yes/no/on/off/true/false/1/0" (case-insensitive). */

@@ -262,6 +262,39 @@ run detach 103
 expect detach-bad-config 1
 expect_err detach-bad-config-hint "qm set 103 --delete hookscript"
 
+# --- hostile storage paths stay inside the root: "../" climbing out, an absolute link
+fresh
+escape=$tmp/escape
+rm -rf "$escape"
+mkdir -p "$escape"
+up=$(printf '../%.0s' $(seq 1 12))
+printf '%b\n' >>"$root/etc/pve/storage.cfg" '' 'dir: climb' "\tpath /var/lib/vz/$up${escape#/}" \
+	'\tcontent snippets'
+run attach 100 --storage climb
+expect climb-refused 1
+if [ -z "$(ls -A "$escape")" ]; then pass climb-nothing-outside; else
+	fail climb-nothing-outside "created outside the root: $(ls -A "$escape")"
+fi
+mkdir -p "$root$escape" # the same path inside the root is where it lands
+run attach 100 --storage climb
+expect climb-inside 0
+if [ -L "$root$escape/snippets/pve-gpu-passthrough-hook" ] && [ -z "$(ls -A "$escape")" ]; then
+	pass climb-lands-inside
+else
+	fail climb-lands-inside "snippet not below the root's $escape, or something outside"
+fi
+fresh
+rm -rf "$escape"
+mkdir -p "$escape"
+rm -rf "$root/var/lib/vz"
+ln -s "$escape" "$root/var/lib/vz"
+run attach 100
+expect abslink-refused 1
+if [ -z "$(ls -A "$escape")" ]; then pass abslink-nothing-outside; else
+	fail abslink-nothing-outside "created outside the root: $(ls -A "$escape")"
+fi
+rm -rf "$escape"
+
 # --- usage errors (exit 64), help (exit 0)
 fresh
 for args in "attach" "attach 100 101" "attach abc" "attach 99" "attach 0100" \

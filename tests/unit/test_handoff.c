@@ -1,9 +1,12 @@
 /* test_handoff.c - the handoff engine on fake trees: planning, refusals (nothing may change
  * when it refuses), dry runs, and the state file. Real binding is tested in the QEMU lab. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "console.h"
 #include "fakesys.h"
@@ -320,4 +323,158 @@ TEST(holders_found_by_link_target)
 	CHECK_INT(holders_find(&sr, paths, 2, h, 4), 2);
 	holders_format(h, 2, list, sizeof(list));
 	CHECK_STR(list, "10 (kvm)");
+}
+
+#define HDR "pve-gpu-passthrough-state 1\nvmid 100\n"
+#define DEV0 "device 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\n"
+
+/* Every name read back from a state file becomes a sysfs path or a value written there. */
+TEST(state_names_are_validated)
+{
+	struct handoff_state t;
+
+	CHECK_INT(state_parse(HDR DEV0 "fb efi-framebuffer.0 efi-framebuffer\n", &t), 0);
+	/* the adversarial review's reproducer: a framebuffer driver climbing out of sysfs */
+	CHECK_INT(state_parse(HDR "fb simple-framebuffer.0 ../../../../etc/victim\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "fb ../../../etc simple-framebuffer\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "fb .. simple-framebuffer\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "fb simple-framebuffer.0 .\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "fb a\\b c\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "fb efi-framebuffer.0 efi-framebuffer\n"
+				  "fb efi-framebuffer.0 efi-framebuffer\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "vtcon 1\nvtcon 1\n", &t), -EINVAL);
+	/* a device named twice made release lock against itself */
+	CHECK_INT(state_parse(HDR DEV0 DEV0, &t), -EINVAL);
+	/* devices: canonical PCI addresses only; drivers and overrides: one path component */
+	CHECK_INT(state_parse(HDR "device 0000:02:00.A group 29 id 10de:0fc6 driver nouveau "
+				  "override - vfio 0\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "device 0000:02:00.0 group 29 id 10de:0fc6 driver ../x "
+				  "override - vfio 0\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "device 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau "
+				  "override .. vfio 0\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "device 0000:02:00.0 group 29 id 10de:0fc6 driver "
+				  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+				  "override - vfio 0\n", &t), -EINVAL);
+	/* the longest PCI domain (8 digits, VMD) fits */
+	CHECK_INT(state_parse(HDR "device 1000000a:e0:06.0 group 29 id 8086:a77f driver nvme "
+				  "override - vfio 0\n", &t), 0);
+	CHECK_STR(t.devs[0].name, "1000000a:e0:06.0");
+}
+
+/* The reproducer of the review: post-stop must not write outside sysfs through an fb record. */
+TEST(release_fb_traversal_writes_nothing)
+{
+	struct sysroot sr;
+	struct capture cap = { 0 };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+	char buf[64];
+
+	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
+	CHECK_INT(fakesys_build(test_tmpdir(),
+				"platform simple-framebuffer.0\n"
+				"file /etc/victim/bind keep\n"
+				"file /run/pve-gpu-passthrough/100.state " "pve-gpu-passthrough-state 1\\n"
+				"vmid 100\\nfb simple-framebuffer.0 ../../../../etc/victim\\n\n", NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(handoff_release(&ops, 100), -EINVAL);
+	CHECK_CONTAINS(cap.text, "state file of VM 100 is unreadable");
+	CHECK_INT(sr_read_str(&sr, "/etc/victim/bind", buf, sizeof(buf)), 4);
+	CHECK_STR(buf, "keep");
+}
+
+/* A valid-looking framebuffer driver that does not exist: nothing is created or written. */
+TEST(release_fb_driver_must_exist)
+{
+	struct sysroot sr;
+	struct capture cap = { 0 };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+
+	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
+	CHECK_INT(fakesys_build(test_tmpdir(),
+				"platform simple-framebuffer.0\n"
+				"file /run/pve-gpu-passthrough/100.state pve-gpu-passthrough-state 1\\n"
+				"vmid 100\\nfb simple-framebuffer.0 nosuchdrv\\n\n", NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(handoff_release(&ops, 100), 0);
+	CHECK_CONTAINS(cap.text, "cannot rebind firmware framebuffer simple-framebuffer.0");
+	CHECK(!sr_exists(&sr, "/sys/bus/platform/drivers/nosuchdrv"));
+	CHECK(!sr_exists(&sr, "/run/pve-gpu-passthrough/100.state"));
+}
+
+/* Two identical device lines: refused at once (before, release locked against itself). */
+TEST(release_duplicate_device_refused)
+{
+	struct sysroot sr;
+	struct capture cap = { 0 };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+
+	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
+	CHECK_INT(fakesys_build(test_tmpdir(),
+				"file /run/pve-gpu-passthrough/100.state pve-gpu-passthrough-state 1\\n"
+				"vmid 100\\ndevice 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau "
+				"override - vfio 0\\ndevice 0000:02:00.0 group 29 id 10de:0fc6 driver "
+				"nouveau override - vfio 0\\n\n", NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(handoff_release(&ops, 100), -EINVAL);
+	CHECK_CONTAINS(cap.text, "unreadable");
+}
+
+/* A state file that is a FIFO (or a directory) is refused without blocking. */
+TEST(release_state_fifo_refused)
+{
+	struct sysroot sr;
+	struct capture cap = { 0 };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+	char p[600];
+
+	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
+	CHECK_INT(fakesys_build(test_tmpdir(), "dir /run/pve-gpu-passthrough\n", NULL), 0);
+	snprintf(p, sizeof(p), "%s/run/pve-gpu-passthrough/100.state", test_tmpdir());
+	CHECK_INT(mkfifo(p, 0600), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(handoff_release(&ops, 100), -SR_ENOTREG);
+	CHECK_CONTAINS(cap.text, "not a regular file");
+}
+
+/* The review's absolute-link tree: /run/pve-gpu-passthrough points at a real directory
+ * outside; release and pre-start must neither delete nor create anything there. */
+TEST(state_dir_absolute_link_stays_inside)
+{
+	struct sysroot sr;
+	struct capture cap = { 0 };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+	char root[300], out[300], p[700];
+	struct stat st;
+	FILE *f;
+
+	snprintf(root, sizeof(root), "%s/root", test_tmpdir());
+	snprintf(out, sizeof(out), "%s/outside", test_tmpdir());
+	CHECK_INT(mkdir(out, 0700), 0);
+	snprintf(p, sizeof(p), "%s/100.state", out);
+	f = fopen(p, "w");
+	CHECK(f != NULL);
+	fputs(HDR "vtcon 1\n", f);
+	fclose(f);
+	CHECK_INT(fakesys_build(root, base_spec, NULL), 0);
+	snprintf(p, sizeof(p), "link /run/pve-gpu-passthrough %s\nlink /run/lock/pve-gpu-passthrough %s\n", out, out);
+	CHECK_INT(fakesys_build(root, p, NULL), 0);
+	CHECK_INT(sr_open(&sr, root), 0);
+	CHECK_INT(handoff_release(&ops, 100), 0); /* no state inside the root */
+	memset(&cap, 0, sizeof(cap));
+	handoff_prepare(&ops, 100);
+	snprintf(p, sizeof(p), "%s/100.state", out);
+	CHECK_INT(stat(p, &st), 0); /* the real file is still there, untouched */
+	CHECK_INT(st.st_size, (long long)strlen(HDR "vtcon 1\n"));
+	{
+		DIR *d = opendir(out);
+		struct dirent *de;
+		int n = 0;
+
+		CHECK(d != NULL);
+		while ((de = readdir(d)))
+			n += de->d_name[0] != '.';
+		closedir(d);
+		CHECK_INT(n, 1); /* no lock, no new state */
+	}
+	sr_close(&sr);
 }
