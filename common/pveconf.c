@@ -155,6 +155,14 @@ static int split_setting(char *line, char **key, char **value)
 	return **value ? 1 : 0;
 }
 
+/* The N of "hostpciN": decimal digits without a leading zero (but "0"), 0..15. */
+static bool hostpci_key_index(const char *digits, unsigned long *ret)
+{
+	if (!isdigit((unsigned char)digits[0]) || (digits[0] == '0' && digits[1]))
+		return false;
+	return parse_ulong(digits, 10, PVE_MAX_HOSTPCI - 1, ret) == 0;
+}
+
 int pve_vmconf_parse(const char *text, struct pve_vmconf *c, int *err_line, char *err,
 		     size_t errsize)
 {
@@ -180,7 +188,9 @@ int pve_vmconf_parse(const char *text, struct pve_vmconf *c, int *err_line, char
 		}
 		memcpy(buf, line, len);
 		buf[len] = '\0';
-		char *t = str_trim(buf);
+		/* Proxmox matches sections and settings from column 0 (an indented line is one it
+		 * cannot parse and skips); only trailing blanks are dropped */
+		char *t = buf;
 		if (*t == '[')
 			break; /* the live configuration ends at the first section */
 		if (!*t || *t == '#' || !split_setting(t, &key, &value))
@@ -189,7 +199,9 @@ int pve_vmconf_parse(const char *text, struct pve_vmconf *c, int *err_line, char
 			unsigned long n;
 			struct pve_hostpci h;
 
-			if (parse_ulong(key + 7, 10, PVE_MAX_HOSTPCI - 1, &n) < 0)
+			/* only hostpci0 .. hostpci15 as Proxmox names them: "hostpci00" or
+			 * "hostpci015" is an unknown key to Proxmox, skipped */
+			if (!hostpci_key_index(key + 7, &n))
 				goto next;
 			r = pve_hostpci_parse(value, &h, err, errsize);
 			if (r < 0) {
@@ -242,17 +254,23 @@ next:
 	return 0;
 }
 
-/* Reads a whole small text file below the root; a NUL byte makes it invalid. */
+/* Reads a whole small text file below the root; a NUL byte makes it invalid, and anything
+ * but a regular file is refused before it is read (sr_read_file). *ret is set only on
+ * success: on every error there is nothing for the caller to free. */
 static int slurp(const struct sysroot *sr, const char *path, size_t max, char **ret)
 {
+	char *text = NULL;
 	size_t len;
-	int r = sr_read_all(sr, path, max, ret, &len);
+	int r = sr_read_file(sr, path, max, &text, &len);
 
-	if (r == 0 && memchr(*ret, '\0', len)) {
-		free(*ret);
-		r = -EINVAL;
+	if (r < 0)
+		return r;
+	if (memchr(text, '\0', len)) {
+		free(text);
+		return -EINVAL;
 	}
-	return r;
+	*ret = text;
+	return 0;
 }
 
 int pve_vmconf_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, int *err_line,
@@ -269,7 +287,8 @@ int pve_vmconf_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, in
 	r = slurp(sr, path, PVE_CONF_MAX, &text);
 	if (r < 0) {
 		if (err && errsize)
-			snprintf(err, errsize, "cannot read '%s': %s", path, strerror(-r));
+			snprintf(err, errsize, "cannot read '%s': %s", path,
+				 r == -EINVAL ? "contains a NUL byte" : sr_strerror(r));
 		return r;
 	}
 	r = pve_vmconf_parse(text, c, err_line, err, errsize);
@@ -402,52 +421,102 @@ static bool listed(const struct pve_devlist *l, const char *name)
 	return false;
 }
 
+int pve_mapping_parse(const char *text, const char *name, const char *node,
+		      struct pve_mapping *ret)
+{
+	bool in = false;
+
+	ret->nalts = ret->nentries = 0;
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char buf[2048], *t;
+		struct map_entry m;
+		struct pve_map_alt *a;
+
+		if (len >= sizeof(buf)) {
+			/* longer than any entry: a header that names no mapping, or a line skipped */
+			if (line[0] != ' ' && line[0] != '\t')
+				in = false;
+			goto next;
+		}
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		if (!len)
+			goto next;
+		if (buf[0] != ' ' && buf[0] != '\t') {
+			/* a section header: the mapping name alone on the line */
+			t = str_trim(buf);
+			in = *t && *t != '#' && !strcmp(t, name);
+			goto next;
+		}
+		t = str_trim(buf);
+		if (!in || *t == '#' || strncmp(t, "map", 3) != 0 || (t[3] != ' ' && t[3] != '\t'))
+			goto next;
+		if (parse_map_entry(str_trim(t + 3), &m) < 0 || strcmp(m.node, node) != 0)
+			goto next;
+		ret->nentries++;
+		if (ret->nalts >= PVE_MAX_MAP_ALTS)
+			return -E2BIG;
+		a = &ret->alts[ret->nalts];
+		if (parse_ids(m.path, true, a->ids, &a->nids, NULL, 0) < 0)
+			goto next; /* counts as an entry for the node, but gives no device */
+		memcpy(a->id, m.id, sizeof(a->id));
+		ret->nalts++;
+next:
+		line += len + (nl ? 1 : 0);
+	}
+	return 0;
+}
+
 /* TAKEN: devices earlier hostpci entries of the VM use; an alternative touching one is skipped,
  * as Proxmox's choose_hostpci_devices does. */
 static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h, const char *node,
 			  int vmid, const struct pve_devlist *taken, struct pve_devlist *out,
 			  char *err, size_t errsize)
 {
-	char *text = NULL, *save = NULL;
-	bool in = false, any = false;
+	char *text = NULL;
+	struct pve_mapping *map;
 	int r;
 
+	out->n = 0;
 	r = slurp(sr, "/etc/pve/mapping/pci.cfg", MAPPING_MAX, &text);
-	if (r < 0) {
-		free(text);
+	if (r == -ENOENT) {
 		errf(err, errsize, "PCI device mapping not found for '%s' (no mapping file)", h->mapping);
 		return -ENODEV;
 	}
+	if (r < 0) {
+		errf(err, errsize, "cannot read the PCI mapping file '/etc/pve/mapping/pci.cfg': %s",
+		     r == -EINVAL ? "contains a NUL byte" : sr_strerror(r));
+		return r == -EINVAL ? -EINVAL : r;
+	}
+	map = malloc(sizeof(*map));
+	if (!map) {
+		free(text);
+		return -ENOMEM;
+	}
+	r = pve_mapping_parse(text, h->mapping, node, map);
+	free(text);
+	if (r < 0) {
+		errf(err, errsize, "PCI device mapping '%s': more than %d entries for node '%s'",
+		     h->mapping, PVE_MAX_MAP_ALTS, node);
+		free(map);
+		return -EINVAL;
+	}
 	r = -ENODEV;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct map_entry m;
-		struct pve_pci_id ids[PVE_MAX_IDS];
-		int nids;
-		bool busy = false;
-		char *t;
+	for (int k = 0; k < map->nalts; k++) {
+		const struct pve_map_alt *a = &map->alts[k];
+		bool busy = false, gone = false;
 
-		if (line[0] != ' ' && line[0] != '\t') {
-			/* a section header: the mapping name alone on the line */
-			t = str_trim(line);
-			in = *t && *t != '#' && !strcmp(t, h->mapping);
-			continue;
-		}
-		t = str_trim(line);
-		if (!in || *t == '#' || strncmp(t, "map", 3) != 0 || (t[3] != ' ' && t[3] != '\t'))
-			continue;
-		if (parse_map_entry(str_trim(t + 3), &m) < 0 || strcmp(m.node, node) != 0)
-			continue;
-		any = true;
-		if (parse_ids(m.path, true, ids, &nids, NULL, 0) < 0)
-			continue;
 		out->n = 0;
-		for (int i = 0; i < nids; i++)
-			if (expand_id(sr, &ids[i], out, NULL, 0) < 0)
-				goto next_entry;
-		for (int i = 0; i < nids && r != -EINVAL; i++)
-			if (!map_id_matches(sr, &ids[i], m.id))
+		for (int i = 0; i < a->nids && !gone; i++)
+			gone = expand_id(sr, &a->ids[i], out, NULL, 0) < 0;
+		if (gone)
+			continue;
+		for (int i = 0; i < a->nids && r != -EINVAL; i++)
+			if (!map_id_matches(sr, &a->ids[i], a->id))
 				r = errf(err, errsize, "PCI device mapping '%s' invalid (hardware probably "
-					 "changed): '%s' is not %s", h->mapping, out->names[0], m.id);
+					 "changed): '%s' is not %s", h->mapping, out->names[0], a->id);
 		if (r == -EINVAL)
 			break;
 		for (int i = 0; i < out->n && !busy; i++)
@@ -457,17 +526,16 @@ static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h,
 			continue;
 		r = 0;
 		break;
-next_entry:;
 	}
-	free(text);
 	if (r == -ENODEV) {
 		out->n = 0;
-		if (any)
+		if (map->nentries)
 			errf(err, errsize, "could not find a free device for mapping '%s'", h->mapping);
 		else
 			errf(err, errsize, "PCI device mapping not found for '%s' on node '%s'",
 			     h->mapping, node);
 	}
+	free(map);
 	return r;
 }
 

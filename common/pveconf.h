@@ -54,6 +54,24 @@ int pve_vmconf_load(const struct sysroot *sr, int vmid, struct pve_vmconf *ret, 
 /* Parses one hostpciN value ("0000:02:00,pcie=1,x-vga=1" or "mapping=gpu,pcie=1"). */
 int pve_hostpci_parse(const char *value, struct pve_hostpci *ret, char *err, size_t errsize);
 
+/* The map entries of one mapping for one node in /etc/pve/mapping/pci.cfg, in file order:
+ *   NAME                     section header, column 0
+ *   	map id=10de:2231,node=pve1,path=0000:01:00.0;0000:01:00.1
+ * nentries counts every entry for the node, nalts those whose path parses. */
+#define PVE_MAX_MAP_ALTS 64
+struct pve_map_alt {
+	int nids;
+	struct pve_pci_id ids[PVE_MAX_IDS];
+	char id[16]; /* vendor:device the mapping expects */
+};
+struct pve_mapping {
+	int nentries, nalts;
+	struct pve_map_alt alts[PVE_MAX_MAP_ALTS];
+};
+/* Parses mapping file TEXT for NAME on NODE; -E2BIG beyond PVE_MAX_MAP_ALTS entries. */
+int pve_mapping_parse(const char *text, const char *name, const char *node,
+		      struct pve_mapping *ret);
+
 /* One resolved device list of a hostpci entry (what Proxmox passes to QEMU). */
 struct pve_devlist {
 	int n;

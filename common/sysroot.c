@@ -83,7 +83,14 @@ int sr_openat(const struct sysroot *sr, const char *path, int flags, mode_t mode
 			.mode = (flags & O_CREAT) ? mode : 0,
 			.resolve = RESOLVE_IN_ROOT,
 		};
-		fd = (int)syscall(SYS_openat2, sr->fd, rel(path), &how, sizeof(how));
+		/* The kernel answers EAGAIN when a rename or mount anywhere on the system raced
+		 * with a ".." in the lookup (it cannot prove the walk stayed inside); retrying is
+		 * the documented remedy, and a bounded number of tries keeps it from spinning. */
+		int tries = 0;
+
+		do
+			fd = (int)syscall(SYS_openat2, sr->fd, rel(path), &how, sizeof(how));
+		while (fd < 0 && errno == EAGAIN && ++tries < 100);
 	}
 	return fd < 0 ? -errno : fd;
 }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "fakesys.h"
 #include "harness.h"
@@ -237,4 +238,115 @@ TEST(whole_vm_like_a_proxmox_start)
 	CHECK_INT(idx, 3);
 	CHECK_CONTAINS(err, "device '0000:01:00.1' assigned more than once");
 	sr_close(&sr);
+}
+
+/* Proxmox's own key rules: hostpci0..hostpci15 as Proxmox writes them, from column 0. */
+TEST(hostpci_keys_as_proxmox_spells_them)
+{
+	struct pve_vmconf c;
+	char err[256];
+	int line;
+
+	CHECK_INT(pve_vmconf_parse("hostpci00: 01:00.0\nhostpci015: 02:00.0\n", &c, &line, err,
+				   sizeof(err)), 0);
+	CHECK_INT(c.nhostpci, 0);
+	CHECK_INT(pve_vmconf_parse(" hostpci0: 01:00.0\n\thostpci1: 02:00.0\n", &c, &line, err,
+				   sizeof(err)), 0);
+	CHECK_INT(c.nhostpci, 0);
+	/* an indented section header is no section: the line after it is still live */
+	CHECK_INT(pve_vmconf_parse(" [snap]\nhostpci3: 01:00.0\n", &c, &line, err, sizeof(err)), 0);
+	CHECK_INT(c.nhostpci, 1);
+	CHECK_INT(pve_vmconf_parse("hostpci0: 01:00.0\nhostpci10: 02:00.0\nhostpci15: 01:00.1 \n", &c,
+				   &line, err, sizeof(err)), 0);
+	CHECK_INT(c.nhostpci, 3);
+	CHECK_INT(c.hostpci[1].index, 10);
+	CHECK_INT(c.hostpci[2].index, 15);
+	CHECK_INT(pve_vmconf_parse("hostpci: 01:00.0\nhostpci-1: 01:00.0\n", &c, &line, err, sizeof(err)), 0);
+	CHECK_INT(c.nhostpci, 0);
+}
+
+/* PCI domains of 4 to 8 lower-case hex digits (VMD domains have 5), never truncated. */
+TEST(hostpci_domains)
+{
+	struct pve_hostpci h;
+	char err[256], name[PCI_ADDR_LEN];
+
+	CHECK_INT(pve_hostpci_parse("10000:e0:06.0", &h, err, sizeof(err)), 0);
+	CHECK_INT(h.ids[0].addr.domain, 0x10000);
+	CHECK_INT(pve_hostpci_parse("1000000a:e0:06.0", &h, err, sizeof(err)), 0);
+	pci_addr_fmt(&h.ids[0].addr, name);
+	CHECK_STR(name, "1000000a:e0:06.0");
+	CHECK(pve_hostpci_parse("100000000:e0:06.0", &h, err, sizeof(err)) < 0);
+	CHECK(pve_hostpci_parse("000:01:00.0", &h, err, sizeof(err)) < 0);
+	CHECK(pve_hostpci_parse("0000:0A:00.0", &h, err, sizeof(err)) < 0);
+	CHECK(pve_hostpci_parse("0000:01:00.0;0000:01:00.1,pcie=1", &h, err, sizeof(err)) == 0);
+}
+
+/* The review's double free: a NUL byte in the mapping file is an error message, not a crash. */
+TEST(mapping_file_with_nul_is_an_error)
+{
+	struct sysroot sr = root("hexfile /etc/pve/mapping/pci.cfg 67 70 75 0a 09 6d 61 70 20 00 6e\n"
+				 "file /etc/pve/qemu-server/100.conf hostpci0: mapping=gpu\n");
+	struct pve_vmconf c;
+	struct pve_hostpci h;
+	struct pve_devlist l;
+	char err[256];
+	int line, idx;
+
+	CHECK_INT(pve_hostpci_parse("mapping=gpu", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, "contains a NUL byte");
+	CHECK_INT(pve_vmconf_load(&sr, 100, &c, &line, err, sizeof(err)), 0);
+	CHECK_INT(pve_vmconf_expand(&sr, &c, "pve1", &l, &idx, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, "contains a NUL byte");
+	sr_close(&sr);
+}
+
+/* FIFOs and directories where a file is expected: refused at once, never blocking. */
+TEST(non_regular_files_refused)
+{
+	struct sysroot sr = root("dir /etc/pve/qemu-server/101.conf\n"
+				 "file /etc/pve/qemu-server/100.conf hostpci0: mapping=gpu\n");
+	struct pve_vmconf c;
+	struct pve_hostpci h;
+	struct pve_devlist l;
+	char err[256], p[600];
+	int line;
+
+	snprintf(p, sizeof(p), "%s/etc/pve/qemu-server/102.conf", test_tmpdir());
+	CHECK_INT(mkfifo(p, 0600), 0);
+	snprintf(p, sizeof(p), "%s/etc/pve/mapping", test_tmpdir());
+	CHECK_INT(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/etc/pve/mapping/pci.cfg", test_tmpdir());
+	CHECK_INT(mkfifo(p, 0600), 0);
+	CHECK_INT(pve_vmconf_load(&sr, 102, &c, &line, err, sizeof(err)), -SR_ENOTREG);
+	CHECK_CONTAINS(err, "not a regular file");
+	CHECK_INT(pve_vmconf_load(&sr, 101, &c, &line, err, sizeof(err)), -SR_ENOTREG);
+	CHECK_INT(pve_hostpci_parse("mapping=gpu", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), -SR_ENOTREG);
+	CHECK_CONTAINS(err, "not a regular file");
+	sr_close(&sr);
+}
+
+/* The mapping parser alone, on a buffer. */
+TEST(mapping_parse_buffer)
+{
+	struct pve_mapping m;
+	char text[64 * 80 + 64];
+	size_t off = 0;
+
+	CHECK_INT(pve_mapping_parse("gpu\n\tmap node=pve1,path=0000:01:00,id=10de:0fc6\n"
+				    "\tmap node=pve1,path=zz,id=10de:0fc6\n"
+				    "\tmap node=pve2,path=0000:02:00.0,id=10de:1049\n"
+				    "other\n\tmap node=pve1,path=0000:02:00.0,id=10de:1049\n",
+				    "gpu", "pve1", &m), 0);
+	CHECK_INT(m.nentries, 2);
+	CHECK_INT(m.nalts, 1);
+	CHECK_STR(m.alts[0].id, "10de:0fc6");
+	CHECK(!m.alts[0].ids[0].has_func);
+	off += (size_t)snprintf(text, sizeof(text), "gpu\n");
+	for (int i = 0; i <= PVE_MAX_MAP_ALTS; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"\tmap node=pve1,path=0000:01:00.0,id=10de:0fc6\n");
+	CHECK_INT(pve_mapping_parse(text, "gpu", "pve1", &m), -E2BIG);
 }
