@@ -233,10 +233,8 @@ static int load_file(const struct cli_globals *g, const char *name, uint8_t **bu
 		r = rom_load(&g->root, path, buf, len);
 	if (r == -EFBIG)
 		err("cannot read '%s': larger than %u MiB, not a ROM", name, ROM_MAX_SIZE >> 20);
-	else if (r == -EINVAL)
-		err("cannot read '%s': not a regular file", name);
 	else if (r < 0)
-		err("cannot read '%s': %s", name, strerror(-r));
+		err("cannot read '%s': %s", name, sr_strerror(r));
 	return r;
 }
 

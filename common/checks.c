@@ -553,7 +553,7 @@ static void check_early(struct ctx *c)
 		c->oom = true;
 		return;
 	}
-	rc = config_load(c->sr, path, cfg, err, sizeof(err));
+	rc = config_load(c->sr, c->o->config, cfg, err, sizeof(err));
 	if (rc < 0) {
 		r = add(c, "early.configured", CHECK_FAIL, NULL, "%s", err);
 		fix(c, r, "correct '%s' (see pve-gpu-passthrough.ini(5)); the hookscript and the "
@@ -1012,7 +1012,7 @@ static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const st
 	rc = rom_load(c->sr, path, &buf, &len);
 	if (rc < 0) {
 		r = add(c, "vm.romfile", CHECK_FAIL, subj, "romfile '%s': %s: QEMU fails to start the "
-			"VM", path, rc == -ENOENT ? "no such file" : strerror(-rc));
+			"VM", path, rc == -ENOENT ? "no such file" : sr_strerror(rc));
 		if (first)
 			fix(c, r, "dump the card's ROM there: pve-gpu-passthrough rom dump %s -o '%s' "
 				  "(or copy a ROM file there)", first->name, path);

@@ -6,6 +6,13 @@
  *  2. Its size is bounded (CONFIG_MAX_SIZE) and it is read whole before inih sees it; NUL bytes
  *     and lines inih would silently cut (INI_MAX_LINE, 200) are errors with their line number.
  *  3. Every key is known and every value checked; the first error is reported as FILE:LINE.
+ *  4. Strict syntax, checked line by line before inih parses (Debian builds inih with
+ *     continuation lines and ':' separators allowed): an indented line (inih would append it
+ *     to the previous value), a ':' separator, a section other than [hook], [early] and
+ *     [vm:N] (even an empty one), text after a section's ']' and a key given twice in one
+ *     section are errors.
+ *  5. An explicit path that does not exist, or a link that dangles, is an error; only the
+ *     default path may be absent (then the defaults apply).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -38,6 +45,7 @@ struct parse_ctx {
 	size_t errsize;
 	int line;         /* current line, tracked by our own reader */
 	bool failed;
+	unsigned hook_set, early_set;    /* which keys [hook] and [early] set */
 	unsigned vm_set[CONFIG_MAX_VMS]; /* which keys each [vm:N] section set */
 };
 
@@ -69,11 +77,24 @@ void config_defaults(struct pgp_config *c)
 	c->hook.holders_refuse = true;
 }
 
+static unsigned hook_bit(const char *key)
+{
+	return !strcmp(key, "unbind_timeout")	? SET_UNBIND
+	       : !strcmp(key, "bind_timeout")	? SET_BIND
+	       : !strcmp(key, "release_timeout") ? SET_RELEASE
+	       : !strcmp(key, "return_on_stop")	? SET_RETURN
+	       : !strcmp(key, "holders")	? SET_HOLDERS
+						: 0;
+}
+
 static int hook_key(struct parse_ctx *p, struct hook_opts *o, unsigned *set, const char *key,
 		    const char *value)
 {
 	unsigned long ms;
 	bool b;
+
+	if (*set & hook_bit(key))
+		return failf(p, "duplicate key '%s' in this section", key);
 
 	if (!strcmp(key, "unbind_timeout") || !strcmp(key, "bind_timeout") ||
 	    !strcmp(key, "release_timeout")) {
@@ -170,6 +191,12 @@ static int early_addr(struct parse_ctx *p, const char *item)
 static int early_key(struct parse_ctx *p, const char *key, const char *value)
 {
 	struct early_opts *e = &p->c->early;
+	unsigned bit = !strcmp(key, "ids") ? 1 : !strcmp(key, "addresses") ? 2
+		       : !strcmp(key, "disable_vga") ? 4 : 0;
+
+	if (p->early_set & bit)
+		return failf(p, "duplicate key '%s' in [early]", key);
+	p->early_set |= bit;
 
 	if (!strcmp(key, "ids")) {
 		e->line_ids = p->line;
@@ -208,13 +235,12 @@ static int vm_index(struct parse_ctx *p, const char *section)
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *p = user;
-	unsigned dummy = 0;
 	int i;
 
 	if (p->failed)
 		return 1;
 	if (!strcmp(section, "hook"))
-		hook_key(p, &p->c->hook, &dummy, name, value);
+		hook_key(p, &p->c->hook, &p->hook_set, name, value);
 	else if (!strcmp(section, "early"))
 		early_key(p, name, value);
 	else if (!strncmp(section, "vm:", 3)) {
@@ -250,6 +276,72 @@ static char *read_line(char *str, int num, void *stream)
 	return str;
 }
 
+static bool is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+/* The strict syntax of rule 4 for one line of LEN bytes; 0 or failf's -EINVAL. */
+static int check_line(struct parse_ctx *p, const char *line, size_t len)
+{
+	size_t i = 0, end = len, n;
+
+	while (end > 0 && is_blank(line[end - 1]))
+		end--;
+	if (end == 0)
+		return 0; /* blank */
+	if (is_blank(line[0])) {
+		while (is_blank(line[i]))
+			i++;
+		if (line[i] == ';' || line[i] == '#')
+			return 0; /* an indented comment is still a comment to inih */
+		failf(p, "indented line: continuation lines are not allowed (start every key and "
+			 "section in the first column)");
+		return -EINVAL;
+	}
+	if (line[0] == ';' || line[0] == '#')
+		return 0;
+	if (line[0] == '[') {
+		const char *close = memchr(line, ']', end);
+		char sec[64];
+
+		if (!close || (size_t)(close - line) != end - 1) {
+			failf(p, "a section header is '[name]' alone on its line");
+			return -EINVAL;
+		}
+		n = (size_t)(close - line) - 1;
+		if (n >= sizeof(sec)) {
+			failf(p, "unknown section (name too long)");
+			return -EINVAL;
+		}
+		memcpy(sec, line + 1, n);
+		sec[n] = '\0';
+		if (str_has_prefix(sec, "vm:")) {
+			unsigned long vmid;
+
+			if (parse_ulong(sec + 3, 10, 999999999, &vmid) < 0 || vmid < 100 ||
+			    sec[3] == '0') {
+				failf(p, "section [%s]: VMID must be a number from 100", sec);
+				return -EINVAL;
+			}
+		} else if (strcmp(sec, "hook") && strcmp(sec, "early")) {
+			failf(p, "unknown section [%s]", sec);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	n = strcspn(line, "=:");
+	if (n >= end) {
+		failf(p, "syntax error (expected [section] or key = value)");
+		return -EINVAL;
+	}
+	if (line[n] == ':') {
+		failf(p, "':' is not a separator here; write 'key = value'");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_parse(const char *text, const char *name, struct pgp_config *c, char *err,
 		 size_t errsize)
 {
@@ -271,6 +363,8 @@ int config_parse(const char *text, const char *name, struct pgp_config *c, char 
 			failf(&p, "line longer than %d characters", INI_LINE_LIMIT - 1);
 			return -EINVAL;
 		}
+		if (check_line(&p, line, len) < 0)
+			return -EINVAL;
 		if (!nl)
 			break;
 		line = nl + 1;
@@ -313,12 +407,23 @@ int config_load(const struct sysroot *sr, const char *path, struct pgp_config *c
 	ssize_t n;
 	int fd;
 
+	bool explicit = path != NULL;
+
 	if (!path)
 		path = CONFIG_DEFAULT_PATH;
 	config_defaults(c);
 	fd = sr_openat(sr, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
-	if (fd == -ENOENT)
-		return 0;
+	if (fd == -ENOENT) {
+		if (sr_lstat(sr, path, &st) == 0 && S_ISLNK(st.st_mode)) {
+			snprintf(err, errsize, "%s: cannot open: a symlink to nothing", path);
+			return -ENOENT;
+		}
+		if (explicit) {
+			snprintf(err, errsize, "%s: cannot open: %s", path, strerror(ENOENT));
+			return -ENOENT;
+		}
+		return 0; /* no file at the default path: the defaults */
+	}
 	if (fd < 0) {
 		snprintf(err, errsize, "%s: cannot open: %s", path, strerror(-fd));
 		return fd;

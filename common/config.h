@@ -1,6 +1,7 @@
-/* config.h - our INI file (/etc/pve-gpu-passthrough.ini), parsed with inih. No file at all
- * means defaults. The file must be a regular file owned by root and not writable by group or
- * other; unknown sections/keys and bad values are errors reported as "FILE:LINE: message".
+/* config.h - our INI file (/etc/pve-gpu-passthrough.ini), parsed with inih. No file at the
+ * default path means defaults. The file must be a regular file owned by root and not writable
+ * by group or other; unknown sections/keys, duplicate keys, bad values, indented
+ * (continuation) lines and ':' separators are errors reported as "FILE:LINE: message".
  *
  *   [hook]                  defaults for the hookscript
  *   unbind_timeout = 10s    deadline for a driver to let go of a device
@@ -59,8 +60,9 @@ struct pgp_config {
 };
 
 void config_defaults(struct pgp_config *c);
-/* Loads PATH below the root (NULL: the default path). A missing file gives the defaults and
- * returns 0. On error returns -errno and writes "PATH:LINE: message" into err. */
+/* Loads PATH below the root (NULL: the default path). A missing default file gives the
+ * defaults and returns 0; an explicit PATH that is missing, or a dangling symlink at either,
+ * is -ENOENT. On error returns -errno and writes "PATH:LINE: message" into err. */
 int config_load(const struct sysroot *sr, const char *path, struct pgp_config *c, char *err,
 		size_t errsize);
 /* Parses TEXT as if it were the file NAME (for tests and fuzzing). */

@@ -432,13 +432,12 @@ int rom_load(const struct sysroot *sr, const char *path, uint8_t **ret_buf, size
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 
-	fd = sr_openat(sr, path, O_RDONLY | O_NOCTTY, 0);
+	/* a FIFO would block a plain open: sr_open_regular refuses it without waiting */
+	fd = sr_open_regular(sr, path, O_RDONLY);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
 	if ((unsigned long long)st.st_size > ROM_MAX_SIZE)
 		return -EFBIG;
 	/* The size may change under us; read_all() enforces the bound on what it reads. */

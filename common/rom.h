@@ -133,7 +133,8 @@ const char *rom_efi_machine_str(uint16_t machine);
 const char *rom_efi_subsystem_str(uint16_t subsystem);
 
 /* Reads a regular file below the root (at most ROM_MAX_SIZE bytes) into a malloc'd buffer.
- * Returns 0, -EFBIG when larger, -EINVAL when not a regular file, or -errno. */
+ * Returns 0, -EFBIG when larger, -SR_ENOTREG when not a regular file (a FIFO is refused
+ * without blocking), or -errno. */
 int rom_load(const struct sysroot *sr, const char *path, uint8_t **ret_buf, size_t *ret_len);
 /* Creates PATH below the root (never replaces an existing file or follows a symlink), writes
  * BUF, fsyncs. On failure the partial file is removed. Returns 0, -EEXIST or -errno. */

@@ -75,10 +75,10 @@ TEST(errors_name_file_and_line)
 {
 	expect_error("[hook]\nunbind_timeout = soon\n", "t.ini:2: unbind_timeout: 'soon'");
 	expect_error("[hook]\n\nfoo = 1\n", "t.ini:3: unknown key 'foo'");
-	expect_error("[hooks]\nx = 1\n", "t.ini:2: unknown section [hooks]");
+	expect_error("[hooks]\nx = 1\n", "t.ini:1: unknown section [hooks]");
 	expect_error("[early]\nids = 10de:fc6\n", "t.ini:2: ids: '10de:fc6'");
 	expect_error("[early]\naddresses = 02:00\n", "t.ini:2: addresses: '02:00'");
-	expect_error("[vm:abc]\nholders = warn\n", "t.ini:2: section [vm:abc]");
+	expect_error("[vm:abc]\nholders = warn\n", "t.ini:1: section [vm:abc]");
 	expect_error("[hook]\nholders = kill\n", "t.ini:2: holders: 'kill'");
 	expect_error("[hook]\njunk line\n", "t.ini:2: syntax error");
 	expect_error("[hook]\nunbind_timeout = 0\n", "t.ini:2:");
@@ -110,5 +110,58 @@ TEST(file_permissions_are_checked)
 	chmod(path, 0666);
 	CHECK_INT(config_load(&sr, NULL, &c, err, sizeof(err)), -EPERM);
 	CHECK_CONTAINS(err, "not writable by group or other");
+	sr_close(&sr);
+}
+
+/* Strict INI: what Debian's inih would take silently is an error with FILE:LINE. */
+TEST(strict_syntax)
+{
+	/* an indented line would continue the previous value: refuse becomes warn */
+	expect_error("[hook]\nholders = refuse\n  warn\n", "t.ini:3: indented line");
+	expect_error("[hook]\n\tholders = warn\n", "t.ini:2: indented line");
+	expect_error("[hook]\nholders : warn\n", "t.ini:2: ':' is not a separator");
+	expect_error("[hook]\n[nothing]\n", "t.ini:2: unknown section [nothing]");
+	expect_error("[vm:0100]\n", "t.ini:1: section [vm:0100]");
+	expect_error("[vm:99]\n", "t.ini:1: section [vm:99]");
+	expect_error("[hook] trailing\n", "t.ini:1: a section header is '[name]' alone");
+	expect_error("[hook\n", "t.ini:1: a section header");
+	expect_error("[hook]\njust words\n", "t.ini:2: syntax error");
+	expect_error("[hook]\nholders = warn\nholders = refuse\n", "t.ini:3: duplicate key 'holders'");
+	expect_error("[hook]\nholders = warn\n[hook]\nholders = refuse\n", "t.ini:4: duplicate key");
+	expect_error("[vm:101]\nholders = warn\nholders = warn\n", "t.ini:3: duplicate key");
+	expect_error("[early]\nids = 10de:0fc6\nids = 10de:0e1b\n", "t.ini:3: duplicate key 'ids'");
+	/* what stays valid: comments (also indented), blank lines, ':' inside a value */
+	{
+		struct pgp_config c;
+		char err[256];
+
+		CHECK_INT(config_parse("# c\n  ; indented comment\n\n[early]\nids = 10de:0fc6\n"
+				       "[vm:100]\nholders = warn\n[vm:101]\nholders = warn\n",
+				       "t.ini", &c, err, sizeof(err)), 0);
+		CHECK_INT(c.early.nids, 1);
+		CHECK_INT(c.nvms, 2);
+	}
+}
+
+/* An explicit --config must exist; a dangling link is an error even at the default path. */
+TEST(explicit_config_must_exist)
+{
+	struct pgp_config c;
+	struct sysroot sr;
+	char err[256], p[600];
+
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(config_load(&sr, "/etc/missing.ini", &c, err, sizeof(err)), -ENOENT);
+	CHECK_CONTAINS(err, "/etc/missing.ini: cannot open");
+	CHECK_INT(fakesys_build(test_tmpdir(), "link /etc/pve-gpu-passthrough.ini /etc/gone.ini\n"
+			       "link /etc/other.ini gone.ini\n", NULL), 0);
+	CHECK_INT(config_load(&sr, NULL, &c, err, sizeof(err)), -ENOENT);
+	CHECK_CONTAINS(err, "a symlink to nothing");
+	CHECK_INT(config_load(&sr, "/etc/other.ini", &c, err, sizeof(err)), -ENOENT);
+	CHECK_CONTAINS(err, "a symlink to nothing");
+	snprintf(p, sizeof(p), "%s/etc/fifo.ini", test_tmpdir());
+	CHECK_INT(mkfifo(p, 0600), 0);
+	CHECK(config_load(&sr, "/etc/fifo.ini", &c, err, sizeof(err)) < 0);
+	CHECK_CONTAINS(err, "not a regular file");
 	sr_close(&sr);
 }

@@ -417,7 +417,10 @@ TEST(rom_load_and_save_never_replace)
 	snprintf(p, sizeof(p), "%s/link.rom", test_tmpdir());
 	CHECK(symlink("out.rom", p) == 0);
 	CHECK_INT(rom_save(&sr, "/link.rom", buf, 1), -EEXIST);
-	CHECK_INT(rom_load(&sr, "/", &back, &back_len), -EINVAL);
+	CHECK_INT(rom_load(&sr, "/", &back, &back_len), -SR_ENOTREG);
+	snprintf(p, sizeof(p), "%s/fifo.rom", test_tmpdir());
+	CHECK(mkfifo(p, 0600) == 0);
+	CHECK_INT(rom_load(&sr, "/fifo.rom", &back, &back_len), -SR_ENOTREG); /* at once */
 	CHECK_INT(rom_load(&sr, "/missing.rom", &back, &back_len), -ENOENT);
 	snprintf(p, sizeof(p), "%s/big.rom", test_tmpdir());
 	CHECK(truncate(p, 0) < 0); /* absent */
