@@ -428,7 +428,7 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	if (r < 0) {
-		fprintf(stderr, PROG ": cannot read '%s': %s\n", PVE_STORAGE_CFG, strerror(-r));
+		fprintf(stderr, PROG ": cannot read '%s': %s\n", PVE_STORAGE_CFG, sr_strerror(r));
 		return CLI_EXIT_FAIL;
 	}
 	if (check_storage(g, &s) < 0)

@@ -19,6 +19,7 @@
 #define HD_MAX_VISITS 512       /* sysfs nodes looked at per mount or route */
 #define HD_WHY_MAX 192
 #define HD_MAX_NAMES 65536      /* entries of one directory walked (zvols: one per VM disk) */
+#define HD_MAX_MOUNTS (1 << 20) /* lines in a mountinfo of at most HD_TEXT_MAX bytes */
 
 struct hd_entry {
 	char dev[PCI_ADDR_LEN];
@@ -239,13 +240,8 @@ static void unescape_octal(char *s)
 	*w = '\0';
 }
 
-struct mnt {
-	unsigned maj, min;
-	char *point, *fstype, *source;
-};
-
 /* Splits one mountinfo line in place: "ID PARENT MAJ:MIN ROOT POINT OPTS [OPT...] - TYPE SRC SOPTS". */
-static bool parse_mount(char *line, struct mnt *m)
+static bool parse_mount(char *line, struct hostdev_mount *m)
 {
 	char *f[8], *save = NULL, *tok;
 	int i = 0;
@@ -303,7 +299,7 @@ static int walk_zfs_pool(struct walk *w, const char *pool)
 	return r;
 }
 
-static int scan_mount(const struct sysroot *sr, struct hostdev *h, const struct mnt *m)
+static int scan_mount(const struct sysroot *sr, struct hostdev *h, const struct hostdev_mount *m)
 {
 	char what[SR_PATH_MAX + 16], path[SR_PATH_MAX], real[SR_PATH_MAX];
 	struct walk w = { .sr = sr, .h = h, .what = what, .sep = " on " };
@@ -334,7 +330,7 @@ static int scan_mount(const struct sysroot *sr, struct hostdev *h, const struct 
 }
 
 /* True when mounts A and B sit on the same storage: one device, or one ZFS pool. */
-static bool same_backing(const struct mnt *a, const struct mnt *b)
+static bool same_backing(const struct hostdev_mount *a, const struct hostdev_mount *b)
 {
 	size_t pa, pb;
 
@@ -349,31 +345,51 @@ static bool same_backing(const struct mnt *a, const struct mnt *b)
 	return pa == pb && strncmp(a->source, b->source, pa) == 0;
 }
 
-static int scan_mounts(const struct sysroot *sr, struct hostdev *h)
+int hostdev_parse_mountinfo(char *text, struct hostdev_mount **ret, int *ret_n)
 {
-	_cleanup_free_ char *text = NULL;
-	_cleanup_free_ struct mnt *m = NULL;
-	int n = 0, cap = 0, r;
+	struct hostdev_mount *m = NULL;
+	int n = 0, cap = 0;
 
-	r = read_text(sr, "/proc/self/mountinfo", HD_TEXT_MAX, &text);
-	if (r < 0)
-		return r;
 	for (char *line = text, *next; line && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
 		if (n == cap) {
 			int nc = cap ? cap * 2 : 64;
-			struct mnt *nm = realloc(m, (size_t)nc * sizeof(*nm));
+			struct hostdev_mount *nm;
 
-			if (!nm)
+			if (nc > HD_MAX_MOUNTS) {
+				free(m);
+				return -E2BIG;
+			}
+			nm = realloc(m, (size_t)nc * sizeof(*nm));
+			if (!nm) {
+				free(m);
 				return -ENOMEM;
+			}
 			m = nm;
 			cap = nc;
 		}
 		if (parse_mount(line, &m[n]))
 			n++;
 	}
+	*ret = m;
+	*ret_n = n;
+	return 0;
+}
+
+static int scan_mounts(const struct sysroot *sr, struct hostdev *h)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ struct hostdev_mount *m = NULL;
+	int n = 0, r;
+
+	r = read_text(sr, "/proc/self/mountinfo", HD_TEXT_MAX, &text);
+	if (r < 0)
+		return r;
+	r = hostdev_parse_mountinfo(text, &m, &n);
+	if (r < 0)
+		return r;
 	/* "/" first, so the reason a device is refused names the root filesystem. */
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = 0; i < n; i++) {
@@ -441,15 +457,10 @@ static int add_iface(char (*ifs)[32], int n, int max, const char *ifname)
 	return n;
 }
 
-static int default_route_ifaces(const struct sysroot *sr, char (*ifs)[32], int max)
+int hostdev_parse_routes(char *v4, char *v6, char (*ifs)[32], int max)
 {
-	_cleanup_free_ char *v4 = NULL;
-	_cleanup_free_ char *v6 = NULL;
-	int n = 0, r;
+	int n = 0;
 
-	r = read_text(sr, "/proc/net/route", HD_TEXT_MAX, &v4);
-	if (r < 0 && r != -ENOENT)
-		return r;
 	for (char *line = v4, *next; line && *line; line = next) {
 		char ifname[32];
 		unsigned long dest, mask, flags;
@@ -464,9 +475,6 @@ static int default_route_ifaces(const struct sysroot *sr, char (*ifs)[32], int m
 			continue;
 		n = add_iface(ifs, n, max, ifname);
 	}
-	r = read_text(sr, "/proc/net/ipv6_route", HD_TEXT_MAX, &v6);
-	if (r < 0 && r != -ENOENT)
-		return r;
 	for (char *line = v6, *next; line && *line; line = next) {
 		char dest[40], ifname[32];
 		unsigned plen;
@@ -485,6 +493,21 @@ static int default_route_ifaces(const struct sysroot *sr, char (*ifs)[32], int m
 		n = add_iface(ifs, n, max, ifname);
 	}
 	return n;
+}
+
+static int default_route_ifaces(const struct sysroot *sr, char (*ifs)[32], int max)
+{
+	_cleanup_free_ char *v4 = NULL;
+	_cleanup_free_ char *v6 = NULL;
+	int r;
+
+	r = read_text(sr, "/proc/net/route", HD_TEXT_MAX, &v4);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	r = read_text(sr, "/proc/net/ipv6_route", HD_TEXT_MAX, &v6);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	return hostdev_parse_routes(v4, v6, ifs, max);
 }
 
 static int scan_routes(const struct sysroot *sr, struct hostdev *h)

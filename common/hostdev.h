@@ -41,6 +41,20 @@ int hostdev_count(const struct hostdev *h);
 const char *hostdev_device(const struct hostdev *h, int i);
 const char *hostdev_reason(const struct hostdev *h, int i);
 
+/* The parsers below work on a buffer (for tests and fuzzing); hostdev_scan reads the files. */
+struct hostdev_mount {
+	unsigned maj, min;
+	char *point, *fstype, *source; /* into the text, octal escapes undone */
+};
+/* Splits /proc/self/mountinfo TEXT in place ("ID PARENT MAJ:MIN ROOT POINT OPTS [OPT...] -
+ * TYPE SOURCE SOPTS" a line); lines that do not parse are skipped. *ret is malloc'd (free
+ * it) and points into TEXT. */
+int hostdev_parse_mountinfo(char *text, struct hostdev_mount **ret, int *ret_n);
+/* The interfaces carrying a default route in /proc/net/route text V4 and
+ * /proc/net/ipv6_route text V6 (either may be NULL; both are split in place), each once, at
+ * most MAX, into IFS. Returns the count. */
+int hostdev_parse_routes(char *v4, char *v6, char (*ifs)[32], int max);
+
 /* One-shot form of hostdev_scan + hostdev_is_critical: 1, 0 or -errno. */
 int hostdev_critical(const struct sysroot *sr, const char *pci_name, char *why, size_t whysize);
 

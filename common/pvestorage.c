@@ -215,16 +215,18 @@ int pve_storage_parse(const char *text, const char *id, struct pve_storage *ret)
 
 int pve_storage_load(const struct sysroot *sr, const char *id, struct pve_storage *ret)
 {
-	_cleanup_free_ char *buf = malloc(PVE_STORAGE_CFG_MAX + 1);
-	ssize_t n;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
 
-	if (!buf)
-		return -ENOMEM;
-	n = sr_read(sr, PVE_STORAGE_CFG, buf, PVE_STORAGE_CFG_MAX + 1);
-	if (n == -ENOENT)
-		buf[0] = '\0';
-	else if (n < 0)
-		return (int)n;
+	/* a FIFO or directory is refused without blocking (sr_read_file) */
+	r = sr_read_file(sr, PVE_STORAGE_CFG, PVE_STORAGE_CFG_MAX, &buf, &len);
+	if (r == -ENOENT)
+		return pve_storage_parse("", id, ret);
+	if (r < 0)
+		return r;
+	if (memchr(buf, '\0', len))
+		return -EINVAL;
 	return pve_storage_parse(buf, id, ret);
 }
 

@@ -43,7 +43,8 @@ bool pve_storage_id_valid(const char *id);
 int pve_storage_parse(const char *text, const char *id, struct pve_storage *ret);
 
 /* Reads /etc/pve/storage.cfg below the root and finds ID. A missing file counts as an empty
- * one (Proxmox then knows only "local"); -EFBIG when it is larger than PVE_STORAGE_CFG_MAX. */
+ * one (Proxmox then knows only "local"); -EFBIG when it is larger than PVE_STORAGE_CFG_MAX,
+ * -SR_ENOTREG when it is not a regular file, -EINVAL when it holds a NUL byte. */
 int pve_storage_load(const struct sysroot *sr, const char *id, struct pve_storage *ret);
 
 /* True when the storage's content list contains TYPE ("snippets"). */

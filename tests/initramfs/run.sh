@@ -72,8 +72,10 @@ driver vfio-pci
 SPEC
 k61=$(cat "$cache/kernels/6.1/KVER" 2>/dev/null || true)
 if [ -n "$k61" ]; then
-	mkdir -p "$fake/lib/modules"
-	ln -sfn "$cache/kernels/6.1/modules/lib/modules/$k61" "$fake/lib/modules/$k61"
+	# The indexes libkmod reads, copied in: the sysroot resolves every path inside the root,
+	# so an absolute link out to the cache would name nothing there.
+	mkdir -p "$fake/lib/modules/$k61"
+	cp "$cache/kernels/6.1/modules/lib/modules/$k61"/modules.* "$fake/lib/modules/$k61/"
 fi
 ini() { mkdir -p "$fake/etc" && printf '%b' "$1" >"$fake/etc/pve-gpu-passthrough.ini" && chmod 0644 "$fake/etc/pve-gpu-passthrough.ini"; }
 run_early() { "$early" --sysroot "$fake" --modules-dir "/lib/modules/$k61" "$@"; }
