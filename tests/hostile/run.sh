@@ -57,6 +57,7 @@ fresh() {
 	dir /sys/module/vfio_iommu_type1
 	dir /dev/vfio
 	platform simple-framebuffer.0
+	platform efi-framebuffer.0 driver=efi-framebuffer
 	file /etc/pve/qemu-server/100.conf bios: ovmf\nhostpci0: 0000:02:00,pcie=1,romfile=gpu.rom
 	file /etc/pve/qemu-server/101.conf hostpci0: mapping=gpu
 	SPEC
