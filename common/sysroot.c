@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/openat2.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -33,6 +36,7 @@ int sr_open(struct sysroot *sr, const char *dir)
 	if (sr->fd < 0)
 		return -errno;
 	strcpy(sr->dir, dir);
+	sr->wp = NULL;
 	sr->host = false;
 	sr->host = sr_is_host(sr);
 	return 0;
@@ -343,7 +347,7 @@ int sr_read_ulong(const struct sysroot *sr, const char *path, int base, unsigned
 	return 0;
 }
 
-int sr_write(const struct sysroot *sr, const char *path, const char *value)
+static int write_raw(const struct sysroot *sr, const char *path, const char *value)
 {
 	size_t len = strlen(value);
 	ssize_t n;
@@ -656,4 +660,154 @@ int sr_symlink(const struct sysroot *sr, const char *target, const char *path)
 		r = -errno;
 	close(dfd);
 	return r;
+}
+
+/* ---- the write point ---------------------------------------------------------------------- */
+
+/* SR_WP_WRITE: write it; SR_WP_TAKEN: a point handled it; 1 + SR_WP_TAKEN: refused (dry run);
+ * -errno: a point failed it. */
+#define WP_REFUSED (SR_WP_TAKEN + 1)
+
+static int wp_before(const struct sysroot *sr, const char *path, const char *value)
+{
+	for (struct sr_write_point *p = sr->wp; p; p = p->next) {
+		int r;
+
+		if (p->dry_run)
+			return WP_REFUSED;
+		if (!p->before)
+			continue;
+		r = p->before(p->data, path, value);
+		if (r != SR_WP_WRITE)
+			return r;
+	}
+	return SR_WP_WRITE;
+}
+
+static const char *step_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static int wp_after(const struct sysroot *sr, const char *path, const char *value, int result,
+		    bool done)
+{
+	for (struct sr_write_point *p = sr->wp; p; p = p->next) {
+		if (p->after)
+			p->after(p->data, path, value, result, done);
+		/* the kill point: as if the program died right after the step took effect */
+		if (done && result == 0 && p->kill_step[0] && !strcmp(p->kill_step, step_of(path)) &&
+		    ++p->kill_seen >= p->kill_nth)
+			raise(SIGKILL);
+	}
+	return result;
+}
+
+int sr_write(const struct sysroot *sr, const char *path, const char *value)
+{
+	int r = wp_before(sr, path, value);
+
+	if (r < 0)
+		return wp_after(sr, path, value, r, false);
+	if (r == WP_REFUSED)
+		return wp_after(sr, path, value, 0, false);
+	if (r == SR_WP_TAKEN)
+		return wp_after(sr, path, value, 0, true);
+	return wp_after(sr, path, value, write_raw(sr, path, value), true);
+}
+
+bool sr_dry_run(const struct sysroot *sr)
+{
+	for (const struct sr_write_point *p = sr->wp; p; p = p->next)
+		if (p->dry_run)
+			return true;
+	return false;
+}
+
+int sr_kill_point_parse(struct sr_write_point *wp, const char *spec)
+{
+	const char *colon;
+	unsigned long n = 1;
+	size_t len;
+
+	wp->kill_step[0] = '\0';
+	wp->kill_nth = wp->kill_seen = 0;
+	if (!spec || !*spec)
+		return 0;
+	colon = strchr(spec, ':');
+	len = colon ? (size_t)(colon - spec) : strlen(spec);
+	if (len == 0 || len >= sizeof(wp->kill_step) || memchr(spec, '/', len))
+		return -EINVAL;
+	if (colon && (parse_ulong(colon + 1, 10, 1000000, &n) < 0 || n == 0))
+		return -EINVAL;
+	memcpy(wp->kill_step, spec, len);
+	wp->kill_step[len] = '\0';
+	wp->kill_nth = (unsigned)n;
+	return 0;
+}
+
+/* Waits for child PID until DEADLINE (now_ms() clock); 0 with *status, or -ETIMEDOUT. */
+static int wait_child(pid_t pid, uint64_t deadline, int *status)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	unsigned step = 0;
+
+	if (pidfd >= 0) {
+		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+		int left, pr;
+
+		do {
+			uint64_t now = now_ms();
+
+			left = now >= deadline ? 0 : (int)(deadline - now);
+			pr = poll(&pfd, 1, left);
+		} while (pr < 0 && errno == EINTR);
+		close(pidfd);
+		if (pr == 0)
+			return -ETIMEDOUT;
+		return waitpid(pid, status, 0) < 0 ? -errno : 0;
+	}
+	/* kernels before 5.3: poll the child with a bounded backoff */
+	for (;;) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+
+		if (w == pid)
+			return 0;
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		if (!backoff_wait(&step, deadline))
+			return -ETIMEDOUT;
+	}
+}
+
+int sr_write_timeout(const struct sysroot *sr, const char *path, const char *value,
+		     unsigned long ms)
+{
+	uint64_t deadline = now_ms() + ms;
+	int status, r = wp_before(sr, path, value);
+	pid_t pid;
+
+	if (r < 0)
+		return wp_after(sr, path, value, r, false);
+	if (r == WP_REFUSED)
+		return wp_after(sr, path, value, 0, false);
+	if (r == SR_WP_TAKEN)
+		return wp_after(sr, path, value, 0, true);
+	pid = fork();
+	if (pid < 0)
+		return wp_after(sr, path, value, -errno, false);
+	if (pid == 0) {
+		close(STDIN_FILENO);
+		close(STDOUT_FILENO);
+		close(STDERR_FILENO);
+		r = write_raw(sr, path, value);
+		_exit(r < 0 ? (-r & 0xff) : 0);
+	}
+	r = wait_child(pid, deadline, &status);
+	if (r == 0)
+		r = !WIFEXITED(status) ? -EIO : -WEXITSTATUS(status);
+	/* a write still blocked in the child may yet take effect: report it as not done */
+	return wp_after(sr, path, value, r, r != -ETIMEDOUT);
 }

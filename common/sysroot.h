@@ -33,10 +33,13 @@
 /* The errno (negated) for "a FIFO, device or directory where a file is expected". */
 #define SR_ENOTREG EMEDIUMTYPE
 
+struct sr_write_point;
+
 struct sysroot {
 	int fd;                   /* O_PATH|O_DIRECTORY fd of the root */
 	bool host;                /* the root is the machine's real "/" */
 	char dir[SR_PATH_MAX];    /* the root as given ("/" in production) */
+	struct sr_write_point *wp; /* where writes pass first (NULL: plain writes); see below */
 };
 
 /* Opens DIR (NULL means "/") as the root. */
@@ -106,5 +109,47 @@ int sr_unlink(const struct sysroot *sr, const char *path);
 int sr_rename(const struct sysroot *sr, const char *from, const char *to);
 /* Creates the symlink PATH -> TARGET (TARGET is stored as given, not resolved). */
 int sr_symlink(const struct sysroot *sr, const char *target, const char *path);
+
+/* ---- the write point ---------------------------------------------------------------------
+ * Every write to an existing file (sr_write, sr_write_timeout: sysfs attributes, /dev/kmsg)
+ * passes through the write points of its sysroot before and after it is made. A point can
+ * refuse every write (dry run), fail or take over one (tests: a fault, a fake kernel), see the
+ * result (log, record), and stop the program right after a named step (a kill point for fault
+ * tests). Points chain: an engine puts its own in front of its caller's (next). All of it is
+ * off unless a caller installs a point; production code installs one only for --dry-run and
+ * when a test asks for a kill point (sr_kill_point_parse). */
+enum {
+	SR_WP_WRITE = 0, /* before(): go on and write */
+	SR_WP_TAKEN = 1, /* before(): handled without writing the file; the write succeeds */
+};
+
+struct sr_write_point {
+	/* Refuse every write: nothing is written and each write reports success. */
+	bool dry_run;
+	/* Before the write: SR_WP_WRITE, SR_WP_TAKEN, or -errno to fail it unwritten. */
+	int (*before)(void *data, const char *path, const char *value);
+	/* After it (or its refusal: done is false): the write's result, 0 or -errno. */
+	void (*after)(void *data, const char *path, const char *value, int result, bool done);
+	void *data;
+	/* Kill point: SIGKILL right after the kill_nth (from 1) successful write whose step, the
+	 * last component of the path ("driver_override", "unbind", "drivers_probe", "bind",
+	 * "new_id", "remove_id"), is kill_step. Off while kill_step is empty. */
+	char kill_step[32];
+	unsigned kill_nth, kill_seen;
+	struct sr_write_point *next; /* consulted after this one */
+};
+
+/* Sets the kill point of WP from SPEC, "STEP" or "STEP:N" (N >= 1; "STEP" is "STEP:1");
+ * NULL or "" turns it off. -EINVAL on a malformed SPEC. */
+int sr_kill_point_parse(struct sr_write_point *wp, const char *spec);
+/* True when a write point of SR refuses writes (a dry run): callers skip waiting for effects
+ * that cannot come. */
+bool sr_dry_run(const struct sysroot *sr);
+/* sr_write made by a child process that is given at most MS: a sysfs write can block for ever
+ * in the kernel (a driver's remove callback waiting for its clients). On timeout the child is
+ * left blocked (it holds none of our output) and -ETIMEDOUT is returned. The write points run
+ * in the caller, around the child. */
+int sr_write_timeout(const struct sysroot *sr, const char *path, const char *value,
+		     unsigned long ms);
 
 #endif
