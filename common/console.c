@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bind.h"
 #include "iomem.h"
 #include "util.h"
 
@@ -201,10 +202,7 @@ int console_fb_unbind(const struct sysroot *sr, const char *dev, const char *dri
 		return r;
 	if (!sr_exists(sr, path))
 		return 0; /* already unbound or gone */
-	r = sr_path(path, "/sys/bus/platform/drivers/%s/unbind", driver);
-	if (r < 0)
-		return r;
-	r = sr_write(sr, path, dev);
+	r = bind_unbind(sr, "platform", driver, dev, 0);
 	return r == -ENODEV ? 0 : r;
 }
 
@@ -232,8 +230,5 @@ int console_fb_bind(const struct sysroot *sr, const char *dev, const char *drive
 		return r;
 	if (!sr_exists(sr, path))
 		return -ENOENT; /* no such platform driver: nothing to write to */
-	r = sr_path(path, "/sys/bus/platform/drivers/%s/bind", driver);
-	if (r < 0)
-		return r;
-	return sr_write(sr, path, dev);
+	return bind_bind(sr, "platform", driver, dev);
 }

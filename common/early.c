@@ -1,8 +1,8 @@
 /* early.c - see early.h.
  *
  * Rules for the boot-time sequence (it runs before udev, on every boot of the host):
- *  1. Only devices the INI names are touched, and only through driver_override, the current
- *     driver's unbind and drivers_probe: one write() each (sr_write).
+ *  1. Only devices the INI names are touched, and only by the bind engine (bind.h): the same
+ *     driver_override, unbind and drivers_probe sequence the hookscript uses.
  *  2. A device without an IOMMU group is left alone: vfio-pci would fail to probe it and the
  *     override would keep its own driver away too (lab finding 4).
  *  3. drivers_probe succeeds even when nothing binds, so the driver link is re-read; a device
@@ -42,6 +42,7 @@ static int add_dev(struct early_sel *sel, const struct pci_dev_info *info, const
 		d->present = true;
 		d->iommu_group = info->iommu_group;
 		memcpy(d->driver, info->driver, sizeof(d->driver));
+		memcpy(d->override, info->override, sizeof(d->override));
 	} else {
 		str_copy(d->name, sizeof(d->name), name);
 	}
@@ -302,75 +303,21 @@ bool early_enabled_on_cmdline(const struct sysroot *sr)
 	return true;
 }
 
-static int dev_path(char out[SR_PATH_MAX], const char *name, const char *attr)
-{
-	return sr_path(out, "/sys/bus/pci/devices/%s/%s", name, attr);
-}
-
-static int write_attr(const struct sysroot *sr, const struct early_ops *ops, const char *path,
-		      const char *value)
-{
-	int r = sr_write(sr, path, value);
-
-	if (r == 0 && ops->written)
-		ops->written(path, value, ops->data);
-	return r;
-}
-
-static int set_override(const struct sysroot *sr, const struct early_ops *ops, const char *name,
-			const char *value)
-{
-	char path[SR_PATH_MAX];
-	int r = dev_path(path, name, "driver_override");
-
-	return r < 0 ? r : write_attr(sr, ops, path, value);
-}
-
-static int probe(const struct sysroot *sr, const struct early_ops *ops, const char *name)
-{
-	return write_attr(sr, ops, "/sys/bus/pci/drivers_probe", name);
-}
-
-/* Clears the override and lets the kernel find the device's own driver again. */
-static void give_back(const struct sysroot *sr, const struct early_ops *ops, const char *name,
-		      struct early_result *res)
-{
-	set_override(sr, ops, name, "\n");
-	probe(sr, ops, name);
-	pcidev_driver(sr, name, res->driver, sizeof(res->driver));
-}
-
-static void failed(struct early_result *res, const char *step, int err)
-{
-	res->outcome = EARLY_FAILED;
-	res->step = step;
-	res->err = err;
-}
-
-/* Waits until NAME is on vfio-pci; 0, or -ETIMEDOUT with its driver in RES. */
-static int wait_vfio(const struct sysroot *sr, const char *name, unsigned long timeout_ms,
-		     struct early_result *res)
-{
-	uint64_t deadline = now_ms() + timeout_ms;
-	unsigned step = 0;
-
-	do {
-		if (pcidev_driver(sr, name, res->driver, sizeof(res->driver)) == 0 &&
-		    !strcmp(res->driver, EARLY_DRIVER))
-			return 0;
-	} while (backoff_wait(&step, deadline));
-	return -ETIMEDOUT;
-}
-
 int early_bind(const struct sysroot *sr, const struct early_sel *sel, const struct early_ops *ops,
 	       struct early_result *res)
 {
-	unsigned long timeout = ops->timeout_ms ? ops->timeout_ms : 2000;
-	bool pending[EARLY_MAX_DEVS] = { false }, any = false;
-	char path[SR_PATH_MAX];
-	int nfailed = 0, r;
+	struct bind_ops bo = {
+		.sr = sr,
+		.unbind_timeout_ms = EARLY_UNBIND_TIMEOUT_MS,
+		.bind_timeout_ms = ops->timeout_ms ? ops->timeout_ms : 2000,
+		.load = ops->load,
+		.data = ops->data,
+	};
+	_cleanup_free_ struct bind_dev *bd = calloc(sel->n ? (size_t)sel->n : 1, sizeof(*bd));
+	int idx[EARLY_MAX_DEVS], n = 0, nfailed = 0;
 
-	/* 1. driver_override on every device we may bind. */
+	if (!bd)
+		return -ENOMEM;
 	for (int i = 0; i < sel->n; i++) {
 		const struct early_dev *d = &sel->devs[i];
 
@@ -380,75 +327,37 @@ int early_bind(const struct sysroot *sr, const struct early_sel *sel, const stru
 			res[i].outcome = EARLY_MISSING;
 			continue;
 		}
+		/* vfio-pci would fail to probe it, and the override would keep its own driver
+		 * away too */
 		if (d->iommu_group < 0) {
 			res[i].outcome = EARLY_NO_IOMMU;
 			continue;
 		}
-		r = set_override(sr, ops, d->name, EARLY_DRIVER);
-		if (r < 0) {
-			failed(&res[i], "driver_override", r);
-			continue;
-		}
-		pending[i] = any = true;
+		str_copy(bd[n].name, sizeof(bd[n].name), d->name);
+		str_copy(bd[n].driver, sizeof(bd[n].driver), d->driver);
+		str_copy(bd[n].override, sizeof(bd[n].override), d->override);
+		idx[n++] = i;
 	}
-	if (!any)
-		goto count;
-	/* 2. The modules: vfio-pci binds every driverless device whose override names it as
-	 * soon as it registers. */
-	r = ops->load_modules ? ops->load_modules(ops->data) : 0;
-	if (r == 0 && !sr_exists(sr, "/sys/bus/pci/drivers/" EARLY_DRIVER))
-		r = -ENOENT;
-	if (r < 0) {
-		for (int i = 0; i < sel->n; i++) {
-			if (!pending[i])
-				continue;
-			failed(&res[i], "loading vfio-pci", r);
-			give_back(sr, ops, sel->devs[i].name, &res[i]);
-		}
-		goto count;
-	}
-	/* 3. Unbind what a driver already took (built-in drivers, or udev ran first), probe,
-	 * verify. */
-	for (int i = 0; i < sel->n; i++) {
-		const struct early_dev *d = &sel->devs[i];
-		char cur[PCIDEV_NAME_MAX];
+	if (n)
+		bind_to_vfio(&bo, bd, n, BIND_EACH);
+	for (int k = 0; k < n; k++) {
+		struct early_result *r = &res[idx[k]];
+		const struct bind_dev *b = &bd[k];
 
-		if (!pending[i])
-			continue;
-		r = pcidev_driver(sr, d->name, cur, sizeof(cur));
-		if (r < 0) {
-			failed(&res[i], "reading the driver", r);
-			give_back(sr, ops, d->name, &res[i]);
-			continue;
+		str_copy(r->driver, sizeof(r->driver), b->now);
+		if (b->already) {
+			r->outcome = EARLY_ALREADY;
+		} else if (b->moved) {
+			r->outcome = EARLY_BOUND;
+			if (b->unbound)
+				str_copy(r->old_driver, sizeof(r->old_driver), b->from);
+		} else {
+			r->outcome = EARLY_FAILED;
+			r->step = bind_step_name(b->step);
+			r->err = b->err;
+			nfailed++;
 		}
-		if (!strcmp(cur, EARLY_DRIVER)) {
-			res[i].outcome = strcmp(d->driver, EARLY_DRIVER) ? EARLY_BOUND : EARLY_ALREADY;
-			str_copy(res[i].driver, sizeof(res[i].driver), cur);
-			continue;
-		}
-		if (cur[0]) {
-			if ((r = dev_path(path, d->name, "driver/unbind")) == 0)
-				r = write_attr(sr, ops, path, d->name);
-			if (r < 0) {
-				failed(&res[i], "unbind", r);
-				give_back(sr, ops, d->name, &res[i]);
-				continue;
-			}
-			str_copy(res[i].old_driver, sizeof(res[i].old_driver), cur);
-		}
-		r = probe(sr, ops, d->name);
-		if (r == 0)
-			r = wait_vfio(sr, d->name, timeout, &res[i]);
-		if (r < 0) {
-			failed(&res[i], r == -ETIMEDOUT ? "verify" : "drivers_probe", r);
-			give_back(sr, ops, d->name, &res[i]);
-			continue;
-		}
-		res[i].outcome = EARLY_BOUND;
 	}
-count:
-	for (int i = 0; i < sel->n; i++)
-		nfailed += res[i].outcome == EARLY_FAILED;
 	return nfailed;
 }
 

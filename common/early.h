@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bind.h"
 #include "config.h"
 #include "pciaddr.h"
 #include "pcidev.h"
@@ -21,7 +22,7 @@
 struct kmod_ctx;
 
 #define EARLY_MAX_DEVS 128
-#define EARLY_DRIVER "vfio-pci"                   /* driver name (sysfs, driver_override) */
+#define EARLY_DRIVER BIND_VFIO                    /* driver name (sysfs, driver_override) */
 #define EARLY_RECORD "/run/pve-gpu-passthrough/early" /* what the boot did (moved to the root fs) */
 #define EARLY_MODPROBE_CONF "/etc/modprobe.d/pve-gpu-passthrough.conf" /* in the image only */
 #define EARLY_IMAGE_BIN "/usr/sbin/pve-gpu-passthrough-early"         /* in the image */
@@ -35,6 +36,7 @@ struct early_dev {
 	bool by_id;       /* matched an entry of ids */
 	int iommu_group;  /* -1: none (IOMMU off) */
 	char driver[PCIDEV_NAME_MAX]; /* when selected; "" unbound */
+	char override[PCIDEV_NAME_MAX]; /* its driver_override when selected; "" none */
 };
 
 struct early_sel {
@@ -92,21 +94,22 @@ struct early_result {
 	char driver[PCIDEV_NAME_MAX];     /* its driver afterwards ("" none) */
 };
 
+#define EARLY_UNBIND_TIMEOUT_MS 5000 /* a host driver's unbind at boot (it has no clients yet) */
+
 struct early_ops {
-	/* Loads vfio, vfio_iommu_type1 and vfio-pci; <0 when vfio-pci is not available. */
-	int (*load_modules)(void *data);
-	/* Tests only (NULL in the product): called after each sysfs write so that a test can
-	 * play the kernel. */
-	void (*written)(const char *path, const char *value, void *data);
+	/* Loads one of bind_vfio_modules the way modprobe does (-errno with ERR filled); NULL:
+	 * modload_load. Called only for modules that are not there yet. */
+	int (*load)(void *data, const char *module, char *err, size_t errsize);
 	void *data;
 	unsigned long timeout_ms; /* how long to wait for vfio-pci to show up (0: 2000) */
 };
 
-/* Binds every present device of SEL to vfio-pci: driver_override, load the modules, unbind a
- * driver that already took it (built-in drivers bind before any initramfs script), then
- * drivers_probe and a re-read of the driver link. A device that does not end up on vfio-pci
- * gets its override cleared and is probed again, so the kernel gives it back to its own driver.
- * RES gets one entry per device of SEL. Returns the number of EARLY_FAILED devices. */
+/* Binds every present device of SEL that has an IOMMU group to vfio-pci with the bind engine
+ * (bind.h, device by device): driver_override, load the modules, unbind a driver that already
+ * took it (built-in drivers bind before any initramfs script), drivers_probe and a re-read of
+ * the driver link. A device that does not end up on vfio-pci is given back: its override
+ * restored, probed again, so the kernel gives it back to its own driver. RES gets one entry
+ * per device of SEL. Returns the number of EARLY_FAILED devices. */
 int early_bind(const struct sysroot *sr, const struct early_sel *sel, const struct early_ops *ops,
 	       struct early_result *res);
 

@@ -3,22 +3,17 @@
 #include "handoff.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "bind.h"
 #include "console.h"
 #include "devlock.h"
 #include "holders.h"
 #include "hostdev.h"
-#include "modload.h"
 #include "pcidev.h"
 #include "pveconf.h"
 #include "state.h"
@@ -27,20 +22,21 @@
 
 #define MAX_MEMBERS STATE_MAX_DEVS
 #define MAX_GROUPS 16
-#define VFIO_DRIVER "vfio-pci"
+#define VFIO_DRIVER BIND_VFIO
 
 struct member {
 	struct pci_dev_info info;
-	bool override_set; /* we wrote vfio-pci to driver_override */
-	bool unbound;      /* we unbound it from its host driver */
-	bool moved;        /* it is on vfio-pci because of us */
 };
 
 struct job {
-	const struct handoff_ops *ops;
+	const struct handoff_ops *ops; /* the caller's, with sr below */
+	struct handoff_ops myops;
+	struct sysroot sr;             /* the caller's root behind our write point */
+	struct sr_write_point wp;      /* dry run: refuses every write and logs it */
 	int vmid;
 	int nmem;
 	struct member mem[MAX_MEMBERS];
+	struct bind_dev bd[MAX_MEMBERS]; /* the members as the bind engine moves them */
 	int ngroups;
 	int groups[MAX_GROUPS];
 	struct console_plan con;
@@ -69,103 +65,102 @@ static void logf_(const struct handoff_ops *ops, enum ho_level lvl, const char *
 #define WARN(j, ...) logf_((j)->ops, HO_WARN, __VA_ARGS__)
 #define ERR(j, ...) logf_((j)->ops, HO_ERROR, __VA_ARGS__)
 
-/* Every sysfs write of the engine goes through here: one place for dry-run. */
-static int act_write(struct job *j, const char *path, const char *value)
-{
-	if (j->ops->dry_run) {
-		INFO(j, "would write '%s' to %s", *value == '\n' ? "\\n" : value, path);
-		return 0;
-	}
-	return sr_write(j->ops->sr, path, value);
-}
-
-/* Writes VALUE to PATH in a child process and waits at most MS for it: a driver's remove
- * callback can block for ever (NVIDIA with open clients), and the hook must never hang the VM
- * start. On timeout the child is left blocked in the kernel (it holds none of our output, so
- * Proxmox is not kept waiting) and -ETIMEDOUT is returned. */
-static int write_with_deadline(struct job *j, const char *path, const char *value, unsigned long ms)
-{
-	uint64_t deadline = now_ms() + ms;
-	unsigned step = 0;
-	int status, pidfd;
-	pid_t pid;
-
-	if (j->ops->dry_run)
-		return act_write(j, path, value);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int r;
-
-		close(STDIN_FILENO);
-		close(STDOUT_FILENO);
-		close(STDERR_FILENO);
-		r = sr_write(j->ops->sr, path, value);
-		_exit(r < 0 ? (-r & 0xff) : 0);
-	}
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd >= 0) {
-		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-		int left, pr;
-
-		do {
-			uint64_t now = now_ms();
-
-			left = now >= deadline ? 0 : (int)(deadline - now);
-			pr = poll(&pfd, 1, left);
-		} while (pr < 0 && errno == EINTR);
-		close(pidfd);
-		if (pr == 0)
-			return -ETIMEDOUT;
-		if (waitpid(pid, &status, 0) < 0)
-			return -errno;
-	} else {
-		/* kernels before 5.3: poll the child with a bounded backoff */
-		for (;;) {
-			pid_t w = waitpid(pid, &status, WNOHANG);
-
-			if (w == pid)
-				break;
-			if (w < 0 && errno != EINTR)
-				return -errno;
-			if (!backoff_wait(&step, deadline))
-				return -ETIMEDOUT;
-		}
-	}
-	if (!WIFEXITED(status))
-		return -EIO;
-	return -WEXITSTATUS(status);
-}
-
 static int dev_path(char out[SR_PATH_MAX], const char *name, const char *attr)
 {
 	return sr_path(out, "/sys/bus/pci/devices/%s/%s", name, attr);
 }
 
-/* Polls until device NAME is bound to WANT ("" = unbound) or the deadline passes. */
-static int wait_driver(struct job *j, const char *name, const char *want, unsigned long ms)
-{
-	uint64_t deadline = now_ms() + ms;
-	unsigned step = 0;
-	char drv[PCIDEV_NAME_MAX];
-	int r;
-
-	if (j->ops->dry_run)
-		return 0;
-	do {
-		r = pcidev_driver(j->ops->sr, name, drv, sizeof(drv));
-		if (r < 0)
-			return r;
-		if (!strcmp(drv, want))
-			return 0;
-	} while (backoff_wait(&step, deadline));
-	return -ETIMEDOUT;
-}
-
 static const char *or_none(const char *s)
 {
 	return *s ? s : "no driver";
+}
+
+/* The dry run's write point: a refused write is logged as what would have been written. */
+static void dry_write(void *data, const char *path, const char *value, int result, bool done)
+{
+	struct job *j = data;
+
+	if (!done && result == 0)
+		INFO(j, "would write '%s' to %s", *value == '\n' ? "\\n" : value, path);
+}
+
+/* Puts our write point in front of the caller's root; every sysfs write of the job passes it. */
+static void job_init(struct job *j, const struct handoff_ops *ops, int vmid)
+{
+	j->sr = *ops->sr;
+	j->wp.dry_run = ops->dry_run;
+	j->wp.after = dry_write;
+	j->wp.data = j;
+	j->wp.next = ops->sr->wp;
+	j->sr.wp = &j->wp;
+	j->myops = *ops;
+	j->myops.sr = &j->sr;
+	j->ops = &j->myops;
+	j->vmid = vmid;
+}
+
+static void bind_note(void *data, enum bind_note what, int i, const char *module, const char *msg)
+{
+	struct job *j = data;
+	const struct pci_dev_info *m = i >= 0 ? &j->mem[i].info : NULL;
+	const struct bind_dev *d = i >= 0 ? &j->bd[i] : NULL;
+	const struct hook_opts *o = j->ops->opts;
+
+	switch (what) {
+	case BIND_NOTE_ALREADY:
+		INFO(j, "%s %04x:%04x: already on vfio-pci", m->name, m->vendor, m->device);
+		break;
+	case BIND_NOTE_MOVED:
+		INFO(j, "%s %04x:%04x: %s -> vfio-pci%s", m->name, m->vendor, m->device,
+		     or_none(m->driver), j->ops->dry_run ? " (dry run)" : "");
+		break;
+	case BIND_NOTE_MODULE_LOADED:
+		INFO(j, "module %s loaded", module);
+		break;
+	case BIND_NOTE_MODULE_DRY:
+		INFO(j, "would load module %s", module);
+		break;
+	case BIND_NOTE_MODULE_FAILED:
+		ERR(j, "%s", msg);
+		break;
+	case BIND_NOTE_FAILED:
+		switch (d->step) {
+		case BIND_STEP_OVERRIDE:
+			ERR(j, "%s: cannot set driver_override: %s", d->name, strerror(-d->err));
+			break;
+		case BIND_STEP_UNBIND:
+			if (d->err == -ETIMEDOUT)
+				ERR(j, "%s: %s did not let go within %lu ms (something still uses the "
+				       "device); the unbind continues in the background",
+				    d->name, d->from, o->unbind_timeout_ms);
+			else
+				ERR(j, "%s: cannot unbind from %s: %s", d->name, d->from,
+				    strerror(-d->err));
+			break;
+		case BIND_STEP_PROBE:
+			ERR(j, "%s: drivers_probe failed: %s", d->name, strerror(-d->err));
+			break;
+		case BIND_STEP_VERIFY:
+			ERR(j, "%s: vfio-pci did not bind within %lu ms (now: %s); see dmesg", d->name,
+			    o->bind_timeout_ms, or_none(d->now));
+			break;
+		default:
+			ERR(j, "%s: %s failed: %s", d->name, bind_step_name(d->step), strerror(-d->err));
+			break;
+		}
+		break;
+	}
+}
+
+static struct bind_ops bind_ops_of(struct job *j)
+{
+	return (struct bind_ops){
+		.sr = j->ops->sr,
+		.unbind_timeout_ms = j->ops->opts->unbind_timeout_ms,
+		.bind_timeout_ms = j->ops->opts->bind_timeout_ms,
+		.note = bind_note,
+		.data = j,
+	};
 }
 
 /* ---- collect ---------------------------------------------------------------------------- */
@@ -274,22 +269,40 @@ static int collect(struct job *j)
 
 /* ---- checks (nothing changes before they all pass) -------------------------------------- */
 
+/* Locks device NAME for the job (pre-start and post-stop alike); the message names the hook
+ * that holds it when the lock is taken, and the error itself when locking failed. */
+static int lock_one(struct job *j, const char *name, bool release)
+{
+	char who[48] = "another hook";
+	pid_t holder = 0;
+	int fd = devlock_take(j->ops->sr, name, &holder);
+
+	if (fd == -EBUSY) {
+		if (holder > 0)
+			snprintf(who, sizeof(who), "another hook (pid %d)", (int)holder);
+		if (release)
+			ERR(j, "%s is being handed over by %s; not giving it back now", name, who);
+		else
+			ERR(j, "refusing: %s is being handed over by %s; try again when it has "
+			       "finished", name, who);
+		return fd;
+	}
+	if (fd < 0) {
+		ERR(j, "cannot lock %s: %s%s", name, strerror(-fd),
+		    release ? "; not giving it back now" : "");
+		return fd;
+	}
+	j->lockfds[j->nlocks++] = fd;
+	return 0;
+}
+
 static int lock_all(struct job *j)
 {
 	for (int i = 0; i < j->nmem; i++) {
-		pid_t holder;
-		int fd = devlock_take(j->ops->sr, j->mem[i].info.name, &holder);
+		int r = lock_one(j, j->mem[i].info.name, false);
 
-		if (fd == -EBUSY) {
-			ERR(j, "refusing: %s is being handed over by another hook (pid %d); try again "
-			       "when it has finished", j->mem[i].info.name, (int)holder);
-			return fd;
-		}
-		if (fd < 0) {
-			ERR(j, "cannot lock %s: %s", j->mem[i].info.name, strerror(-fd));
-			return fd;
-		}
-		j->lockfds[j->nlocks++] = fd;
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -391,19 +404,13 @@ static int check_holders(struct job *j)
 
 static int check_vfio_available(struct job *j)
 {
-	static const char *const mods[] = { "vfio-pci", "vfio_iommu_type1" };
+	const char *missing = NULL;
+	int r = bind_vfio_available(j->ops->sr, &missing);
 
-	if (sr_exists(j->ops->sr, "/sys/bus/pci/drivers/" VFIO_DRIVER) &&
-	    sr_exists(j->ops->sr, "/sys/module/vfio_iommu_type1"))
-		return 0;
-	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
-		int r = modload_available(j->ops->sr, mods[i]);
-
-		if (r <= 0) {
-			ERR(j, "refusing: %s cannot be loaded (no module for this kernel%s%s)", mods[i],
-			    r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
-			return r < 0 ? r : -ENOENT;
-		}
+	if (r <= 0) {
+		ERR(j, "refusing: %s cannot be loaded (no module for this kernel%s%s)", missing,
+		    r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+		return r < 0 ? r : -ENOENT;
 	}
 	return 0;
 }
@@ -496,18 +503,14 @@ static int release_consoles(struct job *j)
 		INFO(j, "releasing the host console: %s", j->con.why);
 	for (; j->vt_done < j->con.nvtcons; j->vt_done++) {
 		int vt = j->con.vtcons[j->vt_done];
-		char path[SR_PATH_MAX];
 
-		if (j->ops->dry_run) {
-			sr_path(path, "/sys/class/vtconsole/vtcon%d/bind", vt);
-			act_write(j, path, "0");
-			continue;
-		}
 		r = console_vtcon_bind(j->ops->sr, vt, false);
 		if (r < 0) {
 			ERR(j, "cannot unbind framebuffer console vtcon%d: %s", vt, strerror(-r));
 			return r;
 		}
+		if (j->ops->dry_run) /* a dry run said what it would write */
+			continue;
 		if (r > 0) {
 			WARN(j, "vtcon%d (framebuffer console) stays bound: no other console driver "
 				"can take over, so fbcon keeps it on the remaining framebuffer", vt);
@@ -517,110 +520,15 @@ static int release_consoles(struct job *j)
 	}
 	for (; j->fb_done < j->con.nfbs; j->fb_done++) {
 		const char *fb = j->con.fbs[j->fb_done], *drv = j->con.fb_drivers[j->fb_done];
-		char path[SR_PATH_MAX];
 
-		if (j->ops->dry_run) {
-			sr_path(path, "/sys/bus/platform/drivers/%s/unbind", drv);
-			act_write(j, path, fb);
-			continue;
-		}
 		r = console_fb_unbind(j->ops->sr, fb, drv);
 		if (r < 0) {
 			ERR(j, "cannot release firmware framebuffer %s: %s", fb, strerror(-r));
 			return r;
 		}
-		INFO(j, "firmware framebuffer %s released", fb);
+		if (!j->ops->dry_run)
+			INFO(j, "firmware framebuffer %s released", fb);
 	}
-	return 0;
-}
-
-static int detach_member(struct job *j, struct member *m)
-{
-	char path[SR_PATH_MAX];
-	int r;
-
-	if (strcmp(m->info.override, VFIO_DRIVER) != 0) {
-		dev_path(path, m->info.name, "driver_override");
-		r = act_write(j, path, VFIO_DRIVER);
-		if (r < 0) {
-			ERR(j, "%s: cannot set driver_override: %s", m->info.name, strerror(-r));
-			return r;
-		}
-		m->override_set = true;
-	}
-	if (m->info.driver[0]) {
-		sr_path(path, "/sys/bus/pci/drivers/%s/unbind", m->info.driver);
-		r = write_with_deadline(j, path, m->info.name, j->ops->opts->unbind_timeout_ms);
-		if (r == -ETIMEDOUT) {
-			ERR(j, "%s: %s did not let go within %lu ms (something still uses the device); "
-			       "the unbind continues in the background", m->info.name, m->info.driver,
-			    j->ops->opts->unbind_timeout_ms);
-			return r;
-		}
-		if (r < 0 && r != -ENODEV) {
-			ERR(j, "%s: cannot unbind from %s: %s", m->info.name, m->info.driver, strerror(-r));
-			return r;
-		}
-		m->unbound = true;
-	}
-	return 0;
-}
-
-static int load_vfio(struct job *j)
-{
-	static const struct {
-		const char *name, *present;
-	} mods[] = {
-		{ "vfio-pci", "/sys/bus/pci/drivers/" VFIO_DRIVER },
-		{ "vfio_iommu_type1", "/sys/module/vfio_iommu_type1" },
-	};
-	char err[256];
-
-	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
-		int r;
-
-		if (sr_exists(j->ops->sr, mods[i].present))
-			continue;
-		if (j->ops->dry_run) {
-			INFO(j, "would load module %s", mods[i].name);
-			continue;
-		}
-		r = modload_load(j->ops->sr, mods[i].name, err, sizeof(err));
-		if (r < 0) {
-			ERR(j, "%s", err);
-			return r;
-		}
-		INFO(j, "module %s loaded", mods[i].name);
-	}
-	return 0;
-}
-
-static int probe_member(struct job *j, struct member *m)
-{
-	char drv[PCIDEV_NAME_MAX];
-	int r;
-
-	/* loading vfio-pci may already have bound it (driver_override matches at registration) */
-	if (!j->ops->dry_run && pcidev_driver(j->ops->sr, m->info.name, drv, sizeof(drv)) == 0 &&
-	    !strcmp(drv, VFIO_DRIVER)) {
-		m->moved = true;
-		return 0;
-	}
-	r = act_write(j, "/sys/bus/pci/drivers_probe", m->info.name);
-	if (r < 0 && r != -ENODEV) {
-		ERR(j, "%s: drivers_probe failed: %s", m->info.name, strerror(-r));
-		return r;
-	}
-	/* a successful write proves nothing: vfio-pci's probe can fail (no IOMMU) and leave the
-	 * device with no driver at all; only the driver link tells */
-	r = wait_driver(j, m->info.name, VFIO_DRIVER, j->ops->opts->bind_timeout_ms);
-	if (r < 0) {
-		pcidev_driver(j->ops->sr, m->info.name, drv, sizeof(drv));
-		ERR(j, "%s: vfio-pci did not bind within %lu ms (now: %s); see dmesg", m->info.name,
-		    j->ops->opts->bind_timeout_ms, or_none(drv));
-		return r;
-	}
-	m->moved = true;
 	return 0;
 }
 
@@ -677,7 +585,8 @@ static int prove_groups(struct job *j)
 		sr_path(node, "/dev/vfio/%d", j->groups[g]);
 		while (!sr_exists(j->ops->sr, node) && backoff_wait(&step, deadline))
 			;
-		r = vfio_prove(j->ops->sr, j->groups[g], names, n, VFIO_PROVE_MMAP_BARS, &rep);
+		r = (j->ops->prove ? j->ops->prove : vfio_prove)(j->ops->sr, j->groups[g], names, n,
+								 VFIO_PROVE_MMAP_BARS, &rep);
 		if (r < 0 && rep.bad_dev >= 0) {
 			ERR(j, "IOMMU group %d (%s) is not usable through VFIO: %s: BAR %d cannot be "
 			       "mapped: %s (see dmesg: something else claims part of it)",
@@ -699,67 +608,56 @@ static int prove_groups(struct job *j)
  * release. Returns 0 or -errno (already logged). */
 static int give_back(struct job *j, const char *name, const char *driver, const char *override)
 {
-	char path[SR_PATH_MAX], now[PCIDEV_NAME_MAX], from[PCIDEV_NAME_MAX];
+	struct bind_ops bo = bind_ops_of(j);
+	struct bind_dev d = { 0 };
 	int r;
 
-	dev_path(path, name, "driver_override");
-	r = act_write(j, path, *override ? override : "\n");
-	if (r < 0) {
-		ERR(j, "%s: cannot restore driver_override: %s", name, strerror(-r));
-		return r;
-	}
-	if ((r = pcidev_driver(j->ops->sr, name, now, sizeof(now))) < 0)
-		return r;
-	strcpy(from, *now ? now : "no driver");
-	if (!strcmp(now, driver) && !j->ops->dry_run) {
+	str_copy(d.name, sizeof(d.name), name);
+	str_copy(d.driver, sizeof(d.driver), driver);
+	str_copy(d.override, sizeof(d.override), override);
+	r = bind_give_back(&bo, &d);
+	switch (r) {
+	case BIND_BACK_ALREADY:
 		INFO(j, "%s: back on %s", name, or_none(driver));
 		return 0;
-	}
-	if (!strcmp(now, VFIO_DRIVER)) {
-		r = write_with_deadline(j, "/sys/bus/pci/drivers/" VFIO_DRIVER "/unbind", name,
-					j->ops->opts->unbind_timeout_ms);
-		if (r < 0 && r != -ENODEV) {
-			ERR(j, "%s: cannot unbind from vfio-pci: %s", name, strerror(-r));
-			return r;
-		}
-	} else if (*now) {
-		/* someone else's driver took it meanwhile: not ours to undo */
-		WARN(j, "%s: now on %s; leaving it there", name, now);
+	case BIND_BACK_OTHER:
+		WARN(j, "%s: now on %s; leaving it there", name, d.from);
+		return 0;
+	case BIND_BACK_NONE:
+		INFO(j, "%s: %s -> no driver (as before)", name, or_none(d.from));
+		return 0;
+	case BIND_BACK_DONE:
+		INFO(j, "%s: %s -> %s", name, or_none(d.from), driver);
 		return 0;
 	}
-	if (!*driver) {
-		INFO(j, "%s: %s -> no driver (as before)", name, or_none(now));
-		return 0;
-	}
-	r = act_write(j, "/sys/bus/pci/drivers_probe", name);
-	if (r < 0 && r != -ENODEV) {
+	switch (d.step) {
+	case BIND_STEP_OVERRIDE:
+		ERR(j, "%s: cannot restore driver_override: %s", name, strerror(-r));
+		break;
+	case BIND_STEP_UNBIND:
+		ERR(j, "%s: cannot unbind from vfio-pci: %s", name, strerror(-r));
+		break;
+	case BIND_STEP_PROBE:
 		ERR(j, "%s: drivers_probe failed: %s", name, strerror(-r));
-		return r;
-	}
-	r = wait_driver(j, name, driver, j->ops->opts->bind_timeout_ms);
-	pcidev_driver(j->ops->sr, name, now, sizeof(now));
-	if (r < 0) {
+		break;
+	case BIND_STEP_VERIFY:
 		ERR(j, "%s: %s did not take it back within %lu ms (now: %s); see dmesg", name, driver,
-		    j->ops->opts->bind_timeout_ms, or_none(now));
-		return r;
+		    j->ops->opts->bind_timeout_ms, or_none(d.now));
+		break;
+	default:
+		break; /* its driver could not be read: nothing was changed */
 	}
-	INFO(j, "%s: %s -> %s", name, from, driver);
-	return 0;
+	return r;
 }
 
 static void restore_consoles(struct job *j, const char (*fbs)[64], const char (*drivers)[64],
 			     int nfbs, const int *vtcons, int nvt)
 {
 	for (int i = nfbs - 1; i >= 0; i--) {
-		char path[SR_PATH_MAX];
-		int r;
+		int r = console_fb_bind(j->ops->sr, fbs[i], drivers[i]);
 
-		if (j->ops->dry_run) {
-			sr_path(path, "/sys/bus/platform/drivers/%s/bind", drivers[i]);
-			act_write(j, path, fbs[i]);
-			continue;
-		}
-		r = console_fb_bind(j->ops->sr, fbs[i], drivers[i]);
+		if (j->ops->dry_run && r >= 0)
+			continue; /* a dry run said what it would write */
 		if (r < 0)
 			WARN(j, "cannot rebind firmware framebuffer %s: %s", fbs[i], strerror(-r));
 		else if (r > 0)
@@ -770,15 +668,10 @@ static void restore_consoles(struct job *j, const char (*fbs)[64], const char (*
 			INFO(j, "firmware framebuffer %s restored", fbs[i]);
 	}
 	for (int i = nvt - 1; i >= 0; i--) {
-		char path[SR_PATH_MAX];
-		int r;
+		int r = console_vtcon_bind(j->ops->sr, vtcons[i], true);
 
-		if (j->ops->dry_run) {
-			sr_path(path, "/sys/class/vtconsole/vtcon%d/bind", vtcons[i]);
-			act_write(j, path, "1");
+		if (j->ops->dry_run && r >= 0)
 			continue;
-		}
-		r = console_vtcon_bind(j->ops->sr, vtcons[i], true);
 		if (r == -ENOENT)
 			INFO(j, "vtcon%d is gone: no framebuffer is left to carry a console", vtcons[i]);
 		else if (r < 0)
@@ -792,11 +685,11 @@ static void rollback(struct job *j)
 {
 	WARN(j, "undoing the handoff of VM %d", j->vmid);
 	for (int i = j->nmem - 1; i >= 0; i--) {
-		struct member *m = &j->mem[i];
+		const struct bind_dev *d = &j->bd[i];
 
-		if (!m->override_set && !m->unbound && !m->moved)
+		if (!d->override_set && !d->unbound && !d->moved)
 			continue;
-		give_back(j, m->info.name, m->info.driver, m->info.override);
+		give_back(j, d->name, d->driver, d->override);
 	}
 	restore_consoles(j, (const char(*)[64])j->con.fbs, (const char(*)[64])j->con.fb_drivers,
 			 j->fb_done, j->con.vtcons, j->vt_done);
@@ -810,33 +703,21 @@ static void rollback(struct job *j)
 
 static int apply(struct job *j)
 {
+	struct bind_ops bo = bind_ops_of(j);
 	int r;
 
 	if ((r = release_consoles(j)) < 0)
 		return r;
 	for (int i = 0; i < j->nmem; i++) {
-		struct member *m = &j->mem[i];
+		struct bind_dev *d = &j->bd[i];
 
-		if (!strcmp(m->info.driver, VFIO_DRIVER))
-			continue;
-		if ((r = detach_member(j, m)) < 0)
-			return r;
+		memset(d, 0, sizeof(*d));
+		str_copy(d->name, sizeof(d->name), j->mem[i].info.name);
+		str_copy(d->driver, sizeof(d->driver), j->mem[i].info.driver);
+		str_copy(d->override, sizeof(d->override), j->mem[i].info.override);
 	}
-	if ((r = load_vfio(j)) < 0)
+	if ((r = bind_to_vfio(&bo, j->bd, j->nmem, BIND_ALL)) < 0)
 		return r;
-	for (int i = 0; i < j->nmem; i++) {
-		struct member *m = &j->mem[i];
-
-		if (!strcmp(m->info.driver, VFIO_DRIVER)) {
-			INFO(j, "%s %04x:%04x: already on vfio-pci", m->info.name, m->info.vendor,
-			     m->info.device);
-			continue;
-		}
-		if ((r = probe_member(j, m)) < 0)
-			return r;
-		INFO(j, "%s %04x:%04x: %s -> vfio-pci%s", m->info.name, m->info.vendor, m->info.device,
-		     or_none(m->info.driver), j->ops->dry_run ? " (dry run)" : "");
-	}
 	if ((r = check_no_fw_fb(j)) < 0)
 		return r;
 	return prove_groups(j);
@@ -862,8 +743,8 @@ int handoff_prepare(const struct handoff_ops *ops, int vmid)
 
 	if (!j)
 		return -ENOMEM;
-	j->ops = ops;
-	j->vmid = vmid;
+	job_init(j, ops, vmid);
+	ops = j->ops;
 	if ((r = collect(j)) < 0 || j->nmem == 0)
 		goto out;
 	if ((r = lock_all(j)) < 0)
@@ -945,8 +826,8 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 
 	if (!j)
 		return -ENOMEM;
-	j->ops = ops;
-	j->vmid = vmid;
+	job_init(j, ops, vmid);
+	ops = j->ops;
 	s = &j->st;
 	r = state_load(ops->sr, vmid, s);
 	if (r == -ENOENT) {
@@ -957,18 +838,9 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		ERR(j, "state file of VM %d is unreadable: %s", vmid, sr_strerror(r));
 		goto out;
 	}
-	for (int i = 0; i < s->ndevs; i++) {
-		pid_t holder;
-		int fd = devlock_take(ops->sr, s->devs[i].name, &holder);
-
-		if (fd < 0) {
-			ERR(j, "%s is being handed over by another hook (pid %d); not giving it back now",
-			    s->devs[i].name, (int)holder);
-			r = fd;
+	for (int i = 0; i < s->ndevs; i++)
+		if ((r = lock_one(j, s->devs[i].name, true)) < 0)
 			goto out;
-		}
-		j->lockfds[j->nlocks++] = fd;
-	}
 	if (!ops->opts->return_on_stop) {
 		INFO(j, "return_on_stop = no: devices of VM %d stay on vfio-pci", vmid);
 		if (!ops->dry_run)
@@ -987,7 +859,6 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 	}
 	for (int i = 0; i < s->ndevs; i++) {
 		const struct state_dev *d = &s->devs[i];
-		char id[16];
 
 		if (busy[i]) {
 			s->devs[nkept++] = *d;
@@ -1006,9 +877,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 			continue;
 		}
 		/* Proxmox binds with new_id; that id would capture the device again on probe */
-		snprintf(id, sizeof(id), "%04x %04x", d->vendor, d->device);
-		if (sr_exists(ops->sr, "/sys/bus/pci/drivers/" VFIO_DRIVER "/remove_id"))
-			act_write(j, "/sys/bus/pci/drivers/" VFIO_DRIVER "/remove_id", id);
+		bind_remove_vfio_id(ops->sr, d->vendor, d->device);
 		if (give_back(j, d->name, d->driver, d->override) < 0 && r == 0)
 			r = -EIO;
 	}

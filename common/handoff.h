@@ -10,8 +10,9 @@
  *     group is open (another QEMU); processes hold the GPU's /dev nodes (or only warn, per
  *     config); vfio-pci cannot be loaded;
  *  4. record the state file (originals), then release fbcon vtconsoles and firmware
- *     framebuffers that hold the GPU, set driver_override, unbind (in a child, with a
- *     deadline), load vfio-pci, probe, poll until every member is on vfio-pci;
+ *     framebuffers that hold the GPU, and move the members with the bind engine (bind.h, all
+ *     or nothing): set driver_override, load vfio-pci, unbind (in a child, with a deadline),
+ *     probe, poll until every member is on vfio-pci;
  *  5. prove each group through VFIO (viable, container, type1 IOMMU, device fds).
  * Any failure in 4-5 undoes everything done so far in reverse order.
  *
@@ -20,8 +21,10 @@
  * unbind from vfio-pci, re-probe and verify the original driver; rebind framebuffers and
  * consoles; remove the state file.
  *
- * Library code: it never prints; every action and problem is reported through ops->log, one
- * line each, and functions return 0 or a negative errno. */
+ * Every sysfs write passes the job's write point in front of the caller's root (a dry run
+ * refuses them there and logs each as "would write"). Library code: it never prints; every
+ * action and problem is reported through ops->log, one line each, and functions return 0 or a
+ * negative errno. */
 #ifndef PGP_HANDOFF_H
 #define PGP_HANDOFF_H
 
@@ -29,6 +32,7 @@
 
 #include "config.h"
 #include "sysroot.h"
+#include "vfio.h"
 
 enum ho_level { HO_INFO, HO_WARN, HO_ERROR };
 
@@ -39,6 +43,10 @@ struct handoff_ops {
 	bool dry_run;     /* plan and check, log what would be written, change nothing */
 	void (*log)(void *ud, enum ho_level level, const char *msg);
 	void *ud;
+	/* Tests only: proves a group instead of vfio_prove (a fake tree has no VFIO); NULL in
+	 * the product. */
+	int (*prove)(const struct sysroot *sr, int group, const char *const *devs, int ndev,
+		     unsigned flags, struct vfio_report *report);
 };
 
 /* True when VMID's config names devices we would act on (the hook's fast path: a VM without

@@ -15,7 +15,8 @@
  *           1: the INI is invalid (one line on stderr); 2: nothing configured.
  *
  * --sysroot is for tests: every file is taken below DIR, and modules are never loaded (vfio-pci
- * must already be registered in the fake tree).
+ * must already be registered in the fake tree). Fault tests only: PGP_TEST_KILL_POINT=STEP[:N]
+ * kills bind right after the Nth sysfs write to an attribute named STEP (sr_kill_point_parse).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -77,6 +78,7 @@ static void say(const struct sysroot *sr, bool kmsg, int prio, const char *fmt, 
 struct loader {
 	const struct sysroot *sr;
 	struct kmod_ctx *ctx;
+	bool said; /* the modules directory could not be read: said once */
 };
 
 /* Loads one module the way modprobe would (dependencies, softdeps, options from modprobe.d). */
@@ -105,9 +107,9 @@ static int load_one(struct kmod_ctx *ctx, const char *name)
 	return r;
 }
 
-static int load_modules(void *data)
+/* The bind engine's loader: called for each of its vfio modules that is not there yet. */
+static int load_module(void *data, const char *name, char *err, size_t errsize)
 {
-	static const char *const mods[] = { "vfio", "vfio_iommu_type1", "vfio-pci" };
 	struct loader *ld = data;
 	int r = 0;
 
@@ -116,16 +118,19 @@ static int load_modules(void *data)
 	if (!ld->ctx) {
 		r = early_kmod_new(ld->sr, arg_moddir, &ld->ctx);
 		if (r < 0) {
-			say(ld->sr, true, 3, "cannot read the kernel modules: %s", strerror(-r));
+			if (!ld->said)
+				say(ld->sr, true, 3, "cannot read the kernel modules: %s", strerror(-r));
+			ld->said = true;
+			snprintf(err, errsize, "cannot read the kernel modules: %s", strerror(-r));
 			return r;
 		}
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
-		r = load_one(ld->ctx, mods[i]);
-		if (r < 0)
-			say(ld->sr, true, 3, "cannot load %s: %s", mods[i], strerror(-r));
+	r = load_one(ld->ctx, name);
+	if (r < 0) {
+		say(ld->sr, true, 3, "cannot load %s: %s", name, strerror(-r));
+		snprintf(err, errsize, "cannot load %s: %s", name, strerror(-r));
 	}
-	return r; /* the last one, vfio-pci, decides */
+	return r;
 }
 
 static int cmd_bind(const struct sysroot *sr)
@@ -134,7 +139,7 @@ static int cmd_bind(const struct sysroot *sr)
 	static struct early_result res[EARLY_MAX_DEVS];
 	static struct pgp_config cfg;
 	struct loader ld = { .sr = sr };
-	struct early_ops ops = { .load_modules = load_modules, .data = &ld };
+	struct early_ops ops = { .load = load_module, .data = &ld };
 	char err[512], line[256];
 	int r;
 
@@ -246,6 +251,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
+	struct sr_write_point kill = { 0 };
 	struct sysroot sr;
 	const char *cmd;
 	int c, r;
@@ -288,6 +294,8 @@ int main(int argc, char **argv)
 		/* bind runs at boot: never stop it */
 		return strcmp(cmd, "bind") ? EXIT_INVALID : 0;
 	}
+	if (sr_kill_point_parse(&kill, getenv("PGP_TEST_KILL_POINT")) == 0 && kill.kill_step[0])
+		sr.wp = &kill;
 	r = strcmp(cmd, "bind") ? cmd_check(&sr) : cmd_bind(&sr);
 	sr_close(&sr);
 	if (fflush(stdout) != 0 && strcmp(cmd, "bind"))

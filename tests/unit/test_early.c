@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "early.h"
+#include "fakekernel.h"
 #include "fakesys.h"
 #include "harness.h"
 #include "sysroot.h"
@@ -317,28 +318,8 @@ TEST(cmdline_opt_out)
 	sr_close(&sr);
 }
 
-/* The test plays the kernel: every sysfs write is logged, and driver links move the way the
- * PCI core moves them (override decides who may bind; drivers_probe binds; unbind unlinks). */
-struct fake_kernel {
-	char log[4096];
-	bool vfio_refuses;       /* vfio-pci's probe fails (no IOMMU, broken device ...) */
-	const char *host_driver; /* what an override-free probe binds */
-	int load_result;
-	bool loaded;
-};
-
-static void rel_link(const char *name, const char *driver)
-{
-	char link[512], target[128];
-
-	snprintf(link, sizeof(link), "%s/sys/devices/pci0000:00/%s/driver", test_tmpdir(), name);
-	unlink(link);
-	if (!driver)
-		return;
-	snprintf(target, sizeof(target), "../../../bus/pci/drivers/%s", driver);
-	CHECK_INT(symlink(target, link), 0);
-}
-
+/* The fake kernel (tests/fixture/fakekernel.c) plays the PCI core at the write point: every
+ * sysfs write is logged, and driver links move the way the kernel moves them. */
 static void read_override(const char *name, char *buf, size_t size)
 {
 	char path[512];
@@ -357,78 +338,22 @@ static void read_override(const char *name, char *buf, size_t size)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-static bool bound(const char *name)
-{
-	char link[512];
-	struct stat st;
-
-	snprintf(link, sizeof(link), "%s/sys/devices/pci0000:00/%s/driver", test_tmpdir(), name);
-	return lstat(link, &st) == 0;
-}
-
-static void probe_dev(struct fake_kernel *k, const char *name)
-{
-	char ov[64];
-
-	if (bound(name))
-		return;
-	read_override(name, ov, sizeof(ov));
-	if (!strcmp(ov, "(absent)"))
-		return;
-	if (!strcmp(ov, "vfio-pci")) {
-		if (k->loaded && !k->vfio_refuses)
-			rel_link(name, "vfio-pci");
-	} else if (k->host_driver) {
-		rel_link(name, k->host_driver);
-	}
-}
-
-static void written(const char *path, const char *value, void *data)
-{
-	struct fake_kernel *k = data;
-	size_t len = strlen(k->log);
-	char name[32];
-	int end = 0;
-
-	snprintf(k->log + len, sizeof(k->log) - len, "%s=%s%s", path,
-		 strcmp(value, "\n") ? value : "\\n", "\n");
-	if (!strcmp(path, "/sys/bus/pci/drivers_probe"))
-		probe_dev(k, value);
-	else if (sscanf(path, "/sys/bus/pci/devices/%31[^/]/driver/unbind%n", name, &end) == 1 &&
-		 end && !path[end])
-		rel_link(name, NULL);
-}
-
-static int load(void *data)
-{
-	struct fake_kernel *k = data;
-	static const char *const names[] = { "0000:02:00.0", "0000:02:00.1", "0000:03:00.0" };
-
-	if (k->load_result < 0)
-		return k->load_result;
-	k->loaded = true;
-	/* vfio-pci registering binds every driverless device whose override names it */
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		probe_dev(k, names[i]);
-	return 0;
-}
-
 static const char *bind_spec =
 	"pci 0000:02:00.0 vendor=10de device=0fc6 class=030000 driver=nouveau group=29\n"
 	"pci 0000:02:00.1 vendor=10de device=0e1b class=040300 group=29\n"
-	"pci 0000:03:00.0 vendor=10de device=1049 class=030000\n"
-	"driver vfio-pci\n";
+	"pci 0000:03:00.0 vendor=10de device=1049 class=030000\n";
 
 TEST(bind_unbinds_a_builtin_driver_and_probes)
 {
 	struct sysroot sr = root_with(bind_spec);
-	struct fake_kernel k = { .host_driver = "nouveau" };
-	struct early_ops ops = { .load_modules = load, .written = written, .data = &k };
+	static struct fake_kernel k;
+	struct early_ops ops = { .load = fk_load, .data = &k };
 	static struct pgp_config c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char line[256], ov[64];
 
+	fk_init(&k, test_tmpdir(), &sr);
 	parse("[early]\naddresses = 0000:02:00.0,0000:02:00.1\n", &c);
 	CHECK_INT(early_select(&sr, &c.early, &s), 2);
 	CHECK_INT(early_bind(&sr, &s, &ops, res), 0);
@@ -440,7 +365,7 @@ TEST(bind_unbinds_a_builtin_driver_and_probes)
 	CHECK_STR(res[0].driver, "vfio-pci");
 	CHECK_STR(k.log, "/sys/bus/pci/devices/0000:02:00.0/driver_override=vfio-pci\n"
 			 "/sys/bus/pci/devices/0000:02:00.1/driver_override=vfio-pci\n"
-			 "/sys/bus/pci/devices/0000:02:00.0/driver/unbind=0000:02:00.0\n"
+			 "/sys/bus/pci/drivers/nouveau/unbind=0000:02:00.0\n"
 			 "/sys/bus/pci/drivers_probe=0000:02:00.0\n");
 	read_override("0000:02:00.0", ov, sizeof(ov));
 	CHECK_STR(ov, "vfio-pci");
@@ -454,15 +379,15 @@ TEST(bind_unbinds_a_builtin_driver_and_probes)
 TEST(bind_failure_gives_the_device_back)
 {
 	struct sysroot sr = root_with(bind_spec);
-	struct fake_kernel k = { .host_driver = "nouveau", .vfio_refuses = true };
-	struct early_ops ops = {
-		.load_modules = load, .written = written, .data = &k, .timeout_ms = 50
-	};
+	static struct fake_kernel k;
+	struct early_ops ops = { .load = fk_load, .data = &k, .timeout_ms = 50 };
 	static struct pgp_config c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char line[256], ov[64];
 
+	fk_init(&k, test_tmpdir(), &sr);
+	k.vfio_refuses = true;
 	parse("[early]\naddresses = 0000:02:00.0\n", &c);
 	CHECK_INT(early_select(&sr, &c.early, &s), 1);
 	CHECK_INT(early_bind(&sr, &s, &ops, res), 1);
@@ -472,7 +397,7 @@ TEST(bind_failure_gives_the_device_back)
 	CHECK_CONTAINS(k.log, "/sys/bus/pci/devices/0000:02:00.0/driver_override=\\n\n"
 			      "/sys/bus/pci/drivers_probe=0000:02:00.0\n");
 	read_override("0000:02:00.0", ov, sizeof(ov));
-	CHECK_STR(ov, "");
+	CHECK_STR(ov, "(null)"); /* cleared */
 	CHECK_INT(early_result_line(&s.devs[0], &res[0], line, sizeof(line)), 0);
 	CHECK_STR(line, "0000:02:00.0 10de:0fc6 -> nouveau: vfio-pci did not take it (see dmesg)");
 	sr_close(&sr);
@@ -481,20 +406,22 @@ TEST(bind_failure_gives_the_device_back)
 TEST(bind_without_vfio_module_clears_overrides)
 {
 	struct sysroot sr = root_with(bind_spec);
-	struct fake_kernel k = { .load_result = -ENOENT };
-	struct early_ops ops = { .load_modules = load, .written = written, .data = &k };
+	static struct fake_kernel k;
+	struct early_ops ops = { .load = fk_load, .data = &k };
 	static struct pgp_config c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char line[256], ov[64];
 
+	fk_init(&k, test_tmpdir(), &sr);
+	k.load_result = -ENOENT;
 	parse("[early]\naddresses = 0000:02:00.1\n", &c);
 	CHECK_INT(early_select(&sr, &c.early, &s), 1);
 	CHECK_INT(early_bind(&sr, &s, &ops, res), 1);
 	CHECK_INT(res[0].outcome, EARLY_FAILED);
 	CHECK_INT(res[0].err, -ENOENT);
 	read_override("0000:02:00.1", ov, sizeof(ov));
-	CHECK_STR(ov, "");
+	CHECK_STR(ov, "(null)"); /* cleared */
 	CHECK_INT(early_result_line(&s.devs[0], &res[0], line, sizeof(line)), 0);
 	CHECK_STR(line, "0000:02:00.1 10de:0e1b -> no driver: loading vfio-pci failed: No such file "
 			"or directory");
@@ -504,13 +431,14 @@ TEST(bind_without_vfio_module_clears_overrides)
 TEST(bind_skips_missing_and_iommu_less_devices)
 {
 	struct sysroot sr = root_with(bind_spec);
-	struct fake_kernel k = { 0 };
-	struct early_ops ops = { .load_modules = load, .written = written, .data = &k };
+	static struct fake_kernel k;
+	struct early_ops ops = { .load = fk_load, .data = &k };
 	static struct pgp_config c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char line[256], ov[64];
 
+	fk_init(&k, test_tmpdir(), &sr);
 	parse("[early]\naddresses = 0000:03:00.0, 0000:05:00.0\n", &c);
 	CHECK_INT(early_select(&sr, &c.early, &s), 2);
 	CHECK_INT(early_bind(&sr, &s, &ops, res), 0);
@@ -532,13 +460,14 @@ TEST(bind_already_on_vfio)
 {
 	struct sysroot sr = root_with(
 		"pci 0000:02:00.0 vendor=10de device=0fc6 class=030000 driver=vfio-pci group=29\n");
-	struct fake_kernel k = { 0 };
-	struct early_ops ops = { .load_modules = load, .written = written, .data = &k };
+	static struct fake_kernel k;
+	struct early_ops ops = { .load = fk_load, .data = &k };
 	static struct pgp_config c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char line[256];
 
+	fk_init(&k, test_tmpdir(), &sr);
 	parse("[early]\nids = 10de:0fc6\n", &c);
 	CHECK_INT(early_select(&sr, &c.early, &s), 1);
 	CHECK_INT(early_bind(&sr, &s, &ops, res), 0);
@@ -551,13 +480,14 @@ TEST(bind_already_on_vfio)
 TEST(record_round_trip)
 {
 	struct sysroot sr = root_with(bind_spec);
-	struct fake_kernel k = { .host_driver = "nouveau" };
-	struct early_ops ops = { .load_modules = load, .written = written, .data = &k };
+	static struct fake_kernel k;
+	struct early_ops ops = { .load = fk_load, .data = &k };
 	static struct pgp_config c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char msg[256];
 
+	fk_init(&k, test_tmpdir(), &sr);
 	CHECK_INT(early_record_lookup(&sr, "0000:02:00.0", msg, sizeof(msg)), -ENOENT);
 	parse("[early]\naddresses = 0000:02:00.0, 0000:07:00.0\n", &c);
 	CHECK_INT(early_select(&sr, &c.early, &s), 2);

@@ -1,0 +1,353 @@
+/* bind.c - see bind.h. */
+#define _GNU_SOURCE
+#include "bind.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "modload.h"
+#include "util.h"
+
+const struct bind_module bind_vfio_modules[] = {
+	{ "vfio", NULL },
+	{ "vfio-pci", "/sys/bus/pci/drivers/" BIND_VFIO },
+	{ "vfio_iommu_type1", "/sys/module/vfio_iommu_type1" },
+};
+const int bind_nvfio_modules = (int)ARRAY_SIZE(bind_vfio_modules);
+
+static const char *const step_names[] = {
+	[BIND_STEP_NONE] = "binding",          [BIND_STEP_OVERRIDE] = "driver_override",
+	[BIND_STEP_LOAD] = "loading vfio-pci", [BIND_STEP_READ] = "reading the driver",
+	[BIND_STEP_UNBIND] = "unbind",         [BIND_STEP_PROBE] = "drivers_probe",
+	[BIND_STEP_VERIFY] = "verify",
+};
+
+const char *bind_step_name(enum bind_step s)
+{
+	return (unsigned)s < ARRAY_SIZE(step_names) ? step_names[s] : "binding";
+}
+
+static void note(const struct bind_ops *o, enum bind_note what, int dev, const char *module,
+		 const char *msg)
+{
+	if (o->note)
+		o->note(o->data, what, dev, module, msg);
+}
+
+static int dev_path(char out[SR_PATH_MAX], const char *name, const char *attr)
+{
+	return sr_path(out, "/sys/bus/pci/devices/%s/%s", name, attr);
+}
+
+/* ---- single steps ------------------------------------------------------------------------- */
+
+int bind_set_override(const struct sysroot *sr, const char *name, const char *value)
+{
+	char path[SR_PATH_MAX], now[PCIDEV_NAME_MAX];
+	int r = dev_path(path, name, "driver_override");
+	ssize_t n;
+
+	if (r < 0)
+		return r;
+	n = sr_read_str(sr, path, now, sizeof(now));
+	if (n >= 0 && !strcmp(now, "(null)"))
+		now[0] = '\0';
+	if (n >= 0 && !strcmp(now, value))
+		return 0;
+	/* the kernel clears an override on a lone newline */
+	r = sr_write(sr, path, *value ? value : "\n");
+	return r < 0 ? r : 1;
+}
+
+int bind_unbind(const struct sysroot *sr, const char *bus, const char *driver, const char *dev,
+		unsigned long timeout_ms)
+{
+	char path[SR_PATH_MAX];
+	int r = sr_path(path, "/sys/bus/%s/drivers/%s/unbind", bus, driver);
+
+	if (r < 0)
+		return r;
+	return timeout_ms ? sr_write_timeout(sr, path, dev, timeout_ms) : sr_write(sr, path, dev);
+}
+
+int bind_bind(const struct sysroot *sr, const char *bus, const char *driver, const char *dev)
+{
+	char path[SR_PATH_MAX];
+	int r = sr_path(path, "/sys/bus/%s/drivers/%s/bind", bus, driver);
+
+	return r < 0 ? r : sr_write(sr, path, dev);
+}
+
+/* drivers_probe: the kernel binds the device to the first driver that matches (the override
+ * decides when set). "No such device" is left to the wait that follows. */
+static int probe(const struct sysroot *sr, const char *name)
+{
+	int r = sr_write(sr, "/sys/bus/pci/drivers_probe", name);
+
+	return r == -ENODEV ? 0 : r;
+}
+
+int bind_wait_driver(const struct sysroot *sr, const char *name, const char *want,
+		     unsigned long ms, char *now, size_t nowsize)
+{
+	uint64_t deadline = now_ms() + ms;
+	unsigned step = 0;
+	char drv[PCIDEV_NAME_MAX];
+	int r;
+
+	if (sr_dry_run(sr))
+		return 0;
+	do {
+		r = pcidev_driver(sr, name, drv, sizeof(drv));
+		if (r < 0)
+			return r;
+		if (!strcmp(drv, want))
+			return 0;
+	} while (backoff_wait(&step, deadline));
+	if (now)
+		str_copy(now, nowsize, drv);
+	return -ETIMEDOUT;
+}
+
+int bind_remove_vfio_id(const struct sysroot *sr, unsigned vendor, unsigned device)
+{
+	static const char path[] = "/sys/bus/pci/drivers/" BIND_VFIO "/remove_id";
+	char id[16];
+
+	if (!sr_exists(sr, path))
+		return 0;
+	snprintf(id, sizeof(id), "%04x %04x", vendor & 0xffff, device & 0xffff);
+	return sr_write(sr, path, id);
+}
+
+/* ---- modules ------------------------------------------------------------------------------ */
+
+int bind_vfio_available(const struct sysroot *sr, const char **missing)
+{
+	bool all = true;
+
+	for (int i = 0; i < bind_nvfio_modules; i++)
+		all &= !bind_vfio_modules[i].present || sr_exists(sr, bind_vfio_modules[i].present);
+	if (all)
+		return 1;
+	for (int i = 0; i < bind_nvfio_modules; i++) {
+		int r;
+
+		if (!bind_vfio_modules[i].present || sr_exists(sr, bind_vfio_modules[i].present))
+			continue;
+		r = modload_available(sr, bind_vfio_modules[i].name);
+		if (r <= 0) {
+			*missing = bind_vfio_modules[i].name;
+			return r;
+		}
+	}
+	return 1;
+}
+
+static int load_module(const struct bind_ops *o, const char *name, char *err, size_t errsize)
+{
+	if (o->load)
+		return o->load(o->data, name, err, errsize);
+	return modload_load(o->sr, name, err, errsize);
+}
+
+int bind_load_vfio(const struct bind_ops *o)
+{
+	int first = 0;
+
+	for (int i = 0; i < bind_nvfio_modules; i++) {
+		const struct bind_module *m = &bind_vfio_modules[i];
+		char err[256];
+		int r;
+
+		if (!m->present || sr_exists(o->sr, m->present))
+			continue;
+		if (sr_dry_run(o->sr)) {
+			note(o, BIND_NOTE_MODULE_DRY, -1, m->name, NULL);
+			continue;
+		}
+		snprintf(err, sizeof(err), "cannot load %s", m->name);
+		r = load_module(o, m->name, err, sizeof(err));
+		if (r < 0) {
+			note(o, BIND_NOTE_MODULE_FAILED, -1, m->name, err);
+			if (!first)
+				first = r;
+			continue;
+		}
+		note(o, BIND_NOTE_MODULE_LOADED, -1, m->name, NULL);
+	}
+	if (first)
+		return first;
+	if (!sr_dry_run(o->sr) && !sr_exists(o->sr, "/sys/bus/pci/drivers/" BIND_VFIO))
+		return -ENOENT;
+	return 0;
+}
+
+/* ---- transitions -------------------------------------------------------------------------- */
+
+static int failed(const struct bind_ops *o, struct bind_dev *d, int i, enum bind_step step,
+		  int err)
+{
+	d->pending = false;
+	d->step = step;
+	d->err = err;
+	if (!d->now[0])
+		pcidev_driver(o->sr, d->name, d->now, sizeof(d->now));
+	note(o, BIND_NOTE_FAILED, i, NULL, NULL);
+	return err;
+}
+
+/* BIND_EACH: gives a failed device back at once, keeping the failure in its record. */
+static void give_back_failed(const struct bind_ops *o, struct bind_dev *d)
+{
+	enum bind_step step = d->step;
+	int err = d->err;
+
+	bind_give_back(o, d);
+	d->step = step;
+	d->err = err;
+}
+
+/* Step 3 for one device: unbind from a host driver, probe, verify. */
+static int attach(const struct bind_ops *o, struct bind_dev *d, int i)
+{
+	char cur[PCIDEV_NAME_MAX];
+	int r = pcidev_driver(o->sr, d->name, cur, sizeof(cur));
+
+	if (r < 0)
+		return failed(o, d, i, BIND_STEP_READ, r);
+	/* vfio-pci registering may already have bound it (driver_override matches then) */
+	if (strcmp(cur, BIND_VFIO) != 0) {
+		if (cur[0]) {
+			r = bind_unbind(o->sr, "pci", cur, d->name, o->unbind_timeout_ms);
+			if (r < 0 && r != -ENODEV) {
+				str_copy(d->from, sizeof(d->from), cur);
+				return failed(o, d, i, BIND_STEP_UNBIND, r);
+			}
+			str_copy(d->from, sizeof(d->from), cur);
+			d->unbound = true;
+		}
+		r = probe(o->sr, d->name);
+		if (r < 0)
+			return failed(o, d, i, BIND_STEP_PROBE, r);
+		r = bind_wait_driver(o->sr, d->name, BIND_VFIO, o->bind_timeout_ms, d->now,
+				     sizeof(d->now));
+		if (r < 0)
+			return failed(o, d, i, BIND_STEP_VERIFY, r);
+	}
+	d->moved = true;
+	d->pending = false;
+	str_copy(d->now, sizeof(d->now), BIND_VFIO);
+	note(o, BIND_NOTE_MOVED, i, NULL, NULL);
+	return 0;
+}
+
+int bind_to_vfio(const struct bind_ops *o, struct bind_dev *devs, int n, enum bind_mode mode)
+{
+	bool any = false;
+	int nfailed = 0, r;
+
+	/* 1. driver_override on every device that is not on vfio-pci yet */
+	for (int i = 0; i < n; i++) {
+		struct bind_dev *d = &devs[i];
+
+		d->pending = d->already = d->override_set = d->unbound = d->moved = false;
+		d->from[0] = d->now[0] = '\0';
+		d->step = BIND_STEP_NONE;
+		d->err = 0;
+		if (!strcmp(d->driver, BIND_VFIO)) {
+			d->already = true;
+			continue;
+		}
+		r = bind_set_override(o->sr, d->name, BIND_VFIO);
+		if (r < 0) {
+			failed(o, d, i, BIND_STEP_OVERRIDE, r);
+			if (mode == BIND_ALL)
+				return r;
+			nfailed++;
+			give_back_failed(o, d);
+			continue;
+		}
+		d->override_set = r > 0;
+		d->pending = any = true;
+	}
+	/* 2. the modules */
+	r = any ? bind_load_vfio(o) : 0;
+	if (r < 0 && mode == BIND_ALL)
+		return r;
+	if (r < 0 && (sr_dry_run(o->sr) || sr_exists(o->sr, "/sys/bus/pci/drivers/" BIND_VFIO)))
+		r = 0; /* device by device: only vfio-pci itself decides */
+	/* 3. per device */
+	for (int i = 0; i < n; i++) {
+		struct bind_dev *d = &devs[i];
+
+		if (d->already) {
+			str_copy(d->now, sizeof(d->now), BIND_VFIO);
+			note(o, BIND_NOTE_ALREADY, i, NULL, NULL);
+			continue;
+		}
+		if (!d->pending)
+			continue;
+		if (r < 0) {
+			failed(o, d, i, BIND_STEP_LOAD, r);
+			nfailed++;
+			give_back_failed(o, d);
+			continue;
+		}
+		if (attach(o, d, i) < 0) {
+			if (mode == BIND_ALL)
+				return d->err;
+			nfailed++;
+			give_back_failed(o, d);
+		}
+	}
+	return mode == BIND_ALL ? 0 : nfailed;
+}
+
+int bind_give_back(const struct bind_ops *o, struct bind_dev *d)
+{
+	bool dry = sr_dry_run(o->sr);
+	char now[PCIDEV_NAME_MAX];
+	int r;
+
+	r = bind_set_override(o->sr, d->name, d->override);
+	if (r < 0) {
+		d->step = BIND_STEP_OVERRIDE;
+		return d->err = r;
+	}
+	r = pcidev_driver(o->sr, d->name, now, sizeof(now));
+	if (r < 0) {
+		d->step = BIND_STEP_READ;
+		return d->err = r;
+	}
+	str_copy(d->from, sizeof(d->from), now);
+	str_copy(d->now, sizeof(d->now), now);
+	/* a dry run goes on: it shows what a real give back would write */
+	if (!strcmp(now, d->driver) && !dry)
+		return BIND_BACK_ALREADY;
+	if (!strcmp(now, BIND_VFIO)) {
+		r = bind_unbind(o->sr, "pci", BIND_VFIO, d->name, o->unbind_timeout_ms);
+		if (r < 0 && r != -ENODEV) {
+			d->step = BIND_STEP_UNBIND;
+			return d->err = r;
+		}
+		d->now[0] = '\0';
+	} else if (now[0]) {
+		return BIND_BACK_OTHER; /* someone else's driver took it meanwhile */
+	}
+	if (!d->driver[0])
+		return BIND_BACK_NONE;
+	r = probe(o->sr, d->name);
+	if (r < 0) {
+		d->step = BIND_STEP_PROBE;
+		return d->err = r;
+	}
+	r = bind_wait_driver(o->sr, d->name, d->driver, o->bind_timeout_ms, d->now, sizeof(d->now));
+	if (r < 0) {
+		d->step = BIND_STEP_VERIFY;
+		return d->err = r;
+	}
+	str_copy(d->now, sizeof(d->now), d->driver);
+	return BIND_BACK_DONE;
+}

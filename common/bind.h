@@ -1,0 +1,135 @@
+/* bind.h - the one engine that moves PCI devices between drivers: to vfio-pci and back. The
+ * hookscript's handoff (VM start and stop) and the initramfs binary (early binding) both use it
+ * for every device transition, so both do the same steps in the same order:
+ *
+ *  to vfio-pci (bind_to_vfio), over a set of devices:
+ *   1. driver_override = vfio-pci on each (read first: "already there" writes nothing; a device
+ *      already on vfio-pci is left exactly as it is);
+ *   2. load the vfio modules (bind_vfio_modules) that are not there yet; vfio-pci registering
+ *      binds every driverless device whose override names it;
+ *   3. per device: re-read its driver, unbind it from a host driver (a write with a deadline:
+ *      a driver's remove can block for ever), drivers_probe, and poll the driver link until it
+ *      is vfio-pci (a successful probe write proves nothing: vfio-pci's probe can fail).
+ *  back (bind_give_back), per device: restore its driver_override, unbind it from vfio-pci,
+ *   drivers_probe and poll until its own driver has it again.
+ *
+ * Every write goes through the sysroot's write points (sr_write, sr_write_timeout): a dry run
+ * is a write point that refuses, and the engine then waits for nothing. Library code: nothing
+ * is printed; what happens is told through ops->note, failures in the device's record. */
+#ifndef PGP_BIND_H
+#define PGP_BIND_H
+
+#include <stdbool.h>
+
+#include "pciaddr.h"
+#include "pcidev.h"
+#include "sysroot.h"
+
+#define BIND_VFIO "vfio-pci" /* the driver's name (sysfs, driver_override) */
+
+/* The vfio modules vfio-pci needs, in load order; PRESENT is the sysfs path that shows it is
+ * there (loaded or built in). An entry without PRESENT comes as a dependency of the others
+ * (modprobe resolves it) and is listed for the initramfs image check only. */
+struct bind_module {
+	const char *name;
+	const char *present;
+};
+extern const struct bind_module bind_vfio_modules[];
+extern const int bind_nvfio_modules;
+
+enum bind_step {
+	BIND_STEP_NONE,
+	BIND_STEP_OVERRIDE, /* "driver_override" */
+	BIND_STEP_LOAD,     /* "loading vfio-pci" */
+	BIND_STEP_READ,     /* "reading the driver" */
+	BIND_STEP_UNBIND,   /* "unbind" */
+	BIND_STEP_PROBE,    /* "drivers_probe" */
+	BIND_STEP_VERIFY,   /* "verify": the wanted driver did not show up in time */
+};
+const char *bind_step_name(enum bind_step s);
+
+/* One device. The caller fills name, driver and override as it found them (they are what a
+ * give back restores); the engine fills the rest. */
+struct bind_dev {
+	char name[PCI_ADDR_LEN];
+	char driver[PCIDEV_NAME_MAX];   /* its own driver ("" none) */
+	char override[PCIDEV_NAME_MAX]; /* its own driver_override ("" none) */
+	/* what the engine did (a give back undoes it) */
+	bool pending;      /* bind_to_vfio works on it (not already on vfio-pci, no failure) */
+	bool already;      /* it was on vfio-pci before: left alone */
+	bool override_set; /* vfio-pci was written to its driver_override */
+	bool unbound;      /* it was unbound from FROM */
+	bool moved;        /* it is on vfio-pci because of us */
+	char from[PCIDEV_NAME_MAX]; /* the driver it was taken from ("" none) */
+	/* how it ended */
+	enum bind_step step; /* the failed step, BIND_STEP_NONE */
+	int err;             /* its -errno */
+	char now[PCIDEV_NAME_MAX]; /* its driver after a failure or a give back */
+};
+
+enum bind_note {
+	BIND_NOTE_ALREADY,       /* DEV was on vfio-pci before */
+	BIND_NOTE_MOVED,         /* DEV is on vfio-pci now */
+	BIND_NOTE_FAILED,        /* DEV failed (its step, err and now say how) */
+	BIND_NOTE_MODULE_LOADED, /* MODULE loaded */
+	BIND_NOTE_MODULE_DRY,    /* MODULE would be loaded (dry run) */
+	BIND_NOTE_MODULE_FAILED, /* MODULE did not load; MSG says why */
+};
+
+struct bind_ops {
+	const struct sysroot *sr;
+	unsigned long unbind_timeout_ms; /* deadline of one unbind write */
+	unsigned long bind_timeout_ms;   /* how long a driver may take to show up */
+	/* Loads MODULE the way modprobe does; NULL: modload_load. -errno with ERR filled. */
+	int (*load)(void *data, const char *module, char *err, size_t errsize);
+	/* What happens, in order (may be NULL). DEV: index into the caller's array, or -1. */
+	void (*note)(void *data, enum bind_note what, int dev, const char *module, const char *msg);
+	void *data;
+};
+
+enum bind_mode {
+	BIND_ALL,  /* all or nothing: stop at the first failure; the caller gives the devices back */
+	BIND_EACH, /* device by device: a failing one is given back at once, the others go on */
+};
+
+/* Moves DEVS (N of them) to vfio-pci as described above. BIND_ALL: 0, or the -errno of the
+ * first failure (the failed device's record, or for the module load none, says where).
+ * BIND_EACH: the number of devices that failed; for the module load only vfio-pci's presence
+ * counts (the other failures are noted). */
+int bind_to_vfio(const struct bind_ops *ops, struct bind_dev *devs, int n, enum bind_mode mode);
+
+/* Loads the vfio modules that are not there (a dry run notes them only). 0, or the -errno of
+ * the first failure; -ENOENT when vfio-pci is not registered afterwards. */
+int bind_load_vfio(const struct bind_ops *ops);
+/* 1 when every vfio module is there or can be loaded for the root's kernel; else 0 with the
+ * missing one in *missing, or -errno (also with *missing). Reads only. */
+int bind_vfio_available(const struct sysroot *sr, const char **missing);
+
+enum bind_back {
+	BIND_BACK_ALREADY, /* it was on its own driver already */
+	BIND_BACK_NONE,    /* it had no driver: it is left without one */
+	BIND_BACK_OTHER,   /* another driver took it meanwhile: left there (not ours to undo) */
+	BIND_BACK_DONE,    /* moved from DEV->from to its own driver */
+};
+/* Gives DEV back to DEV->driver, restoring DEV->override. Returns an enum bind_back, or -errno
+ * with DEV->step and DEV->now set. DEV->from gets the driver it had when this started. */
+int bind_give_back(const struct bind_ops *ops, struct bind_dev *dev);
+
+/* Writes a device's driver_override (VALUE "" clears it); reads it first and writes only when
+ * it differs. 1 written, 0 already so, -errno. */
+int bind_set_override(const struct sysroot *sr, const char *name, const char *value);
+/* Unbinds DEV from DRIVER on BUS ("pci", "platform") with a deadline: one write of DEV to
+ * /sys/bus/BUS/drivers/DRIVER/unbind. -ENODEV (not bound there) is returned as is. */
+int bind_unbind(const struct sysroot *sr, const char *bus, const char *driver, const char *dev,
+		unsigned long timeout_ms);
+/* Binds DEV to DRIVER on BUS: one write to /sys/bus/BUS/drivers/DRIVER/bind. */
+int bind_bind(const struct sysroot *sr, const char *bus, const char *driver, const char *dev);
+/* Polls until PCI device NAME is on WANT ("" unbound) or MS pass: 0, -ETIMEDOUT (its driver
+ * then in NOW when given), -errno. A dry run returns 0 at once. */
+int bind_wait_driver(const struct sysroot *sr, const char *name, const char *want,
+		     unsigned long ms, char *now, size_t nowsize);
+/* Removes the dynamic id "VVVV DDDD" that Proxmox's new_id added to vfio-pci (it would
+ * capture the device again on the next probe). 0 when done or when there is no remove_id. */
+int bind_remove_vfio_id(const struct sysroot *sr, unsigned vendor, unsigned device);
+
+#endif
