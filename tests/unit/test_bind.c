@@ -1,0 +1,445 @@
+/* test_bind.c - the bind engine and the hookscript's handoff on the fake kernel
+ * (tests/fixture/fakekernel.c): a VM start that moves the GPU's group to vfio-pci and a stop
+ * that gives it back, every refusal with nothing written, a rollback after a fault at each
+ * step that leaves the host as it was, the give-back paths, and a kill point that stops the
+ * program midway (what post-stop then restores). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bind.h"
+#include "fakekernel.h"
+#include "fakesys.h"
+#include "handoff.h"
+#include "harness.h"
+
+#define GPU "0000:02:00.0"
+#define AUDIO "0000:02:00.1"
+
+/* The seed's GPU (GTX 650 + HDMI audio, group 29) on efifb with fbcon, a SATA disk holding /,
+ * vfio-pci registered (Proxmox loads it at boot). */
+static const char *base_spec =
+	"pci 0000:00:01.0 vendor=8086 device=2f02 class=060400 bridge=1 group=1 driver=pcieport\n"
+	"pci 0000:02:00.0 vendor=10de device=0fc6 class=030000 driver=nouveau group=29 boot_vga=1 "
+	"parent=0000:00:01.0 bar0=f6000000:1000000 bar1=e0000000:8000000 drm=card0,renderD128\n"
+	"pci 0000:02:00.1 vendor=10de device=0e1b class=040300 driver=snd_hda_intel group=29 "
+	"parent=0000:00:01.0\n"
+	"pci 0000:00:1f.2 vendor=8086 device=8d02 class=010601 driver=ahci group=27\n"
+	"link /sys/dev/block/8:0 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
+	"dir /sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
+	"file /proc/self/mountinfo 22 1 8:0 / / rw,relatime - ext4 /dev/sda rw\n"
+	"file /proc/iomem 00000000-00000fff : Reserved\\ne0000000-e7ffffff : 0000:02:00.0\\n"
+	"  e0000000-e02fffff : efifb\\nf6000000-f6ffffff : 0000:02:00.0\n"
+	"platform efi-framebuffer.0 driver=efi-framebuffer fb=0\n"
+	"vtcon 0 (S) dummy device\n"
+	"vtcon 1 (M) frame buffer device\n"
+	"driver vfio-pci\n"
+	"dir /sys/module/vfio_iommu_type1\n"
+	"dir /dev/vfio\n"
+	"file /etc/pve/qemu-server/100.conf bios: ovmf\\nhostpci0: 0000:02:00,pcie=1,x-vga=1\n"
+	"file /etc/pve/qemu-server/101.conf hostpci0: 0000:00:1f.2\n";
+
+struct capture {
+	char text[16384];
+	size_t len;
+};
+
+static void capture(void *ud, enum ho_level level, const char *msg)
+{
+	struct capture *c = ud;
+	int n = snprintf(c->text + c->len, sizeof(c->text) - c->len, "%s%s\n",
+			 level == HO_ERROR ? "E: " : level == HO_WARN ? "W: " : "", msg);
+
+	if (n > 0 && (size_t)n < sizeof(c->text) - c->len)
+		c->len += (size_t)n;
+}
+
+static struct hook_opts opts = {
+	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
+	.return_on_stop = true, .holders_refuse = true,
+};
+
+struct world {
+	struct sysroot sr;
+	struct fake_kernel k;
+	struct capture cap;
+	struct handoff_ops ops;
+};
+
+/* A fake host from base_spec plus EXTRA, with the fake kernel at its write point. */
+static struct world *world(const char *extra)
+{
+	static struct world w;
+	char spec[8192], cmd[600];
+	int line = 0;
+
+	/* a fresh tree each time (a test may build several) */
+	if (w.sr.fd > 0)
+		sr_close(&w.sr);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", test_tmpdir());
+	CHECK_INT(system(cmd), 0);
+	memset(&w, 0, sizeof(w));
+	snprintf(spec, sizeof(spec), "%s%s", base_spec, extra ? extra : "");
+	if (fakesys_build(test_tmpdir(), spec, &line) < 0)
+		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
+	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
+	fk_init(&w.k, test_tmpdir(), &w.sr);
+	w.ops = (struct handoff_ops){ .sr = &w.sr, .opts = &opts, .node = "pve", .log = capture,
+				      .ud = &w.cap, .prove = fk_prove };
+	return &w;
+}
+
+static void reset_log(struct world *w)
+{
+	memset(&w->cap, 0, sizeof(w->cap));
+	w->k.log[0] = '\0';
+}
+
+static bool exists(const char *rel)
+{
+	char p[1024];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s%s", test_tmpdir(), rel);
+	return lstat(p, &st) == 0;
+}
+
+static void text(struct world *w, const char *path, char *buf, size_t size)
+{
+	if (sr_read_str(&w->sr, path, buf, size) < 0)
+		snprintf(buf, size, "(unreadable)");
+}
+
+/* Everything a handoff changes, as one string: equal strings, equal hosts. */
+static void snapshot(struct world *w, char *out, size_t size)
+{
+	char vt[16], gpu_ov[64], audio_ov[64];
+
+	text(w, "/sys/class/vtconsole/vtcon1/bind", vt, sizeof(vt));
+	snprintf(gpu_ov, sizeof(gpu_ov), "%s", fk_override(&w->k, GPU));
+	snprintf(audio_ov, sizeof(audio_ov), "%s", fk_override(&w->k, AUDIO));
+	snprintf(out, size, "gpu=%s/%s ", fk_driver(&w->k, GPU), gpu_ov);
+	snprintf(out + strlen(out), size - strlen(out), "audio=%s/%s vtcon1=%s efifb=%d state=%d "
+		 "vfio29=%d", fk_driver(&w->k, AUDIO), audio_ov, vt,
+		 exists("/sys/devices/platform/efi-framebuffer.0/driver"),
+		 exists("/run/pve-gpu-passthrough/100.state"), exists("/dev/vfio/29"));
+}
+
+static const char *host_before =
+	"gpu=nouveau/ audio=snd_hda_intel/ vtcon1=1 efifb=1 state=0 vfio29=0";
+
+TEST(handoff_moves_the_group_and_gives_it_back)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, "gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci vtcon1=0 efifb=0 state=1 "
+			"vfio29=1");
+	/* the order the engine promises: consoles, overrides, then each device unbound and
+	 * probed (vfio-pci is registered, so nothing binds before the probe) */
+	CHECK_STR(w->k.log, "/sys/class/vtconsole/vtcon1/bind=0\n"
+			    "/sys/bus/platform/drivers/efi-framebuffer/unbind=efi-framebuffer.0\n"
+			    "/sys/bus/pci/devices/0000:02:00.0/driver_override=vfio-pci\n"
+			    "/sys/bus/pci/devices/0000:02:00.1/driver_override=vfio-pci\n"
+			    "/sys/bus/pci/drivers/nouveau/unbind=0000:02:00.0\n"
+			    "/sys/bus/pci/drivers_probe=0000:02:00.0\n"
+			    "/sys/bus/pci/drivers/snd_hda_intel/unbind=0000:02:00.1\n"
+			    "/sys/bus/pci/drivers_probe=0000:02:00.1\n");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0 10de:0fc6: nouveau -> vfio-pci\n");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.1 10de:0e1b: snd_hda_intel -> vfio-pci\n");
+	CHECK_CONTAINS(w->cap.text, "IOMMU group 29 (0000:02:00.0 0000:02:00.1) ready");
+	CHECK(!strstr(w->cap.text, "E: "));
+
+	/* QEMU starts; Proxmox's own binder adds the ids to vfio-pci's table */
+	reset_log(w);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "10de 0fc6"), 0);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+	/* without remove_id the probe would have put the GPU straight back on vfio-pci */
+	CHECK_CONTAINS(w->k.log, "/sys/bus/pci/drivers/vfio-pci/remove_id=10de 0fc6\n"
+				 "/sys/bus/pci/devices/0000:02:00.0/driver_override=\\n\n"
+				 "/sys/bus/pci/drivers/vfio-pci/unbind=0000:02:00.0\n"
+				 "/sys/bus/pci/drivers_probe=0000:02:00.0\n");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: vfio-pci -> nouveau");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.1: vfio-pci -> snd_hda_intel");
+	CHECK_CONTAINS(w->cap.text, "firmware framebuffer efi-framebuffer.0 restored");
+	CHECK_CONTAINS(w->cap.text, "vtcon1 (framebuffer console) restored");
+}
+
+TEST(handoff_twice_is_a_no_op)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	reset_log(w);
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	CHECK_STR(w->k.log, ""); /* already there: nothing written */
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0 10de:0fc6: already on vfio-pci");
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+TEST(every_refusal_writes_nothing)
+{
+	static const struct {
+		const char *extra, *says;
+		int vmid;
+	} cases[] = {
+		{ "", "backs /", 101 },
+		{ "file /etc/pve/qemu-server/103.conf hostpci0: 0000:03:00.0\n"
+		  "pci 0000:03:00.0 vendor=10de device=1049 class=030000\n",
+		  "0000:03:00.0 has no IOMMU group", 103 },
+		{ "link /proc/4711/fd/7 /dev/dri/card0\nfile /proc/4711/comm Xorg\n",
+		  "in use on the host by 4711 (Xorg)", 100 },
+		{ "link /proc/555/fd/30 /dev/vfio/29\nfile /proc/555/comm kvm\n",
+		  "IOMMU group 29 is open by 555 (kvm)", 100 },
+		{ "file /run/qemu-server/pci-id-reservations 0000:02:00.1 105 time:9999999999\n",
+		  "reserved by running VM 105", 100 },
+		{ "file /run/pve-gpu-passthrough/106.state pve-gpu-passthrough-state 1\\nvmid 106\\n"
+		  "device 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\n",
+		  "was handed over for VM 106", 100 },
+		{ "rm /sys/module/vfio_iommu_type1\n", "vfio_iommu_type1 cannot be loaded", 100 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct world *w = world(cases[i].extra);
+		char snap[512];
+
+		CHECK(handoff_prepare(&w->ops, cases[i].vmid) < 0);
+		CHECK_CONTAINS(w->cap.text, cases[i].says);
+		CHECK_STR(w->k.log, "");
+		snapshot(w, snap, sizeof(snap));
+		CHECK_STR(snap, host_before);
+	}
+}
+
+/* A fault at one step of the VM start: the start fails, and everything is undone. */
+static void rollback_after(const char *step, unsigned nth, int err, const char *says)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+
+	fk_fail(&w->k, step, nth, err);
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	CHECK_CONTAINS(w->cap.text, says);
+	CHECK_CONTAINS(w->cap.text, "W: undoing the handoff of VM 100");
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+TEST(rollback_at_each_step)
+{
+	rollback_after("bind", 1, -EIO, "cannot unbind framebuffer console vtcon1");
+	rollback_after("unbind", 1, -EIO, "cannot release firmware framebuffer efi-framebuffer.0");
+	rollback_after("driver_override", 1, -EINVAL, "0000:02:00.0: cannot set driver_override");
+	rollback_after("driver_override", 2, -EINVAL, "0000:02:00.1: cannot set driver_override");
+	rollback_after("unbind", 2, -EIO, "0000:02:00.0: cannot unbind from nouveau");
+	rollback_after("drivers_probe", 1, -EIO, "0000:02:00.0: drivers_probe failed");
+	rollback_after("unbind", 3, -EIO, "0000:02:00.1: cannot unbind from snd_hda_intel");
+	rollback_after("drivers_probe", 2, -EIO, "0000:02:00.1: drivers_probe failed");
+}
+
+TEST(rollback_when_vfio_pci_does_not_bind)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+
+	w->k.vfio_refuses = true;
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: vfio-pci did not bind within 100 ms (now: no "
+				    "driver); see dmesg");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: no driver -> nouveau");
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+static int prove_fails(const struct sysroot *sr, int group, const char *const *devs, int ndev,
+		       unsigned flags, struct vfio_report *rep)
+{
+	rep->stage = "type1 iommu";
+	return -ENODEV;
+}
+
+TEST(rollback_when_the_group_is_not_usable)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+
+	w->ops.prove = prove_fails;
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	CHECK_CONTAINS(w->cap.text, "IOMMU group 29 (0000:02:00.0 0000:02:00.1) is not usable "
+				    "through VFIO: type1 iommu");
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+TEST(rollback_keeps_an_earlier_state_file)
+{
+	struct world *w = world(NULL);
+	char before[4096], after[4096];
+
+	/* a first start moved the group; a second start of the same VM fails at the proof */
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	CHECK(sr_read(&w->sr, "/run/pve-gpu-passthrough/100.state", before, sizeof(before)) > 0);
+	w->ops.prove = prove_fails;
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	CHECK(sr_read(&w->sr, "/run/pve-gpu-passthrough/100.state", after, sizeof(after)) > 0);
+	CHECK_STR(after, before);
+}
+
+TEST(give_back_leaves_a_device_another_driver_took)
+{
+	struct world *w = world(NULL);
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	/* meanwhile the admin moved the audio function to another driver */
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers/vfio-pci/unbind", AUDIO), 0);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/devices/" AUDIO "/driver_override", "\n"), 0);
+	CHECK_INT(fakesys_build(test_tmpdir(), "pci 0000:09:00.0 driver=pci-stub\n", NULL), 0);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers/pci-stub/new_id", "10de 0e1b"), 0);
+	CHECK_STR(fk_driver(&w->k, AUDIO), "pci-stub");
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	CHECK_CONTAINS(w->cap.text, "W: 0000:02:00.1: now on pci-stub; leaving it there");
+	CHECK_STR(fk_driver(&w->k, AUDIO), "pci-stub");
+	CHECK_STR(fk_driver(&w->k, GPU), "nouveau");
+}
+
+TEST(give_back_reports_a_driver_that_does_not_take_it)
+{
+	struct world *w = world(NULL);
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	w->k.host_refuses = true;
+	CHECK(handoff_release(&w->ops, 100) < 0);
+	CHECK_CONTAINS(w->cap.text, "E: 0000:02:00.0: nouveau did not take it back within 100 ms "
+				    "(now: no driver); see dmesg");
+	CHECK_STR(fk_override(&w->k, GPU), ""); /* the kernel may still find it a driver */
+	CHECK(!exists("/run/pve-gpu-passthrough/100.state"));
+}
+
+TEST(give_back_waits_while_the_group_is_open)
+{
+	struct world *w = world(NULL);
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	CHECK_INT(fakesys_build(test_tmpdir(),
+				"link /proc/777/fd/30 /dev/vfio/29\nfile /proc/777/comm kvm\n", NULL),
+		  0);
+	reset_log(w);
+	CHECK(handoff_release(&w->ops, 100) < 0);
+	CHECK_CONTAINS(w->cap.text, "IOMMU group 29 is still open by 777 (kvm)");
+	CHECK_STR(w->k.log, "");
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+	CHECK(exists("/run/pve-gpu-passthrough/100.state")); /* for a later release */
+}
+
+TEST(unbind_that_hangs_times_out)
+{
+	struct world *w = world(NULL);
+	char fifo[600];
+	int fd;
+
+	/* nouveau's remove blocks (a client holds the GPU): the write never returns */
+	snprintf(fifo, sizeof(fifo), "%s/sys/bus/pci/drivers/nouveau/unbind", test_tmpdir());
+	CHECK_INT(unlink(fifo), 0);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	opts.unbind_timeout_ms = 200;
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	opts.unbind_timeout_ms = 1000;
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: nouveau did not let go within 200 ms");
+	CHECK_STR(fk_override(&w->k, GPU), ""); /* rolled back */
+	/* let the blocked child go */
+	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(fd >= 0);
+	usleep(100 * 1000);
+	close(fd);
+}
+
+TEST(dry_run_writes_nothing_on_the_kernel)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+
+	w->ops.dry_run = true;
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	CHECK_STR(w->k.log, "");
+	CHECK_CONTAINS(w->cap.text, "would write 'vfio-pci' to "
+				    "/sys/bus/pci/devices/0000:02:00.0/driver_override");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0 10de:0fc6: nouveau -> vfio-pci (dry run)");
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+/* The program is killed right after the GPU was unbound (a kill point): the state file it
+ * wrote first lets post-stop put the host back. */
+TEST(killed_midway_post_stop_restores)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		static struct sr_write_point kill;
+
+		if (sr_kill_point_parse(&kill, "unbind:2") < 0)
+			_exit(2);
+		kill.next = w->sr.wp;
+		w->sr.wp = &kill;
+		handoff_prepare(&w->ops, 100);
+		_exit(0); /* not reached: the kill point stops it */
+	}
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, "gpu=/vfio-pci audio=snd_hda_intel/vfio-pci vtcon1=0 efifb=0 state=1 "
+			"vfio29=0");
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+TEST(kill_point_spec)
+{
+	struct sr_write_point wp = { 0 };
+
+	CHECK_INT(sr_kill_point_parse(&wp, "drivers_probe:3"), 0);
+	CHECK_STR(wp.kill_step, "drivers_probe");
+	CHECK_INT(wp.kill_nth, 3);
+	CHECK_INT(sr_kill_point_parse(&wp, "unbind"), 0);
+	CHECK_INT(wp.kill_nth, 1);
+	CHECK_INT(sr_kill_point_parse(&wp, NULL), 0);
+	CHECK_STR(wp.kill_step, "");
+	CHECK_INT(sr_kill_point_parse(&wp, "unbind:0"), -EINVAL);
+	CHECK_INT(sr_kill_point_parse(&wp, ":2"), -EINVAL);
+	CHECK_INT(sr_kill_point_parse(&wp, "a/b"), -EINVAL);
+	CHECK_INT(sr_kill_point_parse(&wp, "unbind:x"), -EINVAL);
+}
+
+TEST(one_list_of_vfio_modules)
+{
+	const char *missing = NULL;
+	struct world *w = world(NULL);
+
+	CHECK_INT(bind_nvfio_modules, 3);
+	CHECK_INT(bind_vfio_available(&w->sr, &missing), 1);
+	CHECK_INT(fakesys_build(test_tmpdir(), "rm /sys/module/vfio_iommu_type1\n", NULL), 0);
+	CHECK_INT(bind_vfio_available(&w->sr, &missing), 0);
+	CHECK_STR(missing, "vfio_iommu_type1");
+}
