@@ -7,7 +7,9 @@
  * one config read. Options before VMID are for tests and manual use:
  *   --sysroot DIR   act below DIR instead of /   --node NAME   Proxmox node name
  *   --config FILE   our INI                      --dry-run     change nothing, say what
- * Exit status: 0 success or nothing to do, 1 failure (refused, or undone), 2 usage error. */
+ * Exit status: 0 success or nothing to do, 1 failure (refused, or undone), 2 usage error.
+ * Fault tests only: PGP_TEST_KILL_POINT=STEP[:N] kills the hook right after the Nth sysfs
+ * write to an attribute named STEP (see sr_kill_point_parse); unset, nothing changes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -62,6 +64,7 @@ int main(int argc, char **argv)
 	char node[128] = "", err[512];
 	struct logger lg = { 0 };
 	struct pgp_config cfg;
+	struct sr_write_point kill = { 0 };
 	struct sysroot sr;
 	unsigned long vmid;
 	bool dry_run = false;
@@ -88,9 +91,16 @@ int main(int argc, char **argv)
 	}
 	r = sr_open(&sr, root);
 	if (r < 0) {
-		fprintf(stderr, "pve-gpu-passthrough: cannot open root '%s': %s\n", root, strerror(-r));
+		fprintf(stderr, "pve-gpu-passthrough: cannot open root '%s': %s\n", root ? root : "/",
+			strerror(-r));
 		return EXIT_FAILED;
 	}
+	if (sr_kill_point_parse(&kill, getenv("PGP_TEST_KILL_POINT")) < 0) {
+		fprintf(stderr, "pve-gpu-passthrough: invalid PGP_TEST_KILL_POINT\n");
+		return EXIT_USAGE;
+	}
+	if (kill.kill_step[0])
+		sr.wp = &kill;
 	/* the fast paths: nothing to hand over, nothing to give back */
 	if (!strcmp(phase, "pre-start")) {
 		r = handoff_vm_has_devices(&sr, lg.vmid, err, sizeof(err));
