@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "devlock.h"
 #include "fakekernel.h"
 #include "fakesys.h"
 #include "handoff.h"
@@ -442,4 +443,116 @@ TEST(one_list_of_vfio_modules)
 	CHECK_INT(fakesys_build(test_tmpdir(), "rm /sys/module/vfio_iommu_type1\n", NULL), 0);
 	CHECK_INT(bind_vfio_available(&w->sr, &missing), 0);
 	CHECK_STR(missing, "vfio_iommu_type1");
+}
+
+/* Post-stop's lock: another hook holding a device is named with its pid; any other lock error
+ * is reported as that error (it used to read "another hook (pid 0)"). */
+TEST(release_names_the_lock_holder)
+{
+	struct world *w = world(NULL);
+	char want[128];
+	int up[2], down[2], status; /* child -> parent, parent -> child */
+	pid_t pid;
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	CHECK_INT(pipe(up), 0);
+	CHECK_INT(pipe(down), 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		pid_t holder;
+		char c;
+		int fd = devlock_take(&w->sr, GPU, &holder);
+
+		(void)!write(up[1], fd >= 0 ? "y" : "n", 1);
+		(void)!read(down[0], &c, 1); /* until the parent is done */
+		_exit(0);
+	}
+	{
+		char c = 0;
+
+		CHECK_INT(read(up[0], &c, 1), 1);
+		CHECK(c == 'y');
+	}
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), -EBUSY);
+	snprintf(want, sizeof(want), "E: %s is being handed over by another hook (pid %d); not "
+		 "giving it back now", GPU, (int)pid);
+	CHECK_CONTAINS(w->cap.text, want);
+	CHECK_STR(w->k.log, "");
+	(void)!write(down[1], "x", 1);
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	/* a lock that cannot be taken at all says why */
+	{
+		char cmd[700];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s/run/pve-gpu-passthrough/lock' && : >'%s/run/"
+			 "pve-gpu-passthrough/lock'", test_tmpdir(), test_tmpdir());
+		CHECK_INT(system(cmd), 0);
+	}
+	reset_log(w);
+	CHECK(handoff_release(&w->ops, 100) < 0);
+	CHECK_CONTAINS(w->cap.text, "E: cannot lock 0000:02:00.0: ");
+	CHECK(!strstr(w->cap.text, "pid 0"));
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+}
+
+/* The hook program itself, stopped by PGP_TEST_KILL_POINT right after its first
+ * driver_override write; post-stop then puts the override back. */
+static int run_hook(const char *kill, const char *phase, int *sig)
+{
+	char self[1024], hook[1100], out[600];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int status;
+	pid_t pid;
+
+	CHECK(n > 0);
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0'; /* BUILD/tests */
+	snprintf(hook, sizeof(hook), "%s/../pve-gpu-passthrough-hook", self);
+	if (access(hook, X_OK) != 0)
+		test_fail(__FILE__, __LINE__, "%s is not built", hook);
+	snprintf(out, sizeof(out), "%s/hook.out", test_tmpdir());
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(127);
+		if (kill)
+			setenv("PGP_TEST_KILL_POINT", kill, 1);
+		else
+			unsetenv("PGP_TEST_KILL_POINT");
+		execl(hook, hook, "--sysroot", test_tmpdir(), "--node", "pve", "100", phase,
+		      (char *)NULL);
+		_exit(127);
+	}
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	*sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(hook_program_stops_at_its_kill_point)
+{
+	char buf[64];
+	int sig;
+
+	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
+	struct sysroot sr;
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(run_hook("driver_override", "pre-start", &sig), -1);
+	CHECK_INT(sig, SIGKILL);
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+	CHECK(sr_read_str(&sr, "/sys/bus/pci/devices/" GPU "/driver_override", buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "vfio-pci");
+	CHECK(sr_read_str(&sr, "/sys/bus/pci/devices/" AUDIO "/driver_override", buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "(null)"); /* it never got there */
+	CHECK_INT(run_hook(NULL, "post-stop", &sig), 0);
+	CHECK_INT(sig, 0);
+	CHECK(!exists("/run/pve-gpu-passthrough/100.state"));
+	CHECK_INT(sr_read_str(&sr, "/sys/class/vtconsole/vtcon1/bind", buf, sizeof(buf)), 1);
+	CHECK_STR(buf, "1");
+	CHECK_INT(run_hook("no/such", "pre-start", &sig), 2); /* a malformed kill point */
+	sr_close(&sr);
 }
