@@ -9,10 +9,10 @@
 #include "modload.h"
 #include "util.h"
 
-const struct bind_module bind_vfio_modules[] = {
+const struct bind_module bind_vfio_modules[BIND_NVFIO_MODULES] = {
 	{ "vfio", NULL },
-	{ "vfio-pci", "/sys/bus/pci/drivers/" BIND_VFIO },
 	{ "vfio_iommu_type1", "/sys/module/vfio_iommu_type1" },
+	{ "vfio-pci", "/sys/bus/pci/drivers/" BIND_VFIO },
 };
 const int bind_nvfio_modules = (int)ARRAY_SIZE(bind_vfio_modules);
 

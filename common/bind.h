@@ -34,7 +34,8 @@ struct bind_module {
 	const char *name;
 	const char *present;
 };
-extern const struct bind_module bind_vfio_modules[];
+#define BIND_NVFIO_MODULES 3
+extern const struct bind_module bind_vfio_modules[BIND_NVFIO_MODULES];
 extern const int bind_nvfio_modules;
 
 enum bind_step {

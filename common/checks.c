@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bind.h"
 #include "config.h"
 #include "console.h"
 #include "pveconf.h"
@@ -441,12 +442,21 @@ static void check_acs(struct ctx *c)
 
 static void check_modules(struct ctx *c)
 {
-	static const char *const names[] = { "vfio", "vfio_iommu_type1", "vfio_pci" };
 	const struct hostinfo *h = &c->rep->host;
-	struct hostmod m[3];
-	char msg[256] = "", missing[64] = "";
+	struct hostmod m[BIND_NVFIO_MODULES];
+	char msg[256] = "", missing[64] = "", kname[BIND_NVFIO_MODULES][32];
+	const char *names[BIND_NVFIO_MODULES];
 	struct check_result *r;
 	int rc;
+
+	/* the bind engine's list, as kmod names them (vfio_pci) */
+	for (int i = 0; i < BIND_NVFIO_MODULES; i++) {
+		str_copy(kname[i], sizeof(kname[i]), bind_vfio_modules[i].name);
+		for (char *p = kname[i]; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		names[i] = kname[i];
+	}
 
 	if (!h->release[0]) {
 		r = add(c, "vfio.modules", CHECK_WARN, NULL, "cannot read the kernel release from "
@@ -454,7 +464,7 @@ static void check_modules(struct ctx *c)
 		fix(c, r, "run the check on the host itself");
 		return;
 	}
-	rc = hostinfo_modules(c->sr, h->release, names, 3, m);
+	rc = hostinfo_modules(c->sr, h->release, names, BIND_NVFIO_MODULES, m);
 	if (rc < 0) {
 		r = add(c, "vfio.modules", CHECK_WARN, NULL, "cannot look up modules in "
 			"'/lib/modules/%s': %s", h->release, strerror(-rc));
@@ -462,7 +472,7 @@ static void check_modules(struct ctx *c)
 			  "(proxmox-kernel-%s) or reboot into an installed kernel", h->release);
 		return;
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < BIND_NVFIO_MODULES; i++) {
 		size_t n = strlen(msg);
 
 		snprintf(msg + n, sizeof(msg) - n, "%s%s (%s%s)", i ? ", " : "", names[i],

@@ -1,5 +1,5 @@
 # hook-rollback: binding fails midway (vfio-pci is made unloadable: its module file is
-# corrupt, so the load fails after consoles were released and devices unbound); the hook undoes
+# corrupt, so the load fails after consoles were released and overrides set); the hook undoes
 # everything and the host ends as it began.
 load_host_drivers
 for f in $(find /lib/modules -name 'vfio-pci.ko*'); do echo "not a module" >"$f"; done
