@@ -270,6 +270,8 @@ TEST(rollback_when_vfio_pci_does_not_bind)
 static int prove_fails(const struct sysroot *sr, int group, const char *const *devs, int ndev,
 		       unsigned flags, struct vfio_report *rep)
 {
+	memset(rep, 0, sizeof(*rep));
+	rep->bad_dev = rep->bad_bar = -1;
 	rep->stage = "type1 iommu";
 	return -ENODEV;
 }
