@@ -77,6 +77,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(call obj,$(TEST_SUPPORT_SRC)) $(LIBC
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# test_bind runs the hook program itself (a kill point stops it).
+$(BUILD)/tests/test_bind: | $(HOOK)
+
 $(BUILD)/fakesys: $(BUILD)/tests/fixture/fakesys_main.o $(BUILD)/tests/fixture/fakesys.o \
 		$(BUILD)/tests/fixture/fakekmod.o $(LIBCOMMON)
 	@echo '  LD      $@'
