@@ -82,6 +82,7 @@ int pve_hostpci_parse(const char *value, struct pve_hostpci *h, char *err, size_
 	h->rombar = true;
 	if (str_copy(buf, sizeof(buf), value) < 0)
 		return errf(err, errsize, "value too long");
+	snprintf(h->value, sizeof(h->value), "%s", value);
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), i++) {
 		char *eq = strchr(t, '=');
 		const char *key = "host", *v = t;
@@ -121,7 +122,10 @@ int pve_hostpci_parse(const char *value, struct pve_hostpci *h, char *err, size_
 		} else if (!strcmp(key, "romfile")) {
 			if (str_copy(h->romfile, sizeof(h->romfile), v) < 0 || strpbrk(v, ";"))
 				return errf(err, errsize, "romfile: bad value");
-		} else if (!strcmp(key, "legacy-igd") || !strcmp(key, "vendor-id") ||
+		} else if (!strcmp(key, "legacy-igd")) {
+			if ((r = parse_flag(key, v, &h->legacy_igd, err, errsize)) < 0)
+				return r;
+		} else if (!strcmp(key, "vendor-id") ||
 			   !strcmp(key, "device-id") || !strcmp(key, "sub-vendor-id") ||
 			   !strcmp(key, "sub-device-id")) {
 			/* accepted, irrelevant to the host side */
@@ -371,6 +375,8 @@ struct map_entry {
 	char node[128];
 	char path[512];
 	char id[16];
+	char subsys[16];      /* subsystem-id, "" when not given */
+	char iommugroup[16];  /* "" when not given */
 };
 
 static int parse_map_entry(const char *value, struct map_entry *m)
@@ -392,25 +398,12 @@ static int parse_map_entry(const char *value, struct map_entry *m)
 			return -EINVAL;
 		if (!strcmp(t, "id") && str_copy(m->id, sizeof(m->id), eq + 1) < 0)
 			return -EINVAL;
+		if (!strcmp(t, "subsystem-id") && str_copy(m->subsys, sizeof(m->subsys), eq + 1) < 0)
+			return -EINVAL;
+		if (!strcmp(t, "iommugroup") && str_copy(m->iommugroup, sizeof(m->iommugroup), eq + 1) < 0)
+			return -EINVAL;
 	}
 	return m->node[0] && m->path[0] && m->id[0] ? 0 : -EINVAL;
-}
-
-/* Like Proxmox's assert_valid: every path part (function .0 when none is given) must still
- * have the mapped vendor:device id. */
-static bool map_id_matches(const struct sysroot *sr, const struct pve_pci_id *id, const char *want)
-{
-	struct pci_addr a = id->addr;
-	struct pci_dev_info d;
-	char name[PCI_ADDR_LEN], have[16];
-
-	if (!id->has_func)
-		a.func = 0;
-	pci_addr_fmt(&a, name);
-	if (pcidev_read(sr, name, &d) < 0)
-		return false;
-	snprintf(have, sizeof(have), "%04x:%04x", d.vendor, d.device);
-	return strcasecmp(have, want) == 0;
 }
 
 static bool listed(const struct pve_devlist *l, const char *name)
@@ -469,6 +462,24 @@ next:
 	return 0;
 }
 
+/* Reads /etc/pve/mapping/pci.cfg for mapping NAME, with the one message for each failure. */
+static int read_mapping_file(const struct sysroot *sr, const char *name, char **text, char *err,
+			     size_t errsize)
+{
+	int r = slurp(sr, "/etc/pve/mapping/pci.cfg", MAPPING_MAX, text);
+
+	if (r == -ENOENT) {
+		errf(err, errsize, "PCI device mapping not found for '%s' (no mapping file)", name);
+		return -ENODEV;
+	}
+	if (r < 0) {
+		errf(err, errsize, "cannot read the PCI mapping file '/etc/pve/mapping/pci.cfg': %s",
+		     r == -EINVAL ? "contains a NUL byte" : sr_strerror(r));
+		return r;
+	}
+	return 0;
+}
+
 /* TAKEN: devices earlier hostpci entries of the VM use; an alternative touching one is skipped,
  * as Proxmox's choose_hostpci_devices does. */
 static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h, const char *node,
@@ -480,16 +491,13 @@ static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h,
 	int r;
 
 	out->n = 0;
-	r = slurp(sr, "/etc/pve/mapping/pci.cfg", MAPPING_MAX, &text);
-	if (r == -ENOENT) {
-		errf(err, errsize, "PCI device mapping not found for '%s' (no mapping file)", h->mapping);
-		return -ENODEV;
-	}
-	if (r < 0) {
-		errf(err, errsize, "cannot read the PCI mapping file '/etc/pve/mapping/pci.cfg': %s",
-		     r == -EINVAL ? "contains a NUL byte" : sr_strerror(r));
-		return r == -EINVAL ? -EINVAL : r;
-	}
+	/* Proxmox validates every entry of this node before it chooses one. */
+	r = pve_mapping_validate(sr, h->mapping, node, NULL, err, errsize);
+	if (r < 0)
+		return r;
+	r = read_mapping_file(sr, h->mapping, &text, err, errsize);
+	if (r < 0)
+		return r;
 	map = malloc(sizeof(*map));
 	if (!map) {
 		free(text);
@@ -513,12 +521,6 @@ static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h,
 			gone = expand_id(sr, &a->ids[i], out, NULL, 0) < 0;
 		if (gone)
 			continue;
-		for (int i = 0; i < a->nids && r != -EINVAL; i++)
-			if (!map_id_matches(sr, &a->ids[i], a->id))
-				r = errf(err, errsize, "PCI device mapping '%s' invalid (hardware probably "
-					 "changed): '%s' is not %s", h->mapping, out->names[0], a->id);
-		if (r == -EINVAL)
-			break;
 		for (int i = 0; i < out->n && !busy; i++)
 			busy = listed(taken, out->names[i]) ||
 			       pve_reserved_by_other(sr, out->names[i], vmid) > 0;
@@ -570,30 +572,345 @@ int pve_nodename(char *buf, size_t size)
 	return str_copy(buf, size, u.nodename);
 }
 
+int pve_vmconf_expand_all(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
+			  struct pve_hostpci_result *res, struct pve_devlist *all, int *err_index)
+{
+	int first = 0;
+
+	all->n = 0;
+	for (int i = 0; i < c->nhostpci; i++) {
+		const struct pve_hostpci *h = &c->hostpci[i];
+		struct pve_hostpci_result *e = &res[i];
+		struct pve_devlist *l = &e->devs;
+		int r;
+
+		e->err[0] = '\0';
+		if (h->mapping[0] && !h->keep && !h->mdev)
+			r = expand_mapping(sr, h, node, c->vmid, all, l, e->err, sizeof(e->err));
+		else
+			r = pve_hostpci_expand(sr, h, node, c->vmid, l, e->err, sizeof(e->err));
+		for (int k = 0; r == 0 && k < l->n; k++)
+			if (listed(all, l->names[k]))
+				r = errf(e->err, sizeof(e->err), "device '%s' assigned more than once",
+					 l->names[k]);
+		if (r == 0 && all->n + l->n > (int)ARRAY_SIZE(all->names))
+			r = errf(e->err, sizeof(e->err), "too many devices");
+		e->rc = r;
+		if (r < 0) {
+			l->n = 0;
+			if (!first) {
+				first = r;
+				*err_index = h->index;
+			}
+			continue;
+		}
+		for (int k = 0; k < l->n; k++)
+			strcpy(all->names[all->n++], l->names[k]);
+	}
+	return first;
+}
+
 int pve_vmconf_expand(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
 		      struct pve_devlist *ret, int *err_index, char *err, size_t errsize)
 {
-	struct pve_devlist l;
+	_cleanup_free_ struct pve_hostpci_result *res = calloc(PVE_MAX_HOSTPCI, sizeof(*res));
 	int r;
 
-	ret->n = 0;
-	for (int i = 0; i < c->nhostpci; i++) {
-		const struct pve_hostpci *h = &c->hostpci[i];
-
-		*err_index = h->index;
-		if (h->mapping[0] && !h->keep && !h->mdev)
-			r = expand_mapping(sr, h, node, c->vmid, ret, &l, err, errsize);
-		else
-			r = pve_hostpci_expand(sr, h, node, c->vmid, &l, err, errsize);
-		if (r < 0)
-			return r;
-		for (int k = 0; k < l.n; k++) {
-			if (listed(ret, l.names[k]))
-				return errf(err, errsize, "device '%s' assigned more than once", l.names[k]);
-			if (ret->n >= (int)ARRAY_SIZE(ret->names))
-				return errf(err, errsize, "too many devices");
-			strcpy(ret->names[ret->n++], l.names[k]);
+	if (!res)
+		return -ENOMEM;
+	*err_index = 0;
+	r = pve_vmconf_expand_all(sr, c, node, res, ret, err_index);
+	for (int i = 0; r < 0 && i < c->nhostpci; i++)
+		if (res[i].rc < 0) {
+			if (err && errsize)
+				snprintf(err, errsize, "%s", res[i].err);
+			break;
 		}
+	return r;
+}
+
+/* --- mapping validation (Proxmox's PVE::Mapping::PCI::assert_valid) ------------------------ */
+
+#define MAP_ENTRIES_MAX 64
+
+struct map_line {
+	int line;
+	char value[768];
+};
+
+/* The map entries of mapping NAME for NODE in TEXT, with their lines, and the section's mdev
+ * flag (SectionConfig: a header alone on its line, indented "key value" lines, '#' comments,
+ * an empty line ends the section). Returns how many, or -E2BIG. */
+static int mapping_entries(const char *text, const char *name, const char *node,
+			   struct map_line *out, int max, bool *mdev)
+{
+	const char *p = text;
+	bool in = false;
+	int lineno = 0, n = 0;
+
+	*mdev = false;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char buf[1024], *t, *v;
+		struct map_entry m;
+
+		lineno++;
+		if (len >= sizeof(buf)) {
+			p += len + (nl ? 1 : 0);
+			continue; /* longer than any valid line: Proxmox fails to parse it too */
+		}
+		memcpy(buf, p, len);
+		buf[len] = '\0';
+		p += len + (nl ? 1 : 0);
+		t = str_trim(buf);
+		if (*t == '#')
+			continue;
+		if (!*t) {
+			in = false;
+			continue;
+		}
+		if (buf[0] != ' ' && buf[0] != '\t') {
+			in = !strcmp(t, name);
+			continue;
+		}
+		if (!in)
+			continue;
+		v = t + strcspn(t, " \t");
+		if (*v)
+			*v++ = '\0';
+		v = str_trim(v);
+		if (!strcmp(t, "mdev")) {
+			if (parse_bool(v, mdev) < 0)
+				*mdev = false;
+			continue;
+		}
+		if (strcmp(t, "map") != 0 || parse_map_entry(v, &m) < 0 || strcmp(m.node, node) != 0)
+			continue; /* Proxmox warns about an unparsable entry and skips it */
+		if (n >= max)
+			return -E2BIG;
+		out[n].line = lineno;
+		snprintf(out[n].value, sizeof(out[n].value), "%s", v);
+		n++;
+	}
+	return n;
+}
+
+/* A sysfs id attribute ("0x10de") without its 0x, as Proxmox reads it; false when absent. */
+static bool read_id_attr(const struct sysroot *sr, const char *dev, const char *attr, char *out,
+			 size_t size)
+{
+	char path[SR_PATH_MAX], buf[32];
+
+	if (sr_path(path, "/sys/bus/pci/devices/%s/%s", dev, attr) < 0 ||
+	    sr_read_str(sr, path, buf, sizeof(buf)) < 0)
+		return false;
+	return str_copy(out, size, str_has_prefix(buf, "0x") ? buf + 2 : buf) == 0;
+}
+
+/* VALUE with every "0x" removed (Proxmox's s/0x//g before comparing). */
+static void strip_0x(const char *value, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (const char *p = value; *p && n + 1 < size; p++) {
+		if (p[0] == '0' && p[1] == 'x') {
+			p++;
+			continue;
+		}
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+}
+
+/* The entry VALUE with id, subsystem-id and iommugroup set to what the hardware has now
+ * (keys whose value is NULL dropped), other keys kept in their order. */
+static void fixed_entry(const char *value, const char *id, const char *subsys, const char *group,
+			char *out, size_t size)
+{
+	char buf[1024], *save = NULL;
+	bool have_id = false, have_sub = false, have_grp = false;
+	size_t n = 0;
+
+	out[0] = '\0';
+	snprintf(buf, sizeof(buf), "%s", value);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		const char *key = t, *v = strchr(t, '=');
+		char item[600];
+
+		if (str_has_prefix(key, "id=")) {
+			have_id = true;
+			v = id;
+			key = "id";
+		} else if (str_has_prefix(key, "subsystem-id=")) {
+			have_sub = true;
+			v = subsys;
+			key = "subsystem-id";
+		} else if (str_has_prefix(key, "iommugroup=")) {
+			have_grp = true;
+			v = group;
+			key = "iommugroup";
+		} else {
+			v = NULL;
+		}
+		if (v)
+			snprintf(item, sizeof(item), "%s=%s", key, v);
+		else if (key == t)
+			snprintf(item, sizeof(item), "%s", t);
+		else
+			continue; /* a key the hardware no longer has */
+		n = strlen(out);
+		snprintf(out + n, size - n, "%s%s", n ? "," : "", item);
+	}
+	n = strlen(out);
+	if (!have_id && id)
+		snprintf(out + n, size - n, ",id=%s", id);
+	n = strlen(out);
+	if (!have_grp && group)
+		snprintf(out + n, size - n, ",iommugroup=%s", group);
+	n = strlen(out);
+	if (!have_sub && subsys)
+		snprintf(out + n, size - n, ",subsystem-id=%s", subsys);
+}
+
+/* assert_valid for one entry: 0, or -EINVAL with Proxmox's message in MSG and the fixed entry
+ * in FIXED ("" when an edit cannot help). */
+static int map_entry_valid(const struct sysroot *sr, const char *name, const char *value,
+			   bool mdev_cfg, char *msg, size_t msgsize, char *fixed, size_t fsize)
+{
+	struct map_entry m;
+	struct pve_pci_id ids[PVE_MAX_IDS];
+	char want_id[16] = "", want_sub[16] = "", want_grp[16] = "";
+	bool want_has_sub = false, want_has_grp = false, fixable = true;
+	int nids, bad = 0;
+
+	fixed[0] = '\0';
+	if (parse_map_entry(value, &m) < 0 || parse_ids(m.path, true, ids, &nids, NULL, 0) < 0)
+		return 0; /* skipped as unparsable, as Proxmox does */
+	for (int i = 0; i < nids; i++) {
+		struct pci_addr a = ids[i].addr;
+		struct pci_dev_info d;
+		char dev[PCI_ADDR_LEN], path[SR_PATH_MAX], sv[16], sd[16];
+		char exp_id[16], exp_sub[40] = "", exp_grp[16] = "", exp_mdev[4];
+		bool has_sub, has_mdev;
+
+		if (!ids[i].has_func)
+			a.func = 0;
+		pci_addr_fmt(&a, dev);
+		if (pcidev_read(sr, dev, &d) < 0) {
+			if (!bad)
+				snprintf(msg, msgsize, "pci device '%s' not found", dev);
+			return -EINVAL; /* the path names hardware that is gone: no edit of ids helps */
+		}
+		snprintf(exp_id, sizeof(exp_id), "%04x:%04x", d.vendor, d.device);
+		has_sub = read_id_attr(sr, dev, "subsystem_vendor", sv, sizeof(sv)) &&
+			  read_id_attr(sr, dev, "subsystem_device", sd, sizeof(sd));
+		if (has_sub)
+			snprintf(exp_sub, sizeof(exp_sub), "%s:%s", sv, sd);
+		if (d.iommu_group >= 0)
+			snprintf(exp_grp, sizeof(exp_grp), "%d", d.iommu_group);
+		has_mdev = (sr_path(path, "/sys/bus/pci/devices/%s/mdev_supported_types", dev) == 0 &&
+			    sr_exists(sr, path)) ||
+			   (sr_path(path, "/sys/bus/pci/devices/%s/nvidia", dev) == 0 &&
+			    sr_exists(sr, path));
+		snprintf(exp_mdev, sizeof(exp_mdev), "%d", has_mdev ? 1 : 0);
+		if (i == 0) {
+			snprintf(want_id, sizeof(want_id), "%s", exp_id);
+			snprintf(want_sub, sizeof(want_sub), "%.15s", exp_sub);
+			snprintf(want_grp, sizeof(want_grp), "%s", exp_grp);
+			want_has_sub = has_sub;
+			want_has_grp = d.iommu_group >= 0;
+		} else if (strcmp(want_id, exp_id) || strncmp(want_sub, exp_sub, 15)) {
+			fixable = false; /* one id= cannot describe parts with different ids */
+		}
+		/* Proxmox's order: sorted property names. */
+		static const char *const props[] = { "id", "iommugroup", "mdev", "subsystem-id" };
+		for (size_t k = 0; k < ARRAY_SIZE(props) && !bad; k++) {
+			const char *prop = props[k], *exp, *conf;
+
+			if (!strcmp(prop, "iommugroup") && i > 0)
+				continue; /* only the first device's group is checked */
+			if (!strcmp(prop, "id")) {
+				exp = exp_id;
+				conf = m.id[0] ? m.id : NULL;
+			} else if (!strcmp(prop, "iommugroup")) {
+				exp = exp_grp[0] ? exp_grp : NULL;
+				conf = m.iommugroup[0] ? m.iommugroup : NULL;
+			} else if (!strcmp(prop, "mdev")) {
+				exp = exp_mdev;
+				conf = mdev_cfg ? "1" : "0";
+			} else {
+				exp = has_sub ? exp_sub : NULL;
+				conf = m.subsys[0] ? m.subsys : NULL;
+			}
+			if (!exp && !conf)
+				continue;
+			if (exp && !conf) {
+				snprintf(msg, msgsize, "missing expected property '%s' for device '%s'",
+					 prop, dev);
+				bad = 1;
+			} else if (!exp && conf) {
+				snprintf(msg, msgsize, "unexpected property '%s' configured for device "
+					 "'%s'", prop, dev);
+				bad = 1;
+			} else {
+				char e[48], c2[48];
+
+				strip_0x(exp, e, sizeof(e));
+				strip_0x(conf, c2, sizeof(c2));
+				if (strcmp(e, c2) != 0) {
+					snprintf(msg, msgsize, "'%s' does not match for '%s' (%s != %s)",
+						 prop, name, e, c2);
+					bad = 1;
+				}
+			}
+			if (bad && !strcmp(prop, "mdev"))
+				fixable = false; /* the section's flag, not the entry */
+		}
+	}
+	if (!bad)
+		return 0;
+	if (fixable)
+		fixed_entry(value, want_id, want_has_sub ? want_sub : NULL,
+			    want_has_grp ? want_grp : NULL, fixed, fsize);
+	return -EINVAL;
+}
+
+int pve_mapping_validate(const struct sysroot *sr, const char *name, const char *node,
+			 struct pve_map_problem *prob, char *err, size_t errsize)
+{
+	_cleanup_free_ struct map_line *lines = calloc(MAP_ENTRIES_MAX, sizeof(*lines));
+	char *text = NULL, msg[256], fixed[768];
+	bool mdev;
+	int r, n;
+
+	if (prob)
+		memset(prob, 0, sizeof(*prob));
+	if (!lines)
+		return -ENOMEM;
+	r = read_mapping_file(sr, name, &text, err, errsize);
+	if (r < 0)
+		return r;
+	n = mapping_entries(text, name, node, lines, MAP_ENTRIES_MAX, &mdev);
+	free(text);
+	if (n < 0)
+		return errf(err, errsize, "mapping '%s': more than %d entries for node '%s'", name,
+			    MAP_ENTRIES_MAX, node);
+	if (n == 0) {
+		errf(err, errsize, "PCI device mapping not found for '%s' on node '%s'", name, node);
+		return -ENODEV;
+	}
+	for (int i = 0; i < n; i++) {
+		if (map_entry_valid(sr, name, lines[i].value, mdev, msg, sizeof(msg), fixed,
+				    sizeof(fixed)) == 0)
+			continue;
+		errf(err, errsize, "PCI device mapping invalid (hardware probably changed): %s", msg);
+		if (prob) {
+			prob->line = lines[i].line;
+			snprintf(prob->entry, sizeof(prob->entry), "%s", lines[i].value);
+			snprintf(prob->fixed, sizeof(prob->fixed), "%s", fixed);
+		}
+		return -EINVAL;
 	}
 	return 0;
 }

@@ -28,6 +28,8 @@ struct pve_hostpci {
 	bool mdev;           /* mdev=...: mediated device, left alone */
 	bool pcie, x_vga, rombar;
 	char romfile[256];   /* relative to /usr/share/kvm */
+	bool legacy_igd;     /* legacy-igd=1 */
+	char value[1024];    /* the value as written (for fixes that rewrite it) */
 };
 
 struct pve_vmconf {
@@ -90,6 +92,40 @@ int pve_hostpci_expand(const struct sysroot *sr, const struct pve_hostpci *entry
  * device named twice is an error. On error *err_index is the failing entry's N. */
 int pve_vmconf_expand(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
 		      struct pve_devlist *ret, int *err_index, char *err, size_t errsize);
+
+/* The whole VM expanded per entry (pve_vmconf_expand_all), for reports that show every entry:
+ * rc 0 with devs, or the entry's error (Proxmox's wording) in err. */
+struct pve_hostpci_result {
+	int rc;
+	char err[320];
+	struct pve_devlist devs;
+};
+
+/* pve_vmconf_expand's walk, kept going past a failing entry (which then contributes no
+ * devices) so that each entry gets its result in RES[i] (i: position in C->hostpci). ALL gets
+ * every device once. Returns the first error (Proxmox stops there), *err_index its hostpci N;
+ * 0 when every entry expands. The hook and `check` both use this walk. */
+int pve_vmconf_expand_all(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
+			  struct pve_hostpci_result *res, struct pve_devlist *all, int *err_index);
+
+/* An invalid map entry of a mapping, and how it must read for the hardware there now. */
+struct pve_map_problem {
+	int line;          /* its line in /etc/pve/mapping/pci.cfg; 0 when none */
+	char entry[768];   /* the map entry's value as it is */
+	char fixed[768];   /* the value as it must read ("" when no edit helps: a device is gone) */
+};
+
+/* Proxmox's validation of mapping NAME before a start (qemu-server parse_hostpci calls
+ * PVE::Mapping::PCI::assert_valid for every map entry of NODE before choosing one): for each
+ * path part (function .0 when none is given) the device must exist and its vendor:device
+ * (id), subsystem vendor:device (subsystem-id) and, for the first part, IOMMU group
+ * (iommugroup) must equal the entry's, each present on both sides or on neither, and the
+ * section's mdev flag must match whether the device offers mediated devices. 0 when valid;
+ * -EINVAL with err "PCI device mapping invalid (hardware probably changed): ..." and, when PROB
+ * is given, the entry and its fix; -ENODEV when NODE has no entry ("PCI device mapping not
+ * found for 'NAME'"). */
+int pve_mapping_validate(const struct sysroot *sr, const char *name, const char *node,
+			 struct pve_map_problem *prob, char *err, size_t errsize);
 
 /* The VMID holding a live Proxmox reservation of device NAME other than VMID (a time
  * reservation not yet expired, or a pid reservation whose pid is alive), 0 when none. */

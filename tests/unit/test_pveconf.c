@@ -139,12 +139,12 @@ TEST(mapping_first_free_entry_on_this_node)
 		"file /etc/pve/mapping/pci.cfg # cluster mappings\\n"
 		"gpu\\n"
 		"\\tmap node=pve2,path=0000:02:00.0,id=10de:1049\\n"
-		"\\tmap node=pve1,path=0000:01:00,id=10de:0fc6,iommugroup=29\\n"
-		"\\tmap node=pve1,path=0000:02:00.0,id=10de:1049\\n"
+		"\\tmap node=pve1,path=0000:01:00,id=10de:0fc6,iommugroup=29,subsystem-id=0000:0000\\n"
+		"\\tmap node=pve1,path=0000:02:00.0,id=10de:1049,iommugroup=30,subsystem-id=0000:0000\\n"
 		"\\tdescription two cards\\n"
 		"\\n"
 		"stale\\n"
-		"\\tmap node=pve1,path=0000:02:00.0,id=10de:ffff\\n"
+		"\\tmap node=pve1,path=0000:02:00.0,id=10de:ffff,iommugroup=30,subsystem-id=0000:0000\\n"
 		"\n"
 		"file /run/qemu-server/pci-id-reservations 0000:01:00.0 105 time:9999999999\\n"
 		"0000:02:00.0 100 time:1\n");
@@ -210,8 +210,8 @@ TEST(whole_vm_like_a_proxmox_start)
 {
 	struct sysroot sr = root(
 		"file /etc/pve/mapping/pci.cfg gpu\\n"
-		"\\tmap node=pve1,path=0000:01:00,id=10de:0fc6\\n"
-		"\\tmap node=pve1,path=0000:02:00.0,id=10de:1049\\n");
+		"\\tmap node=pve1,path=0000:01:00,id=10de:0fc6,iommugroup=29,subsystem-id=0000:0000\\n"
+		"\\tmap node=pve1,path=0000:02:00.0,id=10de:1049,iommugroup=30,subsystem-id=0000:0000\\n");
 	struct pve_vmconf c;
 	struct pve_devlist l;
 	char err[256];
@@ -349,4 +349,86 @@ TEST(mapping_parse_buffer)
 		off += (size_t)snprintf(text + off, sizeof(text) - off,
 					"\tmap node=pve1,path=0000:01:00.0,id=10de:0fc6\n");
 	CHECK_INT(pve_mapping_parse(text, "gpu", "pve1", &m), -E2BIG);
+}
+
+TEST(mapping_validated_as_proxmox_does)
+{
+	struct sysroot sr = root(
+		"file /etc/pve/mapping/pci.cfg # ids as they were before the card was swapped\\n"
+		"nosub\\n"
+		"\\tmap node=pve1,path=0000:01:00,id=10de:0fc6,iommugroup=29\\n"
+		"\\n"
+		"moved\\n"
+		"\\tmap node=pve1,path=0000:02:00.0,id=10de:1049,iommugroup=30,subsystem-id=0000:0000\\n"
+		"\\tmap node=pve1,path=0000:01:00,description=old slot,id=10de:0fc6,iommugroup=12,subsystem-id=0000:0000\\n"
+		"\\n"
+		"gone\\n"
+		"\\tmap node=pve1,path=0000:05:00,id=10de:0fc6,iommugroup=29,subsystem-id=0000:0000\\n"
+		"\\n"
+		"other\\n"
+		"\\tmap node=pve2,path=0000:01:00,id=10de:0fc6\\n"
+		"\\tmap node=pve1,path=0000:01:00,id=10de:0fc6,iommugroup=29,subsystem-id=0000:0000\\n"
+		"\\n"
+		"vgpu\\n"
+		"\\tmap node=pve1,path=0000:02:00.0,id=10de:1049,iommugroup=30,subsystem-id=0000:0000\\n"
+		"\\tmdev 1\\n");
+	struct pve_map_problem p;
+	struct pve_hostpci h;
+	struct pve_devlist l;
+	char err[320];
+
+	CHECK_INT(pve_mapping_validate(&sr, "nosub", "pve1", &p, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "PCI device mapping invalid (hardware probably changed): missing expected "
+		       "property 'subsystem-id' for device '0000:01:00.0'");
+	CHECK_INT(p.line, 3);
+	CHECK_STR(p.fixed, "node=pve1,path=0000:01:00,id=10de:0fc6,iommugroup=29,subsystem-id=0000:0000");
+	/* every entry of the node is checked before one is chosen, not only the first free one */
+	CHECK_INT(pve_mapping_validate(&sr, "moved", "pve1", &p, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, "'iommugroup' does not match for 'moved' (29 != 12)");
+	CHECK_INT(p.line, 7);
+	CHECK_STR(p.fixed, "node=pve1,path=0000:01:00,description=old slot,id=10de:0fc6,"
+			   "iommugroup=29,subsystem-id=0000:0000");
+	CHECK_INT(pve_hostpci_parse("mapping=moved", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), -EINVAL);
+	CHECK_INT(pve_mapping_validate(&sr, "gone", "pve1", &p, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, "pci device '0000:05:00.0' not found");
+	CHECK_STR(p.fixed, "");
+	/* the other node's incomplete entry is not this node's business */
+	CHECK_INT(pve_mapping_validate(&sr, "other", "pve1", &p, err, sizeof(err)), 0);
+	CHECK_INT(pve_mapping_validate(&sr, "vgpu", "pve1", &p, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, "'mdev' does not match for 'vgpu' (0 != 1)");
+	CHECK_INT(pve_mapping_validate(&sr, "none", "pve1", &p, err, sizeof(err)), -ENODEV);
+	sr_close(&sr);
+}
+
+TEST(expand_all_reports_each_entry)
+{
+	struct sysroot sr = root(
+		"file /etc/pve/mapping/pci.cfg gpu\\n"
+		"\\tmap node=pve1,path=0000:02:00.0,id=10de:1049,iommugroup=30,subsystem-id=0000:0000\\n");
+	struct pve_hostpci_result *res = calloc(PVE_MAX_HOSTPCI, sizeof(*res));
+	struct pve_vmconf c;
+	struct pve_devlist all;
+	char err[256];
+	int line, idx = -1;
+
+	CHECK(res != NULL);
+	CHECK_INT(pve_vmconf_parse("hostpci0: mapping=gpu\nhostpci1: 0000:07:00\nhostpci2: 01:00\n"
+				   "hostpci3: mapping=gpu\n", &c, &line, err, sizeof(err)), 0);
+	c.vmid = 100;
+	CHECK_INT(pve_vmconf_expand_all(&sr, &c, "pve1", res, &all, &idx), -ENODEV);
+	CHECK_INT(idx, 1);
+	CHECK_INT(res[0].rc, 0);
+	CHECK_STR(res[0].devs.names[0], "0000:02:00.0");
+	CHECK_CONTAINS(res[1].err, "no PCI device found for '0000:07:00'");
+	CHECK_INT(res[2].rc, 0);
+	CHECK_INT(res[2].devs.n, 2);
+	CHECK_CONTAINS(res[3].err, "could not find a free device for mapping 'gpu'");
+	CHECK_INT(all.n, 3);
+	/* the hook's call stops at the same first error */
+	CHECK_INT(pve_vmconf_expand(&sr, &c, "pve1", &all, &idx, err, sizeof(err)), -ENODEV);
+	CHECK_INT(idx, 1);
+	CHECK_CONTAINS(err, "no PCI device found");
+	free(res);
+	sr_close(&sr);
 }
