@@ -24,11 +24,23 @@
 #define HOOK_NAME "pve-gpu-passthrough-hook"
 #define INITRAMFS_HOOK "/usr/share/initramfs-tools/hooks/pve-gpu-passthrough"
 
+/* A device some VM of this node passes through (every config, not only those checked). */
+struct vm_user {
+	char dev[PCI_ADDR_LEN];
+	int vmid;
+};
+
 struct ctx {
 	const struct sysroot *sr;
 	const struct check_opts *o;
 	struct check_report *rep;
 	bool oom;
+	char node[128];
+	struct vm_user *users;
+	int nusers;
+	/* Set while checking a device no VM uses and nobody would pass through (the host's
+	 * console GPU, a BMC's display): its WARN and FAIL results are INFO, saying why. */
+	const char *demote;
 };
 
 static char *vfmt(struct ctx *c, const char *fmt, va_list ap)
@@ -89,6 +101,16 @@ static struct check_result *add(struct ctx *c, const char *id, enum check_status
 	va_end(ap);
 	if (!r->message)
 		return NULL;
+	if (c->demote && st > CHECK_INFO) {
+		char *m = fmt(c, "%s (%s, so this does not matter unless a VM takes it)", r->message,
+			      c->demote);
+
+		free(r->message);
+		r->message = m;
+		if (!m)
+			return NULL;
+		r->status = st = CHECK_INFO;
+	}
 	rep->nres++;
 	rep->counts[st]++;
 	return r;
@@ -423,6 +445,146 @@ static void check_x2apic(struct ctx *c)
 	fix_cmdline(c, r, "intremap=no_x2apic_optout", NULL, false);
 }
 
+static const char *fb_param(const struct hostinfo *h);
+
+/* Parameters that say nothing about passthrough: never flagged when only the unused boot
+ * loader's file has them. */
+static bool generic_param(const char *w)
+{
+	static const char *const keys[] = { "root", "ro", "rw", "quiet", "splash", "boot",
+					    "rootfstype", "rootflags", "rootdelay", "BOOT_IMAGE",
+					    "initrd", "init" };
+	size_t klen = strcspn(w, "=");
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strlen(keys[i]) == klen && !strncmp(w, keys[i], klen))
+			return true;
+	return false;
+}
+
+/* Parameters written to the file of the boot loader this host does not use: GRUB reads only
+ * /etc/default/grub, systemd-boot only /etc/kernel/cmdline (pve-docs system-booting.adoc,
+ * "Editing the Kernel Commandline"), so they never reach a kernel. */
+static void check_boot_other(struct ctx *c)
+{
+	const struct bootcfg *b = &c->rep->boot;
+	_cleanup_free_ struct bootcfg *o = calloc(1, sizeof(*o));
+	char copy[2 * HI_CMDLINE_MAX], missing[HI_CMDLINE_MAX] = "", *save = NULL;
+	struct check_result *r;
+
+	if (!o) {
+		c->oom = true;
+		return;
+	}
+	if (b->kind == BOOT_UNKNOWN || bootcfg_read_other(c->sr, &c->rep->host, b, o) != 1)
+		return;
+	snprintf(copy, sizeof(copy), "%s", o->configured);
+	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		char key[256], *eq;
+		bool have;
+
+		if (generic_param(w))
+			continue;
+		snprintf(key, sizeof(key), "%s", w);
+		eq = strchr(key, '=');
+		if (eq) {
+			*eq = '\0';
+			have = cmdline_has_value(b->configured, key, eq + 1);
+		} else {
+			have = cmdline_has(b->configured, key);
+		}
+		if (!have)
+			add_words(missing, sizeof(missing), w);
+	}
+	if (!missing[0])
+		return;
+	r = add(c, "boot.unused_loader", CHECK_WARN, NULL, "'%s'%s sets %s, but this host boots "
+		"with %s, which never reads that file (%s changes nothing)", o->file,
+		o->line ? "" : " (its GRUB_CMDLINE_LINUX)", missing, boot_kind_name(b->kind),
+		o->refresh);
+	fix(c, r, "to have them, put them where %s reads the command line:", boot_kind_name(b->kind));
+	fix_cmdline(c, r, missing, NULL, false);
+}
+
+/* The framebuffer parameters on a kernel whose firmware framebuffer is simpledrm. With
+ * CONFIG_SYSFB_SIMPLEFB=y the kernel registers the firmware's screen as a simple-framebuffer
+ * device (drivers/firmware/sysfb.c, sysfb_init), which simpledrm drives; video=efifb:off and
+ * video=vesafb:off switch off only efifb and vesafb, nofb only old fbdev drivers, and
+ * nomodeset keeps native DRM drivers off but leaves the firmware drivers, simpledrm among
+ * them, running (Documentation/admin-guide/kernel-parameters.txt, "nomodeset"). Proxmox's
+ * kernels set CONFIG_SYSFB_SIMPLEFB and CONFIG_DRM_SIMPLEDRM (pve-kernel's config options). */
+static void check_fb_params(struct ctx *c)
+{
+	const struct hostinfo *h = &c->rep->host;
+	const struct bootcfg *b = &c->rep->boot;
+	char path[SR_PATH_MAX], found[256] = "", remove[64] = "", how[SR_PATH_MAX + 64];
+	_cleanup_free_ char *config = NULL;
+	size_t len;
+	bool simple = false, other_video = false;
+	struct check_result *r;
+	const char *rel = h->release, *param;
+	size_t rl = strlen(rel);
+
+	if (!rel[0])
+		return;
+	if (sr_path(path, "/boot/config-%s", rel) == 0 &&
+	    sr_read_all(c->sr, path, 1u << 22, &config, &len) == 0) {
+		simple = strstr(config, "\nCONFIG_SYSFB_SIMPLEFB=y") != NULL;
+		snprintf(how, sizeof(how), "'%s' has CONFIG_SYSFB_SIMPLEFB=y", path);
+	} else if (rl > 4 && !strcmp(rel + rl - 4, "-pve")) {
+		simple = true;
+		snprintf(how, sizeof(how), "a Proxmox kernel, built with CONFIG_SYSFB_SIMPLEFB=y");
+	} else if (sr_exists(c->sr, "/sys/bus/platform/devices/simple-framebuffer.0")) {
+		simple = true;
+		snprintf(how, sizeof(how), "the firmware framebuffer is simple-framebuffer.0");
+	}
+	if (!simple)
+		return;
+	{
+		char copy[3 * HI_CMDLINE_MAX + 2], *save = NULL;
+
+		snprintf(copy, sizeof(copy), "%s %s", h->cmdline, b->configured);
+		for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+			if (str_has_prefix(w, "video=efifb:") || str_has_prefix(w, "video=vesafb:")) {
+				add_words(found, sizeof(found), w);
+				add_words(remove, sizeof(remove), "video");
+			} else if (str_has_prefix(w, "video=")) {
+				other_video = true;
+			} else if (!strcmp(w, "nofb")) {
+				add_words(found, sizeof(found), w);
+				add_words(remove, sizeof(remove), "nofb");
+			} else if (!strcmp(w, "nomodeset")) {
+				add_words(found, sizeof(found), w);
+			}
+		}
+	}
+	if (!found[0])
+		return;
+	param = fb_param(h);
+	r = add(c, "cmdline.fb_params", CHECK_INFO, NULL, "%s: they do not stop simpledrm, which "
+		"drives the firmware framebuffer on kernel %s (%s)", found, rel, how);
+	if (strstr(found, "nomodeset"))
+		fix(c, r, "nomodeset only keeps the GPUs' own drivers (amdgpu, nouveau, i915) off the "
+			  "host; keep it only for that");
+	if (!param) {
+		/* fb_param knows the kernels the lab showed sysfb_init's blacklisting working on */
+		fix(c, r, "drop them%s; initcall_blacklist=sysfb_init is shown to work only on kernels "
+			  "5.10 to 7.3 (kernel %s): the hookscript's handoff is enough",
+		    other_video ? " (the efifb/vesafb video= settings by hand)" : "", rel);
+		if (!other_video && remove[0])
+			fix_cmdline(c, r, NULL, remove, false);
+		return;
+	}
+	if (other_video)
+		fix(c, r, "drop the efifb/vesafb video= settings by hand (other video= settings "
+			  "stay); what keeps the firmware framebuffer off the GPU is %s", param);
+	else if (remove[0] || !cmdline_has(b->configured, "initcall_blacklist"))
+		fix(c, r, "what keeps the firmware framebuffer off the GPU on this kernel is %s "
+			  "(the hookscript releases it at VM start anyway):", param);
+	if (!other_video && (remove[0] || !cmdline_has(b->configured, "initcall_blacklist")))
+		fix_cmdline(c, r, param, remove[0] ? remove : NULL, false);
+}
+
 static void check_acs(struct ctx *c)
 {
 	const struct hostinfo *h = &c->rep->host;
@@ -511,6 +673,44 @@ static int count_ids(const struct pcidb *db, uint16_t v, uint16_t d, char *names
 	return n;
 }
 
+/* vfio-pci.ids= (or vfio_pci.ids=) of CMDLINE into IDS; false when absent. */
+static bool cmdline_ids(const char *cmdline, char *ids, size_t size)
+{
+	char copy[HI_CMDLINE_MAX], *save = NULL;
+	bool found = false;
+
+	snprintf(copy, sizeof(copy), "%s", cmdline);
+	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+		if (str_has_prefix(w, "vfio-pci.ids=") || str_has_prefix(w, "vfio_pci.ids=")) {
+			snprintf(ids, size, "%s", w + 13);
+			found = true; /* the last one counts */
+		}
+	return found;
+}
+
+/* Devices matching a "vvvv:dddd,vvvv:dddd" list (vfio-pci's ids= syntax). */
+static int count_id_list(const struct pcidb *db, const char *list, char *names, size_t size)
+{
+	char copy[512], *save = NULL;
+	int n = 0;
+
+	names[0] = '\0';
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		unsigned v, d;
+		char part[256];
+		size_t len = strlen(names);
+
+		if (sscanf(t, "%4x:%4x", &v, &d) != 2)
+			continue;
+		int k = count_ids(db, (uint16_t)v, (uint16_t)d, part, sizeof(part));
+		if (k)
+			snprintf(names + len, size - len, "%s%s", len ? ", " : "", part);
+		n += k;
+	}
+	return n;
+}
+
 /* "options vfio-pci ids=..." in /etc/modprobe.d: the seed's method. The first file found. */
 static bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids, size_t isize)
 {
@@ -553,7 +753,7 @@ static void check_early(struct ctx *c)
 	const char *path = c->o->config ? c->o->config : CONFIG_DEFAULT_PATH;
 	struct pcidb *db = c->rep->db;
 	_cleanup_free_ struct pgp_config *cfg = calloc(1, sizeof(*cfg));
-	char err[512] = "", ids[512], file[SR_PATH_MAX];
+	char err[512] = "", ids[512], file[SR_PATH_MAX], cids[512] = "";
 	const struct early_opts *e;
 	struct check_result *r;
 	long long t_ini, t_img;
@@ -571,8 +771,29 @@ static void check_early(struct ctx *c)
 		return;
 	}
 	e = &cfg->early;
+	/* vfio-pci.ids= on the kernel command line: the kernel hands it to vfio-pci when the
+	 * module loads, as modprobe.d's options do (Documentation/admin-guide/kernel-parameters.txt
+	 * "<module>.<parameter>"). */
+	if (cmdline_ids(c->rep->host.cmdline, cids, sizeof(cids))) {
+		char names[512] = "";
+		int n = count_id_list(db, cids, names, sizeof(names));
+
+		r = add(c, "early.cmdline", CHECK_INFO, NULL, "the kernel command line binds ids %s "
+			"to vfio-pci at boot (vfio-pci.ids=): %d device%s%s%s%s, identical cards "
+			"included", cids, n, n == 1 ? "" : "s", n ? " (" : "", names, n ? ")" : "");
+		if (e->nids || e->naddrs)
+			fix(c, r, "[early] in '%s' binds as well; to bind exactly one card, drop "
+				  "vfio-pci.ids= and keep [early] addresses:", path);
+		else
+			fix(c, r, "to bind exactly one card instead, list its addresses under [early] "
+				  "in '%s', run update-initramfs -u -k all, and drop vfio-pci.ids=:", path);
+		fix_cmdline(c, r, NULL, cmdline_has(c->rep->host.cmdline, "vfio-pci.ids") ?
+			    "vfio-pci.ids" : "vfio_pci.ids", false);
+	}
 	if (e->nids == 0 && e->naddrs == 0) {
-		if (modprobe_ids(c->sr, file, sizeof(file), ids, sizeof(ids))) {
+		if (cids[0]) {
+			/* early.cmdline said it */
+		} else if (modprobe_ids(c->sr, file, sizeof(file), ids, sizeof(ids))) {
 			r = add(c, "early.configured", CHECK_INFO, NULL, "'%s' binds ids %s to vfio-pci "
 				"at boot: every device with those ids, identical cards included", file, ids);
 			fix(c, r, "to bind exactly one card, list its addresses under [early] in '%s' "
@@ -586,6 +807,12 @@ static void check_early(struct ctx *c)
 				  "-k all", path);
 		}
 		return;
+	}
+	if (modprobe_ids(c->sr, file, sizeof(file), ids, sizeof(ids))) {
+		r = add(c, "early.modprobe", CHECK_INFO, NULL, "'%s' binds ids %s to vfio-pci at "
+			"boot as well: every device with those ids, identical cards included", file, ids);
+		fix(c, r, "[early] in '%s' already binds what it names: remove the options line from "
+			  "'%s' and run update-initramfs -u -k all", path, file);
 	}
 	/* ids select every matching device: say so when that is more than one. */
 	for (int i = 0; i < e->nids; i++) {
@@ -646,6 +873,227 @@ static bool same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b
 {
 	return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
 	       a->addr.slot == b->addr.slot;
+}
+
+/* --- device kinds and relevance ---------------------------------------------------------- */
+
+/* Class 03 00: a VGA compatible controller, the only kind with the legacy VGA ranges that
+ * x-vga=1 forwards (the kernel's vfio-pci offers its VGA region only for this class:
+ * drivers/vfio/pci/vfio_pci_core.c vfio_pci_is_vga; QEMU's hw/vfio/pci.c vfio_populate_vga
+ * then fails with "does not support requested feature x-vga"). 03 02 is a 3D controller,
+ * 03 80 another display controller. */
+static bool is_vga(const struct pci_dev_info *d)
+{
+	return (d->class >> 8) == 0x0300;
+}
+
+/* Intel's integrated GPU sits at 00:02.0 of segment 0 on every generation (the address
+ * legacy-igd requires: qemu-server PCI.pm parse_hostpci_devices, QEMU docs/igd-assign.txt). */
+static bool is_igpu(const struct pci_dev_info *d)
+{
+	return d->vendor == 0x8086 && pcidev_is_display(d) && d->addr.domain == 0 &&
+	       d->addr.bus == 0 && d->addr.slot == 2 && d->addr.func == 0;
+}
+
+/* The displays of server BMCs: ASPEED AST1x00/2x00 (1a03:2000), Matrox G200 server variants
+ * (G200e, eW, EV, EH, eR2, eW3, eH3). They show the remote console; nobody passes them. */
+static bool is_bmc_display(const struct pci_dev_info *d)
+{
+	static const uint16_t matrox[] = { 0x0522, 0x0530, 0x0532, 0x0533, 0x0534, 0x0536,
+					   0x0538 };
+
+	if (!pcidev_is_display(d))
+		return false;
+	if (d->vendor == 0x1a03)
+		return true;
+	for (size_t i = 0; d->vendor == 0x102b && i < ARRAY_SIZE(matrox); i++)
+		if (d->device == matrox[i])
+			return true;
+	return false;
+}
+
+/* NVIDIA's NVSwitch (HGX A100/H100 boards) shows as a bridge of class 06 80. */
+static bool is_nvswitch(const struct pci_dev_info *d)
+{
+	return d->vendor == 0x10de && (d->class >> 8) == 0x0680;
+}
+
+/* NVIDIA's datacenter GPUs (Tesla, A100, H100, L4, ...) are 3D controllers; GeForce and
+ * workstation cards are VGA controllers. */
+static bool is_nv_datacenter(const struct pci_dev_info *d)
+{
+	return d->vendor == 0x10de && (d->class >> 8) == 0x0302;
+}
+
+static bool is_windows(const char *ostype)
+{
+	/* Proxmox's ostype values for Windows: wxp w2k w2k3 w2k8 wvista win7 win8 win10 win11 */
+	return ostype[0] == 'w';
+}
+
+static int add_user(struct ctx *c, const char *dev, int vmid)
+{
+	struct vm_user *n;
+
+	for (int i = 0; i < c->nusers; i++)
+		if (!strcmp(c->users[i].dev, dev) && c->users[i].vmid == vmid)
+			return 0;
+	n = realloc(c->users, (size_t)(c->nusers + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	c->users = n;
+	snprintf(n[c->nusers].dev, sizeof(n->dev), "%s", dev);
+	n[c->nusers++].vmid = vmid;
+	return 0;
+}
+
+/* Every VM config of this node, expanded as a start would (errors: that VM is skipped). */
+static int scan_vm_users(struct ctx *c)
+{
+	_cleanup_free_ struct pve_hostpci_result *res = calloc(PVE_MAX_HOSTPCI, sizeof(*res));
+	_cleanup_free_ struct pve_vmconf *conf = calloc(1, sizeof(*conf));
+	_cleanup_free_ struct pve_devlist *all = calloc(1, sizeof(*all));
+	struct dirent *de;
+	int seen = 0, r = 0;
+	DIR *d;
+
+	if (!res || !conf || !all)
+		return -ENOMEM;
+	d = sr_opendir(c->sr, "/etc/pve/qemu-server");
+	if (!d)
+		return 0;
+	while (r == 0 && (de = readdir(d)) && seen < 10000) {
+		char num[16], err[64];
+		unsigned long vmid;
+		int line, idx;
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || len > 14 || strcmp(de->d_name + len - 5, ".conf") != 0)
+			continue;
+		snprintf(num, sizeof(num), "%.*s", (int)(len - 5), de->d_name);
+		if (parse_ulong(num, 10, 999999999, &vmid) < 0 || vmid < 100)
+			continue;
+		seen++;
+		if (pve_vmconf_load(c->sr, (int)vmid, conf, &line, err, sizeof(err)) < 0)
+			continue;
+		pve_vmconf_expand_all(c->sr, conf, c->node, res, all, &idx);
+		for (int k = 0; k < all->n && r == 0; k++)
+			r = add_user(c, all->names[k], (int)vmid);
+	}
+	closedir(d);
+	return r;
+}
+
+/* The VMs using device NAME, as "VM 100, VM 105" (empty: none). */
+static bool users_of(const struct ctx *c, const char *name, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (int i = 0; i < c->nusers; i++) {
+		size_t n = strlen(buf);
+
+		if (strcmp(c->users[i].dev, name) == 0)
+			snprintf(buf + n, size - n, "%sVM %d", n ? ", " : "", c->users[i].vmid);
+	}
+	return buf[0] != '\0';
+}
+
+/* Why a display no VM uses is not a passthrough candidate, or NULL when it is one: a BMC's
+ * display, or the host's console GPU while another GPU could be passed instead. */
+static const char *not_a_candidate(const struct ctx *c, const struct pci_dev_info *d)
+{
+	const struct pcidb *db = c->rep->db;
+	char who[128];
+
+	if (users_of(c, d->name, who, sizeof(who)))
+		return NULL;
+	if (is_bmc_display(d))
+		return "a BMC's display, used by no VM";
+	if (d->boot_vga != 1)
+		return NULL;
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *o = &db->dev[i];
+
+		if (o != d && pcidev_is_display(o) && !is_bmc_display(o) && o->boot_vga != 1)
+			return "the host's console GPU, used by no VM";
+	}
+	return NULL;
+}
+
+static void check_kind(struct ctx *c, const struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	char name[256], cls[128];
+	const char *dn = pcidb_device_name(c->rep->db, d->vendor, d->device, name, sizeof(name));
+	const char *cn = pcidb_class_name(c->rep->db, d->class, cls, sizeof(cls));
+	struct check_result *r;
+
+	if (!dn)
+		dn = "unknown device";
+	if (is_igpu(d)) {
+		r = add(c, "gpu.kind", CHECK_INFO, d->name, "%s: Intel integrated GPU: it has no ROM "
+			"BAR (its video BIOS is part of the board's firmware)", dn);
+		fix(c, r, "for a VM: hostpciN: 0000:00:02.0 (no romfile; rom dump cannot read an "
+			  "iGPU); for its display at boot use legacy-igd=1, which needs machine "
+			  "i440fx (pc) and vga: none");
+	} else if (is_bmc_display(d)) {
+		add(c, "gpu.kind", CHECK_INFO, d->name, "%s: the display of the server's BMC (its "
+		    "remote console), not a passthrough candidate", dn);
+	} else if (is_nv_datacenter(d)) {
+		r = add(c, "gpu.kind", CHECK_INFO, d->name, "%s: NVIDIA datacenter GPU (%s, class "
+			"%04x): no VGA, no display output", dn, cn ? cn : "3D controller",
+			d->class >> 8);
+		fix(c, r, "pass it without x-vga; the guest needs NVIDIA's datacenter driver (and, "
+			  "on HGX boards with NVSwitch, Fabric Manager: see gpu.fabric)");
+	} else if (!is_vga(d)) {
+		r = add(c, "gpu.kind", CHECK_INFO, d->name, "%s: %s (class %04x), not a VGA "
+			"controller: it has no legacy VGA, so it can be no VM's x-vga display", dn,
+			cn ? cn : "display controller", d->class >> 8);
+		fix(c, r, "pass it without x-vga=1");
+	}
+}
+
+/* HGX boards: NVSwitches connect the GPUs; until NVIDIA Fabric Manager has set up the fabric
+ * CUDA reports "system not yet initialized" (error 802) on every GPU (NVIDIA Fabric Manager
+ * User Guide, "Full Passthrough" and "Shared NVSwitch" virtualization models). */
+static void check_fabric(struct ctx *c)
+{
+	struct pcidb *db = c->rep->db;
+	char list[512] = "", name[256];
+	struct check_result *r;
+	int n = 0;
+
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *d = &db->dev[db->byaddr[i]];
+		size_t len = strlen(list);
+
+		if (!is_nvswitch(d))
+			continue;
+		if (n < 8)
+			snprintf(list + len, sizeof(list) - len, "%s%s", n ? ", " : "", d->name);
+		else if (n == 8)
+			snprintf(list + len, sizeof(list) - len, ", ...");
+		n++;
+	}
+	if (!n)
+		return;
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *d = &db->dev[db->byaddr[i]];
+
+		if (is_nvswitch(d)) {
+			const char *dn = pcidb_device_name(db, d->vendor, d->device, name,
+							   sizeof(name));
+
+			r = add(c, "gpu.fabric", CHECK_INFO, NULL, "%d NVIDIA NVSwitch%s (%s: %s): an "
+				"HGX board whose GPUs stay unusable (CUDA error 802, \"system not yet "
+				"initialized\") until NVIDIA Fabric Manager has set up the fabric", n,
+				n == 1 ? "" : "es", dn ? dn : "NVSwitch", list);
+			fix(c, r, "to pass all GPUs to one VM, pass the NVSwitches with them and run "
+				  "nvidia-fabricmanager in the guest (Fabric Manager's \"full passthrough\" "
+				  "model); for GPUs split across VMs, a service VM holding the NVSwitches "
+				  "runs Fabric Manager (\"shared NVSwitch\" model)");
+			return;
+		}
+	}
 }
 
 static int collect_members(struct ctx *c, struct check_device *cd)
@@ -735,6 +1183,10 @@ static void check_group(struct ctx *c, const struct check_device *cd)
 	} else if (with[0])
 		add(c, "group.isolation", CHECK_PASS, d->name, "IOMMU group %d: with %s", d->iommu_group,
 		    with);
+	else if (cmdline_has(c->rep->host.cmdline, "pcie_acs_override"))
+		add(c, "group.isolation", CHECK_INFO, d->name, "IOMMU group %d: alone in the grouping "
+		    "pcie_acs_override makes, not one the hardware promises: DMA may still reach the "
+		    "devices the override split off (see cmdline.acs_override)", d->iommu_group);
 	else
 		add(c, "group.isolation", CHECK_PASS, d->name, "IOMMU group %d: alone", d->iommu_group);
 }
@@ -917,9 +1369,9 @@ struct vmwork {
 	struct pve_vmconf conf;
 	int rc, err_line;
 	char err[256];
-	struct pve_devlist lists[PVE_MAX_HOSTPCI];
-	int list_rc[PVE_MAX_HOSTPCI];
-	char list_err[PVE_MAX_HOSTPCI][256];
+	/* the whole-VM expansion the hook makes (pve_vmconf_expand_all), per entry */
+	struct pve_hostpci_result res[PVE_MAX_HOSTPCI];
+	struct pve_devlist all;
 };
 
 static bool is_q35(const char *machine)
@@ -997,6 +1449,247 @@ static void check_hookscript(struct ctx *c, const struct pve_vmconf *conf, const
 	add(c, "vm.hookscript", CHECK_PASS, subj, "hookscript '%s' is %s", hs, HOOK_NAME);
 }
 
+/* VALUE (a hostpciN value) with the items whose key is DROP removed and ADD appended; the
+ * first item may be a bare host id. The result is valid until the next call. */
+static const char *hostpci_edit(const char *value, const char *drop, const char *add_item)
+{
+	static char out[1200];
+	char buf[1024], *save = NULL;
+	size_t n;
+
+	out[0] = '\0';
+	snprintf(buf, sizeof(buf), "%s", value);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		size_t klen = strcspn(t, "=");
+
+		if (drop && strlen(drop) == klen && !strncmp(t, drop, klen) && t[klen] == '=')
+			continue;
+		n = strlen(out);
+		snprintf(out + n, sizeof(out) - n, "%s%s", n ? "," : "", t);
+	}
+	n = strlen(out);
+	if (add_item)
+		snprintf(out + n, sizeof(out) - n, "%s%s", n ? "," : "", add_item);
+	return out;
+}
+
+/* VALUE with its host ids replaced by HOST. */
+static const char *hostpci_with_host(const char *value, const char *host)
+{
+	static char out[1200];
+	char buf[1024], *save = NULL;
+	int i = 0;
+
+	snprintf(out, sizeof(out), "%s", host);
+	snprintf(buf, sizeof(buf), "%s", value);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), i++) {
+		size_t n = strlen(out);
+
+		if ((i == 0 && !strchr(t, '=')) || str_has_prefix(t, "host="))
+			continue;
+		snprintf(out + n, sizeof(out) - n, ",%s", t);
+	}
+	return out;
+}
+
+/* A mapping entry: Proxmox's validation of every map entry of this node. Returns -EINVAL
+ * (after a FAIL) when the start would stop there. */
+static int check_mapping(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
+			 const char *subj)
+{
+	struct pve_map_problem p;
+	struct check_result *r;
+	char err[320];
+	int rc = pve_mapping_validate(c->sr, h->mapping, c->node, &p, err, sizeof(err));
+
+	(void)conf;
+	if (rc == 0) {
+		add(c, "vm.mapping", CHECK_PASS, subj, "mapping '%s': every entry for node '%s' "
+		    "matches the hardware (id, subsystem-id, iommugroup)", h->mapping, c->node);
+		return 0;
+	}
+	if (rc != -EINVAL)
+		return 0; /* not found: vm.hostpci reports Proxmox's error */
+	r = add(c, "vm.mapping", CHECK_FAIL, subj, "mapping '%s': %s: Proxmox refuses to start "
+		"the VM, and the hookscript refuses it before binding anything", h->mapping, err);
+	if (p.fixed[0]) {
+		fix(c, r, "edit '/etc/pve/mapping/pci.cfg' line %d to read:", p.line);
+		fix(c, r, "    \tmap %s", p.fixed);
+		fix(c, r, "(or correct the entry for node '%s' in Datacenter > Resource Mappings)",
+		    c->node);
+	} else {
+		fix(c, r, "'/etc/pve/mapping/pci.cfg' line %d (map %s) no longer describes this "
+			  "host: correct its path in Datacenter > Resource Mappings "
+			  "(pve-gpu-passthrough list shows the devices)", p.line, p.entry);
+	}
+	return -EINVAL;
+}
+
+/* Proxmox's legacy-igd rules (qemu-server PCI.pm parse_hostpci_devices), in its order. */
+static void check_igd(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
+		      const struct pve_devlist *l, bool q35, bool *seen, const char *subj)
+{
+	const struct pci_dev_info *d = l->n ? pcidb_find(c->rep->db, l->names[0]) : NULL;
+	struct check_result *r;
+	const char *why = NULL, *fixline = NULL;
+	char fixbuf[1400];
+
+	if (*seen) {
+		why = "only one device can be assigned in legacy-igd mode";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --hostpci%d %s", conf->vmid, h->index,
+			 hostpci_edit(h->value, "legacy-igd", NULL));
+	} else if (strcmp(conf->vga, "none") != 0) {
+		why = "legacy IGD assignment requires VGA mode to be 'none'";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --vga none", conf->vmid);
+	} else if (!h->rombar) {
+		why = "legacy IGD assignment requires rombar to be enabled";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --hostpci%d %s", conf->vmid, h->index,
+			 hostpci_edit(h->value, "rombar", NULL));
+	} else if (h->x_vga) {
+		why = "legacy IGD assignment is not compatible with x-vga";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --hostpci%d %s", conf->vmid, h->index,
+			 hostpci_edit(h->value, "x-vga", NULL));
+	} else if (h->mdev) {
+		why = "legacy IGD assignment is not compatible with mdev";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --hostpci%d %s", conf->vmid, h->index,
+			 hostpci_edit(h->value, "mdev", NULL));
+	} else if (q35) {
+		why = "legacy IGD assignment is not compatible with q35";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --machine pc", conf->vmid);
+		if (h->pcie)
+			snprintf(fixbuf + strlen(fixbuf), sizeof(fixbuf) - strlen(fixbuf),
+				 " --hostpci%d %s", h->index, hostpci_edit(h->value, "pcie", NULL));
+	} else if (l->n > 1) {
+		why = "legacy IGD assignment is not compatible with multifunction devices";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --hostpci%d %s", conf->vmid, h->index,
+			 hostpci_with_host(h->value, "0000:00:02.0"));
+	} else if (l->n == 1 && !str_has_prefix(l->names[0] + strlen(l->names[0]) - 4, "02.0")) {
+		why = "legacy IGD assignment only works for devices on host bus 00:02.0";
+		fixline = "pass the iGPU at 0000:00:02.0 in legacy-igd mode, other devices without it";
+	}
+	*seen = true;
+	if (!why) {
+		add(c, "vm.igd", CHECK_PASS, subj, "legacy-igd: machine i440fx, vga none, %s%s",
+		    l->n ? l->names[0] : "the iGPU", d && !is_igpu(d) ? " (not an Intel iGPU)" : "");
+		return;
+	}
+	r = add(c, "vm.igd", CHECK_FAIL, subj, "%s: Proxmox refuses to start the VM", why);
+	if (fixline)
+		fix(c, r, "%s", fixline);
+	else
+		fix(c, r, "run: %s", fixbuf);
+}
+
+/* A VM that passes some functions of a card but not all: when the card has no function-level
+ * reset, its reset (a bus reset, every function at once) hits the functions left out too. */
+static void check_functions(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
+			    const struct pve_devlist *l, const struct pve_devlist *all,
+			    const char *subj)
+{
+	const struct pcidb *db = c->rep->db;
+	char left[256] = "", slot[PCI_ADDR_LEN], path[SR_PATH_MAX], methods[128] = "";
+	const struct pci_dev_info *first = l->n ? pcidb_find(db, l->names[0]) : NULL;
+	struct check_result *r;
+	bool flr;
+
+	if (!first || first->is_bridge)
+		return;
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *o = &db->dev[db->byaddr[i]];
+		bool in = false;
+		size_t n;
+
+		if (o == first || o->is_bridge || o->addr.domain != first->addr.domain ||
+		    o->addr.bus != first->addr.bus || o->addr.slot != first->addr.slot)
+			continue;
+		for (int k = 0; k < all->n && !in; k++)
+			in = !strcmp(all->names[k], o->name);
+		if (in)
+			continue;
+		n = strlen(left);
+		snprintf(left + n, sizeof(left) - n, "%s%s (%s)", n ? ", " : "", o->name, drv(o));
+	}
+	if (!left[0])
+		return;
+	/* Without reset_method (kernels before 5.15) the reset cannot be told: no warning. */
+	if (sr_path(path, "/sys/bus/pci/devices/%s/reset_method", first->name) < 0 ||
+	    sr_read_str(c->sr, path, methods, sizeof(methods)) < 0)
+		return;
+	flr = has_word(methods, "flr") || has_word(methods, "af_flr") ||
+	      has_word(methods, "device_specific");
+	if (flr)
+		return;
+	snprintf(slot, sizeof(slot), "%.*s", (int)strlen(first->name) - 2, first->name);
+	r = add(c, "vm.functions", CHECK_WARN, subj, "passes %s but not %s of the same card, "
+		"which resets as one (%s): the guest's resets reset the functions left out too",
+		first->name, left, methods[0] ? methods : "no function-level reset");
+	if (h->mapping[0])
+		fix(c, r, "map the whole card: path=%s in mapping '%s' (Datacenter > Resource "
+			  "Mappings)", slot, h->mapping);
+	else
+		fix(c, r, "pass the whole card: qm set %d --hostpci%d %s", conf->vmid, h->index,
+		    hostpci_with_host(h->value, slot));
+}
+
+/* NVSwitches the VM does not pass while it passes datacenter GPUs. */
+static void check_vm_fabric(struct ctx *c, const struct pve_vmconf *conf,
+			    const struct pve_devlist *all, int next_index, const char *subj)
+{
+	const struct pcidb *db = c->rep->db;
+	char missing[512] = "", cmd[1024] = "";
+	struct check_result *r;
+	bool gpu = false;
+	int nsw = 0, nmiss = 0;
+
+	for (int k = 0; k < all->n; k++) {
+		const struct pci_dev_info *d = pcidb_find(db, all->names[k]);
+
+		gpu |= d && is_nv_datacenter(d);
+	}
+	if (!gpu)
+		return;
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *d = &db->dev[db->byaddr[i]];
+		bool in = false;
+
+		if (!is_nvswitch(d))
+			continue;
+		nsw++;
+		for (int k = 0; k < all->n && !in; k++)
+			in = !strcmp(all->names[k], d->name);
+		if (in)
+			continue;
+		if (nmiss < 8) {
+			size_t n = strlen(missing), m = strlen(cmd);
+
+			snprintf(missing + n, sizeof(missing) - n, "%s%s", n ? ", " : "", d->name);
+			if (next_index < PVE_MAX_HOSTPCI)
+				snprintf(cmd + m, sizeof(cmd) - m, " --hostpci%d %s", next_index++,
+					 d->name);
+		}
+		nmiss++;
+	}
+	if (!nsw)
+		return;
+	if (!nmiss) {
+		r = add(c, "vm.fabric", CHECK_INFO, subj, "passes NVIDIA datacenter GPUs with all %d "
+			"NVSwitches", nsw);
+		fix(c, r, "run nvidia-fabricmanager in the guest, or CUDA reports error 802 (\"system "
+			  "not yet initialized\")");
+		return;
+	}
+	r = add(c, "vm.fabric", CHECK_WARN, subj, "passes NVIDIA datacenter GPUs of an HGX board "
+		"but not its NVSwitch%s %s%s: without Fabric Manager on the switches CUDA reports "
+		"error 802 (\"system not yet initialized\")", nmiss == 1 ? "" : "es", missing,
+		nmiss > 8 ? ", ..." : "");
+	if (cmd[0])
+		fix(c, r, "to pass the whole board: qm set %d%s, then run nvidia-fabricmanager in the "
+			  "guest; or run Fabric Manager in a service VM that holds the NVSwitches",
+		    conf->vmid, cmd);
+	else
+		fix(c, r, "run Fabric Manager in a service VM that holds the NVSwitches");
+}
+
 static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
 			  const struct pve_devlist *l, const char *subj)
 {
@@ -1023,7 +1716,12 @@ static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const st
 	if (rc < 0) {
 		r = add(c, "vm.romfile", CHECK_FAIL, subj, "romfile '%s': %s: QEMU fails to start the "
 			"VM", path, rc == -ENOENT ? "no such file" : sr_strerror(rc));
-		if (first)
+		if (first && is_igpu(first))
+			fix(c, r, "an integrated GPU has no ROM BAR to dump: put its video BIOS, taken "
+				  "from the board's firmware image, at '%s', or drop romfile= "
+				  "(qm set %d --hostpci%d %s)", path, conf->vmid, h->index,
+			    hostpci_edit(h->value, "romfile", NULL));
+		else if (first)
 			fix(c, r, "dump the card's ROM there: pve-gpu-passthrough rom dump %s -o '%s' "
 				  "(or copy a ROM file there)", first->name, path);
 		else
@@ -1058,9 +1756,10 @@ static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const st
 static void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 {
 	const struct pve_vmconf *conf = &w->conf;
-	bool q35 = is_q35(conf->machine), nvidia = false, hidden = false;
+	bool q35 = is_q35(conf->machine), nvidia = false, hidden = false, igd_seen = false;
 	char subj[48];
 	struct check_result *r;
+	int next_index = 0;
 
 	snprintf(subj, sizeof(subj), "vm %d", vmid);
 	if (w->rc == -ENOENT) {
@@ -1087,9 +1786,13 @@ static void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 		fix(c, r, "add the card: qm set %d --hostpci0 BUS:SLOT,pcie=1 (pve-gpu-passthrough "
 			  "list shows the candidates)", vmid);
 	}
+	for (int i = 0; i < conf->nhostpci; i++)
+		if (conf->hostpci[i].index >= next_index)
+			next_index = conf->hostpci[i].index + 1;
 	for (int i = 0; i < conf->nhostpci; i++) {
 		const struct pve_hostpci *h = &conf->hostpci[i];
-		const struct pve_devlist *l = &w->lists[i];
+		const struct pve_devlist *l = &w->res[i].devs;
+		const struct pci_dev_info *first;
 		char hsubj[48], devs[512] = "";
 
 		snprintf(hsubj, sizeof(hsubj), "vm %d hostpci%d", vmid, h->index);
@@ -1099,19 +1802,23 @@ static void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 			fix(c, r, "nothing to do");
 			continue;
 		}
-		if (w->list_rc[i] < 0) {
+		if (h->mapping[0] && check_mapping(c, conf, h, hsubj) < 0)
+			continue;
+		if (w->res[i].rc < 0) {
 			r = add(c, "vm.hostpci", CHECK_FAIL, hsubj, "%s: Proxmox refuses to start the VM",
-				w->list_err[i][0] ? w->list_err[i] : strerror(-w->list_rc[i]));
+				w->res[i].err[0] ? w->res[i].err : strerror(-w->res[i].rc));
 			fix(c, r, "pve-gpu-passthrough list --all shows the devices; then: qm set %d "
 				  "--hostpci%d ADDRESS,...", vmid, h->index);
 			continue;
 		}
+		first = l->n ? pcidb_find(c->rep->db, l->names[0]) : NULL;
 		for (int j = 0; j < l->n; j++) {
 			const struct pci_dev_info *d = pcidb_find(c->rep->db, l->names[j]);
 			size_t n = strlen(devs);
 
 			snprintf(devs + n, sizeof(devs) - n, "%s%s", j ? " " : "", l->names[j]);
-			if (d && d->vendor == 0x10de && pcidev_is_display(d))
+			/* Code 43 concerns GeForce (VGA class) cards, not datacenter GPUs */
+			if (d && d->vendor == 0x10de && is_vga(d))
 				nvidia = true;
 		}
 		add(c, "vm.hostpci", CHECK_PASS, hsubj, "passes %s", devs);
@@ -1126,7 +1833,20 @@ static void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 				    vmid, h->index);
 			}
 		}
-		if (h->x_vga) {
+		if (h->legacy_igd)
+			check_igd(c, conf, h, l, q35, &igd_seen, hsubj);
+		if (h->x_vga && first && !is_vga(first)) {
+			char cls[128];
+			const char *cn = pcidb_class_name(c->rep->db, first->class, cls, sizeof(cls));
+
+			/* Only VGA class devices get vfio's VGA region (see is_vga). */
+			r = add(c, "vm.xvga", CHECK_FAIL, hsubj, "x-vga=1 on %s, a %s (class %04x), not a "
+				"VGA controller: QEMU refuses to start (\"does not support requested "
+				"feature x-vga\")", first->name, cn ? cn : "display controller",
+				first->class >> 8);
+			fix(c, r, "run: qm set %d --hostpci%d %s", vmid, h->index,
+			    hostpci_edit(h->value, "x-vga", NULL));
+		} else if (h->x_vga) {
 			if (strcmp(conf->bios, "ovmf") == 0) {
 				add(c, "vm.xvga", CHECK_PASS, hsubj, "x-vga=1 with OVMF: the card is the "
 				    "primary display (it needs a ROM with an EFI image)");
@@ -1140,9 +1860,13 @@ static void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 		}
 		if (h->romfile[0])
 			check_romfile(c, conf, h, l, hsubj);
+		check_functions(c, conf, h, l, &w->all, hsubj);
 	}
 	check_hookscript(c, conf, subj);
-	if (nvidia) {
+	check_vm_fabric(c, conf, &w->all, next_index, subj);
+	/* The Code 43 of drivers before 465 was Windows-only (NVIDIA's GeForce driver 465 release
+	 * notes: "GeForce GPU passthrough for Windows virtual machines"). */
+	if (nvidia && is_windows(conf->ostype)) {
 		if (strstr(conf->cpu, "hidden=1"))
 			hidden = true;
 		r = add(c, "vm.nvidia", CHECK_INFO, subj, "NVIDIA GPU: drivers before 465 stop with "
@@ -1242,24 +1966,26 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 		vm->loaded = w->rc == 0;
 		if (!vm->loaded)
 			continue;
-		for (int j = 0; j < w->conf.nhostpci; j++) {
-			struct pve_devlist *l = &w->lists[j];
+		{
+			int idx;
 
-			w->list_rc[j] = pve_hostpci_expand(sr, &w->conf.hostpci[j], node, o->vmids[i], l,
-							   w->list_err[j], sizeof(w->list_err[j]));
-			if (w->list_rc[j] < 0)
-				continue;
-			for (int k = 0; k < l->n; k++) {
-				char (*nd)[PCI_ADDR_LEN] = realloc(vm->devs, (size_t)(vm->ndevs + 1) *
-									       PCI_ADDR_LEN);
-				if (!nd) {
-					r = -ENOMEM;
-					goto fail;
-				}
-				vm->devs = nd;
-				snprintf(vm->devs[vm->ndevs++], PCI_ADDR_LEN, "%s", l->names[k]);
+			/* the hook's walk: a mapping skips what earlier entries took */
+			pve_vmconf_expand_all(sr, &w->conf, node, w->res, &w->all, &idx);
+		}
+		if (w->all.n) {
+			vm->devs = calloc((size_t)w->all.n, PCI_ADDR_LEN);
+			if (!vm->devs) {
+				r = -ENOMEM;
+				goto fail;
 			}
 		}
+		for (int k = 0; k < w->all.n; k++)
+			snprintf(vm->devs[vm->ndevs++], PCI_ADDR_LEN, "%s", w->all.names[k]);
+	}
+	snprintf(c.node, sizeof(c.node), "%s", node);
+	if (scan_vm_users(&c) < 0) {
+		r = -ENOMEM;
+		goto fail;
 	}
 
 	check_cpu(&c);
@@ -1270,6 +1996,8 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 	check_iommu_pt(&c);
 	check_intremap(&c);
 	check_x2apic(&c);
+	check_boot_other(&c);
+	check_fb_params(&c);
 	check_acs(&c);
 	check_modules(&c);
 	check_early(&c);
@@ -1299,16 +2027,22 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 			r = -ENOMEM;
 			goto fail;
 		}
+		c.demote = cd->from_vm ? NULL : not_a_candidate(&c, cd->dev);
+		if (pcidev_is_display(cd->dev))
+			check_kind(&c, cd);
 		check_group(&c, cd);
 		if (pcidev_is_display(cd->dev)) {
 			check_driver(&c, cd);
 			check_fb(&c, cd);
 		}
 		check_reset(&c, cd);
+		c.demote = NULL;
 	}
+	check_fabric(&c);
 	for (int i = 0; i < o->nvmids; i++)
 		check_vm(&c, &vw[i], o->vmids[i]);
 	free(vw);
+	free(c.users);
 	if (c.oom) {
 		checks_free(rep);
 		return -ENOMEM;
@@ -1317,6 +2051,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 	return 0;
 fail:
 	free(vw);
+	free(c.users);
 	checks_free(rep);
 	return r;
 }

@@ -500,6 +500,30 @@ int bootcfg_read(const struct sysroot *sr, const struct hostinfo *hi, struct boo
 	return b->kind == BOOT_GRUB ? read_grub(sr, b) : read_kernel_cmdline(sr, hi, b);
 }
 
+int bootcfg_read_other(const struct sysroot *sr, const struct hostinfo *hi,
+		       const struct bootcfg *used, struct bootcfg *b)
+{
+	int r;
+
+	memset(b, 0, sizeof(*b));
+	if (used->kind == BOOT_SYSTEMD_BOOT && sr_exists(sr, "/etc/default/grub")) {
+		b->kind = BOOT_GRUB;
+		b->why = "/etc/default/grub exists";
+		snprintf(b->refresh, sizeof(b->refresh), "update-grub");
+		r = read_grub(sr, b);
+	} else if (used->kind == BOOT_GRUB && sr_exists(sr, "/etc/kernel/cmdline")) {
+		b->kind = BOOT_SYSTEMD_BOOT;
+		b->why = "/etc/kernel/cmdline exists";
+		snprintf(b->refresh, sizeof(b->refresh), "proxmox-boot-tool refresh");
+		r = read_kernel_cmdline(sr, hi, b);
+		if (r == 0 && !b->line)
+			return 0; /* no command line in it */
+	} else {
+		return 0;
+	}
+	return r < 0 ? r : 1;
+}
+
 /* Keys that may appear several times: a new value joins them instead of replacing them. */
 static bool repeatable(const char *key, size_t len)
 {

@@ -94,6 +94,14 @@ struct bootcfg {
 int bootcfg_read(const struct sysroot *sr, const struct hostinfo *hi, struct bootcfg *ret);
 const char *boot_kind_name(enum boot_kind k); /* "GRUB", "systemd-boot", "unknown" */
 
+/* The command line kept for the boot loader this host does not use (pve-docs
+ * system-booting.adoc: GRUB reads only GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub,
+ * systemd-boot only /etc/kernel/cmdline): GRUB's files on a systemd-boot host,
+ * /etc/kernel/cmdline on a GRUB host. 1 with RET filled as bootcfg_read fills it for that
+ * loader, 0 when there is no such file, -errno. */
+int bootcfg_read_other(const struct sysroot *sr, const struct hostinfo *hi,
+		       const struct bootcfg *used, struct bootcfg *ret);
+
 /* The line B->text rewritten with the parameters ADD (space-separated "key=value" or "key")
  * added and every parameter whose key is in REMOVE (space-separated keys) dropped. An added
  * key replaces the same key already there, except video= and initcall_blacklist=, which may
