@@ -44,21 +44,37 @@ static bool is_candidate(const struct pci_dev_info *d)
 	       strcmp(d->override, "vfio-pci") == 0;
 }
 
+static bool same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b)
+{
+	return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
+	       a->addr.slot == b->addr.slot;
+}
+
+/* A candidate of the same card as D in another IOMMU group (pcie_acs_override splitting a
+ * card's functions, or a card without ACS between them), or NULL. */
+static const struct pci_dev_info *card_elsewhere(const struct pcidb *db, const struct pci_dev_info *d)
+{
+	if (d->iommu_group < 0 || d->is_bridge)
+		return NULL;
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *o = &db->dev[i];
+
+		if (o != d && o->iommu_group >= 0 && o->iommu_group != d->iommu_group &&
+		    same_slot(o, d) && is_candidate(o))
+			return o;
+	}
+	return NULL;
+}
+
 /* Whether group G is shown, and for the groupless pseudo-group which of its devices. */
 static bool group_shown(const struct pcidb *db, const struct pcidb_group *g, bool all)
 {
 	if (all)
 		return true;
 	for (int i = g->first; i < g->first + g->n; i++)
-		if (is_candidate(&db->dev[i]))
+		if (is_candidate(&db->dev[i]) || card_elsewhere(db, &db->dev[i]))
 			return true;
 	return false;
-}
-
-static bool same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b)
-{
-	return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
-	       a->addr.slot == b->addr.slot;
 }
 
 static bool device_shown(const struct pcidb *db, const struct pcidb_group *g, int i, bool all)
@@ -175,6 +191,11 @@ static void print_text(struct pcidb *db, const struct hostdev *hd, const struct 
 		if (g->group >= 0)
 			printf("%sIOMMU group %d%s\n", o->color ? C_BOLD : "", g->group,
 			       o->color ? C_OFF : "");
+		else if (db->grp[0].group >= 0)
+			/* the IOMMU is on: these devices are outside it (the AMD IOMMU's own
+			 * function, devices behind no translating unit) */
+			printf("%sno IOMMU group%s (not translated by the IOMMU)\n",
+			       o->color ? C_BOLD : "", o->color ? C_OFF : "");
 		else
 			printf("%sno IOMMU group%s (the IOMMU is off)\n", o->color ? C_BOLD : "",
 			       o->color ? C_OFF : "");
@@ -209,6 +230,13 @@ static void print_text(struct pcidb *db, const struct hostdev *hd, const struct 
 				fputs("  [bridge]", stdout);
 			if (d->override[0])
 				printf("  [override %s]", d->override);
+			{
+				const struct pci_dev_info *o2 = card_elsewhere(db, d);
+
+				if (o2)
+					printf("  [same card as %s in group %d]", o2->name,
+					       o2->iommu_group);
+			}
 			if (hd && hostdev_is_critical(hd, d->name, why, sizeof(why)) == 1)
 				printf("  %s[host: %s]%s", o->color ? C_RED : "", why,
 				       o->color ? C_OFF : "");

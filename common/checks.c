@@ -1083,10 +1083,10 @@ static void check_fabric(struct ctx *c)
 			const char *dn = pcidb_device_name(db, d->vendor, d->device, name,
 							   sizeof(name));
 
-			r = add(c, "gpu.fabric", CHECK_INFO, NULL, "%d NVIDIA NVSwitch%s (%s: %s): an "
+			r = add(c, "gpu.fabric", CHECK_INFO, NULL, "%d NVIDIA NVSwitch%s%s%s%s (%s): an "
 				"HGX board whose GPUs stay unusable (CUDA error 802, \"system not yet "
 				"initialized\") until NVIDIA Fabric Manager has set up the fabric", n,
-				n == 1 ? "" : "es", dn ? dn : "NVSwitch", list);
+				n == 1 ? "" : "es", dn ? " [" : "", dn ? dn : "", dn ? "]" : "", list);
 			fix(c, r, "to pass all GPUs to one VM, pass the NVSwitches with them and run "
 				  "nvidia-fabricmanager in the guest (Fabric Manager's \"full passthrough\" "
 				  "model); for GPUs split across VMs, a service VM holding the NVSwitches "
@@ -1292,7 +1292,9 @@ static void check_fb(struct ctx *c, struct check_device *cd)
 			  "on this GPU):");
 	}
 	if (fb_param(&c->rep->host))
-		fix_cmdline(c, r, fb_param(&c->rep->host), NULL, true);
+		/* a display that is no candidate does not get the change into the all-at-once
+		 * edit */
+		fix_cmdline(c, r, fb_param(&c->rep->host), NULL, !c->demote);
 	else
 		fix(c, r, "initcall_blacklist=sysfb_init is shown to work only on kernels 5.10 to 7.3 "
 			  "(kernel %s): %s", c->rep->host.release[0] ? c->rep->host.release : "unknown",
