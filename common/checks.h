@@ -6,11 +6,16 @@
  * Host checks (always):
  *   cpu.vendor boot.loader iommu.acpi iommu.enabled cmdline.intel_iommu (Intel only)
  *   cmdline.iommu_pt iommu.intremap iommu.x2apic (only when the firmware opts out of x2APIC)
- *   cmdline.acs_override vfio.modules early.configured early.initramfs (when [early] is set)
+ *   boot.unused_loader cmdline.fb_params (when they find something)
+ *   cmdline.acs_override vfio.modules early.cmdline early.modprobe (when set)
+ *   early.configured early.initramfs (when [early] is set) gpu.fabric (with NVSwitches)
  * Device checks (every display controller, and every device a checked VM passes through):
- *   group.isolation gpu.driver (displays) fb.bar_overlap (displays) gpu.reset
+ *   gpu.kind (notable displays) group.isolation gpu.driver (displays) fb.bar_overlap
+ *   (displays) gpu.reset; for a display no VM uses that is no candidate (a BMC's display,
+ *   the host's console GPU next to another GPU) WARN and FAIL become INFO
  * VM checks (per VMID asked for):
- *   vm.config vm.hostpci vm.pcie vm.xvga vm.romfile vm.hookscript vm.nvidia
+ *   vm.config vm.mapping vm.hostpci vm.pcie vm.igd vm.xvga vm.romfile vm.functions
+ *   vm.hookscript vm.fabric vm.nvidia
  * pve-gpu-passthrough(8) describes each: what it reads and the fix it prints.
  * Library code: nothing is printed here; the CLI renders the report as text or JSON. */
 #ifndef PGP_CHECKS_H
