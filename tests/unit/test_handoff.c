@@ -126,6 +126,23 @@ TEST(refuses_host_critical_group)
 	unchanged(&sr);
 }
 
+/* Proxmox validates a mapping before its start; the hook does the same before it binds: a
+ * map entry without the subsystem-id the card has stops it, nothing changed. */
+TEST(refuses_invalid_mapping_before_binding)
+{
+	struct sysroot sr;
+	struct capture cap;
+
+	CHECK(run("file /etc/pve/mapping/pci.cfg gtx650\\n"
+		  "\\tmap node=pve,path=0000:02:00,id=10de:0fc6,iommugroup=29\n"
+		  "file /etc/pve/qemu-server/103.conf hostpci0: mapping=gtx650,pcie=1\n",
+		  103, false, &cap, &sr) < 0);
+	CHECK_CONTAINS(cap.text, "E: hostpci0: PCI device mapping invalid (hardware probably "
+				 "changed): missing expected property 'subsystem-id' for device "
+				 "'0000:02:00.0'");
+	unchanged(&sr);
+}
+
 TEST(refuses_when_iommu_off)
 {
 	struct sysroot sr;
