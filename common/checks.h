@@ -15,7 +15,7 @@
  *   the host's console GPU next to another GPU) WARN and FAIL become INFO
  * VM checks (per VMID asked for):
  *   vm.config vm.mapping vm.hostpci vm.pcie vm.igd vm.xvga vm.romfile vm.functions
- *   vm.hookscript vm.fabric vm.nvidia
+ *   vm.rebar vm.bars vm.hookscript vm.fabric vm.nvidia
  * pve-gpu-passthrough(8) describes each: what it reads and the fix it prints.
  * Library code: nothing is printed here; the CLI renders the report as text or JSON. */
 #ifndef PGP_CHECKS_H

@@ -243,6 +243,16 @@ int pve_vmconf_parse(const char *text, struct pve_vmconf *c, int *err_line, char
 			str_copy(c->cpu, sizeof(c->cpu), value);
 		} else if (!strcmp(key, "template")) {
 			parse_bool(value, &c->is_template);
+		} else if (!strcmp(key, "args")) {
+			str_copy(c->args, sizeof(c->args), value);
+		} else if (!strcmp(key, "memory")) {
+			/* "4096" or, since qemu-server 8.1, "current=4096[,...]" */
+			const char *v = str_has_prefix(value, "current=") ? value + 8 : value;
+			char num[24];
+
+			snprintf(num, sizeof(num), "%.*s", (int)strcspn(v, ","), v);
+			if (parse_ulong(num, 10, 1UL << 30, &c->memory_mb) < 0)
+				c->memory_mb = 0;
 		}
 next:
 		line += len + (nl ? 1 : 0);

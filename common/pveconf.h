@@ -44,6 +44,8 @@ struct pve_vmconf {
 	char ostype[32];
 	char cpu[128];
 	bool is_template;
+	char args[1024];    /* extra QEMU arguments ("" when none, or too long to keep) */
+	unsigned long memory_mb; /* memory (its current= value), 0 when not set */
 };
 
 /* Parses config TEXT (live section only: everything before the first "[...]" line).
