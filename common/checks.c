@@ -809,8 +809,12 @@ static void check_early(struct ctx *c)
 		return;
 	}
 	if (modprobe_ids(c->sr, file, sizeof(file), ids, sizeof(ids))) {
+		char names[512];
+		int n = count_id_list(db, ids, names, sizeof(names));
+
 		r = add(c, "early.modprobe", CHECK_INFO, NULL, "'%s' binds ids %s to vfio-pci at "
-			"boot as well: every device with those ids, identical cards included", file, ids);
+			"boot as well: %d device%s%s%s%s, identical cards included", file, ids, n,
+			n == 1 ? "" : "s", n ? " (" : "", names, n ? ")" : "");
 		fix(c, r, "[early] in '%s' already binds what it names: remove the options line from "
 			  "'%s' and run update-initramfs -u -k all", path, file);
 	}
