@@ -1500,15 +1500,13 @@ static const char *hostpci_with_host(const char *value, const char *host)
 
 /* A mapping entry: Proxmox's validation of every map entry of this node. Returns -EINVAL
  * (after a FAIL) when the start would stop there. */
-static int check_mapping(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
-			 const char *subj)
+static int check_mapping(struct ctx *c, const struct pve_hostpci *h, const char *subj)
 {
 	struct pve_map_problem p;
 	struct check_result *r;
 	char err[320];
 	int rc = pve_mapping_validate(c->sr, h->mapping, c->node, &p, err, sizeof(err));
 
-	(void)conf;
 	if (rc == 0) {
 		add(c, "vm.mapping", CHECK_PASS, subj, "mapping '%s': every entry for node '%s' "
 		    "matches the hardware (id, subsystem-id, iommugroup)", h->mapping, c->node);
@@ -2088,7 +2086,7 @@ static void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 			fix(c, r, "nothing to do");
 			continue;
 		}
-		if (h->mapping[0] && check_mapping(c, conf, h, hsubj) < 0)
+		if (h->mapping[0] && check_mapping(c, h, hsubj) < 0)
 			continue;
 		if (w->res[i].rc < 0) {
 			r = add(c, "vm.hostpci", CHECK_FAIL, hsubj, "%s: Proxmox refuses to start the VM",
