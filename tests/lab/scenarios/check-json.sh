@@ -2,10 +2,12 @@
 # knows: the GPU and its audio function share a group, the second GPU and the disk have their
 # own, the drivers are the ones bound, the mounted disk is host-critical, and the firmware
 # framebuffer overlap is reported while it exists (before the host GPU driver loads) and not
-# after.
+# after. VM 100 passes the GPU, so its findings are not demoted to INFO.
 CLI=/usr/sbin/pve-gpu-passthrough
 mount_disk
 gpu=$(group_of $GPU)
+# a VM uses the GPU: its findings count (the host's console GPU used by no VM would be INFO)
+gpu_vm_conf 100
 $CLI check --json >/tmp/check1.json
 echo "check exit $?"
 if fw_fb_in_iomem; then

@@ -18,6 +18,20 @@ exec 7<&-
 echo "$out"
 check "GPU in use: refused (exit 1)" test $rc = 1
 check "the refusal names the holder" contains "$out" 'in use on the host by'
+# A mapping Proxmox would refuse (no subsystem-id, which every real device has) is refused
+# by the hook too, before anything is bound.
+node=$(uname -n)
+node=${node%%.*}
+vid=$(cat /sys/bus/pci/devices/$GPU/vendor)
+did=$(cat /sys/bus/pci/devices/$GPU/device)
+printf 'labgpu\n\tmap node=%s,path=0000:00:02,id=%s:%s,iommugroup=%s\n' "$node" "${vid#0x}" \
+	"${did#0x}" "$(group_of $GPU)" >/etc/pve/mapping/pci.cfg
+write_vm_conf 102 "bios: ovmf" "machine: q35" "hostpci0: mapping=labgpu,pcie=1"
+out=$(hook 102 pre-start 2>&1)
+rc=$?
+echo "$out"
+check "mapping without subsystem-id: refused (exit 1)" test $rc = 1
+check "the refusal is Proxmox's" contains "$out" "mapping invalid \(hardware probably changed\): missing expected property 'subsystem-id'"
 after=$(host_snapshot)
 check "host unchanged" test "$before" = "$after"
 check "no state file" test ! -e /run/pve-gpu-passthrough/100.state
