@@ -24,7 +24,7 @@ node=$(uname -n)
 node=${node%%.*}
 vid=$(cat /sys/bus/pci/devices/$GPU/vendor)
 did=$(cat /sys/bus/pci/devices/$GPU/device)
-printf 'labgpu\n\tmap node=%s,path=0000:00:02,id=%s:%s,iommugroup=%s\n' "$node" "${vid#0x}" \
+printf 'labgpu\n\tmap node=%s,path=%s,id=%s:%s,iommugroup=%s\n' "$node" "${GPU%.*}" "${vid#0x}" \
 	"${did#0x}" "$(group_of $GPU)" >/etc/pve/mapping/pci.cfg
 write_vm_conf 102 "bios: ovmf" "machine: q35" "hostpci0: mapping=labgpu,pcie=1"
 out=$(hook 102 pre-start 2>&1)
