@@ -80,6 +80,9 @@ static const struct capture captures[] = {
 	{ "/sys/bus/pci/devices/*/{driver_override,boot_vga,resource,reset_method,modalias}", C_TEXT, NULL },
 	{ "/sys/bus/pci/devices/*/{driver,iommu_group}", C_TEXT, NULL },
 	{ "/sys/bus/pci/devices/*/{reset,pci_bus}", C_EXISTS, NULL },
+	/* Resizable BARs (vm.rebar) and mediated-device support (vm.mapping's mdev rule) */
+	{ "/sys/bus/pci/devices/*/resource[0-5]_resize", C_TEXT, NULL },
+	{ "/sys/bus/pci/devices/*/mdev_supported_types", C_EXISTS, NULL },
 	{ "/sys/bus/pci/devices/*/drm/*", C_EXISTS, NULL },
 	{ "/sys/bus/pci/drivers/*", C_EXISTS, NULL },
 	{ "/sys/bus/pci/drivers/vfio-pci/{bind,unbind,new_id,remove_id}", C_EXISTS, NULL },
@@ -949,7 +952,8 @@ static char *f_storage(struct rctx *c, const char *text)
 }
 
 /* mapping/pci.cfg: mapping names and their "map" entries, node names replaced; descriptions
- * dropped. */
+ * and comments dropped. A dropped line leaves an empty comment in its place (indented inside a
+ * section, so the section goes on), so check's "line N" fixes name the same lines. */
 static char *f_mapping(struct rctx *c, const char *text)
 {
 	struct sbuf b = { 0 };
@@ -959,14 +963,17 @@ static char *f_mapping(struct rctx *c, const char *text)
 		const char *t = line + ind;
 
 		if (!ind) {
-			if (len && line[0] != '#') {
+			if (len && line[0] != '#')
 				sb_add(&b, line, len);
-				sb_str(&b, "\n");
-			}
+			else if (len)
+				sb_str(&b, "#");
+			sb_str(&b, "\n");
 			continue;
 		}
-		if (ind >= len || strncmp(t, "map", 3) != 0 || (t[3] != ' ' && t[3] != '\t'))
+		if (ind >= len || strncmp(t, "map", 3) != 0 || (t[3] != ' ' && t[3] != '\t')) {
+			sb_str(&b, "\t#\n");
 			continue;
+		}
 		sb_add(&b, line, (size_t)(t + 3 - line));
 		for (const char *p = t + 3, *end = line + len; p < end;) {
 			size_t w = strcspn(p, ",\n");
