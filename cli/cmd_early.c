@@ -237,13 +237,19 @@ static void show_image(struct status *st, const char *image, const char *ini_pat
 	early_image_scan(listing, &img);
 	printf("  contains   binary %s, INI %s, boot script %s, vfio modules %s, modprobe.d %s\n",
 	       img.binary ? "yes" : "no", img.ini ? "yes" : "no", img.script ? "yes" : "no",
-	       img.vfio && img.vfio_pci && img.vfio_iommu_type1 ? "yes" : "no",
+	       early_image_has_vfio(&img) ? "yes" : "no",
 	       img.modprobe_conf ? "yes" : "no");
 	if (configured && !(img.binary && img.ini && img.script)) {
 		problem(st, "the image has no early binding");
 		st->stale = true;
-	} else if (configured && !(img.vfio && img.vfio_pci && img.vfio_iommu_type1)) {
-		problem(st, "the image lacks vfio modules (vfio, vfio_iommu_type1, vfio-pci)");
+	} else if (configured && !early_image_has_vfio(&img)) {
+		char names[128] = "";
+		size_t off = 0;
+
+		for (int i = 0; i < bind_nvfio_modules && off < sizeof(names); i++)
+			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", i ? ", " : "",
+						bind_vfio_modules[i].name);
+		problem(st, "the image lacks vfio modules (%s)", names);
 		st->stale = true;
 	} else if (!configured && img.binary && img.ini) {
 		printf("  note: the image still binds what an earlier INI asked for\n");

@@ -483,8 +483,22 @@ static bool is_module(const char *path, size_t len, const char *mod)
 		if (path[i] == '/')
 			base = path + i + 1;
 	len -= (size_t)(base - path);
-	return len >= n + 3 && !memcmp(base, mod, n) && !memcmp(base + n, ".ko", 3) &&
-	       (len == n + 3 || base[n + 3] == '.');
+	if (len < n + 3 || memcmp(base + n, ".ko", 3) || (len != n + 3 && base[n + 3] != '.'))
+		return false;
+	/* module names compare with '-' and '_' equal (vfio-pci.ko is vfio_pci) */
+	for (size_t i = 0; i < n; i++)
+		if (base[i] != mod[i] && !((base[i] == '-' || base[i] == '_') &&
+					   (mod[i] == '-' || mod[i] == '_')))
+			return false;
+	return true;
+}
+
+bool early_image_has_vfio(const struct early_image *img)
+{
+	for (int i = 0; i < bind_nvfio_modules; i++)
+		if (!img->vfio[i])
+			return false;
+	return true;
 }
 
 void early_image_scan(const char *listing, struct early_image *img)
@@ -503,9 +517,8 @@ void early_image_scan(const char *listing, struct early_image *img)
 		img->script |= ends_with(p, len, "scripts/init-top/pve-gpu-passthrough");
 		img->modprobe_conf |= ends_with(p, len, "etc/modprobe.d/pve-gpu-passthrough.conf");
 		img->udev |= ends_with(p, len, "scripts/init-top/udev");
-		img->vfio |= is_module(p, len, "vfio");
-		img->vfio_pci |= is_module(p, len, "vfio-pci") || is_module(p, len, "vfio_pci");
-		img->vfio_iommu_type1 |= is_module(p, len, "vfio_iommu_type1");
+		for (int i = 0; i < bind_nvfio_modules; i++)
+			img->vfio[i] |= is_module(p, len, bind_vfio_modules[i].name);
 		if (!nl)
 			break;
 		p = nl + 1;

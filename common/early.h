@@ -135,9 +135,11 @@ int early_record_lookup(const struct sysroot *sr, const char *name, char *msg, s
  * line, relative, e.g. "usr/sbin/pve-gpu-passthrough-early"). */
 struct early_image {
 	bool binary, ini, script, modprobe_conf;
-	bool vfio, vfio_pci, vfio_iommu_type1; /* the modules (.ko, .ko.xz, .ko.zst ...) */
-	bool udev;                             /* scripts/init-top/udev */
+	bool vfio[BIND_NVFIO_MODULES]; /* each of bind_vfio_modules (.ko, .ko.xz, .ko.zst ...) */
+	bool udev;                     /* scripts/init-top/udev */
 };
+/* True when the image holds every one of bind_vfio_modules. */
+bool early_image_has_vfio(const struct early_image *img);
 void early_image_scan(const char *listing, struct early_image *ret);
 
 #endif

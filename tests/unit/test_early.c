@@ -515,10 +515,16 @@ TEST(image_listing_scan)
 			 "usr/lib/modules/6.12.95+deb12-amd64/kernel/drivers/vfio/vfio_iommu_type1.ko.xz",
 			 &img);
 	CHECK(img.binary && img.ini && img.script && img.modprobe_conf && img.udev);
-	CHECK(img.vfio && img.vfio_pci && img.vfio_iommu_type1);
+	CHECK(early_image_has_vfio(&img));
 	early_image_scan("usr/lib/modules/6.1.0-50-amd64/kernel/drivers/vfio/pci/vfio-pci-core.ko\n"
 			 "usr/lib/modules/6.1.0-50-amd64/kernel/drivers/vfio/vfio_virqfd.ko\n"
 			 "etc/pve-gpu-passthrough.ini.bak\n",
 			 &img);
-	CHECK(!img.vfio && !img.vfio_pci && !img.ini && !img.binary && !img.script);
+	CHECK(!img.vfio[0] && !img.vfio[2] && !early_image_has_vfio(&img) && !img.ini && !img.binary && !img.script);
+	/* the module's file may spell vfio-pci with an underscore */
+	early_image_scan("lib/modules/7.3.4-lab-pve/kernel/drivers/vfio/vfio.ko\n"
+			 "lib/modules/7.3.4-lab-pve/kernel/drivers/vfio/pci/vfio_pci.ko.zst\n"
+			 "lib/modules/7.3.4-lab-pve/kernel/drivers/vfio/vfio_iommu_type1.ko\n",
+			 &img);
+	CHECK(early_image_has_vfio(&img));
 }
