@@ -115,7 +115,9 @@ clean:
 # --- install, man pages, Debian package (issue 5) ---
 # `make install` installs what the Debian package ships (PREFIX=/usr: the CLI hard-codes the
 # hookscript's path /usr/libexec/pve-gpu-passthrough/); `make man` assembles the man pages;
-# `make deb` builds the package from a temporary copy of the tree into $(BUILD)/deb/.
+# `make deb [RELEASE=bookworm|trixie]` builds the package for that Debian release (Proxmox VE 8
+# or 9; default: this machine's) in a root of it, from a temporary copy of the tree, into
+# $(BUILD)/deb/$(RELEASE)/ (tests/deb/mkdeb.sh).
 PREFIX ?= /usr
 SYSCONFDIR ?= /etc
 SBINDIR ?= $(PREFIX)/sbin
@@ -159,7 +161,9 @@ install: $(PROGRAMS) man
 	$(if $(wildcard initramfs-hooks/init-top),$(INSTALL) -D -m 0755 initramfs-hooks/init-top \
 		$(DESTDIR)$(DATADIR)/initramfs-tools/scripts/init-top/pve-gpu-passthrough)
 
+RELEASE ?= $(shell . /etc/os-release 2>/dev/null && echo $$VERSION_CODENAME)
+
 deb:
-	tests/deb/mkdeb.sh $(BUILD)/deb
+	tests/deb/mkdeb.sh -r '$(RELEASE)' $(BUILD)/deb/$(RELEASE)
 
 .PHONY: man programs install deb
