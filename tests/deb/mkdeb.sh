@@ -102,7 +102,9 @@ else
 		LC_ALL=C.UTF-8 DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-}" \
 		sh -c 'cd /tmp/pgp-build/pve-gpu-passthrough && dpkg-buildpackage -us -uc' \
 		</dev/null >"$tmp/build.log" 2>&1; then
-		tail -n 40 "$tmp/build.log" >&2
+		# the failing unit tests (with their reasons), then the end of the log
+		grep -E -B3 '^FAIL ' "$tmp/build.log" | head -n 40 >&2
+		tail -n 20 "$tmp/build.log" >&2
 		echo "mkdeb: dpkg-buildpackage in the $release root failed (log above)" >&2
 		exit 1
 	fi

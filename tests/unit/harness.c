@@ -28,11 +28,20 @@ const char *test_tmpdir(void)
 	return tmpdir;
 }
 
+static const char *program;
+
+const char *test_program(void)
+{
+	return program;
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : NULL;
 	const char *suite = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	int passed = 0, failed = 0;
+
+	program = argv[0];
 
 	for (const struct test_case *t = __start_pgp_tests; t < __stop_pgp_tests; t++) {
 		int status;

@@ -53,5 +53,8 @@ void test_fail(const char *file, int line, const char *fmt, ...)
 
 /* A fresh temporary directory for the running test (removed after it). */
 const char *test_tmpdir(void);
+/* The test program as it was started (argv[0]): works without /proc (a package build's
+ * chroot has none). */
+const char *test_program(void);
 
 #endif
