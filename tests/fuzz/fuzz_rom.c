@@ -2,19 +2,8 @@
  * no out-of-bounds access" (the sanitizers' part) it checks the parser's promises: a valid
  * chain lies inside the input, a found start really starts a valid chain, the verdict agrees
  * with the return code. Built and run by tests/fuzz/run.sh. */
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
+#include "fuzz.h"
 #include "rom.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(c)                      \
-	do {                            \
-		if (!(c))               \
-			__builtin_trap(); \
-	} while (0)
 
 static void check_chain(const uint8_t *data, size_t size, const struct rom_info *info, int r)
 {
