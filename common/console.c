@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/fb.h>
 
 #include "bind.h"
 #include "iomem.h"
@@ -28,30 +29,216 @@ static bool has_fb_child(const struct sysroot *sr, const char *platdev)
 	return found;
 }
 
-/* A /dev/fb provided by the GPU's own driver (DRM fbdev emulation) also carries fbcon. */
-static bool gpu_has_fbdev(const struct sysroot *sr, const char *name)
+/* Whether REAL (a resolved sysfs device path) is device NAME or a child of it (a drm card). */
+static bool dev_is_or_below(const char *real, const char *name)
 {
-	char path[SR_PATH_MAX], real[SR_PATH_MAX], want[SR_PATH_MAX];
-	struct dirent *de;
-	bool found = false;
-	DIR *d = sr_opendir(sr, "/sys/class/graphics");
+	char want[SR_PATH_MAX];
+	size_t l = strlen(real), w;
+	const char *at;
 
-	if (!d || sr_path(want, "/%s", name) < 0)
-		goto out;
-	while ((de = readdir(d)) && !found) {
+	if (sr_path(want, "/%s", name) < 0)
+		return false;
+	w = strlen(want);
+	if (l >= w && !strcmp(real + l - w, want))
+		return true;
+	/* a child of it (drm/card0), not a device behind it (a bridge's secondary bus) */
+	for (at = strstr(real, want); at; at = strstr(at + 1, want)) {
+		char next[PCI_ADDR_LEN + 1];
+		struct pci_addr a;
+		size_t k = strcspn(at + w + 1, "/");
+
+		if (at[w] != '/')
+			continue;
+		if (k >= sizeof(next))
+			return true;
+		memcpy(next, at + w + 1, k);
+		next[k] = '\0';
+		return pci_addr_parse(next, &a) < 0;
+	}
+	return false;
+}
+
+/* Calls FN for every registered framebuffer with its number and resolved device path; stops
+ * at the first nonzero return and gives it back. */
+static int fb_each(const struct sysroot *sr, int (*fn)(void *, int, const char *), void *arg)
+{
+	char path[SR_PATH_MAX], real[SR_PATH_MAX];
+	struct dirent *de;
+	DIR *d = sr_opendir(sr, "/sys/class/graphics");
+	int r = 0;
+
+	if (!d)
+		return 0;
+	while (!r && (de = readdir(d))) {
+		unsigned long num;
+
 		if (!str_has_prefix(de->d_name, "fb") ||
+		    parse_ulong(de->d_name + 2, 10, FB_MAX - 1, &num) < 0 ||
 		    sr_path(path, "/sys/class/graphics/%s/device", de->d_name) < 0 ||
 		    sr_realpath(sr, path, real) < 0)
 			continue;
-		size_t l = strlen(real), w = strlen(want);
-		const char *at = strstr(real, want);
-		/* the fb's device is the GPU itself, or a child of it (a drm card) */
-		found = (l >= w && !strcmp(real + l - w, want)) || (at && at[w] == '/');
+		r = fn(arg, (int)num, real);
 	}
-out:
-	if (d)
-		closedir(d);
-	return found;
+	closedir(d);
+	return r;
+}
+
+struct fb_find {
+	const char *dev;
+	int num;
+};
+
+static int fb_find_cb(void *arg, int num, const char *real)
+{
+	struct fb_find *f = arg;
+
+	if (!dev_is_or_below(real, f->dev))
+		return 0;
+	f->num = num;
+	return 1;
+}
+
+int console_fb_of(const struct sysroot *sr, const char *dev)
+{
+	struct fb_find f = { dev, -1 };
+
+	fb_each(sr, fb_find_cb, &f);
+	return f.num < 0 ? -ENOENT : f.num;
+}
+
+/* A /dev/fb provided by the GPU's own driver (DRM fbdev emulation) also carries fbcon. */
+static bool gpu_has_fbdev(const struct sysroot *sr, const char *name)
+{
+	return console_fb_of(sr, name) >= 0;
+}
+
+int console_con2fb_get(const struct sysroot *sr, int fb, int console)
+{
+	struct fb_con2fbmap m = { .console = (unsigned)console };
+	char node[SR_PATH_MAX];
+	int r;
+
+	if (console < 1 || console > CONSOLE_NR || sr_path(node, "/dev/fb%d", fb) < 0)
+		return -EINVAL;
+	r = sr_ioctl_read(sr, node, FBIOGET_CON2FBMAP, &m);
+	if (r < 0)
+		return r;
+	return m.framebuffer >= FB_MAX ? -1 : (int)m.framebuffer;
+}
+
+int console_con2fb_move(const struct sysroot *sr, uint64_t mask, int to, uint64_t *done)
+{
+	char node[SR_PATH_MAX];
+	int r = sr_path(node, "/dev/fb%d", to);
+
+	*done = 0;
+	if (r < 0)
+		return r;
+	for (int c = 1; c <= CONSOLE_NR; c++) {
+		struct fb_con2fbmap m = { .console = (unsigned)c, .framebuffer = (unsigned)to };
+		uint64_t bit = UINT64_C(1) << (c - 1);
+		char what[48];
+
+		if (!(mask & bit))
+			continue;
+		r = console_con2fb_get(sr, to, c);
+		if (r == to) {
+			*done |= bit;
+			continue;
+		}
+		if (r < 0 && r != -1)
+			return r;
+		snprintf(what, sizeof(what), "con2fbmap tty%d fb%d", c, to);
+		r = sr_ioctl_change(sr, node, FBIOPUT_CON2FBMAP, &m, what);
+		if (r < 0)
+			return r;
+		if (sr_dry_run(sr)) {
+			*done |= bit;
+			continue;
+		}
+		r = console_con2fb_get(sr, to, c);
+		if (r != to)
+			return r < -1 ? r : -EIO; /* the kernel took it and did not move it */
+		*done |= bit;
+	}
+	return 0;
+}
+
+void console_mask_format(uint64_t mask, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int c = 1; c <= CONSOLE_NR && n < size; c++) {
+		int e = c;
+
+		if (!(mask & (UINT64_C(1) << (c - 1))))
+			continue;
+		while (e < CONSOLE_NR && (mask & (UINT64_C(1) << e)))
+			e++;
+		n += (size_t)snprintf(buf + n, size - n, e > c ? "%stty%d-tty%d" : "%stty%d",
+				      n ? "," : "", c, e);
+		c = e;
+	}
+}
+
+/* The plan's console move: another card (a PCI device not among DEVS) has a framebuffer. */
+struct move_find {
+	const struct pci_dev_info *devs;
+	int n;
+	int ours, other;
+	char ours_dev[64], other_dev[64];
+};
+
+static int move_find_cb(void *arg, int num, const char *real)
+{
+	struct move_find *m = arg;
+	const char *base = strrchr(real, '/');
+	struct pci_addr a;
+
+	for (int i = 0; i < m->n; i++)
+		if (pcidev_is_display(&m->devs[i]) && dev_is_or_below(real, m->devs[i].name)) {
+			if (m->ours < 0) {
+				m->ours = num;
+				str_copy(m->ours_dev, sizeof(m->ours_dev), m->devs[i].name);
+			}
+			return 0;
+		}
+	/* the other framebuffer must sit on a PCI device itself (a DRM driver's fbdev), not on a
+	 * firmware framebuffer, which may be on the card being handed over */
+	if (m->other < 0 && base && pci_addr_parse(base + 1, &a) == 0) {
+		m->other = num;
+		pci_addr_fmt(&a, m->other_dev);
+	}
+	return 0;
+}
+
+/* 1 when the consoles are known to be elsewhere (none on the card's framebuffer), 0 when
+ * a move is planned or the console map cannot be read (the vtconsole plan stands). */
+static int plan_move(const struct sysroot *sr, const struct pci_dev_info *devs, int n,
+		     struct console_plan *p)
+{
+	struct move_find m = { devs, n, -1, -1, "", "" };
+
+	fb_each(sr, move_find_cb, &m);
+	if (m.ours < 0 || m.other < 0)
+		return 0;
+	for (int c = 1; c <= CONSOLE_NR; c++) {
+		int fb = console_con2fb_get(sr, m.other, c);
+
+		if (fb < -1)
+			return 0; /* no /dev/fb node or no fbcon: no move, the vtconsole plan stands */
+		if (fb == m.ours)
+			p->move_mask |= UINT64_C(1) << (c - 1);
+	}
+	if (!p->move_mask)
+		return 1;
+	p->move_from_fb = m.ours;
+	p->move_to_fb = m.other;
+	str_copy(p->move_from, sizeof(p->move_from), m.ours_dev);
+	str_copy(p->move_to, sizeof(p->move_to), m.other_dev);
+	p->nvtcons = 0; /* fbcon stays, on the other card */
+	return 0;
 }
 
 /* The platform devices sysfb_init creates (drivers/firmware/sysfb.c): efi-, vesa-,
@@ -146,6 +333,14 @@ int console_plan(const struct sysroot *sr, const struct pci_dev_info *devs, int 
 			p->vtcons[p->nvtcons++] = (int)num;
 		}
 		closedir(d);
+	}
+	/* two GPUs with the consoles on the other one: fbcon does not hold this card */
+	if (fbdev_gpu && plan_move(sr, devs, n, p) == 1) {
+		p->nvtcons = 0;
+		if (!fw) {
+			p->why[0] = '\0';
+			return 0;
+		}
 	}
 	/* firmware framebuffers: only while their memory is inside the GPU's BAR (checked
 	 * above) and they still provide a framebuffer (the 5.10 crash guard) */

@@ -18,12 +18,17 @@
 #define PGP_CONSOLE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "iomem.h"
 #include "pcidev.h"
 #include "sysroot.h"
 
 #define CONSOLE_MAX 16
+/* fbcon's consoles are tty1..tty63 (MAX_NR_CONSOLES); a set of them is a bit mask, bit N-1
+ * for ttyN. */
+#define CONSOLE_NR 63
+#define CONSOLE_ALL ((UINT64_C(1) << CONSOLE_NR) - 1)
 
 struct console_plan {
 	int nvtcons;
@@ -32,6 +37,14 @@ struct console_plan {
 	char fbs[CONSOLE_MAX][64];         /* firmware framebuffer platform devices to unbind */
 	char fb_drivers[CONSOLE_MAX][64];  /* their platform drivers */
 	char why[160];                     /* why the console must go, for the log */
+	/* Two GPUs: another card's framebuffer can carry the consoles. Then the hook moves the
+	 * consoles in move_mask from the handed-over card's framebuffer (move_from_fb, on
+	 * move_from) to move_to_fb (on move_to) instead of unbinding fbcon (which cannot go
+	 * while another framebuffer exists: the kernel takes the write and changes nothing, and
+	 * 5.10 then crashes when the card's driver comes back). move_mask 0: no move. */
+	uint64_t move_mask;
+	int move_from_fb, move_to_fb;
+	char move_from[64], move_to[64];
 };
 
 /* Decides what must be released for the display devices among DEVS (N of them): nothing when
@@ -73,5 +86,18 @@ int console_fb_unbind(const struct sysroot *sr, const char *dev, const char *dri
  * it), -errno: -EINVAL when DEV or DRIVER is not one path component (kernel_name_valid),
  * -ENOENT when /sys/bus/platform/drivers/DRIVER does not exist. */
 int console_fb_bind(const struct sysroot *sr, const char *dev, const char *driver);
+
+/* The framebuffer (/sys/class/graphics/fbN) that device DEV (a PCI address or platform
+ * device name) or a child of it provides: N, or -ENOENT. */
+int console_fb_of(const struct sysroot *sr, const char *dev);
+/* The framebuffer console ttyCONSOLE (1..CONSOLE_NR) is mapped to, read through /dev/fbFB
+ * (FBIOGET_CON2FBMAP): the fb number, -1 for none, or -errno. */
+int console_con2fb_get(const struct sysroot *sr, int fb, int console);
+/* Maps the consoles in MASK to framebuffer TO (FBIOPUT_CON2FBMAP on /dev/fbTO, one console
+ * at a time, each read back). Consoles already there count as done. *DONE gets the consoles
+ * that are on TO afterwards; 0 when all of MASK are, -errno at the first that fails. */
+int console_con2fb_move(const struct sysroot *sr, uint64_t mask, int to, uint64_t *done);
+/* "tty1-tty6,tty9" for MASK. */
+void console_mask_format(uint64_t mask, char *buf, size_t size);
 
 #endif

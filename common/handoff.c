@@ -41,6 +41,7 @@ struct job {
 	int groups[MAX_GROUPS];
 	struct console_plan con;
 	int vt_done, fb_done; /* how many of con.vtcons / con.fbs were released */
+	uint64_t con_moved;   /* the consoles of con.move_mask moved so far */
 	int lockfds[MAX_MEMBERS];
 	int nlocks;
 	struct handoff_state st;    /* the state file: prior content plus this run */
@@ -488,6 +489,10 @@ static int record_state(struct job *j)
 		strcpy(s->fb_drivers[s->nfbs], j->con.fb_drivers[i]);
 		s->nfbs++;
 	}
+	if (j->con.move_mask && !s->con_mask) {
+		str_copy(s->con_home, sizeof(s->con_home), j->con.move_from);
+		s->con_mask = j->con.move_mask;
+	}
 	if (j->ops->dry_run)
 		return 0;
 	return state_save(j->ops->sr, s);
@@ -499,8 +504,23 @@ static int release_consoles(struct job *j)
 {
 	int r;
 
-	if (j->con.nvtcons || j->con.nfbs)
+	if (j->con.nvtcons || j->con.nfbs || j->con.move_mask)
 		INFO(j, "releasing the host console: %s", j->con.why);
+	if (j->con.move_mask) {
+		char ttys[128];
+
+		console_mask_format(j->con.move_mask, ttys, sizeof(ttys));
+		r = console_con2fb_move(j->ops->sr, j->con.move_mask, j->con.move_to_fb, &j->con_moved);
+		if (r < 0) {
+			ERR(j, "cannot move the consoles %s from fb%d (%s) to fb%d (%s): %s", ttys,
+			    j->con.move_from_fb, j->con.move_from, j->con.move_to_fb, j->con.move_to,
+			    strerror(-r));
+			return r;
+		}
+		if (!j->ops->dry_run)
+			INFO(j, "consoles %s moved from fb%d (%s) to fb%d (%s)", ttys,
+			     j->con.move_from_fb, j->con.move_from, j->con.move_to_fb, j->con.move_to);
+	}
 	for (; j->vt_done < j->con.nvtcons; j->vt_done++) {
 		int vt = j->con.vtcons[j->vt_done];
 
@@ -650,9 +670,41 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 	return r;
 }
 
-static void restore_consoles(struct job *j, const char (*fbs)[64], const char (*drivers)[64],
-			     int nfbs, const int *vtcons, int nvt)
+/* Moves the consoles in MASK back onto HOME's framebuffer once its driver has registered
+ * one again (the kernel may have done it already: a primary card takes the consoles back). */
+static void restore_con2fb(struct job *j, const char *home, uint64_t mask)
 {
+	uint64_t deadline = now_ms() + j->ops->opts->bind_timeout_ms, done;
+	unsigned step = 0;
+	char ttys[128];
+	int fb, r;
+
+	if (!mask)
+		return;
+	console_mask_format(mask, ttys, sizeof(ttys));
+	while ((fb = console_fb_of(j->ops->sr, home)) < 0 && !j->ops->dry_run &&
+	       backoff_wait(&step, deadline))
+		;
+	if (fb < 0) {
+		if (!j->ops->dry_run)
+			WARN(j, "consoles %s stay where they are: %s has no framebuffer after %lu ms "
+				"(its driver brings none back)", ttys, home, j->ops->opts->bind_timeout_ms);
+		return;
+	}
+	r = console_con2fb_move(j->ops->sr, mask, fb, &done);
+	if (j->ops->dry_run)
+		return;
+	if (r < 0)
+		WARN(j, "cannot move the consoles %s back to fb%d (%s): %s", ttys, fb, home,
+		     strerror(-r));
+	else
+		INFO(j, "consoles %s back on fb%d (%s)", ttys, fb, home);
+}
+
+static void restore_consoles(struct job *j, const char (*fbs)[64], const char (*drivers)[64],
+			     int nfbs, const int *vtcons, int nvt, const char *home, uint64_t mask)
+{
+	restore_con2fb(j, home, mask);
 	for (int i = nfbs - 1; i >= 0; i--) {
 		int r = console_fb_bind(j->ops->sr, fbs[i], drivers[i]);
 
@@ -692,7 +744,7 @@ static void rollback(struct job *j)
 		give_back(j, d->name, d->driver, d->override);
 	}
 	restore_consoles(j, (const char(*)[64])j->con.fbs, (const char(*)[64])j->con.fb_drivers,
-			 j->fb_done, j->con.vtcons, j->vt_done);
+			 j->fb_done, j->con.vtcons, j->vt_done, j->con.move_from, j->con_moved);
 	if (j->ops->dry_run)
 		return;
 	if (j->had_state)
@@ -885,7 +937,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 	 * file keeps the consoles for the later release */
 	if (!nkept)
 		restore_consoles(j, (const char(*)[64])s->fbs, (const char(*)[64])s->fb_drivers,
-				 s->nfbs, s->vtcons, s->nvtcons);
+				 s->nfbs, s->vtcons, s->nvtcons, s->con_home, s->con_mask);
 	if (!ops->dry_run) {
 		if (nkept) {
 			s->ndevs = nkept;

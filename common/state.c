@@ -4,6 +4,7 @@
  *   device 0000:01:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0
  *   vtcon 1
  *   fb efi-framebuffer.0 efi-framebuffer
+ *   con2fb 0000:01:00.0 7fffffffffffffff   (consoles moved off that card: bit N-1 is ttyN)
  * "-" stands for an empty value. The parser is strict: the file is ours, but /run is shared
  * with everything running as root, so anything unexpected is an error, never a guess.
  * Every name read back becomes part of a sysfs path or a value written there, so each is
@@ -51,6 +52,8 @@ int state_format(const struct handoff_state *s, char *buf, size_t size)
 		OUT("vtcon %d\n", s->vtcons[i]);
 	for (int i = 0; i < s->nfbs; i++)
 		OUT("fb %s %s\n", s->fbs[i], s->fb_drivers[i]);
+	if (s->con_mask)
+		OUT("con2fb %s %llx\n", s->con_home, (unsigned long long)s->con_mask);
 #undef OUT
 	return (int)off;
 }
@@ -189,6 +192,21 @@ int state_parse(const char *text, struct handoff_state *s)
 				if (!strcmp(s->fbs[i], s->fbs[s->nfbs]))
 					return -EINVAL;
 			s->nfbs++;
+		} else if (!strcmp(kw, "con2fb")) {
+			char mask[20];
+			unsigned long long m;
+			char *end;
+
+			if (s->con_mask || word(&p, s->con_home, sizeof(s->con_home)) < 0 ||
+			    !canonical_pci(s->con_home) || word(&p, mask, sizeof(mask)) < 0 || *p ||
+			    !isxdigit((unsigned char)mask[0]))
+				return -EINVAL;
+			errno = 0;
+			m = strtoull(mask, &end, 16);
+			/* 63 consoles at most; bit 63 and an empty set are not a record we write */
+			if (errno || *end || m == 0 || m >> 63)
+				return -EINVAL;
+			s->con_mask = m;
 		} else {
 			return -EINVAL;
 		}

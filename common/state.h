@@ -33,6 +33,10 @@ struct handoff_state {
 	int nfbs;
 	char fbs[STATE_MAX_CONS][64];
 	char fb_drivers[STATE_MAX_CONS][64];
+	/* consoles moved off a card's framebuffer onto another card's (console.h): the card
+	 * (a canonical PCI address) and the consoles (bit N-1 for ttyN); con_mask 0: none */
+	char con_home[PCI_ADDR_LEN];
+	uint64_t con_mask;
 };
 
 /* Text form (for the file, tests and fuzzing). state_parse refuses (-EINVAL) any name that

@@ -11,6 +11,7 @@
 #include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -716,6 +717,37 @@ int sr_write(const struct sysroot *sr, const char *path, const char *value)
 	if (r == SR_WP_TAKEN)
 		return wp_after(sr, path, value, 0, true);
 	return wp_after(sr, path, value, write_raw(sr, path, value), true);
+}
+
+static int ioctl_raw(const struct sysroot *sr, const char *path, unsigned long req, void *arg)
+{
+	int fd = sr_openat(sr, path, O_RDWR | O_CLOEXEC | O_NOCTTY, 0), r = 0;
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, req, arg) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int sr_ioctl_read(const struct sysroot *sr, const char *path, unsigned long req, void *arg)
+{
+	return ioctl_raw(sr, path, req, arg);
+}
+
+int sr_ioctl_change(const struct sysroot *sr, const char *path, unsigned long req, void *arg,
+		    const char *what)
+{
+	int r = wp_before(sr, path, what);
+
+	if (r < 0)
+		return wp_after(sr, path, what, r, false);
+	if (r == WP_REFUSED)
+		return wp_after(sr, path, what, 0, false);
+	if (r == SR_WP_TAKEN)
+		return wp_after(sr, path, what, 0, true);
+	return wp_after(sr, path, what, ioctl_raw(sr, path, req, arg), true);
 }
 
 bool sr_dry_run(const struct sysroot *sr)

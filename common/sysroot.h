@@ -110,6 +110,13 @@ int sr_rename(const struct sysroot *sr, const char *from, const char *to);
 /* Creates the symlink PATH -> TARGET (TARGET is stored as given, not resolved). */
 int sr_symlink(const struct sysroot *sr, const char *target, const char *path);
 
+/* An ioctl on a device node below the root (a console change through /dev/fbN): the
+ * changing one passes the write points like sr_write, with WHAT as the value they see (a
+ * dry run refuses it); the reading one does not. */
+int sr_ioctl_read(const struct sysroot *sr, const char *path, unsigned long req, void *arg);
+int sr_ioctl_change(const struct sysroot *sr, const char *path, unsigned long req, void *arg,
+		    const char *what);
+
 /* ---- the write point ---------------------------------------------------------------------
  * Every write to an existing file (sr_write, sr_write_timeout: sysfs attributes, /dev/kmsg)
  * passes through the write points of its sysroot before and after it is made. A point can

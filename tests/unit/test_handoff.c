@@ -495,3 +495,61 @@ TEST(state_dir_absolute_link_stays_inside)
 	}
 	sr_close(&sr);
 }
+
+/* Two GPUs: the consoles moved off the handed-over card are recorded with the card, so
+ * post-stop can move them back; the record is as strict as the rest. */
+TEST(state_con2fb_record)
+{
+	struct handoff_state s = { .vmid = 100, .con_mask = CONSOLE_ALL }, t;
+	char buf[1024];
+
+	strcpy(s.con_home, "0000:01:00.0");
+	CHECK(state_format(&s, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "con2fb 0000:01:00.0 7fffffffffffffff\n") != NULL);
+	CHECK_INT(state_parse(buf, &t), 0);
+	CHECK_STR(t.con_home, "0000:01:00.0");
+	CHECK(t.con_mask == CONSOLE_ALL);
+	CHECK_INT(state_parse(HDR "con2fb 0000:01:00.0 5\n", &t), 0);
+	CHECK(t.con_mask == 5);
+	CHECK_INT(state_parse(HDR "con2fb 0000:01:00.0 0\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "con2fb 0000:01:00.0 8000000000000000\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "con2fb 0000:01:00.0 -1\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "con2fb 0000:01:00.0 1ffffffffffffffff\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "con2fb ../../x 1\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "con2fb 0000:01:00.0\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "con2fb 0000:01:00.0 1 x\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "con2fb 0000:01:00.0 1\ncon2fb 0000:02:00.0 1\n", &t), -EINVAL);
+}
+
+TEST(console_ranges_and_fb_of_device)
+{
+	struct sysroot sr;
+	char buf[128];
+
+	console_mask_format(CONSOLE_ALL, buf, sizeof(buf));
+	CHECK_STR(buf, "tty1-tty63");
+	console_mask_format(UINT64_C(0x2f), buf, sizeof(buf));
+	CHECK_STR(buf, "tty1-tty4,tty6");
+	console_mask_format(UINT64_C(1) << 62, buf, sizeof(buf));
+	CHECK_STR(buf, "tty63");
+	/* a DRM driver's fbdev sits below the PCI device; a firmware one below a platform device */
+	CHECK_INT(fakesys_build(test_tmpdir(),
+				"dir /sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0/graphics/fb1\n"
+				"dir /sys/devices/pci0000:00/0000:00:02.0/drm/card0/fb2\n"
+				"link /sys/class/graphics/fb2/device /sys/devices/pci0000:00/0000:00:02.0/drm/card0\n"
+				"link /sys/class/graphics/fb1/device /sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0\n"
+				"dir /sys/devices/platform/efi-framebuffer.0\n"
+				"link /sys/class/graphics/fb0/device /sys/devices/platform/efi-framebuffer.0\n",
+				NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(console_fb_of(&sr, "0000:01:00.0"), 1);
+	CHECK_INT(console_fb_of(&sr, "efi-framebuffer.0"), 0);
+	CHECK_INT(console_fb_of(&sr, "0000:01:00.1"), -ENOENT);
+	CHECK_INT(console_fb_of(&sr, "0000:00:02.0"), 2); /* below its drm card */
+	CHECK_INT(console_fb_of(&sr, "0000:00:1c.0"), -ENOENT); /* behind the port, not its own */
+	/* no /dev/fb node (or no fbcon): reading the console map fails, nothing is planned */
+	CHECK(console_con2fb_get(&sr, 1, 1) < 0);
+	CHECK_INT(console_con2fb_get(&sr, 1, 0), -EINVAL);
+	CHECK_INT(console_con2fb_get(&sr, 1, 64), -EINVAL);
+	sr_close(&sr);
+}

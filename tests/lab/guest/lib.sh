@@ -150,6 +150,7 @@ host_snapshot() {
 		if [ -e "$f/driver" ]; then echo "$(basename $f) bound"; else echo "$(basename $f) unbound"; fi
 	done
 	grep -E "$FW_FB_RE" /proc/iomem | sed 's/^ *//'
+	labtool con2fb
 }
 
 fbcon_bound() {
