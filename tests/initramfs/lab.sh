@@ -12,6 +12,10 @@
 #   group    addresses = 0000:00:02.0, 0000:00:02.1    early-group
 #   invalid  an invalid ids entry                      early-invalid
 #   rebind   like group, host drivers bound first      early-rebind (EARLY_REBIND_FW: seabios)
+#   addr-rp  addresses = 0000:01:00.0 (rp topology)     early-addr   (full kernels)
+#   addr-switch  addresses = 0000:03:00.0 (switch)      early-addr   (full kernels)
+# and, on the full kernels, the ids image in the rp topology too: the scenarios find the cards
+# by their ids (guest/lib.sh), so the same scenario runs in every topology.
 set -uo pipefail
 imgdir=${1:?usage: lab.sh IMGDIR}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,6 +53,9 @@ for k in $kernels; do
 		for fw in ${EARLY_REBIND_FW-seabios}; do
 			echo "$fw $k rebind"
 		done
+		echo "seabios $k addr-rp rp"
+		echo "ovmf $k addr-switch switch"
+		echo "ovmf $k ids rp"
 		;;
 	*) for fc in $smoke; do echo "${fc%%:*} $k ${fc#*:}"; done ;;
 	esac
@@ -58,12 +65,15 @@ rc=0
 export IMGDIR=$imgdir LABDIR=$top/tests/lab
 # shellcheck disable=SC2016
 xargs -P "$jobs" -L 1 sh -c '
-	fw=$1 k=$2 c=$3
+	fw=$1 k=$2 c=$3 topo=${4:-std}
 	img=$IMGDIR/$k-$c.img
+	s=early-${c%%-*}
 	if [ ! -s "$img" ]; then
-		echo "FAIL lab/early/$k/$fw/early-$c: no image (its build failed)"
+		echo "FAIL lab/early/$k/$fw/$s: no image (its build failed)"
 		exit 1
 	fi
-	exec "$LABDIR"/run.sh -k "$k" -f "$fw" -s "early-$c" -i "$img" -n "early/$k/$fw" -T 180
+	name=early/$k/$fw
+	[ "$topo" = std ] || name=$name/$topo
+	exec "$LABDIR"/run.sh -k "$k" -f "$fw" -t "$topo" -s "$s" -i "$img" -n "$name" -T 180
 ' sh <"$joblist" 2>&1 || rc=1
 exit $rc

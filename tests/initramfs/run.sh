@@ -127,11 +127,17 @@ printf '[early]\nids = 1234:1111\n' >"$out/ini/ids"
 printf '[early]\naddresses = 0000:00:02.0, 0000:00:02.1\n' >"$out/ini/group"
 printf '[early]\naddresses = 0000:00:02.0\nids = 1234:11111\n' >"$out/ini/invalid"
 printf '[hook]\nholders = warn\n' >"$out/ini/noearly"
+# The card in a real slot (tests/lab/run.sh topologies): behind a root port, behind a switch.
+printf '[early]\naddresses = 0000:01:00.0\n' >"$out/ini/addr-rp"
+printf '[early]\naddresses = 0000:03:00.0\n' >"$out/ini/addr-switch"
 # kernel config ini lab bin
 {
 	for k in $kernels; do
 		for c in addr ids group invalid; do echo "$k $c $out/ini/$c 1 default"; done
 		echo "$k rebind $out/ini/group hostfirst default"
+		case " ${EARLY_FULL_KERNELS:-6.12 pve} " in
+		*" $k "*) for c in addr-rp addr-switch; do echo "$k $c $out/ini/$c 1 default"; done ;;
+		esac
 	done
 	echo "6.1 plain $out/ini/ids 0 default"
 	echo "6.1 none - 0 default"
