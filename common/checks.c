@@ -1222,23 +1222,6 @@ static void check_driver(struct ctx *c, const struct check_device *cd)
 #define FB_PARAM_LAB_OLDEST 510 /* 5.10 */
 #define FB_PARAM_LAB_NEWEST 703 /* 7.3 */
 
-/* "6.8.12-4-pve" -> 608; -1 when it does not start with MAJOR.MINOR. */
-static int kernel_series(const char *release)
-{
-	unsigned long major, minor;
-	char *end;
-
-	errno = 0;
-	major = strtoul(release, &end, 10);
-	if (errno || end == release || *end != '.' || major > 99)
-		return -1;
-	release = end + 1;
-	minor = strtoul(release, &end, 10);
-	if (errno || end == release || minor > 99)
-		return -1;
-	return (int)(major * 100 + minor);
-}
-
 /* The kernel parameter that keeps the firmware from setting up a framebuffer, for kernels on
  * which the lab showed it working; NULL elsewhere (the caller says what works there). */
 static const char *fb_param(const struct hostinfo *h)
@@ -1305,6 +1288,17 @@ static void check_fb(struct ctx *c, struct check_device *cd)
 		    fate == CONSOLE_FB_STAYS ? "let the card's own driver load once before the VM "
 					       "starts instead" :
 					       "the hookscript's handoff is enough");
+}
+
+/* VGA text mode: vgacon on the boot VGA device goes for good when vfio-pci takes it. */
+static void check_vgacon(struct ctx *c, const struct check_device *cd)
+{
+	struct check_result *r;
+
+	if (console_vgacon_lost(c->sr, cd->dev, c->rep->host.release) != 1)
+		return;
+	r = add(c, "console.vgacon", CHECK_WARN, cd->dev->name, CONSOLE_VGACON_LOST_MSG);
+	fix(c, r, CONSOLE_VGACON_LOST_FIX);
 }
 
 static bool has_word(const char *list, const char *w)
@@ -2319,6 +2313,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 		if (pcidev_is_display(cd->dev)) {
 			check_driver(&c, cd);
 			check_fb(&c, cd);
+			check_vgacon(&c, cd);
 		}
 		check_reset(&c, cd);
 		c.demote = NULL;

@@ -241,6 +241,30 @@ static int plan_move(const struct sysroot *sr, const struct pci_dev_info *devs, 
 	return 0;
 }
 
+int console_vgacon_lost(const struct sysroot *sr, const struct pci_dev_info *dev,
+			const char *release)
+{
+	struct dirent *de;
+	DIR *d;
+	bool vgacon = false;
+
+	if ((dev->class >> 8) != 0x0300 || dev->boot_vga != 1 || kernel_series(release) < 600)
+		return 0;
+	d = sr_opendir(sr, "/sys/class/vtconsole");
+	if (!d)
+		return 0;
+	while (!vgacon && (de = readdir(d))) {
+		char path[SR_PATH_MAX], name[128];
+
+		if (str_has_prefix(de->d_name, "vtcon") &&
+		    sr_path(path, "/sys/class/vtconsole/%s/name", de->d_name) == 0 &&
+		    sr_read_str(sr, path, name, sizeof(name)) > 0)
+			vgacon = strstr(name, "VGA+") != NULL;
+	}
+	closedir(d);
+	return vgacon;
+}
+
 /* The platform devices sysfb_init creates (drivers/firmware/sysfb.c): efi-, vesa-,
  * platform- or simple-framebuffer.N, and efi-display.N, the EFI device's announced new name. */
 static bool is_fw_fb_device(const char *n)

@@ -87,6 +87,22 @@ int console_fb_unbind(const struct sysroot *sr, const char *dev, const char *dri
  * -ENOENT when /sys/bus/platform/drivers/DRIVER does not exist. */
 int console_fb_bind(const struct sysroot *sr, const char *dev, const char *driver);
 
+/* VGA text mode: 1 when binding vfio-pci to DEV removes the VGA text console (vgacon) for
+ * good: DEV is the boot VGA device (class 0x0300, boot_vga 1), vgacon is a console driver now
+ * (a vtconsole named "VGA+"), and the kernel (RELEASE, 6.0 and later) has vfio-pci remove
+ * conflicting consoles (aperture_remove_conflicting_pci_devices, which unregisters vgacon:
+ * "vgaarb: deactivate vga console"; the dummy console takes its place, the lab shows it).
+ * 0 when not, -errno. */
+int console_vgacon_lost(const struct sysroot *sr, const struct pci_dev_info *dev,
+			const char *release);
+#define CONSOLE_VGACON_LOST_MSG                                                              \
+	"the VGA text console (vgacon) on this boot GPU goes when vfio-pci takes it: the kernel " \
+	"replaces it by the dummy console and nothing brings it back before the next boot"
+#define CONSOLE_VGACON_LOST_FIX                                                              \
+	"nothing to do for passthrough; for a host console while the GPU is handed over use a "  \
+	"serial console (console=ttyS0) or a second GPU, whose driver's framebuffer carries the " \
+	"console (fbcon)"
+
 /* The framebuffer (/sys/class/graphics/fbN) that device DEV (a PCI address or platform
  * device name) or a child of it provides: N, or -ENOENT. */
 int console_fb_of(const struct sysroot *sr, const char *dev);

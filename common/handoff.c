@@ -42,6 +42,7 @@ struct job {
 	struct console_plan con;
 	int vt_done, fb_done; /* how many of con.vtcons / con.fbs were released */
 	uint64_t con_moved;   /* the consoles of con.move_mask moved so far */
+	char vgacon[PCI_ADDR_LEN]; /* the boot VGA device whose vgacon vfio-pci will remove */
 	int lockfds[MAX_MEMBERS];
 	int nlocks;
 	struct handoff_state st;    /* the state file: prior content plus this run */
@@ -489,6 +490,8 @@ static int record_state(struct job *j)
 		strcpy(s->fb_drivers[s->nfbs], j->con.fb_drivers[i]);
 		s->nfbs++;
 	}
+	if (j->vgacon[0] && !s->vgacon[0])
+		str_copy(s->vgacon, sizeof(s->vgacon), j->vgacon);
 	if (j->con.move_mask && !s->con_mask) {
 		str_copy(s->con_home, sizeof(s->con_home), j->con.move_from);
 		s->con_mask = j->con.move_mask;
@@ -506,6 +509,8 @@ static int release_consoles(struct job *j)
 
 	if (j->con.nvtcons || j->con.nfbs || j->con.move_mask)
 		INFO(j, "releasing the host console: %s", j->con.why);
+	if (j->vgacon[0] && !j->ops->dry_run)
+		WARN(j, "%s: " CONSOLE_VGACON_LOST_MSG, j->vgacon);
 	if (j->con.move_mask) {
 		char ttys[128];
 
@@ -753,6 +758,18 @@ static void rollback(struct job *j)
 		state_remove(j->ops->sr, j->vmid);
 }
 
+/* VGA text mode on a 6.0+ kernel: vfio-pci will remove the boot GPU's vgacon (console.h). */
+static void plan_vgacon(struct job *j, const struct pci_dev_info *infos)
+{
+	char rel[128];
+
+	if (sr_read_str(j->ops->sr, "/proc/sys/kernel/osrelease", rel, sizeof(rel)) <= 0)
+		return;
+	for (int i = 0; i < j->nmem && !j->vgacon[0]; i++)
+		if (console_vgacon_lost(j->ops->sr, &infos[i], rel) == 1)
+			str_copy(j->vgacon, sizeof(j->vgacon), infos[i].name);
+}
+
 static int apply(struct job *j)
 {
 	struct bind_ops bo = bind_ops_of(j);
@@ -821,6 +838,7 @@ int handoff_prepare(const struct handoff_ops *ops, int vmid)
 		for (int i = 0; i < j->nmem; i++)
 			infos[i] = j->mem[i].info;
 		r = console_plan(ops->sr, infos, j->nmem, &j->con);
+		plan_vgacon(j, infos);
 	}
 	if (r < 0) {
 		ERR(j, "cannot read the console state: %s", strerror(-r));
@@ -935,9 +953,13 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 	}
 	/* the console comes back with the last device: while a group is still held, the state
 	 * file keeps the consoles for the later release */
-	if (!nkept)
+	if (!nkept) {
 		restore_consoles(j, (const char(*)[64])s->fbs, (const char(*)[64])s->fb_drivers,
 				 s->nfbs, s->vtcons, s->nvtcons, s->con_home, s->con_mask);
+		if (s->vgacon[0] && !ops->dry_run)
+			INFO(j, "%s: the VGA text console (vgacon) that vfio-pci removed at pre-start "
+				"comes back only at the next boot", s->vgacon);
+	}
 	if (!ops->dry_run) {
 		if (nkept) {
 			s->ndevs = nkept;

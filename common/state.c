@@ -5,6 +5,7 @@
  *   vtcon 1
  *   fb efi-framebuffer.0 efi-framebuffer
  *   con2fb 0000:01:00.0 7fffffffffffffff   (consoles moved off that card: bit N-1 is ttyN)
+ *   vgacon 0000:01:00.0                    (its VGA text console went with vfio-pci)
  * "-" stands for an empty value. The parser is strict: the file is ours, but /run is shared
  * with everything running as root, so anything unexpected is an error, never a guess.
  * Every name read back becomes part of a sysfs path or a value written there, so each is
@@ -54,6 +55,8 @@ int state_format(const struct handoff_state *s, char *buf, size_t size)
 		OUT("fb %s %s\n", s->fbs[i], s->fb_drivers[i]);
 	if (s->con_mask)
 		OUT("con2fb %s %llx\n", s->con_home, (unsigned long long)s->con_mask);
+	if (s->vgacon[0])
+		OUT("vgacon %s\n", s->vgacon);
 #undef OUT
 	return (int)off;
 }
@@ -207,6 +210,10 @@ int state_parse(const char *text, struct handoff_state *s)
 			if (errno || *end || m == 0 || m >> 63)
 				return -EINVAL;
 			s->con_mask = m;
+		} else if (!strcmp(kw, "vgacon")) {
+			if (s->vgacon[0] || word(&p, s->vgacon, sizeof(s->vgacon)) < 0 || *p ||
+			    !canonical_pci(s->vgacon))
+				return -EINVAL;
 		} else {
 			return -EINVAL;
 		}

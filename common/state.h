@@ -37,6 +37,8 @@ struct handoff_state {
 	 * (a canonical PCI address) and the consoles (bit N-1 for ttyN); con_mask 0: none */
 	char con_home[PCI_ADDR_LEN];
 	uint64_t con_mask;
+	/* the boot VGA device whose VGA text console vfio-pci removed ("" none) */
+	char vgacon[PCI_ADDR_LEN];
 };
 
 /* Text form (for the file, tests and fuzzing). state_parse refuses (-EINVAL) any name that

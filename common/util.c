@@ -149,3 +149,19 @@ bool kernel_name_valid(const char *s)
 			return false;
 	return true;
 }
+
+int kernel_series(const char *release)
+{
+	unsigned long major, minor;
+	char *end;
+
+	errno = 0;
+	major = strtoul(release, &end, 10);
+	if (errno || end == release || *end != '.' || major > 99)
+		return -1;
+	release = end + 1;
+	minor = strtoul(release, &end, 10);
+	if (errno || end == release || minor > 99)
+		return -1;
+	return (int)(major * 100 + minor);
+}

@@ -39,6 +39,9 @@ bool kernel_name_valid(const char *s);
 
 /* Parses a whole string as an unsigned number in BASE no larger than MAX. */
 int parse_ulong(const char *s, int base, unsigned long max, unsigned long *ret);
+/* A kernel release's series: "6.8.12-4-pve" -> 608; -1 when it does not start with
+ * MAJOR.MINOR. */
+int kernel_series(const char *release);
 /* Parses "yes/no/on/off/true/false/1/0" (case-insensitive). */
 int parse_bool(const char *s, bool *ret);
 /* Parses a duration: "10" or "10s" seconds, "500ms"; at most one hour. Result in ms. */

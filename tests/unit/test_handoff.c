@@ -12,6 +12,7 @@
 #include "fakesys.h"
 #include "handoff.h"
 #include "harness.h"
+#include "util.h"
 #include "holders.h"
 #include "state.h"
 
@@ -552,4 +553,41 @@ TEST(console_ranges_and_fb_of_device)
 	CHECK_INT(console_con2fb_get(&sr, 1, 0), -EINVAL);
 	CHECK_INT(console_con2fb_get(&sr, 1, 64), -EINVAL);
 	sr_close(&sr);
+}
+
+/* VGA text mode: from 6.0 vfio-pci removes vgacon of the boot VGA device; said before. */
+TEST(vgacon_lost_only_for_the_boot_vga_on_6_0_and_later)
+{
+	struct sysroot sr;
+	struct pci_dev_info d = { .class = 0x030000, .boot_vga = 1 };
+	struct handoff_state t;
+
+	strcpy(d.name, "0000:01:00.0");
+	CHECK_INT(fakesys_build(test_tmpdir(), "file /sys/class/vtconsole/vtcon0/name (S) VGA+\n"
+					       "file /sys/class/vtconsole/vtcon0/bind 1\n", NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(console_vgacon_lost(&sr, &d, "6.12.117+deb13-amd64"), 1);
+	CHECK_INT(console_vgacon_lost(&sr, &d, "6.0.0"), 1);
+	CHECK_INT(console_vgacon_lost(&sr, &d, "5.10.0-46-amd64"), 0);
+	CHECK_INT(console_vgacon_lost(&sr, &d, ""), 0);
+	d.boot_vga = 0;
+	CHECK_INT(console_vgacon_lost(&sr, &d, "6.12.0"), 0);
+	d.boot_vga = 1;
+	d.class = 0x038000;
+	CHECK_INT(console_vgacon_lost(&sr, &d, "6.12.0"), 0);
+	sr_close(&sr);
+	/* fbcon took over (a DRM driver kicked vgacon out): nothing to lose */
+	d.class = 0x030000;
+	CHECK_INT(fakesys_build(test_tmpdir(), "file /sys/class/vtconsole/vtcon0/name (S) dummy device\n"
+					       "file /sys/class/vtconsole/vtcon1/name (M) frame buffer device\n",
+				NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(console_vgacon_lost(&sr, &d, "6.12.0"), 0);
+	sr_close(&sr);
+	CHECK_INT(state_parse(HDR "vgacon 0000:01:00.0\n", &t), 0);
+	CHECK_STR(t.vgacon, "0000:01:00.0");
+	CHECK_INT(state_parse(HDR "vgacon ../x\n", &t), -EINVAL);
+	CHECK_INT(state_parse(HDR "vgacon 0000:01:00.0\nvgacon 0000:01:00.0\n", &t), -EINVAL);
+	CHECK_INT(kernel_series("6.8.12-4-pve"), 608);
+	CHECK_INT(kernel_series("x"), -1);
 }

@@ -15,6 +15,8 @@ AUDIO=$(lab_find 0x8086 0x293e | head -n 1)
 GPU=${AUDIO%.*}.0
 GPU2=$(lab_find 0x1234 0x1111 | grep -vx "$GPU" | head -n 1)
 DISK=$(lab_find 0x1af4 0x1001 | head -n 1)
+# The port or switch port the GPU's slot hangs off ("" on the root complex).
+PORT=$(p=$(readlink -f /sys/bus/pci/devices/$GPU/..) && case ${p##*/} in ????:??:??.?) echo ${p##*/} ;; esac)
 TOPO=$(sed -n 's/.*lab\.topo=\([^ ]*\).*/\1/p' /proc/cmdline)
 MODPROBE=/sbin/modprobe # busybox ash would run its own applet for a bare "modprobe"
 
@@ -141,7 +143,7 @@ override_of() {
 
 # A snapshot of everything the hook may change, to compare before/after.
 host_snapshot() {
-	for d in $GPU $AUDIO $GPU2 $DISK; do
+	for d in $GPU $AUDIO $GPU2 $DISK $PORT; do
 		echo "$d driver=$(driver_of $d) override=$(override_of $d)"
 	done
 	for v in /sys/class/vtconsole/vtcon*; do echo "$(basename $v) $(cat $v/bind) $(cat $v/name)"; done
@@ -153,9 +155,22 @@ host_snapshot() {
 	labtool con2fb
 }
 
+group_bridges() { # GROUP: the bridges (class 0x0604) in it
+	for d in /sys/kernel/iommu_groups/$1/devices/*; do
+		case $(cat $d/class) in 0x0604*) basename $d ;; esac
+	done
+}
+
 fbcon_bound() {
 	for v in $(fb_vtcons); do [ "$(cat $v/bind)" = 1 ] && return 0; done
 	return 1
+}
+
+# No console on the GPU: fbcon unbound, or (two GPUs) every console on the other card's
+# framebuffer.
+console_off_gpu() {
+	fbcon_bound || return 0
+	labtool con2fb | grep -q " $GPU2\$" && ! labtool con2fb | grep -qv " $GPU2\$"
 }
 
 gpu_vm_conf() { # VMID

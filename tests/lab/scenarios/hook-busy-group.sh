@@ -16,7 +16,7 @@ check "and names the holder" contains "$out" "IOMMU group $g is still open by"
 expect_driver $GPU vfio-pci
 expect_driver $AUDIO vfio-pci
 check "state file kept for later" test -f /run/pve-gpu-passthrough/100.state
-check "console still released while the GPU is held" not fbcon_bound
+check "console still released while the GPU is held" console_off_gpu
 exec 8>&-
 check "release gives them back" /usr/sbin/pve-gpu-passthrough release 100
 expect_driver $GPU bochs-drm
