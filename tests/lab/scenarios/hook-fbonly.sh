@@ -66,8 +66,8 @@ else
 		check "post-stop says the framebuffer console is gone" grep -q 'is gone: no framebuffer is left to carry a console' /tmp/post.out
 	fi
 	# Everything else is as before: the removed device, its region and the console it carried
-	# are the only differences.
-	strip() { grep -Ev "$(echo $gone | tr ' ' '|')|$FW_FB_RE|^vtcon"; }
+	# (and that console's framebuffer map) are the only differences.
+	strip() { grep -Ev "$(echo $gone | tr ' ' '|')|$FW_FB_RE|^vtcon|^con2fb"; }
 	check "host as before, but for the removed framebuffer" \
 		test "$(echo "$before" | strip)" = "$(echo "$after" | strip)"
 fi
