@@ -706,16 +706,25 @@ static int wp_after(const struct sysroot *sr, const char *path, const char *valu
 	return result;
 }
 
-int sr_write(const struct sysroot *sr, const char *path, const char *value)
+/* The write points before a change: 1 when the caller makes it (and then hands its result
+ * to wp_after), 0 when a point refused (dry run), took or failed it: wp_after has run and
+ * *ret is the change's result. */
+static int wp_gate(const struct sysroot *sr, const char *path, const char *value, int *ret)
 {
 	int r = wp_before(sr, path, value);
 
-	if (r < 0)
-		return wp_after(sr, path, value, r, false);
-	if (r == WP_REFUSED)
-		return wp_after(sr, path, value, 0, false);
-	if (r == SR_WP_TAKEN)
-		return wp_after(sr, path, value, 0, true);
+	if (r == SR_WP_WRITE)
+		return 1;
+	*ret = wp_after(sr, path, value, r < 0 ? r : 0, r == SR_WP_TAKEN);
+	return 0;
+}
+
+int sr_write(const struct sysroot *sr, const char *path, const char *value)
+{
+	int r;
+
+	if (!wp_gate(sr, path, value, &r))
+		return r;
 	return wp_after(sr, path, value, write_raw(sr, path, value), true);
 }
 
@@ -739,14 +748,10 @@ int sr_ioctl_read(const struct sysroot *sr, const char *path, unsigned long req,
 int sr_ioctl_change(const struct sysroot *sr, const char *path, unsigned long req, void *arg,
 		    const char *what)
 {
-	int r = wp_before(sr, path, what);
+	int r;
 
-	if (r < 0)
-		return wp_after(sr, path, what, r, false);
-	if (r == WP_REFUSED)
-		return wp_after(sr, path, what, 0, false);
-	if (r == SR_WP_TAKEN)
-		return wp_after(sr, path, what, 0, true);
+	if (!wp_gate(sr, path, what, &r))
+		return r;
 	return wp_after(sr, path, what, ioctl_raw(sr, path, req, arg), true);
 }
 
@@ -818,15 +823,11 @@ int sr_write_timeout(const struct sysroot *sr, const char *path, const char *val
 		     unsigned long ms)
 {
 	uint64_t deadline = now_ms() + ms;
-	int status, r = wp_before(sr, path, value);
+	int status, r;
 	pid_t pid;
 
-	if (r < 0)
-		return wp_after(sr, path, value, r, false);
-	if (r == WP_REFUSED)
-		return wp_after(sr, path, value, 0, false);
-	if (r == SR_WP_TAKEN)
-		return wp_after(sr, path, value, 0, true);
+	if (!wp_gate(sr, path, value, &r))
+		return r;
 	pid = fork();
 	if (pid < 0)
 		return wp_after(sr, path, value, -errno, false);

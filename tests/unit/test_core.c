@@ -257,3 +257,37 @@ TEST(sysroot_read_file_refuses_non_regular)
 	free(text);
 	sr_close(&sr);
 }
+
+static char ioctl_seen[128];
+
+static int ioctl_take(void *data, const char *path, const char *value)
+{
+	snprintf(ioctl_seen, sizeof(ioctl_seen), "%s %s", path, value);
+	return SR_WP_TAKEN;
+}
+
+/* A console change through /dev (an ioctl) passes the write points like a sysfs write: a dry
+ * run refuses it, a point can take it; without a point it is made (here on a regular file,
+ * which has no such ioctl). */
+TEST(sysroot_ioctl_change_passes_the_write_points)
+{
+	struct sysroot sr;
+	struct sr_write_point wp = { 0 };
+	int arg = 0;
+
+	CHECK_INT(fakesys_build(test_tmpdir(), "file /dev/fb0 x\n", NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(sr_ioctl_change(&sr, "/dev/fb0", 0x4610, &arg, "con2fbmap tty1 fb0"), -ENOTTY);
+	CHECK_INT(sr_ioctl_read(&sr, "/dev/fb0", 0x460F, &arg), -ENOTTY);
+	sr.wp = &wp;
+	wp.dry_run = true;
+	CHECK_INT(sr_ioctl_change(&sr, "/dev/fb0", 0x4610, &arg, "con2fbmap tty1 fb0"), 0);
+	wp.dry_run = false;
+	wp.before = ioctl_take;
+	CHECK_INT(sr_ioctl_change(&sr, "/dev/fb0", 0x4610, &arg, "con2fbmap tty1 fb0"), 0);
+	CHECK_STR(ioctl_seen, "/dev/fb0 con2fbmap tty1 fb0");
+	CHECK_INT(sr_ioctl_change(&sr, "/dev/fb9", 0x4610, &arg, "x"), 0); /* taken: not opened */
+	sr.wp = NULL;
+	CHECK_INT(sr_ioctl_change(&sr, "/dev/fb9", 0x4610, &arg, "x"), -ENOENT);
+	sr_close(&sr);
+}
