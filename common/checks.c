@@ -1301,6 +1301,19 @@ static void check_vgacon(struct ctx *c, const struct check_device *cd)
 	fix(c, r, CONSOLE_VGACON_LOST_FIX);
 }
 
+/* Two VGA cards on a kernel before 6.12: vfio-pci removes the boot GPU's firmware framebuffer
+ * when it takes the other card. */
+static void check_other_fb(struct ctx *c, const struct check_device *cd)
+{
+	struct check_result *r;
+	char fb[64];
+
+	if (console_other_fb_lost(c->sr, cd->dev, c->rep->host.release, fb) != 1)
+		return;
+	r = add(c, "console.other_fb", CHECK_WARN, cd->dev->name, CONSOLE_OTHER_FB_LOST_MSG, fb);
+	fix(c, r, CONSOLE_OTHER_FB_LOST_FIX);
+}
+
 static bool has_word(const char *list, const char *w)
 {
 	char padded[160], hay[300];
@@ -2314,6 +2327,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 			check_driver(&c, cd);
 			check_fb(&c, cd);
 			check_vgacon(&c, cd);
+			check_other_fb(&c, cd);
 		}
 		check_reset(&c, cd);
 		c.demote = NULL;

@@ -276,6 +276,38 @@ static bool is_fw_fb_device(const char *n)
 	return str_has_any_prefix(n, prefixes, ARRAY_SIZE(prefixes));
 }
 
+int console_fw_fbs(const struct sysroot *sr, char (*names)[64], int max)
+{
+	struct dirent *de;
+	DIR *d = sr_opendir(sr, "/sys/bus/platform/devices");
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while (n < max && (de = readdir(d)))
+		if (is_fw_fb_device(de->d_name) && str_copy(names[n], 64, de->d_name) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+int console_other_fb_lost(const struct sysroot *sr, const struct pci_dev_info *dev,
+			  const char *release, char fb[64])
+{
+	char names[CONSOLE_MAX][64];
+	int v = kernel_series(release), n;
+
+	if ((dev->class >> 8) != 0x0300 || dev->boot_vga == 1 || v < 600 || v >= 612)
+		return 0;
+	n = console_fw_fbs(sr, names, CONSOLE_MAX);
+	for (int i = 0; i < n; i++)
+		if (has_fb_child(sr, names[i])) {
+			str_copy(fb, 64, names[i]);
+			return 1;
+		}
+	return 0;
+}
+
 enum console_fb_fate console_fb_fate(const struct pci_dev_info *dev, const char *region)
 {
 	/* sysfb_simplefb.c names the simple-framebuffer device's own resource "BOOTFB"; vfio-pci

@@ -103,6 +103,23 @@ int console_vgacon_lost(const struct sysroot *sr, const struct pci_dev_info *dev
 	"serial console (console=ttyS0) or a second GPU, whose driver's framebuffer carries the " \
 	"console (fbcon)"
 
+/* Two VGA-class cards: 1 when binding vfio-pci to DEV (class 0x0300, not the boot VGA device)
+ * removes the firmware framebuffer that another card carries (and the console on it), with
+ * its name in FB: kernels before 6.12 whose vfio-pci removes the system framebuffer whichever
+ * card it is on (aperture_remove_conflicting_pci_devices calls sysfb_disable; the lab shows it
+ * on 6.1 and not on 6.12). 0 when not, -errno. */
+int console_other_fb_lost(const struct sysroot *sr, const struct pci_dev_info *dev,
+			  const char *release, char fb[64]);
+#define CONSOLE_OTHER_FB_LOST_MSG                                                            \
+	"on this kernel vfio-pci taking this VGA card removes the firmware framebuffer %s of "   \
+	"the boot GPU too, and the console on it, until the next boot"
+#define CONSOLE_OTHER_FB_LOST_FIX                                                            \
+	"nothing to do for passthrough (kernels from 6.12 keep it); the boot GPU's own driver "   \
+	"can carry the console instead, or a serial console (console=ttyS0)"
+/* The firmware framebuffer platform devices that exist now (their names in NAMES): their
+ * number, at most MAX. */
+int console_fw_fbs(const struct sysroot *sr, char (*names)[64], int max);
+
 /* The framebuffer (/sys/class/graphics/fbN) that device DEV (a PCI address or platform
  * device name) or a child of it provides: N, or -ENOENT. */
 int console_fb_of(const struct sysroot *sr, const char *dev);

@@ -43,6 +43,8 @@ struct job {
 	int vt_done, fb_done; /* how many of con.vtcons / con.fbs were released */
 	uint64_t con_moved;   /* the consoles of con.move_mask moved so far */
 	char vgacon[PCI_ADDR_LEN]; /* the boot VGA device whose vgacon vfio-pci will remove */
+	char other_fb[64];         /* another card's firmware framebuffer vfio-pci will remove */
+	char other_fb_dev[PCI_ADDR_LEN];
 	int lockfds[MAX_MEMBERS];
 	int nlocks;
 	struct handoff_state st;    /* the state file: prior content plus this run */
@@ -768,13 +770,40 @@ static void plan_vgacon(struct job *j, const struct pci_dev_info *infos)
 	for (int i = 0; i < j->nmem && !j->vgacon[0]; i++)
 		if (console_vgacon_lost(j->ops->sr, &infos[i], rel) == 1)
 			str_copy(j->vgacon, sizeof(j->vgacon), infos[i].name);
+	for (int i = 0; i < j->nmem && !j->other_fb[0]; i++)
+		if (console_other_fb_lost(j->ops->sr, &infos[i], rel, j->other_fb) == 1)
+			str_copy(j->other_fb_dev, sizeof(j->other_fb_dev), infos[i].name);
+}
+
+/* Firmware framebuffers that the kernel removed while the devices moved, other than the ones
+ * the hook released itself (post-stop speaks of those): said now, they cannot come back. */
+static void report_removed_fbs(struct job *j, char (*before)[64], int nbefore)
+{
+	char now[CONSOLE_MAX][64];
+	int n = console_fw_fbs(j->ops->sr, now, CONSOLE_MAX);
+
+	for (int i = 0; i < nbefore && !j->ops->dry_run; i++) {
+		bool here = false, ours = false;
+
+		for (int k = 0; k < n && !here; k++)
+			here = !strcmp(now[k], before[i]);
+		for (int k = 0; k < j->con.nfbs && !ours; k++)
+			ours = !strcmp(j->con.fbs[k], before[i]);
+		if (!here && !ours)
+			WARN(j, "firmware framebuffer %s was removed by the kernel when vfio-pci took "
+				"the devices; it and the console on it come back only at the next boot",
+			     before[i]);
+	}
 }
 
 static int apply(struct job *j)
 {
 	struct bind_ops bo = bind_ops_of(j);
-	int r;
+	char fbs[CONSOLE_MAX][64];
+	int r, nfbs = console_fw_fbs(j->ops->sr, fbs, CONSOLE_MAX);
 
+	if (j->other_fb[0] && !j->ops->dry_run)
+		WARN(j, "%s: " CONSOLE_OTHER_FB_LOST_MSG, j->other_fb_dev, j->other_fb);
 	if ((r = release_consoles(j)) < 0)
 		return r;
 	for (int i = 0; i < j->nmem; i++) {
@@ -787,6 +816,7 @@ static int apply(struct job *j)
 	}
 	if ((r = bind_to_vfio(&bo, j->bd, j->nmem, BIND_ALL)) < 0)
 		return r;
+	report_removed_fbs(j, fbs, nfbs);
 	if ((r = check_no_fw_fb(j)) < 0)
 		return r;
 	return prove_groups(j);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # run.sh - boot one lab guest and report its scenarios.
-#   run.sh -k SERIES -f pvh|seabios|ovmf [-t std|nonvga|rp|rpnoacs|switch] -s SCEN[,SCEN...] [-n NAME] [-T SECS]
+#   run.sh -k SERIES -f pvh|seabios|ovmf [-t std|nonvga|rp|rpnoacs|switch|twovga] -s SCEN[,SCEN...] [-n NAME] [-T SECS]
 #          [-a KERNEL-ARGS]
 # Prints one "PASS lab/<name>/<scenario> (SECS, KVER)" or "FAIL lab/<name>/<scenario>" line per scenario
 # (a scenario that never reported, because the guest hung, oopsed or timed out, is a FAIL) and
@@ -52,6 +52,7 @@ esac
 #   std/nonvga  everything on the root complex (00:02.0+00:02.1, second card 00:03.0)
 #   rp          each card behind its own pcie-root-port, as in a real board's slots
 #   rpnoacs     rp with ACS off on the card's port: the port joins the card's IOMMU group
+#   twovga      std with a second VGA-class (0x0300) card instead of a 0x0380 display
 #   switch      both cards behind one PCIe switch (x3130 upstream, two xio3130 downstream)
 # The guest finds the devices by their ids, not by address (guest/lib.sh).
 case $topo in
@@ -61,6 +62,10 @@ std|nonvga)
 	qemu+=(-vga none -device $vga,bus=pcie.0,addr=02.0,multifunction=on
 		-device ich9-intel-hda,bus=pcie.0,addr=02.1
 		-device secondary-vga,bus=pcie.0,addr=03.0) ;;
+twovga)
+	qemu+=(-vga none -device VGA,bus=pcie.0,addr=02.0,multifunction=on
+		-device ich9-intel-hda,bus=pcie.0,addr=02.1
+		-device VGA,bus=pcie.0,addr=03.0) ;;
 rp|rpnoacs)
 	acs=
 	[ "$topo" = rpnoacs ] && acs=,disable-acs=on

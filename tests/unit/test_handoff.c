@@ -591,3 +591,33 @@ TEST(vgacon_lost_only_for_the_boot_vga_on_6_0_and_later)
 	CHECK_INT(kernel_series("6.8.12-4-pve"), 608);
 	CHECK_INT(kernel_series("x"), -1);
 }
+
+/* Two VGA cards on 6.0 to 6.11: vfio-pci taking the other card removes the boot GPU's
+ * firmware framebuffer (the lab shows it on 6.1, not on 5.10 or 6.12). */
+TEST(other_fb_lost_on_kernels_before_6_12)
+{
+	struct sysroot sr;
+	struct pci_dev_info d = { .class = 0x030000, .boot_vga = 0 };
+	char fb[64] = "";
+
+	strcpy(d.name, "0000:00:03.0");
+	CHECK_INT(fakesys_build(test_tmpdir(), "dir /sys/bus/platform/devices/efi-framebuffer.0/graphics/fb0\n"
+					       "dir /sys/bus/platform/devices/serial8250\n", NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(console_other_fb_lost(&sr, &d, "6.1.0-50-amd64", fb), 1);
+	CHECK_STR(fb, "efi-framebuffer.0");
+	CHECK_INT(console_other_fb_lost(&sr, &d, "6.12.117+deb13-amd64", fb), 0);
+	CHECK_INT(console_other_fb_lost(&sr, &d, "5.10.0-46-amd64", fb), 0);
+	d.boot_vga = 1; /* the card the framebuffer is on: the usual release, not this case */
+	CHECK_INT(console_other_fb_lost(&sr, &d, "6.1.0", fb), 0);
+	d.boot_vga = 0;
+	d.class = 0x038000; /* vfio-pci removes nothing for a non-VGA display */
+	CHECK_INT(console_other_fb_lost(&sr, &d, "6.1.0", fb), 0);
+	{
+		char names[4][64];
+
+		CHECK_INT(console_fw_fbs(&sr, names, 4), 1);
+		CHECK_STR(names[0], "efi-framebuffer.0");
+	}
+	sr_close(&sr);
+}
