@@ -26,6 +26,7 @@
 #include "hostdev.h"
 #include "pcidb.h"
 #include "util.h"
+#include "sysfs.h"
 
 #define PROG "pve-gpu-passthrough"
 
@@ -297,7 +298,7 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 		o.color = false;
 	r = pcidb_load(&g->root, &db);
 	if (r < 0) {
-		fprintf(stderr, PROG ": cannot read '/sys/bus/pci/devices': %s\n", strerror(-r));
+		fprintf(stderr, PROG ": cannot read '" SYSFS_PCI_DEVICES "': %s\n", strerror(-r));
 		return CLI_EXIT_FAIL;
 	}
 	if (db->nerrors)

@@ -21,6 +21,7 @@
 #include "pcidev.h"
 #include "rom.h"
 #include "util.h"
+#include "sysfs.h"
 
 /* Exit codes of `rom check` and `rom dump` beyond the shared ones (see man/verb-rom.8.part). */
 enum {
@@ -543,7 +544,7 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 		fprintf(stderr, "note: '%s' is the boot VGA device: the kernel may return the copy "
 				"the firmware left in memory, not the card's flash\n", name);
 	r = rom_sysfs_dump(&g->root, name, &buf, &len, &restore);
-	if (restore < 0 && sr_path(rom_path, "/sys/bus/pci/devices/%s/rom", name) == 0)
+	if (restore < 0 && sysfs_pci_dev(rom_path, name, "rom") == 0)
 		err("cannot disable the ROM again (write 0 to '%s'): %s", rom_path,
 		    strerror(-restore));
 	if (r < 0) {

@@ -8,6 +8,7 @@
 
 #include "modload.h"
 #include "util.h"
+#include "sysfs.h"
 
 const struct bind_module bind_vfio_modules[BIND_NVFIO_MODULES] = {
 	{ "vfio", NULL },
@@ -37,7 +38,7 @@ static void note(const struct bind_ops *o, enum bind_note what, int dev, const c
 
 static int dev_path(char out[SR_PATH_MAX], const char *name, const char *attr)
 {
-	return sr_path(out, "/sys/bus/pci/devices/%s/%s", name, attr);
+	return sysfs_pci_dev(out, name, attr);
 }
 
 /* ---- single steps ------------------------------------------------------------------------- */
@@ -64,7 +65,7 @@ int bind_unbind(const struct sysroot *sr, const char *bus, const char *driver, c
 		unsigned long timeout_ms)
 {
 	char path[SR_PATH_MAX];
-	int r = sr_path(path, "/sys/bus/%s/drivers/%s/unbind", bus, driver);
+	int r = sysfs_bus_driver(path, bus, driver, "unbind");
 
 	if (r < 0)
 		return r;
@@ -74,7 +75,7 @@ int bind_unbind(const struct sysroot *sr, const char *bus, const char *driver, c
 int bind_bind(const struct sysroot *sr, const char *bus, const char *driver, const char *dev)
 {
 	char path[SR_PATH_MAX];
-	int r = sr_path(path, "/sys/bus/%s/drivers/%s/bind", bus, driver);
+	int r = sysfs_bus_driver(path, bus, driver, "bind");
 
 	return r < 0 ? r : sr_write(sr, path, dev);
 }

@@ -20,6 +20,7 @@
 #include "pvestorage.h"
 #include "rom.h"
 #include "util.h"
+#include "sysfs.h"
 
 #define HOOK_NAME "pve-gpu-passthrough-hook"
 #define INITRAMFS_HOOK "/usr/share/initramfs-tools/hooks/pve-gpu-passthrough"
@@ -534,7 +535,7 @@ static void check_fb_params(struct ctx *c)
 	} else if (rl > 4 && !strcmp(rel + rl - 4, "-pve")) {
 		simple = true;
 		snprintf(how, sizeof(how), "a Proxmox kernel, built with CONFIG_SYSFB_SIMPLEFB=y");
-	} else if (sr_exists(c->sr, "/sys/bus/platform/devices/simple-framebuffer.0")) {
+	} else if (sr_exists(c->sr, SYSFS_PLATFORM_DEVICES "/simple-framebuffer.0")) {
 		simple = true;
 		snprintf(how, sizeof(how), "the firmware framebuffer is simple-framebuffer.0");
 	}
@@ -1330,7 +1331,7 @@ static void check_reset(struct ctx *c, struct check_device *cd)
 	char path[SR_PATH_MAX];
 	struct check_result *r;
 
-	if (sr_path(path, "/sys/bus/pci/devices/%s/reset_method", d->name) == 0 &&
+	if (sysfs_pci_dev(path, d->name, "reset_method") == 0 &&
 	    sr_read_str(c->sr, path, cd->reset_method, sizeof(cd->reset_method)) >= 0)
 		cd->has_reset_method = true;
 	else
@@ -1342,7 +1343,7 @@ static void check_reset(struct ctx *c, struct check_device *cd)
 			r = add(c, "gpu.reset", CHECK_WARN, d->name, "reset is switched off (reset_method "
 				"is empty)");
 			fix(c, r, "give the kernel its methods back: echo default > "
-				  "/sys/bus/pci/devices/%s/reset_method", d->name);
+				  SYSFS_PCI_DEVICES "/%s/reset_method", d->name);
 		} else if (has_word(m, "flr") || has_word(m, "af_flr") ||
 			   has_word(m, "device_specific")) {
 			add(c, "gpu.reset", CHECK_PASS, d->name, "reset methods: %s", m);
@@ -1352,7 +1353,7 @@ static void check_reset(struct ctx *c, struct check_device *cd)
 				m);
 			fix(c, r, "install vendor-reset (github.com/gnif/vendor-reset), load it before "
 				  "vfio-pci, then: echo device_specific > "
-				  "/sys/bus/pci/devices/%s/reset_method", d->name);
+				  SYSFS_PCI_DEVICES "/%s/reset_method", d->name);
 		} else {
 			r = add(c, "gpu.reset", CHECK_INFO, d->name, "reset methods: %s, no function "
 				"level reset: the card is reset through its bus, every function together", m);
@@ -1623,7 +1624,7 @@ static void check_functions(struct ctx *c, const struct pve_vmconf *conf, const 
 	if (!left[0])
 		return;
 	/* Without reset_method (kernels before 5.15) the reset cannot be told: no warning. */
-	if (sr_path(path, "/sys/bus/pci/devices/%s/reset_method", first->name) < 0 ||
+	if (sysfs_pci_dev(path, first->name, "reset_method") < 0 ||
 	    sr_read_str(c->sr, path, methods, sizeof(methods)) < 0)
 		return;
 	flr = has_word(methods, "flr") || has_word(methods, "af_flr") ||
@@ -1952,7 +1953,7 @@ static void check_bars(struct ctx *c, const struct pve_vmconf *conf, const struc
 		for (int i = 0; d && i < 6; i++) {
 			const struct pci_resource *b = &d->res[i];
 			unsigned long long size = b->end > b->start ? b->end - b->start + 1 : 0;
-			char path[SR_PATH_MAX];
+			char path[SR_PATH_MAX], attr[32];
 
 			if (!size || !(b->flags & IORESOURCE_MEM) || !(b->flags & IORESOURCE_MEM_64))
 				continue;
@@ -1964,8 +1965,8 @@ static void check_bars(struct ctx *c, const struct pve_vmconf *conf, const struc
 			}
 			/* resourceN_resize: the BAR is resizable (kernel 5.13+); one above the
 			 * 256 MiB the PCIe spec's default allows was resized by the firmware */
-			if (size > (256ULL << 20) &&
-			    sr_path(path, "/sys/bus/pci/devices/%s/resource%d_resize", d->name, i) == 0 &&
+			snprintf(attr, sizeof(attr), "resource%d_resize", i);
+			if (size > (256ULL << 20) && sysfs_pci_dev(path, d->name, attr) == 0 &&
 			    sr_exists(c->sr, path)) {
 				r = add(c, "vm.rebar", CHECK_INFO, subj, "%s BAR %d is a Resizable BAR set to "
 					"%s: the guest gets all of it", d->name, i, human(size, b1, sizeof(b1)));

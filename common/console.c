@@ -10,6 +10,7 @@
 #include "bind.h"
 #include "iomem.h"
 #include "util.h"
+#include "sysfs.h"
 
 static bool has_fb_child(const struct sysroot *sr, const char *platdev)
 {
@@ -18,13 +19,13 @@ static bool has_fb_child(const struct sysroot *sr, const char *platdev)
 	struct dirent *de;
 	bool found = false;
 
-	if (sr_path(path, "/sys/bus/platform/devices/%s/graphics", platdev) == 0 &&
+	if (sysfs_platform_dev(path, platdev, "graphics") == 0 &&
 	    (d = sr_opendir(sr, path))) {
 		while ((de = readdir(d)))
 			found |= str_has_prefix(de->d_name, "fb");
 		closedir(d);
 	}
-	if (!found && sr_path(path, "/sys/bus/platform/devices/%s/drm", platdev) == 0)
+	if (!found && sysfs_platform_dev(path, platdev, "drm") == 0)
 		found = sr_exists(sr, path);
 	return found;
 }
@@ -64,7 +65,7 @@ static int fb_each(const struct sysroot *sr, int (*fn)(void *, int, const char *
 {
 	char path[SR_PATH_MAX], real[SR_PATH_MAX];
 	struct dirent *de;
-	DIR *d = sr_opendir(sr, "/sys/class/graphics");
+	DIR *d = sr_opendir(sr, SYSFS_GRAPHICS);
 	int r = 0;
 
 	if (!d)
@@ -74,7 +75,7 @@ static int fb_each(const struct sysroot *sr, int (*fn)(void *, int, const char *
 
 		if (!str_has_prefix(de->d_name, "fb") ||
 		    parse_ulong(de->d_name + 2, 10, FB_MAX - 1, &num) < 0 ||
-		    sr_path(path, "/sys/class/graphics/%s/device", de->d_name) < 0 ||
+		    sr_path(path, SYSFS_GRAPHICS "/%s/device", de->d_name) < 0 ||
 		    sr_realpath(sr, path, real) < 0)
 			continue;
 		r = fn(arg, (int)num, real);
@@ -250,14 +251,16 @@ int console_vgacon_lost(const struct sysroot *sr, const struct pci_dev_info *dev
 
 	if ((dev->class >> 8) != 0x0300 || dev->boot_vga != 1 || kernel_series(release) < 600)
 		return 0;
-	d = sr_opendir(sr, "/sys/class/vtconsole");
+	d = sr_opendir(sr, SYSFS_VTCONSOLES);
 	if (!d)
 		return 0;
 	while (!vgacon && (de = readdir(d))) {
 		char path[SR_PATH_MAX], name[128];
+		unsigned long num;
 
 		if (str_has_prefix(de->d_name, "vtcon") &&
-		    sr_path(path, "/sys/class/vtconsole/%s/name", de->d_name) == 0 &&
+		    parse_ulong(de->d_name + 5, 10, 63, &num) == 0 &&
+		    sysfs_vtcon(path, (int)num, "name") == 0 &&
 		    sr_read_str(sr, path, name, sizeof(name)) > 0)
 			vgacon = strstr(name, "VGA+") != NULL;
 	}
@@ -374,16 +377,16 @@ int console_plan(const struct sysroot *sr, const struct pci_dev_info *devs, int 
 		return 0;
 
 	/* fbcon's vtconsoles that are bound now */
-	if ((d = sr_opendir(sr, "/sys/class/vtconsole"))) {
+	if ((d = sr_opendir(sr, SYSFS_VTCONSOLES))) {
 		while ((de = readdir(d)) && p->nvtcons < CONSOLE_MAX) {
 			char path[SR_PATH_MAX], name[128];
 			unsigned long num, bound;
 
 			if (!str_has_prefix(de->d_name, "vtcon") ||
 			    parse_ulong(de->d_name + 5, 10, 63, &num) < 0 ||
-			    sr_path(path, "/sys/class/vtconsole/%s/name", de->d_name) < 0 ||
+			    sysfs_vtcon(path, (int)num, "name") < 0 ||
 			    sr_read_str(sr, path, name, sizeof(name)) < 0 || !strstr(name, "frame buffer") ||
-			    sr_path(path, "/sys/class/vtconsole/%s/bind", de->d_name) < 0 ||
+			    sysfs_vtcon(path, (int)num, "bind") < 0 ||
 			    sr_read_ulong(sr, path, 10, &bound) < 0 || !bound)
 				continue;
 			p->vtcons[p->nvtcons++] = (int)num;
@@ -400,12 +403,12 @@ int console_plan(const struct sysroot *sr, const struct pci_dev_info *devs, int 
 	}
 	/* firmware framebuffers: only while their memory is inside the GPU's BAR (checked
 	 * above) and they still provide a framebuffer (the 5.10 crash guard) */
-	if (fw && (d = sr_opendir(sr, "/sys/bus/platform/devices"))) {
+	if (fw && (d = sr_opendir(sr, SYSFS_PLATFORM_DEVICES))) {
 		while ((de = readdir(d)) && p->nfbs < CONSOLE_MAX) {
 			char path[SR_PATH_MAX], drv[64];
 
 			if (!is_fw_fb_device(de->d_name) ||
-			    sr_path(path, "/sys/bus/platform/devices/%s/driver", de->d_name) < 0 ||
+			    sysfs_platform_dev(path, de->d_name, "driver") < 0 ||
 			    sr_link_name(sr, path, drv, sizeof(drv)) < 0 || !has_fb_child(sr, de->d_name))
 				continue;
 			if (str_copy(p->fbs[p->nfbs], sizeof(p->fbs[0]), de->d_name) < 0 ||
@@ -422,7 +425,7 @@ int console_vtcon_bind(const struct sysroot *sr, int vtcon, bool bind)
 {
 	char path[SR_PATH_MAX];
 	unsigned long now;
-	int r = sr_path(path, "/sys/class/vtconsole/vtcon%d/bind", vtcon);
+	int r = sysfs_vtcon(path, vtcon, "bind");
 
 	if (r < 0)
 		return r;
@@ -448,7 +451,7 @@ int console_fb_unbind(const struct sysroot *sr, const char *dev, const char *dri
 
 	if (!kernel_name_valid(dev) || !kernel_name_valid(driver))
 		return -EINVAL;
-	r = sr_path(path, "/sys/bus/platform/devices/%s/driver", dev);
+	r = sysfs_platform_dev(path, dev, "driver");
 	if (r < 0)
 		return r;
 	if (!sr_exists(sr, path))
@@ -466,17 +469,17 @@ int console_fb_bind(const struct sysroot *sr, const char *dev, const char *drive
 	 * the driver must be a platform driver that exists now, before its bind is written */
 	if (!kernel_name_valid(dev) || !kernel_name_valid(driver))
 		return -EINVAL;
-	r = sr_path(path, "/sys/bus/platform/devices/%s", dev);
+	r = sysfs_platform_dev(path, dev, NULL);
 	if (r < 0)
 		return r;
 	if (!sr_exists(sr, path))
 		return 1; /* the kernel removed it (vfio-pci or a DRM driver took over) */
-	r = sr_path(path, "/sys/bus/platform/devices/%s/driver", dev);
+	r = sysfs_platform_dev(path, dev, "driver");
 	if (r < 0)
 		return r;
 	if (sr_exists(sr, path))
 		return 0;
-	r = sr_path(path, "/sys/bus/platform/drivers/%s", driver);
+	r = sysfs_bus_driver(path, "platform", driver, NULL);
 	if (r < 0)
 		return r;
 	if (!sr_exists(sr, path))

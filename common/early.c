@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "sysfs.h"
 
 #define MAX_HOST_DEVS 1024
 
@@ -253,7 +254,7 @@ int early_modprobe_conf(const struct sysroot *sr, struct kmod_ctx *ctx, const st
 
 		if (!d->present || !d->by_id)
 			continue;
-		if ((r = sr_path(path, "/sys/bus/pci/devices/%s/modalias", d->name)) < 0)
+		if ((r = sysfs_pci_dev(path, d->name, "modalias")) < 0)
 			return r;
 		if ((r = (int)sr_read_str(sr, path, alias, sizeof(alias))) < 0)
 			return r;

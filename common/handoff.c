@@ -19,6 +19,7 @@
 #include "state.h"
 #include "util.h"
 #include "vfio.h"
+#include "sysfs.h"
 
 #define MAX_MEMBERS STATE_MAX_DEVS
 #define MAX_GROUPS 16
@@ -71,7 +72,7 @@ static void logf_(const struct handoff_ops *ops, enum ho_level lvl, const char *
 
 static int dev_path(char out[SR_PATH_MAX], const char *name, const char *attr)
 {
-	return sr_path(out, "/sys/bus/pci/devices/%s/%s", name, attr);
+	return sysfs_pci_dev(out, name, attr);
 }
 
 static const char *or_none(const char *s)
@@ -893,7 +894,7 @@ static bool dev_present(const struct sysroot *sr, const char *name)
 {
 	char path[SR_PATH_MAX];
 
-	return sr_path(path, "/sys/bus/pci/devices/%s", name) == 0 && sr_exists(sr, path);
+	return sysfs_pci_dev(path, name, NULL) == 0 && sr_exists(sr, path);
 }
 
 /* Waits until no process holds /dev/vfio/GROUP; 0, or -EBUSY at the deadline. */
@@ -972,7 +973,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		/* the name comes from the state file (a canonical PCI address, state.c): write only
 		 * below a device that sysfs has now */
 		if (!dev_present(ops->sr, d->name)) {
-			WARN(j, "%s: not in /sys/bus/pci/devices (removed?); nothing to give back",
+			WARN(j, "%s: not in " SYSFS_PCI_DEVICES " (removed?); nothing to give back",
 			     d->name);
 			continue;
 		}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "sysfs.h"
 
 static int read_hex(int dir, const char *attr, unsigned long max, unsigned long *ret)
 {
@@ -23,7 +24,7 @@ static int read_hex(int dir, const char *attr, unsigned long max, unsigned long 
 int pcidev_driver(const struct sysroot *sr, const char *name, char *buf, size_t size)
 {
 	char path[SR_PATH_MAX];
-	int r = sr_path(path, "/sys/bus/pci/devices/%s/driver", name);
+	int r = sysfs_pci_dev(path, name, "driver");
 
 	if (r < 0)
 		return r;
@@ -39,7 +40,7 @@ int pcidev_group(const struct sysroot *sr, const char *name)
 {
 	char path[SR_PATH_MAX], buf[32];
 	unsigned long g;
-	int r = sr_path(path, "/sys/bus/pci/devices/%s/iommu_group", name);
+	int r = sysfs_pci_dev(path, name, "iommu_group");
 
 	if (r < 0)
 		return r;
@@ -87,7 +88,7 @@ int pcidev_read(const struct sysroot *sr, const char *name, struct pci_dev_info 
 	if (r < 0)
 		return r;
 	pci_addr_fmt(&d->addr, d->name);
-	r = sr_path(path, "/sys/bus/pci/devices/%s", d->name);
+	r = sysfs_pci_dev(path, d->name, NULL);
 	if (r < 0)
 		return r;
 	dir = sr_open_dir(sr, path);
@@ -171,7 +172,7 @@ static int list_dir(const struct sysroot *sr, const char *dir, char (*names)[PCI
 
 int pcidev_list(const struct sysroot *sr, char (*names)[PCI_ADDR_LEN], int max)
 {
-	return list_dir(sr, "/sys/bus/pci/devices", names, max);
+	return list_dir(sr, SYSFS_PCI_DEVICES, names, max);
 }
 
 int pcidev_group_members(const struct sysroot *sr, int group, char (*names)[PCI_ADDR_LEN], int max)

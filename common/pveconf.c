@@ -16,6 +16,7 @@
 
 #include "pcidev.h"
 #include "util.h"
+#include "sysfs.h"
 
 #define MAPPING_MAX (1 << 20)
 #define RESERV_MAX (256 * 1024)
@@ -326,7 +327,7 @@ static int expand_id(const struct sysroot *sr, const struct pve_pci_id *id,
 		if (!id->has_func)
 			a.func = (uint8_t)f;
 		pci_addr_fmt(&a, name);
-		if (sr_path(path, "/sys/bus/pci/devices/%s", name) < 0 || !sr_exists(sr, path))
+		if (sysfs_pci_dev(path, name, NULL) < 0 || !sr_exists(sr, path))
 			continue;
 		for (int i = 0; i < out->n; i++)
 			if (!strcmp(out->names[i], name))
@@ -712,7 +713,7 @@ static bool read_id_attr(const struct sysroot *sr, const char *dev, const char *
 {
 	char path[SR_PATH_MAX], buf[32];
 
-	if (sr_path(path, "/sys/bus/pci/devices/%s/%s", dev, attr) < 0 ||
+	if (sysfs_pci_dev(path, dev, attr) < 0 ||
 	    sr_read_str(sr, path, buf, sizeof(buf)) < 0)
 		return false;
 	return str_copy(out, size, str_has_prefix(buf, "0x") ? buf + 2 : buf) == 0;
@@ -819,9 +820,9 @@ static int map_entry_valid(const struct sysroot *sr, const char *name, const cha
 			snprintf(exp_sub, sizeof(exp_sub), "%s:%s", sv, sd);
 		if (d.iommu_group >= 0)
 			snprintf(exp_grp, sizeof(exp_grp), "%d", d.iommu_group);
-		has_mdev = (sr_path(path, "/sys/bus/pci/devices/%s/mdev_supported_types", dev) == 0 &&
+		has_mdev = (sysfs_pci_dev(path, dev, "mdev_supported_types") == 0 &&
 			    sr_exists(sr, path)) ||
-			   (sr_path(path, "/sys/bus/pci/devices/%s/nvidia", dev) == 0 &&
+			   (sysfs_pci_dev(path, dev, "nvidia") == 0 &&
 			    sr_exists(sr, path));
 		snprintf(exp_mdev, sizeof(exp_mdev), "%d", has_mdev ? 1 : 0);
 		if (i == 0) {

@@ -38,6 +38,7 @@
 #include "pvestorage.h"
 #include "rom.h"
 #include "util.h"
+#include "sysfs.h"
 
 #define REPORT_FILE_MAX (8u << 20) /* a text file; /proc/interrupts of a 512-CPU host fits */
 #define REPORT_DEPTH 40            /* symlinks followed for one path */
@@ -76,14 +77,14 @@ static char *f_nvidia(struct rctx *c, const char *text);
  * its line here (the round-trip test in tests/report/ shows what is missing). */
 static const struct capture captures[] = {
 	/* PCI functions: pcidev.c, checks.c (reset_method), handoff.c (drm) */
-	{ "/sys/bus/pci/devices/*/{vendor,device,class,subsystem_vendor,subsystem_device}", C_TEXT, NULL },
-	{ "/sys/bus/pci/devices/*/{driver_override,boot_vga,resource,reset_method,modalias}", C_TEXT, NULL },
-	{ "/sys/bus/pci/devices/*/{driver,iommu_group}", C_TEXT, NULL },
-	{ "/sys/bus/pci/devices/*/{reset,pci_bus}", C_EXISTS, NULL },
+	{ SYSFS_PCI_DEVICES "/*/{vendor,device,class,subsystem_vendor,subsystem_device}", C_TEXT, NULL },
+	{ SYSFS_PCI_DEVICES "/*/{driver_override,boot_vga,resource,reset_method,modalias}", C_TEXT, NULL },
+	{ SYSFS_PCI_DEVICES "/*/{driver,iommu_group}", C_TEXT, NULL },
+	{ SYSFS_PCI_DEVICES "/*/{reset,pci_bus}", C_EXISTS, NULL },
 	/* Resizable BARs (vm.rebar) and mediated-device support (vm.mapping's mdev rule) */
-	{ "/sys/bus/pci/devices/*/resource[0-5]_resize", C_TEXT, NULL },
-	{ "/sys/bus/pci/devices/*/mdev_supported_types", C_EXISTS, NULL },
-	{ "/sys/bus/pci/devices/*/drm/*", C_EXISTS, NULL },
+	{ SYSFS_PCI_DEVICES "/*/resource[0-5]_resize", C_TEXT, NULL },
+	{ SYSFS_PCI_DEVICES "/*/mdev_supported_types", C_EXISTS, NULL },
+	{ SYSFS_PCI_DEVICES "/*/drm/*", C_EXISTS, NULL },
 	{ "/sys/bus/pci/drivers/*", C_EXISTS, NULL },
 	{ "/sys/bus/pci/drivers/vfio-pci/{bind,unbind,new_id,remove_id}", C_EXISTS, NULL },
 	{ "/proc/driver/nvidia/gpus/*/information", C_TEXT, f_nvidia },
@@ -130,11 +131,11 @@ static const struct capture captures[] = {
 	{ "/sys/class/net/*/lower_*", C_TEXT, NULL },
 	{ "/sys/class/net/*/brif/*", C_TEXT, NULL },
 	/* firmware framebuffers and consoles the hookscript releases: console.c */
-	{ "/sys/class/vtconsole/*/{name,bind}", C_TEXT, NULL },
-	{ "/sys/bus/platform/devices/*/driver", C_TEXT, NULL },
-	{ "/sys/bus/platform/devices/*/graphics/*", C_EXISTS, NULL },
-	{ "/sys/bus/platform/devices/*/drm", C_EXISTS, NULL },
-	{ "/sys/class/graphics/*/device", C_TEXT, NULL },
+	{ SYSFS_VTCONSOLES "/*/{name,bind}", C_TEXT, NULL },
+	{ SYSFS_PLATFORM_DEVICES "/*/driver", C_TEXT, NULL },
+	{ SYSFS_PLATFORM_DEVICES "/*/graphics/*", C_EXISTS, NULL },
+	{ SYSFS_PLATFORM_DEVICES "/*/drm", C_EXISTS, NULL },
+	{ SYSFS_GRAPHICS "/*/device", C_TEXT, NULL },
 	/* Proxmox: pveconf.c, pvestorage.c */
 	{ "/etc/pve/qemu-server/*.conf", C_TEXT | C_FLAT, f_vmconf },
 	{ "/etc/pve/storage.cfg", C_TEXT | C_FLAT, f_storage },

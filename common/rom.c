@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "sysfs.h"
 
 #define HDR_PCIR_PTR 0x18
 #define HDR_SIZE 0x1a        /* through the PCIR pointer */
@@ -481,7 +482,7 @@ int rom_sysfs_dump(const struct sysroot *sr, const char *addr, uint8_t **ret_buf
 	int fd, r;
 
 	*reterr_restore = 0;
-	r = sr_path(path, "/sys/bus/pci/devices/%s/rom", addr);
+	r = sysfs_pci_dev(path, addr, "rom");
 	if (r < 0)
 		return r;
 	if (!sr_exists(sr, path))

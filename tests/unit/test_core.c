@@ -11,6 +11,7 @@
 #include "fakesys.h"
 #include "harness.h"
 #include "pciaddr.h"
+#include "sysfs.h"
 #include "sysroot.h"
 #include "util.h"
 
@@ -40,6 +41,34 @@ TEST(pci_addr_forms)
 	CHECK_INT(pci_addr_parse_loose("000:02:00.0", &a, &fn), -EINVAL);
 	CHECK_INT(pci_addr_parse_loose("02:00.0x", &a, &fn), -EINVAL);
 	CHECK_INT(pci_addr_parse_loose("", &a, &fn), -EINVAL);
+}
+
+TEST(sysfs_path_shapes)
+{
+	char p[SR_PATH_MAX];
+
+	CHECK_INT(sysfs_pci_dev(p, "0000:01:00.0", NULL), 0);
+	CHECK_STR(p, "/sys/bus/pci/devices/0000:01:00.0");
+	CHECK_INT(sysfs_pci_dev(p, "0000:01:00.0", "driver_override"), 0);
+	CHECK_STR(p, "/sys/bus/pci/devices/0000:01:00.0/driver_override");
+	CHECK_INT(sysfs_platform_dev(p, "simple-framebuffer.0", "driver"), 0);
+	CHECK_STR(p, "/sys/bus/platform/devices/simple-framebuffer.0/driver");
+	CHECK_INT(sysfs_bus_driver(p, "pci", "vfio-pci", "bind"), 0);
+	CHECK_STR(p, "/sys/bus/pci/drivers/vfio-pci/bind");
+	CHECK_INT(sysfs_bus_driver(p, "platform", "simple-framebuffer", NULL), 0);
+	CHECK_STR(p, "/sys/bus/platform/drivers/simple-framebuffer");
+	CHECK_INT(sysfs_vtcon(p, 1, "bind"), 0);
+	CHECK_STR(p, "/sys/class/vtconsole/vtcon1/bind");
+	/* a name is one path component: nothing climbs out of the device directory */
+	CHECK_INT(sysfs_pci_dev(p, "../../../etc", "passwd"), -EINVAL);
+	CHECK_INT(sysfs_pci_dev(p, "..", NULL), -EINVAL);
+	CHECK_INT(sysfs_pci_dev(p, "", "rom"), -EINVAL);
+	CHECK_INT(sysfs_bus_driver(p, "pci/../..", "x", "bind"), -EINVAL);
+	CHECK_INT(sysfs_vtcon(p, -1, "bind"), -EINVAL);
+	char big[SR_PATH_MAX];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK_INT(sysfs_pci_dev(p, big, NULL), -ENAMETOOLONG);
 }
 
 TEST(parse_numbers)
