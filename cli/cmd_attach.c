@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,17 +37,6 @@
 #define HOOK_TARGET "/usr/libexec/pve-gpu-passthrough/" HOOK_NAME
 #define SNIPPET_RECORD "/var/lib/pve-gpu-passthrough/snippets"
 #define PROG "pve-gpu-passthrough"
-
-/* Proxmox VMIDs are 100 .. 999999999 (pve-vmid); no sign, no leading zero. */
-static int parse_vmid(const char *s, int *ret)
-{
-	unsigned long v;
-
-	if (s[0] == '0' || parse_ulong(s, 10, 999999999, &v) < 0 || v < 100)
-		return -EINVAL;
-	*ret = (int)v;
-	return 0;
-}
 
 /* True when VOLID is STORAGE:snippets/pve-gpu-passthrough-hook on any valid storage id. */
 static bool is_our_volid(const char *volid)
@@ -134,22 +122,6 @@ static int run_qm(char *const argv[], bool dry_run)
 	return 0;
 }
 
-/* The node name Proxmox uses: uname's nodename up to the first '.'. */
-static void node_name(const struct cli_globals *g, char *out, size_t size)
-{
-	struct utsname u;
-
-	if (g->node) {
-		if (str_copy(out, size, g->node) == 0)
-			return;
-	} else if (uname(&u) == 0) {
-		u.nodename[strcspn(u.nodename, ".")] = '\0';
-		if (str_copy(out, size, u.nodename) == 0)
-			return;
-	}
-	out[0] = '\0';
-}
-
 /* Loads VM VMID's hookscript (live section only; "" when none), printing why when that fails.
  * DETACH adds the manual way out: a hostpci line we cannot parse must not trap the admin. */
 static int load_vm(const struct cli_globals *g, int vmid, bool detach, char *hook, size_t size)
@@ -197,7 +169,7 @@ static int check_storage(const struct cli_globals *g, const struct pve_storage *
 			s->id);
 		return -1;
 	}
-	node_name(g, node, sizeof(node));
+	pve_node_name(g->node, node, sizeof(node));
 	if (node[0] && !pve_storage_on_node(s, node)) {
 		fprintf(stderr, PROG ": storage '%s' is not available on node '%s' (nodes %s)\n",
 			s->id, node, s->nodes);
@@ -375,7 +347,7 @@ static int parse_args(int argc, char **argv, bool attach, const char **storage, 
 		fprintf(stderr, PROG ": %s: expected one VMID\n", argv[0]);
 		goto bad;
 	}
-	if (parse_vmid(argv[optind], vmid) < 0) {
+	if (pve_vmid_parse(argv[optind], vmid) < 0) {
 		fprintf(stderr, PROG ": %s: invalid VMID '%s' (100 to 999999999)\n", argv[0],
 			argv[optind]);
 		goto bad;

@@ -24,7 +24,7 @@ static int run(struct cli_globals *g, int argc, char **argv, bool prepare)
 {
 	static const struct option opts[] = { { "dry-run", no_argument, NULL, 'n' }, { 0 } };
 	struct pgp_config cfg;
-	unsigned long vmid;
+	int vmid;
 	char node[128], err[512];
 	bool dry = false;
 	int c, r;
@@ -36,7 +36,7 @@ static int run(struct cli_globals *g, int argc, char **argv, bool prepare)
 		}
 		dry = true;
 	}
-	if (argc - optind != 1 || parse_ulong(argv[optind], 10, 999999999, &vmid) < 0) {
+	if (argc - optind != 1 || pve_vmid_parse(argv[optind], &vmid) < 0) {
 		fprintf(stderr, "usage: pve-gpu-passthrough %s VMID [--dry-run]\n", argv[0]);
 		return CLI_EXIT_USAGE;
 	}
@@ -45,18 +45,15 @@ static int run(struct cli_globals *g, int argc, char **argv, bool prepare)
 		fprintf(stderr, "error: %s\n", err);
 		return CLI_EXIT_FAIL;
 	}
-	if (g->node)
-		str_copy(node, sizeof(node), g->node);
-	else if (pve_nodename(node, sizeof(node)) < 0)
-		str_copy(node, sizeof(node), "localhost");
+	pve_node_name(g->node, node, sizeof(node));
 	struct handoff_ops ops = {
 		.sr = &g->root,
-		.opts = config_hook_opts(&cfg, (int)vmid),
+		.opts = config_hook_opts(&cfg, vmid),
 		.node = node,
 		.dry_run = dry,
 		.log = print_line,
 	};
-	r = prepare ? handoff_prepare(&ops, (int)vmid) : handoff_release(&ops, (int)vmid);
+	r = prepare ? handoff_prepare(&ops, vmid) : handoff_release(&ops, vmid);
 	return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 

@@ -969,17 +969,16 @@ static int scan_vm_users(struct ctx *c)
 		return 0;
 	while (r == 0 && (de = readdir(d)) && seen < 10000) {
 		char num[16], err[64];
-		unsigned long vmid;
-		int line, idx;
+		int line, idx, vmid;
 		size_t len = strlen(de->d_name);
 
 		if (len < 6 || len > 14 || strcmp(de->d_name + len - 5, ".conf") != 0)
 			continue;
 		snprintf(num, sizeof(num), "%.*s", (int)(len - 5), de->d_name);
-		if (parse_ulong(num, 10, 999999999, &vmid) < 0 || vmid < 100)
+		if (pve_vmid_parse(num, &vmid) < 0)
 			continue;
 		seen++;
-		if (pve_vmconf_load(c->sr, (int)vmid, conf, &line, err, sizeof(err)) < 0)
+		if (pve_vmconf_load(c->sr, vmid, conf, &line, err, sizeof(err)) < 0)
 			continue;
 		pve_vmconf_expand_all(c->sr, conf, c->node, res, all, &idx);
 		for (int k = 0; k < all->n && r == 0; k++)
@@ -2239,10 +2238,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 	}
 
 	/* The VMs first: their devices join the device checks. */
-	if (o->node)
-		snprintf(node, sizeof(node), "%s", o->node);
-	else if (pve_nodename(node, sizeof(node)) < 0)
-		node[0] = '\0';
+	pve_node_name(o->node, node, sizeof(node));
 	vw = calloc((size_t)(o->nvmids ? o->nvmids : 1), sizeof(*vw));
 	rep->vms = calloc((size_t)(o->nvmids ? o->nvmids : 1), sizeof(*rep->vms));
 	if (!vw || !rep->vms) {

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pveconf.h"
 #include "util.h"
 
 #define INI_LINE_LIMIT 199 /* inih's default INI_MAX_LINE (200) less the NUL */
@@ -216,17 +217,17 @@ static int early_key(struct parse_ctx *p, const char *key, const char *value)
 
 static int vm_index(struct parse_ctx *p, const char *section)
 {
-	unsigned long vmid;
 	struct pgp_config *c = p->c;
+	int vmid;
 
-	if (parse_ulong(section + 3, 10, 999999999, &vmid) < 0 || vmid < 100)
+	if (pve_vmid_parse(section + 3, &vmid) < 0)
 		return failf(p, "section [%s]: VMID must be a number from 100", section) - 1;
 	for (int i = 0; i < c->nvms; i++)
-		if (c->vms[i].vmid == (int)vmid)
+		if (c->vms[i].vmid == vmid)
 			return i;
 	if (c->nvms >= CONFIG_MAX_VMS)
 		return failf(p, "more than %d [vm:...] sections", CONFIG_MAX_VMS) - 1;
-	c->vms[c->nvms].vmid = (int)vmid;
+	c->vms[c->nvms].vmid = vmid;
 	return c->nvms++;
 }
 
@@ -317,10 +318,9 @@ static int check_line(struct parse_ctx *p, const char *line, size_t len)
 		memcpy(sec, line + 1, n);
 		sec[n] = '\0';
 		if (str_has_prefix(sec, "vm:")) {
-			unsigned long vmid;
+			int vmid;
 
-			if (parse_ulong(sec + 3, 10, 999999999, &vmid) < 0 || vmid < 100 ||
-			    sec[3] == '0') {
+			if (pve_vmid_parse(sec + 3, &vmid) < 0) {
 				failf(p, "section [%s]: VMID must be a number from 100", sec);
 				return -EINVAL;
 			}

@@ -294,7 +294,7 @@ int pve_vmconf_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, in
 	char path[SR_PATH_MAX], *text = NULL;
 	int r;
 
-	if (vmid < 1 || vmid > 999999999)
+	if (vmid < 100 || vmid > 999999999)
 		return errf(err, errsize, "invalid VMID %d", vmid);
 	r = sr_path(path, "/etc/pve/qemu-server/%d.conf", vmid);
 	if (r < 0)
@@ -570,17 +570,28 @@ int pve_hostpci_expand(const struct sysroot *sr, const struct pve_hostpci *h, co
 	return 0;
 }
 
-int pve_nodename(char *buf, size_t size)
+void pve_node_name(const char *given, char *buf, size_t size)
 {
 	struct utsname u;
-	char *dot;
 
-	if (uname(&u) < 0)
-		return -errno;
-	dot = strchr(u.nodename, '.');
-	if (dot)
-		*dot = '\0';
-	return str_copy(buf, size, u.nodename);
+	if (given && given[0] && str_copy(buf, size, given) == 0)
+		return;
+	if (uname(&u) == 0) {
+		u.nodename[strcspn(u.nodename, ".")] = '\0';
+		if (u.nodename[0] && str_copy(buf, size, u.nodename) == 0)
+			return;
+	}
+	str_copy(buf, size, "localhost");
+}
+
+int pve_vmid_parse(const char *s, int *ret)
+{
+	unsigned long v;
+
+	if (!s || s[0] < '1' || s[0] > '9' || parse_ulong(s, 10, 999999999, &v) < 0 || v < 100)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
 }
 
 int pve_vmconf_expand_all(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,

@@ -133,7 +133,12 @@ int pve_mapping_validate(const struct sysroot *sr, const char *name, const char 
  * reservation not yet expired, or a pid reservation whose pid is alive), 0 when none. */
 int pve_reserved_by_other(const struct sysroot *sr, const char *name, int vmid);
 
-/* The node name Proxmox uses: uname's nodename up to the first '.'. */
-int pve_nodename(char *buf, size_t size);
+/* The node name: GIVEN (--node) when it is set, else the one Proxmox uses, uname's nodename up
+ * to the first '.'; "localhost" when neither fits BUF (the one fallback every program uses). */
+void pve_node_name(const char *given, char *buf, size_t size);
+
+/* A Proxmox VMID (pve-vmid): decimal 100 .. 999999999, no sign, no leading zero. 0 or
+ * -EINVAL. The one parser for command lines, config sections, file names and state files. */
+int pve_vmid_parse(const char *s, int *ret);
 
 #endif

@@ -1322,10 +1322,7 @@ int report_write(const struct sysroot *sr, const struct report_opts *o, FILE *ou
 	char node[128] = "", release[128] = "";
 	int r = 0;
 
-	if (o && o->node)
-		snprintf(node, sizeof(node), "%s", o->node);
-	else if (pve_nodename(node, sizeof(node)) < 0)
-		node[0] = '\0';
+	pve_node_name(o ? o->node : NULL, node, sizeof(node));
 	/* This node is "pve" in the report, other nodes node2, node3, ... */
 	if (node[0])
 		node_name(&c, node);

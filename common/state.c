@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pveconf.h"
 #include "util.h"
 
 #define STATE_MAX_BYTES 16384
@@ -290,16 +291,16 @@ int state_owner(const struct sysroot *sr, const char *name, int vmid)
 		return errno == ENOENT ? 0 : -errno;
 	while (!owner && (de = readdir(d))) {
 		struct handoff_state s;
-		unsigned long other;
 		char num[16];
+		int other;
 		const char *dot = strstr(de->d_name, ".state");
 
 		if (!dot || dot[6] || str_copy_n(num, sizeof(num), de->d_name,
 						 (size_t)(dot - de->d_name)) < 0 ||
-		    parse_ulong(num, 10, 999999999, &other) < 0 || (int)other == vmid)
+		    pve_vmid_parse(num, &other) < 0 || other == vmid)
 			continue;
-		if (state_load(sr, (int)other, &s) == 0 && state_find(&s, name))
-			owner = (int)other;
+		if (state_load(sr, other, &s) == 0 && state_find(&s, name))
+			owner = other;
 	}
 	closedir(d);
 	return owner;

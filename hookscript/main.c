@@ -60,29 +60,29 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },  { "dry-run", no_argument, NULL, 'n' },
 		{ 0 }
 	};
-	const char *root = NULL, *config = NULL, *phase;
+	const char *root = NULL, *config = NULL, *node_arg = NULL, *phase;
 	char node[128] = "", err[512];
 	struct logger lg = { 0 };
 	struct pgp_config cfg;
 	struct sr_write_point kill = { 0 };
 	struct sysroot sr;
-	unsigned long vmid;
+	int vmid;
 	bool dry_run = false;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 'R': root = optarg; break;
-		case 'N': str_copy(node, sizeof(node), optarg); break;
+		case 'N': node_arg = optarg; break;
 		case 'C': config = optarg; break;
 		case 'n': dry_run = true; break;
 		default: return usage();
 		}
 	}
-	if (argc - optind != 2 || parse_ulong(argv[optind], 10, 999999999, &vmid) < 0 || vmid < 1)
+	if (argc - optind != 2 || pve_vmid_parse(argv[optind], &vmid) < 0)
 		return usage();
 	phase = argv[optind + 1];
-	lg.vmid = (int)vmid;
+	lg.vmid = vmid;
 	if (!strcmp(phase, "post-start") || !strcmp(phase, "pre-stop"))
 		return EXIT_OK;
 	if (strcmp(phase, "pre-start") && strcmp(phase, "post-stop")) {
@@ -129,8 +129,7 @@ int main(int argc, char **argv)
 		log_line(&lg, HO_WARN, err); /* giving devices back matters more: use defaults */
 		config_defaults(&cfg);
 	}
-	if (!node[0] && pve_nodename(node, sizeof(node)) < 0)
-		str_copy(node, sizeof(node), "localhost");
+	pve_node_name(node_arg, node, sizeof(node));
 	struct handoff_ops ops = {
 		.sr = &sr,
 		.opts = config_hook_opts(&cfg, lg.vmid),
