@@ -115,11 +115,14 @@ int early_bind(const struct sysroot *sr, const struct early_sel *sel, const stru
 
 /* "bound", "already", "missing", "no-iommu", "failed". */
 const char *early_outcome_name(enum early_outcome o);
-/* One line for the console and the record, without newline:
+/* One line for the console and the record, without newline (the lines early.c prints):
  *   "0000:02:00.0 10de:0fc6 -> vfio-pci"
  *   "0000:02:00.0 10de:0fc6 -> vfio-pci (unbound from nouveau)"
+ *   "0000:02:00.0 10de:0fc6 -> vfio-pci (already)"
  *   "0000:05:00.0 not present, skipped"
- *   "0000:02:00.0 10de:0fc6 -> nouveau: vfio-pci did not bind (drivers_probe: ...)"  */
+ *   "0000:02:00.0 10de:0fc6 has no IOMMU group (is the IOMMU on?), left to nouveau"
+ *   "0000:02:00.0 10de:0fc6 -> nouveau: vfio-pci did not take it (see dmesg)"
+ *   "0000:02:00.0 10de:0fc6 -> nouveau: drivers_probe failed: No such device"  */
 int early_result_line(const struct early_dev *d, const struct early_result *r, char *buf,
 		      size_t size);
 

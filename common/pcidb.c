@@ -18,7 +18,7 @@ struct pcinames {
 };
 
 /* libpci's error callback must not return (lib/pci.h declares it PCI_NONRET, and its callers
- * carry on with NULL pointers if it does): it jumps back to the lookup that called libpci. The
+ * carry on with NULL pointers if it does): it jumps back to the name lookup that called libpci. The
  * callback has no user pointer, so the target lives in a thread-local. */
 static __thread jmp_buf *names_jump;
 
@@ -34,19 +34,7 @@ static void __attribute__((format(printf, 1, 2))) names_quiet(char *msg, ...)
 	(void)msg;
 }
 
-/* pci_alloc() and pci_lookup_name() behind setjmp: NULL (and *failed) when libpci gave up. */
-static struct pci_access *guarded_alloc(void)
-{
-	struct pci_access *volatile pacc = NULL;
-	jmp_buf jb;
-
-	names_jump = &jb;
-	if (setjmp(jb) == 0)
-		pacc = pci_alloc();
-	names_jump = NULL;
-	return pacc;
-}
-
+/* pci_lookup_name() behind setjmp: NULL (and *failed) when libpci gave up. */
 static const char *guarded_lookup(struct pci_access *pacc, char *buf, int size, int flags,
 				  unsigned a, unsigned b, bool *failed)
 {
@@ -72,7 +60,10 @@ static struct pcinames *names_open(struct pcidb *db)
 	if (!pn)
 		return NULL;
 	db->names = pn;
-	pn->pacc = guarded_alloc();
+	/* No setjmp guard here: pci_alloc() reports a failed allocation through libpci's
+	 * generic error handler, which exits (lib/init.c), and our callback is installed only on
+	 * the handle it returns, so a guard could never fire. */
+	pn->pacc = pci_alloc();
 	if (!pn->pacc) {
 		pn->failed = true;
 		return pn;
