@@ -4,7 +4,10 @@
 #ifndef PGP_CLI_H
 #define PGP_CLI_H
 
+#include "exitcode.h"
 #include "sysroot.h"
+
+
 
 /* Options every verb shares, parsed by main.c before the verb's own arguments. */
 struct cli_globals {
@@ -28,11 +31,11 @@ struct cli_command {
 			vname, fn, vargs, vsummary                                      \
 		}
 
-/* Exit codes shared by the verbs (documented in pve-gpu-passthrough(8)). */
+/* Exit codes shared by the verbs (exitcode.h; documented in pve-gpu-passthrough(8)). */
 enum {
-	CLI_EXIT_OK = 0,
-	CLI_EXIT_FAIL = 1,    /* the operation failed; for `check`: warnings (see check) */
-	CLI_EXIT_USAGE = 64,  /* bad command line */
+	CLI_EXIT_OK = PGP_EXIT_OK,
+	CLI_EXIT_FAIL = PGP_EXIT_FAILURE, /* the operation failed; for `check`: warnings */
+	CLI_EXIT_USAGE = PGP_EXIT_USAGE,  /* bad command line */
 };
 
 #endif

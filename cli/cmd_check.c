@@ -39,10 +39,11 @@
 #include "checks.h"
 #include "cli.h"
 #include "json.h"
+#include "pveconf.h"
 #include "util.h"
 
 #define PROG "pve-gpu-passthrough"
-#define CHECK_EXIT_ERROR 3 /* the host could not be examined */
+#define CHECK_EXIT_ERROR PGP_EXIT_UNEXAMINED /* the host could not be examined */
 
 static const char *const colors[] = { "\033[32m", "\033[36m", "\033[33m", "\033[1;31m" };
 #define C_BOLD "\033[1m"
@@ -328,14 +329,14 @@ static int cmd_check(struct cli_globals *g, int argc, char **argv)
 	if (!vmids)
 		return CHECK_EXIT_ERROR;
 	for (int i = optind; i < argc; i++) {
-		unsigned long v;
+		int v;
 
-		if (parse_ulong(argv[i], 10, 999999999, &v) < 0 || v < 100) {
+		if (pve_vmid_parse(argv[i], &v) < 0) {
 			fprintf(stderr, PROG " check: invalid VMID '%s' (a number from 100)\n"
 					"Try '" PROG " check --help'.\n", argv[i]);
 			return CLI_EXIT_USAGE;
 		}
-		vmids[o.nvmids++] = (int)v;
+		vmids[o.nvmids++] = v;
 	}
 	o.vmids = vmids;
 	r = checks_run(&g->root, &o, &rep);

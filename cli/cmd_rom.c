@@ -23,13 +23,15 @@
 #include "util.h"
 #include "sysfs.h"
 
-/* Exit codes of `rom check` and `rom dump` beyond the shared ones (see man/verb-rom.8.part). */
+/* Exit codes of the rom verbs, from exitcode.h (see man/verb-rom.8.part). */
 enum {
-	ROM_EXIT_OK = 0,       /* check: valid and OVMF can use it; dump/patch: done, valid */
-	ROM_EXIT_WARN = 1,     /* check: valid, but no x64 EFI image or ids mismatch;
-				* dump/patch: failed or refused, nothing usable written */
-	ROM_EXIT_INVALID = 2,  /* check: invalid or unreadable; dump: data saved but invalid;
-				* patch: no valid image chain in FILE */
+	ROM_EXIT_OK = PGP_EXIT_OK,           /* check: valid and OVMF can use it; dump/patch: done,
+					      * valid */
+	ROM_EXIT_WARN = PGP_EXIT_FAILURE,    /* check: valid, but no x64 EFI image or ids
+					      * mismatch; dump/patch: failed or refused */
+	ROM_EXIT_INVALID = PGP_EXIT_PROBLEM, /* check: invalid; dump: data saved but invalid;
+					      * patch: no valid image chain in FILE */
+	ROM_EXIT_UNREADABLE = PGP_EXIT_UNEXAMINED, /* check: the file or device cannot be read */
 };
 
 #define PROG "pve-gpu-passthrough"
@@ -305,13 +307,13 @@ static int rom_check(struct cli_globals *g, int argc, char **argv)
 	if (optind != argc - 1)
 		return bad_usage("check: expected one FILE");
 	if (device && check_device_ids(g, device, &dev) < 0)
-		return ROM_EXIT_INVALID;
+		return ROM_EXIT_UNREADABLE;
 	if (load_file(g, argv[optind], &buf, &len) < 0)
-		return ROM_EXIT_INVALID;
+		return ROM_EXIT_UNREADABLE;
 	info = malloc(sizeof(*info));
 	if (!info) {
 		err("out of memory");
-		return ROM_EXIT_INVALID;
+		return ROM_EXIT_UNREADABLE;
 	}
 	rom_parse(buf, len, info);
 	if (json)

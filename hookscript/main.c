@@ -20,12 +20,13 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "exitcode.h"
 #include "handoff.h"
 #include "pveconf.h"
 #include "state.h"
 #include "util.h"
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = PGP_EXIT_OK, EXIT_FAILED = PGP_EXIT_FAILURE, EXIT_USAGE = PGP_EXIT_USAGE };
 
 struct logger {
 	bool syslog;

@@ -12,7 +12,7 @@
  *           lines for id entries: options vfio-pci ids=... and softdep <driver> pre: vfio-pci
  *           for the drivers of the present devices, found from their modalias with libkmod in
  *           --modules-dir (the kernel the image is for). Exit 0: early binding configured;
- *           1: the INI is invalid (one line on stderr); 2: nothing configured.
+ *           1: the INI is invalid (one line on stderr); 6: nothing configured (exitcode.h).
  *
  * --sysroot is for tests: every file is taken below DIR, and modules are never loaded (vfio-pci
  * must already be registered in the fake tree). Fault tests only: PGP_TEST_KILL_POINT=STEP[:N]
@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "exitcode.h"
 #include "early.h"
 #include "sysroot.h"
 #include "util.h"
@@ -36,10 +37,10 @@
 #define MSG "pve-gpu-passthrough: " /* the console prefix admins grep for */
 
 enum {
-	EXIT_CONFIGURED = 0,
-	EXIT_INVALID = 1,
-	EXIT_NOTHING = 2,
-	EXIT_USAGE = 64,
+	EXIT_CONFIGURED = PGP_EXIT_OK,
+	EXIT_INVALID = PGP_EXIT_FAILURE,
+	EXIT_NOTHING = PGP_EXIT_NOTCONFIGURED,
+	EXIT_USAGE = PGP_EXIT_USAGE,
 };
 
 static const char *arg_sysroot;

@@ -222,7 +222,7 @@ test_install() {
 	[ "$out" = "$pkg $version" ] && pass "$r.runs" || fail "$r.runs" "--version printed '$out'"
 	in_root /usr/libexec/$pkg/$pkg-hook >/dev/null 2>&1
 	st=$?
-	[ "$st" -eq 2 ] && pass "$r.hook-usage-exit" || fail "$r.hook-usage-exit" "exit $st without arguments, expected 2"
+	[ "$st" -eq 64 ] && pass "$r.hook-usage-exit" || fail "$r.hook-usage-exit" "exit $st without arguments, expected 64"
 
 	if [ "$has_hook" = 1 ]; then
 		check "$r.trigger-declared" sh -c "dpkg-deb -I '$deb' triggers | grep -qx 'activate-noawait update-initramfs'"
@@ -346,7 +346,7 @@ test_dist_upgrade() {
 	[ "$out" = "$pkg $version12" ] && pass dist-upgrade.runs || fail dist-upgrade.runs "--version printed '$out'"
 	in_root /usr/libexec/$pkg/$pkg-hook >/dev/null 2>&1
 	out=$?
-	[ "$out" -eq 2 ] && pass dist-upgrade.hook-usage-exit || fail dist-upgrade.hook-usage-exit "exit $out, expected 2"
+	[ "$out" -eq 64 ] && pass dist-upgrade.hook-usage-exit || fail dist-upgrade.hook-usage-exit "exit $out, expected 64"
 	check dist-upgrade.keeps-conffile grep -qx "# changed by the admin" "$root/etc/$pkg.ini"
 	check dist-upgrade.keeps-snippet in_root test -x "$snippet"
 	[ "$(stamp)" != "$before" ] && pass dist-upgrade.image-rebuilt || fail dist-upgrade.image-rebuilt "image not rewritten"

@@ -82,11 +82,11 @@ run_early() { "$early" --sysroot "$fake" --modules-dir "/lib/modules/$k61" "$@";
 
 rm -f "$fake/etc/pve-gpu-passthrough.ini"
 run_early check >"$out/tmp/o" 2>"$out/tmp/e"
-t binary/check-no-ini-exit-2 test $? = 2
+t binary/check-no-ini-exit-6 test $? = 6
 t binary/check-no-ini-says-so grep -q 'does not exist' "$out/tmp/e"
 ini '[hook]\nholders = warn\n'
 run_early check >"$out/tmp/o" 2>"$out/tmp/e"
-t binary/check-no-early-exit-2 test $? = 2
+t binary/check-no-early-exit-6 test $? = 6
 ini '[early]\nids = 1234:1111\naddresses = 0000:00:02.1, 0000:00:09.0\ndisable_vga = yes\n'
 run_early validate >"$out/tmp/o" 2>"$out/tmp/e"
 t binary/check-ids-exit-0 test $? = 0

@@ -96,7 +96,7 @@ if "$fakesys" "$root" "$tmp/spec"; then
 	grep_out rom.check.device.mismatch.text "the ROM is for another device"
 	expect rom.check.device.json 1 "$cli" --sysroot "$root" rom check --json --device 0000:00:04.0 /e1000.rom
 	grep_out rom.check.device.json.match '"match":false'
-	expect rom.check.device.absent 2 "$cli" --sysroot "$root" rom check --device 0000:00:09.0 /e1000.rom
+	expect rom.check.device.absent 3 "$cli" --sysroot "$root" rom check --device 0000:00:09.0 /e1000.rom
 else
 	fail rom.fakesys "cannot build the fake tree"
 fi
@@ -120,6 +120,7 @@ expect rom.patch.not_display 2 "$cli" rom patch "$tmp/nic.rom" -o "$tmp/nic-out.
 head -c 65536 /dev/urandom >"$tmp/random.rom"
 expect rom.patch.random 2 "$cli" rom patch "$tmp/random.rom" -o "$tmp/random-out.rom"
 expect rom.check.random 2 "$cli" rom check "$tmp/random.rom"
+expect rom.check.unreadable 3 "$cli" rom check "$tmp/no-such.rom"
 expect rom.patch.no_output 64 "$cli" rom patch "$tmp/nv.rom"
 
 # ---- rom dump on the fake tree: the rom attribute is a plain file there, so the read

@@ -554,6 +554,6 @@ TEST(hook_program_stops_at_its_kill_point)
 	CHECK(!exists("/run/pve-gpu-passthrough/100.state"));
 	CHECK_INT(sr_read_str(&sr, "/sys/class/vtconsole/vtcon1/bind", buf, sizeof(buf)), 1);
 	CHECK_STR(buf, "1");
-	CHECK_INT(run_hook("no/such", "pre-start", &sig), 2); /* a malformed kill point */
+	CHECK_INT(run_hook("no/such", "pre-start", &sig), 64); /* a malformed kill point: usage */
 	sr_close(&sr);
 }
