@@ -1,0 +1,527 @@
+/* check_device.c - the device checks: what a device is (kind, relevance), its IOMMU group,
+ * driver, framebuffer and reset; the NVSwitch fabric (see checks.h for the ids). */
+#define _GNU_SOURCE
+#include "check_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bind.h"
+#include "config.h"
+#include "console.h"
+#include "pveconf.h"
+#include "pvestorage.h"
+#include "rom.h"
+#include "util.h"
+#include "sysfs.h"
+
+/* --- devices ---------------------------------------------------------------------------- */
+
+bool same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b)
+{
+	return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
+	       a->addr.slot == b->addr.slot;
+}
+
+/* --- device kinds and relevance ---------------------------------------------------------- */
+
+/* Class 03 00: a VGA compatible controller, the only kind with the legacy VGA ranges that
+ * x-vga=1 forwards (the kernel's vfio-pci offers its VGA region only for this class:
+ * drivers/vfio/pci/vfio_pci_core.c vfio_pci_is_vga; QEMU's hw/vfio/pci.c vfio_populate_vga
+ * then fails with "does not support requested feature x-vga"). 03 02 is a 3D controller,
+ * 03 80 another display controller. */
+bool is_vga(const struct pci_dev_info *d)
+{
+	return (d->class >> 8) == 0x0300;
+}
+
+/* Intel's integrated GPU sits at 00:02.0 of segment 0 on every generation (the address
+ * legacy-igd requires: qemu-server PCI.pm parse_hostpci_devices, QEMU docs/igd-assign.txt). */
+bool is_igpu(const struct pci_dev_info *d)
+{
+	return d->vendor == 0x8086 && pcidev_is_display(d) && d->addr.domain == 0 &&
+	       d->addr.bus == 0 && d->addr.slot == 2 && d->addr.func == 0;
+}
+
+/* The displays of server BMCs: ASPEED AST1x00/2x00 (1a03:2000), Matrox G200 server variants
+ * (G200e, eW, EV, EH, eR2, eW3, eH3). They show the remote console; nobody passes them. */
+static bool is_bmc_display(const struct pci_dev_info *d)
+{
+	static const uint16_t matrox[] = { 0x0522, 0x0530, 0x0532, 0x0533, 0x0534, 0x0536,
+					   0x0538 };
+
+	if (!pcidev_is_display(d))
+		return false;
+	if (d->vendor == 0x1a03)
+		return true;
+	for (size_t i = 0; d->vendor == 0x102b && i < ARRAY_SIZE(matrox); i++)
+		if (d->device == matrox[i])
+			return true;
+	return false;
+}
+
+/* NVIDIA's NVSwitch (HGX A100/H100 boards) shows as a bridge of class 06 80. */
+bool is_nvswitch(const struct pci_dev_info *d)
+{
+	return d->vendor == 0x10de && (d->class >> 8) == 0x0680;
+}
+
+/* NVIDIA's datacenter GPUs (Tesla, A100, H100, L4, ...) are 3D controllers; GeForce and
+ * workstation cards are VGA controllers. */
+bool is_nv_datacenter(const struct pci_dev_info *d)
+{
+	return d->vendor == 0x10de && (d->class >> 8) == 0x0302;
+}
+
+bool is_windows(const char *ostype)
+{
+	/* Proxmox's ostype values for Windows: wxp w2k w2k3 w2k8 wvista win7 win8 win10 win11 */
+	return ostype[0] == 'w';
+}
+
+static int add_user(struct ctx *c, const char *dev, int vmid)
+{
+	struct vm_user *n;
+
+	for (int i = 0; i < c->nusers; i++)
+		if (!strcmp(c->users[i].dev, dev) && c->users[i].vmid == vmid)
+			return 0;
+	n = realloc(c->users, (size_t)(c->nusers + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	c->users = n;
+	snprintf(n[c->nusers].dev, sizeof(n->dev), "%s", dev);
+	n[c->nusers++].vmid = vmid;
+	return 0;
+}
+
+/* Every VM config of this node, expanded as a start would (errors: that VM is skipped). */
+int scan_vm_users(struct ctx *c)
+{
+	_cleanup_free_ struct pve_hostpci_result *res = calloc(PVE_MAX_HOSTPCI, sizeof(*res));
+	_cleanup_free_ struct pve_vmconf *conf = calloc(1, sizeof(*conf));
+	_cleanup_free_ struct pve_devlist *all = calloc(1, sizeof(*all));
+	struct dirent *de;
+	int seen = 0, r = 0;
+	DIR *d;
+
+	if (!res || !conf || !all)
+		return -ENOMEM;
+	d = sr_opendir(c->sr, "/etc/pve/qemu-server");
+	if (!d)
+		return 0;
+	while (r == 0 && (de = readdir(d)) && seen < 10000) {
+		char num[16], err[64];
+		int line, idx, vmid;
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || len > 14 || strcmp(de->d_name + len - 5, ".conf") != 0)
+			continue;
+		snprintf(num, sizeof(num), "%.*s", (int)(len - 5), de->d_name);
+		if (pve_vmid_parse(num, &vmid) < 0)
+			continue;
+		seen++;
+		if (pve_vmconf_load(c->sr, vmid, conf, &line, err, sizeof(err)) < 0)
+			continue;
+		pve_vmconf_expand_all(c->sr, conf, c->node, res, all, &idx);
+		for (int k = 0; k < all->n && r == 0; k++)
+			r = add_user(c, all->names[k], (int)vmid);
+	}
+	closedir(d);
+	return r;
+}
+
+/* The VMs using device NAME, as "VM 100, VM 105" (empty: none). */
+static bool users_of(const struct ctx *c, const char *name, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (int i = 0; i < c->nusers; i++) {
+		size_t n = strlen(buf);
+
+		if (strcmp(c->users[i].dev, name) == 0)
+			snprintf(buf + n, size - n, "%sVM %d", n ? ", " : "", c->users[i].vmid);
+	}
+	return buf[0] != '\0';
+}
+
+/* Why a display no VM uses is not a passthrough candidate, or NULL when it is one: a BMC's
+ * display, or the host's console GPU while another GPU could be passed instead. */
+const char *not_a_candidate(const struct ctx *c, const struct pci_dev_info *d)
+{
+	const struct pcidb *db = c->rep->db;
+	char who[128];
+
+	if (users_of(c, d->name, who, sizeof(who)))
+		return NULL;
+	if (is_bmc_display(d))
+		return "a BMC's display, used by no VM";
+	if (d->boot_vga != 1)
+		return NULL;
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *o = &db->dev[i];
+
+		if (o != d && pcidev_is_display(o) && !is_bmc_display(o) && o->boot_vga != 1)
+			return "the host's console GPU, used by no VM";
+	}
+	return NULL;
+}
+
+void check_kind(struct ctx *c, struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	char name[256], cls[128];
+	const char *dn = pcidb_device_name(c->rep->db, d->vendor, d->device, name, sizeof(name));
+	const char *cn = pcidb_class_name(c->rep->db, d->class, cls, sizeof(cls));
+	struct check_result *r;
+
+	if (!dn)
+		dn = "unknown device";
+	if (is_igpu(d)) {
+		r = ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: Intel integrated GPU: it has no ROM "
+			"BAR (its video BIOS is part of the board's firmware)", dn);
+		ck_fix(c, r, "for a VM: hostpciN: 0000:00:02.0 (no romfile; rom dump cannot read an "
+			  "iGPU); for its display at boot use legacy-igd=1, which needs machine "
+			  "i440fx (pc) and vga: none");
+	} else if (is_bmc_display(d)) {
+		ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: the display of the server's BMC (its "
+		    "remote console), not a passthrough candidate", dn);
+	} else if (is_nv_datacenter(d)) {
+		r = ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: NVIDIA datacenter GPU (%s, class "
+			"%04x): no VGA, no display output", dn, cn ? cn : "3D controller",
+			d->class >> 8);
+		ck_fix(c, r, "pass it without x-vga; the guest needs NVIDIA's datacenter driver (and, "
+			  "on HGX boards with NVSwitch, Fabric Manager: see gpu.fabric)");
+	} else if (!is_vga(d)) {
+		r = ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: %s (class %04x), not a VGA "
+			"controller: it has no legacy VGA, so it can be no VM's x-vga display", dn,
+			cn ? cn : "display controller", d->class >> 8);
+		ck_fix(c, r, "pass it without x-vga=1");
+	}
+}
+
+/* HGX boards: NVSwitches connect the GPUs; until NVIDIA Fabric Manager has set up the fabric
+ * CUDA reports "system not yet initialized" (error 802) on every GPU (NVIDIA Fabric Manager
+ * User Guide, "Full Passthrough" and "Shared NVSwitch" virtualization models). */
+void check_fabric(struct ctx *c)
+{
+	struct pcidb *db = c->rep->db;
+	char list[512] = "", name[256];
+	struct check_result *r;
+	int n = 0;
+
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *d = &db->dev[db->byaddr[i]];
+		size_t len = strlen(list);
+
+		if (!is_nvswitch(d))
+			continue;
+		if (n < 8)
+			snprintf(list + len, sizeof(list) - len, "%s%s", n ? ", " : "", d->name);
+		else if (n == 8)
+			snprintf(list + len, sizeof(list) - len, ", ...");
+		n++;
+	}
+	if (!n)
+		return;
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *d = &db->dev[db->byaddr[i]];
+
+		if (is_nvswitch(d)) {
+			const char *dn = pcidb_device_name(db, d->vendor, d->device, name,
+							   sizeof(name));
+
+			r = ck_add(c, "gpu.fabric", CHECK_INFO, NULL, "%d NVIDIA NVSwitch%s%s%s%s (%s): an "
+				"HGX board whose GPUs stay unusable (CUDA error 802, \"system not yet "
+				"initialized\") until NVIDIA Fabric Manager has set up the fabric", n,
+				n == 1 ? "" : "es", dn ? " [" : "", dn ? dn : "", dn ? "]" : "", list);
+			ck_fix(c, r, "to pass all GPUs to one VM, pass the NVSwitches with them and run "
+				  "nvidia-fabricmanager in the guest (Fabric Manager's \"full passthrough\" "
+				  "model); for GPUs split across VMs, a service VM holding the NVSwitches "
+				  "runs Fabric Manager (\"shared NVSwitch\" model)");
+			return;
+		}
+	}
+}
+
+int collect_members(struct ctx *c, struct check_device *cd)
+{
+	const struct pcidb_group *g;
+
+	if (cd->dev->iommu_group < 0)
+		return 0;
+	g = pcidb_group(c->rep->db, cd->dev->iommu_group);
+	if (!g)
+		return 0;
+	cd->members = calloc((size_t)g->n, sizeof(*cd->members));
+	if (!cd->members)
+		return -ENOMEM;
+	for (int i = g->first; i < g->first + g->n; i++) {
+		const struct pci_dev_info *m = &c->rep->db->dev[i];
+		struct check_member *cm;
+
+		if (m == cd->dev)
+			continue;
+		cm = &cd->members[cd->nmembers++];
+		cm->dev = m;
+		cm->companion = same_slot(m, cd->dev);
+		if (c->rep->hd && !m->is_bridge)
+			hostdev_is_critical(c->rep->hd, m->name, cm->critical, sizeof(cm->critical));
+	}
+	return 0;
+}
+
+const char *drv_name(const struct pci_dev_info *d)
+{
+	return d->driver[0] ? d->driver : "no driver";
+}
+
+void check_group(struct ctx *c, struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	char with[1024] = "", foreign[1024] = "", crit[1024] = "";
+	struct check_result *r;
+
+	if (d->iommu_group < 0) {
+		r = ck_add(c, "group.isolation", CHECK_FAIL, d->name, "no IOMMU group: the IOMMU is off");
+		ck_fix(c, r, "switch the IOMMU on first (see iommu.enabled)");
+		return;
+	}
+	for (int i = 0; i < cd->nmembers; i++) {
+		const struct check_member *m = &cd->members[i];
+		size_t n;
+
+		if (m->dev->is_bridge)
+			continue; /* bridges stay with the host; vfio does not need them */
+		n = strlen(with);
+		snprintf(with + n, sizeof(with) - n, "%s%s (%s%s)", n ? ", " : "", m->dev->name,
+			 drv_name(m->dev), m->companion ? ", same card" : "");
+		if (m->critical[0]) {
+			n = strlen(crit);
+			snprintf(crit + n, sizeof(crit) - n, "%s%s (%s), which %s", n ? "; " : "",
+				 m->dev->name, drv_name(m->dev), m->critical);
+		} else if (!m->companion) {
+			n = strlen(foreign);
+			snprintf(foreign + n, sizeof(foreign) - n, "%s%s (%s)", n ? ", " : "",
+				 m->dev->name, drv_name(m->dev));
+		}
+	}
+	if (crit[0]) {
+		r = ck_add(c, "group.isolation", CHECK_FAIL, d->name, "IOMMU group %d also holds %s: "
+			"passing it through takes that from the host%s%s", d->iommu_group, crit,
+			foreign[0] ? "; the group also holds " : "", foreign);
+		ck_fix(c, r, "put the card in another slot (slots wired to the CPU usually have a group of "
+			  "their own) and run pve-gpu-passthrough list again, or move what the host "
+			  "needs to another controller; the hookscript refuses this group");
+		ck_fix(c, r, "pcie_acs_override would only hide the sharing (see cmdline.acs_override)");
+		return;
+	}
+	if (foreign[0]) {
+		r = ck_add(c, "group.isolation", CHECK_WARN, d->name, "IOMMU group %d also holds %s: "
+			"they leave the host with it", d->iommu_group, foreign);
+		ck_fix(c, r, "Proxmox and the hookscript take the whole group: pass those devices to "
+			  "the same VM, or put the card in a slot with a group of its own");
+		return;
+	}
+	if (with[0] && !c->rep->hd) {
+		r = ck_add(c, "group.isolation", CHECK_WARN, d->name, "IOMMU group %d: with %s; cannot "
+			"tell whether the host needs them ('/proc/self/mountinfo' is unreadable)",
+			d->iommu_group, with);
+		ck_fix(c, r, "run the check as root on the host itself");
+	} else if (with[0])
+		ck_add(c, "group.isolation", CHECK_PASS, d->name, "IOMMU group %d: with %s", d->iommu_group,
+		    with);
+	else if (cmdline_has(c->rep->host.cmdline, "pcie_acs_override"))
+		ck_add(c, "group.isolation", CHECK_INFO, d->name, "IOMMU group %d: alone in the grouping "
+		    "pcie_acs_override makes, not one the hardware promises: DMA may still reach the "
+		    "devices the override split off (see cmdline.acs_override)", d->iommu_group);
+	else
+		ck_add(c, "group.isolation", CHECK_PASS, d->name, "IOMMU group %d: alone", d->iommu_group);
+}
+
+void check_driver(struct ctx *c, struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	const char *boot = d->boot_vga == 1 ? "; it is the boot GPU (host console)" : "";
+	struct check_result *r;
+
+	if (strcmp(d->driver, "vfio-pci") == 0) {
+		ck_add(c, "gpu.driver", CHECK_PASS, d->name, "on vfio-pci%s", boot);
+		return;
+	}
+	if (!d->driver[0]) {
+		ck_add(c, "gpu.driver", CHECK_PASS, d->name, "no driver bound%s", boot);
+		return;
+	}
+	r = ck_add(c, "gpu.driver", CHECK_INFO, d->name, "on host driver %s%s", d->driver, boot);
+	ck_fix(c, r, "nothing to do for a VM with the hookscript: it moves the group to vfio-pci at VM "
+		  "start and back after it stops%s", d->boot_vga == 1 ?
+		  ", releasing the console first" : "");
+}
+
+/* The kernel series the lab boots with initcall_blacklist=sysfb_init (tests/lab scenario
+ * selftest-nosysfb, on 5.10, 6.1, 6.12, 7.3 and a Proxmox-configured 7.3): no firmware
+ * framebuffer device or region is left on any of them. sysfb_init is a device_initcall in
+ * drivers/firmware/sysfb.c (arch/x86/kernel/sysfb.c before 5.15) over that whole range. */
+#define FB_PARAM_LAB_OLDEST 510 /* 5.10 */
+#define FB_PARAM_LAB_NEWEST 703 /* 7.3 */
+
+/* The kernel parameter that keeps the firmware from setting up a framebuffer, for kernels on
+ * which the lab showed it working; NULL elsewhere (the caller says what works there). */
+const char *fb_param(const struct hostinfo *h)
+{
+	int v = kernel_series(h->release);
+
+	if (v < FB_PARAM_LAB_OLDEST || v > FB_PARAM_LAB_NEWEST)
+		return NULL;
+	return "initcall_blacklist=sysfb_init";
+}
+
+void check_fb(struct ctx *c, struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	struct check_result *r;
+
+	if (!c->rep->iomem_ok) {
+		r = ck_add(c, "fb.bar_overlap", CHECK_WARN, d->name, "cannot read the addresses in "
+			"'/proc/iomem'");
+		ck_fix(c, r, "run the check as root (/proc/iomem shows addresses only to root)");
+		return;
+	}
+	for (int i = 0; i < 6 && !cd->fb; i++) {
+		const struct pci_resource *b = &d->res[i];
+
+		if (!(b->flags & IORESOURCE_MEM) || b->end <= b->start)
+			continue;
+		cd->fb = iomem_fw_fb_in(&c->rep->iomem, b->start, b->end);
+		cd->fb_bar = i;
+	}
+	if (!cd->fb) {
+		ck_add(c, "fb.bar_overlap", CHECK_PASS, d->name, "no firmware framebuffer in its BARs");
+		return;
+	}
+	enum console_fb_fate fate = console_fb_fate(d, cd->fb->name);
+
+	r = ck_add(c, "fb.bar_overlap", fate == CONSOLE_FB_STAYS ? CHECK_FAIL : CHECK_WARN, d->name,
+		"firmware framebuffer %s [mem %#llx-%#llx] sits in BAR %d [mem %#llx-%#llx]: "
+		"vfio-pci cannot claim the BAR (\"BAR %d: can't reserve\") while it is there",
+		cd->fb->name, (unsigned long long)cd->fb->start, (unsigned long long)cd->fb->end,
+		cd->fb_bar, (unsigned long long)d->res[cd->fb_bar].start,
+		(unsigned long long)d->res[cd->fb_bar].end, cd->fb_bar);
+	if (fate == CONSOLE_FB_STAYS) {
+		ck_fix(c, r, "it belongs to a simple-framebuffer device, which vfio-pci removes only "
+			  "for a VGA controller (this is class %06x): the hookscript refuses to start "
+			  "a VM with this GPU; " CONSOLE_FB_LEFT_FIX ":", d->class);
+	} else if (fate == CONSOLE_FB_REMOVED) {
+		ck_fix(c, r, "the hookscript hands the GPU over anyway: vfio-pci removes the "
+			  "simple-framebuffer device when it binds, for good (the host's boot console "
+			  "on this GPU comes back only at the next boot); to keep the firmware from "
+			  "setting it up at all:");
+	} else {
+		ck_fix(c, r, "the hookscript releases it at VM start and gives it back after; to keep "
+			  "the firmware from setting it up at all (the host then has no boot console "
+			  "on this GPU):");
+	}
+	if (fb_param(&c->rep->host))
+		/* a display that is no candidate does not get the change into the all-at-once
+		 * edit */
+		fix_cmdline(c, r, fb_param(&c->rep->host), NULL, !c->demote);
+	else
+		ck_fix(c, r, "initcall_blacklist=sysfb_init is shown to work only on kernels 5.10 to 7.3 "
+			  "(kernel %s): %s", c->rep->host.release[0] ? c->rep->host.release : "unknown",
+		    fate == CONSOLE_FB_STAYS ? "let the card's own driver load once before the VM "
+					       "starts instead" :
+					       "the hookscript's handoff is enough");
+}
+
+/* VGA text mode: vgacon on the boot VGA device goes for good when vfio-pci takes it. */
+void check_vgacon(struct ctx *c, struct check_device *cd)
+{
+	struct check_result *r;
+
+	if (console_vgacon_lost(c->sr, cd->dev, c->rep->host.release) != 1)
+		return;
+	r = ck_add(c, "console.vgacon", CHECK_WARN, cd->dev->name, CONSOLE_VGACON_LOST_MSG);
+	ck_fix(c, r, CONSOLE_VGACON_LOST_FIX);
+}
+
+/* Two VGA cards on a kernel before 6.12: vfio-pci removes the boot GPU's firmware framebuffer
+ * when it takes the other card. */
+void check_other_fb(struct ctx *c, struct check_device *cd)
+{
+	struct check_result *r;
+	char fb[64];
+
+	if (console_other_fb_lost(c->sr, cd->dev, c->rep->host.release, fb) != 1)
+		return;
+	r = ck_add(c, "console.other_fb", CHECK_WARN, cd->dev->name, CONSOLE_OTHER_FB_LOST_MSG, fb);
+	ck_fix(c, r, CONSOLE_OTHER_FB_LOST_FIX);
+}
+
+bool has_word(const char *list, const char *w)
+{
+	char padded[160], hay[300];
+
+	snprintf(padded, sizeof(padded), " %s ", w);
+	snprintf(hay, sizeof(hay), " %s ", list);
+	return strstr(hay, padded) != NULL;
+}
+
+void check_reset(struct ctx *c, struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	bool amd_gpu = d->vendor == 0x1002 && pcidev_is_display(d);
+	char path[SR_PATH_MAX];
+	struct check_result *r;
+
+	if (sysfs_pci_dev(path, d->name, "reset_method") == 0 &&
+	    sr_read_str(c->sr, path, cd->reset_method, sizeof(cd->reset_method)) >= 0)
+		cd->has_reset_method = true;
+	else
+		cd->reset_method[0] = '\0';
+	if (cd->has_reset_method) {
+		const char *m = cd->reset_method;
+
+		if (!m[0]) {
+			r = ck_add(c, "gpu.reset", CHECK_WARN, d->name, "reset is switched off (reset_method "
+				"is empty)");
+			ck_fix(c, r, "give the kernel its methods back: echo default > "
+				  SYSFS_PCI_DEVICES "/%s/reset_method", d->name);
+		} else if (has_word(m, "flr") || has_word(m, "af_flr") ||
+			   has_word(m, "device_specific")) {
+			ck_add(c, "gpu.reset", CHECK_PASS, d->name, "reset methods: %s", m);
+		} else if (amd_gpu) {
+			r = ck_add(c, "gpu.reset", CHECK_WARN, d->name, "reset methods: %s, none made for "
+				"this card: AMD GPUs often fail on the second VM start (the AMD reset bug)",
+				m);
+			ck_fix(c, r, "install vendor-reset (github.com/gnif/vendor-reset), load it before "
+				  "vfio-pci, then: echo device_specific > "
+				  SYSFS_PCI_DEVICES "/%s/reset_method", d->name);
+		} else {
+			r = ck_add(c, "gpu.reset", CHECK_INFO, d->name, "reset methods: %s, no function "
+				"level reset: the card is reset through its bus, every function together", m);
+			ck_fix(c, r, "nothing to do unless the guest sees a dead card after a VM restart; "
+				  "then pass all functions of %.*s together (hostpciN: %.*s)",
+			    (int)strlen(d->name) - 2, d->name, (int)strlen(d->name) - 2, d->name);
+		}
+		return;
+	}
+	if (d->has_reset) {
+		ck_add(c, "gpu.reset", CHECK_PASS, d->name, "resettable (the kernel is too old to show "
+		    "reset_method)");
+		return;
+	}
+	r = ck_add(c, "gpu.reset", CHECK_WARN, d->name, "no reset: after a VM stops the card keeps the "
+		"guest's state");
+	if (amd_gpu)
+		ck_fix(c, r, "install vendor-reset (github.com/gnif/vendor-reset) for this AMD card");
+	else
+		ck_fix(c, r, "if the guest shows nothing on its second start, reboot the host between "
+			  "VM runs");
+}

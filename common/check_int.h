@@ -1,0 +1,111 @@
+/* check_int.h - what the check modules share (not part of the library's interface): the
+ * running checklist (struct ctx), adding results and fixes, and the helpers more than one
+ * subject uses. checks.c runs the tables; check_host.c, check_early.c, check_device.c and
+ * check_vm.c hold the checks of one subject each. */
+#ifndef PGP_CHECK_INT_H
+#define PGP_CHECK_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "checks.h"
+#include "pveconf.h"
+
+#define HOOK_NAME "pve-gpu-passthrough-hook"
+#define INITRAMFS_HOOK "/usr/share/initramfs-tools/hooks/pve-gpu-passthrough"
+
+/* A device some VM of this node passes through (every config, not only those checked). */
+struct vm_user {
+	char dev[PCI_ADDR_LEN];
+	int vmid;
+};
+
+struct ctx {
+	const struct sysroot *sr;
+	const struct check_opts *o;
+	struct check_report *rep;
+	bool oom;
+	char node[128];
+	struct vm_user *users;
+	int nusers;
+	/* Set while checking a device no VM uses and nobody would pass through (the host's
+	 * console GPU, a BMC's display): its WARN and FAIL results are INFO, saying why. */
+	const char *demote;
+};
+
+struct vmwork {
+	struct pve_vmconf conf;
+	int rc, err_line;
+	char err[256];
+	/* the whole-VM expansion the hook makes (pve_vmconf_expand_all), per entry */
+	struct pve_hostpci_result res[PVE_MAX_HOSTPCI];
+	struct pve_devlist all;
+};
+
+/* A result; with c->demote set, WARN and FAIL become INFO with the reason appended. */
+struct check_result *ck_add(struct ctx *c, const char *id, enum check_status st,
+			 const char *subject, const char *f, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Appends a line to the result's fix. */
+void ck_fix(struct ctx *c, struct check_result *r, const char *f, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* checks.c */
+void add_words(char *list, size_t size, const char *words);
+void fix_cmdline(struct ctx *c, struct check_result *r, const char *add, const char *remove,
+		 bool combine);
+
+/* check_host.c */
+void check_cpu(struct ctx *c);
+void check_boot(struct ctx *c);
+void check_acpi(struct ctx *c);
+void check_iommu(struct ctx *c);
+void check_intel_iommu(struct ctx *c);
+void check_iommu_pt(struct ctx *c);
+void check_intremap(struct ctx *c);
+void check_x2apic(struct ctx *c);
+void check_boot_other(struct ctx *c);
+void check_fb_params(struct ctx *c);
+void check_acs(struct ctx *c);
+void check_modules(struct ctx *c);
+
+/* check_early.c */
+void check_early(struct ctx *c);
+
+/* check_device.c */
+bool same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b);
+bool is_vga(const struct pci_dev_info *d);
+bool is_igpu(const struct pci_dev_info *d);
+bool is_nvswitch(const struct pci_dev_info *d);
+bool is_nv_datacenter(const struct pci_dev_info *d);
+bool is_windows(const char *ostype);
+int scan_vm_users(struct ctx *c);
+const char *not_a_candidate(const struct ctx *c, const struct pci_dev_info *d);
+void check_kind(struct ctx *c, struct check_device *cd);
+void check_fabric(struct ctx *c);
+int collect_members(struct ctx *c, struct check_device *cd);
+const char *drv_name(const struct pci_dev_info *d);
+void check_group(struct ctx *c, struct check_device *cd);
+void check_driver(struct ctx *c, struct check_device *cd);
+const char *fb_param(const struct hostinfo *h);
+void check_fb(struct ctx *c, struct check_device *cd);
+void check_vgacon(struct ctx *c, struct check_device *cd);
+void check_other_fb(struct ctx *c, struct check_device *cd);
+bool has_word(const char *list, const char *w);
+void check_reset(struct ctx *c, struct check_device *cd);
+
+/* check_vm.c */
+void check_vm(struct ctx *c, const struct vmwork *w, int vmid);
+
+/* The checks of one subject, run from checks.c's tables. */
+struct check_host_step {
+	const char *name;
+	void (*run)(struct ctx *c);
+};
+struct check_device_step {
+	const char *name;
+	bool display_only; /* only for display controllers */
+	void (*run)(struct ctx *c, struct check_device *cd);
+};
+
+#endif

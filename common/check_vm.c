@@ -1,0 +1,808 @@
+/* check_vm.c - the VM checks: one VM config's hostpci entries, mappings, ROM files, BARs
+ * against the guest's address space, hookscript (see checks.h for the ids). */
+#define _GNU_SOURCE
+#include "check_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bind.h"
+#include "config.h"
+#include "console.h"
+#include "pveconf.h"
+#include "pvestorage.h"
+#include "rom.h"
+#include "util.h"
+#include "sysfs.h"
+
+/* --- VMs -------------------------------------------------------------------------------- */
+
+static bool is_q35(const char *machine)
+{
+	const char *m = str_has_prefix(machine, "type=") ? machine + 5 : machine;
+
+	return strncmp(m, "q35", 3) == 0 || str_has_prefix(m, "pc-q35");
+}
+
+static void check_hookscript(struct ctx *c, const struct pve_vmconf *conf, const char *subj)
+{
+	const char *hs = conf->hookscript, *colon = strchr(hs, ':');
+	char storage[PVE_STORAGE_ID_MAX], dir[SR_PATH_MAX], path[SR_PATH_MAX], real[SR_PATH_MAX];
+	struct pve_storage st;
+	struct check_result *r;
+	long long unused;
+	int rc;
+
+	if (!hs[0]) {
+		r = ck_add(c, "vm.hookscript", CHECK_WARN, subj, "no hookscript: Proxmox binds the "
+			"devices itself (by id, every identical card too), releases no console or "
+			"framebuffer, and never gives the GPU back to the host");
+		ck_fix(c, r, "run: pve-gpu-passthrough attach %d", conf->vmid);
+		return;
+	}
+	if (!colon || !str_has_prefix(colon + 1, "snippets/") || strchr(colon + 10, '/') ||
+	    str_copy_n(storage, sizeof(storage), hs, (size_t)(colon - hs)) < 0) {
+		r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s' is not a snippets volume "
+			"(STORAGE:snippets/NAME): Proxmox refuses to start the VM", hs);
+		ck_fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		return;
+	}
+	rc = pve_storage_load(c->sr, storage, &st);
+	if (rc == -ENOENT) {
+		r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s': there is no storage "
+			"'%s' in '%s': Proxmox refuses to start the VM", hs, storage, PVE_STORAGE_CFG);
+		ck_fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		return;
+	}
+	if (rc == 0)
+		rc = pve_storage_snippets_dir(&st, dir);
+	if (rc == 0)
+		rc = sr_path(path, "%s/%s", dir, colon + 10);
+	if (rc < 0) {
+		r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s': storage '%s' has no "
+			"snippets directory (%s): Proxmox refuses to start the VM", hs, storage,
+			strerror(-rc));
+		ck_fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		return;
+	}
+	if (hostinfo_mtime(c->sr, path, &unused) < 0) {
+		r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s' ('%s') does not exist: "
+			"Proxmox refuses to start the VM", hs, path);
+		ck_fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		return;
+	}
+	if (sr_realpath(c->sr, path, real) < 0 || strcmp(strrchr(real, '/') + 1, HOOK_NAME) != 0) {
+		r = ck_add(c, "vm.hookscript", CHECK_WARN, subj, "hookscript '%s' is another script, not "
+			"%s: devices are handed over by Proxmox alone", hs, HOOK_NAME);
+		ck_fix(c, r, "to use ours instead: pve-gpu-passthrough attach %d --force (replaces '%s')",
+		    conf->vmid, hs);
+		return;
+	}
+	{
+		_cleanup_close_ int fd = sr_openat(c->sr, path, O_PATH, 0);
+		struct stat sb;
+
+		if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || !(sb.st_mode & 0111)) {
+			r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s' ('%s') is not an "
+				"executable file: Proxmox refuses to start the VM", hs, real);
+			ck_fix(c, r, "reinstall the package (apt install --reinstall pve-gpu-passthrough)");
+			return;
+		}
+	}
+	ck_add(c, "vm.hookscript", CHECK_PASS, subj, "hookscript '%s' is %s", hs, HOOK_NAME);
+}
+
+/* VALUE (a hostpciN value) with the items whose key is DROP removed and ADD appended; the
+ * first item may be a bare host id. The result is valid until the next call. */
+static const char *hostpci_edit(const char *value, const char *drop, const char *add_item)
+{
+	static char out[1200];
+	char buf[1024], *save = NULL;
+	size_t n;
+
+	out[0] = '\0';
+	snprintf(buf, sizeof(buf), "%s", value);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		size_t klen = strcspn(t, "=");
+
+		if (drop && strlen(drop) == klen && !strncmp(t, drop, klen) && t[klen] == '=')
+			continue;
+		n = strlen(out);
+		snprintf(out + n, sizeof(out) - n, "%s%s", n ? "," : "", t);
+	}
+	n = strlen(out);
+	if (add_item)
+		snprintf(out + n, sizeof(out) - n, "%s%s", n ? "," : "", add_item);
+	return out;
+}
+
+/* VALUE with its host ids replaced by HOST. */
+static const char *hostpci_with_host(const char *value, const char *host)
+{
+	static char out[1200];
+	char buf[1024], *save = NULL;
+	int i = 0;
+
+	snprintf(out, sizeof(out), "%s", host);
+	snprintf(buf, sizeof(buf), "%s", value);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), i++) {
+		size_t n = strlen(out);
+
+		if ((i == 0 && !strchr(t, '=')) || str_has_prefix(t, "host="))
+			continue;
+		snprintf(out + n, sizeof(out) - n, ",%s", t);
+	}
+	return out;
+}
+
+/* A mapping entry: Proxmox's validation of every map entry of this node. Returns -EINVAL
+ * (after a FAIL) when the start would stop there. */
+static int check_mapping(struct ctx *c, const struct pve_hostpci *h, const char *subj)
+{
+	struct pve_map_problem p;
+	struct check_result *r;
+	char err[320];
+	int rc = pve_mapping_validate(c->sr, h->mapping, c->node, &p, err, sizeof(err));
+
+	if (rc == 0) {
+		ck_add(c, "vm.mapping", CHECK_PASS, subj, "mapping '%s': every entry for node '%s' "
+		    "matches the hardware (id, subsystem-id, iommugroup)", h->mapping, c->node);
+		return 0;
+	}
+	if (rc != -EINVAL)
+		return 0; /* not found: vm.hostpci reports Proxmox's error */
+	r = ck_add(c, "vm.mapping", CHECK_FAIL, subj, "mapping '%s': %s: Proxmox refuses to start "
+		"the VM, and the hookscript refuses it before binding anything", h->mapping, err);
+	if (p.fixed[0]) {
+		ck_fix(c, r, "edit '/etc/pve/mapping/pci.cfg' line %d to read:", p.line);
+		ck_fix(c, r, "    \tmap %s", p.fixed);
+		ck_fix(c, r, "(or correct the entry for node '%s' in Datacenter > Resource Mappings)",
+		    c->node);
+	} else {
+		ck_fix(c, r, "'/etc/pve/mapping/pci.cfg' line %d (map %s) no longer describes this "
+			  "host: correct its path in Datacenter > Resource Mappings "
+			  "(pve-gpu-passthrough list shows the devices)", p.line, p.entry);
+	}
+	return -EINVAL;
+}
+
+/* Proxmox's legacy-igd rules (qemu-server PCI.pm parse_hostpci_devices), in its order. */
+static void check_igd(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
+		      const struct pve_devlist *l, bool q35, bool *seen, const char *subj)
+{
+	const struct pci_dev_info *d = l->n ? pcidb_find(c->rep->db, l->names[0]) : NULL;
+	struct check_result *r;
+	const char *why = NULL, *fixline = NULL;
+	char fixbuf[1400];
+
+	if (*seen) {
+		why = "only one device can be assigned in legacy-igd mode";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --hostpci%d %s", conf->vmid, h->index,
+			 hostpci_edit(h->value, "legacy-igd", NULL));
+	} else if (strcmp(conf->vga, "none") != 0) {
+		why = "legacy IGD assignment requires VGA mode to be 'none'";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --vga none", conf->vmid);
+	} else if (!h->rombar) {
+		why = "legacy IGD assignment requires rombar to be enabled";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --hostpci%d %s", conf->vmid, h->index,
+			 hostpci_edit(h->value, "rombar", NULL));
+	} else if (h->x_vga) {
+		why = "legacy IGD assignment is not compatible with x-vga";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --hostpci%d %s", conf->vmid, h->index,
+			 hostpci_edit(h->value, "x-vga", NULL));
+	} else if (h->mdev) {
+		why = "legacy IGD assignment is not compatible with mdev";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --hostpci%d %s", conf->vmid, h->index,
+			 hostpci_edit(h->value, "mdev", NULL));
+	} else if (q35) {
+		why = "legacy IGD assignment is not compatible with q35";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --machine pc", conf->vmid);
+		if (h->pcie)
+			snprintf(fixbuf + strlen(fixbuf), sizeof(fixbuf) - strlen(fixbuf),
+				 " --hostpci%d %s", h->index, hostpci_edit(h->value, "pcie", NULL));
+	} else if (l->n > 1) {
+		why = "legacy IGD assignment is not compatible with multifunction devices";
+		snprintf(fixbuf, sizeof(fixbuf), "qm set %d --hostpci%d %s", conf->vmid, h->index,
+			 hostpci_with_host(h->value, "0000:00:02.0"));
+	} else if (l->n == 1 && !str_has_prefix(l->names[0] + strlen(l->names[0]) - 4, "02.0")) {
+		why = "legacy IGD assignment only works for devices on host bus 00:02.0";
+		fixline = "pass the iGPU at 0000:00:02.0 in legacy-igd mode, other devices without it";
+	}
+	*seen = true;
+	if (!why) {
+		ck_add(c, "vm.igd", CHECK_PASS, subj, "legacy-igd: machine i440fx, vga none, %s%s",
+		    l->n ? l->names[0] : "the iGPU", d && !is_igpu(d) ? " (not an Intel iGPU)" : "");
+		return;
+	}
+	r = ck_add(c, "vm.igd", CHECK_FAIL, subj, "%s: Proxmox refuses to start the VM", why);
+	if (fixline)
+		ck_fix(c, r, "%s", fixline);
+	else
+		ck_fix(c, r, "run: %s", fixbuf);
+}
+
+/* A VM that passes some functions of a card but not all: when the card has no function-level
+ * reset, its reset (a bus reset, every function at once) hits the functions left out too. */
+static void check_functions(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
+			    const struct pve_devlist *l, const struct pve_devlist *all,
+			    const char *subj)
+{
+	const struct pcidb *db = c->rep->db;
+	char left[256] = "", slot[PCI_ADDR_LEN], path[SR_PATH_MAX], methods[128] = "";
+	const struct pci_dev_info *first = l->n ? pcidb_find(db, l->names[0]) : NULL;
+	struct check_result *r;
+	bool flr;
+
+	if (!first || first->is_bridge)
+		return;
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *o = &db->dev[db->byaddr[i]];
+		bool in = false;
+		size_t n;
+
+		if (o == first || o->is_bridge || o->addr.domain != first->addr.domain ||
+		    o->addr.bus != first->addr.bus || o->addr.slot != first->addr.slot)
+			continue;
+		for (int k = 0; k < all->n && !in; k++)
+			in = !strcmp(all->names[k], o->name);
+		if (in)
+			continue;
+		n = strlen(left);
+		snprintf(left + n, sizeof(left) - n, "%s%s (%s)", n ? ", " : "", o->name, drv_name(o));
+	}
+	if (!left[0])
+		return;
+	/* Without reset_method (kernels before 5.15) the reset cannot be told: no warning. */
+	if (sysfs_pci_dev(path, first->name, "reset_method") < 0 ||
+	    sr_read_str(c->sr, path, methods, sizeof(methods)) < 0)
+		return;
+	flr = has_word(methods, "flr") || has_word(methods, "af_flr") ||
+	      has_word(methods, "device_specific");
+	if (flr)
+		return;
+	snprintf(slot, sizeof(slot), "%.*s", (int)strlen(first->name) - 2, first->name);
+	r = ck_add(c, "vm.functions", CHECK_WARN, subj, "passes %s but not %s of the same card, "
+		"which resets as one (%s): the guest's resets reset the functions left out too",
+		first->name, left, methods[0] ? methods : "no function-level reset");
+	if (h->mapping[0])
+		ck_fix(c, r, "map the whole card: path=%s in mapping '%s' (Datacenter > Resource "
+			  "Mappings)", slot, h->mapping);
+	else
+		ck_fix(c, r, "pass the whole card: qm set %d --hostpci%d %s", conf->vmid, h->index,
+		    hostpci_with_host(h->value, slot));
+}
+
+/* NVSwitches the VM does not pass while it passes datacenter GPUs. */
+static void check_vm_fabric(struct ctx *c, const struct pve_vmconf *conf,
+			    const struct pve_devlist *all, int next_index, const char *subj)
+{
+	const struct pcidb *db = c->rep->db;
+	char missing[512] = "", cmd[1024] = "";
+	struct check_result *r;
+	bool gpu = false;
+	int nsw = 0, nmiss = 0;
+
+	for (int k = 0; k < all->n; k++) {
+		const struct pci_dev_info *d = pcidb_find(db, all->names[k]);
+
+		gpu |= d && is_nv_datacenter(d);
+	}
+	if (!gpu)
+		return;
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *d = &db->dev[db->byaddr[i]];
+		bool in = false;
+
+		if (!is_nvswitch(d))
+			continue;
+		nsw++;
+		for (int k = 0; k < all->n && !in; k++)
+			in = !strcmp(all->names[k], d->name);
+		if (in)
+			continue;
+		if (nmiss < 8) {
+			size_t n = strlen(missing), m = strlen(cmd);
+
+			snprintf(missing + n, sizeof(missing) - n, "%s%s", n ? ", " : "", d->name);
+			if (next_index < PVE_MAX_HOSTPCI)
+				snprintf(cmd + m, sizeof(cmd) - m, " --hostpci%d %s", next_index++,
+					 d->name);
+		}
+		nmiss++;
+	}
+	if (!nsw)
+		return;
+	if (!nmiss) {
+		r = ck_add(c, "vm.fabric", CHECK_INFO, subj, "passes NVIDIA datacenter GPUs with all %d "
+			"NVSwitches", nsw);
+		ck_fix(c, r, "run nvidia-fabricmanager in the guest, or CUDA reports error 802 (\"system "
+			  "not yet initialized\")");
+		return;
+	}
+	r = ck_add(c, "vm.fabric", CHECK_WARN, subj, "passes NVIDIA datacenter GPUs of an HGX board "
+		"but not its NVSwitch%s %s%s: without Fabric Manager on the switches CUDA reports "
+		"error 802 (\"system not yet initialized\")", nmiss == 1 ? "" : "es", missing,
+		nmiss > 8 ? ", ..." : "");
+	if (cmd[0])
+		ck_fix(c, r, "to pass the whole board: qm set %d%s, then run nvidia-fabricmanager in the "
+			  "guest; or run Fabric Manager in a service VM that holds the NVSwitches",
+		    conf->vmid, cmd);
+	else
+		ck_fix(c, r, "run Fabric Manager in a service VM that holds the NVSwitches");
+}
+
+static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
+			  const struct pve_devlist *l, const char *subj)
+{
+	_cleanup_free_ struct rom_info *info = calloc(1, sizeof(*info));
+	_cleanup_free_ uint8_t *buf = NULL;
+	const struct pci_dev_info *first = l->n ? pcidb_find(c->rep->db, l->names[0]) : NULL;
+	bool ovmf = strcmp(conf->bios, "ovmf") == 0;
+	char path[SR_PATH_MAX];
+	struct check_result *r;
+	size_t len;
+	int rc;
+
+	if (!info) {
+		c->oom = true;
+		return;
+	}
+	/* Proxmox always passes romfile=/usr/share/kvm/VALUE to QEMU. */
+	if (sr_path(path, "/usr/share/kvm/%s", h->romfile) < 0) {
+		r = ck_add(c, "vm.romfile", CHECK_FAIL, subj, "romfile '%s' is too long", h->romfile);
+		ck_fix(c, r, "put the ROM in /usr/share/kvm under a short name and set romfile=NAME");
+		return;
+	}
+	rc = rom_load(c->sr, path, &buf, &len);
+	if (rc < 0) {
+		r = ck_add(c, "vm.romfile", CHECK_FAIL, subj, "romfile '%s': %s: QEMU fails to start the "
+			"VM", path, rc == -ENOENT ? "no such file" : sr_strerror(rc));
+		if (first && is_igpu(first))
+			ck_fix(c, r, "an integrated GPU has no ROM BAR to dump: put its video BIOS, taken "
+				  "from the board's firmware image, at '%s', or drop romfile= "
+				  "(qm set %d --hostpci%d %s)", path, conf->vmid, h->index,
+			    hostpci_edit(h->value, "romfile", NULL));
+		else if (first)
+			ck_fix(c, r, "dump the card's ROM there: pve-gpu-passthrough rom dump %s -o '%s' "
+				  "(or copy a ROM file there)", first->name, path);
+		else
+			ck_fix(c, r, "copy the ROM file to '%s'", path);
+		return;
+	}
+	rom_parse(buf, len, info);
+	if (rom_verdict(info) == ROM_INVALID) {
+		r = ck_add(c, "vm.romfile", CHECK_FAIL, subj, "romfile '%s' is not a valid ROM: %s", path,
+			rom_error_str(info->error));
+		ck_fix(c, r, "see: pve-gpu-passthrough rom check '%s'; a header in front of the image "
+			  "is cut with rom patch", path);
+		return;
+	}
+	if (first && !rom_matches_ids(info, first->vendor, first->device)) {
+		r = ck_add(c, "vm.romfile", CHECK_WARN, subj, "romfile '%s' is for another card than %s "
+			"[%04x:%04x]", path, first->name, first->vendor, first->device);
+		ck_fix(c, r, "use the ROM of this very card (pve-gpu-passthrough rom dump %s)", first->name);
+		return;
+	}
+	if (ovmf && rom_verdict(info) != ROM_VALID_OVMF) {
+		r = ck_add(c, "vm.romfile", CHECK_WARN, subj, "romfile '%s' has no x64 EFI image, and the "
+			"VM boots with OVMF: the screen stays dark until the guest's driver loads", path);
+		ck_fix(c, r, "find a ROM of this card with UEFI (GOP) support, check it with "
+			  "pve-gpu-passthrough rom check FILE, and set romfile= to it");
+		return;
+	}
+	ck_add(c, "vm.romfile", CHECK_PASS, subj, "romfile '%s' is valid%s", path,
+	    rom_verdict(info) == ROM_VALID_OVMF ? " and has an x64 EFI image" : "");
+}
+
+/* --- BARs and the guest's address space --------------------------------------------------- */
+
+#define IORESOURCE_MEM_64 0x00100000
+#define GIB (1ULL << 30)
+
+/* "128 GiB", "512 MiB". */
+static const char *human(unsigned long long v, char *buf, size_t size)
+{
+	if (v >= GIB && v % GIB == 0)
+		snprintf(buf, size, "%llu GiB", v / GIB);
+	else if (v >= GIB)
+		snprintf(buf, size, "%.1f GiB", (double)v / (double)GIB);
+	else
+		snprintf(buf, size, "%llu MiB", v >> 20);
+	return buf;
+}
+
+/* The host CPU's physical address bits ("address sizes : 46 bits physical"), 0 unknown. */
+static int host_phys_bits(const struct ctx *c)
+{
+	_cleanup_free_ char *text = NULL;
+	const char *p;
+	size_t len;
+	int bits;
+
+	if (sr_read_all(c->sr, "/proc/cpuinfo", 1u << 22, &text, &len) < 0)
+		return 0;
+	p = strstr(text, "address sizes");
+	if (!p || sscanf(p, "address sizes : %d bits physical", &bits) != 1 || bits < 32 ||
+	    bits > 64)
+		return 0;
+	return bits;
+}
+
+struct guest_cpu {
+	char type[64];      /* the CPU model */
+	char phys[16];      /* phys-bits= ("host", a number, "" unset) */
+	int guest_bits;     /* guest-phys-bits=, 0 unset */
+	bool pdpe1gb;       /* +pdpe1gb in flags */
+};
+
+/* Proxmox's cpu option: "[cputype=]TYPE[,phys-bits=N|host][,guest-phys-bits=N][,flags=...]".
+ * Without it qemu-server uses x86-64-v2-AES (get_default_cpu_type, KVM). */
+static void parse_cpu(const char *cpu, struct guest_cpu *g)
+{
+	char buf[128], *save = NULL;
+	int i = 0;
+
+	memset(g, 0, sizeof(*g));
+	snprintf(g->type, sizeof(g->type), "x86-64-v2-AES");
+	snprintf(buf, sizeof(buf), "%s", cpu);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), i++) {
+		unsigned long v;
+
+		if ((i == 0 && !strchr(t, '=')) || str_has_prefix(t, "cputype="))
+			snprintf(g->type, sizeof(g->type), "%s", strchr(t, '=') ? strchr(t, '=') + 1 : t);
+		else if (str_has_prefix(t, "phys-bits="))
+			snprintf(g->phys, sizeof(g->phys), "%s", t + 10);
+		else if (str_has_prefix(t, "guest-phys-bits=") &&
+			 parse_ulong(t + 16, 10, 64, &v) == 0)
+			g->guest_bits = (int)v;
+		else if (str_has_prefix(t, "flags="))
+			g->pdpe1gb = strstr(t, "+pdpe1gb") != NULL;
+	}
+}
+
+/* Proxmox's models built on qemu64 (qemu-server CPUConfig.pm $builtin_models_by_arch: the
+ * x86-64-v2..v4 levels are "reported-model" qemu64 plus flags), and kvm64: no 1 GiB pages
+ * (pdpe1gb) unless the flags add them. */
+static bool lacks_1g_pages(const struct guest_cpu *g)
+{
+	return !g->pdpe1gb && (!strcmp(g->type, "qemu64") || !strcmp(g->type, "kvm64") ||
+			       str_has_prefix(g->type, "x86-64-v"));
+}
+
+/* The cpu option with phys-bits=host (other settings kept), and +pdpe1gb when PDPE1GB. */
+static void cpu_with_host_bits(const char *cpu, const struct guest_cpu *g, bool pdpe1gb,
+			       char *out, size_t size)
+{
+	char buf[128], *save = NULL;
+	bool flags = false;
+	int i = 0;
+	size_t n;
+
+	snprintf(out, size, "%s", g->type);
+	snprintf(buf, sizeof(buf), "%s", cpu);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), i++) {
+		if ((i == 0 && !strchr(t, '=')) || str_has_prefix(t, "cputype=") ||
+		    str_has_prefix(t, "phys-bits="))
+			continue;
+		n = strlen(out);
+		snprintf(out + n, size - n, ",%s%s", t,
+			 pdpe1gb && str_has_prefix(t, "flags=") ? ";+pdpe1gb" : "");
+		flags |= str_has_prefix(t, "flags=");
+	}
+	n = strlen(out);
+	if (strcmp(g->type, "host") != 0)
+		snprintf(out + n, size - n, ",phys-bits=host");
+	n = strlen(out);
+	if (pdpe1gb && !flags)
+		snprintf(out + n, size - n, ",flags=+pdpe1gb");
+}
+
+/* The guest's physical address bits: QEMU gives the host's with host-phys-bits (the default
+ * of -cpu host and max: target/i386/host-cpu.c) or phys-bits=host, the number of phys-bits=N,
+ * and otherwise 40 (TCG_PHYS_ADDR_BITS, target/i386/cpu.h). 0 when the host's are unknown. */
+static int guest_phys_bits(const struct guest_cpu *g, int host_bits)
+{
+	unsigned long v;
+
+	if (!strcmp(g->phys, "host") || !strcmp(g->type, "host") || !strcmp(g->type, "max"))
+		return host_bits;
+	if (g->phys[0] && parse_ulong(g->phys, 10, 64, &v) == 0)
+		return (int)v;
+	return 40;
+}
+
+/* OVMF's 64-bit PCI window (edk2 OvmfPkg/Library/PlatformInitLib/MemDetect.c, in Proxmox's
+ * pve-edk2-firmware since edk2-stable202305): the classic window is 32 GiB (PcdPciMmio64Size)
+ * or opt/ovmf/X-PciMmio64Mb; when PlatformAddressWidthFromCpuid trusts the CPUID address width
+ * (guest-phys-bits given, 41 bits or more, 36 or 39 with Intel's signature, 40 with AMD's:
+ * QEMU reports the host's vendor under KVM) it caps it (GuestPhysBits, 46 with 4-level
+ * paging, 40 without 1 GiB pages) and PlatformDynamicMmioWindow grows the window to 1/8 of
+ * that address space. LO is the window, HI the same (kept for the message). Returns the bits
+ * used. */
+static int ovmf_window(const struct ctx *c, const struct pve_vmconf *conf,
+		       const struct guest_cpu *g, int bits, unsigned long long *lo,
+		       unsigned long long *hi)
+{
+	enum cpu_vendor v = c->rep->host.cpu;
+	const char *x = strstr(conf->args, "opt/ovmf/X-PciMmio64Mb,string=");
+	unsigned long long classic = 32 * GIB;
+	unsigned long mb;
+	char num[24];
+	bool trusted;
+
+	if (x) {
+		x += strlen("opt/ovmf/X-PciMmio64Mb,string=");
+		snprintf(num, sizeof(num), "%.*s", (int)strcspn(x, " ,'\""), x);
+		if (parse_ulong(num, 10, 1UL << 40, &mb) == 0 && mb)
+			classic = (unsigned long long)mb << 20;
+	}
+	trusted = g->guest_bits || bits >= 41 || (v == CPU_INTEL && (bits == 36 || bits == 39)) ||
+		  (v == CPU_AMD && bits == 40);
+	if (g->guest_bits && bits > g->guest_bits)
+		bits = g->guest_bits;
+	if (bits > 46)
+		bits = 46;
+	/* without 1 GiB pages (qemu-server warns the same for its qemu64-based models) */
+	if (bits > 40 && lacks_1g_pages(g))
+		bits = 40;
+	*lo = *hi = classic;
+	if (trusted && bits >= 36 && (1ULL << (bits - 3)) > classic)
+		*lo = *hi = 1ULL << (bits - 3);
+	return bits;
+}
+
+/* RAM above 4 GiB: QEMU keeps 2 GiB below 4 GiB on q35 once the VM has 2.75 GiB or more
+ * (hw/i386/pc_q35.c), 3 GiB on i440fx from 3.5 GiB (hw/i386/pc_piix.c, gigabyte_align). */
+static unsigned long long ram_above_4g(const struct pve_vmconf *conf, bool q35)
+{
+	unsigned long long ram = (unsigned long long)(conf->memory_mb ? conf->memory_mb : 512) << 20;
+	unsigned long long low = ram;
+
+	if (q35 && ram >= 0xb0000000ULL)
+		low = 2 * GIB;
+	else if (!q35 && ram >= 0xe0000000ULL)
+		low = 3 * GIB;
+	return ram - low;
+}
+
+static void check_bars(struct ctx *c, const struct pve_vmconf *conf, const struct pve_devlist *all,
+		       bool q35, const char *subj)
+{
+	unsigned long long sum = 0, largest = 0, lo, hi, need;
+	const char *large_dev = "";
+	struct guest_cpu g;
+	struct check_result *r;
+	bool ovmf = strcmp(conf->bios, "ovmf") == 0;
+	int hbits = host_phys_bits(c), bits, n = 0;
+	char b1[32], b2[32], b3[32], cpu[256];
+
+	for (int k = 0; k < all->n; k++) {
+		const struct pci_dev_info *d = pcidb_find(c->rep->db, all->names[k]);
+
+		for (int i = 0; d && i < 6; i++) {
+			const struct pci_resource *b = &d->res[i];
+			unsigned long long size = b->end > b->start ? b->end - b->start + 1 : 0;
+			char path[SR_PATH_MAX], attr[32];
+
+			if (!size || !(b->flags & IORESOURCE_MEM) || !(b->flags & IORESOURCE_MEM_64))
+				continue;
+			n++;
+			sum += size;
+			if (size > largest) {
+				largest = size;
+				large_dev = d->name;
+			}
+			/* resourceN_resize: the BAR is resizable (kernel 5.13+); one above the
+			 * 256 MiB the PCIe spec's default allows was resized by the firmware */
+			snprintf(attr, sizeof(attr), "resource%d_resize", i);
+			if (size > (256ULL << 20) && sysfs_pci_dev(path, d->name, attr) == 0 &&
+			    sr_exists(c->sr, path)) {
+				r = ck_add(c, "vm.rebar", CHECK_INFO, subj, "%s BAR %d is a Resizable BAR set to "
+					"%s: the guest gets all of it", d->name, i, human(size, b1, sizeof(b1)));
+				ck_fix(c, r, "if the VM hangs at start or on a second start, or its driver "
+					  "cannot map the BAR, switch Resizable BAR off in the host's firmware "
+					  "setup (or write a smaller size to '%s' while the card has no driver)",
+				    path);
+			}
+		}
+	}
+	if (!n)
+		return;
+	parse_cpu(conf->cpu, &g);
+	bits = guest_phys_bits(&g, hbits);
+	if (!bits) {
+		r = ck_add(c, "vm.bars", CHECK_INFO, subj, "64-bit BARs: %s in all, the largest %s; the "
+			"host's physical address bits are unknown ('/proc/cpuinfo' has no address "
+			"sizes), so the guest's window cannot be told", human(sum, b1, sizeof(b1)),
+			human(largest, b2, sizeof(b2)));
+		ck_fix(c, r, "run the check on the host itself");
+		return;
+	}
+	cpu_with_host_bits(conf->cpu, &g, ovmf && lacks_1g_pages(&g), cpu, sizeof(cpu));
+	if (ovmf) {
+		int used = ovmf_window(c, conf, &g, bits, &lo, &hi);
+
+		need = sum;
+		if (largest > hi || need > hi) {
+			r = ck_add(c, "vm.bars", CHECK_FAIL, subj, "64-bit BARs: %s in all, the largest %s "
+				"(%s), but OVMF's 64-bit PCI window with %d physical address bits (CPU %s) "
+				"is %s: the firmware cannot map them, the guest's driver fails",
+				human(sum, b1, sizeof(b1)), human(largest, b2, sizeof(b2)), large_dev,
+				used, g.type, human(hi, b3, sizeof(b3)));
+			if (hbits > used && strcmp(g.phys, "host") && strcmp(g.type, "host") &&
+			    (1ULL << ((hbits > 46 ? 46 : hbits) - 3)) >= need)
+				ck_fix(c, r, "give the guest the host's %d address bits%s: qm set %d --cpu %s",
+				    hbits, lacks_1g_pages(&g) ? " and 1 GiB pages" : "", conf->vmid, cpu);
+			else
+				ck_fix(c, r, "pass fewer devices to this VM, or a host CPU with more physical "
+					  "address bits; the window cannot grow past 1/8 of the guest's "
+					  "address space");
+			return;
+		}
+		ck_add(c, "vm.bars", CHECK_PASS, subj, "64-bit BARs: %s in all, the largest %s; OVMF's "
+		    "64-bit PCI window with %d address bits (CPU %s): %s", human(sum, b1, sizeof(b1)),
+		    human(largest, b2, sizeof(b2)), used, g.type, human(lo, b3, sizeof(b3)));
+		return;
+	}
+	/* SeaBIOS (src/fw/pciinit.c, pci_bios_map_devices) puts the 64-bit BARs above 4 GiB and
+	 * the RAM there, 1 GiB aligned, ending at 2^phys-bits (at most 2^44 for guests with less
+	 * than 1 TiB of RAM); the guest cannot reach addresses above its physical address bits. */
+	{
+		unsigned long long top = 1ULL << (bits > 44 ? 44 : bits);
+		unsigned long long base = 4 * GIB + ram_above_4g(conf, q35);
+
+		need = (sum + GIB - 1) / GIB * GIB;
+		if (base + need > top) {
+			char b4[32];
+
+			r = ck_add(c, "vm.bars", CHECK_FAIL, subj, "64-bit BARs: %s in all, the largest %s, "
+				"but SeaBIOS puts them above the guest's RAM (from %s) and below 2^%d = %s "
+				"(%d address bits, CPU %s): they do not fit", human(sum, b1, sizeof(b1)),
+				human(largest, b2, sizeof(b2)), human(base, b3, sizeof(b3)),
+				bits > 44 ? 44 : bits, human(top, b4, sizeof(b4)), bits, g.type);
+			if (hbits > bits && base + need <= (1ULL << (hbits > 44 ? 44 : hbits)))
+				ck_fix(c, r, "give the guest the host's %d address bits: qm set %d --cpu %s",
+				    hbits, conf->vmid, cpu);
+			else
+				ck_fix(c, r, "pass fewer devices to this VM, or give it less memory");
+			return;
+		}
+		ck_add(c, "vm.bars", CHECK_PASS, subj, "64-bit BARs: %s in all, the largest %s; with "
+		    "SeaBIOS above the RAM and below 2^%d (%d address bits, CPU %s)",
+		    human(sum, b1, sizeof(b1)), human(largest, b2, sizeof(b2)), bits > 44 ? 44 : bits,
+		    bits, g.type);
+	}
+}
+
+void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
+{
+	const struct pve_vmconf *conf = &w->conf;
+	bool q35 = is_q35(conf->machine), nvidia = false, hidden = false, igd_seen = false;
+	char subj[48];
+	struct check_result *r;
+	int next_index = 0;
+
+	snprintf(subj, sizeof(subj), "vm %d", vmid);
+	if (w->rc == -ENOENT) {
+		r = ck_add(c, "vm.config", CHECK_FAIL, subj, "no VM %d on this node "
+			"('/etc/pve/qemu-server/%d.conf')", vmid, vmid);
+		ck_fix(c, r, "check the VMID with: qm list");
+		return;
+	}
+	if (w->rc < 0) {
+		if (w->err_line)
+			r = ck_add(c, "vm.config", CHECK_FAIL, subj, "'/etc/pve/qemu-server/%d.conf' line "
+				"%d: %s", vmid, w->err_line, w->err);
+		else
+			r = ck_add(c, "vm.config", CHECK_FAIL, subj, "%s", w->err);
+		ck_fix(c, r, "correct the entry (qm config %d shows what Proxmox reads)", vmid);
+		return;
+	}
+	ck_add(c, "vm.config", CHECK_PASS, subj, "%d hostpci entr%s, machine %s, %s", conf->nhostpci,
+	    conf->nhostpci == 1 ? "y" : "ies", conf->machine[0] ? conf->machine : "i440fx (default)",
+	    strcmp(conf->bios, "ovmf") == 0 ? "OVMF (UEFI)" : "SeaBIOS");
+	if (conf->nhostpci == 0) {
+		r = ck_add(c, "vm.hostpci", CHECK_INFO, subj, "no hostpci entries: nothing is passed "
+			"through");
+		ck_fix(c, r, "add the card: qm set %d --hostpci0 BUS:SLOT,pcie=1 (pve-gpu-passthrough "
+			  "list shows the candidates)", vmid);
+	}
+	for (int i = 0; i < conf->nhostpci; i++)
+		if (conf->hostpci[i].index >= next_index)
+			next_index = conf->hostpci[i].index + 1;
+	for (int i = 0; i < conf->nhostpci; i++) {
+		const struct pve_hostpci *h = &conf->hostpci[i];
+		const struct pve_devlist *l = &w->res[i].devs;
+		const struct pci_dev_info *first;
+		char hsubj[48], devs[512] = "";
+
+		snprintf(hsubj, sizeof(hsubj), "vm %d hostpci%d", vmid, h->index);
+		if (h->keep || h->mdev) {
+			r = ck_add(c, "vm.hostpci", CHECK_INFO, hsubj, "%s: left to Proxmox, not checked",
+				h->keep ? "driver=keep" : "mediated device");
+			ck_fix(c, r, "nothing to do");
+			continue;
+		}
+		if (h->mapping[0] && check_mapping(c, h, hsubj) < 0)
+			continue;
+		if (w->res[i].rc < 0) {
+			r = ck_add(c, "vm.hostpci", CHECK_FAIL, hsubj, "%s: Proxmox refuses to start the VM",
+				w->res[i].err[0] ? w->res[i].err : strerror(-w->res[i].rc));
+			ck_fix(c, r, "pve-gpu-passthrough list --all shows the devices; then: qm set %d "
+				  "--hostpci%d ADDRESS,...", vmid, h->index);
+			continue;
+		}
+		first = l->n ? pcidb_find(c->rep->db, l->names[0]) : NULL;
+		for (int j = 0; j < l->n; j++) {
+			const struct pci_dev_info *d = pcidb_find(c->rep->db, l->names[j]);
+			size_t n = strlen(devs);
+
+			snprintf(devs + n, sizeof(devs) - n, "%s%s", j ? " " : "", l->names[j]);
+			/* Code 43 concerns GeForce (VGA class) cards, not datacenter GPUs */
+			if (d && d->vendor == 0x10de && is_vga(d))
+				nvidia = true;
+		}
+		ck_add(c, "vm.hostpci", CHECK_PASS, hsubj, "passes %s", devs);
+		if (h->pcie) {
+			if (q35) {
+				ck_add(c, "vm.pcie", CHECK_PASS, hsubj, "pcie=1 on a q35 machine");
+			} else {
+				r = ck_add(c, "vm.pcie", CHECK_FAIL, hsubj, "pcie=1 needs a q35 machine, this "
+					"VM has %s: Proxmox refuses to start it", conf->machine[0] ?
+					conf->machine : "i440fx (the default)");
+				ck_fix(c, r, "run: qm set %d --machine q35 (or drop pcie=1 from hostpci%d)",
+				    vmid, h->index);
+			}
+		}
+		if (h->legacy_igd)
+			check_igd(c, conf, h, l, q35, &igd_seen, hsubj);
+		if (h->x_vga && first && !is_vga(first)) {
+			char cls[128];
+			const char *cn = pcidb_class_name(c->rep->db, first->class, cls, sizeof(cls));
+
+			/* Only VGA class devices get vfio's VGA region (see is_vga). */
+			r = ck_add(c, "vm.xvga", CHECK_FAIL, hsubj, "x-vga=1 on %s, a %s (class %04x), not a "
+				"VGA controller: QEMU refuses to start (\"does not support requested "
+				"feature x-vga\")", first->name, cn ? cn : "display controller",
+				first->class >> 8);
+			ck_fix(c, r, "run: qm set %d --hostpci%d %s", vmid, h->index,
+			    hostpci_edit(h->value, "x-vga", NULL));
+		} else if (h->x_vga) {
+			if (strcmp(conf->bios, "ovmf") == 0) {
+				ck_add(c, "vm.xvga", CHECK_PASS, hsubj, "x-vga=1 with OVMF: the card is the "
+				    "primary display (it needs a ROM with an EFI image)");
+			} else {
+				r = ck_add(c, "vm.xvga", CHECK_INFO, hsubj, "x-vga=1 with SeaBIOS: the card "
+					"runs its legacy VGA BIOS, which many modern cards boot badly with");
+				ck_fix(c, r, "if the screen stays dark: qm set %d --bios ovmf, with an EFI "
+					  "disk (qm set %d --efidisk0 STORAGE:1)", vmid, vmid);
+			}
+			hidden = true; /* Proxmox adds kvm=off with x-vga */
+		}
+		if (h->romfile[0])
+			check_romfile(c, conf, h, l, hsubj);
+		check_functions(c, conf, h, l, &w->all, hsubj);
+	}
+	check_bars(c, conf, &w->all, q35, subj);
+	check_hookscript(c, conf, subj);
+	check_vm_fabric(c, conf, &w->all, next_index, subj);
+	/* The Code 43 of drivers before 465 was Windows-only (NVIDIA's GeForce driver 465 release
+	 * notes: "GeForce GPU passthrough for Windows virtual machines"). */
+	if (nvidia && is_windows(conf->ostype)) {
+		if (strstr(conf->cpu, "hidden=1"))
+			hidden = true;
+		r = ck_add(c, "vm.nvidia", CHECK_INFO, subj, "NVIDIA GPU: drivers before 465 stop with "
+			"Code 43 when they see a hypervisor%s", hidden ?
+			"; KVM is hidden from the guest (x-vga=1 or cpu hidden=1)" : "");
+		ck_fix(c, r, "nothing to do with drivers 465 and newer; for older ones hide KVM: "
+			  "qm set %d --cpu host,hidden=1 (and patch the ROM if the card is the boot GPU: "
+			  "pve-gpu-passthrough rom patch)", vmid);
+	}
+}
