@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libkmod.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include "cli.h"
 #include "config.h"
 #include "early.h"
+#include "modload.h"
 #include "pcidev.h"
 #include "util.h"
 
@@ -195,7 +195,7 @@ static void show_ini(struct status *st, const char *path, const struct pgp_confi
 		r = early_kmod_new(st->sr, NULL, &ctx);
 		if (r == 0) {
 			r = early_modprobe_conf(st->sr, ctx, e, sel, conf, sizeof(conf));
-			kmod_unref(ctx);
+			modload_ctx_free(ctx);
 		}
 		if (r < 0) {
 			printf("  modprobe.d (cannot find the drivers: %s)\n", strerror(-r));

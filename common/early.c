@@ -12,11 +12,11 @@
 #include "early.h"
 
 #include <errno.h>
-#include <libkmod.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "modload.h"
 #include "util.h"
 #include "sysfs.h"
 
@@ -112,95 +112,49 @@ out:
 	return r;
 }
 
-static void kmod_quiet(void *data, int priority, const char *file, int line, const char *fn,
-		       const char *format, va_list args)
-{
-}
-
 int early_kmod_new(const struct sysroot *sr, const char *moddir, struct kmod_ctx **ret)
 {
-	char rel[SR_PATH_MAX], full[SR_PATH_MAX * 2], osrelease[128], index[SR_PATH_MAX + 32];
-	char etc[SR_PATH_MAX + 32], run[SR_PATH_MAX + 32], lib[SR_PATH_MAX + 32];
-	const char *root = sr_is_host(sr) ? "" : sr->dir;
-	struct kmod_ctx *ctx;
-	ssize_t n;
-	int r;
+	return modload_ctx_new(sr, NULL, moddir, MODLOAD_ROOT_CONFIG, ret);
+}
 
-	if (moddir) {
-		r = sr_path(rel, "%s", moddir);
-	} else {
-		n = sr_read_str(sr, "/proc/sys/kernel/osrelease", osrelease, sizeof(osrelease));
-		if (n <= 0)
-			return n < 0 ? (int)n : -EINVAL;
-		if (strchr(osrelease, '/'))
-			return -EINVAL;
-		r = sr_path(rel, "/lib/modules/%s", osrelease);
-	}
-	if (r < 0)
-		return r;
-	/* libkmod needs the binary indexes; without them every lookup would come back empty. */
-	if (snprintf(index, sizeof(index), "%s/modules.dep.bin", rel) >= (int)sizeof(index))
-		return -ENAMETOOLONG;
-	if (!sr_exists(sr, index))
-		return -ENOENT;
-	if (snprintf(full, sizeof(full), "%s%s", root, rel) >= (int)sizeof(full))
-		return -ENAMETOOLONG;
-	if (root[0]) {
-		/* Below a test root: its own modprobe.d, never the machine's. */
-		snprintf(etc, sizeof(etc), "%s/etc/modprobe.d", root);
-		snprintf(run, sizeof(run), "%s/run/modprobe.d", root);
-		snprintf(lib, sizeof(lib), "%s/lib/modprobe.d", root);
-		const char *paths[] = { etc, run, lib, NULL };
+struct host_modules {
+	char (*names)[PCIDEV_NAME_MAX];
+	int n, max;
+	bool *builtin;
+};
 
-		ctx = kmod_new(full, paths);
-	} else {
-		ctx = kmod_new(full, NULL);
+static int host_module(void *data, const char *name, const char *path)
+{
+	struct host_modules *h = data;
+
+	/* vfio-pci's own alias and its variant drivers are vfio_pci:..., never pci:...;
+	 * skip any vfio module a config alias might still bring in. */
+	if (str_has_prefix(name, "vfio"))
+		return 0;
+	/* Built-in: no softdep can order it (the boot script unbinds it instead). */
+	if (!path) {
+		if (h->builtin)
+			*h->builtin = true;
+		return 0;
 	}
-	if (!ctx)
-		return -ENOMEM;
-	kmod_set_log_fn(ctx, kmod_quiet, NULL);
-	*ret = ctx;
+	for (int i = 0; i < h->n; i++)
+		if (!strcmp(h->names[i], name))
+			return 0;
+	if (h->n < h->max && strlen(name) < PCIDEV_NAME_MAX)
+		strcpy(h->names[h->n++], name);
 	return 0;
 }
 
 int early_host_modules(struct kmod_ctx *ctx, const char *modalias, char (*names)[PCIDEV_NAME_MAX],
 		       int max, bool *builtin)
 {
-	struct kmod_list *list = NULL, *l;
-	int n = 0, r;
+	struct host_modules h = { .names = names, .max = max, .builtin = builtin };
+	int r;
 
 	if (builtin)
 		*builtin = false;
-	r = kmod_module_new_from_lookup(ctx, modalias, &list);
-	if (r < 0)
-		return r;
-	kmod_list_foreach(l, list)
-	{
-		struct kmod_module *m = kmod_module_get_module(l);
-		const char *name = kmod_module_get_name(m);
-		bool dup = false;
-
-		/* vfio-pci's own alias and its variant drivers are vfio_pci:..., never pci:...;
-		 * skip any vfio module a config alias might still bring in. */
-		if (str_has_prefix(name, "vfio")) {
-			kmod_module_unref(m);
-			continue;
-		}
-		/* Built-in: no softdep can order it (the boot script unbinds it instead). */
-		if (kmod_module_get_initstate(m) == KMOD_MODULE_BUILTIN) {
-			if (builtin)
-				*builtin = true;
-			kmod_module_unref(m);
-			continue;
-		}
-		for (int i = 0; i < n; i++)
-			dup = dup || !strcmp(names[i], name);
-		if (!dup && n < max && strlen(name) < PCIDEV_NAME_MAX)
-			strcpy(names[n++], name);
-		kmod_module_unref(m);
-	}
-	kmod_module_unref_list(list);
-	return n;
+	r = modload_lookup(ctx, modalias, host_module, &h);
+	return r < 0 ? r : h.n;
 }
 
 /* Appends to BUF at *LEN; -ENOSPC when it does not fit. */

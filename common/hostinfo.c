@@ -5,13 +5,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libkmod.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "modload.h"
 #include "util.h"
 
 #define HI_TEXT_MAX (8u << 20) /* /proc/interrupts on a 512-CPU host stays below this */
@@ -233,54 +233,37 @@ int hostinfo_read(const struct sysroot *sr, struct hostinfo *hi)
 
 /* --- modules ---------------------------------------------------------------------------- */
 
-/* Library code stays quiet: libkmod's own messages would go to stderr. */
-static void kmod_quiet(void *data, int priority, const char *file, int line, const char *fn,
-		       const char *format, va_list args)
+/* The first module NAME resolves to decides: a file, or built in (no file). */
+static int first_module(void *data, const char *name, const char *path)
 {
+	*(int *)data = path ? HOSTMOD_MODULE : HOSTMOD_BUILTIN;
+	return 1;
 }
 
 int hostinfo_modules(const struct sysroot *sr, const char *release, const char *const *names,
 		     int n, struct hostmod *ret)
 {
-	static const char *const no_config[] = { NULL };
-	char rel[SR_PATH_MAX], dir[SR_PATH_MAX + SR_PATH_MAX];
 	struct kmod_ctx *ctx;
+	int r;
 
-	if (!release[0] || strchr(release, '/') || sr_path(rel, "/lib/modules/%s", release) < 0)
+	if (!release[0] || strchr(release, '/'))
 		return -EINVAL;
-	if (!sr_exists(sr, rel))
-		return -ENOENT;
-	/* libkmod opens the indexes itself: give it the directory inside the root. */
-	snprintf(dir, sizeof(dir), "%s%s", strcmp(sr->dir, "/") == 0 ? "" : sr->dir, rel);
 	/* No modprobe.d: only "is there such a module" matters, not aliases an admin added. */
-	ctx = kmod_new(dir, no_config);
-	if (!ctx)
-		return -ENOMEM;
-	kmod_set_log_fn(ctx, kmod_quiet, NULL);
+	r = modload_ctx_new(sr, release, NULL, MODLOAD_NO_CONFIG, &ctx);
+	if (r < 0)
+		return r == -ENOSYS ? -ENOMEM : r;
 	for (int i = 0; i < n; i++) {
-		struct kmod_list *list = NULL, *it;
 		char path[SR_PATH_MAX];
-		int r;
+		int avail = HOSTMOD_MISSING;
 
 		ret[i].name = names[i];
-		ret[i].avail = HOSTMOD_MISSING;
-		r = kmod_module_new_from_lookup(ctx, names[i], &list);
-		if (r < 0)
-			ret[i].avail = r;
-		kmod_list_foreach(it, list) {
-			struct kmod_module *m = kmod_module_get_module(it);
-
-			/* A module found in modules.builtin has no file. */
-			ret[i].avail = kmod_module_get_path(m) ? HOSTMOD_MODULE : HOSTMOD_BUILTIN;
-			kmod_module_unref(m);
-			break;
-		}
-		kmod_module_unref_list(list);
+		r = modload_lookup(ctx, names[i], first_module, &avail);
+		ret[i].avail = r < 0 ? r : avail;
 		ret[i].loaded = sr_path(path, "/sys/module/%s", names[i]) == 0 && sr_exists(sr, path);
 		if (strcmp(names[i], "vfio_pci") == 0 && sr_exists(sr, "/sys/bus/pci/drivers/vfio-pci"))
 			ret[i].loaded = true;
 	}
-	kmod_unref(ctx);
+	modload_ctx_free(ctx);
 	return 0;
 }
 

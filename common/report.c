@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <libkmod.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +36,7 @@
 #include "pveconf.h"
 #include "pvestorage.h"
 #include "rom.h"
+#include "modload.h"
 #include "util.h"
 #include "sysfs.h"
 
@@ -1216,51 +1216,47 @@ static void capture_pci_names(struct rctx *c)
 	free(text);
 }
 
-static void kmod_quiet(void *data, int priority, const char *file, int line, const char *fn,
-		       const char *format, va_list args)
+struct capture_kmod {
+	struct rctx *c;
+	FILE *out;
+	const char *release, *dir;
+};
+
+/* The first module a name resolves to, as a `kmod` line. */
+static int capture_module(void *data, const char *name, const char *path)
 {
+	struct capture_kmod *k = data;
+	size_t dl = strlen(k->dir);
+
+	if (path && !strncmp(path, k->dir, dl) && path[dl] == '/' && !strpbrk(path, " \t\n"))
+		fprintf(k->out, "kmod %s module %s\n", k->release, path + dl + 1);
+	else if (!path)
+		fprintf(k->out, "kmod %s builtin %s\n", k->release, name);
+	k->c->st.modules++;
+	return 1;
 }
 
 /* How the running kernel has the vfio modules, as `kmod` lines (libkmod's indexes are
  * megabytes; the replay writes small ones from these lines). */
 static void capture_modules(struct rctx *c, FILE *out, const char *release)
 {
-	static const char *const no_config[] = { NULL };
-	char rel[SR_PATH_MAX], dir[SR_PATH_MAX * 2];
+	struct capture_kmod k = { .c = c, .out = out, .release = release };
 	struct kmod_ctx *ctx;
+	int r;
 
-	if (!release[0] || strchr(release, '/') || strpbrk(release, " \t") ||
-	    sr_path(rel, "/lib/modules/%s", release) < 0 || !sr_exists(c->sr, rel))
+	if (!release[0] || strpbrk(release, "/ \t"))
 		return;
-	snprintf(dir, sizeof(dir), "%s%s", strcmp(c->sr->dir, "/") == 0 ? "" : c->sr->dir, rel);
-	ctx = kmod_new(dir, no_config);
-	if (!ctx) {
-		c->oom = true;
+	r = modload_ctx_new(c->sr, release, NULL, MODLOAD_NO_CONFIG, &ctx);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			c->oom = true;
 		return;
 	}
-	kmod_set_log_fn(ctx, kmod_quiet, NULL);
-	fprintf(out, "dir %s\n", rel);
-	for (size_t i = 0; i < ARRAY_SIZE(kmod_names); i++) {
-		struct kmod_list *list = NULL, *it;
-
-		if (kmod_module_new_from_lookup(ctx, kmod_names[i], &list) < 0)
-			continue;
-		kmod_list_foreach(it, list) {
-			struct kmod_module *m = kmod_module_get_module(it);
-			const char *path = kmod_module_get_path(m);
-			size_t dl = strlen(dir);
-
-			if (path && !strncmp(path, dir, dl) && path[dl] == '/' && !strpbrk(path, " \t\n"))
-				fprintf(out, "kmod %s module %s\n", release, path + dl + 1);
-			else if (!path)
-				fprintf(out, "kmod %s builtin %s\n", release, kmod_module_get_name(m));
-			c->st.modules++;
-			kmod_module_unref(m);
-			break;
-		}
-		kmod_module_unref_list(list);
-	}
-	kmod_unref(ctx);
+	k.dir = modload_ctx_dirname(ctx);
+	fprintf(out, "dir /lib/modules/%s\n", release);
+	for (size_t i = 0; i < ARRAY_SIZE(kmod_names); i++)
+		modload_lookup(ctx, kmod_names[i], capture_module, &k);
+	modload_ctx_free(ctx);
 }
 
 /* --- output ------------------------------------------------------------------------------ */

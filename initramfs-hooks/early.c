@@ -21,7 +21,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
-#include <libkmod.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include "config.h"
 #include "exitcode.h"
 #include "early.h"
+#include "modload.h"
 #include "sysroot.h"
 #include "util.h"
 
@@ -82,32 +82,6 @@ struct loader {
 	bool said; /* the modules directory could not be read: said once */
 };
 
-/* Loads one module the way modprobe would (dependencies, softdeps, options from modprobe.d). */
-static int load_one(struct kmod_ctx *ctx, const char *name)
-{
-	struct kmod_list *list = NULL, *l;
-	int r = kmod_module_new_from_lookup(ctx, name, &list);
-
-	if (r < 0)
-		return r;
-	if (!list)
-		return -ENOENT;
-	kmod_list_foreach(l, list)
-	{
-		struct kmod_module *m = kmod_module_get_module(l);
-		int k = kmod_module_probe_insert_module(m, KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY, NULL,
-							NULL, NULL, NULL);
-
-		kmod_module_unref(m);
-		if (k > 0)
-			k = -EPERM; /* blacklisted */
-		if (k < 0 && r == 0)
-			r = k;
-	}
-	kmod_module_unref_list(list);
-	return r;
-}
-
 /* The bind engine's loader: called for each of its vfio modules that is not there yet. */
 static int load_module(void *data, const char *name, char *err, size_t errsize)
 {
@@ -126,7 +100,7 @@ static int load_module(void *data, const char *name, char *err, size_t errsize)
 			return r;
 		}
 	}
-	r = load_one(ld->ctx, name);
+	r = modload_insert(ld->ctx, name, err, errsize);
 	if (r < 0) {
 		say(ld->sr, true, 3, "cannot load %s: %s", name, strerror(-r));
 		snprintf(err, errsize, "cannot load %s: %s", name, strerror(-r));
@@ -177,7 +151,7 @@ static int cmd_bind(const struct sysroot *sr)
 	if (r < 0)
 		say(sr, false, 4, "cannot write %s: %s", EARLY_RECORD, strerror(-r));
 	if (ld.ctx)
-		kmod_unref(ld.ctx);
+		modload_ctx_free(ld.ctx);
 	return 0;
 }
 
@@ -224,7 +198,7 @@ static int cmd_check(const struct sysroot *sr)
 	r = early_kmod_new(sr, arg_moddir, &ctx);
 	if (r == 0) {
 		r = early_modprobe_conf(sr, ctx, &cfg.early, &sel, conf, sizeof(conf));
-		kmod_unref(ctx);
+		modload_ctx_free(ctx);
 	}
 	if (r < 0) {
 		/* The options line alone still works when vfio-pci loads first. */
@@ -257,6 +231,8 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int c, r;
 
+	/* linked, not dlopen()ed: the initramfs gets the libraries ldd names, and no other */
+	modload_use_linked();
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'R':
