@@ -18,6 +18,12 @@ struct cli_globals {
 	int color;            /* 1 when stdout is a TTY and NO_COLOR is unset */
 };
 
+/* A bad command line of VERB: "Try 'pve-gpu-passthrough VERB --help'." on stderr; returns
+ * CLI_EXIT_USAGE. */
+int cli_try_help(const char *verb);
+/* An operand VERB does not take: says so, then as cli_try_help. */
+int cli_unexpected_arg(const char *verb, const char *arg);
+
 struct cli_command {
 	const char *name;
 	int (*run)(struct cli_globals *g, int argc, char **argv); /* argv[0] is the verb */

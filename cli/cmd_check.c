@@ -321,8 +321,7 @@ static int cmd_check(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			fprintf(stderr, "Try '" PROG " check --help'.\n");
-			return CLI_EXIT_USAGE;
+			return cli_try_help("check");
 		}
 	}
 	vmids = calloc((size_t)(argc - optind + 1), sizeof(*vmids));

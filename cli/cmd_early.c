@@ -355,8 +355,7 @@ static int early_status(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			fprintf(stderr, "Try '" PROG " early --help'.\n");
-			return CLI_EXIT_USAGE;
+			return cli_try_help("early");
 		}
 	}
 	if (optind != argc) {

@@ -285,14 +285,11 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			fprintf(stderr, "Try '" PROG " list --help'.\n");
-			return CLI_EXIT_USAGE;
+			return cli_try_help("list");
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, PROG " list: unexpected argument '%s'\nTry '" PROG " list --help'.\n",
-			argv[optind]);
-		return CLI_EXIT_USAGE;
+		return cli_unexpected_arg("list", argv[optind]);
 	}
 	if (o.json)
 		o.color = false;

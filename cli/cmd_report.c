@@ -68,14 +68,11 @@ static int cmd_report(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			fprintf(stderr, "Try '" PROG " report --help'.\n");
-			return CLI_EXIT_USAGE;
+			return cli_try_help("report");
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, PROG " report: unexpected argument '%s'\nTry '" PROG " report --help'.\n",
-			argv[optind]);
-		return CLI_EXIT_USAGE;
+		return cli_unexpected_arg("report", argv[optind]);
 	}
 	if (file && !*file) {
 		fprintf(stderr, PROG " report: empty file name\n");

@@ -22,6 +22,18 @@ static void usage(FILE *out)
 	fprintf(out, "\nSee pve-gpu-passthrough(8).\n");
 }
 
+int cli_try_help(const char *verb)
+{
+	fprintf(stderr, "Try 'pve-gpu-passthrough %s --help'.\n", verb);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_unexpected_arg(const char *verb, const char *arg)
+{
+	fprintf(stderr, "pve-gpu-passthrough %s: unexpected argument '%s'\n", verb, arg);
+	return cli_try_help(verb);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
