@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "pveconf.h"
-#include "pvestorage.h"
+#include "pve_conf.h"
+#include "pve_storage.h"
 #include "sysroot.h"
 #include "util.h"
 

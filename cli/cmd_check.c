@@ -36,10 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checks.h"
+#include "check_list.h"
 #include "cli.h"
 #include "json.h"
-#include "pveconf.h"
+#include "pve_conf.h"
 #include "util.h"
 
 #define PROG "pve-gpu-passthrough"

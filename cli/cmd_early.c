@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "config.h"
-#include "early.h"
-#include "modload.h"
-#include "pcidev.h"
+#include "cfg_ini.h"
+#include "early_bind.h"
+#include "dev_modload.h"
+#include "pci_dev.h"
 #include "util.h"
 
 #define PROG "pve-gpu-passthrough"

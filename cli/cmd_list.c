@@ -23,8 +23,8 @@
 
 #include "cli.h"
 #include "json.h"
-#include "hostdev.h"
-#include "pcidb.h"
+#include "host_dev.h"
+#include "pci_db.h"
 #include "util.h"
 #include "sysfs.h"
 

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "report.h"
+#include "report_capture.h"
 #include "util.h"
 
 #define PROG "pve-gpu-passthrough"

@@ -18,8 +18,8 @@
 #include "cli.h"
 #include "json.h"
 #include "pciaddr.h"
-#include "pcidev.h"
-#include "rom.h"
+#include "pci_dev.h"
+#include "dev_rom.h"
 #include "util.h"
 #include "sysfs.h"
 

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "config.h"
-#include "handoff.h"
-#include "pveconf.h"
+#include "cfg_ini.h"
+#include "dev_handoff.h"
+#include "pve_conf.h"
 #include "util.h"
 
 static void print_line(void *ud, enum ho_level level, const char *msg)

@@ -13,12 +13,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bind.h"
-#include "config.h"
-#include "console.h"
-#include "pveconf.h"
-#include "pvestorage.h"
-#include "rom.h"
+#include "dev_bind.h"
+#include "cfg_ini.h"
+#include "dev_console.h"
+#include "pve_conf.h"
+#include "pve_storage.h"
+#include "dev_rom.h"
 #include "util.h"
 #include "sysfs.h"
 

@@ -8,8 +8,8 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
-#include "checks.h"
-#include "pveconf.h"
+#include "check_list.h"
+#include "pve_conf.h"
 
 #define HOOK_NAME "pve-gpu-passthrough-hook"
 #define INITRAMFS_HOOK "/usr/share/initramfs-tools/hooks/pve-gpu-passthrough"

@@ -19,11 +19,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "cfg_ini.h"
 #include "exitcode.h"
-#include "handoff.h"
-#include "pveconf.h"
-#include "state.h"
+#include "dev_handoff.h"
+#include "pve_conf.h"
+#include "dev_state.h"
 #include "util.h"
 
 enum { EXIT_OK = PGP_EXIT_OK, EXIT_FAILED = PGP_EXIT_FAILURE, EXIT_USAGE = PGP_EXIT_USAGE };

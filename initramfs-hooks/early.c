@@ -26,10 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "cfg_ini.h"
 #include "exitcode.h"
-#include "early.h"
-#include "modload.h"
+#include "early_bind.h"
+#include "dev_modload.h"
 #include "sysroot.h"
 #include "util.h"
 

@@ -3,7 +3,7 @@
 #include <errno.h>
 
 #include "fuzz.h"
-#include "iomem.h"
+#include "host_iomem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

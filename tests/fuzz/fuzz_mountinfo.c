@@ -1,7 +1,7 @@
 /* fuzz_mountinfo.c - /proc/self/mountinfo (hostdev_parse_mountinfo): no crash; every mount's
  * fields point into the text (escapes undone in place, never past it). */
 #include "fuzz.h"
-#include "hostdev.h"
+#include "host_dev.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,7 +3,7 @@
  * chain lies inside the input, a found start really starts a valid chain, the verdict agrees
  * with the return code. Built and run by tests/fuzz/run.sh. */
 #include "fuzz.h"
-#include "rom.h"
+#include "dev_rom.h"
 
 static void check_chain(const uint8_t *data, size_t size, const struct rom_info *info, int r)
 {

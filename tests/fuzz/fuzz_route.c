@@ -2,7 +2,7 @@
  * at most MAX interfaces, each named, terminated and listed once. The input is given to both
  * parsers (each gets its own copy). */
 #include "fuzz.h"
-#include "hostdev.h"
+#include "host_dev.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

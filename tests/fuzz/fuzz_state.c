@@ -4,7 +4,7 @@
  * to the same state. */
 #include "fuzz.h"
 #include "pciaddr.h"
-#include "state.h"
+#include "dev_state.h"
 #include "util.h"
 
 static void check_names(const struct handoff_state *s)

@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "fuzz.h"
-#include "pvestorage.h"
+#include "pve_storage.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

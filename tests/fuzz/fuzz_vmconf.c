@@ -4,7 +4,7 @@
 #include <errno.h>
 
 #include "fuzz.h"
-#include "pveconf.h"
+#include "pve_conf.h"
 
 static void check_hostpci(const struct pve_hostpci *h)
 {

@@ -34,11 +34,13 @@ pkgs=$(pkg-config --cflags inih libpci libkmod 2>/dev/null)
 # The library once, instrumented for coverage (fuzzer-no-link); a target links what it needs.
 lib=$out/libcommon-fuzz.a
 stale=0
-for c in "$top"/common/*.c; do
+objs=()
+for c in "$top"/common/base/*.c "$top"/common/*.c; do
 	o=$obj/$(basename "$c" .c).o
+	objs+=("$o")
 	if [ ! -f "$o" ] || [ "$c" -nt "$o" ] || [ -n "$(find "$top/common" -name '*.h' -newer "$o")" ]; then
 		# shellcheck disable=SC2086
-		if ! clang "${san[@]}" -fsanitize=fuzzer-no-link -std=gnu11 -I"$top/common" $pkgs \
+		if ! clang "${san[@]}" -fsanitize=fuzzer-no-link -std=gnu11 -I"$top/common/base" -I"$top/common" $pkgs \
 			-c "$c" -o "$o" 2>>"$out/lib.build.log"; then
 			echo "FAIL fuzz: cannot build '$c' (see '$out/lib.build.log')"
 			exit 1
@@ -48,7 +50,7 @@ for c in "$top"/common/*.c; do
 done
 if [ "$stale" = 1 ] || [ ! -f "$lib" ]; then
 	rm -f "$lib"
-	ar rcs "$lib" "$obj"/*.o
+	ar rcs "$lib" "${objs[@]}" # only the sources there are now (a renamed one leaves its old .o)
 fi
 
 # ---- seeds ----
@@ -107,7 +109,7 @@ printf 'hooks\n' | cat - "$out/seeds-fuzz_storage/storage.cfg" >"$out/seeds-fuzz
 fuzz() {
 	local name=$1 secs=$2 bin=$out/$1 log=$out/$1.log
 	# shellcheck disable=SC2046
-	if ! clang "${san[@]}" -fsanitize=fuzzer -std=gnu11 -I"$top/common" "$top/tests/fuzz/$name.c" \
+	if ! clang "${san[@]}" -fsanitize=fuzzer -std=gnu11 -I"$top/common/base" -I"$top/common" "$top/tests/fuzz/$name.c" \
 		"$lib" $(pkg-config --libs inih libpci libkmod) -o "$bin" >"$out/$name.build.log" 2>&1; then
 		echo "FAIL $name: cannot build (see '$out/$name.build.log')"
 		return 1

@@ -26,7 +26,7 @@
 #define FB_MAXN 32 /* FB_MAX */
 #define NCONS 63   /* MAX_NR_CONSOLES */
 
-#include "vfio.h"
+#include "dev_vfio.h"
 
 static int timed(char **argv)
 {

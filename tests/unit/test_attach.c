@@ -5,10 +5,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include "config.h"
+#include "cfg_ini.h"
 #include "fakesys.h"
 #include "harness.h"
-#include "pvestorage.h"
+#include "pve_storage.h"
 #include "sysroot.h"
 
 /* The installer-written file, plus the kinds of storages an admin adds. */

@@ -14,11 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bind.h"
-#include "devlock.h"
+#include "dev_bind.h"
+#include "dev_lock.h"
 #include "fakekernel.h"
 #include "fakesys.h"
-#include "handoff.h"
+#include "dev_handoff.h"
 #include "harness.h"
 
 #define GPU "0000:02:00.0"

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "checks.h"
+#include "check_list.h"
 #include "fakesys.h"
 #include "harness.h"
-#include "hostinfo.h"
+#include "host_info.h"
 #include "sysroot.h"
 
 /* Each call builds a fresh root below the test's temporary directory. */

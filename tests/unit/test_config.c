@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "cfg_ini.h"
 #include "fakesys.h"
 #include "harness.h"
 

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "early.h"
+#include "cfg_ini.h"
+#include "early_bind.h"
 #include "fakekernel.h"
 #include "fakesys.h"
 #include "harness.h"

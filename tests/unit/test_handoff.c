@@ -8,13 +8,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "console.h"
+#include "dev_console.h"
 #include "fakesys.h"
-#include "handoff.h"
+#include "dev_handoff.h"
 #include "harness.h"
 #include "util.h"
-#include "holders.h"
-#include "state.h"
+#include "dev_holders.h"
+#include "dev_state.h"
 
 /* The seed's GPU (GTX 650 + HDMI audio, group 29) on efifb, a SATA disk holding /, and
  * vfio-pci loaded. */

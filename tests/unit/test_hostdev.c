@@ -7,7 +7,7 @@
 
 #include "fakesys.h"
 #include "harness.h"
-#include "hostdev.h"
+#include "host_dev.h"
 #include "sysroot.h"
 
 /* A SATA controller with sda (sda2 swap, sda3 data), a GPU, an NVMe behind a root port, and a

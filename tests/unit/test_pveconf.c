@@ -6,7 +6,7 @@
 
 #include "fakesys.h"
 #include "harness.h"
-#include "pveconf.h"
+#include "pve_conf.h"
 
 /* Devices modelled on Proxmox's own test mock: a multi-function slot, a non-zero domain. */
 static const char *host_spec =

@@ -13,7 +13,7 @@
 
 #include "fakesys.h"
 #include "harness.h"
-#include "rom.h"
+#include "dev_rom.h"
 #include "sysroot.h"
 
 #define BLK 512

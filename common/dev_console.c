@@ -1,14 +1,14 @@
 /* console.c - see console.h. */
 #define _GNU_SOURCE
-#include "console.h"
+#include "dev_console.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/fb.h>
 
-#include "bind.h"
-#include "iomem.h"
+#include "dev_bind.h"
+#include "host_iomem.h"
 #include "util.h"
 #include "sysfs.h"
 

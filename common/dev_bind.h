@@ -22,7 +22,7 @@
 #include <stdbool.h>
 
 #include "pciaddr.h"
-#include "pcidev.h"
+#include "pci_dev.h"
 #include "sysroot.h"
 
 #define BIND_VFIO "vfio-pci" /* the driver's name (sysfs, driver_override) */

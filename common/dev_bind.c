@@ -1,12 +1,12 @@
 /* bind.c - see bind.h. */
 #define _GNU_SOURCE
-#include "bind.h"
+#include "dev_bind.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "modload.h"
+#include "dev_modload.h"
 #include "util.h"
 #include "sysfs.h"
 

@@ -1,6 +1,6 @@
 /* devlock.c - see devlock.h. */
 #define _GNU_SOURCE
-#include "devlock.h"
+#include "dev_lock.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* pcidb.c - see pcidb.h. */
 #define _GNU_SOURCE
-#include "pcidb.h"
+#include "pci_db.h"
 
 #include <errno.h>
 #include <limits.h>

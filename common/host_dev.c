@@ -1,6 +1,6 @@
 /* hostdev.c - see hostdev.h. Reads only; every path goes through the sysroot. */
 #define _GNU_SOURCE
-#include "hostdev.h"
+#include "host_dev.h"
 
 #include <dirent.h>
 #include <errno.h>

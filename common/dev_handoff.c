@@ -1,6 +1,6 @@
 /* handoff.c - see handoff.h. */
 #define _GNU_SOURCE
-#include "handoff.h"
+#include "dev_handoff.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,16 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bind.h"
-#include "console.h"
-#include "devlock.h"
-#include "holders.h"
-#include "hostdev.h"
-#include "pcidev.h"
-#include "pveconf.h"
-#include "state.h"
+#include "dev_bind.h"
+#include "dev_console.h"
+#include "dev_lock.h"
+#include "dev_holders.h"
+#include "host_dev.h"
+#include "pci_dev.h"
+#include "pve_conf.h"
+#include "dev_state.h"
 #include "util.h"
-#include "vfio.h"
+#include "dev_vfio.h"
 #include "sysfs.h"
 
 #define MAX_MEMBERS STATE_MAX_DEVS

@@ -1,7 +1,7 @@
 /* pveconf.c - see pveconf.h. Mirrors Proxmox's own rules (qemu-server PCI.pm, SectionConfig,
  * Mapping/PCI.pm) closely enough that we act on exactly the devices Proxmox will pass through. */
 #define _GNU_SOURCE
-#include "pveconf.h"
+#include "pve_conf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pcidev.h"
+#include "pci_dev.h"
 #include "util.h"
 #include "sysfs.h"
 

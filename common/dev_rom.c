@@ -11,7 +11,7 @@
  *   0x12 code revision  0x14 code type  0x15 indicator (bit 7: last image)
  */
 #define _GNU_SOURCE
-#include "rom.h"
+#include "dev_rom.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* pvestorage.c - see pvestorage.h. */
 #define _GNU_SOURCE
-#include "pvestorage.h"
+#include "pve_storage.h"
 
 #include <errno.h>
 #include <stdlib.h>

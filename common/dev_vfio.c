@@ -1,6 +1,6 @@
 /* vfio.c - see vfio.h. */
 #define _GNU_SOURCE
-#include "vfio.h"
+#include "dev_vfio.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -18,7 +18,7 @@
  * is a link to nodes/NODE/qemu-server, which would name the node).
  */
 #define _GNU_SOURCE
-#include "report.h"
+#include "report_capture.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -32,11 +32,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pcidb.h"
-#include "pveconf.h"
-#include "pvestorage.h"
-#include "rom.h"
-#include "modload.h"
+#include "pci_db.h"
+#include "pve_conf.h"
+#include "pve_storage.h"
+#include "dev_rom.h"
+#include "dev_modload.h"
 #include "util.h"
 #include "sysfs.h"
 

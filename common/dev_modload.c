@@ -7,7 +7,7 @@
  * anyway (the early binary must: the initramfs gets the libraries ldd names) and switch the
  * table to it with modload_use_linked(). */
 #define _GNU_SOURCE
-#include "modload.h"
+#include "dev_modload.h"
 
 #include <dlfcn.h>
 #include <errno.h>

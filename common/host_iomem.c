@@ -1,6 +1,6 @@
 /* iomem.c - see iomem.h. Line format: "<indent>start-end : name", indent two spaces a level. */
 #define _GNU_SOURCE
-#include "iomem.h"
+#include "host_iomem.h"
 
 #include <errno.h>
 #include <fcntl.h>

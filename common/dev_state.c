@@ -12,7 +12,7 @@
  * checked against what such a name can be (kernel_name_valid, a canonical PCI address), and
  * a device named twice is an error (release would lock against itself). */
 #define _GNU_SOURCE
-#include "state.h"
+#include "dev_state.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pveconf.h"
+#include "pve_conf.h"
 #include "util.h"
 
 #define STATE_MAX_BYTES 16384

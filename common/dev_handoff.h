@@ -30,9 +30,9 @@
 
 #include <stdbool.h>
 
-#include "config.h"
+#include "cfg_ini.h"
 #include "sysroot.h"
-#include "vfio.h"
+#include "dev_vfio.h"
 
 enum ho_level { HO_INFO, HO_WARN, HO_ERROR };
 

@@ -1,6 +1,6 @@
 /* pcidev.c - see pcidev.h. */
 #define _GNU_SOURCE
-#include "pcidev.h"
+#include "pci_dev.h"
 
 #include <errno.h>
 #include <inttypes.h>

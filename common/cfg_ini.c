@@ -15,7 +15,7 @@
  *     default path may be absent (then the defaults apply).
  */
 #define _GNU_SOURCE
-#include "config.h"
+#include "cfg_ini.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pveconf.h"
+#include "pve_conf.h"
 #include "util.h"
 
 #define INI_LINE_LIMIT 199 /* inih's default INI_MAX_LINE (200) less the NUL */

@@ -23,10 +23,10 @@
 
 #include <stdbool.h>
 
-#include "hostdev.h"
-#include "hostinfo.h"
-#include "iomem.h"
-#include "pcidb.h"
+#include "host_dev.h"
+#include "host_info.h"
+#include "host_iomem.h"
+#include "pci_db.h"
 #include "sysroot.h"
 
 /* Ordered by severity: the report's exit status is the worst one. */

@@ -1,6 +1,6 @@
 /* hostinfo.c - see hostinfo.h. */
 #define _GNU_SOURCE
-#include "hostinfo.h"
+#include "host_info.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "modload.h"
+#include "dev_modload.h"
 #include "util.h"
 
 #define HI_TEXT_MAX (8u << 20) /* /proc/interrupts on a 512-CPU host stays below this */

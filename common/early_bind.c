@@ -9,14 +9,14 @@
  *     that is not on vfio-pci afterwards gets its override cleared and is probed again.
  */
 #define _GNU_SOURCE
-#include "early.h"
+#include "early_bind.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "modload.h"
+#include "dev_modload.h"
 #include "util.h"
 #include "sysfs.h"
 

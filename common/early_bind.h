@@ -13,10 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bind.h"
-#include "config.h"
+#include "dev_bind.h"
+#include "cfg_ini.h"
 #include "pciaddr.h"
-#include "pcidev.h"
+#include "pci_dev.h"
 #include "sysroot.h"
 
 struct kmod_ctx;

@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "pcidev.h"
+#include "pci_dev.h"
 #include "sysroot.h"
 
 #define PCIDB_MAX_DEVICES 65536

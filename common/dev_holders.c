@@ -1,6 +1,6 @@
 /* holders.c - see holders.h. */
 #define _GNU_SOURCE
-#include "holders.h"
+#include "dev_holders.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -20,8 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "iomem.h"
-#include "pcidev.h"
+#include "host_iomem.h"
+#include "pci_dev.h"
 #include "sysroot.h"
 
 #define CONSOLE_MAX 16
