@@ -1,6 +1,6 @@
 /* cmd_check.c - `pve-gpu-passthrough check [--json] [VMID...]`: the host's passthrough
  * checklist (and, per VMID, the VM's), each check with a stable id, PASS / INFO / WARN / FAIL
- * and the fix for this host. The checks live in common/checks.c; this file only renders them.
+ * and the fix for this host. The checks live in common/check_list.c; this file only renders them.
  *
  * Exit status: 0 when nothing is worse than INFO, 1 with warnings, 2 with failures; 64 for a
  * bad command line, 3 when the host cannot be examined at all.

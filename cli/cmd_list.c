@@ -3,7 +3,7 @@
  *
  * A candidate is a display controller (class 0x03) or a device already given to vfio-pci
  * (bound, or driver_override). Its group is shown whole, because the group is what moves.
- * --all shows every device. The device facts are read once (common/pcidb.c); names come from
+ * --all shows every device. The device facts are read once (common/pci_db.c); names come from
  * pci.ids through libpci.
  *
  * JSON (stable, "version": 1; new keys may be added, none renamed or removed):

@@ -1,6 +1,6 @@
 /* cmd_report.c - `pve-gpu-passthrough report [-o FILE]`: one file holding what list, check
  * and the hookscript read on this host, redacted, for a bug report; the file is a fake host
- * tree spec that replays unchanged (common/report.h). Reads only.
+ * tree spec that replays unchanged (common/report_capture.h). Reads only.
  *
  * Unlike the other verbs' FILE arguments, -o FILE is not taken inside --sysroot: the root is
  * what the report describes, and writing into it would change it. FILE is replaced atomically

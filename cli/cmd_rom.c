@@ -4,7 +4,7 @@
  *
  * FILE arguments are opened through the sysroot like everything else: with the real root a
  * relative name is taken from the working directory; under --sysroot (tests) it is taken
- * inside that root. ROM data is hostile input and is only handled by common/rom.c.
+ * inside that root. ROM data is hostile input and is only handled by common/dev_rom.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>

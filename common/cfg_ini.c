@@ -1,4 +1,4 @@
-/* config.c - see config.h.
+/* cfg_ini.c - see cfg_ini.h.
  *
  * Rules for loading the INI (it decides what a root-run tool does to the machine):
  *  1. The file is opened once; its permissions are checked on that same fd (fstat): a regular

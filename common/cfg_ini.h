@@ -1,4 +1,4 @@
-/* config.h - our INI file (/etc/pve-gpu-passthrough.ini), parsed with inih. No file at the
+/* cfg_ini.h - our INI file (/etc/pve-gpu-passthrough.ini), parsed with inih. No file at the
  * default path means defaults. The file must be a regular file owned by root and not writable
  * by group or other; unknown sections/keys, duplicate keys, bad values, indented
  * (continuation) lines and ':' separators are errors reported as "FILE:LINE: message".

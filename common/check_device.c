@@ -1,5 +1,5 @@
 /* check_device.c - the device checks: what a device is (kind, relevance), its IOMMU group,
- * driver, framebuffer and reset; the NVSwitch fabric (see checks.h for the ids). */
+ * driver, framebuffer and reset; the NVSwitch fabric (see check_list.h for the ids). */
 #define _GNU_SOURCE
 #include "check_int.h"
 

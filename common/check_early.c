@@ -1,5 +1,5 @@
 /* check_early.c - the early-binding checks: [early] against the command line, modprobe.d and
- * the initramfs image (see checks.h for the ids). */
+ * the initramfs image (see check_list.h for the ids). */
 #define _GNU_SOURCE
 #include "check_int.h"
 

@@ -1,5 +1,5 @@
 /* check_host.c - the host checks: CPU, boot loader, IOMMU, interrupt remapping, the kernel
- * command line, ACS, the vfio modules (see checks.h for the ids). */
+ * command line, ACS, the vfio modules (see check_list.h for the ids). */
 #define _GNU_SOURCE
 #include "check_int.h"
 

@@ -1,6 +1,6 @@
 /* check_int.h - what the check modules share (not part of the library's interface): the
  * running checklist (struct ctx), adding results and fixes, and the helpers more than one
- * subject uses. checks.c runs the tables; check_host.c, check_early.c, check_device.c and
+ * subject uses. check_list.c runs the tables; check_host.c, check_early.c, check_device.c and
  * check_vm.c hold the checks of one subject each. */
 #ifndef PGP_CHECK_INT_H
 #define PGP_CHECK_INT_H
@@ -50,7 +50,7 @@ struct check_result *ck_add(struct ctx *c, const char *id, enum check_status st,
 void ck_fix(struct ctx *c, struct check_result *r, const char *f, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* checks.c */
+/* check_list.c */
 void add_words(char *list, size_t size, const char *words);
 void fix_cmdline(struct ctx *c, struct check_result *r, const char *add, const char *remove,
 		 bool combine);
@@ -97,7 +97,7 @@ void check_reset(struct ctx *c, struct check_device *cd);
 /* check_vm.c */
 void check_vm(struct ctx *c, const struct vmwork *w, int vmid);
 
-/* The checks of one subject, run from checks.c's tables. */
+/* The checks of one subject, run from check_list.c's tables. */
 struct check_host_step {
 	const char *name;
 	void (*run)(struct ctx *c);

@@ -1,5 +1,5 @@
-/* checks.c - see checks.h. Reads the facts (hostinfo, pcidb, hostdev, iomem, the VM configs),
- * then runs the checks from two tables: host_steps once, device_steps per device, then each
+/* check_list.c - see check_list.h. Reads the facts (hostinfo, pcidb, hostdev, iomem, the VM
+ * configs), then runs the checks from two tables: host_steps once, device_steps per device, then each
  * VM's checks. Each check function (check_host.c, check_early.c, check_device.c, check_vm.c)
  * looks at facts already read and adds results; none of them writes anything. A new check goes
  * into the file of its subject and into the table here. */

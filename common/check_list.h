@@ -1,4 +1,4 @@
-/* checks.h - the passthrough checklist of `pve-gpu-passthrough check`: every check has a stable
+/* check_list.h - the passthrough checklist of `pve-gpu-passthrough check`: every check has a stable
  * id, a status, a one-line message and, when it is not a PASS, the fix for this host (for a
  * kernel command line change: the boot loader's file, line, the line as it must read, and the
  * command that applies it).

@@ -1,5 +1,5 @@
 /* check_vm.c - the VM checks: one VM config's hostpci entries, mappings, ROM files, BARs
- * against the guest's address space, hookscript (see checks.h for the ids). */
+ * against the guest's address space, hookscript (see check_list.h for the ids). */
 #define _GNU_SOURCE
 #include "check_int.h"
 

@@ -1,4 +1,4 @@
-/* bind.c - see bind.h. */
+/* dev_bind.c - see dev_bind.h. */
 #define _GNU_SOURCE
 #include "dev_bind.h"
 

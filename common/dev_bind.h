@@ -1,4 +1,4 @@
-/* bind.h - the one engine that moves PCI devices between drivers: to vfio-pci and back. The
+/* dev_bind.h - the one engine that moves PCI devices between drivers: to vfio-pci and back. The
  * hookscript's handoff (VM start and stop) and the initramfs binary (early binding) both use it
  * for every device transition, so both do the same steps in the same order:
  *

@@ -1,4 +1,4 @@
-/* console.c - see console.h. */
+/* dev_console.c - see dev_console.h. */
 #define _GNU_SOURCE
 #include "dev_console.h"
 

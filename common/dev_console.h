@@ -1,4 +1,4 @@
-/* console.h - what holds a GPU for the host's console: framebuffer vtconsoles (fbcon) and
+/* dev_console.h - what holds a GPU for the host's console: framebuffer vtconsoles (fbcon) and
  * firmware framebuffers (efifb, vesafb, simplefb/simpledrm platform devices), found by
  * scanning, never by fixed names like vtcon1 or efi-framebuffer.0.
  *

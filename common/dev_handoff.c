@@ -1,4 +1,4 @@
-/* handoff.c - see handoff.h. */
+/* dev_handoff.c - see dev_handoff.h. */
 #define _GNU_SOURCE
 #include "dev_handoff.h"
 
@@ -970,7 +970,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name, vmid);
 			continue;
 		}
-		/* the name comes from the state file (a canonical PCI address, state.c): write only
+		/* the name comes from the state file (a canonical PCI address, dev_state.c): write only
 		 * below a device that sysfs has now */
 		if (!dev_present(ops->sr, d->name)) {
 			WARN(j, "%s: not in " SYSFS_PCI_DEVICES " (removed?); nothing to give back",

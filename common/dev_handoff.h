@@ -1,4 +1,4 @@
-/* handoff.h - the handoff engine: give a VM's PCI devices (with every endpoint of their IOMMU
+/* dev_handoff.h - the handoff engine: give a VM's PCI devices (with every endpoint of their IOMMU
  * groups) to vfio-pci at VM start, and back to their host drivers at VM stop.
  *
  * prepare (pre-start), in this order, and nothing is changed before step 4:
@@ -10,7 +10,7 @@
  *     group is open (another QEMU); processes hold the GPU's /dev nodes (or only warn, per
  *     config); vfio-pci cannot be loaded;
  *  4. record the state file (originals), then release fbcon vtconsoles and firmware
- *     framebuffers that hold the GPU, and move the members with the bind engine (bind.h, all
+ *     framebuffers that hold the GPU, and move the members with the bind engine (dev_bind.h, all
  *     or nothing): set driver_override, load vfio-pci, unbind (in a child, with a deadline),
  *     probe, poll until every member is on vfio-pci;
  *  5. prove each group through VFIO (viable, container, type1 IOMMU, device fds).

@@ -1,4 +1,4 @@
-/* holders.c - see holders.h. */
+/* dev_holders.c - see dev_holders.h. */
 #define _GNU_SOURCE
 #include "dev_holders.h"
 

@@ -1,4 +1,4 @@
-/* holders.h - which processes hold given device nodes open (/proc/PID/fd/N links): the GPU's
+/* dev_holders.h - which processes hold given device nodes open (/proc/PID/fd/N links): the GPU's
  * /dev/dri and /dev/nvidia nodes before a handoff, /dev/vfio/N (QEMU) before giving back. */
 #ifndef PGP_HOLDERS_H
 #define PGP_HOLDERS_H

@@ -1,4 +1,4 @@
-/* devlock.c - see devlock.h. */
+/* dev_lock.c - see dev_lock.h. */
 #define _GNU_SOURCE
 #include "dev_lock.h"
 

@@ -1,4 +1,4 @@
-/* devlock.h - per-device locks so that two hooks never work on one device at once. A lock is
+/* dev_lock.h - per-device locks so that two hooks never work on one device at once. A lock is
  * an flock on /run/pve-gpu-passthrough/lock/<address>; the loser fails at once (no waiting).
  * Locks go away with the process, so a killed hook never leaves one behind. */
 #ifndef PGP_DEVLOCK_H

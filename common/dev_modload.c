@@ -1,4 +1,4 @@
-/* modload.c - see modload.h.
+/* dev_modload.c - see dev_modload.h.
  *
  * libkmod is opened with dlopen() on first use instead of being linked: it pulls libcrypto,
  * libzstd and liblzma into every process that links it, which costs more than the whole

@@ -1,8 +1,8 @@
-/* modload.h - the one libkmod wrapper: a context for a modules directory below a root, looking
+/* dev_modload.h - the one libkmod wrapper: a context for a modules directory below a root, looking
  * modules and aliases up, and loading a module like `modprobe NAME`, with one rule for which
  * modprobe.d is read and one for the blacklist. Used by the hook (bind engine), check, report
  * and early binding. libkmod is reached through a table of its functions: dlopen()ed on first
- * use (the hook: see modload.c), or the linked library once a program that links it anyway
+ * use (the hook: see dev_modload.c), or the linked library once a program that links it anyway
  * (the CLI, the early binary) calls modload_use_linked(). */
 #ifndef PGP_MODLOAD_H
 #define PGP_MODLOAD_H
@@ -52,11 +52,11 @@ int modload_available(const struct sysroot *sr, const char *name);
  * module loading always acts on the running kernel. */
 int modload_load(const struct sysroot *sr, const char *name, char *err, size_t errsize);
 
-/* Use the linked libkmod from now on instead of dlopen() (modload_linked.c; a program that
+/* Use the linked libkmod from now on instead of dlopen() (dev_modload_linked.c; a program that
  * calls it links libkmod). */
 void modload_use_linked(void);
 
-/* ---- internal: the table of libkmod functions (modload.c, modload_linked.c) ---- */
+/* ---- internal: the table of libkmod functions (dev_modload.c, dev_modload_linked.c) ---- */
 #define MODLOAD_KMOD_FUNCS(X)                                                           \
 	X(kmod_new) X(kmod_unref) X(kmod_set_log_fn) X(kmod_module_new_from_lookup)     \
 	X(kmod_module_get_module) X(kmod_module_unref) X(kmod_module_unref_list)        \

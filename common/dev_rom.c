@@ -1,4 +1,4 @@
-/* rom.c - PCI option ROM parser and I/O. See rom.h for the rules the parser keeps.
+/* dev_rom.c - PCI option ROM parser and I/O. See dev_rom.h for the rules the parser keeps.
  *
  * Offsets into the image header (PCI Firmware Specification 3.0, 5.1.1):
  *   0x00 0x55 0xAA   0x02 init size (x86) / u16 init size (EFI)   0x18 u16 PCIR offset

@@ -1,4 +1,4 @@
-/* rom.h - PCI option ROM (vBIOS) images: parse, judge, find, load, save and dump.
+/* dev_rom.h - PCI option ROM (vBIOS) images: parse, judge, find, load, save and dump.
  *
  * A ROM file comes from the internet or from a card: it is hostile input. The parser
  *  1. checks every offset against the buffer size before it reads a byte there,

@@ -1,4 +1,4 @@
-/* state.c - see state.h. Format, one record a line:
+/* dev_state.c - see dev_state.h. Format, one record a line:
  *   pve-gpu-passthrough-state 1
  *   vmid 100
  *   device 0000:01:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0

@@ -1,4 +1,4 @@
-/* state.h - what a pre-start did, so post-stop can undo exactly that: the devices with the
+/* dev_state.h - what a pre-start did, so post-stop can undo exactly that: the devices with the
  * driver and driver_override they had, the vtconsoles and firmware framebuffers released.
  * One file per VM, /run/pve-gpu-passthrough/VMID.state, written atomically; /run is a tmpfs,
  * so a reboot (which resets every binding anyway) also forgets every state. */

@@ -1,4 +1,4 @@
-/* vfio.c - see vfio.h. */
+/* dev_vfio.c - see dev_vfio.h. */
 #define _GNU_SOURCE
 #include "dev_vfio.h"
 

@@ -1,4 +1,4 @@
-/* vfio.h - prove that an IOMMU group is usable through VFIO, the way QEMU will use it:
+/* dev_vfio.h - prove that an IOMMU group is usable through VFIO, the way QEMU will use it:
  * container, API version, type1 IOMMU, group VIABLE, set container and IOMMU, device fds. */
 #ifndef PGP_VFIO_H
 #define PGP_VFIO_H

@@ -1,7 +1,7 @@
-/* early.c - see early.h.
+/* early_bind.c - see early_bind.h.
  *
  * Rules for the boot-time sequence (it runs before udev, on every boot of the host):
- *  1. Only devices the INI names are touched, and only by the bind engine (bind.h): the same
+ *  1. Only devices the INI names are touched, and only by the bind engine (dev_bind.h): the same
  *     driver_override, unbind and drivers_probe sequence the hookscript uses.
  *  2. A device without an IOMMU group is left alone: vfio-pci would fail to probe it and the
  *     override would keep its own driver away too (lab finding 4).

@@ -1,4 +1,4 @@
-/* early.h - early binding at boot: which devices the [early] section of our INI selects on
+/* early_bind.h - early binding at boot: which devices the [early] section of our INI selects on
  * this host, the modprobe.d lines the initramfs hook writes for id entries, the sysfs sequence
  * the initramfs runs before udev, and the record it leaves in /run for `early status`.
  *
@@ -105,7 +105,7 @@ struct early_ops {
 };
 
 /* Binds every present device of SEL that has an IOMMU group to vfio-pci with the bind engine
- * (bind.h, device by device): driver_override, load the modules, unbind a driver that already
+ * (dev_bind.h, device by device): driver_override, load the modules, unbind a driver that already
  * took it (built-in drivers bind before any initramfs script), drivers_probe and a re-read of
  * the driver link. A device that does not end up on vfio-pci is given back: its override
  * restored, probed again, so the kernel gives it back to its own driver. RES gets one entry
@@ -115,7 +115,7 @@ int early_bind(const struct sysroot *sr, const struct early_sel *sel, const stru
 
 /* "bound", "already", "missing", "no-iommu", "failed". */
 const char *early_outcome_name(enum early_outcome o);
-/* One line for the console and the record, without newline (the lines early.c prints):
+/* One line for the console and the record, without newline (the lines early_bind.c prints):
  *   "0000:02:00.0 10de:0fc6 -> vfio-pci"
  *   "0000:02:00.0 10de:0fc6 -> vfio-pci (unbound from nouveau)"
  *   "0000:02:00.0 10de:0fc6 -> vfio-pci (already)"

@@ -1,4 +1,4 @@
-/* hostdev.c - see hostdev.h. Reads only; every path goes through the sysroot. */
+/* host_dev.c - see host_dev.h. Reads only; every path goes through the sysroot. */
 #define _GNU_SOURCE
 #include "host_dev.h"
 

@@ -1,4 +1,4 @@
-/* hostdev.h - which PCI functions the host cannot give away: the ones that back a mounted
+/* host_dev.h - which PCI functions the host cannot give away: the ones that back a mounted
  * filesystem (through partitions, device-mapper/LVM, md and ZFS pools), hold active swap, or
  * carry a default route (through bridges, bonds and VLANs). The CLI's `check` and the
  * hookscript's refusals share this.

@@ -1,4 +1,4 @@
-/* hostinfo.c - see hostinfo.h. */
+/* host_info.c - see host_info.h. */
 #define _GNU_SOURCE
 #include "host_info.h"
 

@@ -1,4 +1,4 @@
-/* hostinfo.h - facts about the host that decide whether passthrough can work, read below the
+/* host_info.h - facts about the host that decide whether passthrough can work, read below the
  * root: CPU vendor (/proc/cpuinfo), kernel release and command line (/proc), IOMMU
  * (/sys/kernel/iommu_groups, /sys/class/iommu, ACPI DMAR/IVRS), interrupt remapping
  * (/proc/interrupts "IR-" chips), the vfio modules (libkmod on /lib/modules/RELEASE), and the

@@ -1,4 +1,5 @@
-/* iomem.c - see iomem.h. Line format: "<indent>start-end : name", indent two spaces a level. */
+/* host_iomem.c - see host_iomem.h. Line format: "<indent>start-end : name", indent two spaces
+ * a level. */
 #define _GNU_SOURCE
 #include "host_iomem.h"
 

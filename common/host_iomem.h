@@ -1,4 +1,4 @@
-/* iomem.h - /proc/iomem parsed into a flat list with nesting depth, to find firmware
+/* host_iomem.h - /proc/iomem parsed into a flat list with nesting depth, to find firmware
  * framebuffers (efifb, vesafb, BOOTFB, simplefb, simpledrm, efidrm, vesadrm) sitting inside a
  * GPU's BAR. */
 #ifndef PGP_IOMEM_H

@@ -1,4 +1,4 @@
-/* pcidb.c - see pcidb.h. */
+/* pci_db.c - see pci_db.h. */
 #define _GNU_SOURCE
 #include "pci_db.h"
 

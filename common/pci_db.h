@@ -1,4 +1,4 @@
-/* pcidb.h - every PCI function of the host, read once and indexed: sorted by IOMMU group (then
+/* pci_db.h - every PCI function of the host, read once and indexed: sorted by IOMMU group (then
  * address) with a group index, and by address for lookups; plus names from the pci.ids
  * database through libpci's pci_lookup_name().
  *

@@ -1,4 +1,4 @@
-/* pcidev.c - see pcidev.h. */
+/* pci_dev.c - see pci_dev.h. */
 #define _GNU_SOURCE
 #include "pci_dev.h"
 

@@ -1,5 +1,5 @@
-/* pcidev.h - one PCI function as sysfs shows it (ids, class, driver, override, IOMMU group,
- * BARs), and the members of an IOMMU group. Reads only; see handoff.h for changes. */
+/* pci_dev.h - one PCI function as sysfs shows it (ids, class, driver, override, IOMMU group,
+ * BARs), and the members of an IOMMU group. Reads only; see dev_handoff.h for changes. */
 #ifndef PGP_PCIDEV_H
 #define PGP_PCIDEV_H
 

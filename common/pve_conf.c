@@ -1,4 +1,4 @@
-/* pveconf.c - see pveconf.h. Mirrors Proxmox's own rules (qemu-server PCI.pm, SectionConfig,
+/* pve_conf.c - see pve_conf.h. Mirrors Proxmox's own rules (qemu-server PCI.pm, SectionConfig,
  * Mapping/PCI.pm) closely enough that we act on exactly the devices Proxmox will pass through. */
 #define _GNU_SOURCE
 #include "pve_conf.h"

@@ -1,4 +1,4 @@
-/* pveconf.h - Proxmox VM configuration (/etc/pve/qemu-server/VMID.conf, live section only),
+/* pve_conf.h - Proxmox VM configuration (/etc/pve/qemu-server/VMID.conf, live section only),
  * its hostpciN entries expanded the way Proxmox expands them, PCI resource mappings
  * (/etc/pve/mapping/pci.cfg) and Proxmox's PCI reservations (/run/qemu-server/...).
  * Every input is treated as hostile: bounded sizes, strict syntax, errors with line numbers. */

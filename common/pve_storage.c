@@ -1,4 +1,4 @@
-/* pvestorage.c - see pvestorage.h. */
+/* pve_storage.c - see pve_storage.h. */
 #define _GNU_SOURCE
 #include "pve_storage.h"
 

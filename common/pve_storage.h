@@ -1,4 +1,4 @@
-/* pvestorage.h - one storage of Proxmox's /etc/pve/storage.cfg, read the way pve-storage reads
+/* pve_storage.h - one storage of Proxmox's /etc/pve/storage.cfg, read the way pve-storage reads
  * it (PVE::SectionConfig + PVE::Storage::Plugin::parse_config):
  *
  *   dir: local                 section header "TYPE: ID" in column 0

@@ -1,4 +1,4 @@
-/* report.c - see report.h.
+/* report_capture.c - see report_capture.h.
  *
  * Rules for this file (it runs on the real host, as root):
  *  1. Nothing is written below the root: every access is a read through the sysroot (sr_*),
@@ -76,7 +76,7 @@ static char *f_nvidia(struct rctx *c, const char *text);
 /* Everything the report reads, one pattern per line. A new check that reads a new file adds
  * its line here (the round-trip test in tests/report/ shows what is missing). */
 static const struct capture captures[] = {
-	/* PCI functions: pcidev.c, checks.c (reset_method), handoff.c (drm) */
+	/* PCI functions: pci_dev.c, check_list.c (reset_method), dev_handoff.c (drm) */
 	{ SYSFS_PCI_DEVICES "/*/{vendor,device,class,subsystem_vendor,subsystem_device}", C_TEXT, NULL },
 	{ SYSFS_PCI_DEVICES "/*/{driver_override,boot_vga,resource,reset_method,modalias}", C_TEXT, NULL },
 	{ SYSFS_PCI_DEVICES "/*/{driver,iommu_group}", C_TEXT, NULL },
@@ -88,7 +88,7 @@ static const struct capture captures[] = {
 	{ "/sys/bus/pci/drivers/*", C_EXISTS, NULL },
 	{ "/sys/bus/pci/drivers/vfio-pci/{bind,unbind,new_id,remove_id}", C_EXISTS, NULL },
 	{ "/proc/driver/nvidia/gpus/*/information", C_TEXT, f_nvidia },
-	/* IOMMU: pcidev.c, hostinfo.c */
+	/* IOMMU: pci_dev.c, host_info.c */
 	{ "/sys/kernel/iommu_groups/*/devices/*", C_TEXT, NULL },
 	{ "/sys/kernel/iommu_groups/*/type", C_TEXT, NULL },
 	{ "/sys/class/iommu/*", C_TEXT, NULL },
@@ -96,29 +96,29 @@ static const struct capture captures[] = {
 	{ "/sys/firmware/acpi/tables", C_EXISTS, NULL },
 	{ "/sys/firmware/efi/efivars", C_EXISTS, NULL },
 	{ "/sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f", C_EXISTS, NULL },
-	/* kernel, CPU, interrupts, memory map: hostinfo.c, iomem.c */
+	/* kernel, CPU, interrupts, memory map: host_info.c, host_iomem.c */
 	{ "/proc/sys/kernel/osrelease", C_TEXT, NULL },
 	{ "/proc/cmdline", C_TEXT, NULL },
 	{ "/proc/cpuinfo", C_TEXT, f_cpuinfo },
 	{ "/proc/interrupts", C_TEXT, f_interrupts },
 	{ "/proc/iomem", C_TEXT, NULL },
-	/* modules loaded (hostinfo.c, handoff.c); the installed ones are asked from libkmod */
+	/* modules loaded (host_info.c, dev_handoff.c); the installed ones are asked from libkmod */
 	{ "/sys/module/*", C_EXISTS, NULL },
 	{ "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", C_TEXT, NULL },
 	{ "/etc/modules", C_TEXT, NULL },
 	{ "/etc/modules-load.d/*.conf", C_TEXT, NULL },
 	{ "/etc/modprobe.d/*.conf", C_TEXT, NULL },
-	/* boot loader: hostinfo.c */
+	/* boot loader: host_info.c */
 	{ "/etc/default/grub", C_TEXT, NULL },
 	{ "/etc/default/grub.d/*.cfg", C_TEXT, NULL },
 	{ "/etc/kernel/cmdline", C_TEXT, NULL },
 	{ "/etc/kernel/proxmox-boot-uuids", C_EXISTS, NULL },
-	/* our configuration and early binding: config.c, checks.c, early.c, state.c */
+	/* our configuration and early binding: cfg_ini.c, check_list.c, early_bind.c, dev_state.c */
 	{ "/etc/pve-gpu-passthrough.ini", C_TEXT | C_MODE | C_MTIME, NULL },
 	{ "/usr/share/initramfs-tools/hooks/pve-gpu-passthrough", C_EXISTS | C_MODE, NULL },
 	{ "/boot/initrd.img-*", C_EXISTS | C_MTIME, NULL },
 	{ "/run/pve-gpu-passthrough/*", C_TEXT, NULL },
-	/* what holds the host's disks and network: hostdev.c */
+	/* what holds the host's disks and network: host_dev.c */
 	{ "/proc/self/mountinfo", C_TEXT | C_FLAT, f_mountinfo }, /* not /proc/PID of the report */
 	{ "/proc/swaps", C_TEXT, NULL },
 	{ "/proc/net/route", C_TEXT | C_FLAT, f_route },
@@ -130,13 +130,13 @@ static const struct capture captures[] = {
 	{ "/sys/class/net/*", C_TEXT, NULL },
 	{ "/sys/class/net/*/lower_*", C_TEXT, NULL },
 	{ "/sys/class/net/*/brif/*", C_TEXT, NULL },
-	/* firmware framebuffers and consoles the hookscript releases: console.c */
+	/* firmware framebuffers and consoles the hookscript releases: dev_console.c */
 	{ SYSFS_VTCONSOLES "/*/{name,bind}", C_TEXT, NULL },
 	{ SYSFS_PLATFORM_DEVICES "/*/driver", C_TEXT, NULL },
 	{ SYSFS_PLATFORM_DEVICES "/*/graphics/*", C_EXISTS, NULL },
 	{ SYSFS_PLATFORM_DEVICES "/*/drm", C_EXISTS, NULL },
 	{ SYSFS_GRAPHICS "/*/device", C_TEXT, NULL },
-	/* Proxmox: pveconf.c, pvestorage.c */
+	/* Proxmox: pve_conf.c, pve_storage.c */
 	{ "/etc/pve/qemu-server/*.conf", C_TEXT | C_FLAT, f_vmconf },
 	{ "/etc/pve/storage.cfg", C_TEXT | C_FLAT, f_storage },
 	{ "/etc/pve/mapping/pci.cfg", C_TEXT | C_FLAT, f_mapping },
@@ -675,7 +675,7 @@ static bool next_line(const char **p, const char **line, size_t *len, bool *nl)
 		for (size_t len; it_##line; it_##line = NULL)                      \
 			for (bool nl; next_line(&it_##line, &line, &len, &nl);)
 
-/* mountinfo: "ID PARENT MAJ:MIN ROOT POINT OPTS [TAGS] - TYPE SOURCE SOPTS", of which hostdev.c
+/* mountinfo: "ID PARENT MAJ:MIN ROOT POINT OPTS [TAGS] - TYPE SOURCE SOPTS", of which host_dev.c
  * reads MAJ:MIN, POINT, TYPE and SOURCE. Options are dropped; a SOURCE that is neither a /dev
  * path nor a ZFS dataset (NFS and CIFS servers, fuse) becomes "none". */
 static char *f_mountinfo(struct rctx *c, const char *text)
@@ -716,7 +716,7 @@ static char *f_mountinfo(struct rctx *c, const char *text)
 	return sb_done(&b);
 }
 
-/* /proc/net/route: the header and the default routes (all hostdev.c looks for), gateway
+/* /proc/net/route: the header and the default routes (all host_dev.c looks for), gateway
  * zeroed. */
 static char *f_route(struct rctx *c, const char *text)
 {
@@ -778,7 +778,7 @@ static char *f_route6(struct rctx *c, const char *text)
 	return sb_done(&b);
 }
 
-/* /proc/cpuinfo: the first processor (hostinfo.c reads no further). */
+/* /proc/cpuinfo: the first processor (host_info.c reads no further). */
 static char *f_cpuinfo(struct rctx *c, const char *text)
 {
 	struct sbuf b = { 0 };
@@ -792,7 +792,7 @@ static char *f_cpuinfo(struct rctx *c, const char *text)
 }
 
 /* /proc/interrupts, summed over the CPUs: "CPU0" and one count per line, the rest (irq chip,
- * hardware irq, names, which hostinfo.c searches for " IR-") as it is. */
+ * hardware irq, names, which host_info.c searches for " IR-") as it is. */
 static char *f_interrupts(struct rctx *c, const char *text)
 {
 	struct sbuf b = { 0 };
@@ -844,7 +844,7 @@ static char *f_interrupts(struct rctx *c, const char *text)
 
 static bool key_allowed(const char *key, size_t n)
 {
-	/* What pveconf.c reads, and what the issue's checks name; nothing else of a VM config. */
+	/* What pve_conf.c reads, and what the issue's checks name; nothing else of a VM config. */
 	static const char *const keys[] = { "machine", "bios", "cpu", "memory", "ostype", "vga",
 					    "hookscript", "lock", "template" };
 
@@ -911,7 +911,7 @@ static void add_nodes(struct rctx *c, struct sbuf *b, const char *list, size_t l
 	}
 }
 
-/* storage.cfg: section headers ("TYPE: ID") and the properties pvestorage.c reads; servers,
+/* storage.cfg: section headers ("TYPE: ID") and the properties pve_storage.c reads; servers,
  * users, exports, pools and the rest are dropped; node names replaced. */
 static char *f_storage(struct rctx *c, const char *text)
 {
@@ -1000,7 +1000,7 @@ static char *f_mapping(struct rctx *c, const char *text)
 	return sb_done(&b);
 }
 
-/* NVIDIA's per-GPU information: only the device minor (handoff.c); the UUID and serial
+/* NVIDIA's per-GPU information: only the device minor (dev_handoff.c); the UUID and serial
  * stay out. */
 static char *f_nvidia(struct rctx *c, const char *text)
 {
@@ -1014,7 +1014,7 @@ static char *f_nvidia(struct rctx *c, const char *text)
 	return sb_done(&b);
 }
 
-/* udev data of a block device: only what hostdev.c looks for (S: lines name serials). */
+/* udev data of a block device: only what host_dev.c looks for (S: lines name serials). */
 static char *f_udev(struct rctx *c, const char *text)
 {
 	struct sbuf b = { 0 };
@@ -1027,7 +1027,7 @@ static char *f_udev(struct rctx *c, const char *text)
 
 /* --- derived captures -------------------------------------------------------------------- */
 
-/* /run/udev/data/bMAJ:MIN of every block device (hostdev.c, ZFS pools). */
+/* /run/udev/data/bMAJ:MIN of every block device (host_dev.c, ZFS pools). */
 static void capture_udev(struct rctx *c)
 {
 	int n = c->n;

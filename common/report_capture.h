@@ -1,9 +1,9 @@
-/* report.h - a snapshot of what `list`, `check` and the hookscript read on a host, written as
- * a fake host tree spec (tests/fixture/fakesys.h), so that a bug report replays unchanged:
+/* report_capture.h - a snapshot of what `list`, `check` and the hookscript read on a host,
+ * written as a fake host tree spec (tests/fixture/fakesys.h), so that a bug report replays unchanged:
  * `fakesys ROOT REPORT` rebuilds the tree and `pve-gpu-passthrough --sysroot ROOT ...` prints
  * what it printed on the host.
  *
- * What is captured is an allowed list (report.c: the table `captures[]`, one line per path
+ * What is captured is an allowed list (report_capture.c: the table `captures[]`, one line per path
  * pattern, plus a few captures derived from what those files name: the VMs' hookscripts and
  * ROM files, udev data of block devices, /dev paths of mounts and swaps, pci.ids names, the
  * kernel's vfio modules). Privacy by the same list: VM configs keep only the keys the checks

@@ -1,4 +1,4 @@
-/* fuzz_config.c - libFuzzer target for our INI (common/config.c through inih): any text gives
+/* fuzz_config.c - libFuzzer target for our INI (common/cfg_ini.c through inih): any text gives
  * 0 or -EINVAL with a "NAME:LINE: " message, and a parsed config stays inside its bounds. */
 #include <errno.h>
 #include <stdint.h>

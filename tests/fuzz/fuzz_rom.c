@@ -1,4 +1,4 @@
-/* fuzz_rom.c - libFuzzer target for the option ROM parser (common/rom.c). Besides "no crash,
+/* fuzz_rom.c - libFuzzer target for the option ROM parser (common/dev_rom.c). Besides "no crash,
  * no out-of-bounds access" (the sanitizers' part) it checks the parser's promises: a valid
  * chain lies inside the input, a found start really starts a valid chain, the verdict agrees
  * with the return code. Built and run by tests/fuzz/run.sh. */

@@ -1,4 +1,4 @@
-/* fuzz_state.c - our state files (common/state.c), the file post-stop acts on: no crash;
+/* fuzz_state.c - our state files (common/dev_state.c), the file post-stop acts on: no crash;
  * whatever parses names only what may reach a sysfs path (canonical PCI addresses, driver and
  * framebuffer names of one path component, nothing twice); it prints back to text that parses
  * to the same state. */

@@ -1,4 +1,4 @@
-/* fuzz_vmconf.c - Proxmox VM configs and hostpci values (common/pveconf.c): no crash; the
+/* fuzz_vmconf.c - Proxmox VM configs and hostpci values (common/pve_conf.c): no crash; the
  * live section gives at most hostpci0..15, each index once and in order, every device list
  * bounded and every id a parsed address; an error names its line. */
 #include <errno.h>

@@ -79,7 +79,7 @@ if [ "$with_qemu" = qemu ]; then
 fi
 # jq lets scenarios assert on the CLI's JSON output.
 copy_exec "$(command -v jq)" /usr/bin/jq
-# The hookscript opens libkmod with dlopen() (see common/modload.c): ldd cannot see it.
+# The hookscript opens libkmod with dlopen() (see common/dev_modload.c): ldd cannot see it.
 libkmod=$(ldconfig -p | sed -n 's/.*libkmod\.so\.2 (libc6,x86-64) => //p' | head -n 1)
 copy_exec "$(readlink -f "$libkmod")" "$libkmod"
 

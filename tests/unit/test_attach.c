@@ -1,4 +1,4 @@
-/* test_attach.c - issue 5: storage.cfg parsing for `attach` (common/pvestorage.c), and the INI
+/* test_attach.c - issue 5: storage.cfg parsing for `attach` (common/pve_storage.c), and the INI
  * the package ships (doc/pve-gpu-passthrough.ini). The verbs themselves are tested end to end
  * by tests/attach/run.sh against a fake `qm`, the package by tests/deb/run.sh. */
 #define _GNU_SOURCE
