@@ -282,7 +282,7 @@ static bool is_fw_fb_device(const char *n)
 int console_fw_fbs(const struct sysroot *sr, char (*names)[64], int max)
 {
 	struct dirent *de;
-	DIR *d = sr_opendir(sr, "/sys/bus/platform/devices");
+	DIR *d = sr_opendir(sr, SYSFS_PLATFORM_DEVICES);
 	int n = 0;
 
 	if (!d)
