@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "pve_conf.h"
+#include "dev_quirks.h"
 #include "util.h"
 
 #define INI_LINE_LIMIT 199 /* inih's default INI_MAX_LINE (200) less the NUL */
@@ -37,6 +38,8 @@ enum {
 	SET_RELEASE = 1 << 2,
 	SET_RETURN = 1 << 3,
 	SET_HOLDERS = 1 << 4,
+	SET_PERSISTENCED = 1 << 5,
+	SET_RESET_METHOD = 1 << 6,
 };
 
 struct parse_ctx {
@@ -85,6 +88,8 @@ static unsigned hook_bit(const char *key)
 	       : !strcmp(key, "release_timeout") ? SET_RELEASE
 	       : !strcmp(key, "return_on_stop")	? SET_RETURN
 	       : !strcmp(key, "holders")	? SET_HOLDERS
+	       : !strcmp(key, "nvidia_persistenced") ? SET_PERSISTENCED
+	       : !strcmp(key, "reset_method") ? SET_RESET_METHOD
 						: 0;
 }
 
@@ -126,6 +131,22 @@ static int hook_key(struct parse_ctx *p, struct hook_opts *o, unsigned *set, con
 			return failf(p, "holders: '%s' is not 'refuse' or 'warn'", value);
 		o->holders_refuse = !strcmp(value, "refuse");
 		*set |= SET_HOLDERS;
+		return 1;
+	}
+	if (!strcmp(key, "nvidia_persistenced")) {
+		if (strcmp(value, "refuse") && strcmp(value, "stop"))
+			return failf(p, "nvidia_persistenced: '%s' is not 'refuse' or 'stop'", value);
+		o->persistenced_stop = !strcmp(value, "stop");
+		*set |= SET_PERSISTENCED;
+		return 1;
+	}
+	if (!strcmp(key, "reset_method")) {
+		if (!quirks_reset_method_valid(value) ||
+		    str_copy(o->reset_method, sizeof(o->reset_method), value) < 0)
+			return failf(p, "reset_method: '%s' is not 'default' or reset methods the "
+				     "kernel knows (device_specific acpi flr af_flr pm bus cxl_bus)",
+				     value);
+		*set |= SET_RESET_METHOD;
 		return 1;
 	}
 	return failf(p, "unknown key '%s'", key);
@@ -395,6 +416,10 @@ int config_parse(const char *text, const char *name, struct pgp_config *c, char 
 			o->return_on_stop = c->hook.return_on_stop;
 		if (!(set & SET_HOLDERS))
 			o->holders_refuse = c->hook.holders_refuse;
+		if (!(set & SET_PERSISTENCED))
+			o->persistenced_stop = c->hook.persistenced_stop;
+		if (!(set & SET_RESET_METHOD))
+			memcpy(o->reset_method, c->hook.reset_method, sizeof(o->reset_method));
 	}
 	return 0;
 }

@@ -9,6 +9,9 @@
  *   release_timeout = 30s   post-stop: deadline for QEMU to close the VFIO group
  *   return_on_stop = yes    post-stop: give devices back to their host drivers
  *   holders = refuse        processes holding the GPU's /dev nodes: refuse | warn
+ *   nvidia_persistenced = refuse   an NVIDIA GPU kept by nvidia-persistenced: refuse | stop
+ *                           (stop: systemctl stop it for the handoff, start it at post-stop)
+ *   reset_method = device_specific  the VM's GPUs' reset_method while it runs ("" : leave)
  *   [vm:VMID]               the same keys, for one VM
  *   [early]                 early binding at boot (initramfs)
  *   ids = 10de:0fc6,10de:0e1b     every device with these vendor:device ids
@@ -35,6 +38,8 @@ struct hook_opts {
 	unsigned long release_timeout_ms;
 	bool return_on_stop;
 	bool holders_refuse;
+	bool persistenced_stop;  /* nvidia_persistenced = stop */
+	char reset_method[64];   /* "" : leave the kernel's */
 };
 
 struct early_opts {

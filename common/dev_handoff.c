@@ -17,6 +17,7 @@
 #include "pci_dev.h"
 #include "pve_conf.h"
 #include "dev_state.h"
+#include "dev_quirks.h"
 #include "util.h"
 #include "dev_vfio.h"
 #include "sysfs.h"
@@ -51,6 +52,14 @@ struct job {
 	struct handoff_state st;    /* the state file: prior content plus this run */
 	struct handoff_state prior; /* the state file as an earlier pre-start left it */
 	bool had_state;
+	/* the hardware's needs (quirks.h) */
+	struct quirks_exec exec;
+	pid_t persistenced;        /* nvidia-persistenced's pid when an NVIDIA member is ours */
+	bool stop_persistenced;    /* ... and nvidia_persistenced = stop: stopped for the handoff */
+	bool persistenced_stopped; /* it was (the rollback starts it again) */
+	bool reset_plan[MAX_MEMBERS];     /* the member's reset_method is set for the VM */
+	char reset_orig[MAX_MEMBERS][128]; /* ... and what it was */
+	bool reset_done[MAX_MEMBERS];
 };
 
 static void logf_(const struct handoff_ops *ops, enum ho_level lvl, const char *fmt, ...)
@@ -102,6 +111,10 @@ static void job_init(struct job *j, const struct handoff_ops *ops, int vmid)
 	j->myops.sr = &j->sr;
 	j->ops = &j->myops;
 	j->vmid = vmid;
+	if (ops->exec)
+		j->exec = *ops->exec;
+	else
+		j->exec = (struct quirks_exec){ .run = quirks_exec_real, .data = (void *)ops->sr };
 }
 
 static void bind_note(void *data, enum bind_note what, int i, const char *module, const char *msg)
@@ -372,6 +385,14 @@ static int check_holders(struct job *j)
 		ERR(j, "cannot scan /proc for processes using the devices: %s", strerror(-n));
 		return n;
 	}
+	if (j->stop_persistenced) { /* it is stopped before the unbind */
+		int k = 0;
+
+		for (int i = 0; i < n; i++)
+			if (h[i].pid != j->persistenced)
+				h[k++] = h[i];
+		n = k;
+	}
 	/* one verdict per group and per device, naming every holder */
 	for (int x = 0; x < np; x++) {
 		struct holder mine[64];
@@ -420,6 +441,105 @@ static int check_vfio_available(struct job *j)
 	return 0;
 }
 
+/* An SR-IOV PF with VFs enabled loses them when its driver lets go (the VFs are the PF
+ * driver's); a VF itself is fine (its own group). */
+static int check_sriov(struct job *j)
+{
+	for (int i = 0; i < j->nmem; i++) {
+		const struct pci_dev_info *d = &j->mem[i].info;
+		struct sriov_info si;
+
+		if (quirks_sriov(j->ops->sr, d->name, &si) < 0 || si.numvfs <= 0)
+			continue;
+		if (!strcmp(d->driver, VFIO_DRIVER))
+			continue; /* already on vfio-pci: nothing is unbound */
+		ERR(j, "refusing: %s is an SR-IOV physical function with %d VF%s enabled (driver %s): "
+		       "binding it to vfio-pci would destroy them. Pass a VF instead (see "
+		       "'pve-gpu-passthrough list'), or remove the VFs first: echo 0 > "
+		       "/sys/bus/pci/devices/%s/sriov_numvfs",
+		    d->name, si.numvfs, si.numvfs == 1 ? "" : "s", or_none(d->driver), d->name);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* The nvidia driver's unbind hangs or fails ("non-zero usage count") while the card is kept
+ * initialised without an open file: by nvidia-persistenced, or by persistence mode. */
+static int check_nvidia(struct job *j)
+{
+	const struct hook_opts *o = j->ops->opts;
+	pid_t pid;
+
+	for (int i = 0; i < j->nmem; i++) {
+		const struct pci_dev_info *d = &j->mem[i].info;
+		int pm;
+
+		if (strcmp(d->driver, "nvidia"))
+			continue;
+		if (!j->persistenced) {
+			pid = quirks_nvidia_daemon(j->ops->sr);
+			if (pid < 0) {
+				ERR(j, "cannot scan /proc for nvidia-persistenced: %s", strerror(-pid));
+				return pid;
+			}
+			j->persistenced = pid;
+		}
+		if (j->persistenced && o->persistenced_stop) {
+			j->stop_persistenced = true;
+			continue;
+		}
+		if (j->persistenced) {
+			ERR(j, "refusing: %s is kept initialised by nvidia-persistenced (pid %d): the "
+			       "nvidia driver would not let go of it (unbind hangs or fails with "
+			       "'non-zero usage count'). Set nvidia_persistenced = stop (it is stopped "
+			       "for the VM and started again after it), or: systemctl stop "
+			       QUIRKS_PERSISTENCED_UNIT, d->name, (int)j->persistenced);
+			return -EBUSY;
+		}
+		pm = quirks_nvidia_persistence(&j->exec, d->name);
+		if (pm == 1) {
+			ERR(j, "refusing: persistence mode is on for %s (no nvidia-persistenced runs): "
+			       "the nvidia driver would not let go of it. Turn it off: nvidia-smi -i %s "
+			       "-pm 0", d->name, d->name);
+			return -EBUSY;
+		}
+	}
+	if (j->stop_persistenced)
+		INFO(j, "nvidia-persistenced (pid %d) keeps the NVIDIA GPU initialised: stopping it "
+			"for the handoff (nvidia_persistenced = stop)", (int)j->persistenced);
+	return 0;
+}
+
+/* [vm:N] reset_method: each display member's attribute must exist; what it is now is kept for
+ * the state file. */
+static int plan_reset(struct job *j)
+{
+	const char *want = j->ops->opts->reset_method;
+
+	if (!*want)
+		return 0;
+	for (int i = 0; i < j->nmem; i++) {
+		const struct pci_dev_info *d = &j->mem[i].info;
+		int r;
+
+		if (!pcidev_is_display(d))
+			continue;
+		r = quirks_reset_method_read(j->ops->sr, d->name, j->reset_orig[i],
+					     sizeof(j->reset_orig[i]));
+		if (r == -ENOENT) {
+			ERR(j, "refusing: reset_method = %s is set for VM %d, but %s has no reset_method "
+			       "attribute (the kernel is older than 5.15)", want, j->vmid, d->name);
+			return r;
+		}
+		if (r < 0) {
+			ERR(j, "cannot read the reset_method of %s: %s", d->name, strerror(-r));
+			return r;
+		}
+		j->reset_plan[i] = true;
+	}
+	return 0;
+}
+
 static int check_all(struct job *j)
 {
 	struct hostdev *hd = NULL;
@@ -451,6 +571,12 @@ static int check_all(struct job *j)
 		}
 	}
 	hostdev_free(hd);
+	if (r == 0)
+		r = check_sriov(j);
+	if (r == 0)
+		r = check_nvidia(j);
+	if (r == 0)
+		r = plan_reset(j);
 	if (r == 0)
 		r = check_holders(j);
 	if (r == 0)
@@ -486,6 +612,21 @@ static int record_state(struct job *j)
 				strcpy(sd->override, d->override);
 		}
 	}
+	for (int i = 0; i < j->nmem; i++) {
+		bool known = false;
+
+		if (!j->reset_plan[i])
+			continue;
+		for (int k = 0; k < s->nresets && !known; k++)
+			known = !strcmp(s->resets[k].name, j->mem[i].info.name);
+		if (known || s->nresets >= STATE_MAX_DEVS)
+			continue; /* an earlier pre-start's original is the true one */
+		strcpy(s->resets[s->nresets].name, j->mem[i].info.name);
+		strcpy(s->resets[s->nresets].method, j->reset_orig[i]);
+		s->nresets++;
+	}
+	if (j->stop_persistenced)
+		s->persistenced = true;
 	for (int i = 0; i < j->con.nvtcons && s->nvtcons < STATE_MAX_CONS; i++)
 		s->vtcons[s->nvtcons++] = j->con.vtcons[i];
 	for (int i = 0; i < j->con.nfbs && s->nfbs < STATE_MAX_CONS; i++) {
@@ -741,6 +882,94 @@ static void restore_consoles(struct job *j, const char (*fbs)[64], const char (*
 	}
 }
 
+/* systemctl stop, then wait (with the unbind deadline) until the daemon has gone. */
+static int stop_persistenced(struct job *j)
+{
+	uint64_t deadline = now_ms() + j->ops->opts->unbind_timeout_ms;
+	unsigned step = 0;
+	pid_t pid;
+	int r;
+
+	if (!j->stop_persistenced)
+		return 0;
+	if (j->ops->dry_run) {
+		INFO(j, "would run systemctl stop " QUIRKS_PERSISTENCED_UNIT);
+		return 0;
+	}
+	r = quirks_persistenced(&j->exec, false);
+	if (r < 0) {
+		ERR(j, "cannot stop nvidia-persistenced (systemctl stop " QUIRKS_PERSISTENCED_UNIT
+		       "): %s", strerror(-r));
+		return r;
+	}
+	j->persistenced_stopped = true;
+	while ((pid = quirks_nvidia_daemon(j->ops->sr)) > 0 && backoff_wait(&step, deadline))
+		;
+	if (pid > 0) {
+		ERR(j, "nvidia-persistenced (pid %d) is still running after systemctl stop (not "
+		       "started by its systemd unit?): stop it, then start the VM", (int)pid);
+		return -EBUSY;
+	}
+	INFO(j, "nvidia-persistenced stopped; it is started again when VM %d stops", j->vmid);
+	return 0;
+}
+
+static void start_persistenced(struct job *j)
+{
+	int r;
+
+	if (j->ops->dry_run) {
+		INFO(j, "would run systemctl start " QUIRKS_PERSISTENCED_UNIT);
+		return;
+	}
+	r = quirks_persistenced(&j->exec, true);
+	if (r < 0)
+		WARN(j, "cannot start nvidia-persistenced again (systemctl start "
+			QUIRKS_PERSISTENCED_UNIT "): %s", strerror(-r));
+	else
+		INFO(j, "nvidia-persistenced started again");
+}
+
+static int set_resets(struct job *j)
+{
+	const char *want = j->ops->opts->reset_method;
+
+	for (int i = 0; i < j->nmem; i++) {
+		const char *name = j->mem[i].info.name;
+		int r;
+
+		if (!j->reset_plan[i])
+			continue;
+		r = quirks_reset_method_write(j->ops->sr, name, want);
+		if (r < 0) {
+			if (r == -EINVAL)
+				ERR(j, "%s: the kernel refuses reset_method '%s' (the device has no such "
+				       "method%s); its methods: %s", name, want,
+				    strstr(want, "device_specific") ? ": is vendor-reset loaded?" : "",
+				    j->reset_orig[i][0] ? j->reset_orig[i] : "none");
+			else
+				ERR(j, "%s: cannot set reset_method: %s", name, strerror(-r));
+			return r;
+		}
+		j->reset_done[i] = true;
+		if (r > 0 && !j->ops->dry_run)
+			INFO(j, "%s: reset_method %s -> %s", name,
+			     j->reset_orig[i][0] ? j->reset_orig[i] : "(off)", want);
+	}
+	return 0;
+}
+
+/* Puts back reset_method ORIG of NAME (after the VM, or in a rollback). */
+static void restore_reset(struct job *j, const char *name, const char *orig)
+{
+	int r = quirks_reset_method_write(j->ops->sr, name, orig);
+
+	if (r < 0)
+		WARN(j, "%s: cannot restore reset_method '%s': %s", name, orig, strerror(-r));
+	else if (r > 0 && !j->ops->dry_run)
+		INFO(j, "%s: reset_method restored (%s)", name, *orig ? orig : "off");
+}
+
 static void rollback(struct job *j)
 {
 	WARN(j, "undoing the handoff of VM %d", j->vmid);
@@ -753,6 +982,11 @@ static void rollback(struct job *j)
 	}
 	restore_consoles(j, (const char(*)[64])j->con.fbs, (const char(*)[64])j->con.fb_drivers,
 			 j->fb_done, j->con.vtcons, j->vt_done, j->con.move_from, j->con_moved);
+	for (int i = j->nmem - 1; i >= 0; i--)
+		if (j->reset_done[i])
+			restore_reset(j, j->mem[i].info.name, j->reset_orig[i]);
+	if (j->persistenced_stopped)
+		start_persistenced(j);
 	if (j->ops->dry_run)
 		return;
 	if (j->had_state)
@@ -805,6 +1039,10 @@ static int apply(struct job *j)
 
 	if (j->other_fb[0] && !j->ops->dry_run)
 		WARN(j, "%s: " CONSOLE_OTHER_FB_LOST_MSG, j->other_fb_dev, j->other_fb);
+	if ((r = stop_persistenced(j)) < 0)
+		return r;
+	if ((r = set_resets(j)) < 0)
+		return r;
 	if ((r = release_consoles(j)) < 0)
 		return r;
 	for (int i = 0; i < j->nmem; i++) {
@@ -944,6 +1182,11 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 			goto out;
 	if (!ops->opts->return_on_stop) {
 		INFO(j, "return_on_stop = no: devices of VM %d stay on vfio-pci", vmid);
+		for (int k = 0; k < s->nresets; k++)
+			if (dev_present(ops->sr, s->resets[k].name))
+				restore_reset(j, s->resets[k].name, s->resets[k].method);
+		if (s->persistenced)
+			start_persistenced(j);
 		if (!ops->dry_run)
 			state_remove(ops->sr, vmid);
 		goto out;
@@ -982,6 +1225,24 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		if (give_back(j, d->name, d->driver, d->override) < 0 && r == 0)
 			r = -EIO;
 	}
+	/* reset_method back on every device no longer held (a kept one keeps its record) */
+	{
+		int nres = 0;
+
+		for (int k = 0; k < s->nresets; k++) {
+			bool held = false;
+
+			for (int i = 0; i < nkept && !held; i++)
+				held = !strcmp(s->devs[i].name, s->resets[k].name);
+			if (held) {
+				s->resets[nres++] = s->resets[k];
+				continue;
+			}
+			if (dev_present(ops->sr, s->resets[k].name))
+				restore_reset(j, s->resets[k].name, s->resets[k].method);
+		}
+		s->nresets = nres;
+	}
 	/* the console comes back with the last device: while a group is still held, the state
 	 * file keeps the consoles for the later release */
 	if (!nkept) {
@@ -990,6 +1251,8 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		if (s->vgacon[0] && !ops->dry_run)
 			INFO(j, "%s: the VGA text console (vgacon) that vfio-pci removed at pre-start "
 				"comes back only at the next boot", s->vgacon);
+		if (s->persistenced)
+			start_persistenced(j);
 	}
 	if (!ops->dry_run) {
 		if (nkept) {

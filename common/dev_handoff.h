@@ -5,11 +5,15 @@
  *  1. collect: the VM's hostpciN devices (mapping= resolved for this node, driver=keep and
  *     mdev left alone), each expanded to its IOMMU group's endpoints (bridges skipped);
  *  2. lock every device (a second hook on the same device fails at once);
- *  3. refuse when: the IOMMU is off; a member backs a mount, swap or the default route; a
+ *  3. refuse when: the IOMMU is off; a member is an SR-IOV PF with VFs enabled (the bind would
+ *     destroy them); an NVIDIA member is kept initialised by nvidia-persistenced (unless
+ *     nvidia_persistenced = stop) or by persistence mode; a reset_method is asked for and the
+ *     kernel has no such attribute; a member backs a mount, swap or the default route; a
  *     member is reserved by another running VM (Proxmox) or prepared for another VM (us); the
  *     group is open (another QEMU); processes hold the GPU's /dev nodes (or only warn, per
  *     config); vfio-pci cannot be loaded;
- *  4. record the state file (originals), then release fbcon vtconsoles and firmware
+ *  4. record the state file (originals), stop nvidia-persistenced when so configured (systemctl,
+ *     fixed arguments), set the GPUs' reset_method when asked, release fbcon vtconsoles and firmware
  *     framebuffers that hold the GPU, and move the members with the bind engine (dev_bind.h, all
  *     or nothing): set driver_override, load vfio-pci, unbind (in a child, with a deadline),
  *     probe, poll until every member is on vfio-pci;
@@ -18,8 +22,9 @@
  *
  * release (post-stop), from the state file only (the config may have changed): wait until no
  * process holds the group, then per device remove Proxmox's dynamic id, restore the override,
- * unbind from vfio-pci, re-probe and verify the original driver; rebind framebuffers and
- * consoles; remove the state file.
+ * unbind from vfio-pci, re-probe and verify the original driver, put its reset_method back;
+ * rebind framebuffers and consoles; start nvidia-persistenced again if it was stopped; remove
+ * the state file.
  *
  * Every sysfs write passes the job's write point in front of the caller's root (a dry run
  * refuses them there and logs each as "would write"). Library code: it never prints; every
@@ -31,6 +36,7 @@
 #include <stdbool.h>
 
 #include "cfg_ini.h"
+#include "dev_quirks.h"
 #include "sysroot.h"
 #include "dev_vfio.h"
 
@@ -47,6 +53,8 @@ struct handoff_ops {
 	 * the product. */
 	int (*prove)(const struct sysroot *sr, int group, const char *const *devs, int ndev,
 		     unsigned flags, struct vfio_report *report);
+	/* Runs systemctl and nvidia-smi; NULL: quirks_exec_real (tests give a fake one). */
+	const struct quirks_exec *exec;
 };
 
 /* True when VMID's config names devices we would act on (the hook's fast path: a VM without

@@ -6,6 +6,8 @@
  *   fb efi-framebuffer.0 efi-framebuffer
  *   con2fb 0000:01:00.0 7fffffffffffffff   (consoles moved off that card: bit N-1 is ttyN)
  *   vgacon 0000:01:00.0                    (its VGA text console went with vfio-pci)
+ *   reset 0000:01:00.0 flr,bus       (reset_method as it was, words joined by ',')
+ *   persistenced 1                   (nvidia-persistenced was stopped)
  * "-" stands for an empty value. The parser is strict: the file is ours, but /run is shared
  * with everything running as root, so anything unexpected is an error, never a guess.
  * Every name read back becomes part of a sysfs path or a value written there, so each is
@@ -58,6 +60,17 @@ int state_format(const struct handoff_state *s, char *buf, size_t size)
 		OUT("con2fb %s %llx\n", s->con_home, (unsigned long long)s->con_mask);
 	if (s->vgacon[0])
 		OUT("vgacon %s\n", s->vgacon);
+	for (int i = 0; i < s->nresets; i++) {
+		char m[sizeof(s->resets[0].method)];
+
+		snprintf(m, sizeof(m), "%s", dash(s->resets[i].method));
+		for (char *c = m; *c; c++)
+			if (*c == ' ')
+				*c = ',';
+		OUT("reset %s %s\n", s->resets[i].name, m);
+	}
+	if (s->persistenced)
+		OUT("persistenced 1\n");
 #undef OUT
 	return (int)off;
 }
@@ -151,6 +164,27 @@ static int parse_device(char *p, struct state_dev *d)
 	return 0;
 }
 
+/* "reset DEV METHODS": a canonical address named once, methods of lower-case words. */
+static int parse_reset(char *p, struct handoff_state *s)
+{
+	char *name = s->resets[s->nresets].name, *m = s->resets[s->nresets].method;
+
+	if (word(&p, name, sizeof(s->resets[0].name)) < 0 || !canonical_pci(name) ||
+	    word(&p, m, sizeof(s->resets[0].method)) < 0 || *p)
+		return -EINVAL;
+	for (int i = 0; i < s->nresets; i++)
+		if (!strcmp(s->resets[i].name, name))
+			return -EINVAL;
+	undash(m);
+	for (char *c = m; *c; c++) {
+		if (*c == ',' && c > m && c[1] && c[1] != ',')
+			*c = ' ';
+		else if (!islower((unsigned char)*c) && *c != '_')
+			return -EINVAL;
+	}
+	return 0;
+}
+
 int state_parse(const char *text, struct handoff_state *s)
 {
 	char buf[STATE_MAX_BYTES], *save = NULL;
@@ -215,6 +249,14 @@ int state_parse(const char *text, struct handoff_state *s)
 			if (s->vgacon[0] || word(&p, s->vgacon, sizeof(s->vgacon)) < 0 || *p ||
 			    !canonical_pci(s->vgacon))
 				return -EINVAL;
+		} else if (!strcmp(kw, "reset")) {
+			if (s->nresets >= STATE_MAX_DEVS || parse_reset(p, s) < 0)
+				return -EINVAL;
+			s->nresets++;
+		} else if (!strcmp(kw, "persistenced")) {
+			if (s->persistenced || word_num(&p, 1, &v) < 0 || v != 1 || *p)
+				return -EINVAL;
+			s->persistenced = true;
 		} else {
 			return -EINVAL;
 		}

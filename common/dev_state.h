@@ -39,6 +39,13 @@ struct handoff_state {
 	uint64_t con_mask;
 	/* the boot VGA device whose VGA text console vfio-pci removed ("" none) */
 	char vgacon[PCI_ADDR_LEN];
+	/* reset_method values a [vm:N] reset_method replaced: put back at post-stop */
+	int nresets;
+	struct {
+		char name[PCI_ADDR_LEN];
+		char method[128]; /* as it was ("" : reset was off) */
+	} resets[STATE_MAX_DEVS];
+	bool persistenced; /* nvidia-persistenced was stopped for the handoff: start it again */
 };
 
 /* Text form (for the file, tests and fuzzing). state_parse refuses (-EINVAL) any name that
