@@ -11,7 +11,10 @@
  *       "address", "vendor_id", "device_id", "subsystem_vendor_id", "subsystem_device_id",
  *       "class" (6 hex digits), "class_name", "vendor_name", "device_name" (null: unknown),
  *       "driver" (null: unbound), "driver_override" (null: unset), "boot_vga" (BOOL|null),
- *       "bridge", "display", "candidate" (BOOL), "host_critical" (reason|null) } ] } ] }
+ *       "bridge", "display", "candidate" (BOOL), "host_critical" (reason|null),
+ *       "sriov" ({"total_vfs": N, "num_vfs": N, "vfs": [ADDRESS...]} for an SR-IOV physical
+ *       function, else null), "physfn" (a virtual function's PF address, else null) } ] } ] }
+ * In the text tree a PF's VFs are listed under it (each also appears in its own group).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include "json.h"
 #include "host_dev.h"
 #include "pci_db.h"
+#include "dev_quirks.h"
 #include "util.h"
 #include "sysfs.h"
 
@@ -107,7 +111,10 @@ static void get_names(struct pcidb *db, const struct pci_dev_info *d, struct nam
 	n->c = pcidb_class_name(db, d->class, n->klass, sizeof(n->klass));
 }
 
-static void print_json(struct pcidb *db, const struct hostdev *hd, const struct list_opts *o)
+#define LIST_MAX_VFS 64
+
+static void print_json(const struct sysroot *sr, struct pcidb *db, const struct hostdev *hd,
+		       const struct list_opts *o)
 {
 	bool first_group = true;
 
@@ -156,6 +163,25 @@ static void print_json(struct pcidb *db, const struct hostdev *hd, const struct 
 			       is_candidate(d) ? "true" : "false");
 			json_str(stdout, hd && hostdev_is_critical(hd, d->name, why, sizeof(why)) == 1
 						 ? why : NULL);
+			{
+				char vfs[LIST_MAX_VFS][PCI_ADDR_LEN];
+				struct sriov_info si = { 0 };
+				int nv = 0;
+
+				if (quirks_sriov(sr, d->name, &si) == 0 && si.totalvfs > 0)
+					nv = quirks_sriov_vfs(sr, d->name, vfs, LIST_MAX_VFS);
+				if (si.totalvfs > 0) {
+					printf(",\"sriov\":{\"total_vfs\":%d,\"num_vfs\":%d,\"vfs\":[",
+					       si.totalvfs, si.numvfs);
+					for (int k = 0; k < nv; k++)
+						printf("%s\"%s\"", k ? "," : "", vfs[k]);
+					fputs("]}", stdout);
+				} else {
+					fputs(",\"sriov\":null", stdout);
+				}
+				fputs(",\"physfn\":", stdout);
+				json_str(stdout, si.is_vf ? si.pf : NULL);
+			}
 			fputc('}', stdout);
 		}
 		fputs("]}", stdout);
@@ -163,7 +189,27 @@ static void print_json(struct pcidb *db, const struct hostdev *hd, const struct 
 	fputs("]}\n", stdout);
 }
 
-static void print_text(struct pcidb *db, const struct hostdev *hd, const struct list_opts *o)
+/* An SR-IOV PF's VFs, one line each below it. */
+static void print_vfs(const struct sysroot *sr, struct pcidb *db, const struct pci_dev_info *d,
+		      bool last)
+{
+	char vfs[LIST_MAX_VFS][PCI_ADDR_LEN];
+	int n = quirks_sriov_vfs(sr, d->name, vfs, LIST_MAX_VFS);
+
+	for (int k = 0; k < n; k++) {
+		const struct pci_dev_info *v = pcidb_find(db, vfs[k]);
+
+		printf("%s   %s VF %s", last ? " " : "|", k == n - 1 ? "`-" : "|-", vfs[k]);
+		if (v && v->iommu_group >= 0)
+			printf(" (IOMMU group %d, %s)", v->iommu_group, v->driver[0] ? v->driver : "-");
+		else if (v)
+			printf(" (%s)", v->driver[0] ? v->driver : "-");
+		fputc('\n', stdout);
+	}
+}
+
+static void print_text(const struct sysroot *sr, struct pcidb *db, const struct hostdev *hd,
+		       const struct list_opts *o)
 {
 	size_t wdrv = 1;
 	int shown = 0, hidden = 0;
@@ -241,7 +287,20 @@ static void print_text(struct pcidb *db, const struct hostdev *hd, const struct 
 			if (hd && hostdev_is_critical(hd, d->name, why, sizeof(why)) == 1)
 				printf("  %s[host: %s]%s", o->color ? C_RED : "", why,
 				       o->color ? C_OFF : "");
-			fputc('\n', stdout);
+			{
+				struct sriov_info si;
+
+				if (quirks_sriov(sr, d->name, &si) < 0)
+					memset(&si, 0, sizeof(si));
+				if (si.is_vf)
+					printf("  [SR-IOV VF of %s]", si.pf);
+				if (si.totalvfs > 0)
+					printf("  [SR-IOV PF: %d of %d VFs enabled]", si.numvfs,
+					       si.totalvfs);
+				fputc('\n', stdout);
+				if (si.numvfs > 0)
+					print_vfs(sr, db, d, i == last);
+			}
 		}
 	}
 	if (shown == 0)
@@ -306,9 +365,9 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 		fprintf(stderr, PROG ": warning: cannot tell which devices the host needs: "
 				"'/proc/self/mountinfo': %s\n", strerror(-r));
 	if (o.json)
-		print_json(db, hd, &o);
+		print_json(&g->root, db, hd, &o);
 	else
-		print_text(db, hd, &o);
+		print_text(&g->root, db, hd, &o);
 	hostdev_free(hd);
 	pcidb_free(db);
 	return CLI_EXIT_OK;

@@ -16,6 +16,7 @@
 #include "dev_bind.h"
 #include "cfg_ini.h"
 #include "dev_console.h"
+#include "dev_quirks.h"
 #include "pve_conf.h"
 #include "pve_storage.h"
 #include "dev_rom.h"
@@ -139,7 +140,7 @@ int scan_vm_users(struct ctx *c)
 }
 
 /* The VMs using device NAME, as "VM 100, VM 105" (empty: none). */
-static bool users_of(const struct ctx *c, const char *name, char *buf, size_t size)
+bool users_of(const struct ctx *c, const char *name, char *buf, size_t size)
 {
 	buf[0] = '\0';
 	for (int i = 0; i < c->nusers; i++) {
@@ -497,12 +498,7 @@ void check_reset(struct ctx *c, struct check_device *cd)
 			   has_word(m, "device_specific")) {
 			ck_add(c, "gpu.reset", CHECK_PASS, d->name, "reset methods: %s", m);
 		} else if (amd_gpu) {
-			r = ck_add(c, "gpu.reset", CHECK_WARN, d->name, "reset methods: %s, none made for "
-				"this card: AMD GPUs often fail on the second VM start (the AMD reset bug)",
-				m);
-			ck_fix(c, r, "install vendor-reset (github.com/gnif/vendor-reset), load it before "
-				  "vfio-pci, then: echo device_specific > "
-				  SYSFS_PCI_DEVICES "/%s/reset_method", d->name);
+			check_amd_reset_advice(c, d, m); /* by generation: check_quirks.c */
 		} else {
 			r = ck_add(c, "gpu.reset", CHECK_INFO, d->name, "reset methods: %s, no function "
 				"level reset: the card is reset through its bus, every function together", m);
@@ -519,8 +515,10 @@ void check_reset(struct ctx *c, struct check_device *cd)
 	}
 	r = ck_add(c, "gpu.reset", CHECK_WARN, d->name, "no reset: after a VM stops the card keeps the "
 		"guest's state");
-	if (amd_gpu)
-		ck_fix(c, r, "install vendor-reset (github.com/gnif/vendor-reset) for this AMD card");
+	if (amd_gpu && quirks_amd_generation(d->vendor, d->device) &&
+	    quirks_amd_generation(d->vendor, d->device)->reset == AMD_RESET_VENDOR_RESET)
+		ck_fix(c, r, "install vendor-reset (github.com/gnif/vendor-reset) for this AMD card (%s)",
+		       quirks_amd_generation(d->vendor, d->device)->name);
 	else
 		ck_fix(c, r, "if the guest shows nothing on its second start, reboot the host between "
 			  "VM runs");

@@ -93,6 +93,14 @@ void check_vgacon(struct ctx *c, struct check_device *cd);
 void check_other_fb(struct ctx *c, struct check_device *cd);
 bool has_word(const char *list, const char *w);
 void check_reset(struct ctx *c, struct check_device *cd);
+/* The VMs that pass device NAME through ("VM 101, VM 102" into BUF); false when none. */
+bool users_of(const struct ctx *c, const char *name, char *buf, size_t size);
+
+/* check_quirks.c: what specific kinds of card need (dev_quirks.h) */
+void check_amd_reset_advice(struct ctx *c, const struct pci_dev_info *d, const char *methods);
+void check_vendor_reset(struct ctx *c, struct check_device *cd);
+void check_sriov(struct ctx *c, struct check_device *cd);
+void check_nvidia_persistence(struct ctx *c, struct check_device *cd);
 
 /* check_vm.c */
 void check_vm(struct ctx *c, const struct vmwork *w, int vmid);

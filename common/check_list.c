@@ -242,6 +242,9 @@ static const struct check_device_step device_steps[] = {
 	{ "vgacon", true, check_vgacon },
 	{ "other_fb", true, check_other_fb },
 	{ "reset", false, check_reset },
+	{ "vendor_reset", true, check_vendor_reset },
+	{ "sriov", false, check_sriov },
+	{ "nvidia_persistence", true, check_nvidia_persistence },
 };
 
 static int add_device(struct ctx *c, const struct pci_dev_info *d, bool from_vm)
