@@ -47,6 +47,7 @@ roots=(
 	'pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00'  # virtio-blk (transitional)
 	'virtio:d00000002v00001AF4'                             # virtio block driver
 	vfio vfio_iommu_type1 vfio-pci ext4
+	nvme                                                    # the sriov topology's SR-IOV PF
 )
 for m in "${roots[@]}"; do
 	modprobe -d "$mroot" -S "$kver" --show-depends "$m" 2>/dev/null || true

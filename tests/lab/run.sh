@@ -1,6 +1,6 @@
 #!/bin/bash
 # run.sh - boot one lab guest and report its scenarios.
-#   run.sh -k SERIES -f pvh|seabios|ovmf [-t std|nonvga|rp|rpnoacs|switch|twovga] -s SCEN[,SCEN...] [-n NAME] [-T SECS]
+#   run.sh -k SERIES -f pvh|seabios|ovmf [-t std|nonvga|rp|rpnoacs|switch|twovga|sriov] -s SCEN[,SCEN...] [-n NAME] [-T SECS]
 #          [-a KERNEL-ARGS]
 # Prints one "PASS lab/<name>/<scenario> (SECS, KVER)" or "FAIL lab/<name>/<scenario>" line per scenario
 # (a scenario that never reported, because the guest hung, oopsed or timed out, is a FAIL) and
@@ -43,7 +43,7 @@ seabios)
 	qemu+=(-kernel "$kdir/vmlinuz")
 	# A VESA mode gives vesafb (or simpledrm) on the root complex; behind a port SeaVGABIOS
 	# finds no VBE interface (ports 0x1ce/0x1cf are not forwarded): VGA text mode there.
-	case $topo in std|nonvga) append="$append vga=0x317" ;; esac ;;
+	case $topo in std|nonvga|sriov) append="$append vga=0x317" ;; esac ;;
 ovmf) qemu+=(-bios /usr/share/ovmf/OVMF.fd -kernel "$kdir/vmlinuz") ;;
 *) echo "run.sh: unknown firmware '$fw'" >&2; exit 2 ;;
 esac
@@ -54,14 +54,20 @@ esac
 #   rpnoacs     rp with ACS off on the card's port: the port joins the card's IOMMU group
 #   twovga      std with a second VGA-class (0x0300) card instead of a 0x0380 display
 #   switch      both cards behind one PCIe switch (x3130 upstream, two xio3130 downstream)
+#   sriov       std plus an NVMe controller with SR-IOV (2 VFs) at 00:05.0: a real PF whose
+#               VFs the guest kernel creates (nvme-subsys is required for SR-IOV)
 # The guest finds the devices by their ids, not by address (guest/lib.sh).
 case $topo in
-std|nonvga)
+std|nonvga|sriov)
 	vga=VGA
 	[ "$topo" = nonvga ] && vga=secondary-vga
 	qemu+=(-vga none -device $vga,bus=pcie.0,addr=02.0,multifunction=on
 		-device ich9-intel-hda,bus=pcie.0,addr=02.1
-		-device secondary-vga,bus=pcie.0,addr=03.0) ;;
+		-device secondary-vga,bus=pcie.0,addr=03.0)
+	if [ "$topo" = sriov ]; then
+		qemu+=(-device nvme-subsys,id=nvs0,nqn=pgp-lab
+			-device nvme,serial=pgplab0,subsys=nvs0,bus=pcie.0,addr=05.0,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2)
+	fi ;;
 twovga)
 	qemu+=(-vga none -device VGA,bus=pcie.0,addr=02.0,multifunction=on
 		-device ich9-intel-hda,bus=pcie.0,addr=02.1
