@@ -11,7 +11,9 @@
  *   early.configured early.initramfs (when [early] is set) gpu.fabric (with NVSwitches)
  * Device checks (every display controller, and every device a checked VM passes through):
  *   gpu.kind (notable displays) group.isolation gpu.driver (displays) fb.bar_overlap
- *   (displays) gpu.reset; for a display no VM uses that is no candidate (a BMC's display,
+ *   (displays) gpu.reset gpu.vendor_reset (AMD generations vendor-reset handles, when it is
+ *   there) dev.sriov (SR-IOV PFs and VFs) gpu.nvidia_persistence (nvidia driver, when
+ *   something keeps the card); for a display no VM uses that is no candidate (a BMC's display,
  *   the host's console GPU next to another GPU) WARN and FAIL become INFO
  * VM checks (per VMID asked for):
  *   vm.config vm.mapping vm.hostpci vm.pcie vm.igd vm.xvga vm.romfile vm.functions
