@@ -37,6 +37,7 @@
 #include "pve_storage.h"
 #include "dev_rom.h"
 #include "dev_modload.h"
+#include "dev_quirks.h"
 #include "util.h"
 #include "sysfs.h"
 
@@ -88,6 +89,9 @@ static const struct capture captures[] = {
 	{ "/sys/bus/pci/drivers/*", C_EXISTS, NULL },
 	{ "/sys/bus/pci/drivers/vfio-pci/{bind,unbind,new_id,remove_id}", C_EXISTS, NULL },
 	{ "/proc/driver/nvidia/gpus/*/information", C_TEXT, f_nvidia },
+	/* SR-IOV PFs and VFs (dev_quirks.c: check, list, the hookscript) */
+	{ "/sys/bus/pci/devices/*/{sriov_totalvfs,sriov_numvfs,physfn}", C_TEXT, NULL },
+	{ "/sys/bus/pci/devices/*/virtfn*", C_TEXT, NULL },
 	/* IOMMU: pci_dev.c, host_info.c */
 	{ "/sys/kernel/iommu_groups/*/devices/*", C_TEXT, NULL },
 	{ "/sys/kernel/iommu_groups/*/type", C_TEXT, NULL },
@@ -96,6 +100,7 @@ static const struct capture captures[] = {
 	{ "/sys/firmware/acpi/tables", C_EXISTS, NULL },
 	{ "/sys/firmware/efi/efivars", C_EXISTS, NULL },
 	{ "/sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f", C_EXISTS, NULL },
+	{ "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0a5d8c9e0b4", C_TEXT, NULL },
 	/* kernel, CPU, interrupts, memory map: host_info.c, host_iomem.c */
 	{ "/proc/sys/kernel/osrelease", C_TEXT, NULL },
 	{ "/proc/cmdline", C_TEXT, NULL },
@@ -105,6 +110,7 @@ static const struct capture captures[] = {
 	/* modules loaded (host_info.c, dev_handoff.c); the installed ones are asked from libkmod */
 	{ "/sys/module/*", C_EXISTS, NULL },
 	{ "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", C_TEXT, NULL },
+	{ "/sys/module/vendor_reset/taint", C_TEXT, NULL },
 	{ "/etc/modules", C_TEXT, NULL },
 	{ "/etc/modules-load.d/*.conf", C_TEXT, NULL },
 	{ "/etc/modprobe.d/*.conf", C_TEXT, NULL },
@@ -145,7 +151,8 @@ static const struct capture captures[] = {
 
 /* Modules whose installed form (module, built in, missing) the checks and the hook ask
  * libkmod for. */
-static const char *const kmod_names[] = { "vfio", "vfio_iommu_type1", "vfio_pci", "vfio_pci_core" };
+static const char *const kmod_names[] = { "vfio", "vfio_iommu_type1", "vfio_pci", "vfio_pci_core",
+					  "vendor_reset" };
 
 /* --- what the report collects ------------------------------------------------------------ */
 
@@ -1216,6 +1223,23 @@ static void capture_pci_names(struct rctx *c)
 	free(text);
 }
 
+/* What dev_quirks.c reads beyond plain files: a running nvidia-persistenced (its comm only, not
+ * every process's), and whether vendor-reset's module file is signed (a stand-in file that
+ * ends with the signature marker, or is empty: the module itself stays out). */
+static void capture_quirks(struct rctx *c)
+{
+	static const char sig[] = "~Module signature appended~\n";
+	struct vendor_reset_state vr;
+	char path[SR_PATH_MAX];
+	pid_t pid = quirks_nvidia_daemon(c->sr);
+
+	if (pid > 0 && sr_path(path, "/proc/%d/comm", (int)pid) == 0)
+		add_file(c, path, "nvidia-persiste\n", strlen("nvidia-persiste\n"));
+	if (quirks_vendor_reset(c->sr, &vr) == 0 && vr.file && vr.file_signed >= 0 &&
+	    !strpbrk(vr.path, " \t\n"))
+		add_file(c, vr.path, vr.file_signed ? sig : "", vr.file_signed ? strlen(sig) : 0);
+}
+
 struct capture_kmod {
 	struct rctx *c;
 	FILE *out;
@@ -1328,6 +1352,7 @@ int report_write(const struct sysroot *sr, const struct report_opts *o, FILE *ou
 	capture_dev_sources(&c);
 	capture_vm_files(&c);
 	capture_pci_names(&c);
+	capture_quirks(&c);
 	if (c.oom) {
 		r = -ENOMEM;
 		goto out;
