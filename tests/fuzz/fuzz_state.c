@@ -1,6 +1,6 @@
 /* fuzz_state.c - our state files (common/dev_state.c), the file post-stop acts on: no crash;
  * whatever parses names only what may reach a sysfs path (canonical PCI addresses, driver and
- * framebuffer names of one path component, nothing twice); it prints back to text that parses
+ * framebuffer names of one path component, reset_method words, nothing twice); it prints back to text that parses
  * to the same state. */
 #include "fuzz.h"
 #include "pciaddr.h"
@@ -33,6 +33,23 @@ static void check_names(const struct handoff_state *s)
 	}
 	for (int i = 0; i < s->nvtcons; i++)
 		REQUIRE(s->vtcons[i] >= 0 && s->vtcons[i] <= 63);
+	/* reset_method values written back at post-stop: a canonical device named once, and
+	 * only lower-case method words with single spaces between them */
+	REQUIRE(s->nresets >= 0 && s->nresets <= STATE_MAX_DEVS);
+	for (int i = 0; i < s->nresets; i++) {
+		const char *m = s->resets[i].method;
+		struct pci_addr a;
+		char back[PCI_ADDR_LEN];
+
+		REQUIRE(pci_addr_parse(s->resets[i].name, &a) == 0);
+		pci_addr_fmt(&a, back);
+		REQUIRE(strcmp(back, s->resets[i].name) == 0);
+		for (int k = 0; k < i; k++)
+			REQUIRE(strcmp(s->resets[k].name, s->resets[i].name) != 0);
+		for (size_t k = 0; m[k]; k++)
+			REQUIRE((m[k] >= 'a' && m[k] <= 'z') || m[k] == '_' ||
+				(m[k] == ' ' && k > 0 && m[k + 1] && m[k + 1] != ' '));
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
