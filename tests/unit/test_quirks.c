@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cfg_ini.h"
 #include "fakekernel.h"
@@ -289,6 +290,37 @@ TEST(reset_method_rollback_after_a_later_failure)
 	CHECK_STR(fk_driver(&w->k, AMD), "amdgpu");
 }
 
+/* Killed right after the reset_method write: the state file already holds the original, so
+ * post-stop puts it back. */
+TEST(reset_method_killed_after_the_write_post_stop_restores)
+{
+	struct world *w = world(NULL);
+	int status;
+	pid_t pid;
+
+	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		static struct sr_write_point kill;
+
+		if (sr_kill_point_parse(&kill, "reset_method:1") < 0)
+			_exit(2);
+		kill.next = w->sr.wp;
+		w->sr.wp = &kill;
+		handoff_prepare(&w->ops, 203);
+		_exit(0); /* not reached: the kill point stops it */
+	}
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK_STR(reset_method(w, AMD), "device_specific");
+	CHECK_STR(fk_driver(&w->k, AMD), "amdgpu"); /* killed before the bind */
+	CHECK_INT(handoff_release(&w->ops, 203), 0);
+	CHECK_STR(reset_method(w, AMD), "bus");
+	CHECK_STR(fk_driver(&w->k, AMD), "amdgpu");
+	CHECK(!sr_exists(&w->sr, "/run/pve-gpu-passthrough/203.state"));
+}
+
 TEST(reset_method_needs_the_attribute)
 {
 	struct world *w = world("rm " DEVS AMD "/reset_method\n");
@@ -403,6 +435,36 @@ TEST(nvidia_persistenced_stopped_for_the_vm_and_started_after)
 	CHECK_STR(fk_driver(&w->k, NV), "nvidia");
 	CHECK_STR(run_log.log, "/usr/bin/systemctl start nvidia-persistenced.service\n");
 	CHECK_CONTAINS(w->cap.text, "nvidia-persistenced started again");
+}
+
+/* Killed after nvidia-persistenced was stopped (at the first driver_override write): the
+ * state file says so, and post-stop starts it again. */
+TEST(nvidia_persistenced_killed_midway_post_stop_starts_it)
+{
+	struct world *w = world(DAEMON);
+	int status;
+	pid_t pid;
+
+	opts.persistenced_stop = true;
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		static struct sr_write_point kill;
+
+		if (sr_kill_point_parse(&kill, "driver_override:1") < 0)
+			_exit(2);
+		kill.next = w->sr.wp;
+		w->sr.wp = &kill;
+		handoff_prepare(&w->ops, 202);
+		_exit(0); /* not reached */
+	}
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK_INT(quirks_nvidia_daemon(&w->sr), 0); /* the child stopped it */
+	run_log.log[0] = '\0';
+	CHECK_INT(handoff_release(&w->ops, 202), 0);
+	CHECK_STR(run_log.log, "/usr/bin/systemctl start nvidia-persistenced.service\n");
+	CHECK_STR(fk_driver(&w->k, NV), "nvidia");
 }
 
 TEST(nvidia_persistenced_that_stays_is_a_rollback)
