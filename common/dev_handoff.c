@@ -52,7 +52,7 @@ struct job {
 	struct handoff_state st;    /* the state file: prior content plus this run */
 	struct handoff_state prior; /* the state file as an earlier pre-start left it */
 	bool had_state;
-	/* the hardware's needs (quirks.h) */
+	/* the hardware's needs (dev_quirks.h) */
 	struct quirks_exec exec;
 	pid_t persistenced;        /* nvidia-persistenced's pid when an NVIDIA member is ours */
 	bool stop_persistenced;    /* ... and nvidia_persistenced = stop: stopped for the handoff */

@@ -1,4 +1,4 @@
-/* test_quirks.c - what specific cards need (quirks.h) and what the handoff does with it, on
+/* test_quirks.c - what specific cards need (dev_quirks.h) and what the handoff does with it, on
  * fake trees and the fake kernel: an SR-IOV PF with VFs is refused and a VF passes alone; a
  * VM's reset_method is set at pre-start and put back at post-stop (and by a rollback); the AMD
  * generation table; vendor-reset's state; NVIDIA's nvidia-persistenced and persistence mode.
