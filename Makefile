@@ -21,7 +21,7 @@ LDFLAGS := -fsanitize=address,undefined
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpci -lkmod -linih)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpci -lkmod -linih) -pthread
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing -MMD -MP
 override CPPFLAGS += -Icommon/base -Icommon -DPGP_VERSION='"$(VERSION)"' $(PKG_CFLAGS)

@@ -244,66 +244,109 @@ static int attach(const struct bind_ops *o, struct bind_dev *d, int i)
 	return 0;
 }
 
+/* Step 1 for one device: clears its record, then sets driver_override unless it is on
+ * vfio-pci already. */
+static int stage_one(const struct bind_ops *o, struct bind_dev *d, int i)
+{
+	int r;
+
+	d->pending = d->already = d->override_set = d->unbound = d->moved = false;
+	d->from[0] = d->now[0] = '\0';
+	d->step = BIND_STEP_NONE;
+	d->err = 0;
+	if (!strcmp(d->driver, BIND_VFIO)) {
+		d->already = true;
+		return 0;
+	}
+	r = bind_set_override(o->sr, d->name, BIND_VFIO);
+	if (r < 0)
+		return failed(o, d, i, BIND_STEP_OVERRIDE, r);
+	d->override_set = r > 0;
+	d->pending = true;
+	return 0;
+}
+
+/* Step 3 for one device (a record bind_stage_vfio filled). */
+static int attach_one(const struct bind_ops *o, struct bind_dev *d, int i)
+{
+	if (d->already) {
+		str_copy(d->now, sizeof(d->now), BIND_VFIO);
+		note(o, BIND_NOTE_ALREADY, i, NULL, NULL);
+		return 0;
+	}
+	if (!d->pending)
+		return 0;
+	return attach(o, d, i);
+}
+
+int bind_stage_vfio(const struct bind_ops *o, struct bind_dev *devs, int n)
+{
+	bool any = false;
+	int r;
+
+	for (int i = 0; i < n; i++) {
+		if ((r = stage_one(o, &devs[i], i)) < 0)
+			return r;
+		any |= devs[i].pending;
+	}
+	return any ? bind_load_vfio(o) : 0;
+}
+
+int bind_attach_vfio(const struct bind_ops *o, struct bind_dev *devs, const int *idx, int k)
+{
+	for (int x = 0; x < k; x++) {
+		int r = attach_one(o, &devs[idx[x]], idx[x]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int bind_to_vfio(const struct bind_ops *o, struct bind_dev *devs, int n, enum bind_mode mode)
 {
 	bool any = false;
 	int nfailed = 0, r;
 
+	if (mode == BIND_ALL) {
+		if ((r = bind_stage_vfio(o, devs, n)) < 0)
+			return r;
+		for (int i = 0; i < n; i++)
+			if ((r = attach_one(o, &devs[i], i)) < 0)
+				return r;
+		return 0;
+	}
 	/* 1. driver_override on every device that is not on vfio-pci yet */
 	for (int i = 0; i < n; i++) {
 		struct bind_dev *d = &devs[i];
 
-		d->pending = d->already = d->override_set = d->unbound = d->moved = false;
-		d->from[0] = d->now[0] = '\0';
-		d->step = BIND_STEP_NONE;
-		d->err = 0;
-		if (!strcmp(d->driver, BIND_VFIO)) {
-			d->already = true;
-			continue;
-		}
-		r = bind_set_override(o->sr, d->name, BIND_VFIO);
-		if (r < 0) {
-			failed(o, d, i, BIND_STEP_OVERRIDE, r);
-			if (mode == BIND_ALL)
-				return r;
+		if (stage_one(o, d, i) < 0) {
 			nfailed++;
 			give_back_failed(o, d);
 			continue;
 		}
-		d->override_set = r > 0;
-		d->pending = any = true;
+		any |= d->pending;
 	}
 	/* 2. the modules */
 	r = any ? bind_load_vfio(o) : 0;
-	if (r < 0 && mode == BIND_ALL)
-		return r;
 	if (r < 0 && (sr_dry_run(o->sr) || sr_exists(o->sr, "/sys/bus/pci/drivers/" BIND_VFIO)))
 		r = 0; /* device by device: only vfio-pci itself decides */
 	/* 3. per device */
 	for (int i = 0; i < n; i++) {
 		struct bind_dev *d = &devs[i];
 
-		if (d->already) {
-			str_copy(d->now, sizeof(d->now), BIND_VFIO);
-			note(o, BIND_NOTE_ALREADY, i, NULL, NULL);
-			continue;
-		}
-		if (!d->pending)
-			continue;
-		if (r < 0) {
+		if (d->pending && r < 0) {
 			failed(o, d, i, BIND_STEP_LOAD, r);
 			nfailed++;
 			give_back_failed(o, d);
 			continue;
 		}
-		if (attach(o, d, i) < 0) {
-			if (mode == BIND_ALL)
-				return d->err;
+		if (attach_one(o, d, i) < 0) {
 			nfailed++;
 			give_back_failed(o, d);
 		}
 	}
-	return mode == BIND_ALL ? 0 : nfailed;
+	return nfailed;
 }
 
 int bind_give_back(const struct bind_ops *o, struct bind_dev *d)

@@ -99,6 +99,15 @@ enum bind_mode {
  * counts (the other failures are noted). */
 int bind_to_vfio(const struct bind_ops *ops, struct bind_dev *devs, int n, enum bind_mode mode);
 
+/* bind_to_vfio in two halves, for callers that move independent sets (IOMMU groups) at the
+ * same time. bind_stage_vfio: steps 1 and 2 over all N devices, all or nothing (0 or the
+ * first -errno, as BIND_ALL). bind_attach_vfio: step 3 for the K devices DEVS[IDX[0..K-1]], in
+ * that order, stopping at the first failure (its -errno). Two calls on disjoint index sets
+ * may run in different threads at once: each touches only its own records, and the notes it
+ * sends carry their index (the caller's note function must then be thread-safe). */
+int bind_stage_vfio(const struct bind_ops *ops, struct bind_dev *devs, int n);
+int bind_attach_vfio(const struct bind_ops *ops, struct bind_dev *devs, const int *idx, int k);
+
 /* Loads the vfio modules that are not there (a dry run notes them only). 0, or the -errno of
  * the first failure; -ENOENT when vfio-pci is not registered afterwards. */
 int bind_load_vfio(const struct bind_ops *ops);

@@ -14,6 +14,7 @@
 #include "dev_lock.h"
 #include "dev_holders.h"
 #include "host_dev.h"
+#include "parallel.h"
 #include "pci_dev.h"
 #include "pve_conf.h"
 #include "dev_state.h"
@@ -30,6 +31,15 @@ struct member {
 	struct pci_dev_info info;
 };
 
+/* One IOMMU group's share of a run: its devices (indexes into mem/bd, or into the state
+ * file's devs at release), handed over in its own thread (run_units). */
+struct unit {
+	int group;
+	int n;
+	int idx[MAX_MEMBERS];
+	bool busy; /* release: still open by a process, left alone */
+};
+
 struct job {
 	const struct handoff_ops *ops; /* the caller's, with sr below */
 	struct handoff_ops myops;
@@ -41,6 +51,8 @@ struct job {
 	struct bind_dev bd[MAX_MEMBERS]; /* the members as the bind engine moves them */
 	int ngroups;
 	int groups[MAX_GROUPS];
+	int nunits;
+	struct unit units[MAX_MEMBERS]; /* one per group, in the order groups were collected */
 	struct console_plan con;
 	int vt_done, fb_done; /* how many of con.vtcons / con.fbs were released */
 	uint64_t con_moved;   /* the consoles of con.move_mask moved so far */
@@ -72,7 +84,9 @@ static void logf_(const struct handoff_ops *ops, enum ho_level lvl, const char *
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (ops->log)
+	if (par_log_current())
+		par_log_add(par_log_current(), (int)lvl, msg); /* a group's thread: kept in order */
+	else if (ops->log)
 		ops->log(ops->ud, lvl, msg);
 }
 #define INFO(j, ...) logf_((j)->ops, HO_INFO, __VA_ARGS__)
@@ -283,6 +297,86 @@ static int collect(struct job *j)
 				return r;
 	}
 	return 0;
+}
+
+/* ---- groups at the same time ------------------------------------------------------------
+ * A driver's unbind or probe can take seconds on a large card; groups are independent, so
+ * each group's transition runs in its own thread (each wait with its own deadline), the
+ * devices of one group one after the other as before. The log comes out group by group. */
+
+static struct unit *unit_of(struct job *j, int group)
+{
+	for (int k = 0; k < j->nunits; k++)
+		if (j->units[k].group == group)
+			return &j->units[k];
+	return NULL;
+}
+
+/* Adds device I (an index the unit's task understands) to GROUP's unit. */
+static void unit_add(struct job *j, int group, int i)
+{
+	struct unit *u = unit_of(j, group);
+
+	if (!u) {
+		u = &j->units[j->nunits++];
+		memset(u, 0, sizeof(*u));
+		u->group = group;
+	}
+	u->idx[u->n++] = i;
+}
+
+struct unit_run {
+	struct job *j;
+	int (*fn)(struct job *j, struct unit *u);
+	struct par_log logs[MAX_MEMBERS];
+};
+
+static int unit_task(void *ctx, int i)
+{
+	struct unit_run *ur = ctx;
+
+	return ur->fn(ur->j, &ur->j->units[i]);
+}
+
+static void emit_line(void *ud, int level, const char *msg)
+{
+	struct job *j = ud;
+
+	if (j->ops->log)
+		j->ops->log(j->ops->ud, (enum ho_level)level, msg);
+}
+
+static void unit_joined(void *ctx, int i)
+{
+	struct unit_run *ur = ctx;
+
+	par_log_flush(&ur->logs[i], emit_line, ur->j, HO_WARN);
+}
+
+/* Runs FN for every unit at the same time; 0, or the first unit's failure in unit order. One
+ * unit runs in this thread and logs as it goes. */
+static int run_units(struct job *j, int (*fn)(struct job *j, struct unit *u))
+{
+	struct unit_run *ur;
+	int res[MAX_MEMBERS], r = 0;
+
+	if (j->nunits == 1)
+		return fn(j, &j->units[0]);
+	ur = calloc(1, sizeof(*ur));
+	if (!ur) { /* no memory for the log buffers: one group after the other */
+		for (int k = 0; k < j->nunits; k++)
+			if ((res[k] = fn(j, &j->units[k])) < 0 && r == 0)
+				r = res[k];
+		return r;
+	}
+	ur->j = j;
+	ur->fn = fn;
+	par_run(j->nunits, unit_task, ur, ur->logs, res, unit_joined);
+	free(ur);
+	for (int k = 0; k < j->nunits; k++)
+		if (res[k] < 0 && r == 0)
+			r = res[k];
+	return r;
 }
 
 /* ---- checks (nothing changes before they all pass) -------------------------------------- */
@@ -704,10 +798,10 @@ static int release_consoles(struct job *j)
 /* After the bind: no firmware framebuffer may be left in a BAR that QEMU will map. A
  * simple-framebuffer device (Proxmox's kernels) owns its region itself; vfio-pci removes it
  * for a VGA-class GPU, but not for a 3D or "other" display controller. */
-static int check_no_fw_fb(struct job *j)
+static int check_no_fw_fb(struct job *j, const struct unit *u)
 {
-	for (int i = 0; i < j->nmem && !j->ops->dry_run; i++) {
-		const struct pci_dev_info *d = &j->mem[i].info;
+	for (int x = 0; x < u->n && !j->ops->dry_run; x++) {
+		const struct pci_dev_info *d = &j->mem[u->idx[x]].info;
 		struct iomem_entry fb;
 		int bar, r;
 
@@ -730,46 +824,43 @@ static int check_no_fw_fb(struct job *j)
 	return 0;
 }
 
-static int prove_groups(struct job *j)
+static int prove_group(struct job *j, const struct unit *u)
 {
-	for (int g = 0; g < j->ngroups; g++) {
-		const char *names[MAX_MEMBERS];
-		char node[SR_PATH_MAX], list[512] = "";
-		struct vfio_report rep;
-		uint64_t deadline = now_ms() + j->ops->opts->bind_timeout_ms;
-		unsigned step = 0;
-		int n = 0, r;
-		size_t off = 0;
+	const char *names[MAX_MEMBERS];
+	char node[SR_PATH_MAX], list[512] = "";
+	struct vfio_report rep;
+	uint64_t deadline = now_ms() + j->ops->opts->bind_timeout_ms;
+	unsigned step = 0;
+	int n = 0, r;
+	size_t off = 0;
 
-		for (int i = 0; i < j->nmem; i++)
-			if (j->mem[i].info.iommu_group == j->groups[g]) {
-				names[n++] = j->mem[i].info.name;
-				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
-							off ? " " : "", j->mem[i].info.name);
-			}
-		if (j->ops->dry_run) {
-			INFO(j, "would prove IOMMU group %d (%s) through VFIO", j->groups[g], list);
-			continue;
-		}
-		sr_path(node, "/dev/vfio/%d", j->groups[g]);
-		while (!sr_exists(j->ops->sr, node) && backoff_wait(&step, deadline))
-			;
-		r = (j->ops->prove ? j->ops->prove : vfio_prove)(j->ops->sr, j->groups[g], names, n,
-								 VFIO_PROVE_MMAP_BARS, &rep);
-		if (r < 0 && rep.bad_dev >= 0) {
-			ERR(j, "IOMMU group %d (%s) is not usable through VFIO: %s: BAR %d cannot be "
-			       "mapped: %s (see dmesg: something else claims part of it)",
-			    j->groups[g], list, names[rep.bad_dev], rep.bad_bar, strerror(-r));
-			return r;
-		}
-		if (r < 0) {
-			ERR(j, "IOMMU group %d (%s) is not usable through VFIO: %s: %s", j->groups[g],
-			    list, rep.stage, strerror(-r));
-			return r;
-		}
-		INFO(j, "IOMMU group %d (%s) ready: viable, device fds open, %d BAR%s mapped",
-		     j->groups[g], list, rep.nbars, rep.nbars == 1 ? "" : "s");
+	for (int x = 0; x < u->n; x++) {
+		names[n++] = j->mem[u->idx[x]].info.name;
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", off ? " " : "",
+					names[n - 1]);
 	}
+	if (j->ops->dry_run) {
+		INFO(j, "would prove IOMMU group %d (%s) through VFIO", u->group, list);
+		return 0;
+	}
+	sr_path(node, "/dev/vfio/%d", u->group);
+	while (!sr_exists(j->ops->sr, node) && backoff_wait(&step, deadline))
+		;
+	r = (j->ops->prove ? j->ops->prove : vfio_prove)(j->ops->sr, u->group, names, n,
+							 VFIO_PROVE_MMAP_BARS, &rep);
+	if (r < 0 && rep.bad_dev >= 0) {
+		ERR(j, "IOMMU group %d (%s) is not usable through VFIO: %s: BAR %d cannot be "
+		       "mapped: %s (see dmesg: something else claims part of it)",
+		    u->group, list, names[rep.bad_dev], rep.bad_bar, strerror(-r));
+		return r;
+	}
+	if (r < 0) {
+		ERR(j, "IOMMU group %d (%s) is not usable through VFIO: %s: %s", u->group, list,
+		    rep.stage, strerror(-r));
+		return r;
+	}
+	INFO(j, "IOMMU group %d (%s) ready: viable, device fds open, %d BAR%s mapped", u->group,
+	     list, rep.nbars, rep.nbars == 1 ? "" : "s");
 	return 0;
 }
 
@@ -970,16 +1061,23 @@ static void restore_reset(struct job *j, const char *name, const char *orig)
 		INFO(j, "%s: reset_method restored (%s)", name, *orig ? orig : "off");
 }
 
-static void rollback(struct job *j)
+/* A group's part of the rollback: what the engine did to its devices, last first. */
+static int undo_unit(struct job *j, struct unit *u)
 {
-	WARN(j, "undoing the handoff of VM %d", j->vmid);
-	for (int i = j->nmem - 1; i >= 0; i--) {
-		const struct bind_dev *d = &j->bd[i];
+	for (int x = u->n - 1; x >= 0; x--) {
+		const struct bind_dev *d = &j->bd[u->idx[x]];
 
 		if (!d->override_set && !d->unbound && !d->moved)
 			continue;
 		give_back(j, d->name, d->driver, d->override);
 	}
+	return 0;
+}
+
+static void rollback(struct job *j)
+{
+	WARN(j, "undoing the handoff of VM %d", j->vmid);
+	run_units(j, undo_unit); /* every group, also those that succeeded */
 	restore_consoles(j, (const char(*)[64])j->con.fbs, (const char(*)[64])j->con.fb_drivers,
 			 j->fb_done, j->con.vtcons, j->vt_done, j->con.move_from, j->con_moved);
 	for (int i = j->nmem - 1; i >= 0; i--)
@@ -1031,6 +1129,20 @@ static void report_removed_fbs(struct job *j, char (*before)[64], int nbefore)
 	}
 }
 
+/* A group's part of the handoff: its devices onto vfio-pci, no firmware framebuffer left in
+ * their BARs, the group proven through VFIO. */
+static int attach_unit(struct job *j, struct unit *u)
+{
+	struct bind_ops bo = bind_ops_of(j);
+	int r = bind_attach_vfio(&bo, j->bd, u->idx, u->n);
+
+	if (r == 0)
+		r = check_no_fw_fb(j, u);
+	if (r == 0)
+		r = prove_group(j, u);
+	return r;
+}
+
 static int apply(struct job *j)
 {
 	struct bind_ops bo = bind_ops_of(j);
@@ -1043,6 +1155,9 @@ static int apply(struct job *j)
 		return r;
 	if ((r = set_resets(j)) < 0)
 		return r;
+	j->nunits = 0;
+	for (int i = 0; i < j->nmem; i++)
+		unit_add(j, j->mem[i].info.iommu_group, i);
 	if ((r = release_consoles(j)) < 0)
 		return r;
 	for (int i = 0; i < j->nmem; i++) {
@@ -1053,12 +1168,12 @@ static int apply(struct job *j)
 		str_copy(d->driver, sizeof(d->driver), j->mem[i].info.driver);
 		str_copy(d->override, sizeof(d->override), j->mem[i].info.override);
 	}
-	if ((r = bind_to_vfio(&bo, j->bd, j->nmem, BIND_ALL)) < 0)
+	/* overrides and modules for all, then every group at the same time */
+	if ((r = bind_stage_vfio(&bo, j->bd, j->nmem)) < 0)
 		return r;
-	report_removed_fbs(j, fbs, nfbs);
-	if ((r = check_no_fw_fb(j)) < 0)
-		return r;
-	return prove_groups(j);
+	r = run_units(j, attach_unit);
+	report_removed_fbs(j, fbs, nfbs); /* when every group is done: what the kernel took */
+	return r;
 }
 
 int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t errsize)
@@ -1135,33 +1250,82 @@ static bool dev_present(const struct sysroot *sr, const char *name)
 	return sysfs_pci_dev(path, name, NULL) == 0 && sr_exists(sr, path);
 }
 
-/* Waits until no process holds /dev/vfio/GROUP; 0, or -EBUSY at the deadline. */
-static int wait_group_closed(struct job *j, int group, unsigned long ms)
+/* Waits until no process holds the units' /dev/vfio/GROUP nodes: one /proc scan per round
+ * for all of them, until MS pass; a unit still held then is marked busy (and said so). */
+static void wait_units_closed(struct job *j, unsigned long ms)
 {
 	uint64_t deadline = now_ms() + ms;
 	unsigned step = 0;
-	struct holder h[8];
-	char node[64], list[256];
-	const char *p = node;
-	int n;
+	char nodes[MAX_MEMBERS][24];
+	const char *pp[MAX_MEMBERS];
+	struct holder h[64];
+	int n, np;
 
-	snprintf(node, sizeof(node), "/dev/vfio/%d", group);
 	do {
-		n = holders_find(j->ops->sr, &p, 1, h, 8);
+		np = 0;
+		for (int k = 0; k < j->nunits; k++) {
+			j->units[k].busy = false;
+			snprintf(nodes[np], sizeof(nodes[0]), "/dev/vfio/%d", j->units[k].group);
+			pp[np] = nodes[np];
+			np++;
+		}
+		n = holders_find(j->ops->sr, pp, np, h, (int)ARRAY_SIZE(h));
 		if (n <= 0)
-			return 0;
+			return;
 	} while (backoff_wait(&step, deadline));
-	holders_format(h, n, list, sizeof(list));
-	ERR(j, "IOMMU group %d is still open by %s after %lu ms; leaving its devices on vfio-pci "
-	       "(run 'pve-gpu-passthrough release %d' later)", group, list, ms, j->vmid);
-	return -EBUSY;
+	for (int k = 0; k < j->nunits; k++) {
+		struct holder mine[ARRAY_SIZE(h)];
+		char list[256];
+		int m = 0;
+
+		for (int i = 0; i < n; i++)
+			if (!strcmp(h[i].path, nodes[k]))
+				mine[m++] = h[i];
+		if (!m)
+			continue;
+		j->units[k].busy = true;
+		holders_format(mine, m, list, sizeof(list));
+		ERR(j, "IOMMU group %d is still open by %s after %lu ms; leaving its devices on "
+		       "vfio-pci (run 'pve-gpu-passthrough release %d' later)", j->units[k].group,
+		    list, ms, j->vmid);
+	}
+}
+
+/* A group's part of the release: each of its devices back to its own driver. */
+static int release_unit(struct job *j, struct unit *u)
+{
+	int r = 0;
+
+	if (u->busy)
+		return 0;
+	for (int x = 0; x < u->n; x++) {
+		const struct state_dev *d = &j->st.devs[u->idx[x]];
+
+		if (d->was_vfio) {
+			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name,
+			     j->vmid);
+			continue;
+		}
+		/* the name comes from the state file (a canonical PCI address, dev_state.c): write
+		 * only below a device that sysfs has now */
+		if (!dev_present(j->ops->sr, d->name)) {
+			WARN(j, "%s: not in " SYSFS_PCI_DEVICES " (removed?); nothing to give back",
+			     d->name);
+			continue;
+		}
+		/* Proxmox binds with new_id; that id would capture the device again on probe */
+		bind_remove_vfio_id(j->ops->sr, d->vendor, d->device);
+		if (give_back(j, d->name, d->driver, d->override) < 0)
+			r = -EIO;
+	}
+	return r;
 }
 
 int handoff_release(const struct handoff_ops *ops, int vmid)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	struct handoff_state *s;
-	int busy[STATE_MAX_DEVS] = { 0 }, nkept = 0, r = 0;
+	int nkept = 0, r = 0;
 
 	if (!j)
 		return -ENOMEM;
@@ -1191,40 +1355,17 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 			state_remove(ops->sr, vmid);
 		goto out;
 	}
-	/* QEMU may still be going away (a killed VM): wait per group, with the deadline */
-	for (int i = 0; i < s->ndevs; i++) {
-		busy[i] = -1;
-		for (int k = 0; k < i && busy[i] < 0; k++)
-			if (s->devs[k].group == s->devs[i].group)
-				busy[i] = busy[k];
-		if (busy[i] < 0)
-			busy[i] = !ops->dry_run &&
-				  wait_group_closed(j, s->devs[i].group, ops->opts->release_timeout_ms) < 0;
-	}
-	for (int i = 0; i < s->ndevs; i++) {
-		const struct state_dev *d = &s->devs[i];
-
-		if (busy[i]) {
-			s->devs[nkept++] = *d;
+	for (int i = 0; i < s->ndevs; i++)
+		unit_add(j, s->devs[i].group, i);
+	/* QEMU may still be going away (a killed VM): wait for the groups, with the deadline */
+	if (!ops->dry_run)
+		wait_units_closed(j, ops->opts->release_timeout_ms);
+	r = run_units(j, release_unit);
+	for (int i = 0; i < s->ndevs; i++)
+		if (unit_of(j, s->devs[i].group)->busy) {
+			s->devs[nkept++] = s->devs[i];
 			r = -EBUSY;
-			continue;
 		}
-		if (d->was_vfio) {
-			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name, vmid);
-			continue;
-		}
-		/* the name comes from the state file (a canonical PCI address, dev_state.c): write only
-		 * below a device that sysfs has now */
-		if (!dev_present(ops->sr, d->name)) {
-			WARN(j, "%s: not in " SYSFS_PCI_DEVICES " (removed?); nothing to give back",
-			     d->name);
-			continue;
-		}
-		/* Proxmox binds with new_id; that id would capture the device again on probe */
-		bind_remove_vfio_id(ops->sr, d->vendor, d->device);
-		if (give_back(j, d->name, d->driver, d->override) < 0 && r == 0)
-			r = -EIO;
-	}
 	/* reset_method back on every device no longer held (a kept one keeps its record) */
 	{
 		int nres = 0;

@@ -699,8 +699,9 @@ static int wp_after(const struct sysroot *sr, const char *path, const char *valu
 		if (p->after)
 			p->after(p->data, path, value, result, done);
 		/* the kill point: as if the program died right after the step took effect */
+		/* groups are handed over in threads: the count is shared by all of them */
 		if (done && result == 0 && p->kill_step[0] && !strcmp(p->kill_step, step_of(path)) &&
-		    ++p->kill_seen >= p->kill_nth)
+		    __atomic_add_fetch(&p->kill_seen, 1, __ATOMIC_SEQ_CST) >= p->kill_nth)
 			raise(SIGKILL);
 	}
 	return result;

@@ -122,7 +122,9 @@ int sr_ioctl_change(const struct sysroot *sr, const char *path, unsigned long re
  * passes through the write points of its sysroot before and after it is made. A point can
  * refuse every write (dry run), fail or take over one (tests: a fault, a fake kernel), see the
  * result (log, record), and stop the program right after a named step (a kill point for fault
- * tests). Points chain: an engine puts its own in front of its caller's (next). All of it is
+ * tests). Points chain: an engine puts its own in front of its caller's (next). Writes may
+ * come from several threads at once (the handoff moves IOMMU groups in parallel): a point's
+ * functions must be thread-safe; the kill point's count is. All of it is
  * off unless a caller installs a point; production code installs one only for --dry-run and
  * when a test asks for a kill point (sr_kill_point_parse). */
 enum {
