@@ -58,6 +58,16 @@ done
 for f in modules.builtin modules.builtin.modinfo modules.order; do
 	[ -e "$mroot/lib/modules/$kver/$f" ] && cp "$mroot/lib/modules/$kver/$f" "$stage/usr/lib/modules/$kver/"
 done
+# The lab fault driver (tests/lab/testdrv/) where it can be built (6.1 and pve; build.sh says
+# why not elsewhere): scenarios that need it skip on the other kernels.
+trc=0
+ko=$("$here/testdrv/build.sh" "$series" 2>"$stage/testdrv.err") || trc=$?
+case $trc in
+0) install -D -m 0644 "$ko" "$stage/usr/lib/modules/$kver/extra/labtest.ko" ;;
+3) ;;
+*) cat "$stage/testdrv.err" >&2; exit 1 ;;
+esac
+rm -f "$stage/testdrv.err"
 depmod -b "$stage/usr" "$kver"
 [ -n "$(find "$stage/usr/lib/modules/$kver" -name 'vfio-pci.ko*')" ] || {
 	echo "mkinitrd: vfio-pci module not found for $kver" >&2
