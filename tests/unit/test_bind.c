@@ -20,6 +20,7 @@
 #include "fakesys.h"
 #include "dev_handoff.h"
 #include "harness.h"
+#include "util.h"
 
 #define GPU "0000:02:00.0"
 #define AUDIO "0000:02:00.1"
@@ -206,7 +207,7 @@ TEST(every_refusal_writes_nothing)
 		  "0000:03:00.0 has no IOMMU group", 103 },
 		{ "link /proc/4711/fd/7 /dev/dri/card0\nfile /proc/4711/comm Xorg\n",
 		  "in use on the host by 4711 (Xorg)", 100 },
-		{ "link /proc/555/fd/30 /dev/vfio/29\nfile /proc/555/comm kvm\n",
+		{ "file /dev/vfio/29 node\nlink /proc/555/fd/30 /dev/vfio/29\nfile /proc/555/comm kvm\n",
 		  "IOMMU group 29 is open by 555 (kvm)", 100 },
 		{ "file /run/qemu-server/pci-id-reservations 0000:02:00.1 105 time:9999999999\n",
 		  "reserved by running VM 105", 100 },
@@ -218,13 +219,14 @@ TEST(every_refusal_writes_nothing)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct world *w = world(cases[i].extra);
-		char snap[512];
+		char snap[512], before[512];
 
+		snapshot(w, before, sizeof(before)); /* host_before, but for another QEMU's node */
 		CHECK(handoff_prepare(&w->ops, cases[i].vmid) < 0);
 		CHECK_CONTAINS(w->cap.text, cases[i].says);
 		CHECK_STR(w->k.log, "");
 		snapshot(w, snap, sizeof(snap));
-		CHECK_STR(snap, host_before);
+		CHECK_STR(snap, before);
 	}
 }
 
@@ -556,4 +558,171 @@ TEST(hook_program_stops_at_its_kill_point)
 	CHECK_STR(buf, "1");
 	CHECK_INT(run_hook("no/such", "pre-start", &sig), 64); /* a malformed kill point: usage */
 	sr_close(&sr);
+}
+
+/* ---- several cards: every IOMMU group at the same time ------------------------------------ */
+
+#define GPU2 "0000:03:00.0"
+#define AUDIO2 "0000:03:00.1"
+#define GPU3 "0000:04:00.0"
+#define AUDIO3 "0000:04:00.1"
+
+/* Two more cards, each with its audio function in its own group, and a VM with all three. */
+static const char *three_cards =
+	"pci 0000:00:02.0 vendor=8086 device=2f04 class=060400 bridge=1 group=2 driver=pcieport\n"
+	"pci 0000:03:00.0 vendor=10de device=1db6 class=030200 driver=nouveau group=30 "
+	"parent=0000:00:02.0\n"
+	"pci 0000:03:00.1 vendor=10de device=10f0 class=040300 driver=snd_hda_intel group=30 "
+	"parent=0000:00:02.0\n"
+	"pci 0000:00:03.0 vendor=8086 device=2f08 class=060400 bridge=1 group=3 driver=pcieport\n"
+	"pci 0000:04:00.0 vendor=10de device=1db6 class=030200 driver=nouveau group=31 "
+	"parent=0000:00:03.0\n"
+	"pci 0000:04:00.1 vendor=10de device=10f0 class=040300 driver=snd_hda_intel group=31 "
+	"parent=0000:00:03.0\n"
+	"file /etc/pve/qemu-server/104.conf hostpci0: 0000:02:00,pcie=1,x-vga=1\\n"
+	"hostpci1: 0000:03:00,pcie=1\\nhostpci2: 0000:04:00,pcie=1\n";
+
+static const char *const cards[] = { GPU, AUDIO, GPU2, AUDIO2, GPU3, AUDIO3 };
+
+/* Every device's driver/override, the group nodes and the state file of VM 104. */
+static void snapshot3(struct world *w, char *out, size_t size)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cards); i++) {
+		char ov[64];
+
+		snprintf(ov, sizeof(ov), "%s", fk_override(&w->k, cards[i]));
+		len += (size_t)snprintf(out + len, size - len, "%s=%s/%s ", cards[i] + 5,
+					fk_driver(&w->k, cards[i]), ov);
+	}
+	snprintf(out + len, size - len, "vfio=%d%d%d state=%d", exists("/dev/vfio/29"),
+		 exists("/dev/vfio/30"), exists("/dev/vfio/31"),
+		 exists("/run/pve-gpu-passthrough/104.state"));
+}
+
+static const char *host3 =
+	"02:00.0=nouveau/ 02:00.1=snd_hda_intel/ 03:00.0=nouveau/ 03:00.1=snd_hda_intel/ "
+	"04:00.0=nouveau/ 04:00.1=snd_hda_intel/ vfio=000 state=0";
+
+/* Each needle appears in TEXT, each after the one before. */
+static void in_order(const char *text, const char *const *needles, int n)
+{
+	const char *at = text;
+
+	for (int i = 0; i < n; i++) {
+		const char *p = strstr(at, needles[i]);
+
+		if (!p)
+			test_fail(__FILE__, __LINE__, "\"%s\" missing or out of order in:\n%s",
+				  needles[i], text);
+		at = p + strlen(needles[i]);
+	}
+}
+
+/* The three groups' unbinds are in the kernel at the same time (the fake kernel holds each
+ * until three are in flight: one group after the other can never get there), and the log
+ * still reads group by group. */
+TEST(groups_are_handed_over_at_the_same_time)
+{
+	static const char *const pre[] = {
+		"0000:02:00.0 10de:0fc6: nouveau -> vfio-pci\n",
+		"0000:02:00.1 10de:0e1b: snd_hda_intel -> vfio-pci\n",
+		"IOMMU group 29 (0000:02:00.0 0000:02:00.1) ready",
+		"0000:03:00.0 10de:1db6: nouveau -> vfio-pci\n",
+		"0000:03:00.1 10de:10f0: snd_hda_intel -> vfio-pci\n",
+		"IOMMU group 30 (0000:03:00.0 0000:03:00.1) ready",
+		"0000:04:00.0 10de:1db6: nouveau -> vfio-pci\n",
+		"0000:04:00.1 10de:10f0: snd_hda_intel -> vfio-pci\n",
+		"IOMMU group 31 (0000:04:00.0 0000:04:00.1) ready",
+	};
+	static const char *const post[] = {
+		"0000:02:00.0: vfio-pci -> nouveau\n",  "0000:02:00.1: vfio-pci -> snd_hda_intel\n",
+		"0000:03:00.0: vfio-pci -> nouveau\n",  "0000:03:00.1: vfio-pci -> snd_hda_intel\n",
+		"0000:04:00.0: vfio-pci -> nouveau\n",  "0000:04:00.1: vfio-pci -> snd_hda_intel\n",
+		"vtcon1 (framebuffer console) restored",
+	};
+	struct world *w = world(three_cards);
+	char snap[512];
+
+	snapshot3(w, snap, sizeof(snap));
+	CHECK_STR(snap, host3);
+	w->k.unbind_meet = 3;
+	CHECK_INT(handoff_prepare(&w->ops, 104), 0);
+	CHECK(w->k.met);
+	CHECK(w->k.max_inflight >= 3);
+	snapshot3(w, snap, sizeof(snap));
+	CHECK_STR(snap, "02:00.0=vfio-pci/vfio-pci 02:00.1=vfio-pci/vfio-pci "
+			"03:00.0=vfio-pci/vfio-pci 03:00.1=vfio-pci/vfio-pci "
+			"04:00.0=vfio-pci/vfio-pci 04:00.1=vfio-pci/vfio-pci vfio=111 state=1");
+	in_order(w->cap.text, pre, (int)ARRAY_SIZE(pre));
+	CHECK(!strstr(w->cap.text, "E: "));
+
+	reset_log(w);
+	w->k.met = false; /* vfio-pci's unbinds meet likewise at the stop */
+	CHECK_INT(handoff_release(&w->ops, 104), 0);
+	CHECK(w->k.met);
+	snapshot3(w, snap, sizeof(snap));
+	CHECK_STR(snap, host3);
+	in_order(w->cap.text, post, (int)ARRAY_SIZE(post));
+	CHECK(!strstr(w->cap.text, "E: ") && !strstr(w->cap.text, "W: "));
+}
+
+/* The first group is the slowest: it finishes last, and its lines still come first. */
+TEST(log_order_does_not_follow_completion)
+{
+	static const char *const pre[] = {
+		"0000:02:00.1 10de:0e1b: snd_hda_intel -> vfio-pci\n",
+		"IOMMU group 29 (0000:02:00.0 0000:02:00.1) ready",
+		"0000:03:00.0 10de:1db6: nouveau -> vfio-pci\n",
+		"IOMMU group 30 (0000:03:00.0 0000:03:00.1) ready",
+		"IOMMU group 31 (0000:04:00.0 0000:04:00.1) ready",
+	};
+	struct world *w = world(three_cards);
+	char snap[512];
+
+	w->k.unbind_delay_ms = 300;
+	snprintf(w->k.slow_value, sizeof(w->k.slow_value), "%s", GPU);
+	CHECK_INT(handoff_prepare(&w->ops, 104), 0);
+	in_order(w->cap.text, pre, (int)ARRAY_SIZE(pre));
+	/* the fake kernel saw group 29's GPU unbound after the other groups were done */
+	CHECK(strstr(w->k.log, "drivers/nouveau/unbind=" GPU "\n") >
+	      strstr(w->k.log, "drivers/snd_hda_intel/unbind=" AUDIO3 "\n"));
+	CHECK_INT(handoff_release(&w->ops, 104), 0);
+	snapshot3(w, snap, sizeof(snap));
+	CHECK_STR(snap, host3);
+}
+
+/* One group fails (the last card's audio cannot be unbound) while the others succeed: every
+ * group is undone and the host is as it was. */
+TEST(failure_in_one_group_undoes_all)
+{
+	struct world *w = world(three_cards);
+	char snap[512];
+
+	w->k.unbind_meet = 3;
+	fk_fail_value(&w->k, "unbind", AUDIO3, -EIO);
+	CHECK(handoff_prepare(&w->ops, 104) < 0);
+	CHECK(w->k.met);
+	CHECK_CONTAINS(w->cap.text, "E: 0000:04:00.1: cannot unbind from snd_hda_intel: "
+				    "Input/output error");
+	CHECK_CONTAINS(w->cap.text, "W: undoing the handoff of VM 104");
+	/* the groups that made it are given back too, in group order */
+	{
+		static const char *const undo[] = {
+			"W: undoing the handoff of VM 104",
+			"0000:02:00.1: vfio-pci -> snd_hda_intel\n",
+			"0000:02:00.0: vfio-pci -> nouveau\n",
+			"0000:03:00.1: vfio-pci -> snd_hda_intel\n",
+			"0000:03:00.0: vfio-pci -> nouveau\n",
+			"0000:04:00.0: vfio-pci -> nouveau\n",
+		};
+
+		in_order(w->cap.text, undo, (int)ARRAY_SIZE(undo));
+	}
+	snapshot3(w, snap, sizeof(snap));
+	CHECK_STR(snap, host3);
+	CHECK_STR(fk_driver(&w->k, GPU), "nouveau");
+	CHECK_INT(sr_read_str(&w->sr, "/sys/class/vtconsole/vtcon1/bind", snap, sizeof(snap)), 1);
+	CHECK_STR(snap, "1");
 }
