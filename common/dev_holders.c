@@ -85,16 +85,17 @@ struct scan {
 	struct holder *out;
 	int max, n;
 	pid_t self, pid;
-	char fddir[64];
+	int fdfd; /* the process's fd directory, open */
 };
 
+/* One fd: one readlinkat in the open fd directory (no path walk per fd). */
 static void one_fd(void *ud, const char *name)
 {
 	struct scan *s = ud;
-	char link[SR_PATH_MAX], target[SR_PATH_MAX];
+	char target[SR_PATH_MAX];
 
-	if (!is_pid(name) || sr_path(link, "%s/%s", s->fddir, name) < 0 ||
-	    sr_readlink(s->sr, link, target, sizeof(target)) < 0 || strncmp(target, "/dev/", 5))
+	if (!is_pid(name) || sr_readlink_at(s->fdfd, name, target, sizeof(target)) < 0 ||
+	    strncmp(target, "/dev/", 5))
 		return;
 	for (int i = 0; i < s->npaths; i++)
 		if (!strcmp(target, s->paths[i]))
@@ -104,28 +105,36 @@ static void one_fd(void *ud, const char *name)
 static void one_pid(void *ud, const char *name)
 {
 	struct scan *s = ud;
-	int fd;
+	char fddir[64];
 
 	if (!is_pid(name))
 		return;
 	s->pid = (pid_t)atol(name);
-	if (s->pid == s->self || snprintf(s->fddir, sizeof(s->fddir), "/proc/%s/fd", name) >= (int)sizeof(s->fddir))
+	if (s->pid == s->self || snprintf(fddir, sizeof(fddir), "/proc/%s/fd", name) >= (int)sizeof(fddir))
 		return;
-	fd = sr_openat(s->sr, s->fddir, O_RDONLY | O_DIRECTORY, 0);
-	if (fd < 0)
+	s->fdfd = sr_openat(s->sr, fddir, O_RDONLY | O_DIRECTORY, 0);
+	if (s->fdfd < 0)
 		return; /* gone meanwhile */
-	each_entry(fd, one_fd, s);
-	close(fd);
+	each_entry(s->fdfd, one_fd, s);
+	close(s->fdfd);
 }
 
 int holders_find(const struct sysroot *sr, const char *const *paths, int npaths,
 		 struct holder *out, int max)
 {
-	struct scan s = { .sr = sr, .paths = paths, .npaths = npaths, .out = out, .max = max,
-			  .self = getpid() };
+	const char *present[HOLDERS_MAX_PATHS];
+	struct scan s = { .sr = sr, .paths = present, .out = out, .max = max, .self = getpid() };
 	int fd, r;
 
-	if (npaths == 0)
+	/* a node that is not there cannot be open under its name (an fd of a removed node
+	 * reads "... (deleted)"): only the nodes that exist are looked for, and without any
+	 * there is nothing to scan */
+	if (npaths > HOLDERS_MAX_PATHS)
+		return -E2BIG;
+	for (int i = 0; i < npaths; i++)
+		if (sr_exists(sr, paths[i]))
+			present[s.npaths++] = paths[i];
+	if (s.npaths == 0)
 		return 0;
 	fd = sr_openat(sr, "/proc", O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)

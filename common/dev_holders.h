@@ -13,8 +13,13 @@ struct holder {
 	char path[64]; /* the node it holds */
 };
 
+#define HOLDERS_MAX_PATHS 256
+
 /* Scans every process below the root (except the caller) for open fds whose link target is
- * one of PATHS. Fills at most MAX entries (one per pid and path); returns the count or -errno. */
+ * one of PATHS (at most HOLDERS_MAX_PATHS). Fills at most MAX entries (one per pid and path);
+ * returns the count or -errno. Only the paths that exist are looked for: when none does,
+ * /proc is not read at all. The cost is one directory read per process and one readlinkat
+ * per fd. */
 int holders_find(const struct sysroot *sr, const char *const *paths, int npaths,
 		 struct holder *out, int max);
 /* Formats holders as "1234 (Xorg), 99 (kodi)" into buf. */

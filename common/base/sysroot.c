@@ -223,6 +223,21 @@ int sr_link_name_at(int dirfd, const char *name, char *buf, size_t size)
 	return str_copy(buf, size, base ? base + 1 : target);
 }
 
+int sr_readlink_at(int dirfd, const char *name, char *buf, size_t size)
+{
+	ssize_t n;
+
+	if (!one_component(name) || size < 2)
+		return -EINVAL;
+	n = readlinkat(dirfd, name, buf, size);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= size)
+		return -ENAMETOOLONG;
+	buf[n] = '\0';
+	return 0;
+}
+
 bool sr_exists_at(int dirfd, const char *name)
 {
 	return one_component(name) && faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;

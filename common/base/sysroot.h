@@ -79,6 +79,8 @@ int sr_open_dir(const struct sysroot *sr, const char *path);
 ssize_t sr_read_str_at(int dirfd, const char *name, char *buf, size_t size);
 /* sr_link_name for NAME in DIRFD. */
 int sr_link_name_at(int dirfd, const char *name, char *buf, size_t size);
+/* sr_readlink for NAME in DIRFD (the raw target). */
+int sr_readlink_at(int dirfd, const char *name, char *buf, size_t size);
 bool sr_exists_at(int dirfd, const char *name);
 /* Reads a number written in hex ("0x10de") or decimal. */
 int sr_read_ulong(const struct sysroot *sr, const char *path, int base, unsigned long *ret);

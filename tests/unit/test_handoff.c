@@ -183,7 +183,7 @@ TEST(refuses_group_open_by_another_qemu)
 	struct sysroot sr;
 	struct capture cap;
 
-	CHECK(run("link /proc/555/fd/30 /dev/vfio/29\nfile /proc/555/comm kvm\n", 100, false, &cap,
+	CHECK(run("file /dev/vfio/29 node\nlink /proc/555/fd/30 /dev/vfio/29\nfile /proc/555/comm kvm\n", 100, false, &cap,
 		  &sr) < 0);
 	CHECK_CONTAINS(cap.text, "IOMMU group 29 is open by 555 (kvm)");
 	unchanged(&sr);
@@ -336,11 +336,32 @@ TEST(holders_found_by_link_target)
 	CHECK_INT(fakesys_build(test_tmpdir(),
 				"link /proc/10/fd/3 /dev/vfio/29\nfile /proc/10/comm kvm\n"
 				"link /proc/10/fd/4 /dev/dri/card0\nlink /proc/11/fd/0 /dev/null\n"
-				"dir /proc/self\n", NULL), 0);
+				"dir /proc/self\nfile /dev/vfio/29 node\nfile /dev/dri/card0 node\n",
+				NULL), 0);
 	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
 	CHECK_INT(holders_find(&sr, paths, 2, h, 4), 2);
 	holders_format(h, 2, list, sizeof(list));
 	CHECK_STR(list, "10 (kvm)");
+	/* a node that is not there is not looked for (nothing can hold it under that name) */
+	CHECK_INT(fakesys_build(test_tmpdir(), "rm /dev/dri/card0\n", NULL), 0);
+	CHECK_INT(holders_find(&sr, paths, 2, h, 4), 1);
+	CHECK_STR(h[0].path, "/dev/vfio/29");
+	sr_close(&sr);
+}
+
+/* Without any of the nodes there is no scan at all: an unreadable /proc is not even opened. */
+TEST(holders_scan_nothing_without_nodes)
+{
+	struct sysroot sr;
+	struct holder h[4];
+	const char *paths[] = { "/dev/vfio/29", "/dev/dri/card0" };
+
+	CHECK_INT(fakesys_build(test_tmpdir(), "dir /dev\nfile /dev/vfio/29 node\n", NULL), 0);
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	CHECK_INT(holders_find(&sr, paths, 2, h, 4), -ENOENT); /* no /proc: the scan fails */
+	CHECK_INT(fakesys_build(test_tmpdir(), "rm /dev/vfio/29\n", NULL), 0);
+	CHECK_INT(holders_find(&sr, paths, 2, h, 4), 0); /* no node: nothing to scan */
+	sr_close(&sr);
 }
 
 #define HDR "pve-gpu-passthrough-state 1\nvmid 100\n"
