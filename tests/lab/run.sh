@@ -1,6 +1,6 @@
 #!/bin/bash
 # run.sh - boot one lab guest and report its scenarios.
-#   run.sh -k SERIES -f pvh|seabios|ovmf [-t std|nonvga|rp|rpnoacs|switch|twovga|sriov] -s SCEN[,SCEN...] [-n NAME] [-T SECS]
+#   run.sh -k SERIES -f pvh|seabios|ovmf [-t std|nonvga|rp|rpnoacs|switch|twovga|sriov|quad] -s SCEN[,SCEN...] [-n NAME] [-T SECS]
 #          [-a KERNEL-ARGS]
 # Prints one "PASS lab/<name>/<scenario> (SECS, KVER)" or "FAIL lab/<name>/<scenario>" line per scenario
 # (a scenario that never reported, because the guest hung, oopsed or timed out, is a FAIL) and
@@ -56,6 +56,8 @@ esac
 #   switch      both cards behind one PCIe switch (x3130 upstream, two xio3130 downstream)
 #   sriov       std plus an NVMe controller with SR-IOV (2 VFs) at 00:05.0: a real PF whose
 #               VFs the guest kernel creates (nvme-subsys is required for SR-IOV)
+#   quad        four cards, each a display with its HDMI audio as functions 0 and 1 behind its
+#               own pcie-root-port (four IOMMU groups: a multi-GPU server); the first is the VGA
 # The guest finds the devices by their ids, not by address (guest/lib.sh).
 case $topo in
 std|nonvga|sriov)
@@ -90,6 +92,15 @@ switch)
 		-device VGA,bus=dn1,addr=00.0,multifunction=on
 		-device ich9-intel-hda,bus=dn1,addr=00.1
 		-device secondary-vga,bus=dn2,addr=00.0) ;;
+quad)
+	qemu+=(-vga none)
+	for i in 1 2 3 4; do
+		vga=secondary-vga
+		[ $i = 1 ] && vga=VGA
+		qemu+=(-device pcie-root-port,id=rp$i,bus=pcie.0,addr=0$((i + 4)).0,chassis=$i,slot=$i
+			-device $vga,bus=rp$i,addr=00.0,multifunction=on
+			-device ich9-intel-hda,bus=rp$i,addr=00.1)
+	done ;;
 *) echo "run.sh: unknown topology '$topo'" >&2; exit 2 ;;
 esac
 append="$append lab.topo=$topo"
