@@ -273,9 +273,12 @@ static int collect(struct job *j)
 {
 	struct pve_vmconf c;
 	char err[256];
-	int line = 0, r;
+	int line = 0, r = 0;
 
-	r = pve_vmconf_load(j->ops->sr, j->vmid, &c, &line, err, sizeof(err));
+	if (j->ops->vmconf && j->ops->vmconf->vmid == j->vmid)
+		c = *j->ops->vmconf; /* read once per run: the caller has it */
+	else
+		r = pve_vmconf_load(j->ops->sr, j->vmid, &c, &line, err, sizeof(err));
 	if (r < 0) {
 		if (line)
 			ERR(j, "VM %d config line %d: %s", j->vmid, line, err);
@@ -637,6 +640,8 @@ static int plan_reset(struct job *j)
 static int check_all(struct job *j)
 {
 	struct hostdev *hd = NULL;
+	const char *names[MAX_MEMBERS];
+	int reserved[MAX_MEMBERS], owners[MAX_MEMBERS];
 	char why[256];
 	int r;
 
@@ -645,6 +650,13 @@ static int check_all(struct job *j)
 		ERR(j, "cannot tell which devices the host needs: %s", strerror(-r));
 		return r;
 	}
+	/* the reservations and the other VMs' state files are read once for all members */
+	for (int i = 0; i < j->nmem; i++)
+		names[i] = j->mem[i].info.name;
+	if (pve_reserved_by_others(j->ops->sr, names, j->nmem, j->vmid, reserved) < 0)
+		memset(reserved, 0, sizeof(reserved)); /* unreadable: as before, no reservation */
+	if (state_owners(j->ops->sr, names, j->nmem, j->vmid, owners) < 0)
+		memset(owners, 0, sizeof(owners));
 	for (int i = 0; i < j->nmem && r == 0; i++) {
 		const struct pci_dev_info *d = &j->mem[i].info;
 		int other;
@@ -654,10 +666,10 @@ static int check_all(struct job *j)
 			       "it from the host; move the GPU to a slot with its own group",
 			    d->name, d->iommu_group, why);
 			r = -EBUSY;
-		} else if ((other = pve_reserved_by_other(j->ops->sr, d->name, j->vmid)) > 0) {
+		} else if ((other = reserved[i]) > 0) {
 			ERR(j, "refusing: %s is reserved by running VM %d", d->name, other);
 			r = -EBUSY;
-		} else if ((other = state_owner(j->ops->sr, d->name, j->vmid)) > 0) {
+		} else if ((other = owners[i]) > 0) {
 			ERR(j, "refusing: %s was handed over for VM %d and not given back yet; stop VM %d "
 			       "(or run 'pve-gpu-passthrough release %d' if it is stopped)",
 			    d->name, other, other, other);
@@ -1176,17 +1188,24 @@ static int apply(struct job *j)
 	return r;
 }
 
-int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t errsize)
+int handoff_vm_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, char *err,
+		    size_t errsize)
 {
-	struct pve_vmconf c;
-	int line = 0, r = pve_vmconf_load(sr, vmid, &c, &line, err, errsize);
+	int line = 0, r = pve_vmconf_load(sr, vmid, c, &line, err, errsize);
 
 	if (r < 0)
 		return r;
-	for (int i = 0; i < c.nhostpci; i++)
-		if (!c.hostpci[i].keep && !c.hostpci[i].mdev)
+	for (int i = 0; i < c->nhostpci; i++)
+		if (!c->hostpci[i].keep && !c->hostpci[i].mdev)
 			return 1;
 	return 0;
+}
+
+int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t errsize)
+{
+	struct pve_vmconf c;
+
+	return handoff_vm_load(sr, vmid, &c, err, errsize);
 }
 
 int handoff_prepare(const struct handoff_ops *ops, int vmid)

@@ -37,6 +37,7 @@
 
 #include "cfg_ini.h"
 #include "dev_quirks.h"
+#include "pve_conf.h"
 #include "sysroot.h"
 #include "dev_vfio.h"
 
@@ -49,6 +50,9 @@ struct handoff_ops {
 	bool dry_run;     /* plan and check, log what would be written, change nothing */
 	void (*log)(void *ud, enum ho_level level, const char *msg);
 	void *ud;
+	/* The VM's config when the caller has read it already (handoff_vm_load): pre-start then
+	 * reads it once per run. NULL: handoff_prepare reads it. */
+	const struct pve_vmconf *vmconf;
 	/* Tests only: proves a group instead of vfio_prove (a fake tree has no VFIO); NULL in
 	 * the product. */
 	int (*prove)(const struct sysroot *sr, int group, const char *const *devs, int ndev,
@@ -60,6 +64,9 @@ struct handoff_ops {
 /* True when VMID's config names devices we would act on (the hook's fast path: a VM without
  * passthrough devices costs one config read). Returns 1, 0 or -errno (config unreadable). */
 int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t errsize);
+/* The same, keeping the config in *C for handoff_ops.vmconf. */
+int handoff_vm_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, char *err,
+		    size_t errsize);
 int handoff_prepare(const struct handoff_ops *ops, int vmid);
 int handoff_release(const struct handoff_ops *ops, int vmid);
 

@@ -323,15 +323,18 @@ const struct state_dev *state_find(const struct handoff_state *s, const char *na
 	return NULL;
 }
 
-int state_owner(const struct sysroot *sr, const char *name, int vmid)
+int state_owners(const struct sysroot *sr, const char *const *names, int n, int vmid,
+		 int *owners)
 {
 	struct dirent *de;
-	int owner = 0;
-	DIR *d = sr_opendir(sr, STATE_DIR);
+	DIR *d;
 
+	for (int i = 0; i < n; i++)
+		owners[i] = 0;
+	d = sr_opendir(sr, STATE_DIR);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
-	while (!owner && (de = readdir(d))) {
+	while ((de = readdir(d))) {
 		struct handoff_state s;
 		char num[16];
 		int other;
@@ -341,9 +344,19 @@ int state_owner(const struct sysroot *sr, const char *name, int vmid)
 						 (size_t)(dot - de->d_name)) < 0 ||
 		    pve_vmid_parse(num, &other) < 0 || other == vmid)
 			continue;
-		if (state_load(sr, other, &s) == 0 && state_find(&s, name))
-			owner = other;
+		if (state_load(sr, other, &s) < 0)
+			continue;
+		for (int i = 0; i < n; i++)
+			if (!owners[i] && state_find(&s, names[i]))
+				owners[i] = other;
 	}
 	closedir(d);
-	return owner;
+	return 0;
+}
+
+int state_owner(const struct sysroot *sr, const char *name, int vmid)
+{
+	int owner = 0, r = state_owners(sr, &name, 1, vmid, &owner);
+
+	return r < 0 ? r : owner;
 }

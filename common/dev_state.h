@@ -59,6 +59,10 @@ int state_save(const struct sysroot *sr, const struct handoff_state *s);
 int state_remove(const struct sysroot *sr, int vmid);
 /* The VMID (other than VMID) whose state holds device NAME, 0 when none. */
 int state_owner(const struct sysroot *sr, const char *name, int vmid);
+/* The same for N devices from one pass over the state files: OWNERS[i] for NAMES[i]. 0 or
+ * -errno (the state directory unreadable). */
+int state_owners(const struct sysroot *sr, const char *const *names, int n, int vmid,
+		 int *owners);
 const struct state_dev *state_find(const struct handoff_state *s, const char *name);
 
 #endif

@@ -354,31 +354,45 @@ static bool pid_alive(const struct sysroot *sr, unsigned long pid)
 	return sr_path(path, "/proc/%lu", pid) == 0 && sr_exists(sr, path);
 }
 
-int pve_reserved_by_other(const struct sysroot *sr, const char *name, int vmid)
+int pve_reserved_by_others(const struct sysroot *sr, const char *const *names, int n, int vmid,
+			   int *owners)
 {
 	char *text = NULL, *save = NULL;
-	int r, who = 0;
+	int r;
 
+	for (int i = 0; i < n; i++)
+		owners[i] = 0;
 	r = slurp(sr, "/run/qemu-server/pci-id-reservations", RESERV_MAX, &text);
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
-	for (char *line = strtok_r(text, "\n", &save); line && !who; line = strtok_r(NULL, "\n", &save)) {
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char id[64], how[64];
 		unsigned long v, other;
+		int k = -1;
 
-		if (sscanf(line, "%63s %lu %63s", id, &other, how) != 3)
+		if (sscanf(line, "%63s %lu %63s", id, &other, how) != 3 || (int)other == vmid)
 			continue;
-		if (strcmp(id, name) != 0 || (int)other == vmid)
+		for (int i = 0; i < n && k < 0; i++)
+			if (!owners[i] && !strcmp(id, names[i]))
+				k = i;
+		if (k < 0)
 			continue;
 		if (!strncmp(how, "time:", 5) && parse_ulong(how + 5, 10, ~0UL, &v) == 0 &&
 		    v > (unsigned long)time(NULL))
-			who = (int)other;
+			owners[k] = (int)other;
 		else if (!strncmp(how, "pid:", 4) && parse_ulong(how + 4, 10, ~0UL, &v) == 0 &&
 			 pid_alive(sr, v))
-			who = (int)other;
+			owners[k] = (int)other;
 	}
 	free(text);
-	return who;
+	return 0;
+}
+
+int pve_reserved_by_other(const struct sysroot *sr, const char *name, int vmid)
+{
+	int who = 0, r = pve_reserved_by_others(sr, &name, 1, vmid, &who);
+
+	return r < 0 ? r : who;
 }
 
 /* One "map" entry of a mapping: "node=pve1,path=0000:01:00;0000:01:00.1,id=10de:2231,...". */

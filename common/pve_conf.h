@@ -132,6 +132,10 @@ int pve_mapping_validate(const struct sysroot *sr, const char *name, const char 
 /* The VMID holding a live Proxmox reservation of device NAME other than VMID (a time
  * reservation not yet expired, or a pid reservation whose pid is alive), 0 when none. */
 int pve_reserved_by_other(const struct sysroot *sr, const char *name, int vmid);
+/* The same for N devices at once, from one read of the reservations: OWNERS[i] is the VMID
+ * holding NAMES[i] (0 when none). 0 or -errno. */
+int pve_reserved_by_others(const struct sysroot *sr, const char *const *names, int n, int vmid,
+			   int *owners);
 
 /* The node name: GIVEN (--node) when it is set, else the one Proxmox uses, uname's nodename up
  * to the first '.'; "localhost" when neither fits BUF (the one fallback every program uses). */

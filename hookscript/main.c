@@ -67,6 +67,7 @@ int main(int argc, char **argv)
 	struct pgp_config cfg;
 	struct sr_write_point kill = { 0 };
 	struct sysroot sr;
+	static struct pve_vmconf vmconf; /* pre-start: read once, for the fast path and the job */
 	int vmid;
 	bool dry_run = false;
 	int c, r;
@@ -104,7 +105,7 @@ int main(int argc, char **argv)
 		sr.wp = &kill;
 	/* the fast paths: nothing to hand over, nothing to give back */
 	if (!strcmp(phase, "pre-start")) {
-		r = handoff_vm_has_devices(&sr, lg.vmid, err, sizeof(err));
+		r = handoff_vm_load(&sr, lg.vmid, &vmconf, err, sizeof(err));
 		if (r == 0)
 			return EXIT_OK;
 		if (r < 0) {
@@ -138,6 +139,7 @@ int main(int argc, char **argv)
 		.dry_run = dry_run,
 		.log = log_line,
 		.ud = &lg,
+		.vmconf = !strcmp(phase, "pre-start") ? &vmconf : NULL,
 	};
 	if (!strcmp(phase, "pre-start")) {
 		r = handoff_prepare(&ops, lg.vmid);
