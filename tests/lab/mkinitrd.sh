@@ -79,6 +79,7 @@ for b in pve-gpu-passthrough pve-gpu-passthrough-hook pve-gpu-passthrough-early;
 	[ -x "$build/$b" ] && copy_exec "$build/$b" "/usr/sbin/$b"
 done
 install -m 0755 "$build/labtool" "$stage/usr/bin/labtool"
+[ -x "$build/labtool-dyn" ] && copy_exec "$build/labtool-dyn" /usr/bin/labtool-dyn
 [ -n "${LAB_EXTRA_BIN:-}" ] && for b in $LAB_EXTRA_BIN; do copy_exec "$b" "$b"; done
 if [ "$with_qemu" = qemu ]; then
 	copy_exec "$(readlink -f /usr/bin/qemu-system-x86_64)" /usr/bin/qemu-system-x86_64

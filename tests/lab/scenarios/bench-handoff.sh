@@ -21,3 +21,24 @@ for i in $(seq $n); do
 	echo "BENCH min-to-host $(labtool time /usr/bin/labtool min to-host "$vt" "$g" $GPU $AUDIO)"
 	expect_driver $GPU bochs-drm >/dev/null
 done
+# what the hook costs beyond the minimal program, part by part (bench/handoff.sh subtracts):
+# starting a static program; starting the hook (dynamic loader, libc, arguments: post-start
+# returns at once); a dry-run pre-start (config, collect, locks, every check, the plan; no
+# write, no wait)
+for i in $(seq $n); do
+	echo "BENCH static-start $(labtool time /usr/bin/labtool)"
+	echo "BENCH hook-start $(labtool time $HOOK 100 post-start)"
+	echo "BENCH hook-dry-pre-start $(labtool time $HOOK --dry-run 100 pre-start)"
+done
+# the minimal program linked as the hook is (dynamic, PIE, relro/now): the same start costs
+if [ -x /usr/bin/labtool-dyn ]; then
+	for i in $(seq $n); do
+		echo "BENCH dyn-start $(labtool time /usr/bin/labtool-dyn)"
+		echo "BENCH mindyn-to-vfio $(labtool time /usr/bin/labtool-dyn min to-vfio "$vt" "$g" $GPU $AUDIO)"
+		expect_driver $GPU vfio-pci >/dev/null
+		echo "BENCH mindyn-to-host $(labtool time /usr/bin/labtool-dyn min to-host "$vt" "$g" $GPU $AUDIO)"
+		expect_driver $GPU bochs-drm >/dev/null
+	done
+fi
+expect_driver $GPU bochs-drm >/dev/null
+LD_DEBUG=statistics $HOOK 100 post-start 2>&1 | sed -n 's/^[[:space:]]*[0-9]*:[[:space:]]*\(total startup time in dynamic loader\|number of relocations\|time needed for relocation\|time needed to load objects\)/BENCHINFO \1/p' | head -n 4

@@ -14,6 +14,7 @@
  *                    waiting (until 0 is written); it also gives up the busy claims below.
  *   probe_errno      0: probe() succeeds; N > 0: probe() fails with -N (a re-probe that
  *                    fails at give-back).
+ *   probe_delay_ms   N > 0: probe() sleeps N ms first (a large card's slow initialisation).
  *   hold_busy        1: probe() claims BAR 0 as "labtest-busy" and keeps the claim after
  *                    remove(), until release is set or the module goes (a firmware
  *                    framebuffer that does not let go of the BAR: /proc/iomem shows it).
@@ -39,6 +40,10 @@ MODULE_PARM_DESC(remove_delay_ms, "remove() waits this long in ms (-1: until rel
 static int probe_errno;
 module_param(probe_errno, int, 0644);
 MODULE_PARM_DESC(probe_errno, "probe() fails with -probe_errno (0: succeeds)");
+
+static int probe_delay_ms;
+module_param(probe_delay_ms, int, 0644);
+MODULE_PARM_DESC(probe_delay_ms, "probe() sleeps this long in ms first (0: not at all)");
 
 static bool hold_busy;
 module_param(hold_busy, bool, 0644);
@@ -120,8 +125,10 @@ static void claim_busy(struct pci_dev *pdev)
 
 static int labtest_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
-	int err = READ_ONCE(probe_errno);
+	int err = READ_ONCE(probe_errno), ms = READ_ONCE(probe_delay_ms);
 
+	if (ms > 0)
+		msleep(ms);
 	if (err > 0) {
 		pci_info(pdev, "probe fails with -%d\n", err);
 		return -err;
