@@ -53,6 +53,7 @@ struct job {
 	int groups[MAX_GROUPS];
 	int nunits;
 	struct unit units[MAX_MEMBERS]; /* one per group, in the order groups were collected */
+	int failed; /* a group's handoff failed: the others stop at their next device (atomic) */
 	struct console_plan con;
 	int vt_done, fb_done; /* how many of con.vtcons / con.fbs were released */
 	uint64_t con_moved;   /* the consoles of con.move_mask moved so far */
@@ -376,10 +377,11 @@ static int run_units(struct job *j, int (*fn)(struct job *j, struct unit *u))
 	ur->fn = fn;
 	par_run(j->nunits, unit_task, ur, ur->logs, res, unit_joined);
 	free(ur);
+	/* the first real failure in unit order (a group stopped for another's is not one) */
 	for (int k = 0; k < j->nunits; k++)
-		if (res[k] < 0 && r == 0)
+		if (res[k] < 0 && res[k] != -ECANCELED && r == 0)
 			r = res[k];
-	return r;
+	return r ? r : res[0] < 0 ? res[0] : 0;
 }
 
 /* ---- checks (nothing changes before they all pass) -------------------------------------- */
@@ -1146,12 +1148,23 @@ static void report_removed_fbs(struct job *j, char (*before)[64], int nbefore)
 static int attach_unit(struct job *j, struct unit *u)
 {
 	struct bind_ops bo = bind_ops_of(j);
-	int r = bind_attach_vfio(&bo, j->bd, u->idx, u->n);
+	int r = 0;
 
+	/* device by device, so that a failure elsewhere stops this group early: everything is
+	 * undone then anyway (what was done here too, by the records) */
+	for (int x = 0; x < u->n && r == 0; x++) {
+		if (__atomic_load_n(&j->failed, __ATOMIC_SEQ_CST)) {
+			INFO(j, "IOMMU group %d: stopped, another group failed", u->group);
+			return -ECANCELED;
+		}
+		r = bind_attach_vfio(&bo, j->bd, &u->idx[x], 1);
+	}
 	if (r == 0)
 		r = check_no_fw_fb(j, u);
 	if (r == 0)
 		r = prove_group(j, u);
+	if (r < 0)
+		__atomic_store_n(&j->failed, 1, __ATOMIC_SEQ_CST);
 	return r;
 }
 
