@@ -13,18 +13,22 @@
  *     group is open (another QEMU); processes hold the GPU's /dev nodes (or only warn, per
  *     config); vfio-pci cannot be loaded;
  *  4. record the state file (originals), stop nvidia-persistenced when so configured (systemctl,
- *     fixed arguments), set the GPUs' reset_method when asked, release fbcon vtconsoles and firmware
- *     framebuffers that hold the GPU, and move the members with the bind engine (dev_bind.h, all
- *     or nothing): set driver_override, load vfio-pci, unbind (in a child, with a deadline),
- *     probe, poll until every member is on vfio-pci;
- *  5. prove each group through VFIO (viable, container, type1 IOMMU, device fds).
- * Any failure in 4-5 undoes everything done so far in reverse order.
+ *     fixed arguments), set the GPUs' reset_method when asked, release fbcon vtconsoles and
+ *     firmware framebuffers that hold the GPU, and move the members with the bind engine
+ *     (dev_bind.h, all or nothing): set driver_override on all and load vfio-pci, then every
+ *     IOMMU group at the same time (a thread each, its members in order): unbind (in a child,
+ *     with a deadline), probe, poll until the member is on vfio-pci;
+ *  5. in the same group's thread: prove it through VFIO (viable, container, type1 IOMMU,
+ *     device fds, every BAR mapped).
+ * Any failure in 4-5 stops the other groups at their next device and undoes everything done
+ * so far in every group, in reverse order within each. The log lines of the groups' threads
+ * are kept and replayed group by group, in collect order (parallel.h).
  *
  * release (post-stop), from the state file only (the config may have changed): wait until no
- * process holds the group, then per device remove Proxmox's dynamic id, restore the override,
- * unbind from vfio-pci, re-probe and verify the original driver, put its reset_method back;
- * rebind framebuffers and consoles; start nvidia-persistenced again if it was stopped; remove
- * the state file.
+ * process holds the groups (one /proc scan per round for all), then every group at the same
+ * time, per device: remove Proxmox's dynamic id, restore the override, unbind from vfio-pci,
+ * re-probe and verify the original driver; put the reset_methods back; rebind framebuffers
+ * and consoles; start nvidia-persistenced again if it was stopped; remove the state file.
  *
  * Every sysfs write passes the job's write point in front of the caller's root (a dry run
  * refuses them there and logs each as "would write"). Library code: it never prints; every
