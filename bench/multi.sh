@@ -3,7 +3,8 @@
 # display with its HDMI audio in its own IOMMU group: the lab's quad topology), every function
 # on the lab fault driver whose remove() and probe() take 300 ms, as ratios to the same VM
 # phases with one card (target: <= 1.3; one group after the other would be about 4). Needs the
-# lab and the fault driver (tests/lab/testdrv: kernels 6.1 and pve).
+# lab and the fault driver (tests/lab/testdrv: kernels 6.1 and pve). LAB_SMP=N gives the guest N
+# vCPUs (default 1).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 series=${BENCH_KERNEL:-6.1}

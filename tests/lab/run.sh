@@ -34,7 +34,7 @@ log=$logs/$(echo "$name-$scen" | tr '/,' '__').log
 # no_timer_check: under TCG on a loaded host the boot-time timer check can misfire ("timer
 # doesn't work through Interrupt-remapped IO-APIC") and panic before anything runs.
 append="console=ttyS0 panic=-1 oops=panic loglevel=4 no_timer_check intel_iommu=on iommu=pt lab.scenario=$scen$extra"
-qemu=(qemu-system-x86_64 -M q35 -accel "${LAB_ACCEL:-tcg}" -cpu "${LAB_CPU:-max}" -m 1024 -smp 1 -nodefaults -nic none
+qemu=(qemu-system-x86_64 -M q35 -accel "${LAB_ACCEL:-tcg}" -cpu "${LAB_CPU:-max}" -m 1024 -smp "${LAB_SMP:-1}" -nodefaults -nic none
 	-display none -monitor none -serial "file:$log" -no-reboot
 	-device intel-iommu)
 case $fw in

@@ -45,3 +45,6 @@ for i in $(seq ${BENCH_ROUNDS:-5}); do
 done
 echo 0 >$P/remove_delay_ms
 echo 0 >$P/probe_delay_ms
+# when each remove() and probe() of the last four-card pre-start and post-stop ran (kernel
+# timestamps): whether the kernel let them overlap
+dmesg | grep -E 'labtest .*(remove waits|unbound|bound)|vfio-pci .*(enabling|vgaarb)' | tail -n 48 | sed 's/^/BENCHLOG /'
