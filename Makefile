@@ -103,10 +103,12 @@ $(BUILD)/labtool: tests/lab/labtool.c common/dev_vfio.c common/base/sysroot.c co
 
 # The same, linked as the hook is (dynamic, PIE, relro/now): bench/handoff.sh's minimal program
 # then pays the same loader and libc start, and the ratio is only our own overhead.
-$(BUILD)/labtool-dyn: tests/lab/labtool.c common/vfio.c common/sysroot.c common/util.c
+$(BUILD)/labtool-dyn: tests/lab/labtool.c common/dev_vfio.c common/base/sysroot.c \
+		common/base/util.c common/dev_vfio.h common/base/sysroot.h common/base/util.h
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@'
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $@ \
+		$(filter %.c,$^)
 
 unit: $(TESTS)
 	tests/run-unit $(BUILD)
@@ -127,7 +129,7 @@ clean:
 
 .PHONY: all unit check demo clean
 .SECONDARY:
--include $(filter-out $(BUILD)/labtool.d,$(shell find $(BUILD) -name '*.d' -type f 2>/dev/null))
+-include $(filter-out $(BUILD)/labtool.d $(BUILD)/labtool-dyn.d,$(shell find $(BUILD) -name '*.d' -type f 2>/dev/null))
 
 # --- install, man pages, Debian package (issue 5) ---
 # `make install` installs what the Debian package ships (PREFIX=/usr: the CLI hard-codes the

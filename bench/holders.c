@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "holders.h"
+#include "dev_holders.h"
 #include "sysroot.h"
 
 static int cmp(const void *a, const void *b)

@@ -12,7 +12,7 @@ shm=
 tmp=$(mktemp -d ${shm:+-p $shm})
 trap 'rm -rf "$tmp"' EXIT
 pkgs="libpci libkmod inih"
-cc -O2 -I"$top/common" -o "$tmp/holders" "$top/bench/holders.c" "${BENCH_LIBCOMMON:-$top/build/libcommon.a}" \
+cc -O2 -I"$top/common" -I"$top/common/base" -o "$tmp/holders" "$top/bench/holders.c" "${BENCH_LIBCOMMON:-$top/build/libcommon.a}" \
 	$(pkg-config --libs $pkgs) -pthread
 mkdir "$tmp/root"
 "$tmp/holders" "$tmp/root" 1000 4000 16000 >"$tmp/out"
