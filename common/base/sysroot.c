@@ -848,9 +848,14 @@ int sr_write_timeout(const struct sysroot *sr, const char *path, const char *val
 	if (pid < 0)
 		return wp_after(sr, path, value, -errno, false);
 	if (pid == 0) {
+		/* The child may outlive its parent, stuck in the write: it keeps nothing of the
+		 * parent's but the root, neither the caller's output (Proxmox reads the hook's
+		 * until EOF) nor the device locks (a stuck child must not keep later hooks from
+		 * the device). */
 		close(STDIN_FILENO);
 		close(STDOUT_FILENO);
 		close(STDERR_FILENO);
+		fds_close_except(sr->fd);
 		r = write_raw(sr, path, value);
 		_exit(r < 0 ? (-r & 0xff) : 0);
 	}

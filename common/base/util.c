@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 int str_copy(char *dst, size_t size, const char *src)
@@ -164,4 +165,28 @@ int kernel_series(const char *release)
 	if (errno || end == release || minor > 99)
 		return -1;
 	return (int)(major * 100 + minor);
+}
+
+/* close_range(2) (Linux 5.9) in one call; on older kernels, one close() per possible fd. */
+static void close_from_to(unsigned lo, unsigned hi)
+{
+	long max;
+
+	if (lo > hi || syscall(SYS_close_range, lo, hi, 0) == 0)
+		return;
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (unsigned fd = lo; fd <= hi && fd < (unsigned)max; fd++)
+		close((int)fd);
+}
+
+void fds_close_except(int keep)
+{
+	if (keep < 3) {
+		close_from_to(3, ~0U);
+		return;
+	}
+	close_from_to(3, (unsigned)keep - 1);
+	close_from_to((unsigned)keep + 1, ~0U);
 }

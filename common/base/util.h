@@ -53,4 +53,8 @@ uint64_t now_ms(void);
  * returns false once the deadline has passed. Used only inside poll loops. */
 bool backoff_wait(unsigned *step, uint64_t deadline);
 
+/* Closes every fd from 3 up except KEEP (-1: none); for a forked child that must hold nothing
+ * of its parent's (device locks, the caller's pipes). Async-signal-safe. */
+void fds_close_except(int keep);
+
 #endif

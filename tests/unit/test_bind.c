@@ -375,6 +375,34 @@ TEST(unbind_that_hangs_times_out)
 	close(fd);
 }
 
+/* The child stuck in the unbind write outlives the failed pre-start: it must hold none of the
+ * hook's device locks, or every later hook for the device would be refused while it hangs. */
+TEST(stuck_unbind_child_holds_no_device_lock)
+{
+	struct world *w = world(NULL);
+	char fifo[600];
+	pid_t holder;
+	int fd, lock;
+
+	snprintf(fifo, sizeof(fifo), "%s/sys/bus/pci/drivers/nouveau/unbind", test_tmpdir());
+	CHECK_INT(unlink(fifo), 0);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	opts.unbind_timeout_ms = 200;
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	opts.unbind_timeout_ms = 1000;
+	/* the child is still blocked in open() of the FIFO: the locks must be free */
+	lock = devlock_take(&w->sr, GPU, &holder);
+	CHECK(lock >= 0);
+	close(lock);
+	lock = devlock_take(&w->sr, AUDIO, &holder);
+	CHECK(lock >= 0);
+	close(lock);
+	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(fd >= 0);
+	usleep(100 * 1000);
+	close(fd);
+}
+
 TEST(dry_run_writes_nothing_on_the_kernel)
 {
 	struct world *w = world(NULL);
