@@ -81,10 +81,15 @@ int bind_bind(const struct sysroot *sr, const char *bus, const char *driver, con
 }
 
 /* drivers_probe: the kernel binds the device to the first driver that matches (the override
- * decides when set). "No such device" is left to the wait that follows. */
-static int probe(const struct sysroot *sr, const char *name)
+ * decides when set). "No such device" is left to the wait that follows. The probe takes the
+ * device's lock, which an old driver stuck in remove() still holds (the kernel drops the
+ * driver link before remove() runs, so the device looks driverless): with the unbind's
+ * deadline, such a probe fails with -ETIMEDOUT instead of hanging the caller. */
+static int probe(const struct bind_ops *o, const char *name)
 {
-	int r = sr_write(sr, "/sys/bus/pci/drivers_probe", name);
+	static const char path[] = "/sys/bus/pci/drivers_probe";
+	int r = o->unbind_timeout_ms ? sr_write_timeout(o->sr, path, name, o->unbind_timeout_ms)
+				     : sr_write(o->sr, path, name);
 
 	return r == -ENODEV ? 0 : r;
 }
@@ -115,11 +120,13 @@ int bind_remove_vfio_id(const struct sysroot *sr, unsigned vendor, unsigned devi
 {
 	static const char path[] = "/sys/bus/pci/drivers/" BIND_VFIO "/remove_id";
 	char id[16];
+	int r;
 
 	if (!sr_exists(sr, path))
 		return 0;
 	snprintf(id, sizeof(id), "%04x %04x", vendor & 0xffff, device & 0xffff);
-	return sr_write(sr, path, id);
+	r = sr_write(sr, path, id);
+	return r == -ENODEV ? 0 : r; /* the kernel's answer for an id it does not have */
 }
 
 /* ---- modules ------------------------------------------------------------------------------ */
@@ -229,7 +236,7 @@ static int attach(const struct bind_ops *o, struct bind_dev *d, int i)
 			str_copy(d->from, sizeof(d->from), cur);
 			d->unbound = true;
 		}
-		r = probe(o->sr, d->name);
+		r = probe(o, d->name);
 		if (r < 0)
 			return failed(o, d, i, BIND_STEP_PROBE, r);
 		r = bind_wait_driver(o->sr, d->name, BIND_VFIO, o->bind_timeout_ms, d->now,
@@ -382,7 +389,7 @@ int bind_give_back(const struct bind_ops *o, struct bind_dev *d)
 	}
 	if (!d->driver[0])
 		return BIND_BACK_NONE;
-	r = probe(o->sr, d->name);
+	r = probe(o, d->name);
 	if (r < 0) {
 		d->step = BIND_STEP_PROBE;
 		return d->err = r;

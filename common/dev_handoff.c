@@ -70,6 +70,8 @@ struct job {
 	pid_t persistenced;        /* nvidia-persistenced's pid when an NVIDIA member is ours */
 	bool stop_persistenced;    /* ... and nvidia_persistenced = stop: stopped for the handoff */
 	bool persistenced_stopped; /* it was (the rollback starts it again) */
+	int undo[MAX_MEMBERS];       /* rollback / release: each member's give-back result */
+	bool undo_stuck[MAX_MEMBERS]; /* rollback: its unbind never returned, left alone */
 	bool reset_plan[MAX_MEMBERS];     /* the member's reset_method is set for the VM */
 	char reset_orig[MAX_MEMBERS][128]; /* ... and what it was */
 	bool reset_done[MAX_MEMBERS];
@@ -171,7 +173,11 @@ static void bind_note(void *data, enum bind_note what, int i, const char *module
 				    strerror(-d->err));
 			break;
 		case BIND_STEP_PROBE:
-			ERR(j, "%s: drivers_probe failed: %s", d->name, strerror(-d->err));
+			if (d->err == -ETIMEDOUT)
+				ERR(j, "%s: drivers_probe did not return within %lu ms (its old driver "
+				       "still holds the device)", d->name, o->unbind_timeout_ms);
+			else
+				ERR(j, "%s: drivers_probe failed: %s", d->name, strerror(-d->err));
 			break;
 		case BIND_STEP_VERIFY:
 			ERR(j, "%s: vfio-pci did not bind within %lu ms (now: %s); see dmesg", d->name,
@@ -912,7 +918,11 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 		ERR(j, "%s: cannot unbind from vfio-pci: %s", name, strerror(-r));
 		break;
 	case BIND_STEP_PROBE:
-		ERR(j, "%s: drivers_probe failed: %s", name, strerror(-r));
+		if (r == -ETIMEDOUT)
+			ERR(j, "%s: drivers_probe did not return within %lu ms (a driver still holds "
+			       "the device)", name, j->ops->opts->unbind_timeout_ms);
+		else
+			ERR(j, "%s: drivers_probe failed: %s", name, strerror(-r));
 		break;
 	case BIND_STEP_VERIFY:
 		ERR(j, "%s: %s did not take it back within %lu ms (now: %s); see dmesg", name, driver,
@@ -955,15 +965,21 @@ static void restore_con2fb(struct job *j, const char *home, uint64_t mask)
 		INFO(j, "consoles %s back on fb%d (%s)", ttys, fb, home);
 }
 
-static void restore_consoles(struct job *j, const char (*fbs)[64], const char (*drivers)[64],
-			     int nfbs, const int *vtcons, int nvt, const char *home, uint64_t mask)
+/* Returns 0, or the -errno of the first framebuffer or console that could not be rebound (each
+ * is warned about). */
+static int restore_consoles(struct job *j, const char (*fbs)[64], const char (*drivers)[64],
+			    int nfbs, const int *vtcons, int nvt, const char *home, uint64_t mask)
 {
+	int first = 0;
+
 	restore_con2fb(j, home, mask);
 	for (int i = nfbs - 1; i >= 0; i--) {
 		int r = console_fb_bind(j->ops->sr, fbs[i], drivers[i]);
 
 		if (j->ops->dry_run && r >= 0)
 			continue; /* a dry run said what it would write */
+		if (r < 0 && !first)
+			first = r;
 		if (r < 0)
 			WARN(j, "cannot rebind firmware framebuffer %s: %s", fbs[i], strerror(-r));
 		else if (r > 0)
@@ -984,7 +1000,10 @@ static void restore_consoles(struct job *j, const char (*fbs)[64], const char (*
 			WARN(j, "cannot rebind console vtcon%d: %s", vtcons[i], strerror(-r));
 		else
 			INFO(j, "vtcon%d (framebuffer console) restored", vtcons[i]);
+		if (r < 0 && r != -ENOENT && !first)
+			first = r;
 	}
+	return first;
 }
 
 /* systemctl stop, then wait (with the unbind deadline) until the daemon has gone. */
@@ -1075,36 +1094,104 @@ static void restore_reset(struct job *j, const char *name, const char *orig)
 		INFO(j, "%s: reset_method restored (%s)", name, *orig ? orig : "off");
 }
 
-/* A group's part of the rollback: what the engine did to its devices, last first. */
+/* Appends "; ITEM" (or the first ITEM) to a bounded list. */
+static void list_add(char *list, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void list_add(char *list, size_t size, const char *fmt, ...)
+{
+	size_t off = strlen(list);
+	va_list ap;
+
+	if (off && off + 2 < size) {
+		memcpy(list + off, "; ", 3);
+		off += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(list + off, size - off, fmt, ap);
+	va_end(ap);
+}
+
+/* A group's part of the rollback: what the engine did to its devices, last first. Each
+ * device's result goes to j->undo[] (rollback() reads them in order, after every group). A
+ * device whose unbind never returned is left alone: its old driver is inside remove() with
+ * the device lock held, and kernels before 6.19 take that lock to read or write
+ * driver_override too, so it is not touched at all until the driver lets go. */
 static int undo_unit(struct job *j, struct unit *u)
 {
 	for (int x = u->n - 1; x >= 0; x--) {
-		const struct bind_dev *d = &j->bd[u->idx[x]];
+		int i = u->idx[x];
+		const struct bind_dev *d = &j->bd[i];
 
+		j->undo[i] = 0;
+		j->undo_stuck[i] = false;
 		if (!d->override_set && !d->unbound && !d->moved)
 			continue;
-		give_back(j, d->name, d->driver, d->override);
+		if (d->step == BIND_STEP_UNBIND && d->err == -ETIMEDOUT) {
+			j->undo_stuck[i] = true;
+			continue;
+		}
+		j->undo[i] = give_back(j, d->name, d->driver, d->override);
 	}
 	return 0;
 }
 
-static void rollback(struct job *j)
+/* Undoes what apply() did, every group at the same time. Returns 0 when the host is as it
+ * was before, else the -errno of the first thing that could not be undone: one line then
+ * names what is still changed and the command that finishes the job, and the state file stays
+ * (as this run wrote it) for that command. */
+static int rollback(struct job *j)
 {
+	char left[768] = "";
+	int first = 0, r;
+
 	WARN(j, "undoing the handoff of VM %d", j->vmid);
 	run_units(j, undo_unit); /* every group, also those that succeeded */
-	restore_consoles(j, (const char(*)[64])j->con.fbs, (const char(*)[64])j->con.fb_drivers,
-			 j->fb_done, j->con.vtcons, j->vt_done, j->con.move_from, j->con_moved);
+	for (int i = j->nmem - 1; i >= 0; i--) {
+		const struct bind_dev *d = &j->bd[i];
+		char now[PCIDEV_NAME_MAX] = "";
+
+		if (j->undo_stuck[i]) {
+			list_add(left, sizeof(left), "%s: %s has not let go (its unbind did not "
+				 "return; driver_override stays vfio-pci)", d->name, d->from);
+			if (!first)
+				first = -ETIMEDOUT;
+		} else if (j->undo[i] < 0) {
+			pcidev_driver(j->ops->sr, d->name, now, sizeof(now));
+			list_add(left, sizeof(left), "%s on %s, not %s", d->name, or_none(now),
+				 or_none(d->driver));
+			if (!first)
+				first = j->undo[i];
+		}
+	}
+	r = restore_consoles(j, (const char(*)[64])j->con.fbs, (const char(*)[64])j->con.fb_drivers,
+			     j->fb_done, j->con.vtcons, j->vt_done, j->con.move_from, j->con_moved);
+	if (r < 0) {
+		list_add(left, sizeof(left), "a framebuffer or console (above)");
+		if (!first)
+			first = r;
+	}
 	for (int i = j->nmem - 1; i >= 0; i--)
 		if (j->reset_done[i])
 			restore_reset(j, j->mem[i].info.name, j->reset_orig[i]);
 	if (j->persistenced_stopped)
 		start_persistenced(j);
 	if (j->ops->dry_run)
-		return;
-	if (j->had_state)
-		state_save(j->ops->sr, &j->prior); /* as an earlier pre-start left it */
-	else
-		state_remove(j->ops->sr, j->vmid);
+		return 0;
+	if (first) {
+		/* the state file this run wrote holds the originals: release finishes from it */
+		ERR(j, "still changed: %s; when the device is free, finish with: "
+		       "pve-gpu-passthrough release %d", left, j->vmid);
+		return first;
+	}
+	r = j->had_state ? state_save(j->ops->sr, &j->prior) /* as an earlier pre-start left it */
+			 : state_remove(j->ops->sr, j->vmid);
+	if (r < 0) {
+		ERR(j, "the devices are back, but the state file %s/%d.state could not be %s: %s; "
+		       "finish with: pve-gpu-passthrough release %d", STATE_DIR, j->vmid,
+		    j->had_state ? "restored" : "removed", strerror(-r), j->vmid);
+		return r;
+	}
+	return 0;
 }
 
 /* VGA text mode on a 6.0+ kernel: vfio-pci will remove the boot GPU's vgacon (console.h). */
@@ -1226,6 +1313,8 @@ int handoff_prepare(const struct handoff_ops *ops, int vmid)
 	struct job *j = calloc(1, sizeof(*j));
 	int r;
 
+	if (ops->left_changed)
+		*ops->left_changed = false;
 	if (!j)
 		return -ENOMEM;
 	job_init(j, ops, vmid);
@@ -1265,8 +1354,8 @@ int handoff_prepare(const struct handoff_ops *ops, int vmid)
 		goto out;
 	}
 	r = apply(j);
-	if (r < 0)
-		rollback(j);
+	if (r < 0 && rollback(j) < 0 && ops->left_changed)
+		*ops->left_changed = true;
 out:
 	unlock_all(j);
 	free(j);
@@ -1326,13 +1415,13 @@ static void wait_units_closed(struct job *j, unsigned long ms)
 /* A group's part of the release: each of its devices back to its own driver. */
 static int release_unit(struct job *j, struct unit *u)
 {
-	int r = 0;
-
 	if (u->busy)
 		return 0;
 	for (int x = 0; x < u->n; x++) {
-		const struct state_dev *d = &j->st.devs[u->idx[x]];
+		int i = u->idx[x], e;
+		const struct state_dev *d = &j->st.devs[i];
 
+		j->undo[i] = 0;
 		if (d->was_vfio) {
 			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name,
 			     j->vmid);
@@ -1341,16 +1430,21 @@ static int release_unit(struct job *j, struct unit *u)
 		/* the name comes from the state file (a canonical PCI address, dev_state.c): write
 		 * only below a device that sysfs has now */
 		if (!dev_present(j->ops->sr, d->name)) {
-			WARN(j, "%s: not in " SYSFS_PCI_DEVICES " (removed?); nothing to give back",
-			     d->name);
+			WARN(j, "%s: not in " SYSFS_PCI_DEVICES " (removed?); nothing to give back; "
+				"its record is dropped", d->name);
 			continue;
 		}
 		/* Proxmox binds with new_id; that id would capture the device again on probe */
-		bind_remove_vfio_id(j->ops->sr, d->vendor, d->device);
-		if (give_back(j, d->name, d->driver, d->override) < 0)
-			r = -EIO;
+		e = bind_remove_vfio_id(j->ops->sr, d->vendor, d->device);
+		if (e < 0)
+			ERR(j, "%s: cannot remove the dynamic id %04x:%04x from vfio-pci: %s (it would "
+			       "take the device again); not giving it back", d->name, d->vendor,
+			    d->device, strerror(-e));
+		else
+			e = give_back(j, d->name, d->driver, d->override);
+		j->undo[i] = e;
 	}
-	return r;
+	return 0;
 }
 
 int handoff_release(const struct handoff_ops *ops, int vmid)
@@ -1358,6 +1452,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 	struct job *j = calloc(1, sizeof(*j));
 	struct handoff_state *s;
 	int nkept = 0, r = 0;
+	char left[768] = "";
 
 	if (!j)
 		return -ENOMEM;
@@ -1383,8 +1478,9 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 				restore_reset(j, s->resets[k].name, s->resets[k].method);
 		if (s->persistenced)
 			start_persistenced(j);
-		if (!ops->dry_run)
-			state_remove(ops->sr, vmid);
+		if (!ops->dry_run && (r = state_remove(ops->sr, vmid)) < 0)
+			ERR(j, "cannot remove the state file %s/%d.state: %s", STATE_DIR, vmid,
+			    strerror(-r));
 		goto out;
 	}
 	for (int i = 0; i < s->ndevs; i++)
@@ -1392,12 +1488,25 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 	/* QEMU may still be going away (a killed VM): wait for the groups, with the deadline */
 	if (!ops->dry_run)
 		wait_units_closed(j, ops->opts->release_timeout_ms);
-	r = run_units(j, release_unit);
-	for (int i = 0; i < s->ndevs; i++)
-		if (unit_of(j, s->devs[i].group)->busy) {
-			s->devs[nkept++] = s->devs[i];
+	run_units(j, release_unit); /* every group at the same time; results in j->undo[] */
+	for (int i = 0; i < s->ndevs; i++) {
+		const struct state_dev d = s->devs[i];
+
+		if (unit_of(j, d.group)->busy) {
+			s->devs[nkept++] = d;
+			list_add(left, sizeof(left), "%s on vfio-pci (its group is open)", d.name);
 			r = -EBUSY;
+		} else if (j->undo[i] < 0) {
+			char now[PCIDEV_NAME_MAX] = "";
+
+			pcidev_driver(ops->sr, d.name, now, sizeof(now));
+			list_add(left, sizeof(left), "%s on %s, not %s", d.name, or_none(now),
+				 or_none(d.driver));
+			s->devs[nkept++] = d; /* kept for the next release */
+			if (r == 0)
+				r = j->undo[i];
 		}
+	}
 	/* reset_method back on every device no longer held (a kept one keeps its record) */
 	{
 		int nres = 0;
@@ -1416,7 +1525,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		}
 		s->nresets = nres;
 	}
-	/* the console comes back with the last device: while a group is still held, the state
+	/* the console comes back with the last device: while a device is still held, the state
 	 * file keeps the consoles for the later release */
 	if (!nkept) {
 		restore_consoles(j, (const char(*)[64])s->fbs, (const char(*)[64])s->fb_drivers,
@@ -1428,13 +1537,24 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 			start_persistenced(j);
 	}
 	if (!ops->dry_run) {
+		int e;
+
 		if (nkept) {
 			s->ndevs = nkept;
-			state_save(ops->sr, s);
+			e = state_save(ops->sr, s);
 		} else {
-			state_remove(ops->sr, vmid);
+			e = state_remove(ops->sr, vmid);
+		}
+		if (e < 0) {
+			ERR(j, "cannot %s the state file %s/%d.state: %s", nkept ? "update" : "remove",
+			    STATE_DIR, vmid, strerror(-e));
+			if (r == 0)
+				r = e;
 		}
 	}
+	if (r < 0 && left[0])
+		ERR(j, "still changed: %s; when the device is free, finish with: "
+		       "pve-gpu-passthrough release %d", left, vmid);
 out:
 	unlock_all(j);
 	free(j);

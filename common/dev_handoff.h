@@ -21,8 +21,9 @@
  *  5. in the same group's thread: prove it through VFIO (viable, container, type1 IOMMU,
  *     device fds, every BAR mapped).
  * Any failure in 4-5 stops the other groups at their next device and undoes everything done
- * so far in every group, in reverse order within each. The log lines of the groups' threads
- * are kept and replayed group by group, in collect order (parallel.h).
+ * so far in every group, in reverse order within each; what cannot be undone is named in one
+ * line, with the command that finishes the job. The log lines of the groups' threads are kept
+ * and replayed group by group, in collect order (parallel.h).
  *
  * release (post-stop), from the state file only (the config may have changed): wait until no
  * process holds the groups (one /proc scan per round for all), then every group at the same
@@ -57,6 +58,10 @@ struct handoff_ops {
 	/* The VM's config when the caller has read it already (handoff_vm_load): pre-start then
 	 * reads it once per run. NULL: handoff_prepare reads it. */
 	const struct pve_vmconf *vmconf;
+	/* When not NULL, handoff_prepare sets it: true when it failed and could not undo
+	 * everything (the log then names what is still changed and the command that finishes
+	 * the job), false otherwise (on failure: the host is as it was before). */
+	bool *left_changed;
 	/* Tests only: proves a group instead of vfio_prove (a fake tree has no VFIO); NULL in
 	 * the product. */
 	int (*prove)(const struct sysroot *sr, int group, const char *const *devs, int ndev,

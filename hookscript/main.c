@@ -7,7 +7,10 @@
  * one config read. Options before VMID are for tests and manual use:
  *   --sysroot DIR   act below DIR instead of /   --node NAME   Proxmox node name
  *   --config FILE   our INI                      --dry-run     change nothing, say what
- * Exit status: 0 success or nothing to do, 1 failure (refused, or undone), 2 usage error.
+ * Exit status (exitcode.h): 0 success or nothing to do; 1 failure: at pre-start refused or
+ * failed with everything undone (the host as before), at post-stop something not given back
+ * (named, with the command that finishes the job); 4 pre-start failed and could not undo
+ * everything (what is still changed is named, with that command); 64 usage error.
  * Fault tests only: PGP_TEST_KILL_POINT=STEP[:N] kills the hook right after the Nth sysfs
  * write to an attribute named STEP (see sr_kill_point_parse); unset, nothing changes. */
 #define _GNU_SOURCE
@@ -26,7 +29,12 @@
 #include "dev_state.h"
 #include "util.h"
 
-enum { EXIT_OK = PGP_EXIT_OK, EXIT_FAILED = PGP_EXIT_FAILURE, EXIT_USAGE = PGP_EXIT_USAGE };
+enum {
+	EXIT_OK = PGP_EXIT_OK,
+	EXIT_FAILED = PGP_EXIT_FAILURE,
+	EXIT_USAGE = PGP_EXIT_USAGE,
+	EXIT_LEFT_CHANGED = PGP_EXIT_LEFT_CHANGED,
+};
 
 struct logger {
 	bool syslog;
@@ -69,7 +77,7 @@ int main(int argc, char **argv)
 	struct sysroot sr;
 	static struct pve_vmconf vmconf; /* pre-start: read once, for the fast path and the job */
 	int vmid;
-	bool dry_run = false;
+	bool dry_run = false, left_changed = false;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -140,16 +148,21 @@ int main(int argc, char **argv)
 		.log = log_line,
 		.ud = &lg,
 		.vmconf = !strcmp(phase, "pre-start") ? &vmconf : NULL,
+		.left_changed = &left_changed,
 	};
 	if (!strcmp(phase, "pre-start")) {
 		r = handoff_prepare(&ops, lg.vmid);
 		if (r < 0)
-			log_line(&lg, HO_ERROR, "VM start aborted: the host is as it was before");
+			log_line(&lg, HO_ERROR, left_changed
+				 ? "VM start aborted: the host is NOT as it was before (see above)"
+				 : "VM start aborted: the host is as it was before");
 	} else {
 		r = handoff_release(&ops, lg.vmid);
 	}
 	sr_close(&sr);
 	if (fflush(stdout) != 0)
 		r = r < 0 ? r : -EIO;
-	return r < 0 ? EXIT_FAILED : EXIT_OK;
+	if (r < 0)
+		return left_changed ? EXIT_LEFT_CHANGED : EXIT_FAILED;
+	return EXIT_OK;
 }

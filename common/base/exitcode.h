@@ -13,6 +13,9 @@ enum {
 				     * ROM */
 	PGP_EXIT_UNEXAMINED = 3,    /* an examining verb could not look at all: the PCI device
 				     * list, the ROM file or device cannot be read */
+	PGP_EXIT_LEFT_CHANGED = 4,  /* a change failed and could not be undone completely (the
+				     * hookscript's pre-start): what is still changed is named,
+				     * with the command that finishes the job */
 	PGP_EXIT_NOTCONFIGURED = 6, /* nothing is configured, so there is nothing to do (LSB's
 				     * and systemd's "program is not configured") */
 	PGP_EXIT_USAGE = 64,        /* bad command line (sysexits.h EX_USAGE) */

@@ -73,6 +73,7 @@ struct world {
 	struct fake_kernel k;
 	struct capture cap;
 	struct handoff_ops ops;
+	bool left_changed;
 };
 
 /* A fake host from base_spec plus EXTRA, with the fake kernel at its write point. */
@@ -94,7 +95,8 @@ static struct world *world(const char *extra)
 	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
 	fk_init(&w.k, test_tmpdir(), &w.sr);
 	w.ops = (struct handoff_ops){ .sr = &w.sr, .opts = &opts, .node = "pve", .log = capture,
-				      .ud = &w.cap, .prove = fk_prove };
+				      .ud = &w.cap, .prove = fk_prove,
+				      .left_changed = &w.left_changed };
 	return &w;
 }
 
@@ -117,6 +119,14 @@ static void text(struct world *w, const char *path, char *buf, size_t size)
 {
 	if (sr_read_str(&w->sr, path, buf, size) < 0)
 		snprintf(buf, size, "(unreadable)");
+}
+
+static const char *text_of(struct world *w, const char *path)
+{
+	static char buf[256];
+
+	text(w, path, buf, sizeof(buf));
+	return buf;
 }
 
 /* Everything a handoff changes, as one string: equal strings, equal hosts. */
@@ -240,6 +250,8 @@ static void rollback_after(const char *step, unsigned nth, int err, const char *
 	CHECK(handoff_prepare(&w->ops, 100) < 0);
 	CHECK_CONTAINS(w->cap.text, says);
 	CHECK_CONTAINS(w->cap.text, "W: undoing the handoff of VM 100");
+	CHECK(!w->left_changed);
+	CHECK(!strstr(w->cap.text, "still changed"));
 	snapshot(w, snap, sizeof(snap));
 	CHECK_STR(snap, host_before);
 }
@@ -277,6 +289,81 @@ static int prove_fails(const struct sysroot *sr, int group, const char *const *d
 	rep->bad_dev = rep->bad_bar = -1;
 	rep->stage = "type1 iommu";
 	return -ENODEV;
+}
+
+/* A give-back that fails during the rollback: the run says which member is left where and the
+ * one command that finishes, keeps the state file for it, and that command converges. */
+TEST(rollback_that_cannot_finish_names_what_is_left)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+
+	w->ops.prove = prove_fails;
+	fk_fail(&w->k, "drivers_probe", 3, -EIO); /* the rollback's first probe: the audio */
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	CHECK(w->left_changed);
+	CHECK_CONTAINS(w->cap.text, "E: 0000:02:00.1: drivers_probe failed: Input/output error");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: vfio-pci -> nouveau");
+	CHECK_CONTAINS(w->cap.text, "E: still changed: 0000:02:00.1 on no driver, not "
+				    "snd_hda_intel; when the device is free, finish with: "
+				    "pve-gpu-passthrough release 100\n");
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+	w->ops.prove = fk_prove;
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.1: no driver -> snd_hda_intel");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: back on nouveau");
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+/* Post-stop checks the removal of Proxmox's dynamic id: a failure keeps the device on
+ * vfio-pci (a probe would hand it straight back) with the real errno; an id vfio-pci does not
+ * have is no failure. */
+TEST(release_checks_the_dynamic_id_removal)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "10de 0fc6"), 0);
+	fk_fail(&w->k, "remove_id", 1, -EACCES);
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), -EACCES);
+	CHECK_CONTAINS(w->cap.text, "E: 0000:02:00.0: cannot remove the dynamic id 10de:0fc6 from "
+				    "vfio-pci: Permission denied (it would take the device again); "
+				    "not giving it back");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.1: vfio-pci -> snd_hda_intel");
+	CHECK_CONTAINS(w->cap.text, "E: still changed: 0000:02:00.0 on vfio-pci, not nouveau;");
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+/* A state file that cannot be rewritten is an error with its path and errno. */
+TEST(release_reports_a_state_file_it_cannot_update)
+{
+	struct world *w = world(NULL);
+	char tmp[700];
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	CHECK_INT(fakesys_build(test_tmpdir(),
+				"link /proc/777/fd/30 /dev/vfio/29\nfile /proc/777/comm kvm\n", NULL),
+		  0);
+	/* the atomic write's temporary name is taken */
+	snprintf(tmp, sizeof(tmp), "%s/run/pve-gpu-passthrough/100.state.tmp.%d", test_tmpdir(),
+		 (int)getpid());
+	CHECK_INT(mkdir(tmp, 0700), 0);
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), -EBUSY);
+	CHECK_CONTAINS(w->cap.text, "E: cannot update the state file "
+				    "/run/pve-gpu-passthrough/100.state: File exists");
+	CHECK_CONTAINS(w->cap.text, "E: still changed: 0000:02:00.0 on vfio-pci (its group is "
+				    "open); 0000:02:00.1 on vfio-pci (its group is open); when the "
+				    "device is free, finish with: pve-gpu-passthrough release 100");
 }
 
 TEST(rollback_when_the_group_is_not_usable)
@@ -330,11 +417,28 @@ TEST(give_back_reports_a_driver_that_does_not_take_it)
 
 	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
 	w->k.host_refuses = true;
-	CHECK(handoff_release(&w->ops, 100) < 0);
+	/* the real errno, not a generic EIO */
+	CHECK_INT(handoff_release(&w->ops, 100), -ETIMEDOUT);
 	CHECK_CONTAINS(w->cap.text, "E: 0000:02:00.0: nouveau did not take it back within 100 ms "
 				    "(now: no driver); see dmesg");
+	CHECK_CONTAINS(w->cap.text, "E: still changed: 0000:02:00.0 on no driver, not nouveau; "
+				    "0000:02:00.1 on no driver, not snd_hda_intel; when the device "
+				    "is free, finish with: pve-gpu-passthrough release 100\n");
 	CHECK_STR(fk_override(&w->k, GPU), ""); /* the kernel may still find it a driver */
-	CHECK(!exists("/run/pve-gpu-passthrough/100.state"));
+	/* the state file keeps the device that is not back (and the consoles) for that release */
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+	CHECK_STR(text_of(w, "/sys/class/vtconsole/vtcon1/bind"), "0");
+	w->k.host_refuses = false;
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: no driver -> nouveau");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.1: no driver -> snd_hda_intel");
+	{
+		char snap[512];
+
+		snapshot(w, snap, sizeof(snap));
+		CHECK_STR(snap, host_before);
+	}
 }
 
 TEST(give_back_waits_while_the_group_is_open)
@@ -367,12 +471,21 @@ TEST(unbind_that_hangs_times_out)
 	CHECK(handoff_prepare(&w->ops, 100) < 0);
 	opts.unbind_timeout_ms = 1000;
 	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: nouveau did not let go within 200 ms");
-	CHECK_STR(fk_override(&w->k, GPU), ""); /* rolled back */
-	/* let the blocked child go */
+	CHECK_STR(fk_override(&w->k, GPU), "vfio-pci"); /* left alone while nouveau hangs */
+	CHECK_STR(fk_override(&w->k, AUDIO), "");       /* rolled back */
+	/* let the blocked child go; then release finishes the job */
 	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	CHECK(fd >= 0);
 	usleep(100 * 1000);
 	close(fd);
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	{
+		char snap[512];
+
+		snapshot(w, snap, sizeof(snap));
+		CHECK_STR(snap, host_before);
+	}
 }
 
 /* The child stuck in the unbind write outlives the failed pre-start: it must hold none of the
@@ -390,6 +503,15 @@ TEST(stuck_unbind_child_holds_no_device_lock)
 	opts.unbind_timeout_ms = 200;
 	CHECK(handoff_prepare(&w->ops, 100) < 0);
 	opts.unbind_timeout_ms = 1000;
+	/* not undone: the driver still has the device; the state file stays for release */
+	CHECK(w->left_changed);
+	CHECK_CONTAINS(w->cap.text, "E: still changed: 0000:02:00.0: nouveau has not let go (its "
+				    "unbind did not return; driver_override stays vfio-pci); when "
+				    "the device is free, finish with: pve-gpu-passthrough release "
+				    "100\n");
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+	CHECK_STR(fk_override(&w->k, GPU), "vfio-pci"); /* not touched while its driver hangs */
+	CHECK_STR(fk_override(&w->k, AUDIO), "");        /* the other member is given back */
 	/* the child is still blocked in open() of the FIFO: the locks must be free */
 	lock = devlock_take(&w->sr, GPU, &holder);
 	CHECK(lock >= 0);
