@@ -1,6 +1,7 @@
 /* cmd_vm.c - `prepare VMID [--dry-run]` and `release VMID [--dry-run]`: what the hookscript
  * does at pre-start and post-stop, by hand (the same engine; --dry-run changes nothing and
- * prints every write it would make). */
+ * prints every write it would make); `release --stale`: reconcile every state file (give back
+ * the devices of VMs that are neither running nor starting; reconcile.h). */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include "cli.h"
 #include "cfg_ini.h"
 #include "dev_handoff.h"
+#include "dev_reconcile.h"
 #include "pve_conf.h"
 #include "util.h"
 
@@ -22,24 +24,25 @@ static void print_line(void *ud, enum ho_level level, const char *msg)
 
 static int run(struct cli_globals *g, int argc, char **argv, bool prepare)
 {
-	static const struct option opts[] = { { "dry-run", no_argument, NULL, 'n' }, { 0 } };
+	static const struct option opts[] = { { "dry-run", no_argument, NULL, 'n' },
+					      { "stale", no_argument, NULL, 's' }, { 0 } };
 	struct pgp_config cfg;
-	int vmid;
+	int vmid = 0;
 	char node[128], err[512];
-	bool dry = false;
+	bool dry = false, stale = false;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
-		if (c != 'n') {
-			fprintf(stderr, "usage: pve-gpu-passthrough %s VMID [--dry-run]\n", argv[0]);
-			return CLI_EXIT_USAGE;
-		}
-		dry = true;
+		if (c == 'n')
+			dry = true;
+		else if (c == 's' && !prepare)
+			stale = true;
+		else
+			goto usage;
 	}
-	if (argc - optind != 1 || pve_vmid_parse(argv[optind], &vmid) < 0) {
-		fprintf(stderr, "usage: pve-gpu-passthrough %s VMID [--dry-run]\n", argv[0]);
-		return CLI_EXIT_USAGE;
-	}
+	if (stale ? argc != optind || dry
+		  : argc - optind != 1 || pve_vmid_parse(argv[optind], &vmid) < 0)
+		goto usage;
 	r = config_load(&g->root, g->config, &cfg, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "error: %s\n", err);
@@ -53,8 +56,15 @@ static int run(struct cli_globals *g, int argc, char **argv, bool prepare)
 		.dry_run = dry,
 		.log = print_line,
 	};
-	r = prepare ? handoff_prepare(&ops, vmid) : handoff_release(&ops, vmid);
+	if (stale)
+		r = reconcile_all(&ops, 0);
+	else
+		r = prepare ? handoff_prepare(&ops, vmid) : handoff_release(&ops, vmid);
 	return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+usage:
+	fprintf(stderr, "usage: pve-gpu-passthrough %s\n",
+		prepare ? "prepare VMID [--dry-run]" : "release VMID [--dry-run] | release --stale");
+	return CLI_EXIT_USAGE;
 }
 
 static int cmd_prepare(struct cli_globals *g, int argc, char **argv)
@@ -69,5 +79,6 @@ static int cmd_release(struct cli_globals *g, int argc, char **argv)
 
 CLI_COMMAND(prepare, "prepare", cmd_prepare, "VMID [--dry-run]",
 	    "hand VMID's GPUs to vfio-pci now (what pre-start does)");
-CLI_COMMAND(release, "release", cmd_release, "VMID [--dry-run]",
-	    "give VMID's devices back now (what post-stop does)");
+CLI_COMMAND(release, "release", cmd_release, "VMID [--dry-run] | --stale",
+	    "give VMID's devices back now (what post-stop does); --stale: those of every VM "
+	    "that is neither running nor starting");

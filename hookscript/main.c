@@ -25,6 +25,7 @@
 #include "cfg_ini.h"
 #include "exitcode.h"
 #include "dev_handoff.h"
+#include "dev_reconcile.h"
 #include "pve_conf.h"
 #include "dev_state.h"
 #include "util.h"
@@ -53,6 +54,42 @@ static void log_line(void *ud, enum ho_level level, const char *msg)
 	if (lg->syslog)
 		syslog(level == HO_ERROR ? LOG_ERR : level == HO_WARN ? LOG_WARNING : LOG_INFO,
 		       "VM %d: %s%s", lg->vmid, prefix[level], msg);
+}
+
+/* How long the watcher waits for Proxmox's start to end (its config lock): a start with PCI
+ * devices may take minutes (qemu-server's start timeout is 120 s and more for large memory);
+ * beyond that the package's timer (release --stale) takes over. */
+#define WATCH_WAIT_MS (15UL * 60 * 1000)
+
+/* pre-start of a VM with devices: first give back what VMs that are neither running nor
+ * starting still hold (their failed starts left it), so their devices are free again. */
+static void reconcile_first(const struct handoff_ops *ops, int vmid)
+{
+	if (!ops->dry_run)
+		reconcile_all(ops, vmid);
+}
+
+/* After pre-start left a state file: a detached watcher gives the devices back if this start
+ * fails after the hook (Proxmox then runs no post-stop). */
+static void leave_watcher(const struct handoff_ops *ops, struct logger *lg, int vmid)
+{
+	char path[SR_PATH_MAX];
+	int r;
+
+	if (ops->dry_run || sr_path(path, STATE_DIR "/%d.state", vmid) < 0 ||
+	    !sr_exists(ops->sr, path))
+		return;
+	fflush(stdout);
+	fflush(stderr);
+	r = reconcile_watch(ops, vmid, WATCH_WAIT_MS);
+	if (r < 0) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "cannot leave a watcher for a failed start (%s); "
+			 "'pve-gpu-passthrough release --stale' gives the devices back then",
+			 strerror(-r));
+		log_line(lg, HO_WARN, msg);
+	}
 }
 
 static int usage(void)
@@ -151,7 +188,9 @@ int main(int argc, char **argv)
 		.left_changed = &left_changed,
 	};
 	if (!strcmp(phase, "pre-start")) {
+		reconcile_first(&ops, lg.vmid);
 		r = handoff_prepare(&ops, lg.vmid);
+		leave_watcher(&ops, &lg, lg.vmid);
 		if (r < 0)
 			log_line(&lg, HO_ERROR, left_changed
 				 ? "VM start aborted: the host is NOT as it was before (see above)"

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include "fakesys.h"
 #include "dev_handoff.h"
 #include "harness.h"
+#include "dev_reconcile.h"
 #include "util.h"
 
 #define GPU "0000:02:00.0"
@@ -894,4 +897,188 @@ TEST(failure_stops_the_other_groups)
 	CHECK(!strstr(w->k.log, "unbind=" AUDIO2 "\n")); /* never reached */
 	snapshot3(w, snap, sizeof(snap));
 	CHECK_STR(snap, host3);
+/* ---- reconcile (dev_reconcile.h): release --stale, the pre-start watcher ---------------------- */
+
+/* Writes FILE below the fake root with LEN bytes of DATA (NULs allowed), making its parents. */
+static void put_file(const char *rel, const char *data, size_t len)
+{
+	char p[1024], cmd[1200];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s%s", test_tmpdir(), rel);
+	snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", p);
+	CHECK_INT(system(cmd), 0);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+	CHECK_INT(write(fd, data, len), (long long)len);
+	close(fd);
+}
+
+/* VM VMID's QEMU as qemu-server starts it: its pidfile names PID, whose command line has
+ * "-id" ID (ID != VMID: a reused pid). */
+static void fake_qemu(int vmid, int pid, int id)
+{
+	char rel[128], cmd[128], num[16];
+	int n;
+
+	snprintf(rel, sizeof(rel), "/run/qemu-server/%d.pid", vmid);
+	snprintf(num, sizeof(num), "%d\n", pid);
+	put_file(rel, num, strlen(num));
+	n = snprintf(cmd, sizeof(cmd), "/usr/bin/kvm%c-id%c%d%c-name%cvm%d,debug-threads=on%c", 0,
+		     0, id, 0, 0, id, 0);
+	snprintf(rel, sizeof(rel), "/proc/%d/cmdline", pid);
+	put_file(rel, cmd, (size_t)n);
+}
+
+/* A fake host under Proxmox: its config lock directory exists. */
+static struct world *pve_world(void)
+{
+	return world("dir /var/lock/qemu-server\n");
+}
+
+/* Holds VM VMID's config lock (as Proxmox during a start); returns the fd. */
+static int hold_config_lock(int vmid)
+{
+	char p[1024];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/var/lock/qemu-server/lock-%d.conf", test_tmpdir(), vmid);
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+	CHECK_INT(flock(fd, LOCK_EX | LOCK_NB), 0);
+	return fd;
+}
+
+TEST(release_stale_gives_back_a_vm_that_is_not_running)
+{
+	struct world *w = pve_world();
+	char snap[512];
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, "VM 100 is not running: giving its devices back\n");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: vfio-pci -> nouveau\n");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.1: vfio-pci -> snd_hda_intel\n");
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+	/* a pidfile whose pid is now another VM's QEMU (reused) is no running VM either */
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	fake_qemu(100, 4242, 101);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, "VM 100 is not running");
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+TEST(release_stale_leaves_a_running_vm_alone)
+{
+	struct world *w = pve_world();
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	fake_qemu(100, 4242, 100);
+	CHECK_INT(vm_qemu_running(&w->sr, 100), 1);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_STR(w->cap.text, "0000:02:00.0: VM 100 is running; left on vfio-pci\n"
+			       "0000:02:00.1: VM 100 is running; left on vfio-pci\n");
+	CHECK_STR(w->k.log, "");
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+}
+
+TEST(release_stale_leaves_a_starting_vm_alone)
+{
+	struct world *w = pve_world();
+	int lock;
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	lock = hold_config_lock(100);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: VM 100 is starting (its config lock is held); "
+				    "left on vfio-pci\n");
+	CHECK_STR(w->k.log, "");
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+	close(lock);
+	/* without Proxmox's lock directory nothing can be told: left alone too */
+	{
+		char cmd[700];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s/var/lock/qemu-server'", test_tmpdir());
+		CHECK_INT(system(cmd), 0);
+	}
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: no Proxmox config lock for VM 100");
+	CHECK_STR(w->k.log, "");
+	/* the VM excluded (a pre-start's own) is not looked at */
+	CHECK_INT(fakesys_build(test_tmpdir(), "dir /var/lock/qemu-server\n", NULL), 0);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 100), 0);
+	CHECK_STR(w->cap.text, "");
+}
+
+/* The watcher a pre-start leaves: the hook's caller sees EOF on the hook's output at once
+ * (the watcher holds none of its fds), while the watcher waits for the config lock; when the
+ * start ends without a QEMU, the devices come back. */
+TEST(watcher_holds_no_fd_and_gives_back_after_a_failed_start)
+{
+	struct world *w = pve_world();
+	char snap[512], buf[256];
+	int out[2], lock, status;
+	pid_t hook;
+	ssize_t n;
+	uint64_t deadline;
+
+	lock = hold_config_lock(100); /* Proxmox's start */
+	CHECK_INT(pipe(out), 0);
+	hook = fork();
+	CHECK(hook >= 0);
+	if (hook == 0) {
+		/* the hook: its stdout and stderr are Proxmox's pipe */
+		dup2(out[1], STDOUT_FILENO);
+		dup2(out[1], STDERR_FILENO);
+		close(out[0]);
+		close(out[1]);
+		if (handoff_prepare(&w->ops, 100) < 0)
+			_exit(3);
+		printf("prepared\n");
+		fflush(stdout);
+		_exit(reconcile_watch(&w->ops, 100, 20000) < 0 ? 4 : 0);
+	}
+	close(out[1]);
+	CHECK_INT(waitpid(hook, &status, 0), hook);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* EOF right after the hook exited, with the watcher still waiting for the lock */
+	{
+		struct pollfd pfd = { .fd = out[0], .events = POLLIN };
+		size_t got = 0;
+
+		deadline = now_ms() + 2000;
+		for (;;) {
+			int left = (int)(deadline > now_ms() ? deadline - now_ms() : 0);
+
+			CHECK(poll(&pfd, 1, left) == 1); /* not a timeout: EOF or data */
+			n = read(out[0], buf + got, sizeof(buf) - 1 - got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		buf[got] = '\0';
+		CHECK_INT(n, 0);
+		CHECK_CONTAINS(buf, "prepared\n");
+	}
+	close(out[0]);
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci"); /* still waiting: nothing given back */
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+	/* the start fails: Proxmox lets go of the lock, no QEMU ran */
+	close(lock);
+	deadline = now_ms() + 10000;
+	while (exists("/run/pve-gpu-passthrough/100.state") && now_ms() < deadline)
+		usleep(20 * 1000);
+	CHECK(!exists("/run/pve-gpu-passthrough/100.state"));
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
 }
