@@ -700,6 +700,18 @@ static int check_all(struct job *j)
 
 /* ---- state -------------------------------------------------------------------------------- */
 
+/* A state file that cannot be used (R from state_load): its path and what is wrong with it
+ * (the line, for one edited by hand), then WHAT follows. */
+static void state_refused(struct job *j, int r, const char *what)
+{
+	char why[256];
+
+	if (r != -EINVAL || state_explain(j->ops->sr, j->vmid, why, sizeof(why)) < 0)
+		snprintf(why, sizeof(why), "%s", sr_strerror(r));
+	ERR(j, "state file %s/%d.state of VM %d is refused: %s; %s", STATE_DIR, j->vmid, j->vmid,
+	    why, what);
+}
+
 static int record_state(struct job *j)
 {
 	struct handoff_state *s = &j->st;
@@ -1331,8 +1343,7 @@ int handoff_prepare(const struct handoff_ops *ops, int vmid)
 		memset(&j->st, 0, sizeof(j->st));
 		j->st.vmid = vmid;
 	} else {
-		ERR(j, "state file of VM %d is unreadable (%s); remove %s/%d.state after checking "
-		       "the devices' drivers", vmid, sr_strerror(r), STATE_DIR, vmid);
+		state_refused(j, r, "remove it after checking the devices' drivers");
 		goto out;
 	}
 	if ((r = check_all(j)) < 0)
@@ -1465,7 +1476,8 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		goto out;
 	}
 	if (r < 0) {
-		ERR(j, "state file of VM %d is unreadable: %s", vmid, sr_strerror(r));
+		state_refused(j, r, "nothing is given back; fix or remove it after checking the "
+				    "devices' drivers");
 		goto out;
 	}
 	for (int i = 0; i < s->ndevs; i++)

@@ -185,88 +185,158 @@ static int parse_reset(char *p, struct handoff_state *s)
 	return 0;
 }
 
-int state_parse(const char *text, struct handoff_state *s)
+/* One line of the file; *HEADER and *HAVE_VMID carry what earlier lines had. */
+static int parse_line(char *line, struct handoff_state *s, bool *header, bool *have_vmid)
+{
+	char kw[32], *p = line;
+	unsigned long v;
+
+	if (word(&p, kw, sizeof(kw)) < 0)
+		return -EINVAL;
+	if (!*header) {
+		if (strcmp(kw, "pve-gpu-passthrough-state") || word_num(&p, 1, &v) < 0 || v != 1)
+			return -EINVAL;
+		*header = true;
+	} else if (!strcmp(kw, "vmid")) {
+		if (*have_vmid || word_num(&p, 999999999, &v) < 0 || *p)
+			return -EINVAL;
+		s->vmid = (int)v;
+		*have_vmid = true;
+	} else if (!strcmp(kw, "device")) {
+		if (s->ndevs >= STATE_MAX_DEVS || parse_device(p, &s->devs[s->ndevs]) < 0 ||
+		    state_find(s, s->devs[s->ndevs].name))
+			return -EINVAL;
+		s->ndevs++;
+	} else if (!strcmp(kw, "vtcon")) {
+		if (s->nvtcons >= STATE_MAX_CONS || word_num(&p, 63, &v) < 0 || *p)
+			return -EINVAL;
+		for (int i = 0; i < s->nvtcons; i++)
+			if (s->vtcons[i] == (int)v)
+				return -EINVAL;
+		s->vtcons[s->nvtcons++] = (int)v;
+	} else if (!strcmp(kw, "fb")) {
+		if (s->nfbs >= STATE_MAX_CONS || word(&p, s->fbs[s->nfbs], sizeof(s->fbs[0])) < 0 ||
+		    word(&p, s->fb_drivers[s->nfbs], sizeof(s->fb_drivers[0])) < 0 || *p ||
+		    !kernel_name_valid(s->fbs[s->nfbs]) ||
+		    !kernel_name_valid(s->fb_drivers[s->nfbs]))
+			return -EINVAL;
+		for (int i = 0; i < s->nfbs; i++)
+			if (!strcmp(s->fbs[i], s->fbs[s->nfbs]))
+				return -EINVAL;
+		s->nfbs++;
+	} else if (!strcmp(kw, "con2fb")) {
+		char mask[20];
+		unsigned long long m;
+		char *end;
+
+		if (s->con_mask || word(&p, s->con_home, sizeof(s->con_home)) < 0 ||
+		    !canonical_pci(s->con_home) || word(&p, mask, sizeof(mask)) < 0 || *p ||
+		    !isxdigit((unsigned char)mask[0]))
+			return -EINVAL;
+		errno = 0;
+		m = strtoull(mask, &end, 16);
+		/* 63 consoles at most; bit 63 and an empty set are not a record we write */
+		if (errno || *end || m == 0 || m >> 63)
+			return -EINVAL;
+		s->con_mask = m;
+	} else if (!strcmp(kw, "vgacon")) {
+		if (s->vgacon[0] || word(&p, s->vgacon, sizeof(s->vgacon)) < 0 || *p ||
+		    !canonical_pci(s->vgacon))
+			return -EINVAL;
+	} else if (!strcmp(kw, "reset")) {
+		if (s->nresets >= STATE_MAX_DEVS || parse_reset(p, s) < 0)
+			return -EINVAL;
+		s->nresets++;
+	} else if (!strcmp(kw, "persistenced")) {
+		if (s->persistenced || word_num(&p, 1, &v) < 0 || v != 1 || *p)
+			return -EINVAL;
+		s->persistenced = true;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* state_parse; *BAD gets the number (from 1) of the first line refused, 0 when the whole text
+ * is refused (no header or vmid, too long). */
+static int parse_at(const char *text, struct handoff_state *s, int *bad)
 {
 	char buf[STATE_MAX_BYTES], *save = NULL;
 	bool header = false, have_vmid = false;
+	int r;
 
+	*bad = 0;
 	memset(s, 0, sizeof(*s));
 	if (str_copy(buf, sizeof(buf), text) < 0)
 		return -EFBIG;
 	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char kw[32], *p = line;
-		unsigned long v;
-
-		if (word(&p, kw, sizeof(kw)) < 0)
-			return -EINVAL;
-		if (!header) {
-			if (strcmp(kw, "pve-gpu-passthrough-state") || word_num(&p, 1, &v) < 0 || v != 1)
-				return -EINVAL;
-			header = true;
-		} else if (!strcmp(kw, "vmid")) {
-			if (have_vmid || word_num(&p, 999999999, &v) < 0 || *p)
-				return -EINVAL;
-			s->vmid = (int)v;
-			have_vmid = true;
-		} else if (!strcmp(kw, "device")) {
-			if (s->ndevs >= STATE_MAX_DEVS || parse_device(p, &s->devs[s->ndevs]) < 0 ||
-			    state_find(s, s->devs[s->ndevs].name))
-				return -EINVAL;
-			s->ndevs++;
-		} else if (!strcmp(kw, "vtcon")) {
-			if (s->nvtcons >= STATE_MAX_CONS || word_num(&p, 63, &v) < 0 || *p)
-				return -EINVAL;
-			for (int i = 0; i < s->nvtcons; i++)
-				if (s->vtcons[i] == (int)v)
-					return -EINVAL;
-			s->vtcons[s->nvtcons++] = (int)v;
-		} else if (!strcmp(kw, "fb")) {
-			if (s->nfbs >= STATE_MAX_CONS || word(&p, s->fbs[s->nfbs], sizeof(s->fbs[0])) < 0 ||
-			    word(&p, s->fb_drivers[s->nfbs], sizeof(s->fb_drivers[0])) < 0 || *p ||
-			    !kernel_name_valid(s->fbs[s->nfbs]) ||
-			    !kernel_name_valid(s->fb_drivers[s->nfbs]))
-				return -EINVAL;
-			for (int i = 0; i < s->nfbs; i++)
-				if (!strcmp(s->fbs[i], s->fbs[s->nfbs]))
-					return -EINVAL;
-			s->nfbs++;
-		} else if (!strcmp(kw, "con2fb")) {
-			char mask[20];
-			unsigned long long m;
-			char *end;
-
-			if (s->con_mask || word(&p, s->con_home, sizeof(s->con_home)) < 0 ||
-			    !canonical_pci(s->con_home) || word(&p, mask, sizeof(mask)) < 0 || *p ||
-			    !isxdigit((unsigned char)mask[0]))
-				return -EINVAL;
-			errno = 0;
-			m = strtoull(mask, &end, 16);
-			/* 63 consoles at most; bit 63 and an empty set are not a record we write */
-			if (errno || *end || m == 0 || m >> 63)
-				return -EINVAL;
-			s->con_mask = m;
-		} else if (!strcmp(kw, "vgacon")) {
-			if (s->vgacon[0] || word(&p, s->vgacon, sizeof(s->vgacon)) < 0 || *p ||
-			    !canonical_pci(s->vgacon))
-				return -EINVAL;
-		} else if (!strcmp(kw, "reset")) {
-			if (s->nresets >= STATE_MAX_DEVS || parse_reset(p, s) < 0)
-				return -EINVAL;
-			s->nresets++;
-		} else if (!strcmp(kw, "persistenced")) {
-			if (s->persistenced || word_num(&p, 1, &v) < 0 || v != 1 || *p)
-				return -EINVAL;
-			s->persistenced = true;
-		} else {
-			return -EINVAL;
+		r = parse_line(line, s, &header, &have_vmid);
+		if (r < 0) {
+			/* strtok_r skips empty lines: count the line ends before this one */
+			*bad = 1;
+			for (const char *c = buf; c < line; c++)
+				*bad += *c == '\0' || *c == '\n';
+			return r;
 		}
 	}
 	return header && have_vmid ? 0 : -EINVAL;
 }
 
+int state_parse(const char *text, struct handoff_state *s)
+{
+	int bad;
+
+	return parse_at(text, s, &bad);
+}
+
+
+
 static int path_of(int vmid, char out[SR_PATH_MAX])
 {
 	return sr_path(out, STATE_DIR "/%d.state", vmid);
+}
+
+int state_explain(const struct sysroot *sr, int vmid, char *why, size_t size)
+{
+	char path[SR_PATH_MAX];
+	_cleanup_free_ char *buf = NULL;
+	struct handoff_state *s;
+	size_t len;
+	int r = path_of(vmid, path), bad;
+
+	if (r < 0)
+		return r;
+	r = sr_read_file(sr, path, STATE_MAX_BYTES - 1, &buf, &len);
+	if (r < 0) {
+		snprintf(why, size, "%s", r == -EFBIG ? "larger than a state file can be"
+							  : sr_strerror(r));
+		return 0;
+	}
+	if (memchr(buf, '\0', len)) {
+		snprintf(why, size, "it holds a NUL byte");
+		return 0;
+	}
+	s = malloc(sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	r = parse_at(buf, s, &bad);
+	if (r < 0 && bad > 0) {
+		char *line = buf;
+
+		for (int i = 1; i < bad && line; i++)
+			line = (line = strchr(line, '\n')) ? line + 1 : NULL;
+		if (line)
+			line[strcspn(line, "\n")] = '\0';
+		snprintf(why, size, "line %d is not a valid record: '%.120s'", bad, line ? line : "");
+	} else if (r < 0) {
+		snprintf(why, size, "no 'pve-gpu-passthrough-state 1' header or no vmid line");
+	} else if (s->vmid != vmid) {
+		snprintf(why, size, "it is for VM %d", s->vmid);
+	} else {
+		snprintf(why, size, "valid");
+	}
+	free(s);
+	return 0;
 }
 
 int state_load(const struct sysroot *sr, int vmid, struct handoff_state *s)

@@ -53,6 +53,9 @@ struct handoff_state {
  * framebuffer or vtcon named twice. */
 int state_format(const struct handoff_state *s, char *buf, size_t size);
 int state_parse(const char *text, struct handoff_state *s);
+/* Why VMID's state file is refused, in WHY (its line number and text, or what is missing;
+ * "valid" when it is not refused). 0, or -errno when not even that can be said. */
+int state_explain(const struct sysroot *sr, int vmid, char *why, size_t size);
 /* -ENOENT when VMID has no state. */
 int state_load(const struct sysroot *sr, int vmid, struct handoff_state *s);
 int state_save(const struct sysroot *sr, const struct handoff_state *s);

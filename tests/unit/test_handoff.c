@@ -416,7 +416,10 @@ TEST(release_fb_traversal_writes_nothing)
 				"vmid 100\\nfb simple-framebuffer.0 ../../../../etc/victim\\n\n", NULL), 0);
 	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
 	CHECK_INT(handoff_release(&ops, 100), -EINVAL);
-	CHECK_CONTAINS(cap.text, "state file of VM 100 is unreadable");
+	/* refused with the path and what is wrong: the line, as a hand edit would be shown */
+	CHECK_CONTAINS(cap.text, "E: state file /run/pve-gpu-passthrough/100.state of VM 100 is "
+				 "refused: line 3 is not a valid record: 'fb simple-framebuffer.0 "
+				 "../../../../etc/victim'; nothing is given back");
 	CHECK_INT(sr_read_str(&sr, "/etc/victim/bind", buf, sizeof(buf)), 4);
 	CHECK_STR(buf, "keep");
 }
@@ -455,7 +458,8 @@ TEST(release_duplicate_device_refused)
 				"nouveau override - vfio 0\\n\n", NULL), 0);
 	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
 	CHECK_INT(handoff_release(&ops, 100), -EINVAL);
-	CHECK_CONTAINS(cap.text, "unreadable");
+	CHECK_CONTAINS(cap.text, "100.state of VM 100 is refused: line 4 is not a valid record: "
+				 "'device 0000:02:00.0 ");
 }
 
 /* A state file that is a FIFO (or a directory) is refused without blocking. */
