@@ -215,6 +215,15 @@ test_install() {
 		/usr/share/doc/$pkg/copyright; do
 		check "$r.file:$f" test -s "$root$f"
 	done
+	# The reconcile units: shipped where the release's systemd looks, the timer enabled.
+	unitdir=
+	for d in /usr/lib/systemd/system /lib/systemd/system; do
+		[ -f "$root$d/$pkg-reconcile.timer" ] && unitdir=$d && break
+	done
+	check "$r.unit-timer" test -n "$unitdir"
+	check "$r.unit-service" test -f "$root$unitdir/$pkg-reconcile.service"
+	check "$r.unit-runs-release-stale" grep -qx "ExecStart=/usr/sbin/$pkg release --stale" "$root$unitdir/$pkg-reconcile.service"
+	check "$r.unit-timer-enabled" test -L "$root/etc/systemd/system/timers.target.wants/$pkg-reconcile.timer"
 	check "$r.conffile" sh -c "chroot '$root' dpkg-query -W -f='\${Conffiles}' $pkg | grep -q ' /etc/$pkg.ini '"
 	check "$r.conffile-content" cmp "$root/etc/$pkg.ini" doc/$pkg.ini
 	# The binaries run in a clean root with only the declared dependencies.
@@ -278,6 +287,7 @@ test_install() {
 	check "$r.remove-warns-running-vms" grep -q "until a reboot): 100" "$work/$r.remove.log"
 	rm -rf "${root:?}/run/$pkg" # a reboot would
 	check "$r.remove-files-gone" test ! -e "$root/usr/sbin/$pkg" -a ! -e "$root/usr/libexec/$pkg"
+	check "$r.remove-units-gone" test ! -e "$root$unitdir/$pkg-reconcile.timer"
 	check "$r.remove-keeps-conffile" test -f "$root/etc/$pkg.ini"
 	check "$r.remove-keeps-snippet" test -L "$root$snippet"
 	if [ "$has_hook" = 1 ]; then
