@@ -11,13 +11,20 @@
  *       no checks, no state, no waiting. The drivers (and vfio-pci) must be loaded.
  *   labtool con2fb
  *       prints which framebuffer carries each framebuffer console, one line per framebuffer:
- *       "con2fb tty1-tty63 fb1 0000:01:00.0" ("con2fb none" without framebuffers). */
+ *       "con2fb tty1-tty63 fb1 0000:01:00.0" ("con2fb none" without framebuffers).
+ *   labtool trylock FILE
+ *       exit 0 when an exclusive flock on FILE can be taken now (it is let go at once), 1 when
+ *       another process holds it, 2 on error (the hook's device locks, Proxmox's config lock).
+ *   labtool locked FILE CMD [ARGS...]
+ *       runs CMD while holding an exclusive flock on FILE (created), as Proxmox holds a VM's
+ *       config lock for a whole start; exits with CMD's status. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,6 +138,35 @@ static int con2fb(struct sysroot *sr)
 	return 0;
 }
 
+static int trylock(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return 2;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return 1;
+	close(fd);
+	return 0;
+}
+
+static int locked(const char *path, char **argv)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), st;
+	pid_t pid;
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		return 2;
+	pid = fork();
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return 2;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 2;
+}
+
 int main(int argc, char **argv)
 {
 	const char *devs[16];
@@ -146,6 +182,10 @@ int main(int argc, char **argv)
 			return 2;
 		return con2fb(&sr);
 	}
+	if (argc == 3 && !strcmp(argv[1], "trylock"))
+		return trylock(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "locked"))
+		return locked(argv[2], argv + 3);
 	if (argc >= 6 && !strcmp(argv[1], "min")) {
 		if (sr_open(&sr, "/") < 0)
 			return 2;
@@ -153,7 +193,8 @@ int main(int argc, char **argv)
 	}
 	if (argc < 4 || strcmp(argv[1], "vfio") != 0) {
 		fprintf(stderr, "usage: labtool vfio GROUP DEV [DEV...] [--bar0] | time CMD... | "
-				"min to-vfio|to-host VTCON GROUP DEV... | con2fb\n");
+				"min to-vfio|to-host VTCON GROUP DEV... | con2fb | trylock FILE | "
+				"locked FILE CMD...\n");
 		return 2;
 	}
 	for (int i = 3; i < argc; i++) {

@@ -239,3 +239,60 @@ run_vm_qemu() {
 	tr -d '\r' <"$2.mon" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' >"$2.pci"
 	return $rc
 }
+
+# ---- the fault driver (tests/lab/testdrv; in the image for 6.1 and pve only) ----
+LABTEST=/sys/module/labtest/parameters
+
+# testdrv_take DEV...: load labtest and give it DEV through driver_override (which stays set:
+# labtest has no id table, so the override is part of the device's "host" state).
+testdrv_take() {
+	$MODPROBE labtest || { lab_fail "labtest.ko is not in this image (not built for $(cat /lab/series))"; return 1; }
+	for d in "$@"; do
+		echo labtest >"/sys/bus/pci/devices/$d/driver_override"
+		[ -e "/sys/bus/pci/devices/$d/driver" ] && echo "$d" >"/sys/bus/pci/devices/$d/driver/unbind"
+		echo "$d" >/sys/bus/pci/drivers_probe
+	done
+}
+
+# Milliseconds since boot (busybox date has no %N).
+uptime_ms() {
+	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
+}
+
+# wait_driver DEV DRIVER [SECS]: poll until DEV is on DRIVER ("none"), 10 s by default.
+wait_driver() {
+	i=0
+	while [ "$(driver_of "$1")" != "$2" ] && [ $i -lt $((${3:-10} * 20)) ]; do
+		usleep 50000
+		i=$((i + 1))
+	done
+	expect_driver "$1" "$2"
+}
+
+# host_snapshot plus what a fault may leave behind: state files and held device locks.
+fault_snapshot() {
+	host_snapshot
+	for f in /run/pve-gpu-passthrough/*.state; do [ -e "$f" ] && echo "state $f"; done
+	for f in /run/pve-gpu-passthrough/lock/*; do
+		[ -e "$f" ] || continue
+		labtool trylock "$f" || echo "lock held $f"
+	done
+}
+
+# show_diff BEFORE AFTER: both snapshots when they differ.
+show_diff() {
+	[ "$1" = "$2" ] || { echo "before:"; echo "$1"; echo "after:"; echo "$2"; }
+}
+
+# testdrv_give_back DEV...: undo testdrv_take (the host driver takes DEV again), reset
+# labtest's parameters, so later scenarios of the boot start from the host as it booted.
+testdrv_give_back() {
+	for p in remove_delay_ms probe_errno; do echo 0 >"$LABTEST/$p"; done
+	echo 1 >"$LABTEST/release"
+	echo 0 >"$LABTEST/release"
+	for d in "$@"; do
+		echo >"/sys/bus/pci/devices/$d/driver_override"
+		[ -e "/sys/bus/pci/devices/$d/driver" ] && echo "$d" >"/sys/bus/pci/devices/$d/driver/unbind"
+		echo "$d" >/sys/bus/pci/drivers_probe
+	done
+}
