@@ -144,8 +144,13 @@ int reconcile_vm(const struct handoff_ops *ops, int vmid, unsigned long wait_ms)
 		goto out;
 	}
 	if (r < 0) {
-		say(ops, HO_ERROR, "%s/%d.state: %s; not reconciling VM %d", STATE_DIR, vmid,
-		    sr_strerror(r), vmid);
+		char what[256];
+
+		if (r != -EINVAL || state_explain(ops->sr, vmid, what, sizeof(what)) < 0)
+			snprintf(what, sizeof(what), "%s", sr_strerror(r));
+		say(ops, HO_ERROR, "state file %s/%d.state of VM %d is refused: %s; not reconciling "
+		    "it (fix or remove it after checking the devices' drivers)", STATE_DIR, vmid, vmid,
+		    what);
 		goto out;
 	}
 	lock = vm_config_lock(ops->sr, vmid, wait_ms);

@@ -972,6 +972,28 @@ TEST(release_stale_gives_back_a_vm_that_is_not_running)
 	CHECK_STR(snap, host_before);
 }
 
+/* A state file edited by hand: refused with its path and line, nothing written, and the other
+ * state files are still reconciled. */
+TEST(release_stale_refuses_an_edited_state_file)
+{
+	struct world *w = pve_world();
+	static const char bad[] = "pve-gpu-passthrough-state 1\nvmid 105\n"
+				  "device 0000:02:00.0 group many id 10de:0fc6 driver nouveau "
+				  "override - vfio 0\n";
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	put_file("/run/pve-gpu-passthrough/105.state", bad, sizeof(bad) - 1);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), -EINVAL);
+	CHECK_CONTAINS(w->cap.text, "E: state file /run/pve-gpu-passthrough/105.state of VM 105 is "
+				    "refused: line 3 is not a valid record: 'device 0000:02:00.0 group "
+				    "many id 10de:0fc6 driver nouveau override - vfio 0'; not "
+				    "reconciling it");
+	CHECK_CONTAINS(w->cap.text, "VM 100 is not running: giving its devices back");
+	CHECK_STR(fk_driver(&w->k, GPU), "nouveau");
+	CHECK(exists("/run/pve-gpu-passthrough/105.state"));
+}
+
 TEST(release_stale_leaves_a_running_vm_alone)
 {
 	struct world *w = pve_world();

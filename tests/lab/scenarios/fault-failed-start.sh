@@ -26,7 +26,8 @@ show_diff "$before" "$after"
 # A start that succeeds: QEMU runs (a live pid whose command line names the VM) when Proxmox
 # lets go of the lock; the watcher then leaves the devices alone, and so does release --stale.
 mkdir -p /run/qemu-server
-sh -c 'sleep 600; :' qemu-lab -id 100 &
+# (its output away from the scenario's pipe, and no child left behind when it is killed)
+sh -c 'while :; do sleep 1; done' qemu-lab -id 100 </dev/null >/dev/null 2>&1 &
 qpid=$!
 echo $qpid >/run/qemu-server/100.pid
 labtool locked $lock /bin/sh -c "env -i LC_ALL=C PATH=/sbin:/bin:/usr/sbin:/usr/bin $HOOK 100 pre-start </dev/null >/dev/null 2>&1"
