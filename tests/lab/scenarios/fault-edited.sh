@@ -1,7 +1,7 @@
 # fault-edited: a state file edited by hand is refused with its path and what is wrong (the
 # line), by post-stop, release and release --stale alike, and nothing is changed.
 load_host_drivers
-mkdir -p /var/lock/qemu-server
+# (no Proxmox lock directory: the watcher pre-start leaves touches nothing here)
 gpu_vm_conf 100
 expect_hook 0 100 pre-start
 before=$(fault_snapshot)
@@ -23,4 +23,3 @@ show_diff "$before" "$after"
 # the admin puts the line back: post-stop converges
 sed -i "s/^device $GPU group many/device $GPU group $(group_of $GPU)/" $st
 expect_hook 0 100 post-stop
-rm -rf /var/lock/qemu-server
