@@ -81,7 +81,14 @@ static void leave_watcher(const struct handoff_ops *ops, struct logger *lg, int 
 		return;
 	fflush(stdout);
 	fflush(stderr);
+	/* The watcher closes every fd it inherits, the syslog socket too; glibc would close
+	 * that fd number again on its next failed send, by then another file's (the config
+	 * lock's). Closed here, the watcher's first syslog() opens its own. */
+	if (lg->syslog)
+		closelog();
 	r = reconcile_watch(ops, vmid, WATCH_WAIT_MS);
+	if (lg->syslog)
+		openlog("pve-gpu-passthrough", LOG_PID, LOG_DAEMON);
 	if (r < 0) {
 		char msg[160];
 
