@@ -1,6 +1,6 @@
 # fault-stuck-unbind: the GPU's driver never returns from remove() (labtest with
 # remove_delay_ms=-1, as NVIDIA's driver with persistence mode). pre-start fails within
-# unbind_timeout plus about a second and says what is left (exit 3: the GPU's driver has not let
+# unbind_timeout plus about a second and says what is left (exit 4: the GPU's driver has not let
 # go); the stuck unbind child holds no device lock; the audio function is given back; once the
 # driver lets go, "release" converges to the host as it was.
 load_host_drivers
@@ -17,7 +17,7 @@ hook 100 pre-start >/tmp/pre.out 2>&1
 rc=$?
 ms=$(($(uptime_ms) - t0))
 cat /tmp/pre.out
-check "pre-start exits 3 (not everything undone; status $rc)" test "$rc" = 3
+check "pre-start exits 4 (not everything undone; status $rc)" test "$rc" = 4
 echo "pre-start took $ms ms (unbind_timeout 2000 ms)"
 check "pre-start ends within the deadline plus a few seconds" test "$ms" -lt 6000
 check "it names the stuck driver" grep -q "$GPU: labtest has not let go" /tmp/pre.out
