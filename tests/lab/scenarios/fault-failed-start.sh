@@ -4,6 +4,7 @@
 # and gives everything back. "release --stale" leaves a running VM (a live pid whose command
 # line names it) alone and gives a stopped one back.
 load_host_drivers
+syslogd -O /tmp/messages 2>/dev/null # the watcher's messages
 mkdir -p /var/lock/qemu-server
 gpu_vm_conf 100
 before=$(fault_snapshot)
@@ -16,10 +17,29 @@ labtool locked $lock /bin/sh -c "env -i LC_ALL=C PATH=/sbin:/bin:/usr/sbin:/usr/
 cat /tmp/pre.out
 check "pre-start handed the group over" grep -q 'ready: viable' /tmp/pre.out
 check "the caller saw EOF while the start still held the lock" grep -q eof-with-state /tmp/eof.seen
-# (up to a minute: the give-back, with the consoles' move back, is slow under TCG)
+# Until the watcher is done (it keeps the hook's command line): under TCG on a loaded machine
+# its give-back, with the consoles' move back, can take a minute; bounded at five.
+watcher_alive() {
+	for p in /proc/[0-9]*; do
+		grep -q 'pve-gpu-passthrough-hoo[k]' "$p/cmdline" 2>/dev/null && return 0
+	done
+	return 1
+}
 i=0
-while [ -e /run/pve-gpu-passthrough/100.state ] && [ $i -lt 1200 ]; do usleep 50000; i=$((i + 1)); done
+while [ -e /run/pve-gpu-passthrough/100.state ] && watcher_alive && [ $i -lt 6000 ]; do
+	usleep 50000
+	i=$((i + 1))
+done
 check "the watcher gave the devices back" test ! -e /run/pve-gpu-passthrough/100.state
+if [ -e /run/pve-gpu-passthrough/100.state ]; then
+	# what the watcher said (syslog) and where it is
+	cat /tmp/messages 2>/dev/null
+	for p in /proc/[0-9]*; do
+		grep -q 'pve-gpu-passthroug[h]' "$p/cmdline" 2>/dev/null || continue
+		echo "watcher ${p#/proc/}: $(tr '\0' ' ' <$p/cmdline) state=$(sed -n 's/^State://p' $p/status) wchan=$(cat $p/wchan 2>/dev/null)"
+		cat $p/stack 2>/dev/null
+	done
+fi
 after=$(fault_snapshot)
 check "host as before after the failed start" test "$before" = "$after"
 show_diff "$before" "$after"
