@@ -460,6 +460,16 @@ TEST(give_back_waits_while_the_group_is_open)
 	CHECK(exists("/run/pve-gpu-passthrough/100.state")); /* for a later release */
 }
 
+/* Waits (up to 10 s) until the blocked unbind child, let go by our opening the FIFO for
+ * reading, has written its value into it. */
+static bool child_wrote(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[64];
+
+	return poll(&p, 1, 10000) == 1 && read(fd, buf, sizeof(buf)) > 0;
+}
+
 TEST(unbind_that_hangs_times_out)
 {
 	struct world *w = world(NULL);
@@ -479,7 +489,7 @@ TEST(unbind_that_hangs_times_out)
 	/* let the blocked child go; then release finishes the job */
 	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	CHECK(fd >= 0);
-	usleep(100 * 1000);
+	CHECK(child_wrote(fd)); /* its write went through: the child is done */
 	close(fd);
 	reset_log(w);
 	CHECK_INT(handoff_release(&w->ops, 100), 0);
@@ -524,7 +534,7 @@ TEST(stuck_unbind_child_holds_no_device_lock)
 	close(lock);
 	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	CHECK(fd >= 0);
-	usleep(100 * 1000);
+	CHECK(child_wrote(fd)); /* its write went through: the child is done */
 	close(fd);
 }
 
@@ -897,6 +907,8 @@ TEST(failure_stops_the_other_groups)
 	CHECK(!strstr(w->k.log, "unbind=" AUDIO2 "\n")); /* never reached */
 	snapshot3(w, snap, sizeof(snap));
 	CHECK_STR(snap, host3);
+}
+
 /* ---- reconcile (dev_reconcile.h): release --stale, the pre-start watcher ---------------------- */
 
 /* Writes FILE below the fake root with LEN bytes of DATA (NULs allowed), making its parents. */
