@@ -366,22 +366,11 @@ void check_driver(struct ctx *c, struct check_device *cd)
 		  ", releasing the console first" : "");
 }
 
-/* The kernel series the lab boots with initcall_blacklist=sysfb_init (tests/lab scenario
- * selftest-nosysfb, on 5.10, 6.1, 6.12, 7.3 and a Proxmox-configured 7.3): no firmware
- * framebuffer device or region is left on any of them. sysfb_init is a device_initcall in
- * drivers/firmware/sysfb.c (arch/x86/kernel/sysfb.c before 5.15) over that whole range. */
-#define FB_PARAM_LAB_OLDEST 510 /* 5.10 */
-#define FB_PARAM_LAB_NEWEST 703 /* 7.3 */
-
 /* The kernel parameter that keeps the firmware from setting up a framebuffer, for kernels on
  * which the lab showed it working; NULL elsewhere (the caller says what works there). */
 const char *fb_param(const struct hostinfo *h)
 {
-	int v = kernel_series(h->release);
-
-	if (v < FB_PARAM_LAB_OLDEST || v > FB_PARAM_LAB_NEWEST)
-		return NULL;
-	return "initcall_blacklist=sysfb_init";
+	return bootcfg_fb_param(h->release);
 }
 
 void check_fb(struct ctx *c, struct check_device *cd)

@@ -2,8 +2,7 @@
  * root: CPU vendor (/proc/cpuinfo), kernel release and command line (/proc), IOMMU
  * (/sys/kernel/iommu_groups, /sys/class/iommu, ACPI DMAR/IVRS), interrupt remapping
  * (/proc/interrupts "IR-" chips), the vfio modules (libkmod on /lib/modules/RELEASE), and the
- * boot loader that owns the kernel command line (GRUB or systemd-boot through
- * proxmox-boot-tool) with the exact file and line, and how to rewrite it.
+ * kernel command line's parameter syntax. The boot loader's configuration: bootcfg.h.
  * Library code: returns 0 or -errno, never prints. */
 #ifndef PGP_HOSTINFO_H
 #define PGP_HOSTINFO_H
@@ -46,6 +45,17 @@ struct hostinfo {
 int hostinfo_read(const struct sysroot *sr, struct hostinfo *ret);
 const char *cpu_vendor_name(enum cpu_vendor v); /* "Intel", "AMD", "other" */
 
+/* One parameter of a command line ("key=value", "key", quotes group: key="a b"). */
+struct cmdline_param {
+	const char *start;
+	size_t len;     /* whole token */
+	size_t keylen;  /* up to '=' or the end */
+};
+/* The next parameter of *P into *T, *P advanced past it; false at the end. */
+bool cmdline_next(const char **p, struct cmdline_param *t);
+/* Parameter keys compare with '-' and '_' equal, as the kernel does. */
+bool cmdline_key_eq(const char *a, size_t alen, const char *b, size_t blen);
+
 /* Kernel command line parameters. Keys compare with '-' and '_' equal, as the kernel does.
  * True when CMDLINE has KEY (with or without a value). */
 bool cmdline_has(const char *cmdline, const char *key);
@@ -67,46 +77,5 @@ int hostinfo_modules(const struct sysroot *sr, const char *release, const char *
 
 /* The newest modification time of PATH below the root in *ret (seconds); -errno. */
 int hostinfo_mtime(const struct sysroot *sr, const char *path, long long *ret);
-
-enum boot_kind { BOOT_UNKNOWN = 0, BOOT_GRUB, BOOT_SYSTEMD_BOOT };
-
-/* Where the kernel command line of the next boot is configured. */
-struct bootcfg {
-	enum boot_kind kind;
-	const char *why;          /* how it was recognised (static string) */
-	bool proxmox_boot_tool;   /* /etc/kernel/proxmox-boot-uuids: ESPs kept by the tool */
-	char file[SR_PATH_MAX];   /* "/etc/default/grub", "/etc/default/grub.d/x.cfg",
-				   * "/etc/kernel/cmdline"; "" for BOOT_UNKNOWN */
-	int line;                 /* 1-based line to edit; 0: the file has none, add one */
-	char text[HI_CMDLINE_MAX];   /* that line as it is ("" when line is 0) */
-	char var[40];             /* GRUB variable ("GRUB_CMDLINE_LINUX_DEFAULT"), "" otherwise */
-	char params[HI_CMDLINE_MAX]; /* the parameters on that line */
-	char configured[2 * HI_CMDLINE_MAX]; /* every parameter the next boot gets from the
-					      * configuration (GRUB: GRUB_CMDLINE_LINUX too) */
-	char refresh[64];         /* "update-grub" or "proxmox-boot-tool refresh" */
-};
-
-/* Finds the boot loader and the line holding the command line: systemd-boot when its
- * LoaderInfo EFI variable is there (or, without efivars, proxmox-boot-tool with
- * /etc/kernel/cmdline on an EFI boot), GRUB when /etc/default/grub exists (the last
- * assignment of GRUB_CMDLINE_LINUX_DEFAULT in it and /etc/default/grub.d/[*].cfg wins).
- * HI gives the EFI state and, for a missing /etc/kernel/cmdline, the running command line. */
-int bootcfg_read(const struct sysroot *sr, const struct hostinfo *hi, struct bootcfg *ret);
-const char *boot_kind_name(enum boot_kind k); /* "GRUB", "systemd-boot", "unknown" */
-
-/* The command line kept for the boot loader this host does not use (pve-docs
- * system-booting.adoc: GRUB reads only GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub,
- * systemd-boot only /etc/kernel/cmdline): GRUB's files on a systemd-boot host,
- * /etc/kernel/cmdline on a GRUB host. 1 with RET filled as bootcfg_read fills it for that
- * loader, 0 when there is no such file, -errno. */
-int bootcfg_read_other(const struct sysroot *sr, const struct hostinfo *hi,
-		       const struct bootcfg *used, struct bootcfg *ret);
-
-/* The line B->text rewritten with the parameters ADD (space-separated "key=value" or "key")
- * added and every parameter whose key is in REMOVE (space-separated keys) dropped. An added
- * key replaces the same key already there, except video= and initcall_blacklist=, which may
- * repeat. For a missing line (B->line 0) the whole new line. 0 or -ENOSPC. */
-int bootcfg_edit(const struct bootcfg *b, const char *add, const char *remove, char *out,
-		 size_t size);
 
 #endif
