@@ -284,6 +284,8 @@ static void print_text(FILE *out, const struct check_report *rep, bool color)
 		else
 			fprintf(out, "add this line to '%s':\n", rep->boot.file);
 		fprintf(out, "    %s\nthen run: %s, and reboot\n", line, rep->boot.refresh);
+		fprintf(out, "(pve-gpu-passthrough setup makes these changes and runs %s; it adds "
+			"initcall_blacklist=sysfb_init only with --no-fb)\n", rep->boot.refresh);
 	}
 	fprintf(out, "\n%d passed, %d info, %d warning%s, %d failure%s\n", rep->counts[CHECK_PASS],
 		rep->counts[CHECK_INFO], rep->counts[CHECK_WARN],

@@ -499,7 +499,7 @@ int bootcfg_iommu_default_on(const struct sysroot *sr, const char *release, cons
 	}
 	if (rl > 4 && !strcmp(release + rl - 4, "-pve") &&
 	    kernel_series(release) >= PVE_IOMMU_DEFAULT_ON) {
-		*how = "Proxmox kernels 6.8 and newer turn it on by default";
+		*how = "a Proxmox kernel, 6.8 or newer";
 		return 1;
 	}
 	return 0;

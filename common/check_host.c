@@ -135,11 +135,18 @@ void check_intel_iommu(struct ctx *c)
 {
 	const struct hostinfo *h = &c->rep->host;
 	struct check_result *r;
+	const char *how = NULL;
 
 	if (h->cpu != CPU_INTEL)
 		return;
 	if (cmdline_has_value(h->cmdline, "intel_iommu", "on")) {
 		ck_add(c, "cmdline.intel_iommu", CHECK_PASS, NULL, "intel_iommu=on is set");
+		return;
+	}
+	if (h->iommu_groups > 0 && !cmdline_has(h->cmdline, "intel_iommu") &&
+	    bootcfg_iommu_default_on(c->sr, h->release, &how)) {
+		ck_add(c, "cmdline.intel_iommu", CHECK_PASS, NULL, "intel_iommu=on is not set and not "
+		       "needed: kernel %s turns the IOMMU on by default (%s)", h->release, how);
 		return;
 	}
 	if (h->iommu_groups > 0 && !cmdline_has(h->cmdline, "intel_iommu")) {
