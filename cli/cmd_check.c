@@ -276,7 +276,8 @@ static void print_text(FILE *out, const struct check_report *rep, bool color)
 	}
 	/* Several command line changes: one edit that makes them all. */
 	if (count_words(rep->cmdline_add) + count_words(rep->cmdline_remove) > 1 &&
-	    checks_cmdline_edit(rep, line, sizeof(line)) == 1) {
+	    checks_cmdline_edit(rep, line, sizeof(line)) == 1 &&
+	    !(rep->boot.line && !strcmp(line, rep->boot.text))) { /* the file has them all */
 		fprintf(out, "\n%sall kernel command line changes at once%s: ", color ? C_BOLD : "",
 			color ? C_OFF : "");
 		if (rep->boot.line)
@@ -284,8 +285,9 @@ static void print_text(FILE *out, const struct check_report *rep, bool color)
 		else
 			fprintf(out, "add this line to '%s':\n", rep->boot.file);
 		fprintf(out, "    %s\nthen run: %s, and reboot\n", line, rep->boot.refresh);
-		fprintf(out, "(pve-gpu-passthrough setup makes these changes and runs %s; it adds "
-			"initcall_blacklist=sysfb_init only with --no-fb)\n", rep->boot.refresh);
+		fprintf(out, "(or run: pve-gpu-passthrough setup%s, which makes them and runs %s)\n",
+			strstr(rep->cmdline_add, "initcall_blacklist=") ? " --no-fb" : "",
+			rep->boot.refresh);
 	}
 	fprintf(out, "\n%d passed, %d info, %d warning%s, %d failure%s\n", rep->counts[CHECK_PASS],
 		rep->counts[CHECK_INFO], rep->counts[CHECK_WARN],

@@ -52,6 +52,7 @@
 #define MODULES_FILE "/etc/modules-load.d/pve-gpu-passthrough.conf"
 #define FILE_MAX (1u << 20)
 #define MAX_FILES 4
+#define MAX_ENTRIES 16 /* in the manifest: files of several setups, directories */
 #define OUTPUT_KEEP 4096 /* what a failed command printed, its last bytes */
 
 enum file_kind { KIND_BOOT, KIND_MODULES, KIND_EARLY };
@@ -584,6 +585,15 @@ static int split_lines(const char *text, size_t len, const char ***ret, size_t *
 	return n;
 }
 
+/* "START,COUNT" as diff -u writes it: ",1" left out, an empty range starts before line 1. */
+static void hunk_range(FILE *out, int from, int count)
+{
+	if (count == 1)
+		fprintf(out, "%d", from + 1);
+	else
+		fprintf(out, "%d,%d", count ? from + 1 : from, count);
+}
+
 /* A unified diff of C as one hunk: the lines between the first and the last that differ,
  * with 3 lines of context (setup's edits are one contiguous region per file). */
 static void print_diff(FILE *out, const struct change *c)
@@ -607,8 +617,11 @@ static void print_diff(FILE *out, const struct change *c)
 	ato = na - suf + 3 < na ? na - suf + 3 : na;
 	bto = nb - suf + 3 < nb ? nb - suf + 3 : nb;
 	fprintf(out, "--- %s\n+++ %s\n", c->old ? c->path : "/dev/null", c->path);
-	fprintf(out, "@@ -%d,%d +%d,%d @@\n", ato - from ? from + 1 : from, ato - from,
-		bto - from ? from + 1 : from, bto - from);
+	fprintf(out, "@@ -");
+	hunk_range(out, from, ato - from);
+	fprintf(out, " +");
+	hunk_range(out, from, bto - from);
+	fprintf(out, " @@\n");
 	for (int i = from; i < pre; i++)
 		fprintf(out, " %.*s\n", (int)al[i], a[i]);
 	for (int i = pre; i < na - suf; i++)
@@ -825,9 +838,10 @@ static int run_all(const struct sysroot *sr, const struct command *const *cmds, 
 /* The manifest: what --undo puts back. "file N KIND present|absent PATH" per file (N.orig is
  * the original, N.new what setup wrote). */
 struct entry {
-	int n;
+	int n;             /* 0 for a directory */
 	enum file_kind kind;
 	bool present;
+	bool dir;          /* "dir PATH": a directory setup created (removed when empty) */
 	char path[SR_PATH_MAX];
 };
 
@@ -851,6 +865,14 @@ static int read_manifest(const struct sysroot *sr, struct entry *e, int max)
 			*next++ = '\0';
 		if (line[0] == '#' || !line[0])
 			continue;
+		if (str_has_prefix(line, "dir /")) {
+			e[n] = (struct entry){ .dir = true };
+			if (str_copy(e[n].path, sizeof(e[n].path), line + 4) < 0)
+				return -EINVAL;
+			n++;
+			continue;
+		}
+		e[n] = (struct entry){ 0 };
 		if (sscanf(line, "file %d %15s %15s %n", &e[n].n, kind, state, &off) != 3 || !off ||
 		    e[n].n < 1 || e[n].n > 99 || line[off] != '/')
 			return -EINVAL;
@@ -866,7 +888,7 @@ static int read_manifest(const struct sysroot *sr, struct entry *e, int max)
 
 static int write_manifest(const struct sysroot *sr, const struct entry *e, int n)
 {
-	char text[MAX_FILES * 2 * (SR_PATH_MAX + 40) + 128];
+	char text[MAX_ENTRIES * (SR_PATH_MAX + 40) + 128];
 	size_t off;
 
 	if (!n) {
@@ -877,9 +899,12 @@ static int write_manifest(const struct sysroot *sr, const struct entry *e, int n
 	off = (size_t)snprintf(text, sizeof(text), "# pve-gpu-passthrough setup: the files "
 				"'setup --undo' puts back (N.orig: before, N.new: what setup wrote)\n");
 	for (int i = 0; i < n && off < sizeof(text); i++)
-		off += (size_t)snprintf(text + off, sizeof(text) - off, "file %d %s %s %s\n", e[i].n,
-					kind_names[e[i].kind], e[i].present ? "present" : "absent",
-					e[i].path);
+		if (e[i].dir)
+			off += (size_t)snprintf(text + off, sizeof(text) - off, "dir %s\n", e[i].path);
+		else
+			off += (size_t)snprintf(text + off, sizeof(text) - off, "file %d %s %s %s\n",
+						e[i].n, kind_names[e[i].kind],
+						e[i].present ? "present" : "absent", e[i].path);
 	if (off >= sizeof(text))
 		return -ENOSPC;
 	return sr_write_file_atomic(sr, MANIFEST, text, off, 0600);
@@ -907,7 +932,7 @@ static void restore(const struct sysroot *sr, const struct plan *p, int upto)
 
 static int apply(const struct sysroot *sr, const struct plan *p)
 {
-	struct entry e[MAX_FILES * 2], before[MAX_FILES * 2];
+	struct entry e[MAX_ENTRIES], before[MAX_ENTRIES];
 	int ne, nbefore, r, failed = -1, written = 0;
 	char path[SR_PATH_MAX];
 
@@ -916,7 +941,7 @@ static int apply(const struct sysroot *sr, const struct plan *p)
 		fprintf(stderr, PROG ": cannot create '%s': %s\n", BACKUP_DIR, strerror(-r));
 		return 1;
 	}
-	ne = read_manifest(sr, e, MAX_FILES);
+	ne = read_manifest(sr, e, MAX_ENTRIES - 2 * MAX_FILES);
 	if (ne < 0) {
 		fprintf(stderr, PROG ": cannot read '%s': %s\n", MANIFEST, strerror(-ne));
 		return 1;
@@ -928,7 +953,7 @@ static int apply(const struct sysroot *sr, const struct plan *p)
 		const struct change *c = &p->ch[i];
 		int k, n = 1;
 
-		for (k = 0; k < ne && strcmp(e[k].path, c->path); k++)
+		for (k = 0; k < ne && (e[k].dir || strcmp(e[k].path, c->path)); k++)
 			;
 		if (k == ne) {
 			for (int j = 0; j < ne; j++)
@@ -955,6 +980,19 @@ static int apply(const struct sysroot *sr, const struct plan *p)
 			fprintf(stderr, PROG ": cannot write '%s': %s\n", path, strerror(-r));
 			return 1;
 		}
+	}
+	for (int i = 0; i < p->nch; i++) {
+		char dir[SR_PATH_MAX], *slash;
+
+		str_copy(dir, sizeof(dir), p->ch[i].path);
+		slash = strrchr(dir, '/');
+		if (!slash || slash == dir || ne >= (int)ARRAY_SIZE(e))
+			continue;
+		*slash = '\0';
+		if (sr_exists(sr, dir))
+			continue;
+		e[ne] = (struct entry){ .dir = true };
+		str_copy(e[ne++].path, sizeof(e[0].path), dir);
 	}
 	r = write_manifest(sr, e, ne);
 	if (r < 0) {
@@ -1002,14 +1040,14 @@ static int apply(const struct sysroot *sr, const struct plan *p)
 
 static int undo(const struct sysroot *sr, const struct setup_args *a)
 {
-	struct entry e[MAX_FILES * 2], keep[MAX_FILES * 2];
+	struct entry e[MAX_ENTRIES], keep[MAX_ENTRIES];
 	const struct command *cmds[2];
 	bool boot = false, early = false, any = false;
 	int ne, nkeep = 0, ncmds = 0, failed, rc = 0;
 	char path[SR_PATH_MAX];
 	_cleanup_free_ struct bootcfg *b = NULL;
 
-	ne = read_manifest(sr, e, MAX_FILES * 2);
+	ne = read_manifest(sr, e, MAX_ENTRIES);
 	if (ne < 0) {
 		fprintf(stderr, PROG ": cannot read '%s': %s\n", MANIFEST, strerror(-ne));
 		return CLI_EXIT_FAIL;
@@ -1025,6 +1063,8 @@ static int undo(const struct sysroot *sr, const struct setup_args *a)
 		mode_t mode = 0644;
 		int r, rc_cur;
 
+		if (e[i].dir)
+			continue;
 		rc_cur = sr_read_file(sr, e[i].path, FILE_MAX, &cur, &cur_len);
 		if (backup_path(path, e[i].n, "new") < 0 ||
 		    sr_read_file(sr, path, FILE_MAX, &wrote, &wrote_len) < 0 ||
@@ -1070,6 +1110,17 @@ static int undo(const struct sysroot *sr, const struct setup_args *a)
 	}
 	if (a->dry_run)
 		return rc;
+	for (int i = 0; i < ne; i++) {
+		int r;
+
+		if (!e[i].dir)
+			continue;
+		r = sr_rmdir(sr, e[i].path);
+		if (r == -ENOTEMPTY || r == -EEXIST)
+			keep[nkeep++] = e[i]; /* something else lives there now */
+		else if (r == 0)
+			printf("removed '%s' (setup created it)\n", e[i].path);
+	}
 	if (write_manifest(sr, keep, nkeep) < 0)
 		fprintf(stderr, PROG ": cannot rewrite '%s'\n", MANIFEST);
 	if (!any)

@@ -645,6 +645,19 @@ int sr_unlink(const struct sysroot *sr, const char *path)
 	return r;
 }
 
+int sr_rmdir(const struct sysroot *sr, const char *path)
+{
+	char last[NAME_MAX + 1];
+	int dfd = open_parent(sr, path, last), r = 0;
+
+	if (dfd < 0)
+		return dfd;
+	if (unlinkat(dfd, last, AT_REMOVEDIR) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
+}
+
 int sr_rename(const struct sysroot *sr, const char *from, const char *to)
 {
 	char lfrom[NAME_MAX + 1], lto[NAME_MAX + 1];

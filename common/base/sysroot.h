@@ -108,6 +108,8 @@ int sr_mkdir(const struct sysroot *sr, const char *path, mode_t mode);
  * when something else is there. */
 int sr_mkdir_p(const struct sysroot *sr, const char *path, mode_t mode);
 int sr_unlink(const struct sysroot *sr, const char *path);
+/* Removes the empty directory PATH (-ENOTEMPTY when it is not empty). */
+int sr_rmdir(const struct sysroot *sr, const char *path);
 int sr_rename(const struct sysroot *sr, const char *from, const char *to);
 /* Creates the symlink PATH -> TARGET (TARGET is stored as given, not resolved). */
 int sr_symlink(const struct sysroot *sr, const char *target, const char *path);

@@ -8,6 +8,14 @@
 #   CASE.args     the command line after `pve-gpu-passthrough --sysroot ROOT`
 #   CASE.out      the expected stdout, then "--- stderr" and stderr when there is any, then
 #                 "--- exit N"
+#   A CASE.args of several lines is a sequence on the same root (setup, then what it left):
+#   each line is one run, its output after "--- run: ARGS", or a step:
+#     @show PATH          the file below the root ("--- file PATH", or "absent")
+#     @write PATH TEXT    replace a file (TEXT with printf %b escapes: \n)
+#     @chown UID PATH     give a file to another owner
+#     @rm PATH            remove a file
+#     @snapshot           keep a copy of ROOT/etc ...
+#     @compare            ... and show how ROOT/etc differs from it now (nothing: identical)
 # Every host is built into a fresh temporary root (never the machine's own /sys), with
 # tests/check/pci.ids as its names database. Prints "PASS check.HOST.CASE" or "FAIL ..." (with
 # the diff) per case and exits non-zero on any failure. --update rewrites the .out files.
@@ -58,6 +66,63 @@ make_modules() {
 	"$depmod" -b "$root" "$rel" 2>/dev/null
 }
 
+# run_step ROOT LINE NLINES: one line of a CASE.args (see above), its output on stdout.
+run_step() {
+	local root=$1 line=$2 nlines=$3 rc path
+	local -a args
+	case $line in
+	@show\ *)
+		path=${line#@show }
+		if [ -f "$root$path" ]; then
+			echo "--- file $path"
+			cat "$root$path"
+			[ -z "$(tail -c1 "$root$path")" ] || echo
+		else
+			echo "--- file $path: absent"
+		fi
+		return
+		;;
+	@write\ *)
+		path=${line#@write }
+		path=${path%% *}
+		mkdir -p "$(dirname "$root$path")"
+		printf '%b' "${line#@write "$path" }" >"$root$path"
+		return
+		;;
+	@chown\ *)
+		read -r _ rc path <<<"$line"
+		chown "$rc" "$root$path"
+		return
+		;;
+	@rm\ *)
+		rm -f "$root${line#@rm }"
+		return
+		;;
+	@snapshot)
+		rm -rf "$tmp/snapshot"
+		cp -a "$root/etc" "$tmp/snapshot"
+		return
+		;;
+	@compare)
+		echo "--- compare /etc with the snapshot"
+		diff -r "$tmp/snapshot" "$root/etc" | sed "s|$tmp/snapshot|SNAPSHOT|g; s|$root||g"
+		return
+		;;
+	esac
+	read -r -a args <<<"$line"
+	[ "$nlines" -gt 1 ] && echo "--- run: ${args[*]}"
+	# From "/" with a clean environment: nothing of the caller's leaks in.
+	(cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
+		"$cli" --sysroot "$root" "${args[@]}" >"$tmp/out" 2>"$tmp/err" </dev/null)
+	rc=$?
+	sed "s|$root|ROOT|g" "$tmp/out"
+	if [ -s "$tmp/err" ]; then
+		echo "--- stderr"
+		sed "s|$root|ROOT|g" "$tmp/err"
+	fi
+	echo "--- exit $rc"
+}
+
 for hostdir in "$here"/*/; do
 	host=$(basename "$hostdir")
 	[ -f "$hostdir/spec" ] || continue
@@ -78,19 +143,11 @@ for hostdir in "$here"/*/; do
 		[ -f "$argsfile" ] || continue
 		case=$(basename "$argsfile" .args)
 		golden=$hostdir/$case.out
-		read -r -a args <"$argsfile"
-		# From "/" with a clean environment: nothing of the caller's leaks in.
-		(cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
-			"$cli" --sysroot "$root" "${args[@]}" >"$tmp/out" 2>"$tmp/err")
-		rc=$?
-		{
-			cat "$tmp/out"
-			if [ -s "$tmp/err" ]; then
-				echo "--- stderr"
-				cat "$tmp/err"
-			fi
-			echo "--- exit $rc"
-		} >"$tmp/actual"
+		nlines=$(grep -c '' "$argsfile")
+		: >"$tmp/actual"
+		while IFS= read -r line || [ -n "$line" ]; do
+			run_step "$root" "$line" "$nlines" >>"$tmp/actual"
+		done <"$argsfile"
 		if [ $update -eq 1 ]; then
 			cp "$tmp/actual" "$golden"
 		fi
