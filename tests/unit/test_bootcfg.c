@@ -1,0 +1,186 @@
+/* test_bootcfg.c - what setup relies on in bootcfg: the lines it refuses to rewrite, the file
+ * it renders from the edited line, and the kernel facts that decide which parameters a host
+ * needs. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bootcfg.h"
+#include "fakesys.h"
+#include "harness.h"
+#include "sysroot.h"
+
+static struct sysroot root_with(const char *spec)
+{
+	static int n;
+	char dir[300];
+	struct sysroot sr;
+	int line = 0;
+
+	snprintf(dir, sizeof(dir), "%s/root%d", test_tmpdir(), n++);
+	CHECK_INT(mkdir(dir, 0755), 0);
+	if (fakesys_build(dir, spec, &line) < 0)
+		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
+	CHECK_INT(sr_open(&sr, dir), 0);
+	return sr;
+}
+
+/* bootcfg_read on a root holding only /etc/default/grub = TEXT; B->unsafe as it found it. */
+static void grub_unsafe(const char *text, const char *want)
+{
+	char spec[512];
+	struct hostinfo hi = { 0 };
+	struct bootcfg b;
+	struct sysroot sr;
+
+	snprintf(spec, sizeof(spec), "file /etc/default/grub %s\n", text);
+	sr = root_with(spec);
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(b.kind, BOOT_GRUB);
+	CHECK_STR(b.unsafe, want);
+	sr_close(&sr);
+}
+
+TEST(grub_lines_it_cannot_rewrite)
+{
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"", "");
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT='quiet $x'  # single quotes: literal", "");
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\\nGRUB_CMDLINE_LINUX_DEFAULT=\"splash\"",
+		    "'/etc/default/grub' line 2: GRUB_CMDLINE_LINUX_DEFAULT is set a second time "
+		    "(first in '/etc/default/grub' line 1)");
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT iommu=pt\"",
+		    "'/etc/default/grub' line 1: GRUB_CMDLINE_LINUX_DEFAULT is built from shell "
+		    "expansion");
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT=`cat /x`",
+		    "'/etc/default/grub' line 1: GRUB_CMDLINE_LINUX_DEFAULT is built from shell "
+		    "expansion");
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\\n splash\"",
+		    "'/etc/default/grub' line 1: GRUB_CMDLINE_LINUX_DEFAULT is split over lines");
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\\\\\\n\"splash\"",
+		    "'/etc/default/grub' line 1: GRUB_CMDLINE_LINUX_DEFAULT is split over lines");
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\"splash\"",
+		    "'/etc/default/grub' line 1: GRUB_CMDLINE_LINUX_DEFAULT has more than one word "
+		    "after '='");
+	/* GRUB_CMDLINE_LINUX is not the line setup edits */
+	grub_unsafe("GRUB_CMDLINE_LINUX=\"$X\"\\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"", "");
+}
+
+TEST(kernel_cmdline_one_line_and_the_esp)
+{
+	struct sysroot sr = root_with(
+		"file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
+		"file /etc/kernel/cmdline root=ZFS=rpool/ROOT/pve-1 boot=zfs\\n\\nquiet\n");
+	struct hostinfo hi = { .efi = true };
+	struct bootcfg b;
+	char why[600];
+
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(b.kind, BOOT_SYSTEMD_BOOT);
+	CHECK_INT(b.line, 1);
+	CHECK_STR(b.unsafe, "'/etc/kernel/cmdline' line 3: a second line (the command line must "
+			    "be the file's only line)");
+	CHECK_INT(bootcfg_editable(&sr, &b, why, sizeof(why)), -EPERM);
+	CHECK_STR(why, b.unsafe);
+	sr_close(&sr);
+
+	/* one line, but no proxmox-boot-tool: nothing known copies it to the ESP */
+	sr = root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
+		       "file /etc/kernel/cmdline root=ZFS=rpool/ROOT/pve-1 boot=zfs\n");
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_STR(b.unsafe, "");
+	CHECK_INT(bootcfg_editable(&sr, &b, why, sizeof(why)), -EPERM);
+	CHECK(strstr(why, "not managed by proxmox-boot-tool") != NULL);
+	sr_close(&sr);
+
+	sr = root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
+		       "file /etc/kernel/cmdline root=ZFS=rpool/ROOT/pve-1 boot=zfs\n"
+		       "file /etc/kernel/proxmox-boot-uuids 2A4B-1C3D\n");
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(bootcfg_editable(&sr, &b, why, sizeof(why)), 0);
+	/* a file not owned by root */
+	{
+		char path[SR_PATH_MAX + 32];
+
+		snprintf(path, sizeof(path), "%s/etc/kernel/cmdline", sr.dir);
+		CHECK_INT(chown(path, 65534, 65534), 0);
+	}
+	CHECK_INT(bootcfg_editable(&sr, &b, why, sizeof(why)), -EPERM);
+	CHECK_STR(why, "'/etc/kernel/cmdline' line 1: the file is owned by uid 65534, not root");
+	sr_close(&sr);
+}
+
+TEST(render_replaces_appends_and_creates)
+{
+	struct sysroot sr = root_with(
+		"rawfile /etc/default/grub # x\\nGRUB_DEFAULT=0\\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\\nGRUB_TIMEOUT=5\n");
+	struct hostinfo hi = { 0 };
+	struct bootcfg b;
+	char line[1024], *text = NULL, *old = NULL;
+	size_t len;
+
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(bootcfg_edit(&b, "iommu=pt", NULL, line, sizeof(line)), 0);
+	CHECK_INT(bootcfg_render(&sr, &b, line, &text, &len, &old), 0);
+	/* only that line changes; the missing final newline stays missing */
+	CHECK_STR(text, "# x\nGRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet iommu=pt\"\nGRUB_TIMEOUT=5");
+	CHECK_INT((int)len, (int)strlen(text));
+	CHECK_STR(old, "# x\nGRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_TIMEOUT=5");
+	free(text);
+	free(old);
+	/* the file lost that line since it was read: refused, not guessed */
+	b.line = 9;
+	CHECK_INT(bootcfg_render(&sr, &b, line, &text, &len, NULL), -ESTALE);
+	sr_close(&sr);
+
+	/* no assignment yet: the line is appended */
+	sr = root_with("rawfile /etc/default/grub GRUB_TIMEOUT=5\n");
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(bootcfg_edit(&b, "iommu=pt", NULL, line, sizeof(line)), 0);
+	CHECK_INT(bootcfg_render(&sr, &b, line, &text, &len, NULL), 0);
+	CHECK_STR(text, "GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT=\"iommu=pt\"\n");
+	free(text);
+	sr_close(&sr);
+
+	/* systemd-boot without /etc/kernel/cmdline: created from the running line */
+	sr = root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n");
+	snprintf(hi.cmdline, sizeof(hi.cmdline), "initrd=\\EFI\\x root=ZFS=rpool/ROOT/pve-1 boot=zfs");
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(bootcfg_edit(&b, "iommu=pt", NULL, line, sizeof(line)), 0);
+	CHECK_INT(bootcfg_render(&sr, &b, line, &text, &len, &old), 0);
+	CHECK_STR(text, "root=ZFS=rpool/ROOT/pve-1 boot=zfs iommu=pt\n");
+	CHECK(old == NULL);
+	free(text);
+	sr_close(&sr);
+}
+
+TEST(kernel_facts)
+{
+	struct sysroot sr = root_with(
+		"file /boot/config-6.1.0-27-amd64 CONFIG_INTEL_IOMMU=y\\n# CONFIG_INTEL_IOMMU_DEFAULT_ON is not set\n"
+		"file /boot/config-6.12.0-custom # x\\nCONFIG_INTEL_IOMMU_DEFAULT_ON=y\n");
+	const char *how = NULL;
+
+	CHECK_INT(kernel_series("6.8.12-4-pve"), 608);
+	CHECK_INT(kernel_series("10.1"), 1001);
+	CHECK_INT(kernel_series("6"), -1);
+	CHECK_INT(kernel_series("x.1"), -1);
+	CHECK_INT(bootcfg_iommu_default_on(&sr, "6.1.0-27-amd64", &how), 0);
+	CHECK_INT(bootcfg_iommu_default_on(&sr, "6.12.0-custom", &how), 1);
+	CHECK_STR(how, "its config sets CONFIG_INTEL_IOMMU_DEFAULT_ON=y");
+	/* no config: Proxmox's own default from 6.8 on */
+	CHECK_INT(bootcfg_iommu_default_on(&sr, "6.8.12-4-pve", &how), 1);
+	CHECK_STR(how, "a Proxmox kernel, 6.8 or newer");
+	CHECK_INT(bootcfg_iommu_default_on(&sr, "6.5.13-6-pve", &how), 0);
+	CHECK_INT(bootcfg_iommu_default_on(&sr, "6.8.0-40-generic", &how), 0);
+	CHECK_INT(bootcfg_iommu_default_on(&sr, "", &how), 0);
+	CHECK_STR(bootcfg_fb_param("6.8.12-4-pve"), "initcall_blacklist=sysfb_init");
+	CHECK_STR(bootcfg_fb_param("5.10.0-30-amd64"), "initcall_blacklist=sysfb_init");
+	CHECK(bootcfg_fb_param("5.4.0") == NULL);
+	CHECK(bootcfg_fb_param("7.4.1") == NULL);
+	CHECK(bootcfg_fb_param("") == NULL);
+	sr_close(&sr);
+}
