@@ -930,13 +930,35 @@ static void restore(const struct sysroot *sr, const struct plan *p, int upto)
 	}
 }
 
+/* After a failed run: the manifest as it was, and the backups of the files that were not in
+ * it removed (the directory too when that leaves it empty). */
+static void forget_run(const struct sysroot *sr, const struct entry *e, int ne,
+		       const struct entry *before, int nbefore)
+{
+	char path[SR_PATH_MAX];
+
+	write_manifest(sr, before, nbefore);
+	for (int i = nbefore; i < ne; i++) {
+		if (e[i].dir)
+			continue;
+		if (backup_path(path, e[i].n, "orig") == 0)
+			sr_unlink(sr, path);
+		if (backup_path(path, e[i].n, "new") == 0)
+			sr_unlink(sr, path);
+	}
+	if (!nbefore)
+		sr_rmdir(sr, BACKUP_DIR);
+}
+
 static int apply(const struct sysroot *sr, const struct plan *p)
 {
 	struct entry e[MAX_ENTRIES], before[MAX_ENTRIES];
 	int ne, nbefore, r, failed = -1, written = 0;
 	char path[SR_PATH_MAX];
 
-	r = sr_mkdir_p(sr, BACKUP_DIR, 0700);
+	r = sr_mkdir_p(sr, "/var/lib/pve-gpu-passthrough", 0755);
+	if (r == 0)
+		r = sr_mkdir_p(sr, BACKUP_DIR, 0700);
 	if (r < 0) {
 		fprintf(stderr, PROG ": cannot create '%s': %s\n", BACKUP_DIR, strerror(-r));
 		return 1;
@@ -1014,7 +1036,7 @@ static int apply(const struct sysroot *sr, const struct plan *p)
 		if (r < 0) {
 			fprintf(stderr, PROG ": cannot write '%s': %s\n", c->path, strerror(-r));
 			restore(sr, p, written);
-			write_manifest(sr, before, nbefore);
+			forget_run(sr, e, ne, before, nbefore);
 			return 1;
 		}
 		written++;
@@ -1023,7 +1045,7 @@ static int apply(const struct sysroot *sr, const struct plan *p)
 	/* 3. the refresh commands */
 	if (run_all(sr, p->cmds, p->ncmds, &failed, false) < 0) {
 		restore(sr, p, written);
-		write_manifest(sr, before, nbefore);
+		forget_run(sr, e, ne, before, nbefore);
 		if (failed > 0) {
 			int dummy;
 
@@ -1123,6 +1145,8 @@ static int undo(const struct sysroot *sr, const struct setup_args *a)
 	}
 	if (write_manifest(sr, keep, nkeep) < 0)
 		fprintf(stderr, PROG ": cannot rewrite '%s'\n", MANIFEST);
+	if (!nkeep)
+		sr_rmdir(sr, BACKUP_DIR);
 	if (!any)
 		return rc;
 	if (early)

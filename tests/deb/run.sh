@@ -252,6 +252,9 @@ test_install() {
 	check "$r.attach-snippet" in_root test -x "$snippet"
 	check "$r.attach-vm-config" grep -qx "hookscript: local:snippets/$pkg-hook" "$root/etc/pve/qemu-server/100.conf"
 
+	step "$r setup"
+	test_setup "$r"
+
 	# --- upgrade, with an admin's change to the conffile ---
 	step "$r upgrade"
 	echo "# changed by the admin" >>"$root/etc/$pkg.ini"
@@ -313,6 +316,85 @@ test_install() {
 	else
 		pass "$r.purge-nothing-left"
 	fi
+}
+
+# --- setup in the installed root ------------------------------------------------------------
+# The root has no /proc or /sys (nothing is mounted): the facts check reads are written there
+# as plain files (an Intel host booted from GRUB with kernel $kver, whose config leaves the
+# IOMMU off by default) and removed after. Real update-grub cannot probe devices inside a
+# chroot and proxmox-boot-tool is not in Debian, so both are STAND-INS that only record their
+# calls in /tmp/standin.log (and fail while /tmp/standin-fail exists); update-initramfs is the
+# real one.
+test_setup() {
+	local r=$1 out log=$root/tmp/standin.log f
+	for f in update-grub proxmox-boot-tool; do
+		if [ -e "$root/usr/sbin/$f" ]; then
+			fail "$r.setup-standins" "the root has a real /usr/sbin/$f"
+			return 1
+		fi
+		cat >"$root/usr/sbin/$f" <<'EOF'
+#!/bin/sh
+# STAND-IN for the test (tests/deb/run.sh): records the call, changes nothing.
+echo "$(basename "$0") $*" >>/tmp/standin.log
+if [ -e /tmp/standin-fail ]; then echo "stand-in: failing as asked" >&2; exit 3; fi
+echo "stand-in: done"
+EOF
+		chmod 755 "$root/usr/sbin/$f"
+	done
+	mkdir -p "$root/sys/bus/pci/devices" "$root/proc/sys/kernel"
+	echo "$kver" >"$root/proc/sys/kernel/osrelease"
+	echo "BOOT_IMAGE=/boot/vmlinuz-$kver root=/dev/sda1 ro quiet" >"$root/proc/cmdline"
+	printf 'processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R)\n\n' >"$root/proc/cpuinfo"
+	mkdir -p "$root/etc/default"
+	printf '%s\n' "# Debian's, as grub-common ships it" GRUB_DEFAULT=0 GRUB_TIMEOUT=5 \
+		'GRUB_DISTRIBUTOR=`lsb_release -i -s 2> /dev/null || echo Debian`' \
+		'GRUB_CMDLINE_LINUX_DEFAULT="quiet"' 'GRUB_CMDLINE_LINUX=""' >"$root/etc/default/grub"
+	rm -rf "$work/$r.etc-before"
+	cp -a "$root/etc" "$work/$r.etc-before"
+	: >"$log"
+
+	# A failing refresh puts the files back.
+	touch "$root/tmp/standin-fail"
+	in_root $pkg setup --yes >"$work/$r.setup-fail.log" 2>&1
+	[ $? -eq 1 ] && pass "$r.setup-refresh-fails" || fail "$r.setup-refresh-fails" "exit status not 1"
+	check "$r.setup-fail-says-output" grep -q "stand-in: failing as asked" "$work/$r.setup-fail.log"
+	check "$r.setup-fail-restored" diff -r "$work/$r.etc-before" "$root/etc"
+	rm -f "$root/tmp/standin-fail"
+	: >"$log"
+
+	if in_root $pkg setup --yes >"$work/$r.setup.log" 2>&1; then pass "$r.setup-yes"; else
+		fail "$r.setup-yes"
+		show "$work/$r.setup.log"
+	fi
+	check "$r.setup-grub-line" grep -qx 'GRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on iommu=pt"' "$root/etc/default/grub"
+	check "$r.setup-modules-load" grep -qx vfio_pci "$root/etc/modules-load.d/$pkg.conf"
+	check "$r.setup-ran-update-grub" grep -qx "update-grub " "$log"
+	# check sees the parameters in the configuration (the running kernel still lacks them) ...
+	in_root $pkg check --json >"$work/$r.check1.json" 2>&1
+	check "$r.setup-check-sees-config" grep -q "'/etc/default/grub' line 5 already has it (add iommu=pt)" "$work/$r.check1.json"
+	# ... and passes the command line checks once a kernel boots with the line setup wrote.
+	out=$(sed -n 's/^GRUB_CMDLINE_LINUX_DEFAULT="\(.*\)"$/\1/p' "$root/etc/default/grub")
+	echo "BOOT_IMAGE=/boot/vmlinuz-$kver root=/dev/sda1 ro $out" >"$root/proc/cmdline"
+	in_root $pkg check --json >"$work/$r.check2.json" 2>&1
+	check "$r.setup-check-iommu_pt" grep -q '"id":"cmdline.iommu_pt","status":"pass"' "$work/$r.check2.json"
+	check "$r.setup-check-intel_iommu" grep -q '"id":"cmdline.intel_iommu","status":"pass"' "$work/$r.check2.json"
+	echo "BOOT_IMAGE=/boot/vmlinuz-$kver root=/dev/sda1 ro quiet" >"$root/proc/cmdline"
+	# A second run changes nothing.
+	: >"$log"
+	in_root $pkg setup --yes >"$work/$r.setup2.log" 2>&1
+	check "$r.setup-idempotent" grep -q "nothing to change" "$work/$r.setup2.log"
+	check "$r.setup-idempotent-ran-nothing" test ! -s "$log"
+	# --undo: every file byte-identical to before, and the refresh again.
+	if in_root $pkg setup --undo --yes >"$work/$r.undo.log" 2>&1; then pass "$r.setup-undo"; else
+		fail "$r.setup-undo"
+		show "$work/$r.undo.log"
+	fi
+	check "$r.setup-undo-identical" diff -r "$work/$r.etc-before" "$root/etc"
+	check "$r.setup-undo-ran-update-grub" grep -qx "update-grub " "$log"
+	in_root $pkg setup --undo >"$work/$r.undo2.log" 2>&1
+	check "$r.setup-undo-twice" grep -q "nothing to undo" "$work/$r.undo2.log"
+	rm -f "$root/usr/sbin/update-grub" "$root/usr/sbin/proxmox-boot-tool" "$log" "$root/etc/default/grub"
+	rm -rf "${root:?}/sys/bus" "${root:?}/proc/sys" "$root/proc/cmdline" "$root/proc/cpuinfo"
 }
 
 # --- 12 -> 13: a Debian 12 root with the package installed and configured, dist-upgraded ---
