@@ -2,6 +2,7 @@
 # run.sh - boot one lab guest and report its scenarios.
 #   run.sh -k SERIES -f pvh|seabios|ovmf [-t std|nonvga|rp|rpnoacs|switch|twovga|sriov|quad] -s SCEN[,SCEN...] [-n NAME] [-T SECS]
 #          [-a KERNEL-ARGS]
+# (-a @setup: the IOMMU parameters are those `setup` writes for a host of this kernel.)
 # Prints one "PASS lab/<name>/<scenario> (SECS, KVER)" or "FAIL lab/<name>/<scenario>" line per scenario
 # (a scenario that never reported, because the guest hung, oopsed or timed out, is a FAIL) and
 # exits non-zero when any failed. The serial log is kept in $LAB_LOGS (build/lab/logs).
@@ -31,9 +32,33 @@ disk=$top/build/lab/disk.img
 mkdir -p "$logs"
 log=$logs/$(echo "$name-$scen" | tr '/,' '__').log
 
+# The lab's own IOMMU parameters, unless "-a @setup": then the ones `pve-gpu-passthrough setup`
+# writes into /etc/default/grub of a fake GRUB host (setup-host.spec) running this very kernel
+# (its release, its config as /boot/config-RELEASE); lab.setup= tells the guest what they are.
+iommu_args="intel_iommu=on iommu=pt"
+case " $extra " in
+*" @setup "*)
+	extra=$(echo " $extra " | sed 's/ @setup / /; s/ *$//')
+	sroot=$(mktemp -d /tmp/pgp-lab-setup.XXXXXX)
+	if ! { "$top/build/fakesys" "$sroot" "$here/setup-host.spec" &&
+		mkdir -p "$sroot/proc/sys/kernel" "$sroot/boot" && echo "$kver" >"$sroot/proc/sys/kernel/osrelease" &&
+		cp "$kdir/config" "$sroot/boot/config-$kver" &&
+		"$top/build/pve-gpu-passthrough" --sysroot "$sroot" --node lab setup --yes; } >"$logs/setup-$series.log" 2>&1; then
+		echo "FAIL lab/$name/$scen: setup on the fake host failed ($kver)"
+		sed 's/^/    /' "$logs/setup-$series.log"
+		rm -rf "$sroot"
+		exit 1
+	fi
+	line=$(sed -n 's/^GRUB_CMDLINE_LINUX_DEFAULT="\(.*\)"$/\1/p' "$sroot/etc/default/grub")
+	rm -rf "$sroot"
+	echo "lab/$name: kernel parameters from setup: $line" >&2
+	# what setup added to the host's "quiet"
+	iommu_args="$line lab.setup=$(echo "$line" | tr ' ' '\n' | grep -vx quiet | paste -sd, -)"
+	;;
+esac
 # no_timer_check: under TCG on a loaded host the boot-time timer check can misfire ("timer
 # doesn't work through Interrupt-remapped IO-APIC") and panic before anything runs.
-append="console=ttyS0 panic=-1 oops=panic loglevel=4 no_timer_check intel_iommu=on iommu=pt lab.scenario=$scen$extra"
+append="console=ttyS0 panic=-1 oops=panic loglevel=4 no_timer_check $iommu_args lab.scenario=$scen$extra"
 qemu=(qemu-system-x86_64 -M q35 -accel "${LAB_ACCEL:-tcg}" -cpu "${LAB_CPU:-max}" -m 1024 -smp "${LAB_SMP:-1}" -nodefaults -nic none
 	-display none -monitor none -serial "file:$log" -no-reboot
 	-device intel-iommu)
