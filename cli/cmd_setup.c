@@ -1261,6 +1261,8 @@ static int cmd_setup(struct cli_globals *g, int argc, char **argv)
 				"--dry-run)\n");
 		return CLI_EXIT_FAIL;
 	}
+	/* the files keep their modes exactly (sr_write_file_atomic creates with MODE) */
+	umask(0);
 	if (a.undo)
 		return undo(&g->root, &a);
 
