@@ -1342,5 +1342,5 @@ out:
 	return rc;
 }
 
-CLI_COMMAND(setup, "setup", cmd_setup, "[--dry-run] [--yes] [--no-fb] [--early ADDR|ID...] | --undo",
-	    "make the host changes check asks for (and undo them)");
+CLI_COMMAND(setup, "setup", cmd_setup, "[--dry-run] [--early ADDR..]",
+	    "make the host changes check asks for; --undo");
