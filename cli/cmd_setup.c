@@ -938,9 +938,11 @@ static void forget_run(const struct sysroot *sr, const struct entry *e, int ne,
 	char path[SR_PATH_MAX];
 
 	write_manifest(sr, before, nbefore);
-	for (int i = nbefore; i < ne; i++) {
-		if (e[i].dir)
+	for (int i = ne - 1; i >= nbefore; i--) {
+		if (e[i].dir) {
+			sr_rmdir(sr, e[i].path); /* created by this run (restore emptied it) */
 			continue;
+		}
 		if (backup_path(path, e[i].n, "orig") == 0)
 			sr_unlink(sr, path);
 		if (backup_path(path, e[i].n, "new") == 0)

@@ -105,7 +105,7 @@ run_step() {
 		;;
 	@compare)
 		echo "--- compare /etc with the snapshot"
-		diff -r "$tmp/snapshot" "$root/etc" | sed "s|$tmp/snapshot|SNAPSHOT|g; s|$root||g"
+		diff -r --no-dereference "$tmp/snapshot" "$root/etc" | sed "s|$tmp/snapshot|SNAPSHOT|g; s|$root||g"
 		return
 		;;
 	esac
