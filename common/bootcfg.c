@@ -491,6 +491,11 @@ int bootcfg_iommu_default_on(const struct sysroot *sr, const char *release, cons
 		return 0;
 	if (sr_path(path, "/boot/config-%s", release) == 0 &&
 	    sr_read_all(sr, path, 1u << 22, &config, &len) == 0) {
+		/* Only the plain "on". Debian's kernels patch in a third choice,
+		 * CONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF ("on,intgpu_off": on, except for the
+		 * integrated GPU; Debian bug 935270), which Debian 12 and 13 build with: it is
+		 * not counted, so intel_iommu=on is asked for there, which also covers passing an
+		 * iGPU. */
 		if (strstr(config, "\nCONFIG_INTEL_IOMMU_DEFAULT_ON=y")) {
 			*how = "its config sets CONFIG_INTEL_IOMMU_DEFAULT_ON=y";
 			return 1;
