@@ -856,7 +856,7 @@ static int read_manifest(const struct sysroot *sr, struct entry *e, int max)
 		return 0;
 	if (r < 0)
 		return r;
-	for (char *line = text, *next; line && *line && n < max; line = next) {
+	for (char *line = text, *next; line && *line; line = next) {
 		char kind[16], state[16];
 		int off = 0;
 
@@ -865,6 +865,8 @@ static int read_manifest(const struct sysroot *sr, struct entry *e, int max)
 			*next++ = '\0';
 		if (line[0] == '#' || !line[0])
 			continue;
+		if (n == max)
+			return -E2BIG; /* more than setup ever writes */
 		if (str_has_prefix(line, "dir /")) {
 			e[n] = (struct entry){ .dir = true };
 			if (str_copy(e[n].path, sizeof(e[n].path), line + 4) < 0)
