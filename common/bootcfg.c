@@ -27,11 +27,18 @@
  * qm-pci-passthrough.adoc: "intel_iommu=on ... is not necessary" with kernel 6.8 or newer). */
 #define PVE_IOMMU_DEFAULT_ON 608
 
-static int read_text(const struct sysroot *sr, const char *path, size_t max, char **ret)
+/* Reads a whole configuration file, bounded; a NUL byte in it is noted in UNSAFE (every
+ * parser here, like the shell that sources the file, would stop or skip there, so an edit
+ * could land where the boot loader does not read it). */
+static int read_text(const struct sysroot *sr, const char *path, size_t max, char **ret,
+		     char *unsafe, size_t usize)
 {
 	size_t len;
+	int r = sr_read_all(sr, path, max, ret, &len);
 
-	return sr_read_all(sr, path, max, ret, &len);
+	if (r == 0 && memchr(*ret, '\0', len) && !unsafe[0])
+		snprintf(unsafe, usize, "'%s': the file holds a NUL byte", path);
+	return r;
 }
 
 const char *boot_kind_name(enum boot_kind k)
@@ -81,6 +88,26 @@ static bool parse_assign(const char *line, const char *var, struct assign *a)
 	return true;
 }
 
+/* Notes in B->unsafe what in the parameters PARAMS (of PATH:LINENO) keeps an edit from being
+ * certain: an odd number of '"' (the kernel's parser, like ours, would take what is added
+ * after it as part of a quoted value) or, for GRUB, a backslash (the shell's escape). */
+static void params_unsafe(struct bootcfg *b, const char *params, bool shell, const char *path,
+			  int lineno)
+{
+	int quotes = 0;
+
+	for (const char *p = params; *p; p++)
+		quotes += *p == '"';
+	if (b->unsafe[0])
+		return;
+	if (quotes % 2)
+		snprintf(b->unsafe, sizeof(b->unsafe), "'%s' line %d: the command line has an "
+			 "unclosed '\"'", path, lineno);
+	else if (shell && strchr(params, '\\'))
+		snprintf(b->unsafe, sizeof(b->unsafe), "'%s' line %d: the command line has a "
+			 "backslash escape", path, lineno);
+}
+
 struct grub_scan {
 	struct bootcfg *b;
 	char linux_params[HI_CMDLINE_MAX]; /* the last GRUB_CMDLINE_LINUX */
@@ -117,7 +144,7 @@ static int grub_file(const struct sysroot *sr, const char *path, struct grub_sca
 	_cleanup_free_ char *text = NULL;
 	int lineno = 0, r;
 
-	r = read_text(sr, path, 1u << 20, &text);
+	r = read_text(sr, path, 1u << 20, &text, s->b->unsafe, sizeof(s->b->unsafe));
 	if (r < 0)
 		return r;
 	for (char *line = text, *next; line && *line; line = next) {
@@ -141,6 +168,7 @@ static int grub_file(const struct sysroot *sr, const char *path, struct grub_sca
 			b->line = lineno;
 			snprintf(b->text, sizeof(b->text), "%s", line);
 			snprintf(b->params, sizeof(b->params), "%.*s", (int)a.vlen, line + a.vstart);
+			params_unsafe(b, b->params, a.quote != '\'', path, lineno);
 		} else if (parse_assign(line, "GRUB_CMDLINE_LINUX", &a)) {
 			snprintf(s->linux_params, sizeof(s->linux_params), "%.*s", (int)a.vlen,
 				 line + a.vstart);
@@ -201,7 +229,7 @@ static int read_kernel_cmdline(const struct sysroot *sr, const struct hostinfo *
 	int lineno = 0, lines = 0, r;
 
 	snprintf(b->file, sizeof(b->file), "/etc/kernel/cmdline");
-	r = read_text(sr, b->file, 1u << 16, &text);
+	r = read_text(sr, b->file, 1u << 16, &text, b->unsafe, sizeof(b->unsafe));
 	if (r < 0 && r != -ENOENT)
 		return r;
 	for (char *line = text, *next; line && *line; line = next) {
@@ -215,11 +243,16 @@ static int read_kernel_cmdline(const struct sysroot *sr, const struct hostinfo *
 			/* proxmox-boot-tool hands the kernel the whole file as one line */
 			snprintf(b->unsafe, sizeof(b->unsafe), "'%s' line %d: a second line (the "
 				 "command line must be the file's only line)", b->file, lineno);
+		if (line[0] == '#' && !b->unsafe[0])
+			/* not a comment to proxmox-boot-tool, which hands the kernel the file */
+			snprintf(b->unsafe, sizeof(b->unsafe), "'%s' line %d: a line starting with "
+				 "'#' (the command line must be the file's only line)", b->file, lineno);
 		if (line[0] == '#' || b->line)
 			continue;
 		b->line = lineno;
 		snprintf(b->text, sizeof(b->text), "%s", line);
 		snprintf(b->params, sizeof(b->params), "%s", str_trim(line));
+		params_unsafe(b, b->params, false, b->file, lineno);
 	}
 	if (!b->line) {
 		/* No file: proxmox-boot-tool falls back to the running command line; a new file

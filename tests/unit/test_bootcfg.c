@@ -65,6 +65,10 @@ TEST(grub_lines_it_cannot_rewrite)
 	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\"splash\"",
 		    "'/etc/default/grub' line 1: GRUB_CMDLINE_LINUX_DEFAULT has more than one word "
 		    "after '='");
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet a\\\\b\"",
+		    "'/etc/default/grub' line 1: the command line has a backslash escape");
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT='quiet a=\"b'",
+		    "'/etc/default/grub' line 1: the command line has an unclosed '\"'");
 	/* GRUB_CMDLINE_LINUX is not the line setup edits */
 	grub_unsafe("GRUB_CMDLINE_LINUX=\"$X\"\\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"", "");
 }
@@ -85,6 +89,14 @@ TEST(kernel_cmdline_one_line_and_the_esp)
 			    "be the file's only line)");
 	CHECK_INT(bootcfg_editable(&sr, &b, why, sizeof(why)), -EPERM);
 	CHECK_STR(why, b.unsafe);
+	sr_close(&sr);
+
+	/* a '#' line is no comment to proxmox-boot-tool */
+	sr = root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
+		       "file /etc/kernel/cmdline # root=ZFS=rpool/ROOT/pve-1\n");
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_STR(b.unsafe, "'/etc/kernel/cmdline' line 1: a line starting with '#' (the command "
+			    "line must be the file's only line)");
 	sr_close(&sr);
 
 	/* one line, but no proxmox-boot-tool: nothing known copies it to the ESP */

@@ -1,0 +1,92 @@
+/* fuzz_bootcfg.c - the boot loader's files as setup rewrites them (common/bootcfg.c): the
+ * input becomes /etc/default/grub (even first byte) or /etc/kernel/cmdline of a systemd-boot
+ * host (odd) in a scratch root. No crash; and whatever bootcfg_read does not refuse
+ * (b.unsafe empty) must come back from the edit setup makes as a file that reads again as
+ * safe, on the same line, with the added parameters in and the removed ones out. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bootcfg.h"
+#include "fuzz.h"
+#include "sysroot.h"
+#include "util.h"
+
+static char root[64];
+
+static void put(const char *rel, const char *data, size_t len)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	REQUIRE(fd >= 0);
+	REQUIRE(write(fd, data, len) == (ssize_t)len);
+	close(fd);
+}
+
+static void setup_root(void)
+{
+	char p[128];
+
+	snprintf(root, sizeof(root), "/tmp/pgp-fuzz-bootcfg.XXXXXX");
+	REQUIRE(mkdtemp(root) != NULL);
+	const char *dirs[] = { "/etc", "/etc/default", "/etc/kernel", "/sys", "/sys/firmware",
+			       "/sys/firmware/efi", "/sys/firmware/efi/efivars" };
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(p, sizeof(p), "%s%s", root, dirs[i]);
+		mkdir(p, 0755);
+	}
+	put("/etc/kernel/proxmox-boot-uuids", "2A4B-1C3D\n", 10);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct bootcfg b, b2;
+	static struct hostinfo hi;
+	static char line[2 * HI_CMDLINE_MAX];
+	const char *file;
+	char *text = NULL;
+	size_t len;
+	struct sysroot sr;
+	bool grub;
+
+	if (!size || size > 65536)
+		return 0;
+	if (!root[0])
+		setup_root();
+	grub = !(data[0] & 1);
+	file = grub ? "/etc/default/grub" : "/etc/kernel/cmdline";
+	{
+		char p[256];
+
+		snprintf(p, sizeof(p), "%s/etc/default/grub", root);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/etc/kernel/cmdline", root);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f", root);
+		unlink(p);
+	}
+	if (!grub)
+		put("/sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f", "sd", 2);
+	put(file, (const char *)data + 1, size - 1);
+	REQUIRE(sr_open(&sr, root) == 0);
+	if (bootcfg_read(&sr, &hi, &b) == 0 && b.kind != BOOT_UNKNOWN && !b.unsafe[0] &&
+	    bootcfg_edit(&b, "iommu=pt intel_iommu=on", "pcie_acs_override", line, sizeof(line)) == 0 &&
+	    !strchr(line, '\n') && bootcfg_render(&sr, &b, line, &text, &len, NULL) == 0) {
+		put(file, text, len);
+		REQUIRE(bootcfg_read(&sr, &hi, &b2) == 0);
+		REQUIRE(b2.kind == b.kind);
+		REQUIRE(!b2.unsafe[0]);
+		REQUIRE(b2.line > 0 && (!b.line || b2.line == b.line));
+		REQUIRE(cmdline_has_value(b2.params, "iommu", "pt"));
+		REQUIRE(cmdline_has_value(b2.params, "intel_iommu", "on"));
+		REQUIRE(!cmdline_has(b2.params, "pcie_acs_override"));
+		free(text);
+	}
+	sr_close(&sr);
+	return 0;
+}
