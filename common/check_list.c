@@ -207,6 +207,10 @@ void fix_cmdline(struct ctx *c, struct check_result *r, const char *add,
 		ck_fix(c, r, "%s: add this line to '%s':", what, b->file);
 	ck_fix(c, r, "    %s", line);
 	ck_fix(c, r, "then run: %s, and reboot", b->refresh);
+	if (combine)
+		/* setup makes the all-at-once edit, the framebuffer parameter only when asked */
+		ck_fix(c, r, "(or run: pve-gpu-passthrough setup%s)",
+		       add && strstr(add, "initcall_blacklist=") ? " --no-fb" : "");
 	r->edit_file = fmt(c, "%s", b->file);
 	r->edit_line = b->line;
 	r->edit_old = fmt(c, "%s", b->line ? b->text : "");
