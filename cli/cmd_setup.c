@@ -7,7 +7,7 @@
  *     framebuffer parameter (initcall_blacklist=sysfb_init) removes the host's boot console,
  *     so it is added only with --no-fb, and only on kernels where it is known to work
  *     (bootcfg_fb_param).
- *  2. Files it may write: the boot loader's file (bootcfg.h), our own
+ *  2. Files it may write: the boot loader's file (host_boot.h), our own
  *     /etc/modules-load.d/pve-gpu-passthrough.conf (the vfio modules at boot), and with
  *     --early the [early] section of our INI. Anything bootcfg_editable refuses, a file that
  *     is a symlink or not owned by root, is refused with one line naming it.
@@ -36,7 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bootcfg.h"
+#include "host_boot.h"
 #include "cfg_ini.h"
 #include "check_list.h"
 #include "cli.h"
@@ -1237,28 +1237,24 @@ static int cmd_setup(struct cli_globals *g, int argc, char **argv)
 		case 'u': a.undo = true; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default:
-			fprintf(stderr, "Try '" PROG " setup --help'.\n");
-			return CLI_EXIT_USAGE;
+			return cli_try_help("setup");
 		}
 	}
 	a.early = argv + optind;
 	a.nearly = argc - optind;
-	if (a.nearly && !early_opt) {
-		fprintf(stderr, PROG ": setup: unexpected argument '%s' (devices follow --early)\n",
-			argv[optind]);
-		return CLI_EXIT_USAGE;
-	}
+	if (a.nearly && !early_opt)
+		return cli_unexpected_arg("setup", argv[optind]); /* devices follow --early */
 	if (early_opt && !a.nearly) {
 		fprintf(stderr, PROG ": setup: --early needs at least one ADDR or ID\n");
-		return CLI_EXIT_USAGE;
+		return cli_try_help("setup");
 	}
 	if (a.nearly > CONFIG_MAX_EARLY) {
 		fprintf(stderr, PROG ": setup: at most %d --early devices\n", CONFIG_MAX_EARLY);
-		return CLI_EXIT_USAGE;
+		return cli_try_help("setup");
 	}
 	if (a.undo && (a.nearly || a.no_fb || a.json)) {
 		fprintf(stderr, PROG ": setup: --undo takes only --dry-run and --yes\n");
-		return CLI_EXIT_USAGE;
+		return cli_try_help("setup");
 	}
 	if (sr_is_host(&g->root) && geteuid() != 0 && !a.dry_run && !(a.json && !a.yes)) {
 		fprintf(stderr, PROG ": setup changes files of the host: run it as root (or with "

@@ -25,7 +25,7 @@
 
 #include <stdbool.h>
 
-#include "bootcfg.h"
+#include "host_boot.h"
 #include "host_dev.h"
 #include "host_info.h"
 #include "host_iomem.h"

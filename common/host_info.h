@@ -2,7 +2,7 @@
  * root: CPU vendor (/proc/cpuinfo), kernel release and command line (/proc), IOMMU
  * (/sys/kernel/iommu_groups, /sys/class/iommu, ACPI DMAR/IVRS), interrupt remapping
  * (/proc/interrupts "IR-" chips), the vfio modules (libkmod on /lib/modules/RELEASE), and the
- * kernel command line's parameter syntax. The boot loader's configuration: bootcfg.h.
+ * kernel command line's parameter syntax. The boot loader's configuration: host_boot.h.
  * Library code: returns 0 or -errno, never prints. */
 #ifndef PGP_HOSTINFO_H
 #define PGP_HOSTINFO_H

@@ -12,7 +12,7 @@
 #   fuzz_iomem      /proc/iomem
 #   fuzz_mountinfo  /proc/self/mountinfo
 #   fuzz_route      /proc/net/route and /proc/net/ipv6_route
-#   fuzz_bootcfg    /etc/default/grub and /etc/kernel/cmdline, as setup rewrites them
+#   fuzz_host_boot    /etc/default/grub and /etc/kernel/cmdline, as setup rewrites them
 # Seeds are real files: the fixtures' trees (tests/check/*/spec, built with build/fakesys when
 # it exists), this machine's own /proc files (read only), Debian's ROMs. Prints "PASS fuzz_NAME
 # (N runs in S s)" or "FAIL fuzz_NAME: why" per target; a crash input is kept in build-fuzz/.
@@ -24,7 +24,7 @@ rc=0
 secs_arg=${1:-${FUZZ_TIME:-}}
 jobs=${FUZZ_JOBS:-1}
 targets=(fuzz_rom fuzz_config fuzz_vmconf fuzz_mapping fuzz_storage fuzz_state fuzz_iomem
-	fuzz_mountinfo fuzz_route fuzz_bootcfg)
+	fuzz_mountinfo fuzz_route fuzz_host_boot)
 [ -n "${FUZZ_ONLY:-}" ] && read -r -a targets <<<"$FUZZ_ONLY"
 
 command -v clang >/dev/null || { echo "FAIL fuzz: clang is not installed (tests/deps.sh)"; exit 1; }
@@ -101,13 +101,13 @@ if [ -x "$top/build/fakesys" ]; then
 		rm -rf "$r"
 	done
 fi
-mkdir -p "$out/seeds-fuzz_bootcfg"
+mkdir -p "$out/seeds-fuzz_host_boot"
 # (first byte: "G" even, GRUB; "S" odd, /etc/kernel/cmdline)
 printf 'G# If you change this file, run update-grub\nGRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet pcie_acs_override=downstream"\nGRUB_CMDLINE_LINUX=""\n' \
-	>"$out/seeds-fuzz_bootcfg/grub"
-printf "GGRUB_CMDLINE_LINUX_DEFAULT='quiet splash' # comment\n" >"$out/seeds-fuzz_bootcfg/grub-single"
-printf 'GGRUB_TIMEOUT=5\n' >"$out/seeds-fuzz_bootcfg/grub-none"
-printf 'Sroot=ZFS=rpool/ROOT/pve-1 boot=zfs\n' >"$out/seeds-fuzz_bootcfg/cmdline"
+	>"$out/seeds-fuzz_host_boot/grub"
+printf "GGRUB_CMDLINE_LINUX_DEFAULT='quiet splash' # comment\n" >"$out/seeds-fuzz_host_boot/grub-single"
+printf 'GGRUB_TIMEOUT=5\n' >"$out/seeds-fuzz_host_boot/grub-none"
+printf 'Sroot=ZFS=rpool/ROOT/pve-1 boot=zfs\n' >"$out/seeds-fuzz_host_boot/cmdline"
 mkdir -p "$out/seeds-fuzz_storage"
 printf 'dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup,snippets\n\ndir: hooks\n\tpath /srv/hooks\n\tcontent snippets\n\tcontent-dirs snippets=hookscripts\n\tnodes pve1,pve2\n\nnfs: nas\n\tpath /mnt/pve/nas\n\tserver 10.0.0.5\n\texport /export\n\tcontent images,snippets\n' \
 	>"$out/seeds-fuzz_storage/storage.cfg"

@@ -10,7 +10,7 @@
 #include "check_list.h"
 #include "fakesys.h"
 #include "harness.h"
-#include "bootcfg.h"
+#include "host_boot.h"
 #include "host_info.h"
 #include "sysroot.h"
 

@@ -1,4 +1,4 @@
-/* test_bootcfg.c - what setup relies on in bootcfg: the lines it refuses to rewrite, the file
+/* test_host_boot.c - what setup relies on in host_boot.c: the lines it refuses to rewrite, the file
  * it renders from the edited line, and the kernel facts that decide which parameters a host
  * needs. */
 #define _GNU_SOURCE
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bootcfg.h"
+#include "host_boot.h"
 #include "fakesys.h"
 #include "harness.h"
 #include "sysroot.h"

@@ -1,6 +1,6 @@
-/* bootcfg.c - see bootcfg.h. */
+/* host_boot.c - see host_boot.h. */
 #define _GNU_SOURCE
-#include "bootcfg.h"
+#include "host_boot.h"
 
 #include <dirent.h>
 #include <errno.h>

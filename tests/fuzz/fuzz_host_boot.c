@@ -1,4 +1,4 @@
-/* fuzz_bootcfg.c - the boot loader's files as setup rewrites them (common/bootcfg.c): the
+/* fuzz_host_boot.c - the boot loader's files as setup rewrites them (common/host_boot.c): the
  * input becomes /etc/default/grub (even first byte) or /etc/kernel/cmdline of a systemd-boot
  * host (odd) in a scratch root. No crash; and whatever bootcfg_read does not refuse
  * (b.unsafe empty) must come back from the edit setup makes as a file that reads again as
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bootcfg.h"
+#include "host_boot.h"
 #include "fuzz.h"
 #include "sysroot.h"
 #include "util.h"

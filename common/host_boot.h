@@ -1,4 +1,4 @@
-/* bootcfg.h - the boot loader's side of the kernel command line, shared by `check` (which
+/* host_boot.h - the boot loader's side of the kernel command line, shared by `check` (which
  * says what to change) and `setup` (which changes it): which loader owns the next boot's
  * command line (GRUB, or systemd-boot through proxmox-boot-tool), the file and line that hold
  * it, whether that line can be rewritten with certainty, the line and the whole file with
