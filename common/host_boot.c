@@ -237,17 +237,19 @@ static int read_kernel_cmdline(const struct sysroot *sr, const struct hostinfo *
 		if (next)
 			*next++ = '\0';
 		lineno++;
-		if (!*str_trim(line))
+		const char *t = str_trim(line);
+
+		if (!*t)
 			continue;
 		if (++lines == 2)
 			/* proxmox-boot-tool hands the kernel the whole file as one line */
 			snprintf(b->unsafe, sizeof(b->unsafe), "'%s' line %d: a second line (the "
 				 "command line must be the file's only line)", b->file, lineno);
-		if (line[0] == '#' && !b->unsafe[0])
+		if (t[0] == '#' && !b->unsafe[0])
 			/* not a comment to proxmox-boot-tool, which hands the kernel the file */
 			snprintf(b->unsafe, sizeof(b->unsafe), "'%s' line %d: a line starting with "
 				 "'#' (the command line must be the file's only line)", b->file, lineno);
-		if (line[0] == '#' || b->line)
+		if (t[0] == '#' || b->line)
 			continue;
 		b->line = lineno;
 		snprintf(b->text, sizeof(b->text), "%s", line);

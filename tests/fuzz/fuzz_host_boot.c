@@ -28,14 +28,37 @@ static void put(const char *rel, const char *data, size_t len)
 	close(fd);
 }
 
+static const char *const dirs[] = { "/etc", "/etc/default", "/etc/kernel", "/sys",
+				     "/sys/firmware", "/sys/firmware/efi",
+				     "/sys/firmware/efi/efivars" };
+static const char *const files[] = {
+	"/etc/default/grub", "/etc/kernel/cmdline", "/etc/kernel/proxmox-boot-uuids",
+	"/sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+};
+
+/* The scratch root goes when the fuzzer exits: the files it made, then its directories. */
+static void remove_root(void)
+{
+	char p[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(p, sizeof(p), "%s%s", root, files[i]);
+		unlink(p);
+	}
+	for (size_t i = ARRAY_SIZE(dirs); i-- > 0;) {
+		snprintf(p, sizeof(p), "%s%s", root, dirs[i]);
+		rmdir(p);
+	}
+	rmdir(root);
+}
+
 static void setup_root(void)
 {
 	char p[128];
 
-	snprintf(root, sizeof(root), "/tmp/pgp-fuzz-bootcfg.XXXXXX");
+	snprintf(root, sizeof(root), "/tmp/pgp-fuzz-host-boot.XXXXXX");
 	REQUIRE(mkdtemp(root) != NULL);
-	const char *dirs[] = { "/etc", "/etc/default", "/etc/kernel", "/sys", "/sys/firmware",
-			       "/sys/firmware/efi", "/sys/firmware/efi/efivars" };
+	atexit(remove_root);
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		snprintf(p, sizeof(p), "%s%s", root, dirs[i]);
 		mkdir(p, 0755);
