@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/openat2.h>
-#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -814,67 +817,148 @@ int sr_kill_point_parse(struct sr_write_point *wp, const char *spec)
 	return 0;
 }
 
-/* Waits for child PID until DEADLINE (now_ms() clock); 0 with *status, or -ETIMEDOUT. */
-static int wait_child(pid_t pid, uint64_t deadline, int *status)
+/* The write of sr_write_timeout is made by a process of its own, which may stay blocked in the
+ * kernel after the caller has given up and exited, as a forked child could. It is started with
+ * clone(CLONE_VM) instead of fork(): it shares this process's memory, so starting it copies no
+ * page tables. fork() of a process whose threads hand over several IOMMU groups at once costs
+ * each thread 10-30 ms under emulation, and more the more threads fork at the same time; this
+ * costs about as much as starting a thread.
+ *
+ * A short-lived thread of its own starts and reaps the process. The process runs with that
+ * thread's TLS (errno), never with the caller's, so a write that fails late cannot change the
+ * caller's errno. The caller waits for the thread with its deadline. The block holds copies of
+ * everything the process reads (the caller may have returned, even exited, while it writes),
+ * and is freed by whichever of the caller and the thread lets go last: the thread does so only
+ * after the process has exited. */
+#define DW_STACK (64 * 1024)
+
+struct detached_write {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	atomic_int refs;
+	bool done;
+	int result;
+	void *stack;
+	struct sysroot sr; /* a copy, without write points: the process only writes */
+	char path[SR_PATH_MAX];
+	char value[];
+};
+
+static void dw_put(struct detached_write *w)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	unsigned step = 0;
+	if (atomic_fetch_sub(&w->refs, 1) != 1)
+		return;
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	if (w->stack)
+		munmap(w->stack, DW_STACK);
+	free(w);
+}
 
-	if (pidfd >= 0) {
-		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-		int left, pr;
+/* The process: nothing of the caller's but the root, neither the caller's output (Proxmox
+ * reads the hook's until EOF) nor the device locks (a stuck writer must not keep later hooks
+ * from the device). Only system calls: no allocation, no stdio. */
+static int dw_process(void *arg)
+{
+	struct detached_write *w = arg;
+	int r;
 
-		do {
-			uint64_t now = now_ms();
+	close(STDIN_FILENO);
+	close(STDOUT_FILENO);
+	close(STDERR_FILENO);
+	fds_close_except(w->sr.fd);
+	r = write_raw(&w->sr, w->path, w->value);
+	_exit(r < 0 ? (-r & 0xff) : 0);
+}
 
-			left = now >= deadline ? 0 : (int)(deadline - now);
-			pr = poll(&pfd, 1, left);
-		} while (pr < 0 && errno == EINTR);
-		close(pidfd);
-		if (pr == 0)
-			return -ETIMEDOUT;
-		return waitpid(pid, status, 0) < 0 ? -errno : 0;
+static void *dw_thread(void *arg)
+{
+	struct detached_write *w = arg;
+	int status = 0, r;
+	pid_t pid = clone(dw_process, (char *)w->stack + DW_STACK, CLONE_VM | SIGCHLD, w);
+
+	if (pid < 0) {
+		r = -errno;
+	} else {
+		pid_t got;
+
+		do
+			got = waitpid(pid, &status, 0);
+		while (got < 0 && errno == EINTR);
+		if (got < 0)
+			r = -errno;
+		else
+			r = !WIFEXITED(status) ? -EIO : -WEXITSTATUS(status);
 	}
-	/* kernels before 5.3: poll the child with a bounded backoff */
-	for (;;) {
-		pid_t w = waitpid(pid, status, WNOHANG);
+	pthread_mutex_lock(&w->mu);
+	w->result = r;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	dw_put(w);
+	return NULL;
+}
 
-		if (w == pid)
-			return 0;
-		if (w < 0 && errno != EINTR)
-			return -errno;
-		if (!backoff_wait(&step, deadline))
-			return -ETIMEDOUT;
+static int write_detached(const struct sysroot *sr, const char *path, const char *value,
+			  uint64_t deadline)
+{
+	size_t vlen = strlen(value);
+	struct detached_write *w;
+	struct timespec until;
+	pthread_attr_t attr;
+	pthread_t t;
+	int r;
+
+	if (strlen(path) >= sizeof(w->path))
+		return -ENAMETOOLONG;
+	w = calloc(1, sizeof(*w) + vlen + 1);
+	if (!w)
+		return -ENOMEM;
+	w->stack = mmap(NULL, DW_STACK, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (w->stack == MAP_FAILED) {
+		r = -errno;
+		free(w);
+		return r;
 	}
+	w->sr = *sr;
+	w->sr.wp = NULL;
+	strcpy(w->path, path);
+	memcpy(w->value, value, vlen + 1);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	atomic_init(&w->refs, 2);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, DW_STACK);
+	r = -pthread_create(&t, &attr, dw_thread, w);
+	pthread_attr_destroy(&attr);
+	if (r < 0) {
+		atomic_store(&w->refs, 1);
+		dw_put(w);
+		return r;
+	}
+	until.tv_sec = (time_t)(deadline / 1000);
+	until.tv_nsec = (long)(deadline % 1000) * 1000000;
+	pthread_mutex_lock(&w->mu);
+	while (!w->done)
+		if (pthread_cond_clockwait(&w->cv, &w->mu, CLOCK_MONOTONIC, &until) == ETIMEDOUT)
+			break;
+	r = w->done ? w->result : -ETIMEDOUT;
+	pthread_mutex_unlock(&w->mu);
+	dw_put(w);
+	return r;
 }
 
 int sr_write_timeout(const struct sysroot *sr, const char *path, const char *value,
 		     unsigned long ms)
 {
 	uint64_t deadline = now_ms() + ms;
-	int status, r;
-	pid_t pid;
+	int r;
 
 	if (!wp_gate(sr, path, value, &r))
 		return r;
-	pid = fork();
-	if (pid < 0)
-		return wp_after(sr, path, value, -errno, false);
-	if (pid == 0) {
-		/* The child may outlive its parent, stuck in the write: it keeps nothing of the
-		 * parent's but the root, neither the caller's output (Proxmox reads the hook's
-		 * until EOF) nor the device locks (a stuck child must not keep later hooks from
-		 * the device). */
-		close(STDIN_FILENO);
-		close(STDOUT_FILENO);
-		close(STDERR_FILENO);
-		fds_close_except(sr->fd);
-		r = write_raw(sr, path, value);
-		_exit(r < 0 ? (-r & 0xff) : 0);
-	}
-	r = wait_child(pid, deadline, &status);
-	if (r == 0)
-		r = !WIFEXITED(status) ? -EIO : -WEXITSTATUS(status);
-	/* a write still blocked in the child may yet take effect: report it as not done */
+	r = write_detached(sr, path, value, deadline);
+	/* a write still blocked in the process may yet take effect: report it as not done */
 	return wp_after(sr, path, value, r, r != -ETIMEDOUT);
 }

@@ -158,10 +158,11 @@ int sr_kill_point_parse(struct sr_write_point *wp, const char *spec);
 /* True when a write point of SR refuses writes (a dry run): callers skip waiting for effects
  * that cannot come. */
 bool sr_dry_run(const struct sysroot *sr);
-/* sr_write made by a child process that is given at most MS: a sysfs write can block for ever
- * in the kernel (a driver's remove callback waiting for its clients). On timeout the child is
- * left blocked (it holds none of our output) and -ETIMEDOUT is returned. The write points run
- * in the caller, around the child. */
+/* sr_write made by a process of its own that is given at most MS: a sysfs write can block for
+ * ever in the kernel (a driver's remove callback waiting for its clients). On timeout the
+ * process is left blocked (it holds none of our output) and -ETIMEDOUT is returned. It shares
+ * the caller's memory (clone(CLONE_VM), not fork(): see sysroot.c). The write points run in
+ * the caller, around it. */
 int sr_write_timeout(const struct sysroot *sr, const char *path, const char *value,
 		     unsigned long ms);
 
