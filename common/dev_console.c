@@ -3,9 +3,12 @@
 #include "dev_console.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/fb.h>
+#include <sys/ioctl.h>
 
 #include "dev_bind.h"
 #include "host_iomem.h"
@@ -113,56 +116,80 @@ static bool gpu_has_fbdev(const struct sysroot *sr, const char *name)
 	return console_fb_of(sr, name) >= 0;
 }
 
-int console_con2fb_get(const struct sysroot *sr, int fb, int console)
+/* FBIOGET_CON2FBMAP on an open /dev/fbN: the fb number, -1 for none, or -errno. */
+static int con2fb_get_fd(int fd, int console)
 {
 	struct fb_con2fbmap m = { .console = (unsigned)console };
-	char node[SR_PATH_MAX];
-	int r;
 
-	if (console < 1 || console > CONSOLE_NR || sr_path(node, "/dev/fb%d", fb) < 0)
-		return -EINVAL;
-	r = sr_ioctl_read(sr, node, FBIOGET_CON2FBMAP, &m);
-	if (r < 0)
-		return r;
+	if (ioctl(fd, FBIOGET_CON2FBMAP, &m) < 0)
+		return -errno;
 	return m.framebuffer >= FB_MAX ? -1 : (int)m.framebuffer;
 }
 
+static int fb_node_open(const struct sysroot *sr, int fb, char node[SR_PATH_MAX])
+{
+	int r = sr_path(node, "/dev/fb%d", fb);
+
+	return r < 0 ? r : sr_openat(sr, node, O_RDWR | O_NOCTTY, 0);
+}
+
+int console_con2fb_get(const struct sysroot *sr, int fb, int console)
+{
+	char node[SR_PATH_MAX];
+	int fd, r;
+
+	if (console < 1 || console > CONSOLE_NR)
+		return -EINVAL;
+	fd = fb_node_open(sr, fb, node);
+	if (fd < 0)
+		return fd;
+	r = con2fb_get_fd(fd, console);
+	close(fd);
+	return r;
+}
+
+/* One open of /dev/fbTO for the whole series: each move makes fbcon redraw the foreground
+ * console, which no caller can avoid, so what is ours stays one ioctl per read. */
 int console_con2fb_move(const struct sysroot *sr, uint64_t mask, int to, uint64_t *done)
 {
 	char node[SR_PATH_MAX];
-	int r = sr_path(node, "/dev/fb%d", to);
+	int fd, r = 0;
 
 	*done = 0;
-	if (r < 0)
-		return r;
-	for (int c = 1; c <= CONSOLE_NR; c++) {
+	fd = fb_node_open(sr, to, node);
+	if (fd < 0)
+		return fd;
+	for (int c = 1; c <= CONSOLE_NR && r == 0; c++) {
 		struct fb_con2fbmap m = { .console = (unsigned)c, .framebuffer = (unsigned)to };
 		uint64_t bit = UINT64_C(1) << (c - 1);
 		char what[48];
 
 		if (!(mask & bit))
 			continue;
-		r = console_con2fb_get(sr, to, c);
+		r = con2fb_get_fd(fd, c);
 		if (r == to) {
 			*done |= bit;
+			r = 0;
 			continue;
 		}
-		if (r < 0 && r != -1)
-			return r;
+		if (r < -1)
+			break;
 		snprintf(what, sizeof(what), "con2fbmap tty%d fb%d", c, to);
-		r = sr_ioctl_change(sr, node, FBIOPUT_CON2FBMAP, &m, what);
+		r = sr_ioctl_change_fd(sr, fd, node, FBIOPUT_CON2FBMAP, &m, what);
 		if (r < 0)
-			return r;
-		if (sr_dry_run(sr)) {
-			*done |= bit;
-			continue;
+			break;
+		if (!sr_dry_run(sr)) {
+			r = con2fb_get_fd(fd, c);
+			if (r != to) {
+				r = r < -1 ? r : -EIO; /* the kernel took it and did not move it */
+				break;
+			}
 		}
-		r = console_con2fb_get(sr, to, c);
-		if (r != to)
-			return r < -1 ? r : -EIO; /* the kernel took it and did not move it */
 		*done |= bit;
+		r = 0;
 	}
-	return 0;
+	close(fd);
+	return r;
 }
 
 void console_mask_format(uint64_t mask, char *buf, size_t size)
@@ -220,18 +247,27 @@ static int plan_move(const struct sysroot *sr, const struct pci_dev_info *devs, 
 		     struct console_plan *p)
 {
 	struct move_find m = { devs, n, -1, -1, "", "" };
+	char node[SR_PATH_MAX];
+	int fd;
 
 	fb_each(sr, move_find_cb, &m);
 	if (m.ours < 0 || m.other < 0)
 		return 0;
+	fd = fb_node_open(sr, m.other, node);
+	if (fd < 0)
+		return 0; /* no /dev/fb node: no move, the vtconsole plan stands */
 	for (int c = 1; c <= CONSOLE_NR; c++) {
-		int fb = console_con2fb_get(sr, m.other, c);
+		int fb = con2fb_get_fd(fd, c);
 
-		if (fb < -1)
-			return 0; /* no /dev/fb node or no fbcon: no move, the vtconsole plan stands */
+		if (fb < -1) {
+			close(fd);
+			p->move_mask = 0;
+			return 0; /* no fbcon: no move, the vtconsole plan stands */
+		}
 		if (fb == m.ours)
 			p->move_mask |= UINT64_C(1) << (c - 1);
 	}
+	close(fd);
 	if (!p->move_mask)
 		return 1;
 	p->move_from_fb = m.ours;

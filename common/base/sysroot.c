@@ -787,6 +787,17 @@ int sr_ioctl_change(const struct sysroot *sr, const char *path, unsigned long re
 	return wp_after(sr, path, what, ioctl_raw(sr, path, req, arg), true);
 }
 
+int sr_ioctl_change_fd(const struct sysroot *sr, int fd, const char *path, unsigned long req,
+		       void *arg, const char *what)
+{
+	int r;
+
+	if (!wp_gate(sr, path, what, &r))
+		return r;
+	r = ioctl(fd, req, arg) < 0 ? -errno : 0;
+	return wp_after(sr, path, what, r, true);
+}
+
 bool sr_dry_run(const struct sysroot *sr)
 {
 	for (const struct sr_write_point *p = sr->wp; p; p = p->next)

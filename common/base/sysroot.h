@@ -120,6 +120,10 @@ int sr_symlink(const struct sysroot *sr, const char *target, const char *path);
 int sr_ioctl_read(const struct sysroot *sr, const char *path, unsigned long req, void *arg);
 int sr_ioctl_change(const struct sysroot *sr, const char *path, unsigned long req, void *arg,
 		    const char *what);
+/* sr_ioctl_change on FD, the node PATH opened by the caller (sr_openat): a series of changes
+ * on one node (a console map, console by console) opens it once. */
+int sr_ioctl_change_fd(const struct sysroot *sr, int fd, const char *path, unsigned long req,
+		       void *arg, const char *what);
 
 /* ---- the write point ---------------------------------------------------------------------
  * Every write to an existing file (sr_write, sr_write_timeout: sysfs attributes, /dev/kmsg)

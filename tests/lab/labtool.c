@@ -7,7 +7,9 @@
  *   labtool min to-vfio|to-host VTCON GROUP DEV...
  *       the benchmark baseline: only the sysfs writes a handoff needs (fbcon vtconsole,
  *       driver_override, unbind, drivers_probe) and, for to-vfio, the hook's VFIO proof of the
- *       group (device fds, every BAR mapped);
+ *       group (device fds, every BAR mapped). VTCON "move:OTHER" moves the consoles instead,
+ *       as the hook does when another card OTHER has a framebuffer: every console to OTHER's
+ *       framebuffer (to-vfio), back to the first DEV's once it is bound again (to-host);
  *       no checks, no state, no waiting. The drivers (and vfio-pci) must be loaded.
  *   labtool con2fb
  *       prints which framebuffer carries each framebuffer console, one line per framebuffer:
@@ -20,6 +22,7 @@
  *       config lock for a whole start; exits with CMD's status. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +70,46 @@ static int put(struct sysroot *sr, const char *fmt, const char *arg, const char 
 	return sr_write(sr, path, value) < 0;
 }
 
+/* The framebuffer number of PCI device DEV (its DRM driver's fbdev), -1 without one. */
+static int fb_of(const char *dev)
+{
+	char link[64], real[PATH_MAX];
+	int found = -1;
+
+	for (int fb = 0; fb < FB_MAXN && found < 0; fb++) {
+		const char *base;
+
+		snprintf(link, sizeof(link), "/sys/class/graphics/fb%d/device", fb);
+		if (!realpath(link, real))
+			continue;
+		base = strrchr(real, '/');
+		if (base && !strcmp(base + 1, dev))
+			found = fb;
+	}
+	return found;
+}
+
+/* Every console to DEV's framebuffer: one FBIOPUT_CON2FBMAP each, on one open node. */
+static int move_consoles(const char *dev)
+{
+	int fb = fb_of(dev), fd, bad = 0;
+	char node[32];
+
+	if (fb < 0)
+		return 1;
+	snprintf(node, sizeof(node), "/dev/fb%d", fb);
+	fd = open(node, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	for (int c = 1; c <= NCONS; c++) {
+		struct fb_con2fbmap m = { .console = (unsigned)c, .framebuffer = (unsigned)fb };
+
+		bad |= ioctl(fd, FBIOPUT_CON2FBMAP, &m) < 0;
+	}
+	close(fd);
+	return bad;
+}
+
 static int minimal(struct sysroot *sr, int argc, char **argv)
 {
 	bool to_vfio = !strcmp(argv[2], "to-vfio");
@@ -74,8 +117,10 @@ static int minimal(struct sysroot *sr, int argc, char **argv)
 	int ndev = argc - 5, bad = 0;
 	struct vfio_report rep;
 
+	bool move = !strncmp(vt, "move:", 5);
+
 	if (to_vfio)
-		bad |= put(sr, "/sys/class/vtconsole/vtcon%s/bind", vt, "0");
+		bad |= move ? move_consoles(vt + 5) : put(sr, "/sys/class/vtconsole/vtcon%s/bind", vt, "0");
 	for (int i = 0; i < ndev; i++) {
 		bad |= put(sr, "/sys/bus/pci/devices/%s/driver_override", devs[i], to_vfio ? "vfio-pci" : "\n");
 		bad |= put(sr, "/sys/bus/pci/devices/%s/driver/unbind", devs[i], devs[i]);
@@ -87,7 +132,7 @@ static int minimal(struct sysroot *sr, int argc, char **argv)
 		 * only the hook's overhead, not a lighter proof) */
 		bad |= vfio_prove(sr, atoi(argv[4]), devs, ndev, VFIO_PROVE_MMAP_BARS, &rep) < 0;
 	else
-		bad |= put(sr, "/sys/class/vtconsole/vtcon%s/bind", vt, "1");
+		bad |= move ? move_consoles(devs[0]) : put(sr, "/sys/class/vtconsole/vtcon%s/bind", vt, "1");
 	return bad;
 }
 
