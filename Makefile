@@ -33,7 +33,7 @@ CLI_SRC := $(sort $(wildcard cli/*.c))
 HOOK_SRC := $(sort $(wildcard hookscript/*.c))
 EARLY_SRC := $(sort $(wildcard initramfs-hooks/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
-TEST_SUPPORT_SRC := tests/unit/harness.c tests/fixture/fakesys.c tests/fixture/fakekmod.c tests/fixture/fakekernel.c
+TEST_SUPPORT_SRC := tests/unit/harness.c tests/unit/testlib.c tests/fixture/fakesys.c tests/fixture/fakekmod.c tests/fixture/fakekernel.c
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 ifeq ($(V),1)

@@ -22,6 +22,7 @@
 #include "fakesys.h"
 #include "dev_handoff.h"
 #include "harness.h"
+#include "testlib.h"
 #include "dev_reconcile.h"
 #include "util.h"
 
@@ -50,21 +51,6 @@ static const char *base_spec =
 	"dir /dev/vfio\n"
 	"file /etc/pve/qemu-server/100.conf bios: ovmf\\nhostpci0: 0000:02:00,pcie=1,x-vga=1\n"
 	"file /etc/pve/qemu-server/101.conf hostpci0: 0000:00:1f.2\n";
-
-struct capture {
-	char text[16384];
-	size_t len;
-};
-
-static void capture(void *ud, enum ho_level level, const char *msg)
-{
-	struct capture *c = ud;
-	int n = snprintf(c->text + c->len, sizeof(c->text) - c->len, "%s%s\n",
-			 level == HO_ERROR ? "E: " : level == HO_WARN ? "W: " : "", msg);
-
-	if (n > 0 && (size_t)n < sizeof(c->text) - c->len)
-		c->len += (size_t)n;
-}
 
 static struct hook_opts opts = {
 	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
@@ -97,7 +83,7 @@ static struct world *world(const char *extra)
 		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
 	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
 	fk_init(&w.k, test_tmpdir(), &w.sr);
-	w.ops = (struct handoff_ops){ .sr = &w.sr, .opts = &opts, .node = "pve", .log = capture,
+	w.ops = (struct handoff_ops){ .sr = &w.sr, .opts = &opts, .node = "pve", .log = capture_log,
 				      .ud = &w.cap, .prove = fk_prove,
 				      .left_changed = &w.left_changed };
 	return &w;

@@ -10,25 +10,10 @@
 #include "check_list.h"
 #include "fakesys.h"
 #include "harness.h"
+#include "testlib.h"
 #include "host_boot.h"
 #include "host_info.h"
 #include "sysroot.h"
-
-/* Each call builds a fresh root below the test's temporary directory. */
-static struct sysroot root_with(const char *spec)
-{
-	static int n;
-	char dir[300];
-	struct sysroot sr;
-	int line = 0;
-
-	snprintf(dir, sizeof(dir), "%s/root%d", test_tmpdir(), n++);
-	CHECK_INT(mkdir(dir, 0755), 0);
-	if (fakesys_build(dir, spec, &line) < 0)
-		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
-	CHECK_INT(sr_open(&sr, dir), 0);
-	return sr;
-}
 
 TEST(cmdline_keys_values_and_lists)
 {
@@ -124,7 +109,7 @@ TEST(systemd_boot_line_edit)
 
 TEST(boot_loader_detection)
 {
-	struct sysroot sr = root_with(
+	struct sysroot sr = test_root_with(
 		"file /proc/cmdline initrd=\\EFI\\proxmox\\initrd.img BOOT_IMAGE=x root=ZFS=rpool/ROOT/pve-1 boot=zfs quiet\n"
 		"file /etc/default/grub GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n"
 		"file /etc/kernel/proxmox-boot-uuids 1234-ABCD\n"
@@ -144,7 +129,7 @@ TEST(boot_loader_detection)
 
 	/* systemd-boot sets LoaderInfo; without /etc/kernel/cmdline the running line (minus
 	 * what the loader adds) is the starting point of a new file */
-	sr = root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n");
+	sr = test_root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n");
 	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
 	CHECK_INT(b.kind, BOOT_SYSTEMD_BOOT);
 	CHECK_STR(b.file, "/etc/kernel/cmdline");
@@ -156,7 +141,7 @@ TEST(boot_loader_detection)
 
 TEST(grub_d_assignment_wins)
 {
-	struct sysroot sr = root_with(
+	struct sysroot sr = test_root_with(
 		"file /etc/default/grub # comment\\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\\nGRUB_CMDLINE_LINUX=\"console=ttyS0\"\n"
 		"file /etc/default/grub.d/50-local.cfg GRUB_TIMEOUT=1\\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet splash\"\n"
 		"file /etc/default/grub.d/notes.txt GRUB_CMDLINE_LINUX_DEFAULT=\"ignored\"\n");
@@ -173,13 +158,13 @@ TEST(grub_d_assignment_wins)
 	sr_close(&sr);
 
 	/* a file without the variable: add a line */
-	sr = root_with("file /etc/default/grub GRUB_TIMEOUT=5\n");
+	sr = test_root_with("file /etc/default/grub GRUB_TIMEOUT=5\n");
 	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
 	CHECK_INT(b.line, 0);
 	CHECK_STR(b.file, "/etc/default/grub");
 	sr_close(&sr);
 
-	sr = root_with("dir /etc\n");
+	sr = test_root_with("dir /etc\n");
 	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
 	CHECK_INT(b.kind, BOOT_UNKNOWN);
 	sr_close(&sr);
@@ -187,7 +172,7 @@ TEST(grub_d_assignment_wins)
 
 TEST(cpu_iommu_and_interrupt_facts)
 {
-	struct sysroot sr = root_with(
+	struct sysroot sr = test_root_with(
 		"rawfile /proc/cpuinfo processor\\t: 0\\nvendor_id\\t: HygonGenuine\\nmodel name\\t: Hygon C86 7185\\n\\nprocessor\\t: 1\\nvendor_id\\t: GenuineIntel\\n\n"
 		"file /proc/sys/kernel/osrelease 6.8.12-4-pve\n"
 		"file /proc/cmdline quiet vfio_iommu_type1.allow_unsafe_interrupts=1\n"
@@ -212,7 +197,7 @@ TEST(cpu_iommu_and_interrupt_facts)
 	sr_close(&sr);
 
 	/* nothing readable: unknowns, not errors */
-	sr = root_with("dir /proc\n");
+	sr = test_root_with("dir /proc\n");
 	CHECK_INT(hostinfo_read(&sr, &hi), 0);
 	CHECK_INT(hi.cpu, CPU_OTHER);
 	CHECK(!hi.cmdline_known);
@@ -235,7 +220,7 @@ static const struct check_result *find(const struct check_report *rep, const cha
  * a reboot, not an edit. */
 TEST(configured_but_not_booted)
 {
-	struct sysroot sr = root_with(
+	struct sysroot sr = test_root_with(
 		"rawfile /proc/cpuinfo vendor_id\\t: GenuineIntel\\n\n"
 		"file /proc/cmdline root=ZFS=rpool/ROOT/pve-1 boot=zfs\n"
 		"file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
@@ -270,7 +255,7 @@ TEST(configured_but_not_booted)
 
 TEST(vm_checks_on_a_broken_config)
 {
-	struct sysroot sr = root_with(
+	struct sysroot sr = test_root_with(
 		"rawfile /proc/cpuinfo vendor_id\\t: AuthenticAMD\\n\n"
 		"file /proc/cmdline quiet iommu=pt\n"
 		"rawfile /proc/self/mountinfo 23 1 0:21 / /proc rw - proc proc rw\\n\n"

@@ -12,6 +12,7 @@
 #include "fakesys.h"
 #include "dev_handoff.h"
 #include "harness.h"
+#include "testlib.h"
 #include "util.h"
 #include "dev_holders.h"
 #include "dev_state.h"
@@ -40,21 +41,6 @@ static const char *base_spec =
 	"file /etc/pve/qemu-server/101.conf hostpci0: 0000:00:1f.2\n"
 	"file /etc/pve/qemu-server/102.conf memory: 2048\\nhostpci0: 02:00.0,driver=keep\n";
 
-struct capture {
-	char text[16384];
-	size_t len;
-};
-
-static void capture(void *ud, enum ho_level level, const char *msg)
-{
-	struct capture *c = ud;
-	int n = snprintf(c->text + c->len, sizeof(c->text) - c->len, "%s%s\n",
-			 level == HO_ERROR ? "E: " : level == HO_WARN ? "W: " : "", msg);
-
-	if (n > 0 && (size_t)n < sizeof(c->text) - c->len)
-		c->len += (size_t)n;
-}
-
 static struct hook_opts opts = {
 	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
 	.return_on_stop = true, .holders_refuse = true,
@@ -64,7 +50,7 @@ static int run(const char *extra, int vmid, bool dry, struct capture *cap, struc
 {
 	char spec[8192];
 	struct handoff_ops ops = { .sr = sr, .opts = &opts, .node = "pve", .dry_run = dry,
-				   .log = capture, .ud = cap };
+				   .log = capture_log, .ud = cap };
 
 	snprintf(spec, sizeof(spec), "%s%s", base_spec, extra ? extra : "");
 	CHECK_INT(fakesys_build(test_tmpdir(), spec, NULL), 0);
@@ -214,7 +200,7 @@ TEST(refuses_when_vfio_cannot_load)
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
 	snprintf(path, sizeof(path), "rm -rf %s/sys/bus/pci/drivers/vfio-pci", test_tmpdir());
 	CHECK_INT(system(path), 0);
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
 	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
 	memset(&cap, 0, sizeof(cap));
 	CHECK(handoff_prepare(&ops, 100) < 0);
@@ -318,7 +304,7 @@ TEST(release_without_state_is_a_no_op)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
 
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
 	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
@@ -405,7 +391,7 @@ TEST(release_fb_traversal_writes_nothing)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
 	char buf[64];
 
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
@@ -429,7 +415,7 @@ TEST(release_fb_driver_must_exist)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
 
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
 	CHECK_INT(fakesys_build(test_tmpdir(),
@@ -448,7 +434,7 @@ TEST(release_duplicate_device_refused)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
 
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
 	CHECK_INT(fakesys_build(test_tmpdir(),
@@ -467,7 +453,7 @@ TEST(release_state_fifo_refused)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
 	char p[600];
 
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
@@ -485,7 +471,7 @@ TEST(state_dir_absolute_link_stays_inside)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
 	char root[300], out[300], p[700];
 	struct stat st;
 	FILE *f;

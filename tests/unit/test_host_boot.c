@@ -12,22 +12,8 @@
 #include "host_boot.h"
 #include "fakesys.h"
 #include "harness.h"
+#include "testlib.h"
 #include "sysroot.h"
-
-static struct sysroot root_with(const char *spec)
-{
-	static int n;
-	char dir[300];
-	struct sysroot sr;
-	int line = 0;
-
-	snprintf(dir, sizeof(dir), "%s/root%d", test_tmpdir(), n++);
-	CHECK_INT(mkdir(dir, 0755), 0);
-	if (fakesys_build(dir, spec, &line) < 0)
-		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
-	CHECK_INT(sr_open(&sr, dir), 0);
-	return sr;
-}
 
 /* bootcfg_read on a root holding only /etc/default/grub = TEXT; B->unsafe as it found it. */
 static void grub_unsafe(const char *text, const char *want)
@@ -38,7 +24,7 @@ static void grub_unsafe(const char *text, const char *want)
 	struct sysroot sr;
 
 	snprintf(spec, sizeof(spec), "file /etc/default/grub %s\n", text);
-	sr = root_with(spec);
+	sr = test_root_with(spec);
 	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
 	CHECK_INT(b.kind, BOOT_GRUB);
 	CHECK_STR(b.unsafe, want);
@@ -75,7 +61,7 @@ TEST(grub_lines_it_cannot_rewrite)
 
 TEST(kernel_cmdline_one_line_and_the_esp)
 {
-	struct sysroot sr = root_with(
+	struct sysroot sr = test_root_with(
 		"file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
 		"file /etc/kernel/cmdline root=ZFS=rpool/ROOT/pve-1 boot=zfs\\n\\nquiet\n");
 	struct hostinfo hi = { .efi = true };
@@ -92,7 +78,7 @@ TEST(kernel_cmdline_one_line_and_the_esp)
 	sr_close(&sr);
 
 	/* a '#' line is no comment to proxmox-boot-tool */
-	sr = root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
+	sr = test_root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
 		       "file /etc/kernel/cmdline # root=ZFS=rpool/ROOT/pve-1\n");
 	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
 	CHECK_STR(b.unsafe, "'/etc/kernel/cmdline' line 1: a line starting with '#' (the command "
@@ -100,7 +86,7 @@ TEST(kernel_cmdline_one_line_and_the_esp)
 	sr_close(&sr);
 
 	/* one line, but no proxmox-boot-tool: nothing known copies it to the ESP */
-	sr = root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
+	sr = test_root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
 		       "file /etc/kernel/cmdline root=ZFS=rpool/ROOT/pve-1 boot=zfs\n");
 	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
 	CHECK_STR(b.unsafe, "");
@@ -108,7 +94,7 @@ TEST(kernel_cmdline_one_line_and_the_esp)
 	CHECK(strstr(why, "not managed by proxmox-boot-tool") != NULL);
 	sr_close(&sr);
 
-	sr = root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
+	sr = test_root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
 		       "file /etc/kernel/cmdline root=ZFS=rpool/ROOT/pve-1 boot=zfs\n"
 		       "file /etc/kernel/proxmox-boot-uuids 2A4B-1C3D\n");
 	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
@@ -127,7 +113,7 @@ TEST(kernel_cmdline_one_line_and_the_esp)
 
 TEST(render_replaces_appends_and_creates)
 {
-	struct sysroot sr = root_with(
+	struct sysroot sr = test_root_with(
 		"rawfile /etc/default/grub # x\\nGRUB_DEFAULT=0\\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\\nGRUB_TIMEOUT=5\n");
 	struct hostinfo hi = { 0 };
 	struct bootcfg b;
@@ -149,7 +135,7 @@ TEST(render_replaces_appends_and_creates)
 	sr_close(&sr);
 
 	/* no assignment yet: the line is appended */
-	sr = root_with("rawfile /etc/default/grub GRUB_TIMEOUT=5\n");
+	sr = test_root_with("rawfile /etc/default/grub GRUB_TIMEOUT=5\n");
 	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
 	CHECK_INT(bootcfg_edit(&b, "iommu=pt", NULL, line, sizeof(line)), 0);
 	CHECK_INT(bootcfg_render(&sr, &b, line, &text, &len, NULL), 0);
@@ -158,7 +144,7 @@ TEST(render_replaces_appends_and_creates)
 	sr_close(&sr);
 
 	/* systemd-boot without /etc/kernel/cmdline: created from the running line */
-	sr = root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n");
+	sr = test_root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n");
 	snprintf(hi.cmdline, sizeof(hi.cmdline), "initrd=\\EFI\\x root=ZFS=rpool/ROOT/pve-1 boot=zfs");
 	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
 	CHECK_INT(bootcfg_edit(&b, "iommu=pt", NULL, line, sizeof(line)), 0);
@@ -171,7 +157,7 @@ TEST(render_replaces_appends_and_creates)
 
 TEST(kernel_facts)
 {
-	struct sysroot sr = root_with(
+	struct sysroot sr = test_root_with(
 		"file /boot/config-6.1.0-27-amd64 CONFIG_INTEL_IOMMU=y\\n# CONFIG_INTEL_IOMMU_DEFAULT_ON is not set\n"
 		"file /boot/config-6.12.0-custom # x\\nCONFIG_INTEL_IOMMU_DEFAULT_ON=y\n");
 	const char *how = NULL;

@@ -18,6 +18,7 @@
 #include "fakesys.h"
 #include "dev_handoff.h"
 #include "harness.h"
+#include "testlib.h"
 #include "dev_quirks.h"
 #include "dev_state.h"
 
@@ -56,21 +57,6 @@ static const char *base_spec =
 	"file /etc/pve/qemu-server/201.conf hostpci0: " VF0 "\n"
 	"file /etc/pve/qemu-server/202.conf hostpci0: " NV "\n"
 	"file /etc/pve/qemu-server/203.conf hostpci0: " AMD "\n";
-
-struct capture {
-	char text[16384];
-	size_t len;
-};
-
-static void capture(void *ud, enum ho_level level, const char *msg)
-{
-	struct capture *c = ud;
-	int n = snprintf(c->text + c->len, sizeof(c->text) - c->len, "%s%s\n",
-			 level == HO_ERROR ? "E: " : level == HO_WARN ? "W: " : "", msg);
-
-	if (n > 0 && (size_t)n < sizeof(c->text) - c->len)
-		c->len += (size_t)n;
-}
 
 /* The fake runner: records each command line; "systemctl stop" ends the fake daemon (its
  * /proc entry goes), "start" brings it back; nvidia-smi answers PERSISTENCE. */
@@ -140,7 +126,7 @@ static struct world *world(const char *extra)
 		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
 	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
 	fk_init(&w.k, test_tmpdir(), &w.sr);
-	w.ops = (struct handoff_ops){ .sr = &w.sr, .opts = &opts, .node = "pve", .log = capture,
+	w.ops = (struct handoff_ops){ .sr = &w.sr, .opts = &opts, .node = "pve", .log = capture_log,
 				      .ud = &w.cap, .prove = fk_prove, .exec = &fake_exec };
 	return &w;
 }
