@@ -77,9 +77,7 @@ struct job {
 	bool reset_done[MAX_MEMBERS];
 };
 
-static void logf_(const struct handoff_ops *ops, enum ho_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void logf_(const struct handoff_ops *ops, enum ho_level lvl, const char *fmt, ...)
+void handoff_logf(const struct handoff_ops *ops, enum ho_level lvl, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -92,9 +90,9 @@ static void logf_(const struct handoff_ops *ops, enum ho_level lvl, const char *
 	else if (ops->log)
 		ops->log(ops->ud, lvl, msg);
 }
-#define INFO(j, ...) logf_((j)->ops, HO_INFO, __VA_ARGS__)
-#define WARN(j, ...) logf_((j)->ops, HO_WARN, __VA_ARGS__)
-#define ERR(j, ...) logf_((j)->ops, HO_ERROR, __VA_ARGS__)
+#define INFO(j, ...) handoff_logf((j)->ops, HO_INFO, __VA_ARGS__)
+#define WARN(j, ...) handoff_logf((j)->ops, HO_WARN, __VA_ARGS__)
+#define ERR(j, ...) handoff_logf((j)->ops, HO_ERROR, __VA_ARGS__)
 
 static int dev_path(char out[SR_PATH_MAX], const char *name, const char *attr)
 {

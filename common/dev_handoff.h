@@ -47,6 +47,12 @@
 #include "dev_vfio.h"
 
 enum ho_level { HO_INFO, HO_WARN, HO_ERROR };
+struct handoff_ops;
+
+/* One formatted line to OPS->log; from a group's thread (parallel.h) it is kept with that
+ * group's lines, in order. For the engines built on the handoff (dev_handoff, dev_reconcile). */
+void handoff_logf(const struct handoff_ops *ops, enum ho_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 struct handoff_ops {
 	const struct sysroot *sr;

@@ -20,20 +20,6 @@
 
 #define CMDLINE_MAX 65536
 
-static void say(const struct handoff_ops *ops, enum ho_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void say(const struct handoff_ops *ops, enum ho_level lvl, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (ops->log)
-		ops->log(ops->ud, lvl, msg);
-}
-
 /* True when the NUL-separated command line has "-id" followed by VMID. */
 static bool cmdline_names_vm(const char *cmd, size_t len, int vmid)
 {
@@ -127,7 +113,7 @@ static void left_alone(const struct handoff_ops *ops, const struct handoff_state
 		       const char *why)
 {
 	for (int i = 0; i < s->ndevs; i++)
-		say(ops, HO_INFO, "%s: %s; left on vfio-pci", s->devs[i].name, why);
+		handoff_logf(ops, HO_INFO, "%s: %s; left on vfio-pci", s->devs[i].name, why);
 }
 
 int reconcile_vm(const struct handoff_ops *ops, int vmid, unsigned long wait_ms)
@@ -148,7 +134,7 @@ int reconcile_vm(const struct handoff_ops *ops, int vmid, unsigned long wait_ms)
 
 		if (r != -EINVAL || state_explain(ops->sr, vmid, what, sizeof(what)) < 0)
 			snprintf(what, sizeof(what), "%s", sr_strerror(r));
-		say(ops, HO_ERROR, "state file %s/%d.state of VM %d is refused: %s; not reconciling "
+		handoff_logf(ops, HO_ERROR, "state file %s/%d.state of VM %d is refused: %s; not reconciling "
 		    "it (fix or remove it after checking the devices' drivers)", STATE_DIR, vmid, vmid,
 		    what);
 		goto out;
@@ -170,7 +156,7 @@ int reconcile_vm(const struct handoff_ops *ops, int vmid, unsigned long wait_ms)
 		goto out;
 	}
 	if (lock < 0) {
-		say(ops, HO_ERROR, "VM %d: cannot take its config lock: %s; not reconciling", vmid,
+		handoff_logf(ops, HO_ERROR, "VM %d: cannot take its config lock: %s; not reconciling", vmid,
 		    strerror(-lock));
 		r = lock;
 		goto out;
@@ -181,10 +167,10 @@ int reconcile_vm(const struct handoff_ops *ops, int vmid, unsigned long wait_ms)
 		left_alone(ops, s, why);
 		r = 0;
 	} else if (r < 0) {
-		say(ops, HO_ERROR, "VM %d: cannot tell whether it runs: %s; not reconciling", vmid,
+		handoff_logf(ops, HO_ERROR, "VM %d: cannot tell whether it runs: %s; not reconciling", vmid,
 		    strerror(-r));
 	} else {
-		say(ops, HO_INFO, "VM %d is not running: giving its devices back", vmid);
+		handoff_logf(ops, HO_INFO, "VM %d is not running: giving its devices back", vmid);
 		r = handoff_release(ops, vmid);
 	}
 	close(lock);
