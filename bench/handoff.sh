@@ -2,16 +2,10 @@
 # handoff.sh - pre-start and post-stop of the real hookscript for a GPU + audio group, as
 # ratios to a minimal C program doing only the required sysfs writes (and the VFIO open) on
 # the same lab boot (targets: within 1.25x), in both console cases: another card's framebuffer
-# takes the consoles (the std topology as it is), or the GPU's is the only one (fbcon unbound). Needs the lab (tests/lab; make demo sets it up).
+# takes the consoles (the std topology as it is), or the GPU's is the only one (fbcon
+# unbound). Needs the lab (tests/lab; make demo sets it up).
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-series=${BENCH_KERNEL:-6.1}
-export LAB_LOGS=$top/build/bench
-mkdir -p "$LAB_LOGS"
-make -C "$top" -s all >/dev/null
-"$top/tests/lab/fetch-kernel.sh" "$series"
-"$top/tests/lab/mkinitrd.sh" "$series" "$top/build/lab/$series/initrd.img"
-[ -f "$top/build/lab/disk.img" ] || mkfs.ext4 -q -F "$top/build/lab/disk.img" 8M
+. "$(dirname "$0")/lab-prepare.sh"
 report() {
 	local scen=$1 title=$2
 	"$top/tests/lab/run.sh" -k "$series" -f pvh -s "$scen" -n "$series/pvh/std" >/dev/null

@@ -6,14 +6,7 @@
 # lab and the fault driver (tests/lab/testdrv: kernels 6.1 and pve). LAB_SMP=N gives the guest N
 # vCPUs (default 1).
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-series=${BENCH_KERNEL:-6.1}
-export LAB_LOGS=$top/build/bench
-mkdir -p "$LAB_LOGS"
-make -C "$top" -s all >/dev/null
-"$top/tests/lab/fetch-kernel.sh" "$series"
-"$top/tests/lab/mkinitrd.sh" "$series" "$top/build/lab/$series/initrd.img"
-[ -f "$top/build/lab/disk.img" ] || mkfs.ext4 -q -F "$top/build/lab/disk.img" 8M
+. "$(dirname "$0")/lab-prepare.sh"
 "$top/tests/lab/run.sh" -k "$series" -f pvh -t quad -s bench-multi -n "$series/pvh/quad" >/dev/null
 log=$LAB_LOGS/${series}_pvh_quad-bench-multi.log
 median() {
