@@ -861,8 +861,7 @@ static void dw_put(struct detached_write *w)
 		return;
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
-	if (w->stack)
-		munmap(w->stack, DW_STACK);
+	munmap(w->stack, DW_STACK);
 	free(w);
 }
 
