@@ -40,7 +40,16 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: " PROG " rom dump ADDR [-o FILE] [--force]\n"
 		     "   or: " PROG " rom check FILE [--device ADDR] [--json]\n"
-		     "   or: " PROG " rom patch FILE -o OUT\n");
+		     "   or: " PROG " rom patch FILE -o OUT\n\n"
+		     "dump    read the vBIOS of the card at ADDR (enabled for the read, then disabled)\n"
+		     "  -o, --output FILE   write it to FILE (never replaced; default: stdout, not a tty)\n"
+		     "  -f, --force         dump also while a host driver is bound to the card\n"
+		     "check   walk FILE's images and say whether OVMF can use it\n"
+		     "  -d, --device ADDR   also compare its ids with the card at ADDR\n"
+		     "  -j, --json          machine-readable output\n"
+		     "patch   strip a vendor header from FILE into a new file\n"
+		     "  -o, --output OUT    the new file (required; FILE is never changed)\n"
+		     "  -h, --help          this text\n");
 }
 
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -48,12 +57,12 @@ static int bad_usage(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, PROG " rom: ");
+	char buf[512];
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '" PROG " rom --help'.\n");
-	return CLI_EXIT_USAGE;
+	return cli_usage_error("rom", "%s", buf);
 }
 
 static void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -61,7 +70,7 @@ static void err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, PROG ": ");
+	fprintf(stderr, PROG " rom: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -301,11 +310,13 @@ static int rom_check(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return bad_usage("check: bad option");
+			return cli_bad_option("rom check", argv, opts);
 		}
 	}
-	if (optind != argc - 1)
-		return bad_usage("check: expected one FILE");
+	if (optind >= argc)
+		return bad_usage("check: expected a FILE");
+	if (argc - optind > 1)
+		return bad_usage("check: unexpected argument '%s'", argv[optind + 1]);
 	if (device && check_device_ids(g, device, &dev) < 0)
 		return ROM_EXIT_UNREADABLE;
 	if (load_file(g, argv[optind], &buf, &len) < 0)
@@ -377,11 +388,13 @@ static int rom_patch(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return bad_usage("patch: bad option");
+			return cli_bad_option("rom patch", argv, opts);
 		}
 	}
-	if (optind != argc - 1)
-		return bad_usage("patch: expected one FILE");
+	if (optind >= argc)
+		return bad_usage("patch: expected a FILE");
+	if (argc - optind > 1)
+		return bad_usage("patch: unexpected argument '%s'", argv[optind + 1]);
 	if (!out)
 		return bad_usage("patch: -o OUT is required (the input is never changed)");
 	in = argv[optind];
@@ -517,15 +530,19 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return bad_usage("dump: bad option");
+			return cli_bad_option("rom dump", argv, opts);
 		}
 	}
-	if (optind != argc - 1)
-		return bad_usage("dump: expected one ADDR");
+	if (optind >= argc)
+		return bad_usage("dump: expected a PCI address (ADDR)");
+	if (argc - optind > 1)
+		return bad_usage("dump: unexpected argument '%s'", argv[optind + 1]);
 	if (parse_addr(argv[optind], name) < 0)
 		return bad_usage("dump: invalid PCI address '%s'", argv[optind]);
 	if (!out && isatty(STDOUT_FILENO))
 		return bad_usage("dump: refusing to write a binary ROM to a terminal; use -o FILE");
+	if ((r = cli_need_root(g, "rom dump"))) /* it enables the card's ROM */
+		return r;
 	msg = out ? stdout : stderr;
 	/* rom_save() refuses too; asking first spares an enable/read/disable cycle. */
 	if (out && (user_path(g, out, out_path) < 0 || sr_exists(&g->root, out_path))) {
@@ -577,7 +594,7 @@ static int cmd_rom(struct cli_globals *g, int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : NULL;
 
 	if (!sub)
-		return bad_usage("expected dump, check or patch");
+		return bad_usage("expected a subcommand: dump, check or patch");
 	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
 		usage(stdout);
 		return CLI_EXIT_OK;
