@@ -101,7 +101,7 @@ static int run_qm(const struct sysroot *sr, char *const argv[], bool dry_run)
 {
 	int r;
 
-	if (!sr_is_host(sr)) /* as setup: a fake root's VM ids are not this node's */
+	if (!dry_run && !sr_is_host(sr)) /* as setup: a fake root's VMs are not this node's */
 		printf("not run (the root is '%s', not this machine's /):", sr->dir);
 	else
 		printf("%s", dry_run ? "would run:" : "running:");

@@ -133,5 +133,4 @@ static int cmd_release(struct cli_globals *g, int argc, char **argv)
 CLI_COMMAND(prepare, "prepare", cmd_prepare, "VMID [--dry-run]",
 	    "hand VMID's GPUs to vfio-pci now (what pre-start does)");
 CLI_COMMAND(release, "release", cmd_release, "VMID | --stale [--dry-run]",
-	    "give VMID's devices back now (what post-stop does); --stale: those of every VM "
-	    "that is neither running nor starting");
+	    "give VMID's devices back now (what post-stop does); --stale: of every stopped VM");

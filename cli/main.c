@@ -134,13 +134,14 @@ static int cmd_help(struct cli_globals *g, int argc, char **argv)
 	const struct cli_command *c;
 	char *hargv[] = { NULL, "--help", NULL };
 
-	if (argc == 1 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
+	if (argc == 1 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+					!strcmp(argv[1], "help")))) {
 		usage(stdout);
 		return CLI_EXIT_OK;
 	}
 	if (argc > 2)
 		return cli_unexpected_arg("help", argv[2]);
-	if (!strcmp(argv[1], "help") || !(c = find(argv[1])))
+	if (!(c = find(argv[1])))
 		return cli_usage_error("help", "unknown command '%s'", argv[1]);
 	hargv[0] = (char *)c->name;
 	optind = 0;
