@@ -35,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "check_list.h"
 #include "cli.h"
@@ -247,11 +249,49 @@ static int count_words(const char *s)
 	return n;
 }
 
+/* The width text output wraps at: PGP_COLUMNS when set (tests, or to force a width), else the
+ * terminal's when stdout is one; 0 (never wrap) for a pipe or a file. */
+static int text_width(void)
+{
+	const char *env = getenv("PGP_COLUMNS");
+	struct winsize ws;
+
+	if (env && *env)
+		return atoi(env) >= 40 ? atoi(env) : 0;
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+		return ws.ws_col;
+	return 0;
+}
+
+/* Prints the LEN bytes of TEXT, whose first line starts at column COL, wrapped at spaces to WIDTH
+ * (0: not wrapped) with every further line indented to column CONT. A word longer than a line
+ * stays whole. */
+static void put_wrapped(FILE *out, const char *text, int len, int col, int cont, int width)
+{
+	const char *p = text, *end = text + len;
+
+	while (width && end - p > width - col) {
+		const char *cut = p + (width - col);
+
+		while (cut > p && *cut != ' ')
+			cut--;
+		if (cut == p) /* one long word: up to its end */
+			for (cut = p + (width - col); cut < end && *cut != ' '; cut++)
+				;
+		if (cut >= end)
+			break;
+		fprintf(out, "%.*s\n%*s", (int)(cut - p), p, cont, "");
+		p = cut + 1;
+		col = cont;
+	}
+	fprintf(out, "%.*s\n", (int)(end - p), p);
+}
+
 static void print_text(FILE *out, const struct check_report *rep, bool color, bool quiet)
 {
 	const struct hostinfo *h = &rep->host;
 	char line[2 * HI_CMDLINE_MAX];
-	int idw = 0;
+	int idw = 0, width = text_width();
 
 	if (!quiet)
 		fprintf(out, "host: %s, kernel %s, boot loader %s\n\n",
@@ -266,17 +306,25 @@ static void print_text(FILE *out, const struct check_report *rep, bool color, bo
 
 		if (quiet && r->status == CHECK_PASS)
 			continue;
-		fprintf(out, "%s%s%s  %-*s  %s%s%s\n", color ? colors[r->status] : "",
-			check_status_name(r->status), color ? C_OFF : "", idw, r->id, r->subject,
-			r->subject[0] ? ": " : "", r->message);
+		char *text = NULL;
+
+		fprintf(out, "%s%s%s  %-*s  ", color ? colors[r->status] : "",
+			check_status_name(r->status), color ? C_OFF : "", idw, r->id);
+		if (asprintf(&text, "%s%s%s", r->subject, r->subject[0] ? ": " : "", r->message) < 0)
+			text = NULL;
+		put_wrapped(out, text ? text : r->message, (int)strlen(text ? text : r->message),
+			    indent, indent, width);
+		free(text);
 		/* an INFO line's text is a note, not a fix: nothing needs fixing */
 		const char *head = r->status == CHECK_INFO ? "note: " : "fix: ";
+		int hw = (int)strlen(head);
 		for (const char *p = r->fix; p;) {
 			const char *nl = strchr(p, '\n');
 			int len = nl ? (int)(nl - p) : (int)strlen(p);
 
-			fprintf(out, "%*s%-*s%.*s\n", indent, "", (int)strlen(head),
-				p == r->fix ? head : "", len, p);
+			fprintf(out, "%*s%-*s", indent, "", hw, p == r->fix ? head : "");
+			/* an indented line is a file's line or a command: never broken */
+			put_wrapped(out, p, len, indent + hw, indent + hw + 2, *p == ' ' ? 0 : width);
 			p = nl ? nl + 1 : NULL;
 		}
 	}
@@ -353,7 +401,12 @@ static int cmd_check(struct cli_globals *g, int argc, char **argv)
 			return cli_usage_error("check", "invalid VMID '%s' (a number from 100 to "
 							"999999999)", argv[i]);
 		}
-		vmids[o.nvmids++] = v;
+		bool seen = false; /* `check 100 100` checks VM 100 once */
+
+		for (int k = 0; k < o.nvmids; k++)
+			seen = seen || vmids[k] == v;
+		if (!seen)
+			vmids[o.nvmids++] = v;
 	}
 	o.vmids = vmids;
 	r = checks_run(&g->root, &o, &rep);

@@ -240,6 +240,26 @@ fi
 grep -q '^ *note: ' "$tmp/out" && ! grep -B1 '^ *fix: ' "$tmp/out" | grep -q '^INFO' &&
 	pass check-quiet.info-notes || fail check-quiet.info-notes "INFO without 'note:' or with 'fix:'"
 
+# check VMID VMID: the VM once
+run check 105 105
+[ "$(grep -c '^PASS  vm.config ' "$tmp/out")" = 1 ] && pass check.duplicate-vmid-once ||
+	fail check.duplicate-vmid-once "VM 105 checked $(grep -c '^PASS  vm.config ' "$tmp/out") times"
+
+# check wraps at the width asked (a terminal's; PGP_COLUMNS for tests): the same words, and a
+# line longer than that only where it could not be broken (a file's line, a command, one word)
+run check 105
+cp "$tmp/out" "$tmp/unwrapped"
+PGP_COLUMNS=80 run check 105
+if [ "$(tr -s ' \n' '  ' <"$tmp/out")" != "$(tr -s ' \n' '  ' <"$tmp/unwrapped")" ]; then
+	fail check.wrap-same-words "wrapping changed the text"
+elif [ "$(awk 'length > 80' "$tmp/out" | wc -l)" -ge "$(awk 'length > 80' "$tmp/unwrapped" | wc -l)" ]; then
+	fail check.wrap "no fewer lines over 80 columns"
+elif awk 'length > 80' "$tmp/out" | sed 's/^ *//' | while read -r l; do grep -qF -- "$l" "$tmp/unwrapped" || exit 1; done; then
+	pass check.wrap
+else
+	fail check.wrap "a line over 80 columns that could have been broken"
+fi
+
 # --- report -o: an existing file is not replaced without --force
 echo mine >"$tmp/report.txt"
 run report -o "$tmp/report.txt"
