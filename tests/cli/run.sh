@@ -269,6 +269,45 @@ run report -o "$tmp/report.txt" --force
 [ "$status" -eq 0 ] && [ "$(cat "$tmp/report.txt")" != mine ] && pass report.force ||
 	fail report.force "exit $status, or not replaced"
 
+# --- bash completion: VMIDs for every verb that takes one, PCI addresses from sysfs, the rom and
+# early subcommands, each subcommand's own options (bash-completion's helpers reduced to what
+# the function uses)
+complete_words() {
+	bash -c '
+		_init_completion() { words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
+			cur=${words[cword]}; prev=${words[cword-1]}; }
+		_filedir() { COMPREPLY=(FILE); }
+		complete() { :; }
+		source "$1"; shift
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		_pve_gpu_passthrough; echo "${COMPREPLY[*]}"' _ "$top/completion/pve-gpu-passthrough.bash" "$cli" "$@"
+}
+vmids=$(cd "$root/etc/pve/qemu-server" && ls | sed 's/\.conf$//' | sort | tr '\n' ' ')
+addrs=$(ls "$root/sys/bus/pci/devices" | sort | tr '\n' ' ')
+expect_completion() {
+	local name=$1 want=$2 got
+	shift 2
+	got=$(complete_words "$@" | tr ' ' '\n' | sort | tr '\n' ' ')
+	[ "$got" = "$want" ] && pass "completion.$name" || fail "completion.$name" "got '$got', expected '$want'"
+}
+for v in attach detach prepare release check; do
+	expect_completion "$v-vmid" "$vmids" --sysroot "$root" "$v" ""
+done
+expect_completion check-more-vmids "$vmids" --sysroot "$root" check 105 ""
+expect_completion prepare-one-vmid " " --sysroot "$root" prepare 105 ""
+expect_completion help-verbs "$(printf '%s\n' "${verbs[@]}" | sort | tr '\n' ' ')" help ""
+expect_completion rom-subcommands "check dump patch " rom ""
+expect_completion rom-dump-address "$addrs" --sysroot "$root" rom dump ""
+expect_completion rom-check-device "$addrs" --sysroot "$root" rom check x.rom --device ""
+expect_completion rom-check-options "--device --help --json " rom check x.rom --
+expect_completion rom-dump-options "--force --help --output " rom dump --
+expect_completion early-subcommand "status " early ""
+expect_completion early-status-options "--help --image " early status --
+expect_completion setup-early-address "$addrs" --sysroot "$root" setup --early ""
+expect_completion release-options "--dry-run --help --stale " release --
+expect_completion check-options "--help --json --quiet " check --
+expect_completion report-force "--force " report -o r.txt --f
+
 # --- the hook: --help, -h, --version; a bad command line in one line
 for a in --help -h --version; do
 	"$hook" "$a" >"$tmp/out" 2>"$tmp/err"
