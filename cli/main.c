@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json.h"
 
 /* Weak: the section exists only once a verb registers itself. */
 extern const struct cli_command __start_pgp_cmds[] __attribute__((weak));
@@ -202,9 +203,29 @@ int main(int argc, char **argv)
 		/* getopt state is reset for the verb's own parsing. */
 		int vargc = argc - optind;
 		char **vargv = argv + optind;
+		/* --json=pretty, for every verb with --json: the verb prints its compact JSON into
+		 * memory, which is indented here */
+		char *json = NULL;
+		size_t jlen = 0;
+		FILE *real = stdout, *mem = NULL;
+		for (int i = 1; i < vargc && strcmp(vargv[i], "--"); i++)
+			if (!strcmp(vargv[i], "--json=pretty") && !mem) {
+				vargv[i] = (char *)"--json";
+				if (!(mem = open_memstream(&json, &jlen))) {
+					cli_err(cmd->name, "out of memory");
+					return CLI_EXIT_FAIL;
+				}
+				stdout = mem;
+			}
 		optind = 0;
 		r = cmd->run(&g, vargc, vargv);
 		sr_close(&g.root);
+		if (mem) {
+			stdout = real;
+			if (fclose(mem) == 0)
+				json_pretty(stdout, json, jlen);
+			free(json);
+		}
 		if (fflush(stdout) != 0 || ferror(stdout)) {
 			cli_err(cmd->name, "write error on stdout");
 			return CLI_EXIT_FAIL;

@@ -269,6 +269,42 @@ run report -o "$tmp/report.txt" --force
 [ "$status" -eq 0 ] && [ "$(cat "$tmp/report.txt")" != mine ] && pass report.force ||
 	fail report.force "exit $status, or not replaced"
 
+# --- JSON: release and prepare have --json; --json=pretty indents any verb's JSON, the same
+# JSON once the blanks outside strings are taken out
+compact() { # the JSON on stdin without blanks outside its strings
+	awk 'BEGIN { RS = "\001" } {
+		n = length($0); s = 0; e = 0; o = ""
+		for (i = 1; i <= n; i++) {
+			ch = substr($0, i, 1)
+			if (s) { o = o ch; if (e) e = 0; else if (ch == "\\") e = 1; else if (ch == "\"") s = 0 }
+			else if (ch == "\"") { s = 1; o = o ch }
+			else if (ch != " " && ch != "\n") o = o ch
+		}
+		print o }'
+}
+run release --stale --json
+if [ "$status" -eq 0 ] && [ "$(wc -l <"$tmp/out")" = 1 ] &&
+	grep -q '^{"command":"release","vmid":null,"dry_run":false,"lines":\[{"level":"info","message":"[^"]*nothing to do"}\],"exit":0}$' "$tmp/out"; then
+	pass json.release
+else
+	fail json.release "exit $status, or not the JSON expected"
+fi
+for cmd in "check 105" "list --all" "prepare 105 --dry-run" "release 105 --dry-run"; do
+	# shellcheck disable=SC2086
+	run $cmd --json
+	compact <"$tmp/out" >"$tmp/compact"
+	# shellcheck disable=SC2086
+	run $cmd --json=pretty
+	name=json.pretty-${cmd%% *}
+	if [ "$(wc -l <"$tmp/out")" -lt 5 ]; then
+		fail "$name" "not indented"
+	elif [ "$(compact <"$tmp/out")" != "$(cat "$tmp/compact")" ]; then
+		fail "$name" "not the same JSON"
+	else
+		pass "$name"
+	fi
+done
+
 # --- bash completion: VMIDs for every verb that takes one, PCI addresses from sysfs, the rom and
 # early subcommands, each subcommand's own options (bash-completion's helpers reduced to what
 # the function uses)
@@ -304,7 +340,7 @@ expect_completion rom-dump-options "--force --help --output " rom dump --
 expect_completion early-subcommand "status " early ""
 expect_completion early-status-options "--help --image " early status --
 expect_completion setup-early-address "$addrs" --sysroot "$root" setup --early ""
-expect_completion release-options "--dry-run --help --stale " release --
+expect_completion release-options "--dry-run --help --json --stale " release --
 expect_completion check-options "--help --json --quiet " check --
 expect_completion report-force "--force " report -o r.txt --f
 
