@@ -147,14 +147,14 @@ static int load_vm(const struct cli_globals *g, int vmid, bool detach, char *hoo
 	}
 	if (r < 0) {
 		if (line > 0)
-			fprintf(stderr, PROG " %s: /etc/pve/qemu-server/%d.conf:%d: %s\n", verb, vmid, line,
+			fprintf(stderr, PROG " %s: /etc/pve/qemu-server/%d.conf:%d: %s", verb, vmid, line,
 				err);
 		else
-			fprintf(stderr, PROG " %s: %s\n", verb, err[0] ? err : strerror(-r));
+			fprintf(stderr, PROG " %s: %s", verb, err[0] ? err : strerror(-r));
 		if (detach)
-			fprintf(stderr, "  (to remove the hookscript by hand: qm set %d --delete "
-					"hookscript)\n",
-				vmid);
+			fprintf(stderr, "; fix the config, or remove the hookscript by hand: qm set %d "
+					"--delete hookscript", vmid);
+		fputc('\n', stderr);
 		return r;
 	}
 	r = str_copy(hook, size, c.hookscript);
@@ -201,13 +201,12 @@ static int check_storage(const struct cli_globals *g, const struct pve_storage *
 		p += strspn(p, ",; \t");
 	}
 	list[n] = '\0';
-	fprintf(stderr, PROG " %s: storage '%s' does not allow snippets; enable them with:\n"
-			"  pvesm set %s --content %ssnippets\n", verb,
-		s->id, s->id, list);
+	fprintf(stderr, PROG " %s: storage '%s' does not allow snippets; enable them with: "
+			"pvesm set %s --content %ssnippets", verb, s->id, s->id, list);
 	if (!s->has_content)
-		fprintf(stderr, "  (it has no content line, so Proxmox uses the default list of "
-				"type '%s': add the types it should keep)\n",
-			s->type);
+		fprintf(stderr, " (it has no content line, so Proxmox uses the default list of "
+				"type '%s': add the types it should keep)", s->type);
+	fputc('\n', stderr);
 	return -1;
 }
 

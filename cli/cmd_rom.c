@@ -433,34 +433,30 @@ static int dump_allowed(const struct pci_dev_info *dev, bool force)
 	if (!dev->driver[0] || strcmp(dev->driver, "vfio-pci") == 0)
 		return 0;
 	if (force) {
-		fprintf(stderr, "warning: '%s' is bound to '%s'; dumping anyway (--force)\n",
-			dev->name, dev->driver);
+		fprintf(stderr, PROG " rom dump: warning: '%s' is bound to '%s'; dumping anyway "
+				"(--force)\n", dev->name, dev->driver);
 		return 0;
 	}
-	err("'%s' is bound to '%s'; refusing to dump the ROM of a device a host driver owns",
-	    dev->name, dev->driver);
-	fprintf(stderr, "hint: bind it to vfio-pci (or unbind it) first, or pass --force\n");
+	err("'%s' is bound to '%s', a host driver; bind it to vfio-pci (or unbind it) first, or "
+	    "pass --force", dev->name, dev->driver);
 	return -EBUSY;
 }
 
 static void dump_explain(const struct pci_dev_info *dev, int r)
 {
 	if (r == -ENOENT) {
-		err("'%s' has no 'rom' attribute in sysfs: the device exposes no option ROM",
-		    dev->name);
-		fprintf(stderr, "hint: integrated GPUs keep their vBIOS in the system firmware\n");
+		err("'%s' has no 'rom' attribute in sysfs: the device exposes no option ROM "
+		    "(integrated GPUs keep their vBIOS in the system firmware)", dev->name);
 		return;
 	}
-	if (r == -ENODATA)
-		err("the ROM of '%s' reads empty", dev->name);
+	/* the ROM often reads only before a driver has run it; the boot GPU may show a shadow
+	 * copy or nothing */
+	if (r == -ENODATA || r == -EIO)
+		err("the ROM of '%s' %s; have the card bound to vfio-pci early at boot, reboot and "
+		    "dump again (booting with CSM enabled can help too)", dev->name,
+		    r == -ENODATA ? "reads empty" : "cannot be read (I/O error)");
 	else
 		err("cannot read the ROM of '%s': %s", dev->name, strerror(-r));
-	if (r != -EIO && r != -ENODATA)
-		return;
-	fprintf(stderr, "hint: the ROM often reads only before a driver has run it; the boot GPU "
-			"may show a shadow copy or nothing\n"
-			"hint: have the card bound to vfio-pci early at boot, reboot and dump "
-			"again (booting with CSM enabled can help too)\n");
 }
 
 static int write_stdout(const uint8_t *buf, size_t len)
@@ -560,7 +556,7 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 	if (dump_allowed(&dev, force) < 0)
 		return ROM_EXIT_WARN;
 	if (dev.boot_vga == 1)
-		fprintf(stderr, "note: '%s' is the boot VGA device: the kernel may return the copy "
+		fprintf(stderr, PROG " rom dump: note: '%s' is the boot VGA device: the kernel may return the copy "
 				"the firmware left in memory, not the card's flash\n", name);
 	r = rom_sysfs_dump(&g->root, name, &buf, &len, &restore);
 	if (restore < 0 && sysfs_pci_dev(rom_path, name, "rom") == 0)
@@ -585,7 +581,8 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 		return ROM_EXIT_WARN;
 	if (rom_verdict(info) != ROM_INVALID)
 		return ROM_EXIT_OK;
-	fprintf(stderr, "warning: the data read is not a valid ROM; it was kept for inspection\n");
+	fprintf(stderr, PROG " rom dump: warning: the data read is not a valid ROM; it was kept for "
+			"inspection\n");
 	return ROM_EXIT_INVALID;
 }
 

@@ -135,6 +135,14 @@ one_error usage.option-takes-no-value "$P list: " "'--json'"
 run help frobnicate
 one_error usage.help-unknown "$P help: " "'frobnicate'"
 
+# failures at run time: the same shape, one line
+run attach 999
+want=1 one_error fails.attach-no-vm "$P attach: " "VM 999 does not exist"
+run rom dump 0000:ff:1f.7 -o "$tmp/x.rom"
+want=1 one_error fails.rom-no-device "$P rom: " "0000:ff:1f.7"
+run --config /nonexistent.ini prepare 105
+want=1 one_error fails.prepare-config "$P prepare: " "/nonexistent.ini"
+
 # --- below a root, attach and detach never run qm (a fake root's VM ids are not this node's)
 rm -f "$tmp/called"
 mkdir -p "$root/usr/libexec/pve-gpu-passthrough" "$root/var/lib/vz"
