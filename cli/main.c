@@ -124,8 +124,7 @@ int cli_need_root(const struct cli_globals *g, const char *verb)
 {
 	if (!sr_is_host(&g->root) || geteuid() == 0)
 		return 0;
-	cli_err(verb, "changes the host, which needs root; run it as root (or with --dry-run to "
-		      "see what it would do)");
+	cli_err(verb, "changes the host, which needs root; run it as root");
 	return CLI_EXIT_FAIL;
 }
 
@@ -189,7 +188,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error(NULL, "no command given; the commands: " PROG " help");
+		return cli_usage_error(NULL, "no command given");
 	g.color = isatty(STDOUT_FILENO) && !(no_color && *no_color);
 	for (const struct cli_command *cmd = __start_pgp_cmds; cmd < __stop_pgp_cmds; cmd++) {
 		if (strcmp(cmd->name, argv[optind]) != 0)
