@@ -314,24 +314,14 @@ for cmd in "check 105" "list --all" "prepare 105 --dry-run" "release 105 --dry-r
 done
 
 # --- bash completion: VMIDs for every verb that takes one, PCI addresses from sysfs, the rom and
-# early subcommands, each subcommand's own options (bash-completion's helpers reduced to what
-# the function uses)
-complete_words() {
-	bash -c '
-		_init_completion() { words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
-			cur=${words[cword]}; prev=${words[cword-1]}; }
-		_filedir() { COMPREPLY=(FILE); }
-		complete() { :; }
-		source "$1"; shift
-		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
-		_pve_gpu_passthrough; echo "${COMPREPLY[*]}"' _ "$top/completion/pve-gpu-passthrough.bash" "$cli" "$@"
-}
+# early subcommands, each subcommand's own options
+. "$top/tests/lib/completion.sh"
 vmids=$(cd "$root/etc/pve/qemu-server" && ls | sed 's/\.conf$//' | sort | tr '\n' ' ')
 addrs=$(ls "$root/sys/bus/pci/devices" | sort | tr '\n' ' ')
 expect_completion() {
 	local name=$1 want=$2 got
 	shift 2
-	got=$(complete_words "$@" | tr ' ' '\n' | sort | tr '\n' ' ')
+	got=$(complete_words "$cli" "$@" | tr ' ' '\n' | sort | tr '\n' ' ')
 	[ "$got" = "$want" ] && pass "completion.$name" || fail "completion.$name" "got '$got', expected '$want'"
 }
 for v in attach detach prepare release check; do
