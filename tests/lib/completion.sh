@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # completion.sh - sourced by the suites that test completion/pve-gpu-passthrough.bash.
 # complete_words CLI WORD...: what the completion offers for the command line CLI WORD...
 # (the last WORD is the one being completed), one line, with bash-completion's helpers reduced
