@@ -4,10 +4,10 @@
 #ifndef PGP_CLI_H
 #define PGP_CLI_H
 
+#include <getopt.h>
+
 #include "exitcode.h"
 #include "sysroot.h"
-
-
 
 /* Options every verb shares, parsed by main.c before the verb's own arguments. */
 struct cli_globals {
@@ -18,11 +18,24 @@ struct cli_globals {
 	int color;            /* 1 when stdout is a TTY and NO_COLOR is unset */
 };
 
-/* A bad command line of VERB: "Try 'pve-gpu-passthrough VERB --help'." on stderr; returns
+/* Every message of the CLI has one shape, on stderr: "pve-gpu-passthrough VERB: WHAT; FIX"
+ * (VERB NULL: the program's own). */
+void cli_err(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A bad command line of VERB, in one line: "pve-gpu-passthrough VERB: WHAT; see
+ * 'pve-gpu-passthrough help VERB'"; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The option getopt_long() just refused (main.c sets opterr = 0: the verbs say it in their
+ * own shape): unknown, missing its value or given one it does not take. Returns
  * CLI_EXIT_USAGE. */
+int cli_bad_option(const char *verb, char **argv, const struct option *opts);
+/* Kept for callers that print their reason first: "pve-gpu-passthrough VERB: see
+ * 'pve-gpu-passthrough help VERB'"; returns CLI_EXIT_USAGE. New code: cli_usage_error(). */
 int cli_try_help(const char *verb);
-/* An operand VERB does not take: says so, then as cli_try_help. */
+/* An operand VERB does not take: says so; returns CLI_EXIT_USAGE. */
 int cli_unexpected_arg(const char *verb, const char *arg);
+/* Verbs that change the host call this once their command line is parsed and before anything
+ * else: on this machine's own root, not root is one line and CLI_EXIT_FAIL; else 0. */
+int cli_need_root(const struct cli_globals *g, const char *verb);
 
 struct cli_command {
 	const char *name;

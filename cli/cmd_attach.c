@@ -94,29 +94,34 @@ static int run_command(char *const argv[])
 	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
+static const char *verb = "attach"; /* or "detach": the messages' prefix */
+
 /* Prints the command and either runs it or, with DRY_RUN, stops there. */
-static int run_qm(char *const argv[], bool dry_run)
+static int run_qm(const struct sysroot *sr, char *const argv[], bool dry_run)
 {
 	int r;
 
-	printf("%s", dry_run ? "would run:" : "running:");
+	if (!dry_run && !sr_is_host(sr)) /* as setup: a fake root's VMs are not this node's */
+		printf("not run (the root is '%s', not this machine's /):", sr->dir);
+	else
+		printf("%s", dry_run ? "would run:" : "running:");
 	for (int i = 0; argv[i]; i++)
 		printf(" %s", argv[i]);
 	printf("\n");
-	if (dry_run)
+	if (dry_run || !sr_is_host(sr))
 		return 0;
 	r = run_command(argv);
 	if (r == -ENOENT) {
-		fprintf(stderr, PROG ": cannot run 'qm': not found in PATH (this must run on a "
-				"Proxmox VE node)\n");
+		fprintf(stderr, PROG " %s: cannot run 'qm': not found in PATH (this must run on a "
+				"Proxmox VE node)\n", verb);
 		return -1;
 	}
 	if (r < 0) {
-		fprintf(stderr, PROG ": cannot run 'qm': %s\n", strerror(-r));
+		fprintf(stderr, PROG " %s: cannot run 'qm': %s\n", verb, strerror(-r));
 		return -1;
 	}
 	if (r != 0) {
-		fprintf(stderr, PROG ": 'qm %s %s' failed with exit status %d\n", argv[1], argv[2], r);
+		fprintf(stderr, PROG " %s: 'qm %s %s' failed with exit status %d\n", verb, argv[1], argv[2], r);
 		return -1;
 	}
 	return 0;
@@ -132,8 +137,8 @@ static int load_vm(const struct cli_globals *g, int vmid, bool detach, char *hoo
 
 	r = pve_vmconf_load(&g->root, vmid, &c, &line, err, sizeof(err));
 	if (r == -ENOENT) {
-		fprintf(stderr, PROG ": VM %d does not exist on this node (no "
-				"'/etc/pve/qemu-server/%d.conf')",
+		fprintf(stderr, PROG " %s: VM %d does not exist on this node (no "
+				"'/etc/pve/qemu-server/%d.conf')", verb,
 			vmid, vmid);
 		if (sr_path(path, "/etc/pve/lxc/%d.conf", vmid) == 0 && sr_exists(&g->root, path))
 			fprintf(stderr, "; %d is a container, only VMs are supported", vmid);
@@ -142,19 +147,19 @@ static int load_vm(const struct cli_globals *g, int vmid, bool detach, char *hoo
 	}
 	if (r < 0) {
 		if (line > 0)
-			fprintf(stderr, PROG ": /etc/pve/qemu-server/%d.conf:%d: %s\n", vmid, line,
+			fprintf(stderr, PROG " %s: /etc/pve/qemu-server/%d.conf:%d: %s", verb, vmid, line,
 				err);
 		else
-			fprintf(stderr, PROG ": %s\n", err[0] ? err : strerror(-r));
+			fprintf(stderr, PROG " %s: %s", verb, err[0] ? err : strerror(-r));
 		if (detach)
-			fprintf(stderr, "  (to remove the hookscript by hand: qm set %d --delete "
-					"hookscript)\n",
-				vmid);
+			fprintf(stderr, "; fix the config, or remove the hookscript by hand: qm set %d "
+					"--delete hookscript", vmid);
+		fputc('\n', stderr);
 		return r;
 	}
 	r = str_copy(hook, size, c.hookscript);
 	if (r < 0)
-		fprintf(stderr, PROG ": VM %d: hookscript value too long\n", vmid);
+		fprintf(stderr, PROG " %s: VM %d: hookscript value too long\n", verb, vmid);
 	return r;
 }
 
@@ -165,19 +170,19 @@ static int check_storage(const struct cli_globals *g, const struct pve_storage *
 	size_t n = 0;
 
 	if (s->disabled) {
-		fprintf(stderr, PROG ": storage '%s' is disabled (pvesm set %s --disable 0)\n", s->id,
+		fprintf(stderr, PROG " %s: storage '%s' is disabled (pvesm set %s --disable 0)\n", verb, s->id,
 			s->id);
 		return -1;
 	}
 	pve_node_name(g->node, node, sizeof(node));
 	if (node[0] && !pve_storage_on_node(s, node)) {
-		fprintf(stderr, PROG ": storage '%s' is not available on node '%s' (nodes %s)\n",
+		fprintf(stderr, PROG " %s: storage '%s' is not available on node '%s' (nodes %s)\n", verb,
 			s->id, node, s->nodes);
 		return -1;
 	}
 	if (!s->path[0]) {
-		fprintf(stderr, PROG ": storage '%s' (type %s) has no directory, so it cannot hold "
-				"snippets; use a directory storage such as 'local'\n",
+		fprintf(stderr, PROG " %s: storage '%s' (type %s) has no directory, so it cannot hold "
+				"snippets; use a directory storage such as 'local'\n", verb,
 			s->id, s->type);
 		return -1;
 	}
@@ -196,13 +201,12 @@ static int check_storage(const struct cli_globals *g, const struct pve_storage *
 		p += strspn(p, ",; \t");
 	}
 	list[n] = '\0';
-	fprintf(stderr, PROG ": storage '%s' does not allow snippets; enable them with:\n"
-			"  pvesm set %s --content %ssnippets\n",
-		s->id, s->id, list);
+	fprintf(stderr, PROG " %s: storage '%s' does not allow snippets; enable them with: "
+			"pvesm set %s --content %ssnippets", verb, s->id, s->id, list);
 	if (!s->has_content)
-		fprintf(stderr, "  (it has no content line, so Proxmox uses the default list of "
-				"type '%s': add the types it should keep)\n",
-			s->type);
+		fprintf(stderr, " (it has no content line, so Proxmox uses the default list of "
+				"type '%s': add the types it should keep)", s->type);
+	fputc('\n', stderr);
 	return -1;
 }
 
@@ -246,13 +250,13 @@ static int place_snippet(const struct cli_globals *g, const struct pve_storage *
 
 	r = sr_path(path, "%s/%s", dir, HOOK_NAME);
 	if (r < 0) {
-		fprintf(stderr, PROG ": snippet path too long: '%s'\n", dir);
+		fprintf(stderr, PROG " %s: snippet path too long: '%s'\n", verb, dir);
 		return -1;
 	}
 	/* The storage itself must be there (a network storage may not be mounted); its
 	 * snippets directory is created like Proxmox does when activating the storage. */
 	if (!sr_exists(&g->root, s->path)) {
-		fprintf(stderr, PROG ": storage '%s': directory '%s' does not exist (is it mounted?)\n",
+		fprintf(stderr, PROG " %s: storage '%s': directory '%s' does not exist (is it mounted?)\n", verb,
 			s->id, s->path);
 		return -1;
 	}
@@ -260,7 +264,7 @@ static int place_snippet(const struct cli_globals *g, const struct pve_storage *
 		if (dry_run) {
 			printf("would create directory %s\n", dir);
 		} else if ((r = sr_mkdir_p(&g->root, dir, 0755)) < 0) {
-			fprintf(stderr, PROG ": cannot create '%s': %s\n", dir, strerror(-r));
+			fprintf(stderr, PROG " %s: cannot create '%s': %s\n", verb, dir, strerror(-r));
 			return -1;
 		}
 	}
@@ -272,17 +276,17 @@ static int place_snippet(const struct cli_globals *g, const struct pve_storage *
 		    strncmp(target, HOOK_TARGET, sizeof(HOOK_TARGET) - 1) == 0)
 			return 0; /* already ours */
 		if (!force) {
-			fprintf(stderr, PROG ": '%s' exists and is not a symlink to '%s'; move it "
-					"away, or use --force to replace it\n",
+			fprintf(stderr, PROG " %s: '%s' exists and is not a symlink to '%s'; move it "
+					"away, or use --force to replace it\n", verb,
 				path, HOOK_TARGET);
 			return -1;
 		}
 		printf("replacing %s (--force)\n", path);
 	} else if (dfd >= 0 && errno != ENOENT) {
-		fprintf(stderr, PROG ": cannot inspect '%s': %s\n", path, strerror(errno));
+		fprintf(stderr, PROG " %s: cannot inspect '%s': %s\n", verb, path, strerror(errno));
 		return -1;
 	} else if (dfd < 0 && dfd != -ENOENT) {
-		fprintf(stderr, PROG ": cannot open '%s': %s\n", dir, strerror(-dfd));
+		fprintf(stderr, PROG " %s: cannot open '%s': %s\n", verb, dir, strerror(-dfd));
 		return -1;
 	}
 	if (dry_run) {
@@ -292,11 +296,11 @@ static int place_snippet(const struct cli_globals *g, const struct pve_storage *
 	/* Atomic: a temporary link renamed over the final name. */
 	snprintf(tmp, sizeof(tmp), ".%s.%ld", HOOK_NAME, (long)getpid());
 	if (symlinkat(HOOK_TARGET, dfd, tmp) < 0) {
-		fprintf(stderr, PROG ": cannot create a symlink in '%s': %s\n", dir, strerror(errno));
+		fprintf(stderr, PROG " %s: cannot create a symlink in '%s': %s\n", verb, dir, strerror(errno));
 		return -1;
 	}
 	if (renameat(dfd, tmp, dfd, HOOK_NAME) < 0) {
-		fprintf(stderr, PROG ": cannot create '%s': %s\n", path, strerror(errno));
+		fprintf(stderr, PROG " %s: cannot create '%s': %s\n", verb, path, strerror(errno));
 		unlinkat(dfd, tmp, 0);
 		return -1;
 	}
@@ -312,54 +316,64 @@ static const struct option verb_opts[] = {
 	{ 0 }
 };
 
+static void usage(bool attach)
+{
+	if (attach)
+		printf("usage: " PROG " attach VMID [--storage NAME] [--force] [--dry-run]\n\n"
+		       "Make Proxmox run our hookscript for VM VMID: place it in the storage's\n"
+		       "snippets directory and run 'qm set VMID --hookscript'.\n\n"
+		       "  -s, --storage NAME   the storage that holds the snippet (default: local;\n"
+		       "                       it needs the 'snippets' content type)\n"
+		       "  -f, --force          replace another hookscript the VM has\n"
+		       "  -n, --dry-run        print what it would do; change nothing\n"
+		       "  -h, --help           this text\n");
+	else
+		printf("usage: " PROG " detach VMID [--dry-run]\n\n"
+		       "Remove our hookscript from VM VMID ('qm set VMID --delete hookscript'); the\n"
+		       "snippet stays for other VMs.\n\n"
+		       "  -n, --dry-run   print what it would do; change nothing\n"
+		       "  -h, --help      this text\n");
+}
+
 /* Parses the verb's options; returns 0, or CLI_EXIT_USAGE (printed), or -1 after --help. */
 static int parse_args(int argc, char **argv, bool attach, const char **storage, bool *force,
 		      bool *dry_run, int *vmid)
 {
-	const char *usage = attach ? "usage: " PROG " attach VMID [--storage NAME] [--force] "
-				     "[--dry-run]\n"
-				   : "usage: " PROG " detach VMID [--dry-run]\n";
 	int c;
 
+	verb = attach ? "attach" : "detach";
 	while ((c = getopt_long(argc, argv, attach ? "s:fnh" : "nh", verb_opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (!attach)
-				goto bad;
+				return cli_usage_error(verb, "unknown option '--storage'");
 			*storage = optarg;
 			break;
 		case 'f':
 			if (!attach)
-				goto bad;
+				return cli_usage_error(verb, "unknown option '--force'");
 			*force = true;
 			break;
 		case 'n':
 			*dry_run = true;
 			break;
 		case 'h':
-			printf("%s", usage);
+			usage(attach);
 			return -1;
 		default:
-			goto bad;
+			return cli_bad_option(verb, argv, verb_opts);
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, PROG ": %s: expected one VMID\n", argv[0]);
-		goto bad;
-	}
-	if (pve_vmid_parse(argv[optind], vmid) < 0) {
-		fprintf(stderr, PROG ": %s: invalid VMID '%s' (100 to 999999999)\n", argv[0],
-			argv[optind]);
-		goto bad;
-	}
-	if (*storage && !pve_storage_id_valid(*storage)) {
-		fprintf(stderr, PROG ": attach: invalid storage name '%s'\n", *storage);
-		goto bad;
-	}
+	if (optind >= argc)
+		return cli_usage_error(verb, "expected a VMID");
+	if (argc - optind > 1)
+		return cli_unexpected_arg(verb, argv[optind + 1]);
+	if (pve_vmid_parse(argv[optind], vmid) < 0)
+		return cli_usage_error(verb, "invalid VMID '%s' (a number from 100 to 999999999)",
+				       argv[optind]);
+	if (*storage && !pve_storage_id_valid(*storage))
+		return cli_usage_error(verb, "invalid storage name '%s'", *storage);
 	return 0;
-bad:
-	fprintf(stderr, "%sTry '" PROG " %s --help'.\n", usage, argv[0]);
-	return CLI_EXIT_USAGE;
 }
 
 static int cmd_attach(struct cli_globals *g, int argc, char **argv)
@@ -373,6 +387,8 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 	r = parse_args(argc, argv, true, &storage, &force, &dry_run, &vmid);
 	if (r)
 		return r < 0 ? CLI_EXIT_OK : r;
+	if (!dry_run && (r = cli_need_root(g, "attach")))
+		return r;
 	if (!storage)
 		storage = "local";
 	if (load_vm(g, vmid, false, hook, sizeof(hook)) < 0)
@@ -384,8 +400,8 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 			printf("VM %d uses our hookscript from '%s'; moving it to '%s'\n", vmid, hook,
 			       volid);
 		} else if (!force) {
-			fprintf(stderr, PROG ": VM %d already has hookscript '%s'; use --force to "
-					"replace it\n",
+			fprintf(stderr, PROG " %s: VM %d already has hookscript '%s'; use --force to "
+					"replace it\n", verb,
 				vmid, hook);
 			return CLI_EXIT_FAIL;
 		} else {
@@ -395,24 +411,24 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 
 	r = pve_storage_load(&g->root, storage, &s);
 	if (r == -ENOENT) {
-		fprintf(stderr, PROG ": storage '%s' does not exist in '%s'\n", storage,
+		fprintf(stderr, PROG " %s: storage '%s' does not exist in '%s'\n", verb, storage,
 			PVE_STORAGE_CFG);
 		return CLI_EXIT_FAIL;
 	}
 	if (r < 0) {
-		fprintf(stderr, PROG ": cannot read '%s': %s\n", PVE_STORAGE_CFG, sr_strerror(r));
+		fprintf(stderr, PROG " %s: cannot read '%s': %s\n", verb, PVE_STORAGE_CFG, sr_strerror(r));
 		return CLI_EXIT_FAIL;
 	}
 	if (check_storage(g, &s) < 0)
 		return CLI_EXIT_FAIL;
 	if (!sr_exists(&g->root, HOOK_TARGET)) {
-		fprintf(stderr, PROG ": the hookscript '%s' is missing; is the package installed?\n",
+		fprintf(stderr, PROG " %s: the hookscript '%s' is missing; is the package installed?\n", verb,
 			HOOK_TARGET);
 		return CLI_EXIT_FAIL;
 	}
 	r = pve_storage_snippets_dir(&s, dir);
 	if (r < 0) {
-		fprintf(stderr, PROG ": storage '%s': snippets directory: %s\n", storage,
+		fprintf(stderr, PROG " %s: storage '%s': snippets directory: %s\n", verb, storage,
 			strerror(-r));
 		return CLI_EXIT_FAIL;
 	}
@@ -425,8 +441,8 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 		if (r == 0)
 			r = record_snippet(&g->root, path);
 		if (r < 0)
-			fprintf(stderr, PROG ": warning: cannot record the snippet in '%s': %s; "
-					"purging the package will not remove it\n",
+			fprintf(stderr, PROG " %s: warning: cannot record the snippet in '%s': %s; "
+					"purging the package will not remove it\n", verb,
 				SNIPPET_RECORD, strerror(-r));
 	}
 	if (attached) {
@@ -435,9 +451,9 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 	}
 	snprintf(vmid_s, sizeof(vmid_s), "%d", vmid);
 	char *qm[] = { "qm", "set", vmid_s, "--hookscript", volid, NULL };
-	if (run_qm(qm, dry_run) < 0)
+	if (run_qm(&g->root, qm, dry_run) < 0)
 		return CLI_EXIT_FAIL;
-	if (!dry_run)
+	if (!dry_run && sr_is_host(&g->root))
 		printf("VM %d: hookscript set to '%s'\n", vmid, volid);
 	return CLI_EXIT_OK;
 }
@@ -452,6 +468,8 @@ static int cmd_detach(struct cli_globals *g, int argc, char **argv)
 	r = parse_args(argc, argv, false, &storage, &force, &dry_run, &vmid);
 	if (r)
 		return r < 0 ? CLI_EXIT_OK : r;
+	if (!dry_run && (r = cli_need_root(g, "detach")))
+		return r;
 	if (load_vm(g, vmid, true, hook, sizeof(hook)) < 0)
 		return CLI_EXIT_FAIL;
 	if (!hook[0]) {
@@ -459,16 +477,16 @@ static int cmd_detach(struct cli_globals *g, int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (!is_our_volid(hook)) {
-		fprintf(stderr, PROG ": VM %d has hookscript '%s', which is not ours; leaving it "
-				"alone\n",
+		fprintf(stderr, PROG " %s: VM %d has hookscript '%s', which is not ours; leaving it "
+				"alone\n", verb,
 			vmid, hook);
 		return CLI_EXIT_FAIL;
 	}
 	snprintf(vmid_s, sizeof(vmid_s), "%d", vmid);
 	char *qm[] = { "qm", "set", vmid_s, "--delete", "hookscript", NULL };
-	if (run_qm(qm, dry_run) < 0)
+	if (run_qm(&g->root, qm, dry_run) < 0)
 		return CLI_EXIT_FAIL;
-	if (!dry_run)
+	if (!dry_run && sr_is_host(&g->root))
 		printf("VM %d: hookscript '%s' removed (the snippet stays for other VMs)\n", vmid,
 		       hook);
 	return CLI_EXIT_OK;

@@ -35,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "check_list.h"
 #include "cli.h"
@@ -247,13 +249,52 @@ static int count_words(const char *s)
 	return n;
 }
 
-static void print_text(FILE *out, const struct check_report *rep, bool color)
+/* The width text output wraps at: PGP_COLUMNS when set (tests, or to force a width), else the
+ * terminal's when stdout is one; 0 (never wrap) for a pipe or a file. */
+static int text_width(void)
+{
+	const char *env = getenv("PGP_COLUMNS");
+	struct winsize ws;
+
+	if (env && *env)
+		return atoi(env) >= 40 ? atoi(env) : 0;
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+		return ws.ws_col;
+	return 0;
+}
+
+/* Prints the LEN bytes of TEXT, whose first line starts at column COL, wrapped at spaces to WIDTH
+ * (0: not wrapped) with every further line indented to column CONT. A word longer than a line
+ * stays whole. */
+static void put_wrapped(FILE *out, const char *text, int len, int col, int cont, int width)
+{
+	const char *p = text, *end = text + len;
+
+	while (width && end - p > width - col) {
+		const char *cut = p + (width - col);
+
+		while (cut > p && *cut != ' ')
+			cut--;
+		if (cut == p) /* one long word: up to its end */
+			for (cut = p + (width - col); cut < end && *cut != ' '; cut++)
+				;
+		if (cut >= end)
+			break;
+		fprintf(out, "%.*s\n%*s", (int)(cut - p), p, cont, "");
+		p = cut + 1;
+		col = cont;
+	}
+	fprintf(out, "%.*s\n", (int)(end - p), p);
+}
+
+static void print_text(FILE *out, const struct check_report *rep, bool color, bool quiet)
 {
 	const struct hostinfo *h = &rep->host;
 	char line[2 * HI_CMDLINE_MAX];
-	int idw = 0;
+	int idw = 0, width = text_width();
 
-	fprintf(out, "host: %s, kernel %s, boot loader %s\n\n",
+	if (!quiet)
+		fprintf(out, "host: %s, kernel %s, boot loader %s\n\n",
 		h->cpu_model[0] ? h->cpu_model : cpu_vendor_name(h->cpu),
 		h->release[0] ? h->release : "unknown", boot_kind_name(rep->boot.kind));
 	for (int i = 0; i < rep->nres; i++)
@@ -263,14 +304,27 @@ static void print_text(FILE *out, const struct check_report *rep, bool color)
 		const struct check_result *r = &rep->res[i];
 		int indent = 4 + 2 + idw + 2;
 
-		fprintf(out, "%s%s%s  %-*s  %s%s%s\n", color ? colors[r->status] : "",
-			check_status_name(r->status), color ? C_OFF : "", idw, r->id, r->subject,
-			r->subject[0] ? ": " : "", r->message);
+		if (quiet && r->status == CHECK_PASS)
+			continue;
+		char *text = NULL;
+
+		fprintf(out, "%s%s%s  %-*s  ", color ? colors[r->status] : "",
+			check_status_name(r->status), color ? C_OFF : "", idw, r->id);
+		if (asprintf(&text, "%s%s%s", r->subject, r->subject[0] ? ": " : "", r->message) < 0)
+			text = NULL;
+		put_wrapped(out, text ? text : r->message, (int)strlen(text ? text : r->message),
+			    indent, indent, width);
+		free(text);
+		/* an INFO line's text is a note, not a fix: nothing needs fixing */
+		const char *head = r->status == CHECK_INFO ? "note: " : "fix: ";
+		int hw = (int)strlen(head);
 		for (const char *p = r->fix; p;) {
 			const char *nl = strchr(p, '\n');
 			int len = nl ? (int)(nl - p) : (int)strlen(p);
 
-			fprintf(out, "%*s%s%.*s\n", indent, "", p == r->fix ? "fix: " : "     ", len, p);
+			fprintf(out, "%*s%-*s", indent, "", hw, p == r->fix ? head : "");
+			/* an indented line is a file's line or a command: never broken */
+			put_wrapped(out, p, len, indent + hw, indent + hw + 2, *p == ' ' ? 0 : width);
 			p = nl ? nl + 1 : NULL;
 		}
 	}
@@ -289,6 +343,8 @@ static void print_text(FILE *out, const struct check_report *rep, bool color)
 			strstr(rep->cmdline_add, "initcall_blacklist=") ? " --no-fb" : "",
 			rep->boot.refresh);
 	}
+	if (quiet)
+		return;
 	fprintf(out, "\n%d passed, %d info, %d warning%s, %d failure%s\n", rep->counts[CHECK_PASS],
 		rep->counts[CHECK_INFO], rep->counts[CHECK_WARN],
 		rep->counts[CHECK_WARN] == 1 ? "" : "s", rep->counts[CHECK_FAIL],
@@ -297,35 +353,42 @@ static void print_text(FILE *out, const struct check_report *rep, bool color)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: " PROG " check [--json] [VMID...]\n\n"
+	fprintf(out, "usage: " PROG " check [--quiet] [--json] [VMID...]\n\n"
 		     "Check the host (and each VM given) for GPU passthrough; print the fix for every\n"
-		     "problem. Exit status: 0 all passed, 1 warnings, 2 failures.\n\n"
-		     "  -j, --json   machine-readable output\n");
+		     "problem. Exit status: 0 all passed (INFO lines are notes), 1 warnings (the VM\n"
+		     "may start, but look at them), 2 failures.\n\n"
+		     "  -q, --quiet  print only what did not pass (nothing when all passed)\n"
+		     "  -j, --json   machine-readable output\n"
+		     "  -h, --help   this text\n");
 }
 
 static int cmd_check(struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct check_opts o = { .config = g->config, .node = g->node };
 	_cleanup_free_ int *vmids = NULL;
 	struct check_report *rep = NULL;
-	bool json = false;
+	bool json = false, quiet = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'q':
+			quiet = true;
 			break;
 		case 'h':
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_try_help("check");
+			return cli_bad_option("check", argv, opts);
 		}
 	}
 	vmids = calloc((size_t)(argc - optind + 1), sizeof(*vmids));
@@ -335,25 +398,29 @@ static int cmd_check(struct cli_globals *g, int argc, char **argv)
 		int v;
 
 		if (pve_vmid_parse(argv[i], &v) < 0) {
-			fprintf(stderr, PROG " check: invalid VMID '%s' (a number from 100)\n"
-					"Try '" PROG " check --help'.\n", argv[i]);
-			return CLI_EXIT_USAGE;
+			return cli_usage_error("check", "invalid VMID '%s' (a number from 100 to "
+							"999999999)", argv[i]);
 		}
-		vmids[o.nvmids++] = v;
+		bool seen = false; /* `check 100 100` checks VM 100 once */
+
+		for (int k = 0; k < o.nvmids; k++)
+			seen = seen || vmids[k] == v;
+		if (!seen)
+			vmids[o.nvmids++] = v;
 	}
 	o.vmids = vmids;
 	r = checks_run(&g->root, &o, &rep);
 	if (r < 0) {
-		fprintf(stderr, PROG ": cannot examine the host: %s\n", strerror(-r));
+		fprintf(stderr, PROG " check: cannot examine the host: %s\n", strerror(-r));
 		return CHECK_EXIT_ERROR;
 	}
 	if (json)
 		print_json(stdout, rep);
 	else
-		print_text(stdout, rep, g->color);
+		print_text(stdout, rep, g->color, quiet);
 	r = checks_exit_code(rep);
 	checks_free(rep);
 	return r;
 }
 
-CLI_COMMAND(check, "check", cmd_check, "[--json] [VMID...]", "check the host (and VMs) for passthrough");
+CLI_COMMAND(check, "check", cmd_check, "[-q] [--json] [VMID...]", "check the host (and VMs) for passthrough");

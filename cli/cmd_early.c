@@ -53,7 +53,11 @@ static void problem(struct status *st, const char *fmt, ...)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: " PROG " early status [--image FILE]\n");
+	fprintf(out, "usage: " PROG " early status [--image FILE]\n\n"
+		     "Compare early binding (the [early] section of the INI), the initramfs image and\n"
+		     "the running system; say what is stale and the command that fixes it.\n\n"
+		     "  -i, --image FILE   the initramfs to read (default: the running kernel's)\n"
+		     "  -h, --help         this text\n");
 }
 
 /* The modification time of PATH below the root; -errno when it cannot be read. */
@@ -346,7 +350,7 @@ static int early_status(struct cli_globals *g, int argc, char **argv)
 	char err[512], osrelease[128], image_buf[SR_PATH_MAX];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			image = optarg;
@@ -355,18 +359,16 @@ static int early_status(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_try_help("early");
+			return cli_bad_option("early status", argv, opts);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, PROG " early status: unexpected argument '%s'\n", argv[optind]);
-		return CLI_EXIT_USAGE;
-	}
+	if (optind != argc)
+		return cli_unexpected_arg("early status", argv[optind]);
 	if (!image) {
 		if (sr_read_str(&g->root, "/proc/sys/kernel/osrelease", osrelease,
 				sizeof(osrelease)) <= 0 ||
 		    strchr(osrelease, '/')) {
-			fprintf(stderr, PROG ": cannot read the running kernel's release\n");
+			fprintf(stderr, PROG " early status: cannot read the running kernel's release\n");
 			return CLI_EXIT_FAIL;
 		}
 		if (sr_path(image_buf, "/boot/initrd.img-%s", osrelease) < 0)
@@ -383,7 +385,7 @@ static int early_status(struct cli_globals *g, int argc, char **argv)
 	}
 	r = early_select(&g->root, &cfg.early, &sel);
 	if (r < 0) {
-		fprintf(stderr, PROG ": cannot list PCI devices: %s\n", strerror(-r));
+		fprintf(stderr, PROG " early status: cannot list PCI devices: %s\n", strerror(-r));
 		return CLI_EXIT_FAIL;
 	}
 	show_ini(&st, ini, &cfg, &sel);
@@ -410,11 +412,10 @@ static int cmd_early(struct cli_globals *g, int argc, char **argv)
 		usage(stdout);
 		return CLI_EXIT_OK;
 	}
-	if (argc < 2 || strcmp(argv[1], "status") != 0) {
-		fprintf(stderr, PROG " early: %s\nTry '" PROG " early --help'.\n",
-			argc < 2 ? "missing subcommand (status)" : "unknown subcommand");
-		return CLI_EXIT_USAGE;
-	}
+	if (argc < 2)
+		return cli_usage_error("early", "expected a subcommand: status");
+	if (strcmp(argv[1], "status") != 0)
+		return cli_usage_error("early", "unknown subcommand '%s' (only: status)", argv[1]);
 	return early_status(g, argc - 1, argv + 1);
 }
 

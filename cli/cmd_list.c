@@ -316,7 +316,8 @@ static void usage(FILE *out)
 	fprintf(out, "usage: " PROG " list [--all] [--json]\n\n"
 		     "GPUs and passthrough candidates with their IOMMU groups.\n\n"
 		     "  -a, --all    every PCI device, not only GPUs and vfio-pci devices\n"
-		     "  -j, --json   machine-readable output\n");
+		     "  -j, --json   machine-readable output\n"
+		     "  -h, --help   this text\n");
 }
 
 static int cmd_list(struct cli_globals *g, int argc, char **argv)
@@ -344,7 +345,7 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_try_help("list");
+			return cli_bad_option("list", argv, opts);
 		}
 	}
 	if (optind < argc) {
@@ -354,15 +355,15 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 		o.color = false;
 	r = pcidb_load(&g->root, &db);
 	if (r < 0) {
-		fprintf(stderr, PROG ": cannot read '" SYSFS_PCI_DEVICES "': %s\n", strerror(-r));
+		fprintf(stderr, PROG " list: cannot read '" SYSFS_PCI_DEVICES "': %s\n", strerror(-r));
 		return CLI_EXIT_FAIL;
 	}
 	if (db->nerrors)
-		fprintf(stderr, PROG ": warning: %d PCI device%s could not be read: %s\n",
+		fprintf(stderr, PROG " list: warning: %d PCI device%s could not be read: %s\n",
 			db->nerrors, db->nerrors == 1 ? "" : "s", strerror(-db->first_error));
 	r = hostdev_scan(&g->root, &hd);
 	if (r < 0)
-		fprintf(stderr, PROG ": warning: cannot tell which devices the host needs: "
+		fprintf(stderr, PROG " list: warning: cannot tell which devices the host needs: "
 				"'/proc/self/mountinfo': %s\n", strerror(-r));
 	if (o.json)
 		print_json(&g->root, db, hd, &o);

@@ -40,7 +40,16 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: " PROG " rom dump ADDR [-o FILE] [--force]\n"
 		     "   or: " PROG " rom check FILE [--device ADDR] [--json]\n"
-		     "   or: " PROG " rom patch FILE -o OUT\n");
+		     "   or: " PROG " rom patch FILE -o OUT\n\n"
+		     "dump    read the vBIOS of the card at ADDR (enabled for the read, then disabled)\n"
+		     "  -o, --output FILE   write it to FILE (never replaced; default: stdout, not a tty)\n"
+		     "  -f, --force         dump also while a host driver is bound to the card\n"
+		     "check   walk FILE's images and say whether OVMF can use it\n"
+		     "  -d, --device ADDR   also compare its ids with the card at ADDR\n"
+		     "  -j, --json          machine-readable output\n"
+		     "patch   strip a vendor header from FILE into a new file\n"
+		     "  -o, --output OUT    the new file (required; FILE is never changed)\n"
+		     "  -h, --help          this text\n");
 }
 
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -48,12 +57,12 @@ static int bad_usage(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, PROG " rom: ");
+	char buf[512];
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '" PROG " rom --help'.\n");
-	return CLI_EXIT_USAGE;
+	return cli_usage_error("rom", "%s", buf);
 }
 
 static void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -61,7 +70,7 @@ static void err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, PROG ": ");
+	fprintf(stderr, PROG " rom: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -301,11 +310,13 @@ static int rom_check(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return bad_usage("check: bad option");
+			return cli_bad_option("rom check", argv, opts);
 		}
 	}
-	if (optind != argc - 1)
-		return bad_usage("check: expected one FILE");
+	if (optind >= argc)
+		return bad_usage("check: expected a FILE");
+	if (argc - optind > 1)
+		return bad_usage("check: unexpected argument '%s'", argv[optind + 1]);
 	if (device && check_device_ids(g, device, &dev) < 0)
 		return ROM_EXIT_UNREADABLE;
 	if (load_file(g, argv[optind], &buf, &len) < 0)
@@ -377,11 +388,13 @@ static int rom_patch(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return bad_usage("patch: bad option");
+			return cli_bad_option("rom patch", argv, opts);
 		}
 	}
-	if (optind != argc - 1)
-		return bad_usage("patch: expected one FILE");
+	if (optind >= argc)
+		return bad_usage("patch: expected a FILE");
+	if (argc - optind > 1)
+		return bad_usage("patch: unexpected argument '%s'", argv[optind + 1]);
 	if (!out)
 		return bad_usage("patch: -o OUT is required (the input is never changed)");
 	in = argv[optind];
@@ -420,34 +433,30 @@ static int dump_allowed(const struct pci_dev_info *dev, bool force)
 	if (!dev->driver[0] || strcmp(dev->driver, "vfio-pci") == 0)
 		return 0;
 	if (force) {
-		fprintf(stderr, "warning: '%s' is bound to '%s'; dumping anyway (--force)\n",
-			dev->name, dev->driver);
+		fprintf(stderr, PROG " rom dump: warning: '%s' is bound to '%s'; dumping anyway "
+				"(--force)\n", dev->name, dev->driver);
 		return 0;
 	}
-	err("'%s' is bound to '%s'; refusing to dump the ROM of a device a host driver owns",
-	    dev->name, dev->driver);
-	fprintf(stderr, "hint: bind it to vfio-pci (or unbind it) first, or pass --force\n");
+	err("'%s' is bound to '%s', a host driver; bind it to vfio-pci (or unbind it) first, or "
+	    "pass --force", dev->name, dev->driver);
 	return -EBUSY;
 }
 
 static void dump_explain(const struct pci_dev_info *dev, int r)
 {
 	if (r == -ENOENT) {
-		err("'%s' has no 'rom' attribute in sysfs: the device exposes no option ROM",
-		    dev->name);
-		fprintf(stderr, "hint: integrated GPUs keep their vBIOS in the system firmware\n");
+		err("'%s' has no 'rom' attribute in sysfs: the device exposes no option ROM "
+		    "(integrated GPUs keep their vBIOS in the system firmware)", dev->name);
 		return;
 	}
-	if (r == -ENODATA)
-		err("the ROM of '%s' reads empty", dev->name);
+	/* the ROM often reads only before a driver has run it; the boot GPU may show a shadow
+	 * copy or nothing */
+	if (r == -ENODATA || r == -EIO)
+		err("the ROM of '%s' %s; have the card bound to vfio-pci early at boot, reboot and "
+		    "dump again (booting with CSM enabled can help too)", dev->name,
+		    r == -ENODATA ? "reads empty" : "cannot be read (I/O error)");
 	else
 		err("cannot read the ROM of '%s': %s", dev->name, strerror(-r));
-	if (r != -EIO && r != -ENODATA)
-		return;
-	fprintf(stderr, "hint: the ROM often reads only before a driver has run it; the boot GPU "
-			"may show a shadow copy or nothing\n"
-			"hint: have the card bound to vfio-pci early at boot, reboot and dump "
-			"again (booting with CSM enabled can help too)\n");
 }
 
 static int write_stdout(const uint8_t *buf, size_t len)
@@ -517,15 +526,19 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return bad_usage("dump: bad option");
+			return cli_bad_option("rom dump", argv, opts);
 		}
 	}
-	if (optind != argc - 1)
-		return bad_usage("dump: expected one ADDR");
+	if (optind >= argc)
+		return bad_usage("dump: expected a PCI address (ADDR)");
+	if (argc - optind > 1)
+		return bad_usage("dump: unexpected argument '%s'", argv[optind + 1]);
 	if (parse_addr(argv[optind], name) < 0)
 		return bad_usage("dump: invalid PCI address '%s'", argv[optind]);
 	if (!out && isatty(STDOUT_FILENO))
 		return bad_usage("dump: refusing to write a binary ROM to a terminal; use -o FILE");
+	if ((r = cli_need_root(g, "rom dump"))) /* it enables the card's ROM */
+		return r;
 	msg = out ? stdout : stderr;
 	/* rom_save() refuses too; asking first spares an enable/read/disable cycle. */
 	if (out && (user_path(g, out, out_path) < 0 || sr_exists(&g->root, out_path))) {
@@ -543,7 +556,7 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 	if (dump_allowed(&dev, force) < 0)
 		return ROM_EXIT_WARN;
 	if (dev.boot_vga == 1)
-		fprintf(stderr, "note: '%s' is the boot VGA device: the kernel may return the copy "
+		fprintf(stderr, PROG " rom dump: note: '%s' is the boot VGA device: the kernel may return the copy "
 				"the firmware left in memory, not the card's flash\n", name);
 	r = rom_sysfs_dump(&g->root, name, &buf, &len, &restore);
 	if (restore < 0 && sysfs_pci_dev(rom_path, name, "rom") == 0)
@@ -568,7 +581,8 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 		return ROM_EXIT_WARN;
 	if (rom_verdict(info) != ROM_INVALID)
 		return ROM_EXIT_OK;
-	fprintf(stderr, "warning: the data read is not a valid ROM; it was kept for inspection\n");
+	fprintf(stderr, PROG " rom dump: warning: the data read is not a valid ROM; it was kept for "
+			"inspection\n");
 	return ROM_EXIT_INVALID;
 }
 
@@ -577,7 +591,7 @@ static int cmd_rom(struct cli_globals *g, int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : NULL;
 
 	if (!sub)
-		return bad_usage("expected dump, check or patch");
+		return bad_usage("expected a subcommand: dump, check or patch");
 	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
 		usage(stdout);
 		return CLI_EXIT_OK;

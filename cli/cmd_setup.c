@@ -112,7 +112,8 @@ static void usage(FILE *out)
 		     "      --no-fb    also add initcall_blacklist=sysfb_init (no boot console on the GPU)\n"
 		     "  -e, --early    bind these devices at boot: ADDR (a function, or BUS:SLOT for the\n"
 		     "                 whole card) or vendor:device ID (one card only)\n"
-		     "  -u, --undo     put back every file setup changed\n");
+		     "  -u, --undo     put back every file setup changed\n"
+		     "  -h, --help     this text\n");
 }
 
 static void add_note(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1237,7 +1238,7 @@ static int cmd_setup(struct cli_globals *g, int argc, char **argv)
 		case 'u': a.undo = true; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default:
-			return cli_try_help("setup");
+			return cli_bad_option("setup", argv, opts);
 		}
 	}
 	a.early = argv + optind;
@@ -1245,22 +1246,16 @@ static int cmd_setup(struct cli_globals *g, int argc, char **argv)
 	if (a.nearly && !early_opt)
 		return cli_unexpected_arg("setup", argv[optind]); /* devices follow --early */
 	if (early_opt && !a.nearly) {
-		fprintf(stderr, PROG ": setup: --early needs at least one ADDR or ID\n");
-		return cli_try_help("setup");
+		return cli_usage_error("setup", "--early needs at least one ADDR or ID");
 	}
 	if (a.nearly > CONFIG_MAX_EARLY) {
-		fprintf(stderr, PROG ": setup: at most %d --early devices\n", CONFIG_MAX_EARLY);
-		return cli_try_help("setup");
+		return cli_usage_error("setup", "at most %d --early devices", CONFIG_MAX_EARLY);
 	}
 	if (a.undo && (a.nearly || a.no_fb || a.json)) {
-		fprintf(stderr, PROG ": setup: --undo takes only --dry-run and --yes\n");
-		return cli_try_help("setup");
+		return cli_usage_error("setup", "--undo takes only --dry-run and --yes");
 	}
-	if (sr_is_host(&g->root) && geteuid() != 0 && !a.dry_run && !(a.json && !a.yes)) {
-		fprintf(stderr, PROG ": setup changes files of the host: run it as root (or with "
-				"--dry-run)\n");
-		return CLI_EXIT_FAIL;
-	}
+	if (!a.dry_run && !(a.json && !a.yes) && (r = cli_need_root(g, "setup")))
+		return r;
 	/* the files keep their modes exactly (sr_write_file_atomic creates with MODE) */
 	umask(0);
 	if (a.undo)

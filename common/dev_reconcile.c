@@ -77,8 +77,15 @@ int vm_config_lock(const struct sysroot *sr, int vmid, unsigned long wait_ms)
 	r = sr_path(path, PVE_CONF_LOCK, vmid);
 	if (r < 0)
 		return r;
-	/* Proxmox creates the file the same way when it first locks the VM */
-	fd = sr_openat(sr, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY, 0644);
+	/* Proxmox creates the file the same way when it first locks the VM; a dry run creates
+	 * nothing (no file in an existing directory: nobody holds the lock, an fd of the root) */
+	if (sr_dry_run(sr)) {
+		fd = sr_openat(sr, path, O_RDONLY | O_NOFOLLOW | O_NOCTTY, 0);
+		if (fd == -ENOENT && sr_exists(sr, "/var/lock/qemu-server"))
+			return sr_openat(sr, "/", O_RDONLY | O_DIRECTORY, 0);
+	} else {
+		fd = sr_openat(sr, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY, 0644);
+	}
 	if (fd < 0)
 		return fd;
 	for (;;) {

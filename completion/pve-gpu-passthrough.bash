@@ -1,8 +1,9 @@
 # bash completion for pve-gpu-passthrough(8)                          -*- shell-script -*-
 # Commands are taken from `pve-gpu-passthrough --help` and a command's options from
-# `pve-gpu-passthrough COMMAND --help`, so new commands complete without changes here.
+# `pve-gpu-passthrough COMMAND --help`, so new commands complete without changes here. VMIDs
+# come from the VM configs, PCI addresses from sysfs (below the --sysroot given, if any).
 
-# VMIDs of the VMs on this node (below the --sysroot given on the command line, if any).
+# VMIDs of the VMs on this node.
 _pve_gpu_passthrough_vmids()
 {
     local f ids=()
@@ -12,6 +13,16 @@ _pve_gpu_passthrough_vmids()
         ids+=("${f%.conf}")
     done
     COMPREPLY=($(compgen -W "${ids[*]}" -- "$cur"))
+}
+
+# PCI addresses (DDDD:BB:SS.F) of the devices in sysfs.
+_pve_gpu_passthrough_addrs()
+{
+    local d addrs=()
+    for d in "$1"/sys/bus/pci/devices/*; do
+        [[ -e $d ]] && addrs+=("${d##*/}")
+    done
+    COMPREPLY=($(compgen -W "${addrs[*]}" -- "$cur"))
 }
 
 # Storage ids from storage.cfg ("TYPE: ID" section headers).
@@ -24,18 +35,26 @@ _pve_gpu_passthrough_storages()
     COMPREPLY=($(compgen -W "$ids" -- "$cur"))
 }
 
+# The long options that the --help text of "$@" lists.
+_pve_gpu_passthrough_opts()
+{
+    local opts
+    opts=$("$@" --help 2>/dev/null | grep -o -- '--[a-z][a-z-]*' | sort -u)
+    COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+}
+
 _pve_gpu_passthrough()
 {
     local cur prev words cword
     _init_completion || return
 
-    local i verb="" root=""
+    local i verb="" vi=0 root=""
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
             --sysroot) root=${words[i + 1]}; ((i++)) ;;
             --node | --config) ((i++)) ;;
             -*) ;;
-            *) verb=${words[i]}; break ;;
+            *) verb=${words[i]}; vi=$i; break ;;
         esac
     done
 
@@ -56,28 +75,81 @@ _pve_gpu_passthrough()
         return
     fi
 
+    # The operands given after the verb so far (not options, not their values).
+    local nargs=0 sub=""
+    for ((i = vi + 1; i < cword; i++)); do
+        case ${words[i]} in
+            -o | --output | -s | --storage | -d | --device | -i | --image) ((i++)) ;;
+            -*) ;;
+            *) ((nargs++)); [[ $nargs == 1 ]] && sub=${words[i]} ;;
+        esac
+    done
+
     case $verb in
-        attach | detach)
+        help)
+            if ((nargs == 0)); then
+                local verbs
+                verbs=$("${words[0]}" --help 2>/dev/null |
+                    sed -n '/^commands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p')
+                COMPREPLY=($(compgen -W "$verbs" -- "$cur"))
+            fi
+            ;;
+        attach | detach | prepare | release | check)
             case $prev in
                 -s | --storage) _pve_gpu_passthrough_storages "$root"; return ;;
             esac
             if [[ $cur == -* ]]; then
-                if [[ $verb == attach ]]; then
-                    COMPREPLY=($(compgen -W '--storage --force --dry-run --help' -- "$cur"))
-                else
-                    COMPREPLY=($(compgen -W '--dry-run --help' -- "$cur"))
-                fi
-            else
+                _pve_gpu_passthrough_opts "${words[0]}" "$verb"
+            elif [[ $verb == check ]] || ((nargs == 0)); then
                 _pve_gpu_passthrough_vmids "$root"
             fi
             ;;
-        *)
+        setup)
             if [[ $cur == -* ]]; then
-                local opts
-                opts=$("${words[0]}" "$verb" --help 2>&1 | grep -o -- '--[a-z][a-z-]*' | sort -u)
-                COMPREPLY=($(compgen -W "$opts" -- "$cur"))
-            else
-                _filedir
+                _pve_gpu_passthrough_opts "${words[0]}" setup
+            elif [[ " ${words[*]:vi:cword-vi} " == *" --early "* || " ${words[*]:vi:cword-vi} " == *" -e "* ]]; then
+                _pve_gpu_passthrough_addrs "$root"
+            fi
+            ;;
+        rom)
+            if ((nargs == 0)); then
+                [[ $cur == -* ]] && COMPREPLY=($(compgen -W '--help' -- "$cur")) ||
+                    COMPREPLY=($(compgen -W 'dump check patch' -- "$cur"))
+                return
+            fi
+            case $prev in
+                -d | --device) _pve_gpu_passthrough_addrs "$root"; return ;;
+                -o | --output) _filedir; return ;;
+            esac
+            if [[ $cur == -* ]]; then
+                case $sub in
+                    dump) COMPREPLY=($(compgen -W '--output --force --help' -- "$cur")) ;;
+                    check) COMPREPLY=($(compgen -W '--device --json --help' -- "$cur")) ;;
+                    patch) COMPREPLY=($(compgen -W '--output --help' -- "$cur")) ;;
+                esac
+            elif ((nargs == 1)); then
+                case $sub in
+                    dump) _pve_gpu_passthrough_addrs "$root" ;;
+                    check | patch) _filedir ;;
+                esac
+            fi
+            ;;
+        early)
+            if ((nargs == 0)) && [[ $cur != -* ]]; then
+                COMPREPLY=($(compgen -W 'status' -- "$cur"))
+                return
+            fi
+            case $prev in
+                -i | --image) _filedir; return ;;
+            esac
+            [[ $cur == -* ]] && _pve_gpu_passthrough_opts "${words[0]}" early status
+            ;;
+        *)
+            case $prev in
+                -o | --output) _filedir; return ;;
+            esac
+            if [[ $cur == -* ]]; then
+                _pve_gpu_passthrough_opts "${words[0]}" "$verb"
             fi
             ;;
     esac

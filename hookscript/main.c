@@ -99,10 +99,27 @@ static void leave_watcher(const struct handoff_ops *ops, struct logger *lg, int 
 	}
 }
 
-static int usage(void)
+#define HOOK "pve-gpu-passthrough-hook"
+
+static void help(void)
 {
-	fprintf(stderr, "usage: pve-gpu-passthrough-hook [--sysroot DIR] [--node NAME] "
-			"[--config FILE] [--dry-run] VMID PHASE\n");
+	printf("usage: " HOOK " [--sysroot DIR] [--node NAME] [--config FILE] [--dry-run] VMID PHASE\n\n"
+	       "Proxmox runs it as VM VMID's hookscript: at pre-start it hands the VM's GPUs to\n"
+	       "vfio-pci, at post-stop it gives them back; post-start and pre-stop do nothing.\n"
+	       "Attach it with 'pve-gpu-passthrough attach VMID'. See pve-gpu-passthrough-hook(8).\n\n"
+	       "  --sysroot DIR   work on the host tree below DIR (tests)\n"
+	       "  --node NAME     the Proxmox node name (default: this machine's)\n"
+	       "  --config FILE   our INI (default /etc/pve-gpu-passthrough.ini)\n"
+	       "  --dry-run       print every change it would make; change nothing\n"
+	       "  -h, --help      this text\n"
+	       "  -V, --version   the version\n");
+}
+
+/* A bad command line, in one line (as the CLI's): what was wrong, and where to look. */
+static int usage(const char *what, const char *arg)
+{
+	fprintf(stderr, HOOK ": %s%s%s%s; see '" HOOK " --help'\n", what, arg ? " '" : "",
+		arg ? arg : "", arg ? "'" : "");
 	return EXIT_USAGE;
 }
 
@@ -111,6 +128,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "sysroot", required_argument, NULL, 'R' }, { "node", required_argument, NULL, 'N' },
 		{ "config", required_argument, NULL, 'C' },  { "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },	     { "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	const char *root = NULL, *config = NULL, *node_arg = NULL, *phase;
@@ -124,24 +142,30 @@ int main(int argc, char **argv)
 	bool dry_run = false, left_changed = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'R': root = optarg; break;
 		case 'N': node_arg = optarg; break;
 		case 'C': config = optarg; break;
 		case 'n': dry_run = true; break;
-		default: return usage();
+		case 'h': help(); return EXIT_OK;
+		case 'V': printf(HOOK " %s\n", PGP_VERSION); return EXIT_OK;
+		default: return usage("unknown option or missing value", argv[optind - 1]);
 		}
 	}
-	if (argc - optind != 2 || pve_vmid_parse(argv[optind], &vmid) < 0)
-		return usage();
+	if (argc - optind < 2)
+		return usage("expected VMID and PHASE", NULL);
+	if (argc - optind > 2)
+		return usage("unexpected argument", argv[optind + 2]);
+	if (pve_vmid_parse(argv[optind], &vmid) < 0)
+		return usage("invalid VMID", argv[optind]);
 	phase = argv[optind + 1];
 	lg.vmid = vmid;
 	if (!strcmp(phase, "post-start") || !strcmp(phase, "pre-stop"))
 		return EXIT_OK;
 	if (strcmp(phase, "pre-start") && strcmp(phase, "post-stop")) {
-		fprintf(stderr, "pve-gpu-passthrough: unknown phase '%s'\n", phase);
-		return EXIT_USAGE;
+		return usage("unknown phase (pre-start, post-start, pre-stop, post-stop)", phase);
 	}
 	r = sr_open(&sr, root);
 	if (r < 0) {
@@ -167,8 +191,11 @@ int main(int argc, char **argv)
 	} else {
 		char path[SR_PATH_MAX];
 
-		if (sr_path(path, STATE_DIR "/%d.state", lg.vmid) == 0 && !sr_exists(&sr, path))
+		if (sr_path(path, STATE_DIR "/%d.state", lg.vmid) == 0 && !sr_exists(&sr, path)) {
+			printf("pve-gpu-passthrough: VM %d: nothing was handed over (no %s); nothing "
+			       "to do\n", lg.vmid, path);
 			return EXIT_OK;
+		}
 	}
 
 	lg.syslog = sr.host;

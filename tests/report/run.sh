@@ -216,17 +216,7 @@ else
 fi
 
 # --- bash completion knows the verb and its options -------------------------------------
-# bash-completion's helpers, reduced to what the completion function uses.
-complete_words() {
-	bash -c '
-		_init_completion() { words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
-			cur=${words[cword]}; prev=${words[cword-1]}; }
-		_filedir() { COMPREPLY=(FILE); }
-		complete() { :; }
-		source "$1"; shift
-		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
-		_pve_gpu_passthrough; echo "${COMPREPLY[*]}"' _ "$here/../../completion/pve-gpu-passthrough.bash" "$@"
-}
+. "$here/../lib/completion.sh"
 out=$(complete_words "$cli" rep)
 [ "$out" = report ] && pass completion.verb || { echo "got '$out'" >"$tmp/c"; fail completion.verb "$tmp/c"; }
 out=$(complete_words "$cli" report --o)
