@@ -224,6 +224,13 @@ void check_kind(struct ctx *c, struct check_device *cd)
 		ck_fix(c, r, "for a VM: hostpciN: 0000:00:02.0 (no romfile; rom dump cannot read an "
 			  "iGPU); for its display at boot use legacy-igd=1, which needs machine "
 			  "i440fx (pc) and vga: none");
+	} else if (quirk_amd_apu(d)) {
+		r = ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: AMD APU (%s): it has no ROM BAR "
+			"(its video BIOS is in the ACPI VFCT table), and the other functions of its slot "
+			"are the host's (PSP, USB, audio)", dn, quirk_amd_apu(d));
+		ck_fix(c, r, "for a VM: the GPU with romfile= its video BIOS (pve-gpu-passthrough rom "
+			  "dump --vfct %s -o /usr/share/kvm/FILE) and, for OVMF, its audio function "
+			  "with a GOP driver ROM (see vm.apu)", d->name);
 	} else if (is_bmc_display(d)) {
 		ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: the display of the server's BMC (its "
 		    "remote console), not a passthrough candidate", dn);

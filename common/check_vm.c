@@ -441,7 +441,11 @@ static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const st
 	if (rc < 0) {
 		r = ck_add(c, "vm.romfile", CHECK_FAIL, subj, "romfile '%s': %s: QEMU fails to start the "
 			"VM", path, rc == -ENOENT ? "no such file" : sr_strerror(rc));
-		if (first && is_igpu(first))
+		if (first && quirk_amd_apu(first))
+			ck_fix(c, r, "an AMD APU has no ROM BAR: take its video BIOS from the ACPI VFCT "
+				  "table: pve-gpu-passthrough rom dump --vfct %s -o '%s'", first->name,
+			    path);
+		else if (first && is_igpu(first))
 			ck_fix(c, r, "an integrated GPU has no ROM BAR to dump: put its video BIOS, taken "
 				  "from the board's firmware image, at '%s', or drop romfile= "
 				  "(qm set %d --hostpci%d %s)", path, conf->vmid, h->index,
@@ -479,7 +483,15 @@ static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const st
 	if (first && !rom_matches_ids(info, first->vendor, first->device)) {
 		r = ck_add(c, "vm.romfile", CHECK_WARN, subj, "romfile '%s' is for another card than %s "
 			"[%04x:%04x]", path, first->name, first->vendor, first->device);
-		ck_fix(c, r, "use the ROM of this very card (pve-gpu-passthrough rom dump %s)", first->name);
+		if (quirk_amd_apu(first))
+			ck_fix(c, r, "use this APU's video BIOS (pve-gpu-passthrough rom dump --vfct %s)",
+			    first->name);
+		else if (first->res[6].end > first->res[6].start)
+			ck_fix(c, r, "use the ROM of this very card (pve-gpu-passthrough rom dump %s)",
+			    first->name);
+		else
+			ck_fix(c, r, "use a ROM made for %04x:%04x (%s has no ROM BAR to dump), or drop "
+				  "romfile=", first->vendor, first->device, first->name);
 		return;
 	}
 	if (ovmf && rom_verdict(info) != ROM_VALID_OVMF) {
@@ -871,7 +883,11 @@ static void check_vm_apu(struct ctx *c, const struct vmwork *w, const char *subj
 			gpu_rom ? "OVMF has no display driver for it, the screen stays dark until the "
 				  "guest's driver loads" :
 				  "the guest's driver finds no video BIOS and fails (code 43 on Windows)");
-		if (!gpu_rom && gpu_entry >= 0) {
+		if (!gpu_rom && gpu_entry >= 0 && conf->hostpci[gpu_entry].romfile[0]) {
+			ck_fix(c, r, "put it where romfile= points, from the ACPI VFCT table: "
+				  "pve-gpu-passthrough rom dump --vfct %s -o '/usr/share/kvm/%s' (see "
+				  "vm.romfile)", g->name, conf->hostpci[gpu_entry].romfile);
+		} else if (!gpu_rom && gpu_entry >= 0) {
 			char item[64];
 
 			snprintf(item, sizeof(item), "romfile=vbios-%04x-%04x.bin", g->vendor, g->device);
