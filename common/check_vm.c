@@ -258,7 +258,8 @@ static int next_free(const struct pve_vmconf *conf)
 }
 
 /* A VM that passes some functions of a card but not all: when the card has no function-level
- * reset, its reset (a bus reset, every function at once) hits the functions left out too. */
+ * reset, its reset (a bus reset, every function at once) hits the functions left out too; a
+ * function on another bus behind the card's own switch (pcidb_card) stays on the host. */
 static void check_functions(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
 			    const struct pve_devlist *l, const struct pve_devlist *all,
 			    const char *subj)
@@ -266,26 +267,21 @@ static void check_functions(struct ctx *c, const struct pve_vmconf *conf, const 
 	const struct pcidb *db = c->rep->db;
 	char left[256] = "", slot[PCI_ADDR_LEN], path[SR_PATH_MAX], methods[128] = "";
 	const struct pci_dev_info *first = l->n ? pcidb_find(db, l->names[0]) : NULL;
+	char apart[256] = "", apart_cmd[256] = "", card[PCI_ADDR_LEN];
+	int next = next_free(conf);
 	struct check_result *r;
 	bool flr;
 
-	char apart[256] = "", apart_cmd[256] = "", card[PCI_ADDR_LEN];
-	int next = next_free(conf);
-	const char *apu;
-
-	if (!first || first->is_bridge)
+	/* an APU's slot holds host devices too (vm.apu_functions); only its HDMI audio goes
+	 * with the GPU (vm.apu) */
+	if (!first || first->is_bridge || apu_of_card(c, first))
 		return;
-	apu = apu_of_card(c, first);
 	for (int i = 0; i < db->ndev; i++) {
 		const struct pci_dev_info *o = &db->dev[db->byaddr[i]];
 		bool in = false;
 		size_t n;
 
 		if (o == first || o->is_bridge || !pcidb_same_card(db, o, first))
-			continue;
-		/* an APU's slot holds host devices too (vm.apu_functions); only its HDMI audio
-		 * goes with the GPU (vm.apu) */
-		if (apu)
 			continue;
 		for (int k = 0; k < all->n && !in; k++)
 			in = !strcmp(all->names[k], o->name);
