@@ -200,9 +200,10 @@ static const char *verdict_name(enum rom_verdict v)
 	return v == ROM_VALID_OVMF ? "ovmf" : v == ROM_VALID_NO_EFI ? "no-efi" : "invalid";
 }
 
-/* DEV is NULL without --device. */
+/* DEV is NULL without --device; GPU names the display of DEV's card a GOP driver ROM is for
+ * ("" when none, see gop_card_gpu). */
 static void print_json(FILE *out, const char *name, const struct rom_info *info,
-		       const struct pci_dev_info *dev)
+		       const struct pci_dev_info *dev, const char *gpu)
 {
 	enum rom_verdict v = rom_verdict(info);
 
@@ -218,10 +219,13 @@ static void print_json(FILE *out, const char *name, const struct rom_info *info,
 		fprintf(out, ",\"error_offset\":%zu,\"error_image\":%d", info->error_offset,
 			info->error_image);
 	}
-	if (dev)
+	if (dev) {
 		fprintf(out, ",\"device\":{\"address\":\"%s\",\"vendor\":\"%04x\",\"device\":\"%04x\","
-			     "\"match\":%s}", dev->name, dev->vendor, dev->device,
-			rom_matches_ids(info, dev->vendor, dev->device) ? "true" : "false");
+			     "\"match\":%s,\"gop_driver_of\":", dev->name, dev->vendor, dev->device,
+			rom_matches_ids(info, dev->vendor, dev->device) || gpu[0] ? "true" : "false");
+		json_str(out, gpu[0] ? gpu : NULL);
+		fputc('}', out);
+	}
 	fprintf(out, ",\"images\":[");
 	for (unsigned i = 0; i < info->n_images; i++) {
 		if (i)
@@ -276,7 +280,8 @@ static void gop_card_gpu(const struct cli_globals *g, const struct rom_info *inf
 	struct pcidb *db = NULL;
 
 	name[0] = '\0';
-	if (!rom_is_gop_driver(info) || pcidev_is_display(dev) || pcidb_load(&g->root, &db) < 0)
+	if (rom_verdict(info) == ROM_INVALID || !rom_is_gop_driver(info) || pcidev_is_display(dev) ||
+	    pcidb_load(&g->root, &db) < 0)
 		return;
 	for (int i = 0; i < db->ndev && !name[0]; i++) {
 		const struct pci_dev_info *o = &db->dev[i];
@@ -288,17 +293,12 @@ static void gop_card_gpu(const struct cli_globals *g, const struct rom_info *inf
 	pcidb_free(db);
 }
 
-static int check_exit(const struct cli_globals *g, const struct rom_info *info,
-		      const struct pci_dev_info *dev, bool json)
+static int check_exit(const struct rom_info *info, const struct pci_dev_info *dev,
+		      const char *gpu, bool json)
 {
 	enum rom_verdict v = rom_verdict(info);
-	bool match = !dev || rom_matches_ids(info, dev->vendor, dev->device);
-	char gpu[PCI_ADDR_LEN] = "";
+	bool match = !dev || rom_matches_ids(info, dev->vendor, dev->device) || gpu[0];
 
-	if (dev && !match && v != ROM_INVALID) {
-		gop_card_gpu(g, info, dev, gpu);
-		match = gpu[0] != '\0';
-	}
 	if (dev && !json && v != ROM_INVALID && gpu[0])
 		printf("device %s is %04x:%04x: the ROM is the GOP driver of %s, the GPU of the same "
 		       "card: it belongs on this function's romfile (the AMD APU recipe)\n",
@@ -320,6 +320,7 @@ static int rom_check(struct cli_globals *g, int argc, char **argv)
 		{ 0 }
 	};
 	const char *device = NULL;
+	char gpu[PCI_ADDR_LEN] = "";
 	struct pci_dev_info dev;
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_free_ struct rom_info *info = NULL;
@@ -354,11 +355,13 @@ static int rom_check(struct cli_globals *g, int argc, char **argv)
 		return ROM_EXIT_UNREADABLE;
 	}
 	rom_parse(buf, len, info);
+	if (device && !rom_matches_ids(info, dev.vendor, dev.device))
+		gop_card_gpu(g, info, &dev, gpu);
 	if (json)
-		print_json(stdout, argv[optind], info, device ? &dev : NULL);
+		print_json(stdout, argv[optind], info, device ? &dev : NULL, gpu);
 	else
 		print_report(stdout, argv[optind], buf, info);
-	return check_exit(g, info, device ? &dev : NULL, json);
+	return check_exit(info, device ? &dev : NULL, gpu, json);
 }
 
 /* ---- rom patch ---- */

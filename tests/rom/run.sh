@@ -188,6 +188,8 @@ grep_out rom.gop.check.kind "kind: a GOP driver ROM"
 cp "$gop" "$root/gop.rom"
 expect rom.gop.audio 0 "$cli" --sysroot "$root" rom check --device c5:00.1 /gop.rom
 grep_out rom.gop.audio.text "the ROM is the GOP driver of 0000:c5:00.0, the GPU of the same card"
+expect rom.gop.audio.json 0 "$cli" --sysroot "$root" rom check --json --device c5:00.1 /gop.rom
+grep_out rom.gop.audio.json.match '"match":true,"gop_driver_of":"0000:c5:00.0"'
 expect rom.gop.other_card 1 "$cli" --sysroot "$root" rom check --device 00:03.0 /gop.rom
 grep_out rom.gop.other_card.text "the ROM is for another device"
 expect rom.usage 64 "$cli" rom frobnicate
