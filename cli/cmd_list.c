@@ -49,14 +49,9 @@ static bool is_candidate(const struct pci_dev_info *d)
 	       strcmp(d->override, "vfio-pci") == 0;
 }
 
-static bool same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b)
-{
-	return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
-	       a->addr.slot == b->addr.slot;
-}
-
 /* A candidate of the same card as D in another IOMMU group (pcie_acs_override splitting a
- * card's functions, or a card without ACS between them), or NULL. */
+ * card's functions, a card whose functions sit behind its own PCIe switch such as the Arc
+ * A770's, or a card without ACS between them), or NULL. */
 static const struct pci_dev_info *card_elsewhere(const struct pcidb *db, const struct pci_dev_info *d)
 {
 	if (d->iommu_group < 0 || d->is_bridge)
@@ -65,7 +60,7 @@ static const struct pci_dev_info *card_elsewhere(const struct pcidb *db, const s
 		const struct pci_dev_info *o = &db->dev[i];
 
 		if (o != d && o->iommu_group >= 0 && o->iommu_group != d->iommu_group &&
-		    same_slot(o, d) && is_candidate(o))
+		    !o->is_bridge && is_candidate(o) && pcidb_same_card(db, o, d))
 			return o;
 	}
 	return NULL;
@@ -89,12 +84,10 @@ static bool device_shown(const struct pcidb *db, const struct pcidb_group *g, in
 	if (all || g->group >= 0 || is_candidate(d))
 		return true;
 	/* Without an IOMMU every device is groupless: show the candidates and the other
-	 * functions of their cards (sorted by address, so they are neighbours). */
-	for (int j = i - 1; j >= g->first && same_slot(&db->dev[j], d); j--)
-		if (is_candidate(&db->dev[j]))
-			return true;
-	for (int j = i + 1; j < g->first + g->n && same_slot(&db->dev[j], d); j++)
-		if (is_candidate(&db->dev[j]))
+	 * functions of their cards. */
+	for (int j = g->first; j < g->first + g->n; j++)
+		if (j != i && !d->is_bridge && is_candidate(&db->dev[j]) &&
+		    pcidb_same_card(db, &db->dev[j], d))
 			return true;
 	return false;
 }

@@ -18,8 +18,10 @@
 #include "cli.h"
 #include "json.h"
 #include "pciaddr.h"
+#include "pci_db.h"
 #include "pci_dev.h"
 #include "dev_rom.h"
+#include "dev_vfct.h"
 #include "util.h"
 #include "sysfs.h"
 
@@ -39,9 +41,11 @@ enum {
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: " PROG " rom dump ADDR [-o FILE] [--force]\n"
+		     "   or: " PROG " rom dump --vfct ADDR [-o FILE]\n"
 		     "   or: " PROG " rom check FILE [--device ADDR] [--json]\n"
 		     "   or: " PROG " rom patch FILE -o OUT\n\n"
 		     "dump    read the vBIOS of the card at ADDR (enabled for the read, then disabled)\n"
+		     "  --vfct              take it from the ACPI VFCT table instead (AMD APUs)\n"
 		     "  -o, --output FILE   write it to FILE (never replaced; default: stdout, not a tty)\n"
 		     "  -f, --force         dump also while a host driver is bound to the card\n"
 		     "check   walk FILE's images and say whether OVMF can use it\n"
@@ -146,6 +150,10 @@ static void print_verdict(FILE *out, const struct rom_info *info)
 		img = &info->images[i];
 		fprintf(out, "verdict: valid, OVMF can use image %d (x64 EFI %s)\n", i,
 			rom_efi_subsystem_str(img->efi_subsystem));
+		if (rom_is_gop_driver(info))
+			fprintf(out, "kind: a GOP driver ROM (UEFI display driver, no legacy video "
+				     "BIOS): for an AMD APU it goes on the GPU's audio function, next "
+				     "to the VFCT image on the GPU\n");
 		break;
 	}
 }
@@ -202,9 +210,10 @@ static const char *verdict_name(enum rom_verdict v)
 	return v == ROM_VALID_OVMF ? "ovmf" : v == ROM_VALID_NO_EFI ? "no-efi" : "invalid";
 }
 
-/* DEV is NULL without --device. */
+/* DEV is NULL without --device; GPU names the display of DEV's card a GOP driver ROM is for
+ * ("" when none, see gop_card_gpu). */
 static void print_json(FILE *out, const char *name, const struct rom_info *info,
-		       const struct pci_dev_info *dev)
+		       const struct pci_dev_info *dev, const char *gpu)
 {
 	enum rom_verdict v = rom_verdict(info);
 
@@ -220,10 +229,13 @@ static void print_json(FILE *out, const char *name, const struct rom_info *info,
 		fprintf(out, ",\"error_offset\":%zu,\"error_image\":%d", info->error_offset,
 			info->error_image);
 	}
-	if (dev)
+	if (dev) {
 		fprintf(out, ",\"device\":{\"address\":\"%s\",\"vendor\":\"%04x\",\"device\":\"%04x\","
-			     "\"match\":%s}", dev->name, dev->vendor, dev->device,
-			rom_matches_ids(info, dev->vendor, dev->device) ? "true" : "false");
+			     "\"match\":%s,\"gop_driver_of\":", dev->name, dev->vendor, dev->device,
+			rom_matches_ids(info, dev->vendor, dev->device) || gpu[0] ? "true" : "false");
+		json_str(out, gpu[0] ? gpu : NULL);
+		fputc('}', out);
+	}
 	fprintf(out, ",\"images\":[");
 	for (unsigned i = 0; i < info->n_images; i++) {
 		if (i)
@@ -269,12 +281,39 @@ static int check_device_ids(const struct cli_globals *g, const char *addr,
 	return r;
 }
 
-static int check_exit(const struct rom_info *info, const struct pci_dev_info *dev, bool json)
+/* For a GOP driver ROM checked against a function that is not a display (the audio function
+ * the APU recipe puts it on): the display function of the same card whose ids it carries, or
+ * "" (NAME has PCI_ADDR_LEN bytes). */
+static void gop_card_gpu(const struct cli_globals *g, const struct rom_info *info,
+			 const struct pci_dev_info *dev, char *name)
+{
+	struct pcidb *db = NULL;
+
+	name[0] = '\0';
+	if (rom_verdict(info) == ROM_INVALID || !rom_is_gop_driver(info) || pcidev_is_display(dev) ||
+	    pcidb_load(&g->root, &db) < 0)
+		return;
+	for (int i = 0; i < db->ndev && !name[0]; i++) {
+		const struct pci_dev_info *o = &db->dev[i];
+
+		if (pcidev_is_display(o) && rom_matches_ids(info, o->vendor, o->device) &&
+		    pcidb_same_card(db, o, dev))
+			snprintf(name, PCI_ADDR_LEN, "%s", o->name);
+	}
+	pcidb_free(db);
+}
+
+static int check_exit(const struct rom_info *info, const struct pci_dev_info *dev,
+		      const char *gpu, bool json)
 {
 	enum rom_verdict v = rom_verdict(info);
-	bool match = !dev || rom_matches_ids(info, dev->vendor, dev->device);
+	bool match = !dev || rom_matches_ids(info, dev->vendor, dev->device) || gpu[0];
 
-	if (dev && !json && v != ROM_INVALID)
+	if (dev && !json && v != ROM_INVALID && gpu[0])
+		printf("device %s is %04x:%04x: the ROM is the GOP driver of %s, the GPU of the same "
+		       "card: it belongs on this function's romfile (the AMD APU recipe)\n",
+		       dev->name, dev->vendor, dev->device, gpu);
+	else if (dev && !json && v != ROM_INVALID)
 		printf("device %s is %04x:%04x: %s\n", dev->name, dev->vendor, dev->device,
 		       match ? "the ROM's ids match" : "the ROM is for another device");
 	if (v == ROM_INVALID)
@@ -291,6 +330,7 @@ static int rom_check(struct cli_globals *g, int argc, char **argv)
 		{ 0 }
 	};
 	const char *device = NULL;
+	char gpu[PCI_ADDR_LEN] = "";
 	struct pci_dev_info dev;
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_free_ struct rom_info *info = NULL;
@@ -327,11 +367,13 @@ static int rom_check(struct cli_globals *g, int argc, char **argv)
 		return ROM_EXIT_UNREADABLE;
 	}
 	rom_parse(buf, len, info);
+	if (device && !rom_matches_ids(info, dev.vendor, dev.device))
+		gop_card_gpu(g, info, &dev, gpu);
 	if (json)
-		print_json(stdout, argv[optind], info, device ? &dev : NULL);
+		print_json(stdout, argv[optind], info, device ? &dev : NULL, gpu);
 	else
 		print_report(stdout, argv[optind], buf, info);
-	return check_exit(info, device ? &dev : NULL, json);
+	return check_exit(info, device ? &dev : NULL, gpu, json);
 }
 
 /* ---- rom patch ---- */
@@ -442,11 +484,16 @@ static int dump_allowed(const struct pci_dev_info *dev, bool force)
 	return -EBUSY;
 }
 
-static void dump_explain(const struct pci_dev_info *dev, int r)
+static void dump_explain(const struct cli_globals *g, const struct pci_dev_info *dev, int r)
 {
 	if (r == -ENOENT) {
-		err("'%s' has no 'rom' attribute in sysfs: the device exposes no option ROM "
-		    "(integrated GPUs keep their vBIOS in the system firmware)", dev->name);
+		if (dev->vendor == 0x1002 && sr_exists(&g->root, VFCT_PATH))
+			err("'%s' has no 'rom' attribute in sysfs: the device exposes no option ROM; an "
+			    "AMD APU's video BIOS is in the ACPI VFCT table: " PROG " rom dump --vfct %s -o FILE",
+			    dev->name, dev->name);
+		else
+			err("'%s' has no 'rom' attribute in sysfs: the device exposes no option ROM "
+			    "(integrated GPUs keep their vBIOS in the system firmware)", dev->name);
 		return;
 	}
 	/* the ROM often reads only before a driver has run it; the boot GPU may show a shadow
@@ -496,11 +543,80 @@ static int dump_save(const struct cli_globals *g, const char *out, const uint8_t
 	return r;
 }
 
+/* The image the firmware published for DEV in the ACPI VFCT table (AMD APUs: their GPU has no
+ * ROM BAR), taken by the kernel's own rules (dev_vfct.h). 0 with *ret_buf set, or -errno after
+ * the error was printed. */
+static int vfct_image(const struct cli_globals *g, const struct pci_dev_info *dev,
+		      uint8_t **ret_buf, size_t *ret_len)
+{
+	_cleanup_free_ uint8_t *table = NULL;
+	_cleanup_free_ struct vfct_info *info = NULL;
+	const struct vfct_entry *e;
+	size_t len = 0;
+	int r, i;
+
+	r = rom_load(&g->root, VFCT_PATH, &table, &len);
+	if (r == -ENOENT) {
+		err("no ACPI VFCT table ('%s'): the firmware publishes no video BIOS there; only AMD "
+		    "APUs (and some laptops' GPUs) have one, a card with a ROM BAR is read with '"
+		    PROG " rom dump ADDR'", VFCT_PATH);
+		return r;
+	}
+	if (r < 0) {
+		err("cannot read '%s': %s", VFCT_PATH, sr_strerror(r));
+		return r;
+	}
+	info = malloc(sizeof(*info));
+	if (!info) {
+		err("out of memory");
+		return -ENOMEM;
+	}
+	r = vfct_parse(table, len, info);
+	if (r < 0 && info->error != VFCT_ERR_IMAGE && info->error != VFCT_ERR_ENTRY_HEADER &&
+	    info->error != VFCT_ERR_TOO_MANY) {
+		err("'%s' is not a valid VFCT table: %s", VFCT_PATH, vfct_error_str(info->error));
+		return r;
+	}
+	i = vfct_find(info, &dev->addr, dev->vendor, dev->device);
+	if (i < 0) {
+		/* the kernel stops at a broken entry too: what follows it is never used */
+		if (r < 0)
+			err("'%s' is broken at 0x%zx (%s) before an image for '%s' [%04x:%04x]",
+			    VFCT_PATH, info->error_offset, vfct_error_str(info->error), dev->name,
+			    dev->vendor, dev->device);
+		else
+			err("'%s' holds no image for '%s' [%04x:%04x]", VFCT_PATH, dev->name,
+			    dev->vendor, dev->device);
+		for (unsigned k = 0; k < info->n; k++)
+			if (info->e[k].length)
+				fprintf(stderr, PROG " rom dump: note: it holds one for %02x:%02x.%x [%04x:%04x], "
+						"%zu bytes\n", info->e[k].bus & 0xff,
+					info->e[k].device & 0x1f, info->e[k].function & 7,
+					info->e[k].vendor, info->e[k].device_id, info->e[k].length);
+		return -ENOENT;
+	}
+	e = &info->e[i];
+	if (!e->atom) {
+		err("the VFCT image for '%s' fails the kernel's ATOM BIOS check; amdgpu does not use it "
+		    "either", dev->name);
+		return -EBADMSG;
+	}
+	*ret_buf = malloc(e->length);
+	if (!*ret_buf) {
+		err("out of memory");
+		return -ENOMEM;
+	}
+	memcpy(*ret_buf, table + e->offset, e->length);
+	*ret_len = e->length;
+	return 0;
+}
+
 static int rom_dump(struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "vfct", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -509,9 +625,9 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 	_cleanup_free_ struct rom_info *info = NULL;
 	const char *out = NULL;
 	struct pci_dev_info dev;
-	bool force = false;
+	bool force = false, vfct = false;
 	size_t len = 0;
-	int c, r, restore;
+	int c, r, restore = 0;
 	FILE *msg;
 
 	while ((c = getopt_long(argc, argv, "o:fh", opts, NULL)) != -1) {
@@ -521,6 +637,9 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'f':
 			force = true;
+			break;
+		case 'V':
+			vfct = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -553,23 +672,31 @@ static int rom_dump(struct cli_globals *g, int argc, char **argv)
 			err("cannot read '%s': %s", name, strerror(-r));
 		return ROM_EXIT_WARN;
 	}
-	if (dump_allowed(&dev, force) < 0)
-		return ROM_EXIT_WARN;
-	if (dev.boot_vga == 1)
-		fprintf(stderr, PROG " rom dump: note: '%s' is the boot VGA device: the kernel may return the copy "
-				"the firmware left in memory, not the card's flash\n", name);
-	r = rom_sysfs_dump(&g->root, name, &buf, &len, &restore);
-	if (restore < 0 && sysfs_pci_dev(rom_path, name, "rom") == 0)
-		err("cannot disable the ROM again (write 0 to '%s'): %s", rom_path,
-		    strerror(-restore));
-	if (r < 0) {
-		dump_explain(&dev, r);
-		return ROM_EXIT_WARN;
+	if (vfct) {
+		/* a table in memory: the device and its driver are not touched */
+		if (vfct_image(g, &dev, &buf, &len) < 0)
+			return ROM_EXIT_WARN;
+	} else {
+		if (dump_allowed(&dev, force) < 0)
+			return ROM_EXIT_WARN;
+		if (dev.boot_vga == 1)
+			fprintf(stderr, PROG " rom dump: note: '%s' is the boot VGA device: the kernel "
+					"may return the copy the firmware left in memory, not the card's "
+					"flash\n", name);
+		r = rom_sysfs_dump(&g->root, name, &buf, &len, &restore);
+		if (restore < 0 && sysfs_pci_dev(rom_path, name, "rom") == 0)
+			err("cannot disable the ROM again (write 0 to '%s'): %s", rom_path,
+			    strerror(-restore));
+		if (r < 0) {
+			dump_explain(g, &dev, r);
+			return ROM_EXIT_WARN;
+		}
 	}
 	if (dump_save(g, out, buf, len) < 0)
 		return ROM_EXIT_WARN;
-	fprintf(msg, "read %zu bytes from the ROM of '%s'%s%s%s\n", len, name,
-		out ? " into '" : "", out ? out : "", out ? "'" : "");
+	fprintf(msg, "read %zu bytes from the %s of '%s'%s%s%s\n", len,
+		vfct ? "ACPI VFCT image" : "ROM", name, out ? " into '" : "", out ? out : "",
+		out ? "'" : "");
 	info = malloc(sizeof(*info));
 	if (!info) {
 		err("out of memory");

@@ -87,7 +87,7 @@ bool is_windows(const char *ostype)
 	return ostype[0] == 'w';
 }
 
-static int add_user(struct ctx *c, const char *dev, int vmid)
+static int add_user(struct ctx *c, const char *dev, int vmid, bool onboot)
 {
 	struct vm_user *n;
 
@@ -99,6 +99,7 @@ static int add_user(struct ctx *c, const char *dev, int vmid)
 		return -ENOMEM;
 	c->users = n;
 	snprintf(n[c->nusers].dev, sizeof(n->dev), "%s", dev);
+	n[c->nusers].onboot = onboot;
 	n[c->nusers++].vmid = vmid;
 	return 0;
 }
@@ -133,10 +134,43 @@ int scan_vm_users(struct ctx *c)
 			continue;
 		pve_vmconf_expand_all(c->sr, conf, c->node, res, all, &idx);
 		for (int k = 0; k < all->n && r == 0; k++)
-			r = add_user(c, all->names[k], (int)vmid);
+			r = add_user(c, all->names[k], (int)vmid, conf->onboot);
 	}
 	closedir(d);
 	return r;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* Two VMs with onboot: 1 that pass the same device: at every boot of the node the second one's
+ * start fails (the device is taken), and nothing says so. */
+void check_onboot(struct ctx *c, struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	struct check_result *r;
+	char vms[160] = "";
+	int ids[16], n = 0;
+
+	for (int i = 0; i < c->nusers && n < (int)ARRAY_SIZE(ids); i++)
+		if (c->users[i].onboot && !strcmp(c->users[i].dev, d->name))
+			ids[n++] = c->users[i].vmid;
+	if (n < 2)
+		return;
+	/* the order of the directory is the file system's: sort for a stable message */
+	qsort(ids, (size_t)n, sizeof(ids[0]), cmp_int);
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(vms);
+
+		snprintf(vms + len, sizeof(vms) - len, "%s%d", i ? ", " : "", ids[i]);
+	}
+	r = ck_add(c, "gpu.onboot", CHECK_WARN, d->name, "VMs %s all start at boot (onboot: 1) and "
+		"all pass it: only the first one started gets it, the others fail to start at every "
+		"boot of the node", vms);
+	ck_fix(c, r, "keep onboot on one of them: qm set VMID --onboot 0 for the others (or give "
+		  "them different devices)");
 }
 
 /* The VMs using device NAME, as "VM 100, VM 105" (empty: none). */
@@ -190,6 +224,13 @@ void check_kind(struct ctx *c, struct check_device *cd)
 		ck_fix(c, r, "for a VM: hostpciN: 0000:00:02.0 (no romfile; rom dump cannot read an "
 			  "iGPU); for its display at boot use legacy-igd=1, which needs machine "
 			  "i440fx (pc) and vga: none");
+	} else if (quirk_amd_apu(d)) {
+		r = ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: AMD APU (%s): it has no ROM BAR "
+			"(its video BIOS is in the ACPI VFCT table), and the other functions of its slot "
+			"are the host's (PSP, USB, audio)", dn, quirk_amd_apu(d));
+		ck_fix(c, r, "for a VM: the GPU with romfile= its video BIOS (pve-gpu-passthrough rom "
+			  "dump --vfct %s -o /usr/share/kvm/FILE) and, for OVMF, its audio function "
+			  "with a GOP driver ROM (see vm.apu)", d->name);
 	} else if (is_bmc_display(d)) {
 		ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: the display of the server's BMC (its "
 		    "remote console), not a passthrough candidate", dn);

@@ -445,3 +445,62 @@ void check_modules(struct ctx *c)
 	ck_fix(c, r, "boot a Proxmox kernel (apt install proxmox-default-kernel): it builds %s as "
 		  "modules", missing);
 }
+
+/* amd_iommu=on: not a value the kernel knows (amd_iommu= takes off, force_isolation,
+ * pgtbl_v1, ...); the AMD IOMMU is on by default. Guides copy it from intel_iommu=on. */
+void check_amd_iommu(struct ctx *c)
+{
+	const struct hostinfo *h = &c->rep->host;
+	const struct bootcfg *b = &c->rep->boot;
+	bool running = h->cmdline_known && cmdline_has_value(h->cmdline, "amd_iommu", "on");
+	bool configured = b->line && cmdline_has_value(b->configured, "amd_iommu", "on");
+	struct check_result *r;
+
+	if (!running && !configured)
+		return;
+	r = ck_add(c, "cmdline.amd_iommu", CHECK_INFO, NULL, "amd_iommu=on is set%s: the kernel has "
+		"no such value and ignores it (the AMD IOMMU is on by default; amd_iommu=off is the "
+		"switch)", running ? "" : " in the boot loader's configuration");
+	fix_cmdline(c, r, NULL, "amd_iommu", false);
+}
+
+/* A line of a modules-load.d(5) file that names MODULE ('-' and '_' equal). */
+static int modules_file_line(const struct ctx *c, const char *path, const char *module)
+{
+	_cleanup_free_ char *text = NULL;
+	char *line, *save = NULL;
+	size_t len;
+	int n = 0;
+
+	if (sr_read_file(c->sr, path, 1u << 20, &text, &len) < 0)
+		return 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t w;
+
+		n++;
+		line += strspn(line, " \t");
+		w = strcspn(line, " \t#;");
+		if (w && cmdline_key_eq(line, w, module, strlen(module)))
+			return n;
+	}
+	return 0;
+}
+
+/* vfio_virqfd in /etc/modules (old guides): Linux 6.2 merged it into vfio, and on such a kernel
+ * systemd-modules-load fails at every boot ("Failed to find module 'vfio_virqfd'"). */
+void check_virqfd(struct ctx *c)
+{
+	const struct hostinfo *h = &c->rep->host;
+	const char *names[] = { "vfio_virqfd" };
+	struct check_result *r;
+	struct hostmod m;
+	int line = modules_file_line(c, "/etc/modules", "vfio_virqfd");
+
+	if (!line || !h->release[0] || hostinfo_modules(c->sr, h->release, names, 1, &m) < 0 ||
+	    m.avail != HOSTMOD_MISSING)
+		return;
+	r = ck_add(c, "vfio.virqfd", CHECK_WARN, NULL, "'/etc/modules' line %d loads vfio_virqfd, "
+		"which kernel %s does not have (merged into vfio since Linux 6.2): "
+		"systemd-modules-load.service fails at every boot", line, h->release);
+	ck_fix(c, r, "remove line %d from '/etc/modules' (what it did is part of vfio now)", line);
+}

@@ -18,6 +18,7 @@
 struct vm_user {
 	char dev[PCI_ADDR_LEN];
 	int vmid;
+	bool onboot;    /* the VM has onboot: 1 */
 };
 
 struct ctx {
@@ -68,6 +69,8 @@ void check_boot_other(struct ctx *c);
 void check_fb_params(struct ctx *c);
 void check_acs(struct ctx *c);
 void check_modules(struct ctx *c);
+void check_amd_iommu(struct ctx *c);
+void check_virqfd(struct ctx *c);
 
 /* check_early.c */
 void check_early(struct ctx *c);
@@ -93,6 +96,7 @@ void check_vgacon(struct ctx *c, struct check_device *cd);
 void check_other_fb(struct ctx *c, struct check_device *cd);
 bool has_word(const char *list, const char *w);
 void check_reset(struct ctx *c, struct check_device *cd);
+void check_onboot(struct ctx *c, struct check_device *cd);
 /* The VMs that pass device NAME through ("VM 101, VM 102" into BUF); false when none. */
 bool users_of(const struct ctx *c, const char *name, char *buf, size_t size);
 
@@ -101,6 +105,14 @@ void check_amd_reset_advice(struct ctx *c, const struct pci_dev_info *d, const c
 void check_vendor_reset(struct ctx *c, struct check_device *cd);
 void check_sriov(struct ctx *c, struct check_device *cd);
 void check_nvidia_persistence(struct ctx *c, struct check_device *cd);
+/* The AMD APU generation of a display ("Phoenix"), NULL when D is no AMD APU iGPU. */
+const char *quirk_amd_apu(const struct pci_dev_info *d);
+/* What D is when it needs a host-side reset between guest boots ("an AMD APU", "NVIDIA
+ * Blackwell"), NULL otherwise. */
+const char *quirk_needs_host_reset(const struct pci_dev_info *d);
+/* True when writing device_specific to D's reset_method works; otherwise WHY says why not. */
+bool quirk_device_specific_ok(const struct ctx *c, const struct pci_dev_info *d, char *why,
+			      size_t size);
 
 /* check_vm.c */
 void check_vm(struct ctx *c, const struct vmwork *w, int vmid);

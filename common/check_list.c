@@ -234,6 +234,8 @@ static const struct check_host_step host_steps[] = {
 	{ "fb_params", check_fb_params },
 	{ "acs", check_acs },
 	{ "modules", check_modules },
+	{ "virqfd", check_virqfd },
+	{ "amd_iommu", check_amd_iommu },
 	{ "early", check_early },
 };
 
@@ -249,6 +251,7 @@ static const struct check_device_step device_steps[] = {
 	{ "vendor_reset", true, check_vendor_reset },
 	{ "sriov", false, check_sriov },
 	{ "nvidia_persistence", true, check_nvidia_persistence },
+	{ "onboot", true, check_onboot },
 };
 
 static int add_device(struct ctx *c, const struct pci_dev_info *d, bool from_vm)

@@ -7,17 +7,20 @@
  *   cpu.vendor boot.loader iommu.acpi iommu.enabled cmdline.intel_iommu (Intel only)
  *   cmdline.iommu_pt iommu.intremap iommu.x2apic (only when the firmware opts out of x2APIC)
  *   boot.unused_loader cmdline.fb_params (when they find something)
- *   cmdline.acs_override vfio.modules early.cmdline early.modprobe (when set)
+ *   cmdline.acs_override vfio.modules vfio.virqfd cmdline.amd_iommu (when they find
+ *   something) early.cmdline early.modprobe (when set)
  *   early.configured early.initramfs (when [early] is set) gpu.fabric (with NVSwitches)
  * Device checks (every display controller, and every device a checked VM passes through):
  *   gpu.kind (notable displays) group.isolation gpu.driver (displays) fb.bar_overlap
  *   (displays) gpu.reset gpu.vendor_reset (AMD generations vendor-reset handles, when it is
  *   there) dev.sriov (SR-IOV PFs and VFs) gpu.nvidia_persistence (nvidia driver, when
- *   something keeps the card); for a display no VM uses that is no candidate (a BMC's display,
- *   the host's console GPU next to another GPU) WARN and FAIL become INFO
+ *   something keeps the card) gpu.onboot (two onboot VMs pass it); for a display no VM uses
+ *   that is no candidate (a BMC's display, the host's console GPU next to another GPU) WARN
+ *   and FAIL become INFO
  * VM checks (per VMID asked for):
  *   vm.config vm.mapping vm.hostpci vm.pcie vm.igd vm.xvga vm.romfile vm.functions
- *   vm.rebar vm.bars vm.hookscript vm.fabric vm.nvidia
+ *   vm.apu_functions vm.apu vm.rebar vm.bars vm.reboot vm.reset_method vm.hookscript
+ *   vm.fabric vm.nvidia
  * pve-gpu-passthrough(8) describes each: what it reads and the fix it prints.
  * Library code: nothing is printed here; the CLI renders the report as text or JSON. */
 #ifndef PGP_CHECKS_H

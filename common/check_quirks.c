@@ -13,6 +13,85 @@
 #include "util.h"
 
 
+/* AMD APU iGPUs (amdgpu's APU ids): no ROM BAR, the video BIOS is in the ACPI VFCT table. */
+static const struct {
+	uint16_t device;
+	const char *name;
+} amd_apus[] = {
+	{ 0x15dd, "Raven" },          { 0x15d8, "Picasso" },
+	{ 0x1636, "Renoir" },         { 0x1638, "Cezanne" },
+	{ 0x164c, "Lucienne" },       { 0x15e7, "Barcelo" },
+	{ 0x163f, "Van Gogh" },       { 0x1681, "Rembrandt" },
+	{ 0x164e, "Raphael" },        { 0x1506, "Mendocino" },
+	{ 0x15bf, "Phoenix" },        { 0x15c8, "Phoenix 2" },
+	{ 0x150e, "Strix Point" },    { 0x1586, "Strix Halo" },
+	{ 0x13c0, "Granite Ridge" },  { 0x1114, "Krackan Point" },
+};
+
+const char *quirk_amd_apu(const struct pci_dev_info *d)
+{
+	if (d->vendor != 0x1002 || !pcidev_is_display(d))
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(amd_apus); i++)
+		if (amd_apus[i].device == d->device)
+			return amd_apus[i].name;
+	return NULL;
+}
+
+/* GPUs reported (2025-2026) to come back dead, or to hang the host at the next start, when
+ * nothing resets them between two guest boots: AMD RDNA3 and RDNA4 cards (Navi 31/32/33,
+ * Navi 48/44 id blocks), AMD APUs, NVIDIA Blackwell (GB1xx/GB2xx: device ids 0x29xx-0x2fxx). */
+const char *quirk_needs_host_reset(const struct pci_dev_info *d)
+{
+	static const struct {
+		uint16_t first, last;
+		const char *name;
+	} amd[] = {
+		{ 0x7440, 0x745f, "AMD Navi 31 (RDNA3)" }, { 0x7460, 0x747f, "AMD Navi 32 (RDNA3)" },
+		{ 0x7480, 0x749f, "AMD Navi 33 (RDNA3)" }, { 0x7550, 0x755f, "AMD Navi 48 (RDNA4)" },
+		{ 0x7590, 0x759f, "AMD Navi 44 (RDNA4)" },
+	};
+
+	if (!pcidev_is_display(d))
+		return NULL;
+	if (quirk_amd_apu(d))
+		return "an AMD APU";
+	if (d->vendor == 0x1002)
+		for (size_t i = 0; i < ARRAY_SIZE(amd); i++)
+			if (d->device >= amd[i].first && d->device <= amd[i].last)
+				return amd[i].name;
+	if (d->vendor == 0x10de && d->device >= 0x2900 && d->device <= 0x2fff)
+		return "NVIDIA Blackwell";
+	return NULL;
+}
+
+/* Whether the kernel can do a device-specific reset of D: the device lists device_specific in
+ * reset_method (a kernel quirk, or vendor-reset loaded before it was probed), or vendor-reset
+ * is loaded and has D's id. */
+bool quirk_device_specific_ok(const struct ctx *c, const struct pci_dev_info *d, char *why,
+			      size_t size)
+{
+	const struct amd_generation *g = quirks_amd_generation(d->vendor, d->device);
+	bool loaded = sr_exists(c->sr, "/sys/module/vendor_reset");
+	char methods[128];
+
+	if (quirks_reset_method_read(c->sr, d->name, methods, sizeof(methods)) == 0 &&
+	    has_word(methods, "device_specific"))
+		return true;
+	if (loaded && g && g->reset == AMD_RESET_VENDOR_RESET)
+		return true;
+	if (!loaded && g && g->reset == AMD_RESET_VENDOR_RESET)
+		snprintf(why, size, "vendor-reset, which has %s, is not loaded", g->name);
+	else if (loaded)
+		snprintf(why, size, "vendor-reset is loaded, but %04x:%04x is not in its device list "
+			 "(Polaris, Vega 10/20, Navi 10/12/14)", d->vendor, d->device);
+	else
+		snprintf(why, size, "no loaded module provides one for %04x:%04x (vendor-reset is not "
+			 "loaded, and it covers only Polaris, Vega 10/20, Navi 10/12/14)", d->vendor,
+			 d->device);
+	return false;
+}
+
 /* The reset advice for an AMD GPU without a method made for it, by its generation. */
 void check_amd_reset_advice(struct ctx *c, const struct pci_dev_info *d, const char *methods)
 {

@@ -228,8 +228,38 @@ static void check_igd(struct ctx *c, const struct pve_vmconf *conf, const struct
 		ck_fix(c, r, "run: %s", fixbuf);
 }
 
+/* The AMD APU generation when D is a function of an APU's card (the GPU's slot), or NULL. */
+static const char *apu_of_card(const struct ctx *c, const struct pci_dev_info *d)
+{
+	const struct pcidb *db = c->rep->db;
+
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *o = &db->dev[i];
+		const char *g = quirk_amd_apu(o);
+
+		if (g && pcidb_same_card(db, o, d))
+			return g;
+	}
+	return NULL;
+}
+
+/* The first hostpci index the VM does not use. */
+static int next_free(const struct pve_vmconf *conf)
+{
+	for (int n = 0; n < PVE_MAX_HOSTPCI; n++) {
+		bool used = false;
+
+		for (int i = 0; i < conf->nhostpci && !used; i++)
+			used = conf->hostpci[i].index == n;
+		if (!used)
+			return n;
+	}
+	return PVE_MAX_HOSTPCI;
+}
+
 /* A VM that passes some functions of a card but not all: when the card has no function-level
- * reset, its reset (a bus reset, every function at once) hits the functions left out too. */
+ * reset, its reset (a bus reset, every function at once) hits the functions left out too; a
+ * function on another bus behind the card's own switch (pcidb_card) stays on the host. */
 static void check_functions(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
 			    const struct pve_devlist *l, const struct pve_devlist *all,
 			    const char *subj)
@@ -237,25 +267,50 @@ static void check_functions(struct ctx *c, const struct pve_vmconf *conf, const 
 	const struct pcidb *db = c->rep->db;
 	char left[256] = "", slot[PCI_ADDR_LEN], path[SR_PATH_MAX], methods[128] = "";
 	const struct pci_dev_info *first = l->n ? pcidb_find(db, l->names[0]) : NULL;
+	char apart[256] = "", apart_cmd[256] = "", card[PCI_ADDR_LEN];
+	int next = next_free(conf);
 	struct check_result *r;
 	bool flr;
 
-	if (!first || first->is_bridge)
+	/* an APU's slot holds host devices too (vm.apu_functions); only its HDMI audio goes
+	 * with the GPU (vm.apu) */
+	if (!first || first->is_bridge || apu_of_card(c, first))
 		return;
 	for (int i = 0; i < db->ndev; i++) {
 		const struct pci_dev_info *o = &db->dev[db->byaddr[i]];
 		bool in = false;
 		size_t n;
 
-		if (o == first || o->is_bridge || o->addr.domain != first->addr.domain ||
-		    o->addr.bus != first->addr.bus || o->addr.slot != first->addr.slot)
+		if (o == first || o->is_bridge || !pcidb_same_card(db, o, first))
 			continue;
 		for (int k = 0; k < all->n && !in; k++)
 			in = !strcmp(all->names[k], o->name);
 		if (in)
 			continue;
+		if (!same_slot(o, first)) {
+			n = strlen(apart);
+			snprintf(apart + n, sizeof(apart) - n, "%s%s (%s)", n ? ", " : "", o->name,
+				 drv_name(o));
+			n = strlen(apart_cmd);
+			if (next < PVE_MAX_HOSTPCI)
+				snprintf(apart_cmd + n, sizeof(apart_cmd) - n, " --hostpci%d %s%s",
+					 next++, o->name, h->pcie ? ",pcie=1" : "");
+			continue;
+		}
 		n = strlen(left);
 		snprintf(left + n, sizeof(left) - n, "%s%s (%s)", n ? ", " : "", o->name, drv_name(o));
+	}
+	if (apart[0]) {
+		pcidb_card(db, first, card);
+		r = ck_add(c, "vm.functions", CHECK_WARN, subj, "passes %s but not %s of the same card "
+			"behind its own PCIe switch (%s): it stays on the host (for a GPU's audio "
+			"function: the guest gets no sound over HDMI/DisplayPort)", first->name, apart,
+			card);
+		if (h->mapping[0])
+			ck_fix(c, r, "map it too: a mapping of its own for each (their ids differ from "
+				  "the GPU's), and a hostpci entry for it in the VM");
+		else
+			ck_fix(c, r, "pass it too: qm set %d%s", conf->vmid, apart_cmd);
 	}
 	if (!left[0])
 		return;
@@ -338,6 +393,24 @@ static void check_vm_fabric(struct ctx *c, const struct pve_vmconf *conf,
 		ck_fix(c, r, "run Fabric Manager in a service VM that holds the NVSwitches");
 }
 
+/* True when the GOP driver ROM INFO is for D itself or for a display of D's card. */
+static bool gop_for_card(const struct ctx *c, const struct rom_info *info,
+			 const struct pci_dev_info *d)
+{
+	const struct pcidb *db = c->rep->db;
+
+	if (rom_matches_ids(info, d->vendor, d->device))
+		return true;
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *o = &db->dev[i];
+
+		if (pcidev_is_display(o) && rom_matches_ids(info, o->vendor, o->device) &&
+		    pcidb_same_card(db, o, d))
+			return true;
+	}
+	return false;
+}
+
 static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
 			  const struct pve_devlist *l, const char *subj)
 {
@@ -364,7 +437,11 @@ static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const st
 	if (rc < 0) {
 		r = ck_add(c, "vm.romfile", CHECK_FAIL, subj, "romfile '%s': %s: QEMU fails to start the "
 			"VM", path, rc == -ENOENT ? "no such file" : sr_strerror(rc));
-		if (first && is_igpu(first))
+		if (first && quirk_amd_apu(first))
+			ck_fix(c, r, "an AMD APU has no ROM BAR: take its video BIOS from the ACPI VFCT "
+				  "table: pve-gpu-passthrough rom dump --vfct %s -o '%s'", first->name,
+			    path);
+		else if (first && is_igpu(first))
 			ck_fix(c, r, "an integrated GPU has no ROM BAR to dump: put its video BIOS, taken "
 				  "from the board's firmware image, at '%s', or drop romfile= "
 				  "(qm set %d --hostpci%d %s)", path, conf->vmid, h->index,
@@ -384,10 +461,33 @@ static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const st
 			  "is cut with rom patch", path);
 		return;
 	}
+	/* the AMD APU recipe (vm.apu judges it whole): the GPU's VFCT image without an EFI image,
+	 * a GOP driver ROM with the GPU's ids on its audio function */
+	if (first && apu_of_card(c, first) && rom_is_gop_driver(info) &&
+	    gop_for_card(c, info, first)) {
+		ck_add(c, "vm.romfile", CHECK_PASS, subj, "romfile '%s' is a GOP driver ROM for the GPU "
+		    "of this APU (see vm.apu)", path);
+		return;
+	}
+	if (first && quirk_amd_apu(first) && rom_matches_ids(info, first->vendor, first->device) &&
+	    rom_verdict(info) != ROM_VALID_OVMF) {
+		ck_add(c, "vm.romfile", CHECK_PASS, subj, "romfile '%s' is valid: the APU's video BIOS "
+		    "without an EFI image%s", path, ovmf ? " (OVMF's display driver comes from a GOP "
+		    "driver ROM: see vm.apu)" : "");
+		return;
+	}
 	if (first && !rom_matches_ids(info, first->vendor, first->device)) {
 		r = ck_add(c, "vm.romfile", CHECK_WARN, subj, "romfile '%s' is for another card than %s "
 			"[%04x:%04x]", path, first->name, first->vendor, first->device);
-		ck_fix(c, r, "use the ROM of this very card (pve-gpu-passthrough rom dump %s)", first->name);
+		if (quirk_amd_apu(first))
+			ck_fix(c, r, "use this APU's video BIOS (pve-gpu-passthrough rom dump --vfct %s)",
+			    first->name);
+		else if (first->res[6].end > first->res[6].start)
+			ck_fix(c, r, "use the ROM of this very card (pve-gpu-passthrough rom dump %s)",
+			    first->name);
+		else
+			ck_fix(c, r, "use a ROM made for %04x:%04x (%s has no ROM BAR to dump), or drop "
+				  "romfile=", first->vendor, first->device, first->name);
 		return;
 	}
 	if (ovmf && rom_verdict(info) != ROM_VALID_OVMF) {
@@ -681,6 +781,256 @@ static void check_bars(struct ctx *c, const struct pve_vmconf *conf, const struc
 	}
 }
 
+/* A romfile (below /usr/share/kvm) parsed into INFO: true when it is a valid ROM. */
+static bool romfile_valid(struct ctx *c, const char *romfile, struct rom_info *info)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	char path[SR_PATH_MAX];
+	size_t len;
+
+	if (!romfile[0] || sr_path(path, "/usr/share/kvm/%s", romfile) < 0 ||
+	    rom_load(c->sr, path, &buf, &len) < 0)
+		return false;
+	rom_parse(buf, len, info);
+	return rom_verdict(info) != ROM_INVALID;
+}
+
+static bool devlist_has(const struct pve_devlist *l, const char *name)
+{
+	for (int k = 0; k < l->n; k++)
+		if (!strcmp(l->names[k], name))
+			return true;
+	return false;
+}
+
+/* The HDMI/DP audio function of GPU G's card (same vendor, class 04 03), or NULL. */
+static const struct pci_dev_info *card_audio(const struct ctx *c, const struct pci_dev_info *g)
+{
+	const struct pcidb *db = c->rep->db;
+
+	for (int i = 0; i < db->ndev; i++) {
+		const struct pci_dev_info *o = &db->dev[db->byaddr[i]];
+
+		if (o->vendor == g->vendor && (o->class >> 8) == 0x0403 && pcidb_same_card(db, o, g))
+			return o;
+	}
+	return NULL;
+}
+
+/* The AMD APU recipe (isc30/ryzen-gpu-passthrough-proxmox): the GPU has no ROM BAR, so its
+ * hostpci entry needs romfile= with the VFCT image (rom dump --vfct); OVMF also needs a GOP
+ * driver ROM, which the recipe puts on the audio function's entry. Names what is missing. */
+static void check_vm_apu(struct ctx *c, const struct vmwork *w, const char *subj)
+{
+	const struct pve_vmconf *conf = &w->conf;
+	_cleanup_free_ struct rom_info *info = calloc(1, sizeof(*info));
+	bool ovmf = strcmp(conf->bios, "ovmf") == 0;
+
+	if (!info) {
+		c->oom = true;
+		return;
+	}
+	for (int k = 0; k < w->all.n; k++) {
+		const struct pci_dev_info *g = pcidb_find(c->rep->db, w->all.names[k]);
+		const struct pci_dev_info *audio;
+		const char *gen = g ? quirk_amd_apu(g) : NULL;
+		int gpu_entry = -1, gop_entry = -1, audio_entry = -1;
+		bool gpu_rom = false;
+		struct check_result *r;
+
+		if (!gen)
+			continue;
+		audio = card_audio(c, g);
+		for (int i = 0; i < conf->nhostpci; i++) {
+			const struct pve_hostpci *h = &conf->hostpci[i];
+			const struct pve_devlist *l = &w->res[i].devs;
+			const struct pci_dev_info *f = l->n ? pcidb_find(c->rep->db, l->names[0]) : NULL;
+
+			if (!f)
+				continue;
+			if (audio && devlist_has(l, audio->name) && audio_entry < 0)
+				audio_entry = i;
+			if (devlist_has(l, g->name)) {
+				gpu_entry = i;
+				gpu_rom = romfile_valid(c, h->romfile, info) &&
+					  rom_matches_ids(info, g->vendor, g->device);
+			} else if (!pcidev_is_display(f) && pcidb_same_card(c->rep->db, f, g) &&
+				   romfile_valid(c, h->romfile, info) && rom_is_gop_driver(info) &&
+				   gop_for_card(c, info, f)) {
+				gop_entry = i;
+			}
+		}
+		if (gpu_rom && (!ovmf || gop_entry >= 0)) {
+			if (ovmf)
+				ck_add(c, "vm.apu", CHECK_PASS, subj, "AMD APU %s (%s): its video BIOS on "
+				    "hostpci%d and a GOP driver ROM on hostpci%d, the recipe for OVMF",
+				    g->name, gen, conf->hostpci[gpu_entry].index,
+				    conf->hostpci[gop_entry].index);
+			else
+				ck_add(c, "vm.apu", CHECK_PASS, subj, "AMD APU %s (%s): its video BIOS on "
+				    "hostpci%d", g->name, gen, conf->hostpci[gpu_entry].index);
+			continue;
+		}
+		r = ck_add(c, "vm.apu", CHECK_WARN, subj, "AMD APU %s (%s) has no ROM BAR, and the VM "
+			"lacks %s%s%s: %s", g->name, gen,
+			gpu_rom ? "" : "its video BIOS (romfile= on the GPU's entry)",
+			!gpu_rom && ovmf && gop_entry < 0 ? " and " : "",
+			ovmf && gop_entry < 0 ? "a GOP driver ROM on its audio function" : "",
+			gpu_rom ? "OVMF has no display driver for it, the screen stays dark until the "
+				  "guest's driver loads" :
+				  "the guest's driver finds no video BIOS and fails (code 43 on Windows)");
+		if (!gpu_rom && gpu_entry >= 0 && conf->hostpci[gpu_entry].romfile[0]) {
+			ck_fix(c, r, "put it where romfile= points, from the ACPI VFCT table: "
+				  "pve-gpu-passthrough rom dump --vfct %s -o '/usr/share/kvm/%s' (see "
+				  "vm.romfile)", g->name, conf->hostpci[gpu_entry].romfile);
+		} else if (!gpu_rom && gpu_entry >= 0) {
+			char item[64];
+
+			snprintf(item, sizeof(item), "romfile=vbios-%04x-%04x.bin", g->vendor, g->device);
+			ck_fix(c, r, "take it from the ACPI VFCT table: pve-gpu-passthrough rom dump "
+				  "--vfct %s -o /usr/share/kvm/%s", g->name, item + 8);
+			ck_fix(c, r, "then run: qm set %d --hostpci%d %s", conf->vmid,
+			    conf->hostpci[gpu_entry].index,
+			    hostpci_edit(conf->hostpci[gpu_entry].value, "romfile", item));
+		}
+		if (ovmf && gop_entry < 0) {
+			if (audio && audio_entry >= 0 && audio_entry == gpu_entry)
+				ck_fix(c, r, "put a GOP driver ROM for %04x:%04x in /usr/share/kvm (the "
+					  "recipe's AMDGopDriver.rom), check it with pve-gpu-passthrough rom "
+					  "check --device %s FILE, and give the audio function an entry of its "
+					  "own with it: qm set %d --hostpci%d %s,romfile=AMDGopDriver.rom (and "
+					  "the GPU alone in hostpci%d)", g->vendor, g->device, audio->name,
+				    conf->vmid, next_free(conf), audio->name,
+				    conf->hostpci[gpu_entry].index);
+			else if (audio && audio_entry >= 0)
+				ck_fix(c, r, "put a GOP driver ROM for %04x:%04x in /usr/share/kvm (the "
+					  "recipe's AMDGopDriver.rom), check it with pve-gpu-passthrough rom "
+					  "check --device %s FILE, then: qm set %d --hostpci%d %s", g->vendor,
+				    g->device, audio->name, conf->vmid, conf->hostpci[audio_entry].index,
+				    hostpci_edit(conf->hostpci[audio_entry].value, "romfile",
+						 "romfile=AMDGopDriver.rom"));
+			else if (audio)
+				ck_fix(c, r, "put a GOP driver ROM for %04x:%04x in /usr/share/kvm (the "
+					  "recipe's AMDGopDriver.rom), check it with pve-gpu-passthrough rom "
+					  "check --device %s FILE, then: qm set %d --hostpci%d "
+					  "%s,pcie=1,romfile=AMDGopDriver.rom", g->vendor, g->device,
+				    audio->name, conf->vmid, next_free(conf), audio->name);
+			else
+				ck_fix(c, r, "put a GOP driver ROM for %04x:%04x on the romfile of another "
+					  "function of the APU", g->vendor, g->device);
+		}
+	}
+}
+
+/* A hostpci entry that takes an APU's whole slot: besides the GPU and its audio the slot holds
+ * the host's PSP, USB controllers, audio coprocessor and HD audio; all leave the host. */
+static void check_apu_functions(struct ctx *c, const struct pve_vmconf *conf,
+				const struct pve_hostpci *h, const struct pve_devlist *l,
+				const char *subj)
+{
+	struct pcidb *db = c->rep->db;
+	const struct pci_dev_info *g = NULL, *audio;
+	char taken[768] = "", cls[128];
+	const char *gen = NULL;
+	struct check_result *r;
+
+	for (int k = 0; k < l->n && !gen; k++) {
+		g = pcidb_find(db, l->names[k]);
+		gen = g ? quirk_amd_apu(g) : NULL;
+	}
+	if (!gen)
+		return;
+	audio = card_audio(c, g);
+	for (int k = 0; k < l->n; k++) {
+		const struct pci_dev_info *d = pcidb_find(db, l->names[k]);
+		const char *cn;
+		size_t n = strlen(taken);
+
+		if (!d || d == g || d == audio || !pcidb_same_card(db, d, g))
+			continue;
+		cn = pcidb_class_name(db, d->class, cls, sizeof(cls));
+		snprintf(taken + n, sizeof(taken) - n, "%s%s (%s, %s)", n ? ", " : "", d->name,
+			 cn ? cn : "other", drv_name(d));
+	}
+	if (!taken[0])
+		return;
+	r = ck_add(c, "vm.apu_functions", CHECK_WARN, subj, "passes the functions of AMD APU %s (%s) "
+		"beyond its GPU and audio: %s leave the host while the VM runs", g->name, gen, taken);
+	if (audio)
+		ck_fix(c, r, "if the host needs them (USB ports, the PSP for its firmware TPM, sound), "
+			  "pass the GPU and its audio alone: qm set %d --hostpci%d %s --hostpci%d %s%s",
+		    conf->vmid, h->index, hostpci_with_host(h->value, g->name), next_free(conf),
+		    audio->name, h->pcie ? ",pcie=1" : "");
+	else
+		ck_fix(c, r, "if the host needs them (USB ports, the PSP for its firmware TPM, sound), "
+			  "pass the GPU alone: qm set %d --hostpci%d %s", conf->vmid, h->index,
+		    hostpci_with_host(h->value, g->name));
+}
+
+/* Cards that need a host-side reset between guest boots: a reboot inside the guest runs no
+ * hooks (the VM's QEMU keeps running), so the card comes back unreset; reboot: 0 makes a guest
+ * reboot stop the VM, and the next start runs the hookscript. */
+static void check_vm_reboot(struct ctx *c, const struct vmwork *w, const char *subj)
+{
+	const struct pve_vmconf *conf = &w->conf;
+	struct check_result *r;
+
+	for (int k = 0; k < w->all.n; k++) {
+		const struct pci_dev_info *d = pcidb_find(c->rep->db, w->all.names[k]);
+		const char *what = d ? quirk_needs_host_reset(d) : NULL;
+
+		if (!what)
+			continue;
+		if (conf->no_reboot) {
+			ck_add(c, "vm.reboot", CHECK_PASS, subj, "reboot: 0: a guest reboot stops the VM, "
+			    "so %s (%s) is reset by the host between guest boots", d->name, what);
+			return;
+		}
+		r = ck_add(c, "vm.reboot", CHECK_WARN, subj, "passes %s, %s, which needs a host-side "
+			"reset between guest boots: a reboot inside the guest runs no hooks, the card "
+			"can come back dead (0xffff) and hang the guest or the host", d->name, what);
+		ck_fix(c, r, "run: qm set %d --reboot 0 (a guest reboot then stops the VM; start it "
+			  "again)", conf->vmid);
+		return;
+	}
+}
+
+/* reset_method = device_specific in the VM's [vm:N] section: the kernel refuses the write
+ * ("Unsupported reset method") unless something provides a device-specific reset for the id,
+ * and the hook's start fails there. */
+static void check_vm_reset_method(struct ctx *c, const struct vmwork *w, const char *subj)
+{
+	_cleanup_free_ struct pgp_config *cfg = calloc(1, sizeof(*cfg));
+	const char *ini = c->o->config ? c->o->config : CONFIG_DEFAULT_PATH;
+	struct check_result *r;
+	char err[256], why[256];
+	bool any = false;
+
+	if (!cfg || config_load(c->sr, c->o->config, cfg, err, sizeof(err)) < 0 ||
+	    !has_word(config_hook_opts(cfg, w->conf.vmid)->reset_method, "device_specific"))
+		return;
+	for (int k = 0; k < w->all.n; k++) {
+		const struct pci_dev_info *d = pcidb_find(c->rep->db, w->all.names[k]);
+
+		if (!d || !pcidev_is_display(d))
+			continue;
+		any = true;
+		if (quirk_device_specific_ok(c, d, why, sizeof(why)))
+			continue;
+		r = ck_add(c, "vm.reset_method", CHECK_FAIL, subj, "reset_method = device_specific in "
+			"[vm:%d] of '%s', but %s has no device-specific reset: %s; the kernel refuses "
+			"the write (\"Unsupported reset method\") and the hookscript refuses to start "
+			"the VM", w->conf.vmid, ini, d->name, why);
+		ck_fix(c, r, "remove the reset_method line from [vm:%d] (the kernel's own methods "
+			  "stay), or load a module that provides the reset for %04x:%04x before "
+			  "vfio-pci", w->conf.vmid, d->vendor, d->device);
+		return;
+	}
+	if (any)
+		ck_add(c, "vm.reset_method", CHECK_PASS, subj, "reset_method = device_specific in "
+		    "[vm:%d]: the kernel has a device-specific reset for its GPUs", w->conf.vmid);
+}
+
 void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 {
 	const struct pve_vmconf *conf = &w->conf;
@@ -789,8 +1139,12 @@ void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 		if (h->romfile[0])
 			check_romfile(c, conf, h, l, hsubj);
 		check_functions(c, conf, h, l, &w->all, hsubj);
+		check_apu_functions(c, conf, h, l, hsubj);
 	}
+	check_vm_apu(c, w, subj);
 	check_bars(c, conf, &w->all, q35, subj);
+	check_vm_reboot(c, w, subj);
+	check_vm_reset_method(c, w, subj);
 	check_hookscript(c, conf, subj);
 	check_vm_fabric(c, conf, &w->all, next_index, subj);
 	/* The Code 43 of drivers before 465 was Windows-only (NVIDIA's GeForce driver 465 release

@@ -298,6 +298,16 @@ bool rom_matches_ids(const struct rom_info *info, uint16_t vendor, uint16_t devi
 	return seen > 0;
 }
 
+bool rom_is_gop_driver(const struct rom_info *info)
+{
+	if (rom_verdict(info) != ROM_VALID_OVMF)
+		return false;
+	for (unsigned i = 0; i < info->n_images && i < ROM_MAX_IMAGES; i++)
+		if (info->images[i].code_type == ROM_CODE_X86)
+			return false;
+	return true;
+}
+
 /* A cheap look before a full parse: 0x55 0xAA, "PCIR" in reach, display class. */
 static bool display_candidate(const struct span *s, size_t off)
 {

@@ -121,6 +121,11 @@ bool rom_image_matches(const struct rom_image *img, uint16_t vendor, uint16_t de
 /* True when every x86 and EFI image of the chain is for VENDOR:DEVICE (and there is one). */
 bool rom_matches_ids(const struct rom_info *info, uint16_t vendor, uint16_t device);
 
+/* True for a valid chain of EFI images only, one of them OVMF-usable, and no x86 image: a GOP
+ * driver ROM (UEFI display driver without a legacy video BIOS), such as the one AMD APU
+ * passthrough guides put on the GPU's audio function. */
+bool rom_is_gop_driver(const struct rom_info *info);
+
 /* Finds the first offset where a valid chain starts whose first image is a display controller
  * (class 0x03xxxx): the image behind a vendor header such as NVIDIA's. Returns 0 and stores the
  * offset (0 when the file needs no stripping), -ENOENT when no valid chain follows. */

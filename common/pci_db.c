@@ -252,6 +252,39 @@ const struct pci_dev_info *pcidb_find(const struct pcidb *db, const char *name)
 	return NULL;
 }
 
+/* The upstream port of a switch that belongs to D's card (see pcidb_card), or NULL. */
+static const struct pci_dev_info *card_switch(const struct pcidb *db, const struct pci_dev_info *d)
+{
+	const struct pci_dev_info *down = d->parent[0] ? pcidb_find(db, d->parent) : NULL;
+	const struct pci_dev_info *up = down && down->parent[0] ? pcidb_find(db, down->parent) : NULL;
+
+	/* an upstream port sits below a root port; a bridge on a root bus is one itself */
+	if (!up || !up->parent[0] || !down->is_bridge || !up->is_bridge)
+		return NULL;
+	return down->vendor == d->vendor && up->vendor == d->vendor ? up : NULL;
+}
+
+void pcidb_card(const struct pcidb *db, const struct pci_dev_info *d, char key[PCI_ADDR_LEN])
+{
+	const struct pci_dev_info *up = d->is_bridge ? NULL : card_switch(db, d);
+
+	if (up)
+		snprintf(key, PCI_ADDR_LEN, "%s", up->name);
+	else
+		snprintf(key, PCI_ADDR_LEN, "%04x:%02x:%02x", d->addr.domain, d->addr.bus,
+			 d->addr.slot);
+}
+
+bool pcidb_same_card(const struct pcidb *db, const struct pci_dev_info *a,
+		     const struct pci_dev_info *b)
+{
+	char ka[PCI_ADDR_LEN], kb[PCI_ADDR_LEN];
+
+	pcidb_card(db, a, ka);
+	pcidb_card(db, b, kb);
+	return strcmp(ka, kb) == 0;
+}
+
 const struct pcidb_group *pcidb_group(const struct pcidb *db, int group)
 {
 	int key = group_key(group), lo = 0, hi = db->ngrp - 1;

@@ -45,6 +45,15 @@ const struct pci_dev_info *pcidb_find(const struct pcidb *db, const char *name);
 /* IOMMU group GROUP (-1: the groupless devices), or NULL. O(log n). */
 const struct pcidb_group *pcidb_group(const struct pcidb *db, int group);
 
+/* The physical card D belongs to, as a key: functions with equal keys are one card. Functions
+ * behind a PCIe switch of their own vendor (an upstream port below a root port, and a
+ * downstream port, both of D's vendor: Intel Arc, AMD Navi 3x cards) share the switch's
+ * upstream port ("0000:01:00.0"); others share their slot ("0000:03:00"). */
+void pcidb_card(const struct pcidb *db, const struct pci_dev_info *d, char key[PCI_ADDR_LEN]);
+/* True when A and B are functions of one physical card. */
+bool pcidb_same_card(const struct pcidb *db, const struct pci_dev_info *a,
+		     const struct pci_dev_info *b);
+
 /* Names from pci.ids: NULL when the database does not know the id or cannot be read (a broken
  * database is read once and then treated as empty). The strings live until the next call with
  * the same BUF. */

@@ -75,6 +75,26 @@ static int read_resources(int dir, struct pci_dev_info *d)
 	return 0;
 }
 
+/* The bridge above D: the directory the device's link points into ("../../../devices/
+ * pci0000:00/0000:00:01.0/0000:01:00.0": 0000:00:01.0). Left "" on a root bus or when the link
+ * cannot be read. */
+static void read_parent(const struct sysroot *sr, struct pci_dev_info *d)
+{
+	char path[SR_PATH_MAX], target[SR_PATH_MAX], *last, *prev;
+	struct pci_addr a;
+
+	if (sysfs_pci_dev(path, d->name, NULL) < 0 ||
+	    sr_readlink(sr, path, target, sizeof(target)) < 0)
+		return;
+	last = strrchr(target, '/');
+	if (!last)
+		return;
+	*last = '\0';
+	prev = strrchr(target, '/');
+	if (pci_addr_parse(prev ? prev + 1 : target, &a) == 0)
+		pci_addr_fmt(&a, d->parent);
+}
+
 /* Reads every attribute relative to the device's directory, opened once: a path lookup
  * through /sys/bus/pci/devices per attribute was most of the cost of `list` on big hosts. */
 int pcidev_read(const struct sysroot *sr, const char *name, struct pci_dev_info *d)
@@ -125,6 +145,7 @@ int pcidev_read(const struct sysroot *sr, const char *name, struct pci_dev_info 
 	    parse_ulong(buf, 10, 1, &v) == 0)
 		d->boot_vga = (int)v;
 	d->has_reset = sr_exists_at(dir, "reset");
+	read_parent(sr, d);
 	r = read_resources(dir, d);
 out:
 	close(dir);

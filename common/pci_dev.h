@@ -31,6 +31,7 @@ struct pci_dev_info {
 	bool is_bridge;                 /* has a pci_bus directory: bridges are never moved */
 	int boot_vga;                   /* 1, 0, or -1 when the attribute is absent */
 	bool has_reset;                 /* the "reset" attribute exists */
+	char parent[PCI_ADDR_LEN];      /* the bridge above it, "" on a root bus */
 	struct pci_resource res[PCIDEV_NRES];
 };
 

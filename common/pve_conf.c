@@ -244,6 +244,13 @@ int pve_vmconf_parse(const char *text, struct pve_vmconf *c, int *err_line, char
 			str_copy(c->cpu, sizeof(c->cpu), value);
 		} else if (!strcmp(key, "template")) {
 			parse_bool(value, &c->is_template);
+		} else if (!strcmp(key, "onboot")) {
+			parse_bool(value, &c->onboot);
+		} else if (!strcmp(key, "reboot")) {
+			bool on = true;
+
+			parse_bool(value, &on);
+			c->no_reboot = !on;
 		} else if (!strcmp(key, "args")) {
 			str_copy(c->args, sizeof(c->args), value);
 		} else if (!strcmp(key, "memory")) {

@@ -44,6 +44,8 @@ struct pve_vmconf {
 	char ostype[32];
 	char cpu[128];
 	bool is_template;
+	bool onboot;        /* onboot: 1, started when the node boots */
+	bool no_reboot;     /* reboot: 0, a guest reboot stops the VM (the hooks run) */
 	char args[1024];    /* extra QEMU arguments ("" when none, or too long to keep) */
 	unsigned long memory_mb; /* memory (its current= value), 0 when not set */
 };

@@ -853,7 +853,8 @@ static bool key_allowed(const char *key, size_t n)
 {
 	/* What pve_conf.c reads, and what the checks name; nothing else of a VM config. */
 	static const char *const keys[] = { "machine", "bios", "cpu", "memory", "ostype", "vga",
-					    "hookscript", "lock", "template" };
+					    "hookscript", "lock", "template", "onboot",
+					    "reboot" };
 
 	if (n > 7 && !strncmp(key, "hostpci", 7) && strspn(key + 7, "0123456789") == n - 7)
 		return true;

@@ -24,7 +24,7 @@ rc=0
 secs_arg=${1:-${FUZZ_TIME:-}}
 jobs=${FUZZ_JOBS:-1}
 targets=(fuzz_rom fuzz_config fuzz_vmconf fuzz_mapping fuzz_storage fuzz_state fuzz_iomem
-	fuzz_mountinfo fuzz_route fuzz_host_boot)
+	fuzz_mountinfo fuzz_route fuzz_host_boot fuzz_vfct)
 [ -n "${FUZZ_ONLY:-}" ] && read -r -a targets <<<"$FUZZ_ONLY"
 
 command -v clang >/dev/null || { echo "FAIL fuzz: clang is not installed (tests/deps.sh)"; exit 1; }
@@ -66,6 +66,7 @@ if [ -f /usr/share/seabios/vgabios-stdvga.bin ]; then
 	{ printf 'NVGI header VIDEO '; cat /usr/share/seabios/vgabios-stdvga.bin; } \
 		>"$out/seeds-fuzz_rom/header-stdvga.rom"
 fi
+seed fuzz_vfct "$top/tests/rom/vfct-780m.bin"
 seed fuzz_config "$top/doc/pve-gpu-passthrough.ini"
 printf '[hook]\nunbind_timeout = 3s\nholders = warn\n[vm:101]\nreturn_on_stop = no\n[early]\nids = 10de:0fc6,10de:0e1b\naddresses = 0000:02:00.0\n' \
 	>"$out/seeds-fuzz_config/all.ini"

@@ -5,6 +5,7 @@
 # Safety: every `rom dump` runs with --sysroot on a temporary tree, never on the real /sys.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+here=$top/tests/rom
 build=${1:-$top/build}
 cli=$build/pve-gpu-passthrough
 fakesys=$build/fakesys
@@ -87,7 +88,10 @@ printf '%s\n' \
 	"pci 0000:00:04.0 vendor=8086 device=10d3 class=020000 group=4" \
 	"pci 0000:01:00.0 vendor=10de device=1b80 class=030000 rom=f0000000:20000 driver=nvidia group=1" \
 	"pci 0000:02:00.0 vendor=1234 device=1111 class=030000 rom=f1000000:10000 driver=vfio-pci group=2" \
-	"pci 0000:03:00.0 vendor=1234 device=1111 class=030000 group=5" >"$tmp/spec"
+	"pci 0000:03:00.0 vendor=1234 device=1111 class=030000 group=5" \
+	"pci 0000:c5:00.0 vendor=1002 device=15bf class=030000 driver=amdgpu group=6" \
+	"pci 0000:c5:00.1 vendor=1002 device=1640 class=040300 driver=snd_hda_intel group=7" \
+	"pci 0000:c6:00.0 vendor=1002 device=1681 class=030000 group=8" >"$tmp/spec"
 if "$fakesys" "$root" "$tmp/spec"; then
 	[ -f "$e1000" ] && cp "$e1000" "$root/e1000.rom"
 	expect rom.check.device.match 0 "$cli" --sysroot "$root" rom check --device 00:03.0 /e1000.rom
@@ -143,6 +147,51 @@ expect rom.dump.no_rom 1 "$cli" --sysroot "$root" rom dump 03:00.0 -o /none.rom
 grep_out rom.dump.no_rom.text "has no 'rom' attribute"
 expect rom.dump.no_device 1 "$cli" --sysroot "$root" rom dump 0000:0a:00.0 -o /none.rom
 expect rom.dump.bad_addr 64 "$cli" --sysroot "$root" rom dump nonsense -o /none.rom
+# ---- rom dump --vfct: tests/rom/vfct-780m.bin holds two images for 0000:c5:00.0, a decoy
+# with the ids 1002:1681 first (header at 0x4c, 1024 bytes at 0x68), then the one for the
+# 780M 1002:15bf (header at 0x468, 1024 bytes at 0x484): the kernel's rules (bus, slot,
+# function and ids) take the second for c5:00.0 and none for the 1681 at c6:00.0. ----
+vfct=$here/vfct-780m.bin
+expect rom.vfct.no_table 1 "$cli" --sysroot "$root" rom dump --vfct c5:00.0 -o /vfct-none.rom
+grep_out rom.vfct.no_table.text "no ACPI VFCT table"
+expect rom.vfct.no_rom_bar 1 "$cli" --sysroot "$root" rom dump c5:00.0 --force -o /bar.rom
+grep_out rom.vfct.no_rom_bar.hint "integrated GPUs keep their vBIOS"
+mkdir -p "$root/sys/firmware/acpi/tables"
+cp "$vfct" "$root/sys/firmware/acpi/tables/VFCT"
+expect rom.vfct.no_rom_bar.vfct 1 "$cli" --sysroot "$root" rom dump c5:00.0 --force -o /bar.rom
+grep_out rom.vfct.no_rom_bar.vfct.hint "rom dump --vfct 0000:c5:00.0"
+expect rom.vfct.match 0 "$cli" --sysroot "$root" rom dump --vfct c5:00.0 -o /780m.rom
+grep_out rom.vfct.match.text "read 1024 bytes from the ACPI VFCT image of '0000:c5:00.0'"
+grep_out rom.vfct.match.ids "1002:15bf, class 030000"
+dd if="$vfct" of="$tmp/want.rom" bs=1 skip=$((0x484)) count=1024 status=none
+if cmp -s "$root/780m.rom" "$tmp/want.rom"; then pass rom.vfct.match.bytes; else fail rom.vfct.match.bytes "not the 15bf image"; fi
+expect rom.vfct.match.check 1 "$cli" --sysroot "$root" rom check --device c5:00.0 /780m.rom
+grep_out rom.vfct.match.check.ids "the ROM's ids match"
+expect rom.vfct.decoy 1 "$cli" --sysroot "$root" rom dump --vfct c6:00.0 -o /decoy.rom
+grep_out rom.vfct.decoy.text "holds no image for '0000:c6:00.0' [1002:1681]"
+grep_out rom.vfct.decoy.note "it holds one for c5:00.0 [1002:1681]"
+[ ! -e "$root/decoy.rom" ] && pass rom.vfct.decoy.no_file || fail rom.vfct.decoy.no_file "'/decoy.rom' written"
+expect rom.vfct.function 1 "$cli" --sysroot "$root" rom dump --vfct c5:00.1 -o /audio.rom
+head -c 1200 "$vfct" >"$root/sys/firmware/acpi/tables/VFCT"
+expect rom.vfct.truncated 1 "$cli" --sysroot "$root" rom dump --vfct c5:00.0 -o /cut.rom
+grep_out rom.vfct.truncated.text "is not a valid VFCT table"
+# a table whose second image runs past the end (length field patched): the decoy still reads
+{ head -c $((0x468 + 0x18)) "$vfct"; printf '\xff\xff\x00\x00'; tail -c +$((0x468 + 0x1c + 1)) "$vfct"; } \
+	>"$root/sys/firmware/acpi/tables/VFCT"
+expect rom.vfct.broken_entry 1 "$cli" --sysroot "$root" rom dump --vfct c5:00.0 -o /cut.rom
+grep_out rom.vfct.broken_entry.text "is broken at 0x468 (an image runs past the table's end)"
+
+# ---- rom check of a GOP driver ROM (an x64 EFI driver alone, no legacy image) ----
+gop=$here/gop-driver.rom
+expect rom.gop.check 0 "$cli" rom check "$gop"
+grep_out rom.gop.check.kind "kind: a GOP driver ROM"
+cp "$gop" "$root/gop.rom"
+expect rom.gop.audio 0 "$cli" --sysroot "$root" rom check --device c5:00.1 /gop.rom
+grep_out rom.gop.audio.text "the ROM is the GOP driver of 0000:c5:00.0, the GPU of the same card"
+expect rom.gop.audio.json 0 "$cli" --sysroot "$root" rom check --json --device c5:00.1 /gop.rom
+grep_out rom.gop.audio.json.match '"match":true,"gop_driver_of":"0000:c5:00.0"'
+expect rom.gop.other_card 1 "$cli" --sysroot "$root" rom check --device 00:03.0 /gop.rom
+grep_out rom.gop.other_card.text "the ROM is for another device"
 expect rom.usage 64 "$cli" rom frobnicate
 
 exit $failed
