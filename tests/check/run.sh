@@ -12,6 +12,9 @@
 #   each line is one run, its output after "--- run: ARGS", or a step:
 #     @show PATH          the file below the root ("--- file PATH", or "absent")
 #     @write PATH TEXT    replace a file (TEXT with printf %b escapes: \n)
+#     @append PATH TEXT   add TEXT at the end of a file (the admin's edit between runs)
+#     @sed PATH SCRIPT    edit a file in place with sed SCRIPT
+#     @ln PATH LINK       a hard link LINK to the file PATH
 #     @chown UID PATH     give a file to another owner
 #     @rm PATH            remove a file
 #     @snapshot           keep a copy of ROOT/etc ...
@@ -87,6 +90,23 @@ run_step() {
 		path=${path%% *}
 		mkdir -p "$(dirname "$root$path")"
 		printf '%b' "${line#@write "$path" }" >"$root$path"
+		return
+		;;
+	@append\ *)
+		path=${line#@append }
+		path=${path%% *}
+		printf '%b' "${line#@append "$path" }" >>"$root$path"
+		return
+		;;
+	@sed\ *)
+		path=${line#@sed }
+		path=${path%% *}
+		sed -i "${line#@sed "$path" }" "$root$path"
+		return
+		;;
+	@ln\ *)
+		read -r _ path rc <<<"$line"
+		ln "$root$path" "$root$rc"
 		return
 		;;
 	@chown\ *)
