@@ -176,7 +176,9 @@ static int plan_cmdline(const struct sysroot *sr, struct setup_plan *p, const st
 	const struct check_report *rep = p->rep;
 	const struct bootcfg *b = &rep->boot;
 	const char *fb = bootcfg_fb_param(rep->host.release);
-	char line[2 * HI_CMDLINE_MAX], why[SR_PATH_MAX + 256];
+	char line[2 * HI_CMDLINE_MAX], lline[2 * HI_CMDLINE_MAX], why[SR_PATH_MAX + 256];
+	bool changed;
+	int lr;
 	char *text = NULL, *old = NULL;
 	size_t len;
 	int r;
@@ -209,15 +211,65 @@ static int plan_cmdline(const struct sysroot *sr, struct setup_plan *p, const st
 		refuse(p, "'%s' line %d: the new command line does not fit", b->file, b->line);
 		return r;
 	}
-	if (b->line && strcmp(line, b->text) == 0)
-		return 0;
-	r = bootcfg_render(sr, b, line, &text, &len, &old);
-	free(old);
-	if (r < 0) {
-		refuse(p, "'%s': %s", b->file, r == -ESTALE ? "changed while setup read it" :
-			  sr_strerror(r));
-		return r;
+	/* a parameter to remove in GRUB_CMDLINE_LINUX is taken out there */
+	lr = bootcfg_edit_linux(b, p->remove[0] ? p->remove : NULL, lline, sizeof(lline));
+	if (lr == -EPERM) {
+		refuse(p, "%s: setup cannot take %s out of it", lline, p->remove);
+		return lr;
 	}
+	if (lr < 0) {
+		refuse(p, "'%s' line %d: the new command line does not fit", b->linux_file,
+		       b->linux_line);
+		return lr;
+	}
+	changed = !b->line || strcmp(line, b->text) != 0;
+	if (!changed && !lr)
+		return 0;
+	if (changed || !strcmp(b->linux_file, b->file)) {
+		r = bootcfg_render(sr, b, changed ? line : b->text, &text, &len, &old);
+		free(old);
+		if (r < 0) {
+			refuse(p, "'%s': %s", b->file, r == -ESTALE ? "changed while setup read it" :
+				  sr_strerror(r));
+			return r;
+		}
+	}
+	if (lr) {
+		_cleanup_free_ char *base = NULL;
+		bool same = !strcmp(b->linux_file, b->file);
+		char *ltext = NULL;
+		size_t llen = 0;
+
+		if (!same) {
+			r = sr_read_file(sr, b->linux_file, SETUP_FILE_MAX, &base, &llen);
+			if (r < 0) {
+				free(text);
+				refuse(p, "'%s': %s", b->linux_file, sr_strerror(r));
+				return r;
+			}
+		}
+		r = bootcfg_render_linux(b, same ? text : base, same ? len : llen, lline, &ltext,
+					 &llen);
+		if (r < 0) {
+			free(text);
+			refuse(p, "'%s': %s", b->linux_file, r == -ESTALE ?
+				  "changed while setup read it" : sr_strerror(r));
+			return r;
+		}
+		if (same) {
+			free(text);
+			text = ltext;
+			len = llen;
+		} else {
+			r = add_change(sr, p, SETUP_BOOT, b->linux_file, ltext, llen);
+			if (r < 0) {
+				free(text);
+				return r;
+			}
+		}
+	}
+	if (!text)
+		return 0;
 	return add_change(sr, p, SETUP_BOOT, b->file, text, len);
 }
 
