@@ -254,7 +254,7 @@ static int print_applied(FILE *out, const struct sysroot *sr, const struct setup
 		print_commands(out, sr, p->cmds, p->ncmds, a->commands_not_run);
 		return CLI_EXIT_OK;
 	}
-	print_commands(out, sr, p->cmds, a->failed_cmd > 0 ? a->failed_cmd + 1 : 0, false);
+	print_commands(out, sr, p->cmds, a->failed_cmd >= 0 ? a->failed_cmd + 1 : 0, false);
 	fflush(out);
 	fprintf(stderr, PROG ": %s\n", a->error);
 	if (a->failed_cmd >= 0)
@@ -280,6 +280,7 @@ static int print_applied(FILE *out, const struct sysroot *sr, const struct setup
 static int undo(const struct sysroot *sr, bool dry_run)
 {
 	_cleanup_free_ struct setup_undone *u = calloc(1, sizeof(*u));
+	char why[SETUP_LINE_MAX];
 	int r;
 
 	if (!u) {
@@ -345,14 +346,8 @@ static int undo(const struct sysroot *sr, bool dry_run)
 	if (u->failed_cmd >= 0) {
 		print_commands(stdout, sr, u->cmds, u->failed_cmd + 1, false);
 		fflush(stdout);
-		if (u->failed_status < 0)
-			fprintf(stderr, PROG ": cannot run '%s': %s\n", u->cmds[u->failed_cmd]->text,
-				u->failed_status == -ENOENT ?
-				"not found in /usr/sbin, /sbin, /usr/bin or /bin" :
-				strerror(-u->failed_status));
-		else
-			fprintf(stderr, PROG ": '%s' failed with exit status %d; it printed:\n",
-				u->cmds[u->failed_cmd]->text, u->failed_status);
+		setup_command_error(u->cmds[u->failed_cmd], u->failed_status, why, sizeof(why));
+		fprintf(stderr, PROG ": %s\n", why);
 		print_output(u->output);
 		return CLI_EXIT_FAIL;
 	}

@@ -12,16 +12,15 @@
 #include "setup_plan.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "host_boot.h"
 #include "host_info.h"
+#include "spawn.h"
 #include "util.h"
 
 #define MAX_ENTRIES SETUP_UNDO_MAX /* in the manifest: files and directories of all runs */
@@ -157,16 +156,17 @@ static bool same_text(const char *a, size_t alen, const char *b, size_t blen)
 
 /* --- the refresh commands ------------------------------------------------------------------ */
 
-/* Runs CMD by absolute path with a fixed environment, its output into KEEP (the last bytes).
- * The exit status, or -errno when it could not run. */
+/* Runs CMD by absolute path with a fixed environment and a deadline (spawn_run), its output
+ * into KEEP (the last bytes). The exit status, or -errno when it could not run or timed out. */
 static int run_command(const struct setup_command *cmd, char *keep, size_t ksize)
 {
 	static const char *const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
-	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
-	char path[256] = "", buf[1024];
-	size_t have = 0;
-	int pfd[2], status;
-	pid_t pid;
+	static const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
+	const char *argv[ARRAY_SIZE(cmd->argv) + 1] = { 0 };
+	char path[256] = "";
+	struct spawn_cmd sc = { .argv = argv, .envp = envp, .timeout_ms = SETUP_COMMAND_TIMEOUT_MS,
+				.out = SPAWN_CAPTURE, .err = SPAWN_CAPTURE, .buf = keep,
+				.bufsize = ksize, .keep_tail = true };
 
 	keep[0] = '\0';
 	for (size_t i = 0; i < ARRAY_SIZE(dirs) && !path[0]; i++) {
@@ -176,55 +176,24 @@ static int run_command(const struct setup_command *cmd, char *keep, size_t ksize
 	}
 	if (!path[0])
 		return -ENOENT;
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		int e = -errno;
+	argv[0] = path;
+	for (size_t i = 1; i < ARRAY_SIZE(cmd->argv) && cmd->argv[i]; i++)
+		argv[i] = cmd->argv[i];
+	return spawn_run(&sc, NULL);
+}
 
-		close(pfd[0]);
-		close(pfd[1]);
-		return e;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (null >= 0)
-			dup2(null, 0);
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
-		execve(path, (char *const *)cmd->argv, envp);
-		_exit(127);
-	}
-	close(pfd[1]);
-	for (;;) {
-		ssize_t n = read(pfd[0], buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		/* keep the tail: a chunk is smaller than KEEP, so it only pushes old bytes out */
-		if ((size_t)n > ksize - 1)
-			n = (ssize_t)(ksize - 1);
-		if (have + (size_t)n > ksize - 1) {
-			size_t drop = have + (size_t)n - (ksize - 1);
-
-			memmove(keep, keep + drop, have - drop);
-			have -= drop;
-		}
-		memcpy(keep + have, buf, (size_t)n);
-		have += (size_t)n;
-		keep[have] = '\0';
-	}
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+void setup_command_error(const struct setup_command *cmd, int status, char *out, size_t size)
+{
+	if (status == -ENOENT)
+		snprintf(out, size, "cannot run '%s': not found in /usr/sbin, /sbin, /usr/bin or /bin",
+			 cmd->text);
+	else if (status == -ETIMEDOUT)
+		snprintf(out, size, "'%s' did not finish within %lu minutes: stopped; it printed:",
+			 cmd->text, SETUP_COMMAND_TIMEOUT_MS / 60000);
+	else if (status < 0)
+		snprintf(out, size, "cannot run '%s': %s", cmd->text, strerror(-status));
+	else
+		snprintf(out, size, "'%s' failed with exit status %d; it printed:", cmd->text, status);
 }
 
 /* Runs CMDS in order (none below a test root: *NOT_RUN). The number that succeeded; on a
@@ -437,13 +406,7 @@ int setup_apply(const struct sysroot *sr, const struct setup_plan *p, struct set
 				   &a->failed_status, a->output, sizeof(a->output));
 	if (a->failed_cmd < 0)
 		return 0;
-	if (a->failed_status < 0)
-		snprintf(a->error, sizeof(a->error), "cannot run '%s': %s", p->cmds[a->failed_cmd]->text,
-			 a->failed_status == -ENOENT ? "not found in /usr/sbin, /sbin, /usr/bin or /bin" :
-			 strerror(-a->failed_status));
-	else
-		snprintf(a->error, sizeof(a->error), "'%s' failed with exit status %d; it printed:",
-			 p->cmds[a->failed_cmd]->text, a->failed_status);
+	setup_command_error(p->cmds[a->failed_cmd], a->failed_status, a->error, sizeof(a->error));
 	restore(sr, p, a->nwritten, a);
 	forget_run(sr, m, nbefore);
 	if (a->failed_cmd > 0) {

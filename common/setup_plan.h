@@ -19,6 +19,7 @@
 #define SETUP_MODULES_FILE "/etc/modules-load.d/pve-gpu-passthrough.conf"
 #define SETUP_FILE_MAX (1u << 20)
 #define SETUP_MAX_FILES 4
+#define SETUP_COMMAND_TIMEOUT_MS (15 * 60 * 1000ul) /* update-initramfs -k all, update-grub */
 #define SETUP_OUTPUT_KEEP 4096 /* what a failed command printed, its last bytes */
 #define SETUP_LINE_MAX (SR_PATH_MAX + 512) /* one message line */
 
@@ -101,6 +102,9 @@ struct setup_applied {
  * failure the files written are put back, the commands that had succeeded are run again and
  * this run is forgotten (earlier runs' backups untouched). 0, or -errno with A->error set. */
 int setup_apply(const struct sysroot *sr, const struct setup_plan *p, struct setup_applied *a);
+
+/* One line saying why CMD failed with STATUS (run_commands' exit status or -errno). */
+void setup_command_error(const struct setup_command *cmd, int status, char *out, size_t size);
 
 /* One file --undo looked at. */
 enum setup_undo_action {
