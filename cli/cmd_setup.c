@@ -40,7 +40,7 @@ static void usage(FILE *out)
 		     "      --no-fb    also add initcall_blacklist=sysfb_init (no boot console on the GPU)\n"
 		     "  -e, --early    bind these devices at boot: ADDR (a function, or BUS:SLOT for the\n"
 		     "                 whole card) or vendor:device ID (one card only)\n"
-		     "  -u, --undo     put back every file setup changed\n");
+		     "  -u, --undo     take back setup's runs, newest first (a file changed since is kept)\n");
 }
 
 /* --- showing ------------------------------------------------------------------------------ */
