@@ -94,13 +94,23 @@ static bool parse_assign(const char *line, const char *var, struct assign *a)
 static void params_unsafe(struct bootcfg *b, const char *params, bool shell, const char *path,
 			  int lineno)
 {
+	const char *q = params;
+	struct cmdline_param t;
+	bool hash = false;
 	int quotes = 0;
 
 	for (const char *p = params; *p; p++)
 		quotes += *p == '"';
+	/* an edit can move such a word to the front of /etc/kernel/cmdline (no GRUB variable),
+	 * where it would read as a comment */
+	while (!b->var[0] && !hash && cmdline_next(&q, &t))
+		hash = t.start[0] == '#';
 	if (b->unsafe[0])
 		return;
-	if (quotes % 2)
+	if (hash)
+		snprintf(b->unsafe, sizeof(b->unsafe), "'%s' line %d: a word starting with '#'",
+			 path, lineno);
+	else if (quotes % 2)
 		snprintf(b->unsafe, sizeof(b->unsafe), "'%s' line %d: the command line has an "
 			 "unclosed '\"'", path, lineno);
 	else if (shell && strchr(params, '\\'))

@@ -85,6 +85,14 @@ TEST(kernel_cmdline_one_line_and_the_esp)
 			    "line must be the file's only line)");
 	sr_close(&sr);
 
+	/* a word starting with '#' later on the line: an edit that drops the words before it
+	 * would make the line a '#' line (the fuzzer's input "iommu=ptG# # y")  */
+	sr = test_root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
+		       "file /etc/kernel/cmdline iommu=ptGRyyyyG# # yIyyouG!c\n");
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_STR(b.unsafe, "'/etc/kernel/cmdline' line 1: a word starting with '#'");
+	sr_close(&sr);
+
 	/* one line, but no proxmox-boot-tool: nothing known copies it to the ESP */
 	sr = test_root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
 		       "file /etc/kernel/cmdline root=ZFS=rpool/ROOT/pve-1 boot=zfs\n");
