@@ -224,8 +224,9 @@ void fix_cmdline(struct ctx *c, struct check_result *r, const char *add,
 	if (changed)
 		ck_fix(c, r, "    %s", line);
 	if (lr == 1) {
-		ck_fix(c, r, "%s: edit '%s' line %d (GRUB_CMDLINE_LINUX, on every boot entry) to "
-			  "read:", changed ? "and" : what, b->linux_file, b->linux_line);
+		ck_fix(c, r, "%s%s edit '%s' line %d (GRUB_CMDLINE_LINUX, on every boot entry) to "
+			  "read:", changed ? "and" : what, changed ? "" : ":", b->linux_file,
+		       b->linux_line);
 		ck_fix(c, r, "    %s", lline);
 	}
 	ck_fix(c, r, "then run: %s, and reboot", b->refresh);
