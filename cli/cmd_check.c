@@ -290,7 +290,7 @@ static void put_wrapped(FILE *out, const char *text, int len, int col, int cont,
 static void print_text(FILE *out, const struct check_report *rep, bool color, bool quiet)
 {
 	const struct hostinfo *h = &rep->host;
-	char line[2 * HI_CMDLINE_MAX];
+	char line[2 * HI_CMDLINE_MAX], lline[2 * HI_CMDLINE_MAX];
 	int idw = 0, width = text_width();
 
 	if (!quiet)
@@ -338,7 +338,11 @@ static void print_text(FILE *out, const struct check_report *rep, bool color, bo
 			fprintf(out, "edit '%s' line %d to read:\n", rep->boot.file, rep->boot.line);
 		else
 			fprintf(out, "add this line to '%s':\n", rep->boot.file);
-		fprintf(out, "    %s\nthen run: %s, and reboot\n", line, rep->boot.refresh);
+		fprintf(out, "    %s\n", line);
+		if (bootcfg_edit_linux(&rep->boot, rep->cmdline_remove, lline, sizeof(lline)) == 1)
+			fprintf(out, "and edit '%s' line %d (GRUB_CMDLINE_LINUX) to read:\n    %s\n",
+				rep->boot.linux_file, rep->boot.linux_line, lline);
+		fprintf(out, "then run: %s, and reboot\n", rep->boot.refresh);
 		fprintf(out, "(or run: pve-gpu-passthrough setup%s, which makes them and runs %s)\n",
 			strstr(rep->cmdline_add, "initcall_blacklist=") ? " --no-fb" : "",
 			rep->boot.refresh);

@@ -171,8 +171,10 @@ void fix_cmdline(struct ctx *c, struct check_result *r, const char *add,
 {
 	struct check_report *rep = c->rep;
 	const struct bootcfg *b = &rep->boot;
-	char line[2 * HI_CMDLINE_MAX];
+	char line[2 * HI_CMDLINE_MAX], lline[2 * HI_CMDLINE_MAX];
 	char what[600];
+	bool changed;
+	int lr;
 
 	if (!r)
 		return;
@@ -201,20 +203,41 @@ void fix_cmdline(struct ctx *c, struct check_result *r, const char *add,
 		ck_fix(c, r, "%s in '%s', then run %s and reboot", what, b->file, b->refresh);
 		return;
 	}
-	if (b->line)
+	/* a parameter to remove may sit in GRUB_CMDLINE_LINUX, where dropping it from the
+	 * other line does nothing */
+	lr = bootcfg_edit_linux(b, remove, lline, sizeof(lline));
+	changed = !b->line || strcmp(line, b->text) != 0;
+	if (lr == -EPERM) {
+		ck_fix(c, r, "%s: remove it from GRUB_CMDLINE_LINUX in '%s' line %d by hand (%s), "
+			  "then run %s and reboot", what, b->linux_file, b->linux_line, lline,
+		       b->refresh);
+		return;
+	}
+	if (lr < 0) {
+		ck_fix(c, r, "%s in '%s', then run %s and reboot", what, b->linux_file, b->refresh);
+		return;
+	}
+	if (changed && b->line)
 		ck_fix(c, r, "%s: edit '%s' line %d to read:", what, b->file, b->line);
-	else
+	else if (changed)
 		ck_fix(c, r, "%s: add this line to '%s':", what, b->file);
-	ck_fix(c, r, "    %s", line);
+	if (changed)
+		ck_fix(c, r, "    %s", line);
+	if (lr == 1) {
+		ck_fix(c, r, "%s%s edit '%s' line %d (GRUB_CMDLINE_LINUX, on every boot entry) to "
+			  "read:", changed ? "and" : what, changed ? "" : ":", b->linux_file,
+		       b->linux_line);
+		ck_fix(c, r, "    %s", lline);
+	}
 	ck_fix(c, r, "then run: %s, and reboot", b->refresh);
 	if (combine)
 		/* setup makes the all-at-once edit, the framebuffer parameter only when asked */
 		ck_fix(c, r, "(or run: pve-gpu-passthrough setup%s)",
 		       add && strstr(add, "initcall_blacklist=") ? " --no-fb" : "");
-	r->edit_file = fmt(c, "%s", b->file);
-	r->edit_line = b->line;
-	r->edit_old = fmt(c, "%s", b->line ? b->text : "");
-	r->edit_new = fmt(c, "%s", line);
+	r->edit_file = fmt(c, "%s", changed ? b->file : b->linux_file);
+	r->edit_line = changed ? b->line : b->linux_line;
+	r->edit_old = fmt(c, "%s", !changed ? b->linux_text : b->line ? b->text : "");
+	r->edit_new = fmt(c, "%s", changed ? line : lline);
 	r->run = fmt(c, "%s", b->refresh);
 }
 

@@ -94,13 +94,23 @@ static bool parse_assign(const char *line, const char *var, struct assign *a)
 static void params_unsafe(struct bootcfg *b, const char *params, bool shell, const char *path,
 			  int lineno)
 {
+	const char *q = params;
+	struct cmdline_param t;
+	bool hash = false;
 	int quotes = 0;
 
 	for (const char *p = params; *p; p++)
 		quotes += *p == '"';
+	/* an edit can move such a word to the front of /etc/kernel/cmdline (no GRUB variable),
+	 * where it would read as a comment */
+	while (!b->var[0] && !hash && cmdline_next(&q, &t))
+		hash = t.start[0] == '#';
 	if (b->unsafe[0])
 		return;
-	if (quotes % 2)
+	if (hash)
+		snprintf(b->unsafe, sizeof(b->unsafe), "'%s' line %d: a word starting with '#'",
+			 path, lineno);
+	else if (quotes % 2)
 		snprintf(b->unsafe, sizeof(b->unsafe), "'%s' line %d: the command line has an "
 			 "unclosed '\"'", path, lineno);
 	else if (shell && strchr(params, '\\'))
@@ -170,8 +180,21 @@ static int grub_file(const struct sysroot *sr, const char *path, struct grub_sca
 			snprintf(b->params, sizeof(b->params), "%.*s", (int)a.vlen, line + a.vstart);
 			params_unsafe(b, b->params, a.quote != '\'', path, lineno);
 		} else if (parse_assign(line, "GRUB_CMDLINE_LINUX", &a)) {
+			struct bootcfg *b = s->b;
+
+			b->linux_unsafe[0] = '\0';
+			if (b->linux_line)
+				snprintf(b->linux_unsafe, sizeof(b->linux_unsafe), "'%s' line %d: "
+					 "GRUB_CMDLINE_LINUX is set a second time (first in '%s' line "
+					 "%d)", path, lineno, b->linux_file, b->linux_line);
+			assign_unsafe(line, &a, "GRUB_CMDLINE_LINUX", path, lineno, b->linux_unsafe,
+				      sizeof(b->linux_unsafe));
 			snprintf(s->linux_params, sizeof(s->linux_params), "%.*s", (int)a.vlen,
 				 line + a.vstart);
+			snprintf(b->linux_file, sizeof(b->linux_file), "%s", path);
+			b->linux_line = lineno;
+			snprintf(b->linux_text, sizeof(b->linux_text), "%s", line);
+			snprintf(b->linux_params, sizeof(b->linux_params), "%s", s->linux_params);
 		}
 	}
 	return 0;
@@ -454,26 +477,18 @@ int bootcfg_editable(const struct sysroot *sr, const struct bootcfg *b, char *wh
 	return 0;
 }
 
-int bootcfg_render(const struct sysroot *sr, const struct bootcfg *b, const char *line,
-		   char **ret, size_t *ret_len, char **ret_old)
+/* OLD (LEN bytes) with line LINENO (from 1) replaced by LINE, or LINE appended for LINENO 0. */
+static int replace_line(const char *old, size_t len, int lineno, const char *line, char **ret,
+			size_t *ret_len)
 {
-	_cleanup_free_ char *old = NULL;
-	size_t len = 0, cap, llen = strlen(line), off = 0;
-	const char *p;
-	char *out;
-	int r, lineno = 0;
+	size_t llen = strlen(line), off = 0, cap = len + llen + 3;
+	const char *p = old ? old : "";
+	char *out = malloc(cap);
+	int n = 0;
 
-	r = sr_read_file(sr, b->file, 1u << 20, &old, &len);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	if (r == -ENOENT)
-		old = NULL, len = 0;
-	cap = len + llen + 3;
-	out = malloc(cap);
 	if (!out)
 		return -ENOMEM;
-	p = old ? old : "";
-	if (b->line == 0) {
+	if (lineno == 0) {
 		memcpy(out, p, len);
 		off = len;
 		if (off && out[off - 1] != '\n')
@@ -489,8 +504,7 @@ int bootcfg_render(const struct sysroot *sr, const struct bootcfg *b, const char
 			const char *nl = memchr(s, '\n', (size_t)(end - s));
 			const char *e = nl ? nl + 1 : end;
 
-			lineno++;
-			if (lineno == b->line) {
+			if (++n == lineno) {
 				memcpy(out + off, line, llen);
 				off += llen;
 				out[off++] = '\n';
@@ -509,11 +523,65 @@ int bootcfg_render(const struct sysroot *sr, const struct bootcfg *b, const char
 	out[off] = '\0';
 	*ret = out;
 	*ret_len = off;
+	return 0;
+}
+
+int bootcfg_render(const struct sysroot *sr, const struct bootcfg *b, const char *line,
+		   char **ret, size_t *ret_len, char **ret_old)
+{
+	_cleanup_free_ char *old = NULL;
+	size_t len = 0;
+	int r;
+
+	r = sr_read_file(sr, b->file, 1u << 20, &old, &len);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == -ENOENT)
+		old = NULL, len = 0;
+	r = replace_line(old, len, b->line, line, ret, ret_len);
+	if (r < 0)
+		return r;
 	if (ret_old) {
 		*ret_old = old;
 		old = NULL;
 	}
 	return 0;
+}
+
+int bootcfg_edit_linux(const struct bootcfg *b, const char *remove, char *out, size_t size)
+{
+	_cleanup_free_ struct bootcfg *view = NULL;
+	const char *p;
+	struct cmdline_param t;
+	bool holds = false;
+
+	if (b->kind != BOOT_GRUB || !b->linux_line || !remove)
+		return 0;
+	for (p = b->linux_params; !holds && cmdline_next(&p, &t);)
+		holds = in_list(remove, t.start, t.keylen);
+	if (!holds)
+		return 0;
+	if (b->linux_unsafe[0]) {
+		snprintf(out, size, "%s", b->linux_unsafe);
+		return -EPERM;
+	}
+	view = malloc(sizeof(*view));
+	if (!view)
+		return -ENOMEM;
+	*view = *b;
+	snprintf(view->var, sizeof(view->var), "GRUB_CMDLINE_LINUX");
+	view->line = b->linux_line;
+	memcpy(view->text, b->linux_text, sizeof(view->text));
+	memcpy(view->params, b->linux_params, sizeof(view->params));
+	return bootcfg_edit(view, NULL, remove, out, size) < 0 ? -ENOSPC : 1;
+}
+
+int bootcfg_render_linux(const struct bootcfg *b, const char *text, size_t len, const char *line,
+			 char **ret, size_t *ret_len)
+{
+	if (!b->linux_line)
+		return -EINVAL;
+	return replace_line(text, len, b->linux_line, line, ret, ret_len);
 }
 
 int bootcfg_iommu_default_on(const struct sysroot *sr, const char *release, const char **how)

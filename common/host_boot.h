@@ -29,6 +29,13 @@ struct bootcfg {
 	char params[HI_CMDLINE_MAX]; /* the parameters on that line */
 	char configured[2 * HI_CMDLINE_MAX]; /* every parameter the next boot gets from the
 					      * configuration (GRUB: GRUB_CMDLINE_LINUX too) */
+	/* GRUB: the last GRUB_CMDLINE_LINUX assignment (every boot entry gets it, the recovery
+	 * entries too); linux_line 0 when there is none */
+	char linux_file[SR_PATH_MAX];
+	int linux_line;
+	char linux_text[HI_CMDLINE_MAX];
+	char linux_params[HI_CMDLINE_MAX];
+	char linux_unsafe[SR_PATH_MAX + 160]; /* "" when that line can be edited with certainty */
 	char refresh[64];         /* "update-grub" or "proxmox-boot-tool refresh" */
 	char unsafe[SR_PATH_MAX + 160]; /* "" when the line can be edited with certainty, else
 					 * one line naming the file and line and why not */
@@ -56,6 +63,19 @@ int bootcfg_read_other(const struct sysroot *sr, const struct hostinfo *hi,
  * repeat. For a missing line (B->line 0) the whole new line. 0 or -ENOSPC. */
 int bootcfg_edit(const struct bootcfg *b, const char *add, const char *remove, char *out,
 		 size_t size);
+
+/* GRUB: the GRUB_CMDLINE_LINUX line of B with every parameter whose key is in REMOVE dropped
+ * (a parameter there is on every boot entry's command line, so dropping it from
+ * GRUB_CMDLINE_LINUX_DEFAULT does nothing): 1 with OUT set when that line holds one of them,
+ * 0 when it holds none (or B is not GRUB), -ENOSPC, or -EPERM with OUT saying why the line
+ * cannot be rewritten with certainty (B->linux_unsafe). */
+int bootcfg_edit_linux(const struct bootcfg *b, const char *remove, char *out, size_t size);
+
+/* TEXT (B->linux_file's text, as it is or as bootcfg_render made it) with its
+ * GRUB_CMDLINE_LINUX line replaced by LINE: *RET malloc'd, NUL-terminated. -ESTALE when the
+ * text has no such line. */
+int bootcfg_render_linux(const struct bootcfg *b, const char *text, size_t len, const char *line,
+			 char **ret, size_t *ret_len);
 
 /* Whether B's file can be rewritten by a program with certainty: 0, or -EPERM with WHY (one
  * line naming the file and line) when the command line is set twice, built from shell

@@ -12,6 +12,12 @@
 #   each line is one run, its output after "--- run: ARGS", or a step:
 #     @show PATH          the file below the root ("--- file PATH", or "absent")
 #     @write PATH TEXT    replace a file (TEXT with printf %b escapes: \n)
+#     @append PATH TEXT   add TEXT at the end of a file (the admin's edit between runs)
+#     @sed PATH SCRIPT    edit a file in place with sed SCRIPT
+#     @ln PATH LINK       a hard link LINK to the file PATH
+#     @at-prompt STEP     the next run gets a terminal (script(1)); when it asks "[y/N]", STEP
+#                         (one of the steps above) is made, then "y" is typed: its stdout and
+#                         stderr come as the terminal showed them
 #     @chown UID PATH     give a file to another owner
 #     @rm PATH            remove a file
 #     @snapshot           keep a copy of ROOT/etc ...
@@ -66,6 +72,33 @@ make_modules() {
 	"$depmod" -b "$root" "$rel" 2>/dev/null
 }
 
+# run_at_prompt ROOT ARGS...: the run of an @at-prompt step (see above); its exit status.
+at_prompt=
+run_at_prompt() {
+	local root=$1 rc i cmd
+	shift
+	cmd=$(printf '%q ' "$cli" --sysroot "$root" "$@")
+	rm -f "$tmp/fifo" "$tmp/out" "$tmp/err"
+	mkfifo "$tmp/fifo"
+	: >"$tmp/err"
+	(cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C TERM=dumb \
+		script -qec "$cmd" /dev/null <"$tmp/fifo" >"$tmp/out.raw" 2>&1) &
+	exec 9>"$tmp/fifo"
+	# the rendezvous is the prompt itself (a poll with a deadline, no fixed wait)
+	for ((i = 0; i < 600; i++)); do
+		grep -q '\[y/N\]' "$tmp/out.raw" 2>/dev/null && break
+		sleep 0.05
+	done
+	run_step "$root" "$at_prompt" 1
+	at_prompt=
+	echo y >&9
+	exec 9>&-
+	wait $!
+	rc=$?
+	tr -d '\r' <"$tmp/out.raw" >"$tmp/out"
+	return $rc
+}
+
 # run_step ROOT LINE NLINES: one line of a CASE.args (see above), its output on stdout.
 run_step() {
 	local root=$1 line=$2 nlines=$3 rc path
@@ -87,6 +120,27 @@ run_step() {
 		path=${path%% *}
 		mkdir -p "$(dirname "$root$path")"
 		printf '%b' "${line#@write "$path" }" >"$root$path"
+		return
+		;;
+	@append\ *)
+		path=${line#@append }
+		path=${path%% *}
+		printf '%b' "${line#@append "$path" }" >>"$root$path"
+		return
+		;;
+	@sed\ *)
+		path=${line#@sed }
+		path=${path%% *}
+		sed -i "${line#@sed "$path" }" "$root$path"
+		return
+		;;
+	@ln\ *)
+		read -r _ path rc <<<"$line"
+		ln "$root$path" "$root$rc"
+		return
+		;;
+	@at-prompt\ *)
+		at_prompt=${line#@at-prompt }
 		return
 		;;
 	@chown\ *)
@@ -112,9 +166,14 @@ run_step() {
 	read -r -a args <<<"$line"
 	[ "$nlines" -gt 1 ] && echo "--- run: ${args[*]}"
 	# From "/" with a clean environment: nothing of the caller's leaks in.
-	(cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
-		"$cli" --sysroot "$root" "${args[@]}" >"$tmp/out" 2>"$tmp/err" </dev/null)
-	rc=$?
+	if [ -n "$at_prompt" ]; then
+		run_at_prompt "$root" "${args[@]}"
+		rc=$?
+	else
+		(cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
+			"$cli" --sysroot "$root" "${args[@]}" >"$tmp/out" 2>"$tmp/err" </dev/null)
+		rc=$?
+	fi
 	sed "s|$root|ROOT|g" "$tmp/out"
 	if [ -s "$tmp/err" ]; then
 		echo "--- stderr"

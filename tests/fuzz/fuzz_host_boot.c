@@ -2,7 +2,9 @@
  * input becomes /etc/default/grub (even first byte) or /etc/kernel/cmdline of a systemd-boot
  * host (odd) in a scratch root. No crash; and whatever bootcfg_read does not refuse
  * (b.unsafe empty) must come back from the edit setup makes as a file that reads again as
- * safe, on the same line, with the added parameters in and the removed ones out. */
+ * safe, on the same line, with the added parameters in and the removed ones out; and a
+ * parameter to drop from GRUB_CMDLINE_LINUX leaves that line (bootcfg_edit_linux), the rest as
+ * it was. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -68,11 +70,11 @@ static void setup_root(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct bootcfg b, b2;
+	static struct bootcfg b, b2, b3;
 	static struct hostinfo hi;
 	static char line[2 * HI_CMDLINE_MAX];
 	const char *file;
-	char *text = NULL;
+	char *text = NULL, *old = NULL;
 	size_t len;
 	struct sysroot sr;
 	bool grub;
@@ -109,6 +111,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		REQUIRE(cmdline_has_value(b2.params, "intel_iommu", "on"));
 		REQUIRE(!cmdline_has(b2.params, "pcie_acs_override"));
 		free(text);
+		text = NULL;
+		/* a parameter to drop in GRUB_CMDLINE_LINUX goes from that line, and only there */
+		if (bootcfg_edit_linux(&b2, "pcie_acs_override quiet", line, sizeof(line)) == 1 &&
+		    !strchr(line, '\n') && sr_read_file(&sr, file, 1u << 20, &old, &len) == 0 &&
+		    bootcfg_render_linux(&b2, old, len, line, &text, &len) == 0) {
+			put(file, text, len);
+			REQUIRE(bootcfg_read(&sr, &hi, &b3) == 0);
+			REQUIRE(!b3.unsafe[0] && !b3.linux_unsafe[0]);
+			REQUIRE(b3.line == b2.line && b3.linux_line == b2.linux_line);
+			REQUIRE(!strcmp(b3.params, b2.params));
+			REQUIRE(!cmdline_has(b3.linux_params, "pcie_acs_override"));
+			REQUIRE(!cmdline_has(b3.linux_params, "quiet"));
+			free(text);
+		}
+		free(old);
 	}
 	sr_close(&sr);
 	return 0;

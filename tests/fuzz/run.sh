@@ -108,6 +108,8 @@ printf 'G# If you change this file, run update-grub\nGRUB_DEFAULT=0\nGRUB_CMDLIN
 	>"$out/seeds-fuzz_host_boot/grub"
 printf "GGRUB_CMDLINE_LINUX_DEFAULT='quiet splash' # comment\n" >"$out/seeds-fuzz_host_boot/grub-single"
 printf 'GGRUB_TIMEOUT=5\n' >"$out/seeds-fuzz_host_boot/grub-none"
+printf 'GGRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="pcie_acs_override=downstream console=ttyS0 quiet"\n' \
+	>"$out/seeds-fuzz_host_boot/grub-linux"
 printf 'Sroot=ZFS=rpool/ROOT/pve-1 boot=zfs\n' >"$out/seeds-fuzz_host_boot/cmdline"
 mkdir -p "$out/seeds-fuzz_storage"
 printf 'dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup,snippets\n\ndir: hooks\n\tpath /srv/hooks\n\tcontent snippets\n\tcontent-dirs snippets=hookscripts\n\tnodes pve1,pve2\n\nnfs: nas\n\tpath /mnt/pve/nas\n\tserver 10.0.0.5\n\texport /export\n\tcontent images,snippets\n' \

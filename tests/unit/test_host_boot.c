@@ -85,6 +85,14 @@ TEST(kernel_cmdline_one_line_and_the_esp)
 			    "line must be the file's only line)");
 	sr_close(&sr);
 
+	/* a word starting with '#' later on the line: an edit that drops the words before it
+	 * would make the line a '#' line (the fuzzer's input "iommu=ptG# # y")  */
+	sr = test_root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
+		       "file /etc/kernel/cmdline iommu=ptGRyyyyG# # yIyyouG!c\n");
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_STR(b.unsafe, "'/etc/kernel/cmdline' line 1: a word starting with '#'");
+	sr_close(&sr);
+
 	/* one line, but no proxmox-boot-tool: nothing known copies it to the ESP */
 	sr = test_root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n"
 		       "file /etc/kernel/cmdline root=ZFS=rpool/ROOT/pve-1 boot=zfs\n");
@@ -176,5 +184,43 @@ TEST(kernel_facts)
 	CHECK(bootcfg_fb_param("5.4.0") == NULL);
 	CHECK(bootcfg_fb_param("7.4.1") == NULL);
 	CHECK(bootcfg_fb_param("") == NULL);
+	sr_close(&sr);
+}
+
+/* A parameter to remove that sits in GRUB_CMDLINE_LINUX (issue 26 item 7): the edit is made on
+ * that line, since dropping it from GRUB_CMDLINE_LINUX_DEFAULT leaves the line as it is. */
+TEST(a_parameter_in_grub_cmdline_linux_is_removed_there)
+{
+	struct sysroot sr = test_root_with(
+		"rawfile /etc/default/grub GRUB_DEFAULT=0\\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\\nGRUB_CMDLINE_LINUX=\"iommu=off console=ttyS0\"\\n\n");
+	struct hostinfo hi = { 0 };
+	struct bootcfg b;
+	char line[1024], *text = NULL, *out = NULL;
+	size_t len, olen;
+
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(b.linux_line, 3);
+	CHECK_STR(b.linux_file, "/etc/default/grub");
+	/* the _DEFAULT line does not hold it: its edit changes nothing ... */
+	CHECK_INT(bootcfg_edit(&b, NULL, "iommu", line, sizeof(line)), 0);
+	CHECK_STR(line, b.text);
+	/* ... the GRUB_CMDLINE_LINUX one does */
+	CHECK_INT(bootcfg_edit_linux(&b, "iommu", line, sizeof(line)), 1);
+	CHECK_STR(line, "GRUB_CMDLINE_LINUX=\"console=ttyS0\"");
+	CHECK_INT(bootcfg_edit_linux(&b, "intremap", line, sizeof(line)), 0);
+	CHECK_INT(bootcfg_edit_linux(&b, "iommu", line, sizeof(line)), 1);
+	CHECK_INT(bootcfg_render(&sr, &b, b.text, &text, &len, NULL), 0);
+	CHECK_INT(bootcfg_render_linux(&b, text, len, line, &out, &olen), 0);
+	CHECK_STR(out, "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n"
+		       "GRUB_CMDLINE_LINUX=\"console=ttyS0\"\n");
+	free(text);
+	free(out);
+	sr_close(&sr);
+
+	/* built by the shell: not rewritten, and said why */
+	sr = test_root_with("rawfile /etc/default/grub GRUB_CMDLINE_LINUX=\"$X iommu=off\"\\n\n");
+	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(bootcfg_edit_linux(&b, "iommu", line, sizeof(line)), -EPERM);
+	CHECK_STR(line, "'/etc/default/grub' line 1: GRUB_CMDLINE_LINUX is built from shell expansion");
 	sr_close(&sr);
 }

@@ -1,0 +1,535 @@
+/* setup_plan.c - see setup_plan.h: the plan. The kernel command line change is the one
+ * `check` asks for, all at once (checks_run, then bootcfg_edit on the boot loader's line): no
+ * second copy of that logic. The framebuffer parameter (initcall_blacklist=sysfb_init) removes
+ * the host's boot console, so it is added only with no_fb, and only on kernels where it is
+ * known to work (bootcfg_fb_param). Files it may write: the boot loader's file (host_boot.h;
+ * with GRUB also the GRUB_CMDLINE_LINUX line when a parameter to remove sits there), our own
+ * SETUP_MODULES_FILE (the vfio modules at boot), and with --early the [early] section of our
+ * INI. */
+#define _GNU_SOURCE
+#include "setup_plan.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cfg_ini.h"
+#include "dev_bind.h"
+#include "host_boot.h"
+#include "pci_db.h"
+#include "pciaddr.h"
+#include "util.h"
+
+const char *const setup_kind_names[] = { "boot", "modules", "early" };
+
+static const struct setup_command cmd_update_grub = { "update-grub", { "update-grub", NULL } };
+static const struct setup_command cmd_pbt_refresh = { "proxmox-boot-tool refresh",
+						       { "proxmox-boot-tool", "refresh", NULL } };
+static const struct setup_command cmd_initramfs = { "update-initramfs -u -k all",
+						     { "update-initramfs", "-u", "-k", "all" } };
+
+static void add_note(struct setup_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(struct setup_plan *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->nnotes >= (int)ARRAY_SIZE(p->notes))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->notes[p->nnotes++], sizeof(p->notes[0]), fmt, ap);
+	va_end(ap);
+}
+
+static void refuse(struct setup_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void refuse(struct setup_plan *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->refused[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->refused, sizeof(p->refused), fmt, ap);
+	va_end(ap);
+}
+
+void setup_plan_free(struct setup_plan *p)
+{
+	for (int i = 0; i < p->nch; i++) {
+		free(p->ch[i].old);
+		free(p->ch[i].new);
+	}
+	checks_free(p->rep);
+	p->rep = NULL;
+	p->nch = 0;
+}
+
+int setup_read_target(const struct sysroot *sr, const char *path, char **ret, size_t *ret_len,
+		      mode_t *ret_mode, char *why, size_t wsize)
+{
+	struct stat st;
+	int r;
+
+	*ret = NULL;
+	*ret_len = 0;
+	*ret_mode = 0644;
+	r = sr_lstat(sr, path, &st);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		snprintf(why, wsize, "'%s': %s", path, sr_strerror(r));
+		return r;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		snprintf(why, wsize, "'%s' line 1: the file is a symlink; setup replaces only "
+			 "regular files", path);
+		return -ELOOP;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, wsize, "'%s': not a regular file", path);
+		return -SR_ENOTREG;
+	}
+	if (st.st_nlink > 1) {
+		snprintf(why, wsize, "'%s' line 1: the file has %lu hard links; setup replaces only "
+			 "files with one (a new file in its place would split them)", path,
+			 (unsigned long)st.st_nlink);
+		return -EMLINK;
+	}
+	if (st.st_uid != 0) {
+		snprintf(why, wsize, "'%s' line 1: the file is owned by uid %u, not root", path,
+			 (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	r = sr_read_file(sr, path, SETUP_FILE_MAX, ret, ret_len);
+	if (r < 0) {
+		snprintf(why, wsize, "'%s': %s", path, sr_strerror(r));
+		return r;
+	}
+	*ret_mode = st.st_mode & 07777;
+	return 0;
+}
+
+static int read_target(const struct sysroot *sr, struct setup_plan *p, const char *path,
+		       char **ret, size_t *ret_len, mode_t *ret_mode)
+{
+	char why[SETUP_LINE_MAX];
+	int r = setup_read_target(sr, path, ret, ret_len, ret_mode, why, sizeof(why));
+
+	if (r < 0)
+		refuse(p, "%s", why);
+	return r;
+}
+
+/* Adds the change of PATH to NEW (taking NEW) when it differs from the file. */
+static int add_change(const struct sysroot *sr, struct setup_plan *p, enum setup_kind kind,
+		      const char *path, char *new, size_t new_len)
+{
+	struct setup_change *c = &p->ch[p->nch];
+	int r;
+
+	if (p->nch >= SETUP_MAX_FILES) {
+		free(new);
+		return -E2BIG;
+	}
+	r = read_target(sr, p, path, &c->old, &c->old_len, &c->mode);
+	if (r < 0) {
+		free(new);
+		return r;
+	}
+	if (c->old && c->old_len == new_len && memcmp(c->old, new, new_len) == 0) {
+		free(c->old);
+		c->old = NULL;
+		free(new);
+		return 0;
+	}
+	c->kind = kind;
+	str_copy(c->path, sizeof(c->path), path);
+	c->new = new;
+	c->new_len = new_len;
+	p->nch++;
+	return 1;
+}
+
+/* Removes every word of LIST that starts with PREFIX; true when one was there. */
+static bool drop_prefixed(char *list, const char *prefix)
+{
+	char copy[1024], *save = NULL;
+	bool dropped = false;
+	size_t off = 0;
+
+	str_copy(copy, sizeof(copy), list);
+	list[0] = '\0';
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (str_has_prefix(w, prefix)) {
+			dropped = true;
+			continue;
+		}
+		off += (size_t)snprintf(list + off, 1024 - off, "%s%s", off ? " " : "", w);
+	}
+	return dropped;
+}
+
+static int plan_cmdline(const struct sysroot *sr, struct setup_plan *p, const struct setup_opts *a)
+{
+	const struct check_report *rep = p->rep;
+	const struct bootcfg *b = &rep->boot;
+	const char *fb = bootcfg_fb_param(rep->host.release);
+	char line[2 * HI_CMDLINE_MAX], lline[2 * HI_CMDLINE_MAX], why[SR_PATH_MAX + 256];
+	bool changed;
+	int lr;
+	char *text = NULL, *old = NULL;
+	size_t len;
+	int r;
+
+	str_copy(p->add, sizeof(p->add), rep->cmdline_add);
+	str_copy(p->remove, sizeof(p->remove), rep->cmdline_remove);
+	if (drop_prefixed(p->add, "initcall_blacklist=") && !a->no_fb)
+		add_note(p, "initcall_blacklist=sysfb_init is left out: it removes the host's boot "
+			    "console on the GPU (add it with --no-fb)");
+	if (a->no_fb) {
+		if (fb) {
+			size_t n = strlen(p->add);
+
+			snprintf(p->add + n, sizeof(p->add) - n, "%s%s", n ? " " : "", fb);
+		} else {
+			add_note(p, "--no-fb: initcall_blacklist=sysfb_init is shown to work only on "
+				    "kernels 5.10 to 7.3 (kernel %s): not added",
+				 rep->host.release[0] ? rep->host.release : "unknown");
+		}
+	}
+	if (bootcfg_editable(sr, b, why, sizeof(why)) < 0) {
+		refuse(p, "%s", why);
+		return -EPERM;
+	}
+	if (!p->add[0] && !p->remove[0])
+		return 0;
+	r = bootcfg_edit(b, p->add[0] ? p->add : NULL, p->remove[0] ? p->remove : NULL, line,
+			 sizeof(line));
+	if (r < 0) {
+		refuse(p, "'%s' line %d: the new command line does not fit", b->file, b->line);
+		return r;
+	}
+	/* a parameter to remove in GRUB_CMDLINE_LINUX is taken out there */
+	lr = bootcfg_edit_linux(b, p->remove[0] ? p->remove : NULL, lline, sizeof(lline));
+	if (lr == -EPERM) {
+		refuse(p, "%s: setup cannot take %s out of it", lline, p->remove);
+		return lr;
+	}
+	if (lr < 0) {
+		refuse(p, "'%s' line %d: the new command line does not fit", b->linux_file,
+		       b->linux_line);
+		return lr;
+	}
+	changed = !b->line || strcmp(line, b->text) != 0;
+	if (!changed && !lr)
+		return 0;
+	if (changed || !strcmp(b->linux_file, b->file)) {
+		r = bootcfg_render(sr, b, changed ? line : b->text, &text, &len, &old);
+		free(old);
+		if (r < 0) {
+			refuse(p, "'%s': %s", b->file, r == -ESTALE ? "changed while setup read it" :
+				  sr_strerror(r));
+			return r;
+		}
+	}
+	if (lr) {
+		_cleanup_free_ char *base = NULL;
+		bool same = !strcmp(b->linux_file, b->file);
+		char *ltext = NULL;
+		size_t llen = 0;
+
+		if (!same) {
+			r = sr_read_file(sr, b->linux_file, SETUP_FILE_MAX, &base, &llen);
+			if (r < 0) {
+				free(text);
+				refuse(p, "'%s': %s", b->linux_file, sr_strerror(r));
+				return r;
+			}
+		}
+		r = bootcfg_render_linux(b, same ? text : base, same ? len : llen, lline, &ltext,
+					 &llen);
+		if (r < 0) {
+			free(text);
+			refuse(p, "'%s': %s", b->linux_file, r == -ESTALE ?
+				  "changed while setup read it" : sr_strerror(r));
+			return r;
+		}
+		if (same) {
+			free(text);
+			text = ltext;
+			len = llen;
+		} else {
+			r = add_change(sr, p, SETUP_BOOT, b->linux_file, ltext, llen);
+			if (r < 0) {
+				free(text);
+				return r;
+			}
+		}
+	}
+	if (!text)
+		return 0;
+	return add_change(sr, p, SETUP_BOOT, b->file, text, len);
+}
+
+static int plan_modules(const struct sysroot *sr, struct setup_plan *p)
+{
+	char text[512];
+	size_t off;
+
+	off = (size_t)snprintf(text, sizeof(text),
+			       "# The vfio modules at boot, for GPU passthrough. Written by "
+			       "pve-gpu-passthrough setup;\n# 'pve-gpu-passthrough setup --undo' "
+			       "removes it.\n");
+	for (int i = 0; i < BIND_NVFIO_MODULES; i++) {
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s\n",
+					bind_vfio_modules[i].name);
+		/* kmod names: vfio_pci */
+		for (char *q = text + off - 2; q >= text && *q != '\n'; q--)
+			if (*q == '-')
+				*q = '_';
+	}
+	char *copy = strdup(text);
+
+	if (!copy)
+		return -ENOMEM;
+	return add_change(sr, p, SETUP_MODULES, SETUP_MODULES_FILE, copy, off);
+}
+
+/* Resolves the --early arguments into the INI values ADDRS and IDS (comma-separated). */
+static int early_values(struct setup_plan *p, const struct setup_opts *a, char *addrs, size_t asize,
+			char *ids, size_t isize)
+{
+	const struct pcidb *db = p->rep->db;
+
+	addrs[0] = ids[0] = '\0';
+	for (int i = 0; i < a->nearly; i++) {
+		const char *s = a->early[i];
+		struct pci_addr pa;
+		bool has_func = false;
+		unsigned long v, d;
+		char *colon;
+		int n = 0;
+
+		if (pci_addr_parse_loose(s, &pa, &has_func) == 0) {
+			for (int k = 0; k < db->ndev; k++) {
+				const struct pci_dev_info *dev = &db->dev[db->byaddr[k]];
+				size_t len = strlen(addrs);
+
+				if (dev->addr.domain != pa.domain || dev->addr.bus != pa.bus ||
+				    dev->addr.slot != pa.slot || (has_func && dev->addr.func != pa.func) ||
+				    dev->is_bridge)
+					continue;
+				if (strstr(addrs, dev->name))
+					continue;
+				if (len + PCI_ADDR_LEN + 1 >= asize) {
+					refuse(p, "--early: too many devices");
+					return -E2BIG;
+				}
+				snprintf(addrs + len, asize - len, "%s%s", len ? "," : "", dev->name);
+				n++;
+			}
+			if (!n) {
+				refuse(p, "--early %s: no such device (pve-gpu-passthrough list --all "
+					  "shows them)", s);
+				return -ENOENT;
+			}
+			continue;
+		}
+		colon = strchr(s, ':');
+		if (!colon || colon - s != 4 || strlen(colon + 1) != 4) {
+			refuse(p, "--early %s: neither a PCI address nor a vendor:device id", s);
+			return -EINVAL;
+		}
+		{
+			char vs[5];
+
+			memcpy(vs, s, 4);
+			vs[4] = '\0';
+			if (parse_ulong(vs, 16, 0xffff, &v) < 0 ||
+			    parse_ulong(colon + 1, 16, 0xffff, &d) < 0) {
+				refuse(p, "--early %s: neither a PCI address nor a vendor:device id", s);
+				return -EINVAL;
+			}
+		}
+		{
+			char first[PCI_ADDR_LEN] = "", other[PCI_ADDR_LEN] = "";
+			size_t len = strlen(ids);
+
+			for (int k = 0; k < db->ndev; k++) {
+				const struct pci_dev_info *dev = &db->dev[db->byaddr[k]];
+
+				if (dev->vendor != v || dev->device != d)
+					continue;
+				if (!first[0])
+					str_copy(first, sizeof(first), dev->name);
+				else if (!other[0])
+					str_copy(other, sizeof(other), dev->name);
+			}
+			if (!first[0]) {
+				refuse(p, "--early %s: no device has this id", s);
+				return -ENOENT;
+			}
+			if (other[0]) {
+				/* an id binds every identical card: name the one meant */
+				refuse(p, "--early %s: %s and %s both have this id (identical cards): "
+					  "name the card by address (--early %.12s)", s, first, other,
+				       first);
+				return -EINVAL;
+			}
+			if (len + 11 >= isize) {
+				refuse(p, "--early: too many ids");
+				return -E2BIG;
+			}
+			snprintf(ids + len, isize - len, "%s%04lx:%04lx", len ? "," : "", v, d);
+		}
+	}
+	return 0;
+}
+
+/* The key of an INI line ("ids" for "  ids = x"), "" for others. */
+static void ini_key(const char *line, size_t len, char *key, size_t size)
+{
+	size_t i = 0, k = 0;
+
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	while (i < len && line[i] != '=' && line[i] != ' ' && line[i] != '\t' && k + 1 < size)
+		key[k++] = line[i++];
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	key[i < len && line[i] == '=' ? k : 0] = '\0';
+}
+
+/* The INI's text with its [early] section's ids/addresses replaced by NEWLINES. */
+static char *ini_with_early(const char *old, size_t old_len, const char *newlines, size_t *ret_len)
+{
+	size_t cap = old_len + strlen(newlines) + 16, off = 0;
+	char *out = malloc(cap);
+	const char *s = old ? old : "", *end = s + old_len;
+	bool in_early = false, placed = false;
+
+	if (!out)
+		return NULL;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *e = nl ? nl + 1 : end;
+		size_t len = (size_t)(e - s);
+		char key[32];
+		const char *t = s;
+
+		while (t < e && (*t == ' ' || *t == '\t'))
+			t++;
+		if (t < e && *t == '[') {
+			if (in_early && !placed) {
+				off += (size_t)snprintf(out + off, cap - off, "%s", newlines);
+				placed = true;
+			}
+			in_early = strncmp(t, "[early]", 7) == 0;
+			memcpy(out + off, s, len);
+			off += len;
+			if (len && out[off - 1] != '\n')
+				out[off++] = '\n';
+			if (in_early && !placed) {
+				off += (size_t)snprintf(out + off, cap - off, "%s", newlines);
+				placed = true;
+			}
+			s = e;
+			continue;
+		}
+		ini_key(s, len, key, sizeof(key));
+		if (in_early && (!strcmp(key, "ids") || !strcmp(key, "addresses"))) {
+			s = e;
+			continue;
+		}
+		memcpy(out + off, s, len);
+		off += len;
+		s = e;
+	}
+	if (!placed) {
+		if (off && out[off - 1] != '\n')
+			out[off++] = '\n';
+		off += (size_t)snprintf(out + off, cap - off, "%s[early]\n%s", off ? "\n" : "",
+					newlines);
+	}
+	out[off] = '\0';
+	*ret_len = off;
+	return out;
+}
+
+static int plan_early(const struct sysroot *sr, struct setup_plan *p, const struct setup_opts *a,
+		      const char *config)
+{
+	char addrs[CONFIG_MAX_EARLY * (PCI_ADDR_LEN + 1)], ids[CONFIG_MAX_EARLY * 10 + 1];
+	char lines[sizeof(addrs) + sizeof(ids) + 32];
+	char *old = NULL, *text;
+	size_t old_len, len;
+	mode_t mode;
+	int r;
+
+	if (!a->nearly)
+		return 0;
+	r = early_values(p, a, addrs, sizeof(addrs), ids, sizeof(ids));
+	if (r < 0)
+		return r;
+	snprintf(lines, sizeof(lines), "%s%s%s%s%s%s", ids[0] ? "ids = " : "", ids,
+		 ids[0] ? "\n" : "", addrs[0] ? "addresses = " : "", addrs, addrs[0] ? "\n" : "");
+	r = read_target(sr, p, config, &old, &old_len, &mode);
+	if (r < 0)
+		return r;
+	text = ini_with_early(old, old_len, lines, &len);
+	free(old);
+	if (!text)
+		return -ENOMEM;
+	{
+		/* what the hookscript and the initramfs will read must parse */
+		_cleanup_free_ struct pgp_config *cfg = calloc(1, sizeof(*cfg));
+		char err[256];
+
+		if (!cfg) {
+			free(text);
+			return -ENOMEM;
+		}
+		if (config_parse(text, config, cfg, err, sizeof(err)) < 0) {
+			refuse(p, "%s (the INI as setup would write it)", err);
+			free(text);
+			return -EINVAL;
+		}
+	}
+	return add_change(sr, p, SETUP_EARLY, config, text, len);
+}
+
+const struct setup_command *setup_boot_refresh(const struct bootcfg *b)
+{
+	return b->kind == BOOT_SYSTEMD_BOOT || b->proxmox_boot_tool ? &cmd_pbt_refresh :
+								      &cmd_update_grub;
+}
+
+const struct setup_command *setup_initramfs_refresh(void)
+{
+	return &cmd_initramfs;
+}
+
+int setup_plan_make(const struct sysroot *sr, const struct setup_opts *a, struct setup_plan *p)
+{
+	struct check_opts o = { .config = a->config, .node = a->node };
+	const char *config = a->config ? a->config : CONFIG_DEFAULT_PATH;
+	bool boot = false, early = false;
+	int r;
+
+	r = checks_run(sr, &o, &p->rep);
+	if (r < 0)
+		return r;
+	if (plan_cmdline(sr, p, a) < 0 || plan_modules(sr, p) < 0 || plan_early(sr, p, a, config) < 0)
+		return p->refused[0] ? 0 : -ENOMEM;
+	for (int i = 0; i < p->nch; i++) {
+		boot |= p->ch[i].kind == SETUP_BOOT;
+		early |= p->ch[i].kind == SETUP_EARLY;
+	}
+	if (early)
+		p->cmds[p->ncmds++] = &cmd_initramfs;
+	if (boot)
+		p->cmds[p->ncmds++] = setup_boot_refresh(&p->rep->boot);
+	return 0;
+}
