@@ -71,6 +71,7 @@ struct job {
 	bool stop_persistenced;    /* ... and nvidia_persistenced = stop: stopped for the handoff */
 	bool persistenced_stopped; /* it was (the rollback starts it again) */
 	int undo[MAX_MEMBERS];       /* rollback / release: each member's give-back result */
+	enum bind_step undo_step[MAX_MEMBERS]; /* ... and the step that failed */
 	bool undo_stuck[MAX_MEMBERS]; /* rollback: its unbind never returned, left alone */
 	bool reset_plan[MAX_MEMBERS];     /* the member's reset_method is set for the VM */
 	char reset_orig[MAX_MEMBERS][128]; /* ... and what it was */
@@ -895,8 +896,9 @@ static int prove_group(struct job *j, const struct unit *u)
 }
 
 /* Gives one device back to DRIVER (may be ""), restoring OVERRIDE; used by rollback and
- * release. Returns 0 or -errno (already logged). */
-static int give_back(struct job *j, const char *name, const char *driver, const char *override)
+ * release. Returns 0 or -errno (already logged), the failed step in *STEP. */
+static int give_back(struct job *j, const char *name, const char *driver, const char *override,
+		     enum bind_step *step)
 {
 	struct bind_ops bo = bind_ops_of(j);
 	struct bind_dev d = { 0 };
@@ -906,6 +908,7 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 	str_copy(d.driver, sizeof(d.driver), driver);
 	str_copy(d.override, sizeof(d.override), override);
 	r = bind_give_back(&bo, &d);
+	*step = r < 0 ? d.step : BIND_STEP_NONE;
 	switch (r) {
 	case BIND_BACK_ALREADY:
 		INFO(j, "%s: back on %s", name, or_none(driver));
@@ -1107,6 +1110,27 @@ static void restore_reset(struct job *j, const char *name, const char *orig)
 /* Appends "; ITEM" (or the first ITEM) to a bounded list. */
 static void list_add(char *list, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* What a failed give back (at STEP) of NAME to DRIVER left, for a "still changed" list: the
+ * driver it is on now when that is not DRIVER, and the override when that was not restored
+ * (the give back restores it first: a failure there leaves vfio-pci in it). */
+static void list_left(struct job *j, char *left, size_t size, const char *name,
+		      const char *driver, enum bind_step step)
+{
+	char now[PCIDEV_NAME_MAX] = "";
+	const char *ov = step == BIND_STEP_OVERRIDE ? ", driver_override still vfio-pci" : "";
+
+	pcidev_driver(j->ops->sr, name, now, sizeof(now));
+	if (strcmp(now, driver))
+		list_add(left, size, "%s on %s, not %s%s", name, or_none(now), or_none(driver), ov);
+	else if (*ov)
+		list_add(left, size, "%s on %s%s", name, or_none(now), ov);
+	else
+		list_add(left, size, "%s not given back", name);
+}
+
+static void list_add(char *list, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void list_add(char *list, size_t size, const char *fmt, ...)
 {
 	size_t off = strlen(list);
@@ -1133,6 +1157,7 @@ static int undo_unit(struct job *j, struct unit *u)
 		const struct bind_dev *d = &j->bd[i];
 
 		j->undo[i] = 0;
+		j->undo_step[i] = BIND_STEP_NONE;
 		j->undo_stuck[i] = false;
 		if (!d->override_set && !d->unbound && !d->moved)
 			continue;
@@ -1140,7 +1165,7 @@ static int undo_unit(struct job *j, struct unit *u)
 			j->undo_stuck[i] = true;
 			continue;
 		}
-		j->undo[i] = give_back(j, d->name, d->driver, d->override);
+		j->undo[i] = give_back(j, d->name, d->driver, d->override, &j->undo_step[i]);
 	}
 	return 0;
 }
@@ -1158,7 +1183,6 @@ static int rollback(struct job *j)
 	run_units(j, undo_unit); /* every group, also those that succeeded */
 	for (int i = j->nmem - 1; i >= 0; i--) {
 		const struct bind_dev *d = &j->bd[i];
-		char now[PCIDEV_NAME_MAX] = "";
 
 		if (j->undo_stuck[i]) {
 			list_add(left, sizeof(left), "%s: %s has not let go (its unbind did not "
@@ -1166,9 +1190,7 @@ static int rollback(struct job *j)
 			if (!first)
 				first = -ETIMEDOUT;
 		} else if (j->undo[i] < 0) {
-			pcidev_driver(j->ops->sr, d->name, now, sizeof(now));
-			list_add(left, sizeof(left), "%s on %s, not %s", d->name, or_none(now),
-				 or_none(d->driver));
+			list_left(j, left, sizeof(left), d->name, d->driver, j->undo_step[i]);
 			if (!first)
 				first = j->undo[i];
 		}
@@ -1431,6 +1453,7 @@ static int release_unit(struct job *j, struct unit *u)
 		const struct state_dev *d = &j->st.devs[i];
 
 		j->undo[i] = 0;
+		j->undo_step[i] = BIND_STEP_NONE;
 		if (d->was_vfio) {
 			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name,
 			     j->vmid);
@@ -1450,7 +1473,7 @@ static int release_unit(struct job *j, struct unit *u)
 			       "take the device again); not giving it back", d->name, d->vendor,
 			    d->device, strerror(-e));
 		else
-			e = give_back(j, d->name, d->driver, d->override);
+			e = give_back(j, d->name, d->driver, d->override, &j->undo_step[i]);
 		j->undo[i] = e;
 	}
 	return 0;
@@ -1507,11 +1530,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 			list_add(left, sizeof(left), "%s on vfio-pci (its group is open)", d.name);
 			r = -EBUSY;
 		} else if (j->undo[i] < 0) {
-			char now[PCIDEV_NAME_MAX] = "";
-
-			pcidev_driver(ops->sr, d.name, now, sizeof(now));
-			list_add(left, sizeof(left), "%s on %s, not %s", d.name, or_none(now),
-				 or_none(d.driver));
+			list_left(j, left, sizeof(left), d.name, d.driver, j->undo_step[i]);
 			s->devs[nkept++] = d; /* kept for the next release */
 			if (r == 0)
 				r = j->undo[i];

@@ -332,6 +332,35 @@ TEST(release_checks_the_dynamic_id_removal)
 	CHECK_STR(snap, host_before);
 }
 
+/* A "still changed" line says what is left: a device already back on its own driver whose
+ * driver_override could not be cleared is named with that override, not as "on X, not X". */
+TEST(still_changed_names_a_driver_override_left)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	/* the audio function is back on its own driver meanwhile, its override still vfio-pci */
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/devices/" AUDIO "/driver_override", "\n"), 0);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers/vfio-pci/unbind", AUDIO), 0);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers/snd_hda_intel/bind", AUDIO), 0);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/devices/" AUDIO "/driver_override", "vfio-pci"),
+		  0);
+	fk_fail(&w->k, "driver_override", 2, -EIO); /* the release's second: the audio's */
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), -EIO);
+	CHECK_CONTAINS(w->cap.text, "E: 0000:02:00.1: cannot restore driver_override: "
+				    "Input/output error");
+	CHECK_CONTAINS(w->cap.text, "E: still changed: 0000:02:00.1 on snd_hda_intel, "
+				    "driver_override still vfio-pci; when the device is free");
+	CHECK(!strstr(w->cap.text, "on snd_hda_intel, not snd_hda_intel"));
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
 /* A state file that cannot be rewritten is an error with its path and errno. */
 TEST(release_reports_a_state_file_it_cannot_update)
 {
