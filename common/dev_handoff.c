@@ -1051,20 +1051,22 @@ static int stop_persistenced(struct job *j)
 	return 0;
 }
 
-static void start_persistenced(struct job *j)
+/* 0, or -errno when it could not be started again (said). */
+static int start_persistenced(struct job *j)
 {
 	int r;
 
 	if (j->ops->dry_run) {
 		INFO(j, "would run systemctl start " QUIRKS_PERSISTENCED_UNIT);
-		return;
+		return 0;
 	}
 	r = quirks_persistenced(&j->exec, true);
 	if (r < 0)
-		WARN(j, "cannot start nvidia-persistenced again (systemctl start "
-			QUIRKS_PERSISTENCED_UNIT "): %s", strerror(-r));
+		ERR(j, "cannot start nvidia-persistenced again (systemctl start "
+		       QUIRKS_PERSISTENCED_UNIT "): %s", strerror(-r));
 	else
 		INFO(j, "nvidia-persistenced started again");
+	return r < 0 ? r : 0;
 }
 
 static int set_resets(struct job *j)
@@ -1096,15 +1098,16 @@ static int set_resets(struct job *j)
 	return 0;
 }
 
-/* Puts back reset_method ORIG of NAME (after the VM, or in a rollback). */
-static void restore_reset(struct job *j, const char *name, const char *orig)
+/* Puts back reset_method ORIG of NAME (after the VM, or in a rollback): 0, or -errno (said). */
+static int restore_reset(struct job *j, const char *name, const char *orig)
 {
 	int r = quirks_reset_method_write(j->ops->sr, name, orig);
 
 	if (r < 0)
-		WARN(j, "%s: cannot restore reset_method '%s': %s", name, orig, strerror(-r));
+		ERR(j, "%s: cannot restore reset_method '%s': %s", name, orig, strerror(-r));
 	else if (r > 0 && !j->ops->dry_run)
 		INFO(j, "%s: reset_method restored (%s)", name, *orig ? orig : "off");
+	return r < 0 ? r : 0;
 }
 
 /* Appends "; ITEM" (or the first ITEM) to a bounded list. */
@@ -1202,11 +1205,20 @@ static int rollback(struct job *j)
 		if (!first)
 			first = r;
 	}
-	for (int i = j->nmem - 1; i >= 0; i--)
-		if (j->reset_done[i])
-			restore_reset(j, j->mem[i].info.name, j->reset_orig[i]);
-	if (j->persistenced_stopped)
-		start_persistenced(j);
+	for (int i = j->nmem - 1; i >= 0; i--) {
+		if (!j->reset_done[i] ||
+		    (r = restore_reset(j, j->mem[i].info.name, j->reset_orig[i])) == 0)
+			continue;
+		list_add(left, sizeof(left), "%s: reset_method is not '%s' again",
+			 j->mem[i].info.name, j->reset_orig[i]);
+		if (!first)
+			first = r;
+	}
+	if (j->persistenced_stopped && (r = start_persistenced(j)) < 0) {
+		list_add(left, sizeof(left), "nvidia-persistenced is stopped");
+		if (!first)
+			first = r;
+	}
 	if (j->ops->dry_run)
 		return 0;
 	if (first) {
@@ -1479,6 +1491,53 @@ static int release_unit(struct job *j, struct unit *u)
 	return 0;
 }
 
+/* reset_method back on every recorded device but the NKEPT still held (S->devs[0..NKEPT)):
+ * those and the ones that fail keep their records (a failure is added to LEFT). 0 or the
+ * first -errno. */
+static int release_resets(struct job *j, struct handoff_state *s, int nkept, char *left,
+			  size_t size)
+{
+	int nres = 0, first = 0;
+
+	for (int k = 0; k < s->nresets; k++) {
+		bool held = false;
+		int r = 0;
+
+		for (int i = 0; i < nkept && !held; i++)
+			held = !strcmp(s->devs[i].name, s->resets[k].name);
+		if (!held && dev_present(j->ops->sr, s->resets[k].name))
+			r = restore_reset(j, s->resets[k].name, s->resets[k].method);
+		if (r < 0) {
+			list_add(left, size, "%s: reset_method is not '%s' again", s->resets[k].name,
+				 s->resets[k].method);
+			if (!first)
+				first = r;
+		}
+		if (held || r < 0)
+			s->resets[nres++] = s->resets[k];
+	}
+	s->nresets = nres;
+	return first;
+}
+
+/* nvidia-persistenced started again when S says it was stopped; its record stays when that
+ * fails (added to LEFT). Returns R, or the failure when R is 0. */
+static int release_persistenced(struct job *j, struct handoff_state *s, char *left, size_t size,
+				int r)
+{
+	int e;
+
+	if (!s->persistenced)
+		return r;
+	e = start_persistenced(j);
+	if (e == 0) {
+		s->persistenced = false;
+		return r;
+	}
+	list_add(left, size, "nvidia-persistenced is stopped");
+	return r ? r : e;
+}
+
 int handoff_release(const struct handoff_ops *ops, int vmid)
 {
 	struct job *j = calloc(1, sizeof(*j));
@@ -1506,15 +1565,10 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 			goto out;
 	if (!ops->opts->return_on_stop) {
 		INFO(j, "return_on_stop = no: devices of VM %d stay on vfio-pci", vmid);
-		for (int k = 0; k < s->nresets; k++)
-			if (dev_present(ops->sr, s->resets[k].name))
-				restore_reset(j, s->resets[k].name, s->resets[k].method);
-		if (s->persistenced)
-			start_persistenced(j);
-		if (!ops->dry_run && (r = state_remove(ops->sr, vmid)) < 0)
-			ERR(j, "cannot remove the state file %s/%d.state: %s", STATE_DIR, vmid,
-			    strerror(-r));
-		goto out;
+		nkept = s->ndevs = 0; /* they stay, by choice: nothing to give back */
+		r = release_resets(j, s, 0, left, sizeof(left));
+		r = release_persistenced(j, s, left, sizeof(left), r);
+		goto save;
 	}
 	for (int i = 0; i < s->ndevs; i++)
 		unit_add(j, s->devs[i].group, i);
@@ -1538,21 +1592,10 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 	}
 	/* reset_method back on every device no longer held (a kept one keeps its record) */
 	{
-		int nres = 0;
+		int e = release_resets(j, s, nkept, left, sizeof(left));
 
-		for (int k = 0; k < s->nresets; k++) {
-			bool held = false;
-
-			for (int i = 0; i < nkept && !held; i++)
-				held = !strcmp(s->devs[i].name, s->resets[k].name);
-			if (held) {
-				s->resets[nres++] = s->resets[k];
-				continue;
-			}
-			if (dev_present(ops->sr, s->resets[k].name))
-				restore_reset(j, s->resets[k].name, s->resets[k].method);
-		}
-		s->nresets = nres;
+		if (r == 0)
+			r = e;
 	}
 	/* the console comes back with the last device: while a device is still held, the state
 	 * file keeps the consoles for the later release */
@@ -1562,20 +1605,20 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		if (s->vgacon[0] && !ops->dry_run)
 			INFO(j, "%s: the VGA text console (vgacon) that vfio-pci removed at pre-start "
 				"comes back only at the next boot", s->vgacon);
-		if (s->persistenced)
-			start_persistenced(j);
+		s->nfbs = s->nvtcons = 0; /* done with: a later release does not repeat them */
+		s->con_mask = 0;
+		s->con_home[0] = s->vgacon[0] = '\0';
+		r = release_persistenced(j, s, left, sizeof(left), r);
 	}
+save:
+	s->ndevs = nkept;
 	if (!ops->dry_run) {
-		int e;
+		/* kept while anything in it is still to give back */
+		bool keep = nkept || s->nresets || s->persistenced;
+		int e = keep ? state_save(ops->sr, s) : state_remove(ops->sr, vmid);
 
-		if (nkept) {
-			s->ndevs = nkept;
-			e = state_save(ops->sr, s);
-		} else {
-			e = state_remove(ops->sr, vmid);
-		}
 		if (e < 0) {
-			ERR(j, "cannot %s the state file %s/%d.state: %s", nkept ? "update" : "remove",
+			ERR(j, "cannot %s the state file %s/%d.state: %s", keep ? "update" : "remove",
 			    STATE_DIR, vmid, strerror(-e));
 			if (r == 0)
 				r = e;

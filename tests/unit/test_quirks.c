@@ -64,6 +64,7 @@ struct runner {
 	char log[2048];
 	const char *persistence; /* nvidia-smi's answer, NULL: not installed */
 	int stop_status;         /* systemctl stop's exit status */
+	int start_status;        /* systemctl start's exit status */
 	bool daemon_ignores_stop;
 };
 
@@ -92,6 +93,8 @@ static int fake_run(void *data, const char *const *argv, char *out, size_t outsi
 		CHECK_INT(system(cmd), 0);
 		return 0;
 	}
+	if (!strcmp(argv[0], "/usr/bin/systemctl") && !strcmp(argv[1], "start"))
+		return rn->start_status;
 	return 0;
 }
 
@@ -104,6 +107,7 @@ struct world {
 	struct fake_kernel k;
 	struct capture cap;
 	struct handoff_ops ops;
+	bool left_changed;
 };
 
 static struct world *world(const char *extra)
@@ -127,7 +131,8 @@ static struct world *world(const char *extra)
 	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
 	fk_init(&w.k, test_tmpdir(), &w.sr);
 	w.ops = (struct handoff_ops){ .sr = &w.sr, .opts = &opts, .node = "pve", .log = capture_log,
-				      .ud = &w.cap, .prove = fk_prove, .exec = &fake_exec };
+				      .ud = &w.cap, .prove = fk_prove, .exec = &fake_exec,
+				      .left_changed = &w.left_changed };
 	return &w;
 }
 
@@ -274,6 +279,58 @@ TEST(reset_method_rollback_after_a_later_failure)
 	CHECK(handoff_prepare(&w->ops, 203) < 0);
 	CHECK_STR(reset_method(w, AMD), "bus");
 	CHECK_STR(fk_driver(&w->k, AMD), "amdgpu");
+}
+
+/* A reset_method the rollback cannot put back counts (issue 26 item 5): named in the "still
+ * changed" line, the host is left changed (pre-start exits 4), and the state file stays with
+ * the original for the release that finishes the job. */
+TEST(reset_method_restore_failing_in_rollback_is_left_changed)
+{
+	struct world *w = world(NULL);
+	char buf[4096];
+
+	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	w->k.vfio_refuses = true;
+	fk_fail(&w->k, "reset_method", 2, -EIO); /* the first is the set, the second the undo */
+	CHECK(handoff_prepare(&w->ops, 203) < 0);
+	CHECK(w->left_changed);
+	CHECK_CONTAINS(w->cap.text, "E: " AMD ": cannot restore reset_method 'bus': Input/output "
+				    "error");
+	CHECK_CONTAINS(w->cap.text, "E: still changed: " AMD ": reset_method is not 'bus' again; "
+				    "when the device is free, finish with: pve-gpu-passthrough "
+				    "release 203");
+	CHECK_STR(fk_driver(&w->k, AMD), "amdgpu");
+	CHECK_STR(reset_method(w, AMD), "device_specific");
+	CHECK(sr_read(&w->sr, "/run/pve-gpu-passthrough/203.state", buf, sizeof(buf)) > 0);
+	CHECK_CONTAINS(buf, "reset " AMD " bus\n");
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 203), 0);
+	CHECK_STR(reset_method(w, AMD), "bus");
+	CHECK(!sr_exists(&w->sr, "/run/pve-gpu-passthrough/203.state"));
+}
+
+/* At post-stop likewise: the release fails, and the state file keeps only the reset_method
+ * still to put back (the devices are back); the next release finishes. */
+TEST(reset_method_restore_failing_at_post_stop_is_kept)
+{
+	struct world *w = world(NULL);
+	char buf[4096];
+
+	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	CHECK_INT(handoff_prepare(&w->ops, 203), 0);
+	fk_fail(&w->k, "reset_method", 1, -EIO);
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 203), -EIO);
+	CHECK_CONTAINS(w->cap.text, "E: still changed: " AMD ": reset_method is not 'bus' again; ");
+	CHECK_STR(fk_driver(&w->k, AMD), "amdgpu");
+	CHECK(sr_read(&w->sr, "/run/pve-gpu-passthrough/203.state", buf, sizeof(buf)) > 0);
+	CHECK_CONTAINS(buf, "reset " AMD " bus\n");
+	CHECK(!strstr(buf, "device " AMD));
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 203), 0);
+	CHECK_STR(reset_method(w, AMD), "bus");
+	CHECK(!strstr(w->k.log, "unbind")); /* the devices were not touched again */
+	CHECK(!sr_exists(&w->sr, "/run/pve-gpu-passthrough/203.state"));
 }
 
 /* Killed right after the reset_method write: the state file already holds the original, so
@@ -451,6 +508,37 @@ TEST(nvidia_persistenced_killed_midway_post_stop_starts_it)
 	CHECK_INT(handoff_release(&w->ops, 202), 0);
 	CHECK_STR(run_log.log, "/usr/bin/systemctl start nvidia-persistenced.service\n");
 	CHECK_STR(fk_driver(&w->k, NV), "nvidia");
+}
+
+/* nvidia-persistenced that cannot be started again counts, in a rollback and at post-stop
+ * (issue 26 item 5): named, left changed, its record kept for the release that finishes. */
+TEST(nvidia_persistenced_restart_failing_is_left_changed)
+{
+	struct world *w = world(DAEMON);
+	char buf[4096];
+
+	opts.persistenced_stop = true;
+	run_log.start_status = 1;
+	w->k.vfio_refuses = true;
+	CHECK(handoff_prepare(&w->ops, 202) < 0);
+	CHECK(w->left_changed);
+	CHECK_CONTAINS(w->cap.text, "E: cannot start nvidia-persistenced again");
+	CHECK_CONTAINS(w->cap.text, "E: still changed: nvidia-persistenced is stopped; ");
+	CHECK_STR(fk_driver(&w->k, NV), "nvidia");
+	CHECK(sr_read(&w->sr, "/run/pve-gpu-passthrough/202.state", buf, sizeof(buf)) > 0);
+	CHECK_CONTAINS(buf, "persistenced 1\n");
+	/* post-stop: still failing, still kept */
+	w->k.vfio_refuses = false;
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 202), -EIO);
+	CHECK_CONTAINS(w->cap.text, "E: still changed: nvidia-persistenced is stopped; ");
+	CHECK(sr_read(&w->sr, "/run/pve-gpu-passthrough/202.state", buf, sizeof(buf)) > 0);
+	CHECK_CONTAINS(buf, "persistenced 1\n");
+	run_log.start_status = 0;
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 202), 0);
+	CHECK_STR(run_log.log, "/usr/bin/systemctl start nvidia-persistenced.service\n");
+	CHECK(!sr_exists(&w->sr, "/run/pve-gpu-passthrough/202.state"));
 }
 
 TEST(nvidia_persistenced_that_stays_is_a_rollback)
