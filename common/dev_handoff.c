@@ -46,6 +46,7 @@ struct job {
 	struct sysroot sr;             /* the caller's root behind our write point */
 	struct sr_write_point wp;      /* dry run: refuses every write and logs it */
 	int vmid;
+	const struct hook_opts *opts;  /* VMID's own options ([vm:VMID], else [hook]) */
 	int nmem;
 	struct member mem[MAX_MEMBERS];
 	struct bind_dev bd[MAX_MEMBERS]; /* the members as the bind engine moves them */
@@ -114,6 +115,11 @@ static void dry_write(void *data, const char *path, const char *value, int resul
 		INFO(j, "would write '%s' to %s", *value == '\n' ? "\\n" : value, path);
 }
 
+const struct hook_opts *handoff_opts(const struct handoff_ops *ops, int vmid)
+{
+	return config_hook_opts(ops->cfg, vmid);
+}
+
 /* Puts our write point in front of the caller's root; every sysfs write of the job passes it. */
 static void job_init(struct job *j, const struct handoff_ops *ops, int vmid)
 {
@@ -127,6 +133,7 @@ static void job_init(struct job *j, const struct handoff_ops *ops, int vmid)
 	j->myops.sr = &j->sr;
 	j->ops = &j->myops;
 	j->vmid = vmid;
+	j->opts = handoff_opts(ops, vmid);
 	if (ops->exec)
 		j->exec = *ops->exec;
 	else
@@ -138,7 +145,7 @@ static void bind_note(void *data, enum bind_note what, int i, const char *module
 	struct job *j = data;
 	const struct pci_dev_info *m = i >= 0 ? &j->mem[i].info : NULL;
 	const struct bind_dev *d = i >= 0 ? &j->bd[i] : NULL;
-	const struct hook_opts *o = j->ops->opts;
+	const struct hook_opts *o = j->opts;
 
 	switch (what) {
 	case BIND_NOTE_ALREADY:
@@ -194,8 +201,8 @@ static struct bind_ops bind_ops_of(struct job *j)
 {
 	return (struct bind_ops){
 		.sr = j->ops->sr,
-		.unbind_timeout_ms = j->ops->opts->unbind_timeout_ms,
-		.bind_timeout_ms = j->ops->opts->bind_timeout_ms,
+		.unbind_timeout_ms = j->opts->unbind_timeout_ms,
+		.bind_timeout_ms = j->opts->bind_timeout_ms,
 		.note = bind_note,
 		.data = j,
 	};
@@ -520,7 +527,7 @@ static int check_holders(struct job *j)
 			       "that VM first", j->groups[-1 - owner[x]], list);
 			return -EBUSY;
 		}
-		if (j->ops->opts->holders_refuse) {
+		if (j->opts->holders_refuse) {
 			ERR(j, "refusing: %s is in use on the host by %s: stop them (display manager, "
 			       "nvidia-persistenced, compute jobs) or set holders = warn",
 			    j->mem[owner[x]].info.name, list);
@@ -571,7 +578,7 @@ static int check_sriov(struct job *j)
  * initialised without an open file: by nvidia-persistenced, or by persistence mode. */
 static int check_nvidia(struct job *j)
 {
-	const struct hook_opts *o = j->ops->opts;
+	const struct hook_opts *o = j->opts;
 	pid_t pid;
 
 	for (int i = 0; i < j->nmem; i++) {
@@ -618,7 +625,7 @@ static int check_nvidia(struct job *j)
  * the state file. */
 static int plan_reset(struct job *j)
 {
-	const char *want = j->ops->opts->reset_method;
+	const char *want = j->opts->reset_method;
 
 	if (!*want)
 		return 0;
@@ -860,7 +867,7 @@ static int prove_group(struct job *j, const struct unit *u)
 	const char *names[MAX_MEMBERS];
 	char node[SR_PATH_MAX], list[512] = "";
 	struct vfio_report rep;
-	uint64_t deadline = now_ms() + j->ops->opts->bind_timeout_ms;
+	uint64_t deadline = now_ms() + j->opts->bind_timeout_ms;
 	unsigned step = 0;
 	int n = 0, r;
 	size_t off = 0;
@@ -933,13 +940,13 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 	case BIND_STEP_PROBE:
 		if (r == -ETIMEDOUT)
 			ERR(j, "%s: drivers_probe did not return within %lu ms (a driver still holds "
-			       "the device)", name, j->ops->opts->unbind_timeout_ms);
+			       "the device)", name, j->opts->unbind_timeout_ms);
 		else
 			ERR(j, "%s: drivers_probe failed: %s", name, strerror(-r));
 		break;
 	case BIND_STEP_VERIFY:
 		ERR(j, "%s: %s did not take it back within %lu ms (now: %s); see dmesg", name, driver,
-		    j->ops->opts->bind_timeout_ms, or_none(d.now));
+		    j->opts->bind_timeout_ms, or_none(d.now));
 		break;
 	default:
 		break; /* its driver could not be read: nothing was changed */
@@ -951,7 +958,7 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
  * one again (the kernel may have done it already: a primary card takes the consoles back). */
 static void restore_con2fb(struct job *j, const char *home, uint64_t mask)
 {
-	uint64_t deadline = now_ms() + j->ops->opts->bind_timeout_ms, done;
+	uint64_t deadline = now_ms() + j->opts->bind_timeout_ms, done;
 	unsigned step = 0;
 	char ttys[128];
 	int fb, r;
@@ -965,7 +972,7 @@ static void restore_con2fb(struct job *j, const char *home, uint64_t mask)
 	if (fb < 0) {
 		if (!j->ops->dry_run)
 			WARN(j, "consoles %s stay where they are: %s has no framebuffer after %lu ms "
-				"(its driver brings none back)", ttys, home, j->ops->opts->bind_timeout_ms);
+				"(its driver brings none back)", ttys, home, j->opts->bind_timeout_ms);
 		return;
 	}
 	r = console_con2fb_move(j->ops->sr, mask, fb, &done);
@@ -1022,7 +1029,7 @@ static int restore_consoles(struct job *j, const char (*fbs)[64], const char (*d
 /* systemctl stop, then wait (with the unbind deadline) until the daemon has gone. */
 static int stop_persistenced(struct job *j)
 {
-	uint64_t deadline = now_ms() + j->ops->opts->unbind_timeout_ms;
+	uint64_t deadline = now_ms() + j->opts->unbind_timeout_ms;
 	unsigned step = 0;
 	pid_t pid;
 	int r;
@@ -1071,7 +1078,7 @@ static int start_persistenced(struct job *j)
 
 static int set_resets(struct job *j)
 {
-	const char *want = j->ops->opts->reset_method;
+	const char *want = j->opts->reset_method;
 
 	for (int i = 0; i < j->nmem; i++) {
 		const char *name = j->mem[i].info.name;
@@ -1563,7 +1570,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 	for (int i = 0; i < s->ndevs; i++)
 		if ((r = lock_one(j, s->devs[i].name, true)) < 0)
 			goto out;
-	if (!ops->opts->return_on_stop) {
+	if (!j->opts->return_on_stop) {
 		INFO(j, "return_on_stop = no: devices of VM %d stay on vfio-pci", vmid);
 		nkept = s->ndevs = 0; /* they stay, by choice: nothing to give back */
 		r = release_resets(j, s, 0, left, sizeof(left));
@@ -1574,7 +1581,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		unit_add(j, s->devs[i].group, i);
 	/* QEMU may still be going away (a killed VM): wait for the groups, with the deadline */
 	if (!ops->dry_run)
-		wait_units_closed(j, ops->opts->release_timeout_ms);
+		wait_units_closed(j, j->opts->release_timeout_ms);
 	run_units(j, release_unit); /* every group at the same time; results in j->undo[] */
 	for (int i = 0; i < s->ndevs; i++) {
 		const struct state_dev d = s->devs[i];

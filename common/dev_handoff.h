@@ -56,7 +56,10 @@ void handoff_logf(const struct handoff_ops *ops, enum ho_level lvl, const char *
 
 struct handoff_ops {
 	const struct sysroot *sr;
-	const struct hook_opts *opts;
+	/* The configuration: each job takes the options of the VM it handles from it (its
+	 * [vm:N] section, else [hook]), whoever runs it: the VM's own hook, another VM's
+	 * pre-start reconciling it, the watcher, release, release --stale. */
+	const struct pgp_config *cfg;
 	const char *node; /* Proxmox node name, for mapping= entries */
 	bool dry_run;     /* plan and check, log what would be written, change nothing */
 	void (*log)(void *ud, enum ho_level level, const char *msg);
@@ -83,6 +86,8 @@ int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t
 int handoff_vm_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, char *err,
 		    size_t errsize);
 int handoff_prepare(const struct handoff_ops *ops, int vmid);
+/* The options a job for VMID uses (config_hook_opts of ops->cfg). */
+const struct hook_opts *handoff_opts(const struct handoff_ops *ops, int vmid);
 int handoff_release(const struct handoff_ops *ops, int vmid);
 
 #endif

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cfg_ini.h"
 #include "dev_bind.h"
 #include "dev_lock.h"
 #include "fakekernel.h"
@@ -52,10 +53,10 @@ static const char *base_spec =
 	"file /etc/pve/qemu-server/100.conf bios: ovmf\\nhostpci0: 0000:02:00,pcie=1,x-vga=1\n"
 	"file /etc/pve/qemu-server/101.conf hostpci0: 0000:00:1f.2\n";
 
-static struct hook_opts opts = {
+static struct pgp_config cfg = { .hook = {
 	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
 	.return_on_stop = true, .holders_refuse = true,
-};
+} };
 
 struct world {
 	struct sysroot sr;
@@ -83,7 +84,7 @@ static struct world *world(const char *extra)
 		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
 	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
 	fk_init(&w.k, test_tmpdir(), &w.sr);
-	w.ops = (struct handoff_ops){ .sr = &w.sr, .opts = &opts, .node = "pve", .log = capture_log,
+	w.ops = (struct handoff_ops){ .sr = &w.sr, .cfg = &cfg, .node = "pve", .log = capture_log,
 				      .ud = &w.cap, .prove = fk_prove,
 				      .left_changed = &w.left_changed };
 	return &w;
@@ -495,9 +496,9 @@ TEST(unbind_that_hangs_times_out)
 	snprintf(fifo, sizeof(fifo), "%s/sys/bus/pci/drivers/nouveau/unbind", test_tmpdir());
 	CHECK_INT(unlink(fifo), 0);
 	CHECK_INT(mkfifo(fifo, 0600), 0);
-	opts.unbind_timeout_ms = 200;
+	cfg.hook.unbind_timeout_ms = 200;
 	CHECK(handoff_prepare(&w->ops, 100) < 0);
-	opts.unbind_timeout_ms = 1000;
+	cfg.hook.unbind_timeout_ms = 1000;
 	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: nouveau did not let go within 200 ms");
 	CHECK_STR(fk_override(&w->k, GPU), "vfio-pci"); /* left alone while nouveau hangs */
 	CHECK_STR(fk_override(&w->k, AUDIO), "");       /* rolled back */
@@ -528,9 +529,9 @@ TEST(stuck_unbind_child_holds_no_device_lock)
 	snprintf(fifo, sizeof(fifo), "%s/sys/bus/pci/drivers/nouveau/unbind", test_tmpdir());
 	CHECK_INT(unlink(fifo), 0);
 	CHECK_INT(mkfifo(fifo, 0600), 0);
-	opts.unbind_timeout_ms = 200;
+	cfg.hook.unbind_timeout_ms = 200;
 	CHECK(handoff_prepare(&w->ops, 100) < 0);
-	opts.unbind_timeout_ms = 1000;
+	cfg.hook.unbind_timeout_ms = 1000;
 	/* not undone: the driver still has the device; the state file stays for release */
 	CHECK(w->left_changed);
 	CHECK_CONTAINS(w->cap.text, "E: still changed: 0000:02:00.0: nouveau has not let go (its "
@@ -1036,6 +1037,80 @@ TEST(release_stale_leaves_a_running_vm_alone)
 	CHECK_STR(w->k.log, "");
 	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
 	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+}
+
+/* ---- per-VM options: a job takes them from its own VM's [vm:N] section ----------------- */
+
+/* The configuration INI, for the world's handoffs from now on. */
+static void use_config(struct world *w, const char *ini)
+{
+	static struct pgp_config c;
+	char err[256];
+
+	CHECK_INT(config_parse(ini, "test.ini", &c, err, sizeof(err)), 0);
+	w->ops.cfg = &c;
+}
+
+/* VM 200's pre-start reconciles VM 100's stale state with VM 100's options: [vm:200]
+ * return_on_stop = no is VM 200's choice; VM 100's devices come back (and its state file,
+ * the only record of its drivers, goes only then). */
+TEST(reconcile_uses_the_reconciled_vms_options)
+{
+	struct world *w = pve_world();
+	char snap[512];
+
+	use_config(w, "[hook]\nbind_timeout = 100ms\nrelease_timeout = 100ms\n"
+		      "[vm:200]\nreturn_on_stop = no\n");
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 200), 0); /* what VM 200's pre-start does first */
+	CHECK_CONTAINS(w->cap.text, "VM 100 is not running: giving its devices back\n");
+	CHECK(!strstr(w->cap.text, "return_on_stop"));
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+/* release --stale keeps what [vm:100] return_on_stop = no says to keep, in one line. */
+TEST(release_stale_keeps_a_vm_with_return_on_stop_no)
+{
+	struct world *w = pve_world();
+
+	use_config(w, "[hook]\nbind_timeout = 100ms\nrelease_timeout = 100ms\n"
+		      "[vm:100]\nreturn_on_stop = no\n");
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0); /* the timer's release --stale: [hook] */
+	CHECK_STR(w->cap.text, "return_on_stop = no: devices of VM 100 stay on vfio-pci\n");
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+	CHECK_STR(fk_driver(&w->k, AUDIO), "vfio-pci");
+	CHECK_STR(w->k.log, "");
+}
+
+/* A per-VM unbind_timeout is used when another VM reconciles it: VM 100's give back waits
+ * its own 200 ms for a probe that hangs, not [hook]'s or VM 200's. */
+TEST(reconcile_uses_the_reconciled_vms_unbind_timeout)
+{
+	struct world *w = pve_world();
+	char fifo[600];
+	int fd;
+
+	use_config(w, "[hook]\nunbind_timeout = 5s\nbind_timeout = 100ms\n"
+		      "release_timeout = 100ms\n[vm:100]\nunbind_timeout = 200ms\n"
+		      "[vm:200]\nunbind_timeout = 3s\n");
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	/* from now on a probe hangs (a driver still holds the device lock) */
+	snprintf(fifo, sizeof(fifo), "%s/sys/bus/pci/drivers_probe", test_tmpdir());
+	CHECK_INT(unlink(fifo), 0);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	reset_log(w);
+	CHECK(reconcile_all(&w->ops, 200) < 0);
+	CHECK_CONTAINS(w->cap.text, "E: 0000:02:00.0: drivers_probe did not return within 200 ms");
+	CHECK(exists("/run/pve-gpu-passthrough/100.state")); /* for the release that finishes */
+	/* let the blocked probes go */
+	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK(child_wrote(fd));
+	close(fd);
 }
 
 TEST(release_stale_leaves_a_starting_vm_alone)

@@ -100,7 +100,7 @@ static int fake_run(void *data, const char *const *argv, char *out, size_t outsi
 
 static const struct quirks_exec fake_exec = { .run = fake_run, .data = &run_log };
 
-static struct hook_opts opts;
+static struct pgp_config cfg;
 
 struct world {
 	struct sysroot sr;
@@ -122,7 +122,7 @@ static struct world *world(const char *extra)
 	CHECK_INT(system(cmd), 0);
 	memset(&w, 0, sizeof(w));
 	memset(&run_log, 0, sizeof(run_log));
-	opts = (struct hook_opts){ .unbind_timeout_ms = 1000, .bind_timeout_ms = 100,
+	cfg.hook = (struct hook_opts){ .unbind_timeout_ms = 1000, .bind_timeout_ms = 100,
 				   .release_timeout_ms = 100, .return_on_stop = true,
 				   .holders_refuse = true };
 	snprintf(spec, sizeof(spec), "%s%s", base_spec, extra ? extra : "");
@@ -130,7 +130,7 @@ static struct world *world(const char *extra)
 		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
 	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
 	fk_init(&w.k, test_tmpdir(), &w.sr);
-	w.ops = (struct handoff_ops){ .sr = &w.sr, .opts = &opts, .node = "pve", .log = capture_log,
+	w.ops = (struct handoff_ops){ .sr = &w.sr, .cfg = &cfg, .node = "pve", .log = capture_log,
 				      .ud = &w.cap, .prove = fk_prove, .exec = &fake_exec,
 				      .left_changed = &w.left_changed };
 	return &w;
@@ -234,7 +234,7 @@ TEST(reset_method_set_for_the_vm_and_put_back)
 	struct world *w = world(NULL);
 	char buf[4096];
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	CHECK_INT(handoff_prepare(&w->ops, 203), 0);
 	CHECK_STR(reset_method(w, AMD), "device_specific");
 	CHECK_STR(fk_driver(&w->k, AMD), "vfio-pci");
@@ -259,7 +259,7 @@ TEST(reset_method_refused_by_the_kernel_rolls_back)
 {
 	struct world *w = world(NULL);
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	fk_fail(&w->k, "reset_method", 1, -EINVAL);
 	CHECK(handoff_prepare(&w->ops, 203) < 0);
 	CHECK_CONTAINS(w->cap.text, "E: " AMD ": the kernel refuses reset_method 'device_specific' "
@@ -274,7 +274,7 @@ TEST(reset_method_rollback_after_a_later_failure)
 {
 	struct world *w = world(NULL);
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	w->k.vfio_refuses = true;
 	CHECK(handoff_prepare(&w->ops, 203) < 0);
 	CHECK_STR(reset_method(w, AMD), "bus");
@@ -289,7 +289,7 @@ TEST(reset_method_restore_failing_in_rollback_is_left_changed)
 	struct world *w = world(NULL);
 	char buf[4096];
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	w->k.vfio_refuses = true;
 	fk_fail(&w->k, "reset_method", 2, -EIO); /* the first is the set, the second the undo */
 	CHECK(handoff_prepare(&w->ops, 203) < 0);
@@ -316,7 +316,7 @@ TEST(reset_method_restore_failing_at_post_stop_is_kept)
 	struct world *w = world(NULL);
 	char buf[4096];
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	CHECK_INT(handoff_prepare(&w->ops, 203), 0);
 	fk_fail(&w->k, "reset_method", 1, -EIO);
 	reset_log(w);
@@ -341,7 +341,7 @@ TEST(reset_method_killed_after_the_write_post_stop_restores)
 	int status;
 	pid_t pid;
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -368,7 +368,7 @@ TEST(reset_method_needs_the_attribute)
 {
 	struct world *w = world("rm " DEVS AMD "/reset_method\n");
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	CHECK(handoff_prepare(&w->ops, 203) < 0);
 	CHECK_CONTAINS(w->cap.text, "E: refusing: reset_method = device_specific is set for VM 203, "
 				    "but " AMD " has no reset_method attribute");
@@ -463,7 +463,7 @@ TEST(nvidia_persistenced_stopped_for_the_vm_and_started_after)
 	struct world *w = world(DAEMON);
 	char buf[4096];
 
-	opts.persistenced_stop = true;
+	cfg.hook.persistenced_stop = true;
 	CHECK_INT(handoff_prepare(&w->ops, 202), 0);
 	CHECK_STR(run_log.log, "/usr/bin/systemctl stop nvidia-persistenced.service\n");
 	CHECK_STR(fk_driver(&w->k, NV), "vfio-pci");
@@ -488,7 +488,7 @@ TEST(nvidia_persistenced_killed_midway_post_stop_starts_it)
 	int status;
 	pid_t pid;
 
-	opts.persistenced_stop = true;
+	cfg.hook.persistenced_stop = true;
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -517,7 +517,7 @@ TEST(nvidia_persistenced_restart_failing_is_left_changed)
 	struct world *w = world(DAEMON);
 	char buf[4096];
 
-	opts.persistenced_stop = true;
+	cfg.hook.persistenced_stop = true;
 	run_log.start_status = 1;
 	w->k.vfio_refuses = true;
 	CHECK(handoff_prepare(&w->ops, 202) < 0);
@@ -545,7 +545,7 @@ TEST(nvidia_persistenced_that_stays_is_a_rollback)
 {
 	struct world *w = world(DAEMON);
 
-	opts.persistenced_stop = true;
+	cfg.hook.persistenced_stop = true;
 	run_log.daemon_ignores_stop = true;
 	CHECK(handoff_prepare(&w->ops, 202) < 0);
 	CHECK_CONTAINS(w->cap.text, "E: nvidia-persistenced (pid 4242) is still running after "
@@ -560,7 +560,7 @@ TEST(nvidia_persistenced_dry_run_runs_nothing)
 {
 	struct world *w = world(DAEMON);
 
-	opts.persistenced_stop = true;
+	cfg.hook.persistenced_stop = true;
 	w->ops.dry_run = true;
 	CHECK_INT(handoff_prepare(&w->ops, 202), 0);
 	CHECK_STR(run_log.log, "");
