@@ -28,8 +28,14 @@
  * release (post-stop), from the state file only (the config may have changed): wait until no
  * process holds the groups (one /proc scan per round for all), then every group at the same
  * time, per device: remove Proxmox's dynamic id, restore the override, unbind from vfio-pci,
- * re-probe and verify the original driver; put the reset_methods back; rebind framebuffers
- * and consoles; start nvidia-persistenced again if it was stopped; remove the state file.
+ * re-probe and verify the original driver; rebind framebuffers and consoles; put the
+ * reset_methods back; start nvidia-persistenced again if it was stopped; remove the state
+ * file, or keep in it what could not be given back (named in one "still changed" line).
+ *
+ * Steps 3-5 and release are a table of steps, one file each (dev_ho.h): nvidia-persistenced,
+ * reset_method, the console, the bind; prepare runs it forward (the rollback in reverse),
+ * release in reverse. Each job takes its options from its own VM's [vm:N] section (else
+ * [hook]), whoever runs it.
  *
  * Every sysfs write passes the job's write point in front of the caller's root (a dry run
  * refuses them there and logs each as "would write"). Library code: it never prints; every
