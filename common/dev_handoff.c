@@ -559,7 +559,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 	r = left.first;
 	if (!ops->dry_run) {
 		/* kept while anything in it is still to give back */
-		bool keep = s->ndevs || s->nresets || s->persistenced;
+		bool keep = s->ndevs || s->nresets || s->persistenced || s->nrecs;
 		int e = keep ? state_save(ops->sr, s) : state_remove(ops->sr, vmid);
 
 		if (e < 0) {

@@ -270,6 +270,39 @@ TEST(simple_framebuffer_fate_by_class)
 	sr_close(&sr);
 }
 
+/* The keyed records a handoff step keeps in the state file: added, read back, dropped, kept
+ * through the text form; a key or value the file cannot hold is refused. */
+TEST(state_keyed_records)
+{
+	static struct handoff_state s, t;
+	char buf[4096];
+
+	s.vmid = 100;
+	CHECK_INT(state_rec_add(&s, "health", "0000:02:00.0 ok"), 0);
+	CHECK_INT(state_rec_add(&s, "ct_stopped", "105"), 0);
+	CHECK_INT(state_rec_add(&s, "ct_stopped", "106"), 0);
+	CHECK_INT(state_rec_add(&s, "Bad", "x"), -EINVAL);
+	CHECK_INT(state_rec_add(&s, "9x", "x"), -EINVAL);
+	CHECK_INT(state_rec_add(&s, "k", ""), -EINVAL);
+	CHECK_INT(state_rec_add(&s, "k", "two  spaces"), -EINVAL);
+	CHECK_INT(state_rec_add(&s, "k", "tab\there"), -EINVAL);
+	CHECK_INT(state_rec_add(&s, "k", " lead"), -EINVAL);
+	CHECK(state_format(&s, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "pve-gpu-passthrough-state 1\nvmid 100\nrec health 0000:02:00.0 ok\n"
+		       "rec ct_stopped 105\nrec ct_stopped 106\n");
+	CHECK_INT(state_parse(buf, &t), 0);
+	CHECK_STR(state_rec_get(&t, "ct_stopped", 1), "106");
+	CHECK_STR(state_rec_get(&t, "health", 0), "0000:02:00.0 ok");
+	CHECK(!state_rec_get(&t, "health", 1));
+	state_rec_drop(&t, "ct_stopped");
+	CHECK_INT(t.nrecs, 1);
+	CHECK(!state_rec_get(&t, "ct_stopped", 0));
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 1\nvmid 100\nrec A b\n", &t), -EINVAL);
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 1\nvmid 100\nrec a  b\n", &t), -EINVAL);
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 1\nvmid 100\nrec a\n", &t), -EINVAL);
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 1\nvmid 100\nrec a b \n", &t), -EINVAL);
+}
+
 TEST(state_roundtrip_and_hostile_text)
 {
 	struct handoff_state s = { .vmid = 100, .ndevs = 2, .nvtcons = 1, .vtcons = { 1 }, .nfbs = 1 };
