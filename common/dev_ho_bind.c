@@ -328,7 +328,7 @@ static void left_device(struct job *j, struct ho_left *left, int err, const char
 }
 
 /* A group's part of the rollback: what the engine did to its devices, last first. Each
- * device's result goes to j->undo[] (rollback() reads them in order, after every group). A
+ * device's result goes to j->undo[] (bind_undo reads them in order, after every group). A
  * device whose unbind never returned is left alone: its old driver is inside remove() with
  * the device lock held, and kernels before 6.19 take that lock to read or write
  * driver_override too, so it is not touched at all until the driver lets go. */

@@ -225,16 +225,22 @@ static int restore_consoles(struct job *j, const struct handoff_state *s)
 	return first;
 }
 
-/* The records of what this job has released so far (into S, empty). */
-static void console_done(const struct job *j, struct handoff_state *s)
+/* Adds the first NVT of the planned vtcons and NFB of its framebuffers to S's records. */
+static void console_records(const struct job *j, struct handoff_state *s, int nvt, int nfb)
 {
-	for (int i = 0; i < j->vt_done && s->nvtcons < STATE_MAX_CONS; i++)
+	for (int i = 0; i < nvt && s->nvtcons < STATE_MAX_CONS; i++)
 		s->vtcons[s->nvtcons++] = j->con.vtcons[i];
-	for (int i = 0; i < j->fb_done && s->nfbs < STATE_MAX_CONS; i++) {
+	for (int i = 0; i < nfb && s->nfbs < STATE_MAX_CONS; i++) {
 		strcpy(s->fbs[s->nfbs], j->con.fbs[i]);
 		strcpy(s->fb_drivers[s->nfbs], j->con.fb_drivers[i]);
 		s->nfbs++;
 	}
+}
+
+/* The records of what this job has released so far (into S, empty). */
+static void console_done(const struct job *j, struct handoff_state *s)
+{
+	console_records(j, s, j->vt_done, j->fb_done);
 	str_copy(s->con_home, sizeof(s->con_home), j->con.move_from);
 	s->con_mask = j->con_moved;
 }
@@ -257,13 +263,7 @@ static void console_undo(struct job *j, struct ho_left *left)
 
 static int console_save(struct job *j, struct handoff_state *s)
 {
-	for (int i = 0; i < j->con.nvtcons && s->nvtcons < STATE_MAX_CONS; i++)
-		s->vtcons[s->nvtcons++] = j->con.vtcons[i];
-	for (int i = 0; i < j->con.nfbs && s->nfbs < STATE_MAX_CONS; i++) {
-		strcpy(s->fbs[s->nfbs], j->con.fbs[i]);
-		strcpy(s->fb_drivers[s->nfbs], j->con.fb_drivers[i]);
-		s->nfbs++;
-	}
+	console_records(j, s, j->con.nvtcons, j->con.nfbs);
 	if (j->vgacon[0] && !s->vgacon[0])
 		str_copy(s->vgacon, sizeof(s->vgacon), j->vgacon);
 	if (j->con.move_mask && !s->con_mask) {
