@@ -551,7 +551,11 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 	stay = !j->opts->return_on_stop;
 	if (stay) {
 		INFO(j, "return_on_stop = no: devices of VM %d stay on vfio-pci", vmid);
-		s->ndevs = 0; /* they stay, by choice: nothing to give back */
+		/* they stay, by choice: nothing to give back, and no console comes back to them
+		 * later (only a record that fails below keeps the file) */
+		s->ndevs = s->nvtcons = s->nfbs = 0;
+		s->con_mask = 0;
+		s->con_home[0] = s->vgacon[0] = '\0';
 	}
 	for (int k = NSTEPS - 1; k >= 0; k--)
 		if (!stay || !ho_steps[k]->with_devices)
