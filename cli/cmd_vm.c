@@ -124,7 +124,7 @@ static int run(struct cli_globals *g, int argc, char **argv, bool prepare)
 	pve_node_name(g->node, node, sizeof(node));
 	struct handoff_ops ops = {
 		.sr = &g->root,
-		.opts = config_hook_opts(&cfg, vmid),
+		.cfg = &cfg,
 		.node = node,
 		.dry_run = dry,
 		.log = print_line,

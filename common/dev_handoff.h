@@ -28,8 +28,14 @@
  * release (post-stop), from the state file only (the config may have changed): wait until no
  * process holds the groups (one /proc scan per round for all), then every group at the same
  * time, per device: remove Proxmox's dynamic id, restore the override, unbind from vfio-pci,
- * re-probe and verify the original driver; put the reset_methods back; rebind framebuffers
- * and consoles; start nvidia-persistenced again if it was stopped; remove the state file.
+ * re-probe and verify the original driver; rebind framebuffers and consoles; put the
+ * reset_methods back; start nvidia-persistenced again if it was stopped; remove the state
+ * file, or keep in it what could not be given back (named in one "still changed" line).
+ *
+ * Steps 3-5 and release are a table of steps, one file each (dev_ho.h): nvidia-persistenced,
+ * reset_method, the console, the bind; prepare runs it forward (the rollback in reverse),
+ * release in reverse. Each job takes its options from its own VM's [vm:N] section (else
+ * [hook]), whoever runs it.
  *
  * Every sysfs write passes the job's write point in front of the caller's root (a dry run
  * refuses them there and logs each as "would write"). Library code: it never prints; every
@@ -56,7 +62,10 @@ void handoff_logf(const struct handoff_ops *ops, enum ho_level lvl, const char *
 
 struct handoff_ops {
 	const struct sysroot *sr;
-	const struct hook_opts *opts;
+	/* The configuration: each job takes the options of the VM it handles from it (its
+	 * [vm:N] section, else [hook]), whoever runs it: the VM's own hook, another VM's
+	 * pre-start reconciling it, the watcher, release, release --stale. */
+	const struct pgp_config *cfg;
 	const char *node; /* Proxmox node name, for mapping= entries */
 	bool dry_run;     /* plan and check, log what would be written, change nothing */
 	void (*log)(void *ud, enum ho_level level, const char *msg);
@@ -83,6 +92,8 @@ int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t
 int handoff_vm_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, char *err,
 		    size_t errsize);
 int handoff_prepare(const struct handoff_ops *ops, int vmid);
+/* The options a job for VMID uses (config_hook_opts of ops->cfg). */
+const struct hook_opts *handoff_opts(const struct handoff_ops *ops, int vmid);
 int handoff_release(const struct handoff_ops *ops, int vmid);
 
 #endif

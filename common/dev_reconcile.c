@@ -177,7 +177,10 @@ int reconcile_vm(const struct handoff_ops *ops, int vmid, unsigned long wait_ms)
 		handoff_logf(ops, HO_ERROR, "VM %d: cannot tell whether it runs: %s; not reconciling", vmid,
 		    strerror(-r));
 	} else {
-		handoff_logf(ops, HO_INFO, "VM %d is not running: giving its devices back", vmid);
+		/* with VMID's own options (return_on_stop = no: the release says they stay) */
+		if (handoff_opts(ops, vmid)->return_on_stop)
+			handoff_logf(ops, HO_INFO, "VM %d is not running: giving its devices back",
+				     vmid);
 		r = handoff_release(ops, vmid);
 	}
 	close(lock);

@@ -8,6 +8,7 @@
  *   vgacon 0000:01:00.0                    (its VGA text console went with vfio-pci)
  *   reset 0000:01:00.0 flr,bus       (reset_method as it was, words joined by ',')
  *   persistenced 1                   (nvidia-persistenced was stopped)
+ *   rec KEY VALUE                    (a keyed record of a handoff step: dev_state.h)
  * "-" stands for an empty value. The parser is strict: the file is ours, but /run is shared
  * with everything running as root, so anything unexpected is an error, never a guess.
  * Every name read back becomes part of a sysfs path or a value written there, so each is
@@ -71,6 +72,8 @@ int state_format(const struct handoff_state *s, char *buf, size_t size)
 	}
 	if (s->persistenced)
 		OUT("persistenced 1\n");
+	for (int i = 0; i < s->nrecs; i++)
+		OUT("rec %s %s\n", s->recs[i].key, s->recs[i].value);
 #undef OUT
 	return (int)off;
 }
@@ -185,6 +188,62 @@ static int parse_reset(char *p, struct handoff_state *s)
 	return 0;
 }
 
+static bool rec_key_valid(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n == 0 || n >= STATE_KEY_MAX || !islower((unsigned char)k[0]))
+		return false;
+	for (; *k; k++)
+		if (!islower((unsigned char)*k) && !isdigit((unsigned char)*k) && *k != '_')
+			return false;
+	return true;
+}
+
+/* Printable words, one space between two, none at either end. */
+static bool rec_value_valid(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= STATE_VALUE_MAX || v[0] == ' ' || v[n - 1] == ' ')
+		return false;
+	for (const char *c = v; *c; c++)
+		if (*c == ' ' ? c[1] == ' ' : !isgraph((unsigned char)*c))
+			return false;
+	return true;
+}
+
+int state_rec_add(struct handoff_state *s, const char *key, const char *value)
+{
+	if (!rec_key_valid(key) || !rec_value_valid(value))
+		return -EINVAL;
+	if (s->nrecs >= STATE_MAX_RECS)
+		return -E2BIG;
+	strcpy(s->recs[s->nrecs].key, key);
+	strcpy(s->recs[s->nrecs].value, value);
+	s->nrecs++;
+	return 0;
+}
+
+const char *state_rec_get(const struct handoff_state *s, const char *key, int nth)
+{
+	for (int i = 0; i < s->nrecs; i++)
+		if (!strcmp(s->recs[i].key, key) && nth-- == 0)
+			return s->recs[i].value;
+	return NULL;
+}
+
+void state_rec_drop(struct handoff_state *s, const char *key)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->nrecs; i++)
+		if (strcmp(s->recs[i].key, key))
+			s->recs[n++] = s->recs[i];
+	memset(&s->recs[n], 0, sizeof(s->recs[0]) * (size_t)(s->nrecs - n));
+	s->nrecs = n;
+}
+
 /* One line of the file; *HEADER and *HAVE_VMID carry what earlier lines had. */
 static int parse_line(char *line, struct handoff_state *s, bool *header, bool *have_vmid)
 {
@@ -251,6 +310,12 @@ static int parse_line(char *line, struct handoff_state *s, bool *header, bool *h
 		if (s->persistenced || word_num(&p, 1, &v) < 0 || v != 1 || *p)
 			return -EINVAL;
 		s->persistenced = true;
+	} else if (!strcmp(kw, "rec")) {
+		char key[STATE_KEY_MAX];
+
+		if (word(&p, key, sizeof(key)) < 0 || *p != ' ' ||
+		    state_rec_add(s, key, p + 1) < 0)
+			return -EINVAL;
 	} else {
 		return -EINVAL;
 	}

@@ -14,6 +14,18 @@
 #define STATE_DIR "/run/pve-gpu-passthrough"
 #define STATE_MAX_DEVS 32
 #define STATE_MAX_CONS 16
+#define STATE_MAX_RECS 16
+#define STATE_KEY_MAX 24
+#define STATE_VALUE_MAX 160
+
+/* A keyed record ("rec KEY VALUE" in the file): how a handoff step (dev_ho.h) keeps what it
+ * must give back without a field of its own here. KEY: a lower-case word ([a-z0-9_], a letter
+ * first); VALUE: printable words separated by single spaces. The step that reads it back
+ * treats it as hostile input (the file is in /run, shared with everything running as root). */
+struct state_rec {
+	char key[STATE_KEY_MAX];
+	char value[STATE_VALUE_MAX];
+};
 
 struct state_dev {
 	char name[PCI_ADDR_LEN];
@@ -46,6 +58,9 @@ struct handoff_state {
 		char method[128]; /* as it was ("" : reset was off) */
 	} resets[STATE_MAX_DEVS];
 	bool persistenced; /* nvidia-persistenced was stopped for the handoff: start it again */
+	/* the keyed records, in the order they were added */
+	int nrecs;
+	struct state_rec recs[STATE_MAX_RECS];
 };
 
 /* Text form (for the file, tests and fuzzing). state_parse refuses (-EINVAL) any name that
@@ -67,5 +82,13 @@ int state_owner(const struct sysroot *sr, const char *name, int vmid);
 int state_owners(const struct sysroot *sr, const char *const *names, int n, int vmid,
 		 int *owners);
 const struct state_dev *state_find(const struct handoff_state *s, const char *name);
+
+/* Adds the record KEY VALUE (a key may have several). 0, -EINVAL (a key or value the file
+ * cannot hold, as above), -E2BIG (full). */
+int state_rec_add(struct handoff_state *s, const char *key, const char *value);
+/* The value of the Nth (from 0) record named KEY, NULL when there is none. */
+const char *state_rec_get(const struct handoff_state *s, const char *key, int nth);
+/* Removes every record named KEY. */
+void state_rec_drop(struct handoff_state *s, const char *key);
 
 #endif

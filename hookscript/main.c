@@ -213,7 +213,7 @@ int main(int argc, char **argv)
 	pve_node_name(node_arg, node, sizeof(node));
 	struct handoff_ops ops = {
 		.sr = &sr,
-		.opts = config_hook_opts(&cfg, lg.vmid),
+		.cfg = &cfg,
 		.node = node,
 		.dry_run = dry_run,
 		.log = log_line,

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cfg_ini.h"
 #include "dev_bind.h"
 #include "dev_lock.h"
 #include "fakekernel.h"
@@ -24,6 +25,7 @@
 #include "harness.h"
 #include "testlib.h"
 #include "dev_reconcile.h"
+#include "dev_state.h"
 #include "util.h"
 
 #define GPU "0000:02:00.0"
@@ -52,10 +54,10 @@ static const char *base_spec =
 	"file /etc/pve/qemu-server/100.conf bios: ovmf\\nhostpci0: 0000:02:00,pcie=1,x-vga=1\n"
 	"file /etc/pve/qemu-server/101.conf hostpci0: 0000:00:1f.2\n";
 
-static struct hook_opts opts = {
+static struct pgp_config cfg = { .hook = {
 	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
 	.return_on_stop = true, .holders_refuse = true,
-};
+} };
 
 struct world {
 	struct sysroot sr;
@@ -83,11 +85,13 @@ static struct world *world(const char *extra)
 		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
 	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
 	fk_init(&w.k, test_tmpdir(), &w.sr);
-	w.ops = (struct handoff_ops){ .sr = &w.sr, .opts = &opts, .node = "pve", .log = capture_log,
+	w.ops = (struct handoff_ops){ .sr = &w.sr, .cfg = &cfg, .node = "pve", .log = capture_log,
 				      .ud = &w.cap, .prove = fk_prove,
 				      .left_changed = &w.left_changed };
 	return &w;
 }
+
+static void put_file(const char *rel, const char *data, size_t len);
 
 static void reset_log(struct world *w)
 {
@@ -332,6 +336,79 @@ TEST(release_checks_the_dynamic_id_removal)
 	CHECK_STR(snap, host_before);
 }
 
+/* A state file as the handoff before its step table wrote it (every record kind, written by
+ * hand here, not by state_format): it still loads, formats back to the same text, and a
+ * release from it gives the devices and the console back. */
+TEST(state_file_in_todays_format_still_loads)
+{
+	static const char *full =
+		"pve-gpu-passthrough-state 1\n"
+		"vmid 100\n"
+		"device 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\n"
+		"device 0000:02:00.1 group 29 id 10de:0e1b driver snd_hda_intel override - vfio 0\n"
+		"vtcon 1\n"
+		"fb efi-framebuffer.0 efi-framebuffer\n"
+		"con2fb 0000:02:00.0 3\n"
+		"vgacon 0000:02:00.0\n"
+		"reset 0000:02:00.0 flr,bus\n"
+		"persistenced 1\n";
+	static const char *ours =
+		"pve-gpu-passthrough-state 1\n"
+		"vmid 100\n"
+		"device 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\n"
+		"device 0000:02:00.1 group 29 id 10de:0e1b driver snd_hda_intel override - vfio 0\n"
+		"vtcon 1\n"
+		"fb efi-framebuffer.0 efi-framebuffer\n";
+	struct handoff_state st;
+	struct world *w = world(NULL);
+	char buf[4096], snap[512];
+
+	CHECK_INT(state_parse(full, &st), 0);
+	CHECK_INT(st.ndevs, 2);
+	CHECK_STR(st.resets[0].method, "flr bus");
+	CHECK(st.persistenced && st.con_mask == 3 && st.nvtcons == 1 && st.nfbs == 1);
+	CHECK(state_format(&st, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, full);
+	/* the release of a pre-start that wrote it */
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	put_file("/run/pve-gpu-passthrough/100.state", ours, strlen(ours));
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: vfio-pci -> nouveau\n");
+	CHECK_CONTAINS(w->cap.text, "vtcon1 (framebuffer console) restored");
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+/* A "still changed" line says what is left: a device already back on its own driver whose
+ * driver_override could not be cleared is named with that override, not as "on X, not X". */
+TEST(still_changed_names_a_driver_override_left)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	/* the audio function is back on its own driver meanwhile, its override still vfio-pci */
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/devices/" AUDIO "/driver_override", "\n"), 0);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers/vfio-pci/unbind", AUDIO), 0);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers/snd_hda_intel/bind", AUDIO), 0);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/devices/" AUDIO "/driver_override", "vfio-pci"),
+		  0);
+	fk_fail(&w->k, "driver_override", 2, -EIO); /* the release's second: the audio's */
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), -EIO);
+	CHECK_CONTAINS(w->cap.text, "E: 0000:02:00.1: cannot restore driver_override: "
+				    "Input/output error");
+	CHECK_CONTAINS(w->cap.text, "E: still changed: 0000:02:00.1 on snd_hda_intel, "
+				    "driver_override still vfio-pci; when the device is free");
+	CHECK(!strstr(w->cap.text, "on snd_hda_intel, not snd_hda_intel"));
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
 /* A state file that cannot be rewritten is an error with its path and errno. */
 TEST(release_reports_a_state_file_it_cannot_update)
 {
@@ -466,9 +543,9 @@ TEST(unbind_that_hangs_times_out)
 	snprintf(fifo, sizeof(fifo), "%s/sys/bus/pci/drivers/nouveau/unbind", test_tmpdir());
 	CHECK_INT(unlink(fifo), 0);
 	CHECK_INT(mkfifo(fifo, 0600), 0);
-	opts.unbind_timeout_ms = 200;
+	cfg.hook.unbind_timeout_ms = 200;
 	CHECK(handoff_prepare(&w->ops, 100) < 0);
-	opts.unbind_timeout_ms = 1000;
+	cfg.hook.unbind_timeout_ms = 1000;
 	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: nouveau did not let go within 200 ms");
 	CHECK_STR(fk_override(&w->k, GPU), "vfio-pci"); /* left alone while nouveau hangs */
 	CHECK_STR(fk_override(&w->k, AUDIO), "");       /* rolled back */
@@ -499,9 +576,9 @@ TEST(stuck_unbind_child_holds_no_device_lock)
 	snprintf(fifo, sizeof(fifo), "%s/sys/bus/pci/drivers/nouveau/unbind", test_tmpdir());
 	CHECK_INT(unlink(fifo), 0);
 	CHECK_INT(mkfifo(fifo, 0600), 0);
-	opts.unbind_timeout_ms = 200;
+	cfg.hook.unbind_timeout_ms = 200;
 	CHECK(handoff_prepare(&w->ops, 100) < 0);
-	opts.unbind_timeout_ms = 1000;
+	cfg.hook.unbind_timeout_ms = 1000;
 	/* not undone: the driver still has the device; the state file stays for release */
 	CHECK(w->left_changed);
 	CHECK_CONTAINS(w->cap.text, "E: still changed: 0000:02:00.0: nouveau has not let go (its "
@@ -875,28 +952,23 @@ TEST(failure_in_one_group_undoes_all)
 	CHECK_STR(snap, "1");
 }
 
-/* A group that fails stops the others before their next device (the slow second card does not
- * get its audio function moved when it sees the failure in time), and everything is undone. */
+/* A group that fails stops the others before their next device, and everything is undone.
+ * The rendezvous: the second card's GPU lets go only once the third card's group thread, whose
+ * GPU unbind failed, has ended (it marks the job failed before it ends), so the second card's
+ * thread always sees the failure before its audio function. */
 TEST(failure_stops_the_other_groups)
 {
 	struct world *w = world(three_cards);
 	char snap[512];
 
-	/* the second card's GPU lets go only once the third card's has failed */
 	w->k.slow_until_fault = true;
 	snprintf(w->k.slow_value, sizeof(w->k.slow_value), "%s", GPU2);
 	fk_fail_value(&w->k, "unbind", GPU3, -EIO);
 	CHECK(handoff_prepare(&w->ops, 104) < 0);
 	CHECK_CONTAINS(w->cap.text, "E: 0000:04:00.0: cannot unbind from nouveau: Input/output error");
-	CHECK(w->k.fault_fired);
-	/* The second card's thread wakes when the fault fires, while the third card's thread is
-	 * still on its way to mark the job failed: usually it then stops before its audio
-	 * function, but on a loaded machine it can move that one first (seen in CI). Either
-	 * way nothing is left moved. */
-	if (strstr(w->cap.text, "IOMMU group 30: stopped, another group failed"))
-		CHECK(!strstr(w->k.log, "unbind=" AUDIO2 "\n")); /* never reached */
-	else
-		CHECK_CONTAINS(w->cap.text, AUDIO2 ": vfio-pci -> snd_hda_intel");
+	CHECK(w->k.fault_fired && w->k.fault_thread_gone);
+	CHECK_CONTAINS(w->cap.text, "IOMMU group 30: stopped, another group failed");
+	CHECK(!strstr(w->k.log, "unbind=" AUDIO2 "\n")); /* never reached */
 	snapshot3(w, snap, sizeof(snap));
 	CHECK_STR(snap, host3);
 }
@@ -1012,6 +1084,80 @@ TEST(release_stale_leaves_a_running_vm_alone)
 	CHECK_STR(w->k.log, "");
 	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
 	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+}
+
+/* ---- per-VM options: a job takes them from its own VM's [vm:N] section ----------------- */
+
+/* The configuration INI, for the world's handoffs from now on. */
+static void use_config(struct world *w, const char *ini)
+{
+	static struct pgp_config c;
+	char err[256];
+
+	CHECK_INT(config_parse(ini, "test.ini", &c, err, sizeof(err)), 0);
+	w->ops.cfg = &c;
+}
+
+/* VM 200's pre-start reconciles VM 100's stale state with VM 100's options: [vm:200]
+ * return_on_stop = no is VM 200's choice; VM 100's devices come back (and its state file,
+ * the only record of its drivers, goes only then). */
+TEST(reconcile_uses_the_reconciled_vms_options)
+{
+	struct world *w = pve_world();
+	char snap[512];
+
+	use_config(w, "[hook]\nbind_timeout = 100ms\nrelease_timeout = 100ms\n"
+		      "[vm:200]\nreturn_on_stop = no\n");
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 200), 0); /* what VM 200's pre-start does first */
+	CHECK_CONTAINS(w->cap.text, "VM 100 is not running: giving its devices back\n");
+	CHECK(!strstr(w->cap.text, "return_on_stop"));
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+/* release --stale keeps what [vm:100] return_on_stop = no says to keep, in one line. */
+TEST(release_stale_keeps_a_vm_with_return_on_stop_no)
+{
+	struct world *w = pve_world();
+
+	use_config(w, "[hook]\nbind_timeout = 100ms\nrelease_timeout = 100ms\n"
+		      "[vm:100]\nreturn_on_stop = no\n");
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0); /* the timer's release --stale: [hook] */
+	CHECK_STR(w->cap.text, "return_on_stop = no: devices of VM 100 stay on vfio-pci\n");
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+	CHECK_STR(fk_driver(&w->k, AUDIO), "vfio-pci");
+	CHECK_STR(w->k.log, "");
+}
+
+/* A per-VM unbind_timeout is used when another VM reconciles it: VM 100's give back waits
+ * its own 200 ms for a probe that hangs, not [hook]'s or VM 200's. */
+TEST(reconcile_uses_the_reconciled_vms_unbind_timeout)
+{
+	struct world *w = pve_world();
+	char fifo[600];
+	int fd;
+
+	use_config(w, "[hook]\nunbind_timeout = 5s\nbind_timeout = 100ms\n"
+		      "release_timeout = 100ms\n[vm:100]\nunbind_timeout = 200ms\n"
+		      "[vm:200]\nunbind_timeout = 3s\n");
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	/* from now on a probe hangs (a driver still holds the device lock) */
+	snprintf(fifo, sizeof(fifo), "%s/sys/bus/pci/drivers_probe", test_tmpdir());
+	CHECK_INT(unlink(fifo), 0);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	reset_log(w);
+	CHECK(reconcile_all(&w->ops, 200) < 0);
+	CHECK_CONTAINS(w->cap.text, "E: 0000:02:00.0: drivers_probe did not return within 200 ms");
+	CHECK(exists("/run/pve-gpu-passthrough/100.state")); /* for the release that finishes */
+	/* let the blocked probes go */
+	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK(child_wrote(fd));
+	close(fd);
 }
 
 TEST(release_stale_leaves_a_starting_vm_alone)

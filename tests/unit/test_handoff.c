@@ -41,15 +41,15 @@ static const char *base_spec =
 	"file /etc/pve/qemu-server/101.conf hostpci0: 0000:00:1f.2\n"
 	"file /etc/pve/qemu-server/102.conf memory: 2048\\nhostpci0: 02:00.0,driver=keep\n";
 
-static struct hook_opts opts = {
+static struct pgp_config cfg = { .hook = {
 	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
 	.return_on_stop = true, .holders_refuse = true,
-};
+} };
 
 static int run(const char *extra, int vmid, bool dry, struct capture *cap, struct sysroot *sr)
 {
 	char spec[8192];
-	struct handoff_ops ops = { .sr = sr, .opts = &opts, .node = "pve", .dry_run = dry,
+	struct handoff_ops ops = { .sr = sr, .cfg = &cfg, .node = "pve", .dry_run = dry,
 				   .log = capture_log, .ud = cap };
 
 	snprintf(spec, sizeof(spec), "%s%s", base_spec, extra ? extra : "");
@@ -157,10 +157,10 @@ TEST(holders_warn_only_when_configured)
 	struct sysroot sr;
 	struct capture cap;
 
-	opts.holders_refuse = false;
+	cfg.hook.holders_refuse = false;
 	CHECK_INT(run("link /proc/4711/fd/7 /dev/dri/renderD128\nfile /proc/4711/comm ollama\n", 100,
 		      true, &cap, &sr), 0);
-	opts.holders_refuse = true;
+	cfg.hook.holders_refuse = true;
 	CHECK_CONTAINS(cap.text, "W: 0000:02:00.0 is in use on the host by 4711 (ollama)");
 }
 
@@ -200,7 +200,7 @@ TEST(refuses_when_vfio_cannot_load)
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
 	snprintf(path, sizeof(path), "rm -rf %s/sys/bus/pci/drivers/vfio-pci", test_tmpdir());
 	CHECK_INT(system(path), 0);
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .cfg = &cfg, .node = "pve", .log = capture_log, .ud = &cap };
 	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
 	memset(&cap, 0, sizeof(cap));
 	CHECK(handoff_prepare(&ops, 100) < 0);
@@ -270,6 +270,39 @@ TEST(simple_framebuffer_fate_by_class)
 	sr_close(&sr);
 }
 
+/* The keyed records a handoff step keeps in the state file: added, read back, dropped, kept
+ * through the text form; a key or value the file cannot hold is refused. */
+TEST(state_keyed_records)
+{
+	static struct handoff_state s, t;
+	char buf[4096];
+
+	s.vmid = 100;
+	CHECK_INT(state_rec_add(&s, "health", "0000:02:00.0 ok"), 0);
+	CHECK_INT(state_rec_add(&s, "ct_stopped", "105"), 0);
+	CHECK_INT(state_rec_add(&s, "ct_stopped", "106"), 0);
+	CHECK_INT(state_rec_add(&s, "Bad", "x"), -EINVAL);
+	CHECK_INT(state_rec_add(&s, "9x", "x"), -EINVAL);
+	CHECK_INT(state_rec_add(&s, "k", ""), -EINVAL);
+	CHECK_INT(state_rec_add(&s, "k", "two  spaces"), -EINVAL);
+	CHECK_INT(state_rec_add(&s, "k", "tab\there"), -EINVAL);
+	CHECK_INT(state_rec_add(&s, "k", " lead"), -EINVAL);
+	CHECK(state_format(&s, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "pve-gpu-passthrough-state 1\nvmid 100\nrec health 0000:02:00.0 ok\n"
+		       "rec ct_stopped 105\nrec ct_stopped 106\n");
+	CHECK_INT(state_parse(buf, &t), 0);
+	CHECK_STR(state_rec_get(&t, "ct_stopped", 1), "106");
+	CHECK_STR(state_rec_get(&t, "health", 0), "0000:02:00.0 ok");
+	CHECK(!state_rec_get(&t, "health", 1));
+	state_rec_drop(&t, "ct_stopped");
+	CHECK_INT(t.nrecs, 1);
+	CHECK(!state_rec_get(&t, "ct_stopped", 0));
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 1\nvmid 100\nrec A b\n", &t), -EINVAL);
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 1\nvmid 100\nrec a  b\n", &t), -EINVAL);
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 1\nvmid 100\nrec a\n", &t), -EINVAL);
+	CHECK_INT(state_parse("pve-gpu-passthrough-state 1\nvmid 100\nrec a b \n", &t), -EINVAL);
+}
+
 TEST(state_roundtrip_and_hostile_text)
 {
 	struct handoff_state s = { .vmid = 100, .ndevs = 2, .nvtcons = 1, .vtcons = { 1 }, .nfbs = 1 };
@@ -304,7 +337,7 @@ TEST(release_without_state_is_a_no_op)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .cfg = &cfg, .node = "pve", .log = capture_log, .ud = &cap };
 
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
 	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
@@ -391,7 +424,7 @@ TEST(release_fb_traversal_writes_nothing)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .cfg = &cfg, .node = "pve", .log = capture_log, .ud = &cap };
 	char buf[64];
 
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
@@ -415,7 +448,7 @@ TEST(release_fb_driver_must_exist)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .cfg = &cfg, .node = "pve", .log = capture_log, .ud = &cap };
 
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
 	CHECK_INT(fakesys_build(test_tmpdir(),
@@ -434,7 +467,7 @@ TEST(release_duplicate_device_refused)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .cfg = &cfg, .node = "pve", .log = capture_log, .ud = &cap };
 
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
 	CHECK_INT(fakesys_build(test_tmpdir(),
@@ -453,7 +486,7 @@ TEST(release_state_fifo_refused)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .cfg = &cfg, .node = "pve", .log = capture_log, .ud = &cap };
 	char p[600];
 
 	CHECK_INT(fakesys_build(test_tmpdir(), base_spec, NULL), 0);
@@ -471,7 +504,7 @@ TEST(state_dir_absolute_link_stays_inside)
 {
 	struct sysroot sr;
 	struct capture cap = { 0 };
-	struct handoff_ops ops = { .sr = &sr, .opts = &opts, .node = "pve", .log = capture_log, .ud = &cap };
+	struct handoff_ops ops = { .sr = &sr, .cfg = &cfg, .node = "pve", .log = capture_log, .ud = &cap };
 	char root[300], out[300], p[700];
 	struct stat st;
 	FILE *f;

@@ -64,6 +64,7 @@ struct runner {
 	char log[2048];
 	const char *persistence; /* nvidia-smi's answer, NULL: not installed */
 	int stop_status;         /* systemctl stop's exit status */
+	int start_status;        /* systemctl start's exit status */
 	bool daemon_ignores_stop;
 };
 
@@ -92,18 +93,21 @@ static int fake_run(void *data, const char *const *argv, char *out, size_t outsi
 		CHECK_INT(system(cmd), 0);
 		return 0;
 	}
+	if (!strcmp(argv[0], "/usr/bin/systemctl") && !strcmp(argv[1], "start"))
+		return rn->start_status;
 	return 0;
 }
 
 static const struct quirks_exec fake_exec = { .run = fake_run, .data = &run_log };
 
-static struct hook_opts opts;
+static struct pgp_config cfg;
 
 struct world {
 	struct sysroot sr;
 	struct fake_kernel k;
 	struct capture cap;
 	struct handoff_ops ops;
+	bool left_changed;
 };
 
 static struct world *world(const char *extra)
@@ -118,7 +122,7 @@ static struct world *world(const char *extra)
 	CHECK_INT(system(cmd), 0);
 	memset(&w, 0, sizeof(w));
 	memset(&run_log, 0, sizeof(run_log));
-	opts = (struct hook_opts){ .unbind_timeout_ms = 1000, .bind_timeout_ms = 100,
+	cfg.hook = (struct hook_opts){ .unbind_timeout_ms = 1000, .bind_timeout_ms = 100,
 				   .release_timeout_ms = 100, .return_on_stop = true,
 				   .holders_refuse = true };
 	snprintf(spec, sizeof(spec), "%s%s", base_spec, extra ? extra : "");
@@ -126,8 +130,9 @@ static struct world *world(const char *extra)
 		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
 	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
 	fk_init(&w.k, test_tmpdir(), &w.sr);
-	w.ops = (struct handoff_ops){ .sr = &w.sr, .opts = &opts, .node = "pve", .log = capture_log,
-				      .ud = &w.cap, .prove = fk_prove, .exec = &fake_exec };
+	w.ops = (struct handoff_ops){ .sr = &w.sr, .cfg = &cfg, .node = "pve", .log = capture_log,
+				      .ud = &w.cap, .prove = fk_prove, .exec = &fake_exec,
+				      .left_changed = &w.left_changed };
 	return &w;
 }
 
@@ -229,7 +234,7 @@ TEST(reset_method_set_for_the_vm_and_put_back)
 	struct world *w = world(NULL);
 	char buf[4096];
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	CHECK_INT(handoff_prepare(&w->ops, 203), 0);
 	CHECK_STR(reset_method(w, AMD), "device_specific");
 	CHECK_STR(fk_driver(&w->k, AMD), "vfio-pci");
@@ -254,7 +259,7 @@ TEST(reset_method_refused_by_the_kernel_rolls_back)
 {
 	struct world *w = world(NULL);
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	fk_fail(&w->k, "reset_method", 1, -EINVAL);
 	CHECK(handoff_prepare(&w->ops, 203) < 0);
 	CHECK_CONTAINS(w->cap.text, "E: " AMD ": the kernel refuses reset_method 'device_specific' "
@@ -269,11 +274,63 @@ TEST(reset_method_rollback_after_a_later_failure)
 {
 	struct world *w = world(NULL);
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	w->k.vfio_refuses = true;
 	CHECK(handoff_prepare(&w->ops, 203) < 0);
 	CHECK_STR(reset_method(w, AMD), "bus");
 	CHECK_STR(fk_driver(&w->k, AMD), "amdgpu");
+}
+
+/* A reset_method the rollback cannot put back counts (issue 26 item 5): named in the "still
+ * changed" line, the host is left changed (pre-start exits 4), and the state file stays with
+ * the original for the release that finishes the job. */
+TEST(reset_method_restore_failing_in_rollback_is_left_changed)
+{
+	struct world *w = world(NULL);
+	char buf[4096];
+
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
+	w->k.vfio_refuses = true;
+	fk_fail(&w->k, "reset_method", 2, -EIO); /* the first is the set, the second the undo */
+	CHECK(handoff_prepare(&w->ops, 203) < 0);
+	CHECK(w->left_changed);
+	CHECK_CONTAINS(w->cap.text, "E: " AMD ": cannot restore reset_method 'bus': Input/output "
+				    "error");
+	CHECK_CONTAINS(w->cap.text, "E: still changed: " AMD ": reset_method is not 'bus' again; "
+				    "when the device is free, finish with: pve-gpu-passthrough "
+				    "release 203");
+	CHECK_STR(fk_driver(&w->k, AMD), "amdgpu");
+	CHECK_STR(reset_method(w, AMD), "device_specific");
+	CHECK(sr_read(&w->sr, "/run/pve-gpu-passthrough/203.state", buf, sizeof(buf)) > 0);
+	CHECK_CONTAINS(buf, "reset " AMD " bus\n");
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 203), 0);
+	CHECK_STR(reset_method(w, AMD), "bus");
+	CHECK(!sr_exists(&w->sr, "/run/pve-gpu-passthrough/203.state"));
+}
+
+/* At post-stop likewise: the release fails, and the state file keeps only the reset_method
+ * still to put back (the devices are back); the next release finishes. */
+TEST(reset_method_restore_failing_at_post_stop_is_kept)
+{
+	struct world *w = world(NULL);
+	char buf[4096];
+
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
+	CHECK_INT(handoff_prepare(&w->ops, 203), 0);
+	fk_fail(&w->k, "reset_method", 1, -EIO);
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 203), -EIO);
+	CHECK_CONTAINS(w->cap.text, "E: still changed: " AMD ": reset_method is not 'bus' again; ");
+	CHECK_STR(fk_driver(&w->k, AMD), "amdgpu");
+	CHECK(sr_read(&w->sr, "/run/pve-gpu-passthrough/203.state", buf, sizeof(buf)) > 0);
+	CHECK_CONTAINS(buf, "reset " AMD " bus\n");
+	CHECK(!strstr(buf, "device " AMD));
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 203), 0);
+	CHECK_STR(reset_method(w, AMD), "bus");
+	CHECK(!strstr(w->k.log, "unbind")); /* the devices were not touched again */
+	CHECK(!sr_exists(&w->sr, "/run/pve-gpu-passthrough/203.state"));
 }
 
 /* Killed right after the reset_method write: the state file already holds the original, so
@@ -284,7 +341,7 @@ TEST(reset_method_killed_after_the_write_post_stop_restores)
 	int status;
 	pid_t pid;
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -311,7 +368,7 @@ TEST(reset_method_needs_the_attribute)
 {
 	struct world *w = world("rm " DEVS AMD "/reset_method\n");
 
-	snprintf(opts.reset_method, sizeof(opts.reset_method), "device_specific");
+	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
 	CHECK(handoff_prepare(&w->ops, 203) < 0);
 	CHECK_CONTAINS(w->cap.text, "E: refusing: reset_method = device_specific is set for VM 203, "
 				    "but " AMD " has no reset_method attribute");
@@ -406,7 +463,7 @@ TEST(nvidia_persistenced_stopped_for_the_vm_and_started_after)
 	struct world *w = world(DAEMON);
 	char buf[4096];
 
-	opts.persistenced_stop = true;
+	cfg.hook.persistenced_stop = true;
 	CHECK_INT(handoff_prepare(&w->ops, 202), 0);
 	CHECK_STR(run_log.log, "/usr/bin/systemctl stop nvidia-persistenced.service\n");
 	CHECK_STR(fk_driver(&w->k, NV), "vfio-pci");
@@ -431,7 +488,7 @@ TEST(nvidia_persistenced_killed_midway_post_stop_starts_it)
 	int status;
 	pid_t pid;
 
-	opts.persistenced_stop = true;
+	cfg.hook.persistenced_stop = true;
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -453,11 +510,42 @@ TEST(nvidia_persistenced_killed_midway_post_stop_starts_it)
 	CHECK_STR(fk_driver(&w->k, NV), "nvidia");
 }
 
+/* nvidia-persistenced that cannot be started again counts, in a rollback and at post-stop
+ * (issue 26 item 5): named, left changed, its record kept for the release that finishes. */
+TEST(nvidia_persistenced_restart_failing_is_left_changed)
+{
+	struct world *w = world(DAEMON);
+	char buf[4096];
+
+	cfg.hook.persistenced_stop = true;
+	run_log.start_status = 1;
+	w->k.vfio_refuses = true;
+	CHECK(handoff_prepare(&w->ops, 202) < 0);
+	CHECK(w->left_changed);
+	CHECK_CONTAINS(w->cap.text, "E: cannot start nvidia-persistenced again");
+	CHECK_CONTAINS(w->cap.text, "E: still changed: nvidia-persistenced is stopped; ");
+	CHECK_STR(fk_driver(&w->k, NV), "nvidia");
+	CHECK(sr_read(&w->sr, "/run/pve-gpu-passthrough/202.state", buf, sizeof(buf)) > 0);
+	CHECK_CONTAINS(buf, "persistenced 1\n");
+	/* post-stop: still failing, still kept */
+	w->k.vfio_refuses = false;
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 202), -EIO);
+	CHECK_CONTAINS(w->cap.text, "E: still changed: nvidia-persistenced is stopped; ");
+	CHECK(sr_read(&w->sr, "/run/pve-gpu-passthrough/202.state", buf, sizeof(buf)) > 0);
+	CHECK_CONTAINS(buf, "persistenced 1\n");
+	run_log.start_status = 0;
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 202), 0);
+	CHECK_STR(run_log.log, "/usr/bin/systemctl start nvidia-persistenced.service\n");
+	CHECK(!sr_exists(&w->sr, "/run/pve-gpu-passthrough/202.state"));
+}
+
 TEST(nvidia_persistenced_that_stays_is_a_rollback)
 {
 	struct world *w = world(DAEMON);
 
-	opts.persistenced_stop = true;
+	cfg.hook.persistenced_stop = true;
 	run_log.daemon_ignores_stop = true;
 	CHECK(handoff_prepare(&w->ops, 202) < 0);
 	CHECK_CONTAINS(w->cap.text, "E: nvidia-persistenced (pid 4242) is still running after "
@@ -472,7 +560,7 @@ TEST(nvidia_persistenced_dry_run_runs_nothing)
 {
 	struct world *w = world(DAEMON);
 
-	opts.persistenced_stop = true;
+	cfg.hook.persistenced_stop = true;
 	w->ops.dry_run = true;
 	CHECK_INT(handoff_prepare(&w->ops, 202), 0);
 	CHECK_STR(run_log.log, "");

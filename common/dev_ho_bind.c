@@ -1,0 +1,540 @@
+/* dev_ho_bind.c - the bind row of the handoff (dev_ho.h): the members onto vfio-pci with the
+ * bind engine (dev_bind.h), every IOMMU group at the same time (a thread each, parallel.h),
+ * each group proven through VFIO; back to their own drivers after the VM. The check refuses
+ * a group another QEMU has open, a GPU host processes use (or warns, holders = warn), and a
+ * kernel without vfio-pci. Records: "device NAME GROUP VENDOR DEVICE DRIVER OVERRIDE". */
+#define _GNU_SOURCE
+#include "dev_ho.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dev_holders.h"
+#include "sysfs.h"
+#include "util.h"
+
+static void bind_note(void *data, enum bind_note what, int i, const char *module, const char *msg)
+{
+	struct job *j = data;
+	const struct pci_dev_info *m = i >= 0 ? &j->mem[i].info : NULL;
+	const struct bind_dev *d = i >= 0 ? &j->bd[i] : NULL;
+	const struct hook_opts *o = j->opts;
+
+	switch (what) {
+	case BIND_NOTE_ALREADY:
+		INFO(j, "%s %04x:%04x: already on vfio-pci", m->name, m->vendor, m->device);
+		break;
+	case BIND_NOTE_MOVED:
+		INFO(j, "%s %04x:%04x: %s -> vfio-pci%s", m->name, m->vendor, m->device,
+		     or_none(m->driver), j->ops->dry_run ? " (dry run)" : "");
+		break;
+	case BIND_NOTE_MODULE_LOADED:
+		INFO(j, "module %s loaded", module);
+		break;
+	case BIND_NOTE_MODULE_DRY:
+		INFO(j, "would load module %s", module);
+		break;
+	case BIND_NOTE_MODULE_FAILED:
+		ERR(j, "%s", msg);
+		break;
+	case BIND_NOTE_FAILED:
+		switch (d->step) {
+		case BIND_STEP_OVERRIDE:
+			ERR(j, "%s: cannot set driver_override: %s", d->name, strerror(-d->err));
+			break;
+		case BIND_STEP_UNBIND:
+			if (d->err == -ETIMEDOUT)
+				ERR(j, "%s: %s did not let go within %lu ms (something still uses the "
+				       "device); the unbind continues in the background",
+				    d->name, d->from, o->unbind_timeout_ms);
+			else
+				ERR(j, "%s: cannot unbind from %s: %s", d->name, d->from,
+				    strerror(-d->err));
+			break;
+		case BIND_STEP_PROBE:
+			if (d->err == -ETIMEDOUT)
+				ERR(j, "%s: drivers_probe did not return within %lu ms (its old driver "
+				       "still holds the device)", d->name, o->unbind_timeout_ms);
+			else
+				ERR(j, "%s: drivers_probe failed: %s", d->name, strerror(-d->err));
+			break;
+		case BIND_STEP_VERIFY:
+			ERR(j, "%s: vfio-pci did not bind within %lu ms (now: %s); see dmesg", d->name,
+			    o->bind_timeout_ms, or_none(d->now));
+			break;
+		default:
+			ERR(j, "%s: %s failed: %s", d->name, bind_step_name(d->step), strerror(-d->err));
+			break;
+		}
+		break;
+	}
+}
+
+static struct bind_ops bind_ops_of(struct job *j)
+{
+	return (struct bind_ops){
+		.sr = j->ops->sr,
+		.unbind_timeout_ms = j->opts->unbind_timeout_ms,
+		.bind_timeout_ms = j->opts->bind_timeout_ms,
+		.note = bind_note,
+		.data = j,
+	};
+}
+
+/* /dev nodes through which host processes use a GPU: its DRM nodes, its NVIDIA minor. */
+static int gpu_nodes(struct job *j, const struct member *m, char (*paths)[64], int max)
+{
+	char path[SR_PATH_MAX], buf[4096];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	if (sysfs_pci_dev(path, m->info.name, "drm") == 0 && (d = sr_opendir(j->ops->sr, path))) {
+		while ((de = readdir(d)) && n < max)
+			if (str_has_prefix(de->d_name, "card") || str_has_prefix(de->d_name, "render"))
+				snprintf(paths[n++], 64, "/dev/dri/%.50s", de->d_name);
+		closedir(d);
+	}
+	if (!strcmp(m->info.driver, "nvidia") && n < max &&
+	    sr_path(path, "/proc/driver/nvidia/gpus/%s/information", m->info.name) == 0 &&
+	    sr_read(j->ops->sr, path, buf, sizeof(buf)) > 0) {
+		const char *minor = strstr(buf, "Device Minor:");
+		unsigned long v;
+
+		if (minor && sscanf(minor, "Device Minor: %lu", &v) == 1 && v < 256)
+			snprintf(paths[n++], 64, "/dev/nvidia%lu", v);
+	}
+	return n;
+}
+
+/* One /proc scan for everything: the groups' VFIO nodes (another QEMU) and the GPUs' own
+ * nodes (host processes); a scan opens a directory per process, so it is done once. */
+static int check_holders(struct job *j)
+{
+	char paths[MAX_GROUPS + MAX_MEMBERS * 4][64], list[512];
+	const char *pp[MAX_GROUPS + MAX_MEMBERS * 4];
+	int owner[MAX_GROUPS + MAX_MEMBERS * 4]; /* -1 - group index, or member index */
+	struct holder h[64];
+	int np = 0, n;
+
+	for (int g = 0; g < j->ngroups; g++) {
+		snprintf(paths[np], sizeof(paths[0]), "/dev/vfio/%d", j->groups[g]);
+		owner[np++] = -1 - g;
+	}
+	for (int i = 0; i < j->nmem; i++) {
+		int k = gpu_nodes(j, &j->mem[i], paths + np, 4);
+
+		for (int x = 0; x < k; x++)
+			owner[np + x] = i;
+		np += k;
+	}
+	for (int x = 0; x < np; x++)
+		pp[x] = paths[x];
+	n = holders_find(j->ops->sr, pp, np, h, (int)ARRAY_SIZE(h));
+	if (n < 0) {
+		ERR(j, "cannot scan /proc for processes using the devices: %s", strerror(-n));
+		return n;
+	}
+	if (j->stop_persistenced) { /* it is stopped before the unbind */
+		int k = 0;
+
+		for (int i = 0; i < n; i++)
+			if (h[i].pid != j->persistenced)
+				h[k++] = h[i];
+		n = k;
+	}
+	/* one verdict per group and per device, naming every holder */
+	for (int x = 0; x < np; x++) {
+		struct holder mine[64];
+		int m = 0;
+		bool first = true;
+
+		for (int y = 0; y < x; y++)
+			first &= owner[y] != owner[x];
+		if (!first)
+			continue;
+		for (int i = 0; i < n; i++)
+			for (int y = x; y < np; y++)
+				if (m < (int)ARRAY_SIZE(mine) && owner[y] == owner[x] &&
+				    !strcmp(h[i].path, paths[y]))
+					mine[m++] = h[i];
+		if (!m)
+			continue;
+		holders_format(mine, m, list, sizeof(list));
+		if (owner[x] < 0) {
+			ERR(j, "refusing: IOMMU group %d is open by %s: another VM is using it; stop "
+			       "that VM first", j->groups[-1 - owner[x]], list);
+			return -EBUSY;
+		}
+		if (j->opts->holders_refuse) {
+			ERR(j, "refusing: %s is in use on the host by %s: stop them (display manager, "
+			       "nvidia-persistenced, compute jobs) or set holders = warn",
+			    j->mem[owner[x]].info.name, list);
+			return -EBUSY;
+		}
+		WARN(j, "%s is in use on the host by %s; unbinding may wait for them",
+		     j->mem[owner[x]].info.name, list);
+	}
+	return 0;
+}
+
+static int check_vfio_available(struct job *j)
+{
+	const char *missing = NULL;
+	int r = bind_vfio_available(j->ops->sr, &missing);
+
+	if (r <= 0) {
+		ERR(j, "refusing: %s cannot be loaded (no module for this kernel%s%s)", missing,
+		    r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+		return r < 0 ? r : -ENOENT;
+	}
+	return 0;
+}
+
+static int prove_group(struct job *j, const struct unit *u)
+{
+	const char *names[MAX_MEMBERS];
+	char node[SR_PATH_MAX], list[512] = "";
+	struct vfio_report rep;
+	uint64_t deadline = now_ms() + j->opts->bind_timeout_ms;
+	unsigned step = 0;
+	int n = 0, r;
+	size_t off = 0;
+
+	for (int x = 0; x < u->n; x++) {
+		names[n++] = j->mem[u->idx[x]].info.name;
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", off ? " " : "",
+					names[n - 1]);
+	}
+	if (j->ops->dry_run) {
+		INFO(j, "would prove IOMMU group %d (%s) through VFIO", u->group, list);
+		return 0;
+	}
+	sr_path(node, "/dev/vfio/%d", u->group);
+	while (!sr_exists(j->ops->sr, node) && backoff_wait(&step, deadline))
+		;
+	r = (j->ops->prove ? j->ops->prove : vfio_prove)(j->ops->sr, u->group, names, n,
+							 VFIO_PROVE_MMAP_BARS, &rep);
+	if (r < 0 && rep.bad_dev >= 0) {
+		ERR(j, "IOMMU group %d (%s) is not usable through VFIO: %s: BAR %d cannot be "
+		       "mapped: %s (see dmesg: something else claims part of it)",
+		    u->group, list, names[rep.bad_dev], rep.bad_bar, strerror(-r));
+		return r;
+	}
+	if (r < 0) {
+		ERR(j, "IOMMU group %d (%s) is not usable through VFIO: %s: %s", u->group, list,
+		    rep.stage, strerror(-r));
+		return r;
+	}
+	INFO(j, "IOMMU group %d (%s) ready: viable, device fds open, %d BAR%s mapped", u->group,
+	     list, rep.nbars, rep.nbars == 1 ? "" : "s");
+	return 0;
+}
+
+/* A group's part of the handoff: its devices onto vfio-pci, no firmware framebuffer left in
+ * their BARs, the group proven through VFIO. */
+static int attach_unit(struct job *j, struct unit *u)
+{
+	struct bind_ops bo = bind_ops_of(j);
+	int r = 0;
+
+	/* device by device, so that a failure elsewhere stops this group early: everything is
+	 * undone then anyway (what was done here too, by the records) */
+	for (int x = 0; x < u->n && r == 0; x++) {
+		if (__atomic_load_n(&j->failed, __ATOMIC_SEQ_CST)) {
+			INFO(j, "IOMMU group %d: stopped, another group failed", u->group);
+			return -ECANCELED;
+		}
+		r = bind_attach_vfio(&bo, j->bd, &u->idx[x], 1);
+	}
+	if (r == 0)
+		r = ho_console_fb_left(j, u);
+	if (r == 0)
+		r = prove_group(j, u);
+	if (r < 0)
+		__atomic_store_n(&j->failed, 1, __ATOMIC_SEQ_CST);
+	return r;
+}
+
+/* Gives one device back to DRIVER (may be ""), restoring OVERRIDE; used by rollback and
+ * release. Returns 0 or -errno (already logged), the failed step in *STEP. */
+static int give_back(struct job *j, const char *name, const char *driver, const char *override,
+		     enum bind_step *step)
+{
+	struct bind_ops bo = bind_ops_of(j);
+	struct bind_dev d = { 0 };
+	int r;
+
+	str_copy(d.name, sizeof(d.name), name);
+	str_copy(d.driver, sizeof(d.driver), driver);
+	str_copy(d.override, sizeof(d.override), override);
+	r = bind_give_back(&bo, &d);
+	*step = r < 0 ? d.step : BIND_STEP_NONE;
+	switch (r) {
+	case BIND_BACK_ALREADY:
+		INFO(j, "%s: back on %s", name, or_none(driver));
+		return 0;
+	case BIND_BACK_OTHER:
+		WARN(j, "%s: now on %s; leaving it there", name, d.from);
+		return 0;
+	case BIND_BACK_NONE:
+		INFO(j, "%s: %s -> no driver (as before)", name, or_none(d.from));
+		return 0;
+	case BIND_BACK_DONE:
+		INFO(j, "%s: %s -> %s", name, or_none(d.from), driver);
+		return 0;
+	}
+	switch (d.step) {
+	case BIND_STEP_OVERRIDE:
+		ERR(j, "%s: cannot restore driver_override: %s", name, strerror(-r));
+		break;
+	case BIND_STEP_UNBIND:
+		ERR(j, "%s: cannot unbind from vfio-pci: %s", name, strerror(-r));
+		break;
+	case BIND_STEP_PROBE:
+		if (r == -ETIMEDOUT)
+			ERR(j, "%s: drivers_probe did not return within %lu ms (a driver still holds "
+			       "the device)", name, j->opts->unbind_timeout_ms);
+		else
+			ERR(j, "%s: drivers_probe failed: %s", name, strerror(-r));
+		break;
+	case BIND_STEP_VERIFY:
+		ERR(j, "%s: %s did not take it back within %lu ms (now: %s); see dmesg", name, driver,
+		    j->opts->bind_timeout_ms, or_none(d.now));
+		break;
+	default:
+		break; /* its driver could not be read: nothing was changed */
+	}
+	return r;
+}
+
+/* What a failed give back (at STEP) of NAME to DRIVER left, for the "still changed" line: the
+ * driver it is on now when that is not DRIVER, and the override when that was not restored
+ * (the give back restores it first: a failure there leaves vfio-pci in it). */
+static void left_device(struct job *j, struct ho_left *left, int err, const char *name,
+			const char *driver, enum bind_step step)
+{
+	char now[PCIDEV_NAME_MAX] = "";
+	const char *ov = step == BIND_STEP_OVERRIDE ? ", driver_override still vfio-pci" : "";
+
+	pcidev_driver(j->ops->sr, name, now, sizeof(now));
+	if (strcmp(now, driver))
+		ho_left_add(left, err, "%s on %s, not %s%s", name, or_none(now), or_none(driver), ov);
+	else if (*ov)
+		ho_left_add(left, err, "%s on %s%s", name, or_none(now), ov);
+	else
+		ho_left_add(left, err, "%s not given back", name);
+}
+
+/* A group's part of the rollback: what the engine did to its devices, last first. Each
+ * device's result goes to j->undo[] (bind_undo reads them in order, after every group). A
+ * device whose unbind never returned is left alone: its old driver is inside remove() with
+ * the device lock held, and kernels before 6.19 take that lock to read or write
+ * driver_override too, so it is not touched at all until the driver lets go. */
+static int undo_unit(struct job *j, struct unit *u)
+{
+	for (int x = u->n - 1; x >= 0; x--) {
+		int i = u->idx[x];
+		const struct bind_dev *d = &j->bd[i];
+
+		j->undo[i] = 0;
+		j->undo_step[i] = BIND_STEP_NONE;
+		j->undo_stuck[i] = false;
+		if (!d->override_set && !d->unbound && !d->moved)
+			continue;
+		if (d->step == BIND_STEP_UNBIND && d->err == -ETIMEDOUT) {
+			j->undo_stuck[i] = true;
+			continue;
+		}
+		j->undo[i] = give_back(j, d->name, d->driver, d->override, &j->undo_step[i]);
+	}
+	return 0;
+}
+
+/* Waits until no process holds the units' /dev/vfio/GROUP nodes: one /proc scan per round
+ * for all of them, until MS pass; a unit still held then is marked busy (and said so). */
+static void wait_units_closed(struct job *j, unsigned long ms)
+{
+	uint64_t deadline = now_ms() + ms;
+	unsigned step = 0;
+	char nodes[MAX_MEMBERS][24];
+	const char *pp[MAX_MEMBERS];
+	struct holder h[64];
+	int n, np;
+
+	do {
+		np = 0;
+		for (int k = 0; k < j->nunits; k++) {
+			j->units[k].busy = false;
+			snprintf(nodes[np], sizeof(nodes[0]), "/dev/vfio/%d", j->units[k].group);
+			pp[np] = nodes[np];
+			np++;
+		}
+		n = holders_find(j->ops->sr, pp, np, h, (int)ARRAY_SIZE(h));
+		if (n <= 0)
+			return;
+	} while (backoff_wait(&step, deadline));
+	for (int k = 0; k < j->nunits; k++) {
+		struct holder mine[ARRAY_SIZE(h)];
+		char list[256];
+		int m = 0;
+
+		for (int i = 0; i < n; i++)
+			if (!strcmp(h[i].path, nodes[k]))
+				mine[m++] = h[i];
+		if (!m)
+			continue;
+		j->units[k].busy = true;
+		holders_format(mine, m, list, sizeof(list));
+		ERR(j, "IOMMU group %d is still open by %s after %lu ms; leaving its devices on "
+		       "vfio-pci (run 'pve-gpu-passthrough release %d' later)", j->units[k].group,
+		    list, ms, j->vmid);
+	}
+}
+
+/* A group's part of the release: each of its devices back to its own driver. */
+static int release_unit(struct job *j, struct unit *u)
+{
+	if (u->busy)
+		return 0;
+	for (int x = 0; x < u->n; x++) {
+		int i = u->idx[x], e;
+		const struct state_dev *d = &j->st.devs[i];
+
+		j->undo[i] = 0;
+		j->undo_step[i] = BIND_STEP_NONE;
+		if (d->was_vfio) {
+			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name,
+			     j->vmid);
+			continue;
+		}
+		/* the name comes from the state file (a canonical PCI address, dev_state.c): write
+		 * only below a device that sysfs has now */
+		if (!ho_dev_present(j->ops->sr, d->name)) {
+			WARN(j, "%s: not in " SYSFS_PCI_DEVICES " (removed?); nothing to give back; "
+				"its record is dropped", d->name);
+			continue;
+		}
+		/* Proxmox binds with new_id; that id would capture the device again on probe */
+		e = bind_remove_vfio_id(j->ops->sr, d->vendor, d->device);
+		if (e < 0)
+			ERR(j, "%s: cannot remove the dynamic id %04x:%04x from vfio-pci: %s (it would "
+			       "take the device again); not giving it back", d->name, d->vendor,
+			    d->device, strerror(-e));
+		else
+			e = give_back(j, d->name, d->driver, d->override, &j->undo_step[i]);
+		j->undo[i] = e;
+	}
+	return 0;
+}
+
+static int bind_check(struct job *j)
+{
+	int r = check_holders(j);
+
+	return r < 0 ? r : check_vfio_available(j);
+}
+
+static int bind_apply(struct job *j)
+{
+	struct bind_ops bo = bind_ops_of(j);
+	int r;
+
+	j->nunits = 0;
+	for (int i = 0; i < j->nmem; i++)
+		ho_unit_add(j, j->mem[i].info.iommu_group, i);
+	for (int i = 0; i < j->nmem; i++) {
+		struct bind_dev *d = &j->bd[i];
+
+		memset(d, 0, sizeof(*d));
+		str_copy(d->name, sizeof(d->name), j->mem[i].info.name);
+		str_copy(d->driver, sizeof(d->driver), j->mem[i].info.driver);
+		str_copy(d->override, sizeof(d->override), j->mem[i].info.override);
+	}
+	/* overrides and modules for all, then every group at the same time */
+	if ((r = bind_stage_vfio(&bo, j->bd, j->nmem)) < 0)
+		return r;
+	r = ho_run_units(j, attach_unit);
+	ho_console_report_removed(j); /* when every group is done: what the kernel took */
+	return r;
+}
+
+/* Every group at the same time, also those that succeeded; then one entry per device left. */
+static void bind_undo(struct job *j, struct ho_left *left)
+{
+	if (!j->nunits)
+		return; /* the devices were never staged */
+	ho_run_units(j, undo_unit);
+	for (int i = j->nmem - 1; i >= 0; i--) {
+		const struct bind_dev *d = &j->bd[i];
+
+		if (j->undo_stuck[i])
+			ho_left_add(left, -ETIMEDOUT, "%s: %s has not let go (its unbind did not "
+				    "return; driver_override stays vfio-pci)", d->name, d->from);
+		else if (j->undo[i] < 0)
+			left_device(j, left, j->undo[i], d->name, d->driver, j->undo_step[i]);
+	}
+}
+
+/* What an earlier pre-start recorded stays (its originals are the true ones). */
+static int bind_save(struct job *j, struct handoff_state *s)
+{
+	for (int i = 0; i < j->nmem; i++) {
+		const struct pci_dev_info *d = &j->mem[i].info;
+		struct state_dev *sd;
+
+		if (state_find(s, d->name))
+			continue;
+		if (s->ndevs >= STATE_MAX_DEVS)
+			return -E2BIG;
+		sd = &s->devs[s->ndevs++];
+		memset(sd, 0, sizeof(*sd));
+		strcpy(sd->name, d->name);
+		sd->group = d->iommu_group;
+		sd->vendor = d->vendor;
+		sd->device = d->device;
+		sd->was_vfio = !strcmp(d->driver, VFIO_DRIVER);
+		if (!sd->was_vfio) {
+			strcpy(sd->driver, d->driver);
+			if (strcmp(d->override, VFIO_DRIVER))
+				strcpy(sd->override, d->override);
+		}
+	}
+	return 0;
+}
+
+/* Every group at the same time (QEMU may still be going away, a killed VM: each waits for its
+ * group, with the deadline); S keeps the devices not given back. */
+static void bind_restore(struct job *j, struct handoff_state *s, struct ho_left *left)
+{
+	int nkept = 0;
+
+	for (int i = 0; i < s->ndevs; i++)
+		ho_unit_add(j, s->devs[i].group, i);
+	if (!j->ops->dry_run)
+		wait_units_closed(j, j->opts->release_timeout_ms);
+	ho_run_units(j, release_unit); /* results in j->undo[] */
+	for (int i = 0; i < s->ndevs; i++) {
+		const struct state_dev d = s->devs[i];
+
+		if (ho_unit_of(j, d.group)->busy) {
+			s->devs[nkept++] = d;
+			ho_left_add(left, -EBUSY, "%s on vfio-pci (its group is open)", d.name);
+		} else if (j->undo[i] < 0) {
+			left_device(j, left, j->undo[i], d.name, d.driver, j->undo_step[i]);
+			s->devs[nkept++] = d; /* kept for the next release */
+		}
+	}
+	s->ndevs = nkept;
+}
+
+const struct ho_step ho_step_bind = {
+	.name = "bind",
+	.check = bind_check,
+	.apply = bind_apply,
+	.undo = bind_undo,
+	.save = bind_save,
+	.restore = bind_restore,
+	.with_devices = true,
+};
