@@ -43,7 +43,8 @@ static int dev_path(char out[SR_PATH_MAX], const char *name, const char *attr)
 
 /* ---- single steps ------------------------------------------------------------------------- */
 
-int bind_set_override(const struct sysroot *sr, const char *name, const char *value)
+int bind_set_override_timed(const struct sysroot *sr, const char *name, const char *value,
+			    unsigned long timeout_ms)
 {
 	char path[SR_PATH_MAX], now[PCIDEV_NAME_MAX];
 	int r = dev_path(path, name, "driver_override");
@@ -51,14 +52,35 @@ int bind_set_override(const struct sysroot *sr, const char *name, const char *va
 
 	if (r < 0)
 		return r;
-	n = sr_read_str(sr, path, now, sizeof(now));
+	n = timeout_ms ? sr_read_str_timeout(sr, path, now, sizeof(now), timeout_ms)
+		       : sr_read_str(sr, path, now, sizeof(now));
+	if (n == -ETIMEDOUT)
+		return (int)n; /* the device's lock is held: writing would wait for it too */
 	if (n >= 0 && !strcmp(now, "(null)"))
 		now[0] = '\0';
 	if (n >= 0 && !strcmp(now, value))
 		return 0;
 	/* the kernel clears an override on a lone newline */
-	r = sr_write(sr, path, *value ? value : "\n");
+	value = *value ? value : "\n";
+	r = timeout_ms ? sr_write_timeout(sr, path, value, timeout_ms) : sr_write(sr, path, value);
 	return r < 0 ? r : 1;
+}
+
+int bind_stuck_still(const struct sysroot *sr, const char *name, unsigned long timeout_ms)
+{
+	char path[SR_PATH_MAX], now[PCIDEV_NAME_MAX];
+	int r = dev_path(path, name, "driver_override");
+	ssize_t n;
+
+	if (r < 0)
+		return r;
+	n = sr_read_str_timeout(sr, path, now, sizeof(now), timeout_ms ? timeout_ms : 1);
+	return n == -ETIMEDOUT ? 1 : 0;
+}
+
+int bind_set_override(const struct sysroot *sr, const char *name, const char *value)
+{
+	return bind_set_override_timed(sr, name, value, 0);
 }
 
 int bind_unbind(const struct sysroot *sr, const char *bus, const char *driver, const char *dev,
@@ -362,7 +384,8 @@ int bind_give_back(const struct bind_ops *o, struct bind_dev *d)
 	char now[PCIDEV_NAME_MAX];
 	int r;
 
-	r = bind_set_override(o->sr, d->name, d->override);
+	/* its driver may still be inside remove() holding the device's lock: timed */
+	r = bind_set_override_timed(o->sr, d->name, d->override, o->unbind_timeout_ms);
 	if (r < 0) {
 		d->step = BIND_STEP_OVERRIDE;
 		return d->err = r;

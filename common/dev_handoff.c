@@ -202,6 +202,24 @@ static struct bind_ops bind_ops_of(struct job *j)
 
 /* ---- collect ---------------------------------------------------------------------------- */
 
+/* A device that a state file records as stuck (an unbind of it never returned) is read only
+ * with a deadline: reading its attributes (driver_override) may wait for ever on the lock its
+ * driver holds in remove(). -EBUSY (named in one line) while it does not answer. */
+static int refuse_stuck(struct job *j, const char *name)
+{
+	unsigned long ms = j->ops->opts->unbind_timeout_ms;
+	bool stuck;
+	int vmid;
+
+	if (state_stuck(j->ops->sr, &name, 1, &stuck, &vmid) < 0 || !stuck ||
+	    bind_stuck_still(j->ops->sr, name, ms) <= 0)
+		return 0;
+	ERR(j, "refusing: %s: an unbind of it never returned and it still does not answer within "
+	       "%lu ms (its driver is inside remove(), holding the device); when the driver lets "
+	       "go: pve-gpu-passthrough release %d", name, ms, vmid);
+	return -EBUSY;
+}
+
 static int add_member(struct job *j, const char *name)
 {
 	struct member *m;
@@ -214,6 +232,8 @@ static int add_member(struct job *j, const char *name)
 		ERR(j, "too many devices (more than %d)", MAX_MEMBERS);
 		return -E2BIG;
 	}
+	if ((r = refuse_stuck(j, name)) < 0)
+		return r;
 	m = &j->mem[j->nmem];
 	memset(m, 0, sizeof(*m));
 	r = pcidev_read(j->ops->sr, name, &m->info);
@@ -895,8 +915,11 @@ static int prove_group(struct job *j, const struct unit *u)
 }
 
 /* Gives one device back to DRIVER (may be ""), restoring OVERRIDE; used by rollback and
- * release. Returns 0 or -errno (already logged). */
-static int give_back(struct job *j, const char *name, const char *driver, const char *override)
+ * release. *STUCK is set when it is stuck: a step that takes its lock did not return (its
+ * driver is inside remove(); the caller names it, this logs nothing for it). Returns 0 or
+ * -errno (already logged). */
+static int give_back(struct job *j, const char *name, const char *driver, const char *override,
+		     bool *stuck)
 {
 	struct bind_ops bo = bind_ops_of(j);
 	struct bind_dev d = { 0 };
@@ -906,6 +929,10 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 	str_copy(d.driver, sizeof(d.driver), driver);
 	str_copy(d.override, sizeof(d.override), override);
 	r = bind_give_back(&bo, &d);
+	*stuck = r == -ETIMEDOUT && (d.step == BIND_STEP_OVERRIDE || d.step == BIND_STEP_UNBIND ||
+				     d.step == BIND_STEP_PROBE);
+	if (*stuck)
+		return r;
 	switch (r) {
 	case BIND_BACK_ALREADY:
 		INFO(j, "%s: back on %s", name, or_none(driver));
@@ -1140,7 +1167,7 @@ static int undo_unit(struct job *j, struct unit *u)
 			j->undo_stuck[i] = true;
 			continue;
 		}
-		j->undo[i] = give_back(j, d->name, d->driver, d->override);
+		j->undo[i] = give_back(j, d->name, d->driver, d->override, &j->undo_stuck[i]);
 	}
 	return 0;
 }
@@ -1161,6 +1188,10 @@ static int rollback(struct job *j)
 		char now[PCIDEV_NAME_MAX] = "";
 
 		if (j->undo_stuck[i]) {
+			/* the state file says so: every later access to it has a deadline */
+			for (int k = 0; k < j->st.ndevs; k++)
+				if (!strcmp(j->st.devs[k].name, d->name))
+					j->st.devs[k].stuck = true;
 			list_add(left, sizeof(left), "%s: %s has not let go (its unbind did not "
 				 "return; driver_override stays vfio-pci)", d->name, d->from);
 			if (!first)
@@ -1188,7 +1219,9 @@ static int rollback(struct job *j)
 	if (j->ops->dry_run)
 		return 0;
 	if (first) {
-		/* the state file this run wrote holds the originals: release finishes from it */
+		/* the state file this run wrote holds the originals: release finishes from it
+		 * (with the stuck devices marked, when it can be written) */
+		state_save(j->ops->sr, &j->st);
 		ERR(j, "still changed: %s; when the device is free, finish with: "
 		       "pve-gpu-passthrough release %d", left, j->vmid);
 		return first;
@@ -1380,25 +1413,32 @@ static bool dev_present(const struct sysroot *sr, const char *name)
 	return sysfs_pci_dev(path, name, NULL) == 0 && sr_exists(sr, path);
 }
 
-/* Waits until no process holds the units' /dev/vfio/GROUP nodes: one /proc scan per round
+/* Waits until no process holds the units' VFIO nodes (/dev/vfio/GROUP, and each member's
+ * /dev/vfio/devices/vfioN, which a QEMU using iommufd holds instead): one /proc scan per round
  * for all of them, until MS pass; a unit still held then is marked busy (and said so). */
 static void wait_units_closed(struct job *j, unsigned long ms)
 {
 	uint64_t deadline = now_ms() + ms;
 	unsigned step = 0;
-	char nodes[MAX_MEMBERS][24];
-	const char *pp[MAX_MEMBERS];
+	char nodes[2 * MAX_MEMBERS][40];
+	int of[2 * MAX_MEMBERS]; /* the unit of each node */
+	const char *pp[2 * MAX_MEMBERS];
 	struct holder h[64];
-	int n, np;
+	int n, np = 0;
 
+	for (int k = 0; k < j->nunits; k++) {
+		const struct unit *u = &j->units[k];
+
+		snprintf(nodes[np], sizeof(nodes[0]), "/dev/vfio/%d", u->group);
+		of[np++] = k;
+		for (int x = 0; x < u->n; x++)
+			if (holders_vfio_cdev(j->ops->sr, j->st.devs[u->idx[x]].name, nodes[np],
+					   sizeof(nodes[0])) == 0)
+				of[np++] = k;
+	}
+	for (int i = 0; i < np; i++)
+		pp[i] = nodes[i];
 	do {
-		np = 0;
-		for (int k = 0; k < j->nunits; k++) {
-			j->units[k].busy = false;
-			snprintf(nodes[np], sizeof(nodes[0]), "/dev/vfio/%d", j->units[k].group);
-			pp[np] = nodes[np];
-			np++;
-		}
 		n = holders_find(j->ops->sr, pp, np, h, (int)ARRAY_SIZE(h));
 		if (n <= 0)
 			return;
@@ -1409,8 +1449,11 @@ static void wait_units_closed(struct job *j, unsigned long ms)
 		int m = 0;
 
 		for (int i = 0; i < n; i++)
-			if (!strcmp(h[i].path, nodes[k]))
-				mine[m++] = h[i];
+			for (int p = 0; p < np; p++)
+				if (of[p] == k && !strcmp(h[i].path, nodes[p])) {
+					mine[m++] = h[i];
+					break;
+				}
 		if (!m)
 			continue;
 		j->units[k].busy = true;
@@ -1431,6 +1474,7 @@ static int release_unit(struct job *j, struct unit *u)
 		const struct state_dev *d = &j->st.devs[i];
 
 		j->undo[i] = 0;
+		j->undo_stuck[i] = false;
 		if (d->was_vfio) {
 			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name,
 			     j->vmid);
@@ -1445,12 +1489,13 @@ static int release_unit(struct job *j, struct unit *u)
 		}
 		/* Proxmox binds with new_id; that id would capture the device again on probe */
 		e = bind_remove_vfio_id(j->ops->sr, d->vendor, d->device);
-		if (e < 0)
+		if (e < 0) {
 			ERR(j, "%s: cannot remove the dynamic id %04x:%04x from vfio-pci: %s (it would "
 			       "take the device again); not giving it back", d->name, d->vendor,
 			    d->device, strerror(-e));
-		else
-			e = give_back(j, d->name, d->driver, d->override);
+		} else {
+			e = give_back(j, d->name, d->driver, d->override, &j->undo_stuck[i]);
+		}
 		j->undo[i] = e;
 	}
 	return 0;
@@ -1506,6 +1551,13 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 			s->devs[nkept++] = d;
 			list_add(left, sizeof(left), "%s on vfio-pci (its group is open)", d.name);
 			r = -EBUSY;
+		} else if (j->undo_stuck[i]) {
+			s->devs[nkept] = d;
+			s->devs[nkept++].stuck = true; /* later accesses keep their deadline */
+			list_add(left, sizeof(left), "%s: its driver has not let go (an unbind of it "
+				 "did not return; not touched, nothing waits on it)", d.name);
+			if (r == 0)
+				r = -ETIMEDOUT;
 		} else if (j->undo[i] < 0) {
 			char now[PCIDEV_NAME_MAX] = "";
 

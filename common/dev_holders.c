@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "sysfs.h"
 #include "util.h"
 
 static bool is_pid(const char *s)
@@ -162,4 +163,26 @@ void holders_format(const struct holder *h, int n, char *buf, size_t size)
 			break;
 		off += (size_t)k;
 	}
+}
+
+int holders_vfio_cdev(const struct sysroot *sr, const char *name, char *out, size_t size)
+{
+	char path[SR_PATH_MAX];
+	struct dirent *de;
+	int r = sysfs_pci_dev(path, name, "vfio-dev");
+	DIR *d;
+
+	if (r < 0)
+		return r;
+	d = sr_opendir(sr, path);
+	if (!d)
+		return -errno;
+	r = -ENOENT;
+	while (r == -ENOENT && (de = readdir(d)))
+		if (!strncmp(de->d_name, "vfio", 4) && de->d_name[4] &&
+		    strspn(de->d_name + 4, "0123456789") == strlen(de->d_name + 4))
+			r = snprintf(out, size, "/dev/vfio/devices/%s", de->d_name) < (int)size
+				    ? 0 : -ENAMETOOLONG;
+	closedir(d);
+	return r;
 }

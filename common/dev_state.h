@@ -22,6 +22,10 @@ struct state_dev {
 	char driver[64];   /* the host driver it had ("" none) */
 	char override[64]; /* the driver_override it had ("" none) */
 	bool was_vfio;     /* already on vfio-pci before us: stays there */
+	/* an unbind of it never returned (its driver's remove() may still hold the device lock,
+	 * which reading driver_override takes before Linux 6.19): every later access to it has
+	 * a deadline */
+	bool stuck;
 };
 
 struct handoff_state {
@@ -66,6 +70,10 @@ int state_owner(const struct sysroot *sr, const char *name, int vmid);
  * -errno (the state directory unreadable). */
 int state_owners(const struct sysroot *sr, const char *const *names, int n, int vmid,
 		 int *owners);
+/* Which of N devices some state file (any VM's) records as stuck: STUCK[i], and VMIDS[i] the
+ * VM whose file says so (0: none). 0 or -errno. */
+int state_stuck(const struct sysroot *sr, const char *const *names, int n, bool *stuck,
+		int *vmids);
 const struct state_dev *state_find(const struct handoff_state *s, const char *name);
 
 #endif
