@@ -1046,6 +1046,66 @@ TEST(release_stale_leaves_a_starting_vm_alone)
 	CHECK_STR(w->cap.text, "");
 }
 
+/* A QEMU command line over 64 KiB (many devices and disks) that begins with "-id 100", as
+ * qemu-server starts it: the VM is running, its devices stay. One whose first 64 KiB name no
+ * VM cannot be told: nothing is given back either. */
+TEST(release_stale_reads_a_long_qemu_command_line_as_running)
+{
+	struct world *w = pve_world();
+	static char cmd[80000];
+	size_t n = 0;
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	put_file("/run/qemu-server/100.pid", "4242\n", 5);
+	n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "/usr/bin/kvm%c-id%c100%c", 0, 0, 0);
+	while (n < 70000)
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "-device%cvirtio-blk,drive=d%zu%c", 0,
+				      n, 0);
+	put_file("/proc/4242/cmdline", cmd, n);
+	CHECK_INT(vm_qemu_running(&w->sr, 100), 1);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, GPU ": VM 100 is running; left on vfio-pci\n");
+	CHECK_STR(w->k.log, "");
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+	/* the same length without "-id" at its beginning: cannot be told */
+	memcpy(cmd + 13, "-xx", 3);
+	put_file("/proc/4242/cmdline", cmd, n);
+	CHECK_INT(vm_qemu_running(&w->sr, 100), -EFBIG);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), -EFBIG);
+	CHECK_CONTAINS(w->cap.text, "E: VM 100: cannot tell whether it runs (the command line of "
+				    "the process its pidfile names is over 64 KiB");
+	CHECK_STR(w->k.log, "");
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+	/* a long command line of another VM's QEMU (a reused pid) is no running VM 100 */
+	memcpy(cmd + 13, "-id", 3);
+	memcpy(cmd + 17, "101", 3);
+	put_file("/proc/4242/cmdline", cmd, n);
+	CHECK_INT(vm_qemu_running(&w->sr, 100), 0);
+}
+
+/* A QEMU using iommufd holds the members' /dev/vfio/devices/vfioN, not /dev/vfio/29: post-stop
+ * waits for it as for the group's node and leaves the group to a later release. */
+TEST(give_back_waits_for_a_qemu_on_the_vfio_device_node)
+{
+	struct world *w = world(NULL);
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	CHECK_INT(fakesys_build(test_tmpdir(),
+				"dir /sys/bus/pci/devices/" GPU "/vfio-dev/vfio3\n"
+				"file /dev/vfio/devices/vfio3 node\n"
+				"link /proc/777/fd/31 /dev/vfio/devices/vfio3\n"
+				"link /proc/777/fd/30 /dev/iommu\nfile /proc/777/comm kvm\n", NULL),
+		  0);
+	reset_log(w);
+	CHECK(handoff_release(&w->ops, 100) < 0);
+	CHECK_CONTAINS(w->cap.text, "IOMMU group 29 is still open by 777 (kvm)");
+	CHECK_STR(w->k.log, "");
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+}
+
 /* The watcher a pre-start leaves: the hook's caller sees EOF on the hook's output at once
  * (the watcher holds none of its fds), while the watcher waits for the config lock; when the
  * start ends without a QEMU, the devices come back. */
