@@ -24,6 +24,7 @@
 #include "harness.h"
 #include "testlib.h"
 #include "dev_reconcile.h"
+#include "dev_state.h"
 #include "util.h"
 
 #define GPU "0000:02:00.0"
@@ -1426,4 +1427,29 @@ TEST(release_leaves_a_stuck_device_and_converges_once_it_lets_go)
 	CHECK(!exists("/run/pve-gpu-passthrough/100.state"));
 	snapshot(w, snap, sizeof(snap));
 	CHECK_STR(snap, host_before);
+}
+
+/* The state file's "stuck ADDR" record: after its device's line, once; it prints back. */
+TEST(state_stuck_record_follows_its_device)
+{
+	static const char head[] = "pve-gpu-passthrough-state 1\nvmid 100\n"
+				   "device 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau "
+				   "override - vfio 0\n";
+	static struct handoff_state s;
+	char text[1024], back[1024];
+
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0\n", head);
+	CHECK_INT(state_parse(text, &s), 0);
+	CHECK(s.devs[0].stuck);
+	CHECK(state_format(&s, back, sizeof(back)) > 0);
+	CHECK_STR(back, text);
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0\nstuck 0000:02:00.0\n", head);
+	CHECK_INT(state_parse(text, &s), -EINVAL); /* twice */
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.1\n", head);
+	CHECK_INT(state_parse(text, &s), -EINVAL); /* no such device */
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0 1\n", head);
+	CHECK_INT(state_parse(text, &s), -EINVAL);
+	snprintf(text, sizeof(text), "pve-gpu-passthrough-state 1\nvmid 100\nstuck 0000:02:00.0\n"
+		 "device 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\n");
+	CHECK_INT(state_parse(text, &s), -EINVAL); /* before its device */
 }
