@@ -74,7 +74,7 @@ int bind_stuck_still(const struct sysroot *sr, const char *name, unsigned long t
 
 	if (r < 0)
 		return r;
-	n = sr_read_str_timeout(sr, path, now, sizeof(now), timeout_ms ? timeout_ms : 1);
+	n = sr_read_str_timeout(sr, path, now, sizeof(now), timeout_ms);
 	return n == -ETIMEDOUT ? 1 : 0;
 }
 

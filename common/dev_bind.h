@@ -137,8 +137,9 @@ int bind_stuck_still(const struct sysroot *sr, const char *name, unsigned long t
  * it differs. 1 written, 0 already so, -errno. */
 int bind_set_override(const struct sysroot *sr, const char *name, const char *value);
 /* The same with a deadline of TIMEOUT_MS (0: none) on the read and on the write, each made by
- * a process of its own (sr_read_str_timeout, sr_write_timeout): for a device whose unbind
- * never returned. -ETIMEDOUT when the read did not return (nothing was written then). */
+ * a process of its own (sr_read_str_timeout, sr_write_timeout): for a device whose driver may
+ * be stuck in remove() (a give back). -ETIMEDOUT when the read did not return (nothing was
+ * written then). */
 int bind_set_override_timed(const struct sysroot *sr, const char *name, const char *value,
 			    unsigned long timeout_ms);
 /* Unbinds DEV from DRIVER on BUS ("pci", "platform") with a deadline: one write of DEV to
