@@ -87,13 +87,6 @@ usleep 200000 # it lets go of the lock right after its line
 check "and the config lock is free" labtool trylock $lock
 
 # the driver lets go: the blocked unbind returns, the GPU is driverless; release converges
-echo 1 >$LABTEST/release
-wait_driver $GPU none
-/usr/sbin/pve-gpu-passthrough release 100
-check "release after the driver let go exits 0" test $? = 0
-expect_driver $GPU labtest
-after=$(fault_snapshot)
-check "host as before" test "$before" = "$after"
-show_diff "$before" "$after"
+release_after_let_go "$before"
 rm -rf /etc/pve-gpu-passthrough.ini /var/lock/qemu-server
 testdrv_give_back $GPU
