@@ -222,6 +222,7 @@ static int failed(const struct bind_ops *o, struct bind_dev *d, int i, enum bind
 	d->pending = false;
 	d->step = step;
 	d->err = err;
+	d->left_pid = err == -ETIMEDOUT ? sr_last_left_pid() : 0;
 	if (!d->now[0])
 		pcidev_driver(o->sr, d->name, d->now, sizeof(d->now));
 	note(o, BIND_NOTE_FAILED, i, NULL, NULL);
@@ -378,6 +379,14 @@ int bind_to_vfio(const struct bind_ops *o, struct bind_dev *devs, int n, enum bi
 	return nfailed;
 }
 
+/* A give back's failure at STEP: its record, with the process a timed step left blocked. */
+static int back_failed(struct bind_dev *d, enum bind_step step, int err)
+{
+	d->step = step;
+	d->left_pid = err == -ETIMEDOUT ? sr_last_left_pid() : 0;
+	return d->err = err;
+}
+
 int bind_give_back(const struct bind_ops *o, struct bind_dev *d)
 {
 	bool dry = sr_dry_run(o->sr);
@@ -385,11 +394,10 @@ int bind_give_back(const struct bind_ops *o, struct bind_dev *d)
 	int r;
 
 	/* its driver may still be inside remove() holding the device's lock: timed */
+	d->left_pid = 0;
 	r = bind_set_override_timed(o->sr, d->name, d->override, o->unbind_timeout_ms);
-	if (r < 0) {
-		d->step = BIND_STEP_OVERRIDE;
-		return d->err = r;
-	}
+	if (r < 0)
+		return back_failed(d, BIND_STEP_OVERRIDE, r);
 	r = pcidev_driver(o->sr, d->name, now, sizeof(now));
 	if (r < 0) {
 		d->step = BIND_STEP_READ;
@@ -402,10 +410,8 @@ int bind_give_back(const struct bind_ops *o, struct bind_dev *d)
 		return BIND_BACK_ALREADY;
 	if (!strcmp(now, BIND_VFIO)) {
 		r = bind_unbind(o->sr, "pci", BIND_VFIO, d->name, o->unbind_timeout_ms);
-		if (r < 0 && r != -ENODEV) {
-			d->step = BIND_STEP_UNBIND;
-			return d->err = r;
-		}
+		if (r < 0 && r != -ENODEV)
+			return back_failed(d, BIND_STEP_UNBIND, r);
 		d->now[0] = '\0';
 	} else if (now[0]) {
 		return BIND_BACK_OTHER; /* someone else's driver took it meanwhile */
@@ -413,10 +419,8 @@ int bind_give_back(const struct bind_ops *o, struct bind_dev *d)
 	if (!d->driver[0])
 		return BIND_BACK_NONE;
 	r = probe(o, d->name);
-	if (r < 0) {
-		d->step = BIND_STEP_PROBE;
-		return d->err = r;
-	}
+	if (r < 0)
+		return back_failed(d, BIND_STEP_PROBE, r);
 	r = bind_wait_driver(o->sr, d->name, d->driver, o->bind_timeout_ms, d->now, sizeof(d->now));
 	if (r < 0) {
 		d->step = BIND_STEP_VERIFY;

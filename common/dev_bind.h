@@ -65,6 +65,7 @@ struct bind_dev {
 	/* how it ended */
 	enum bind_step step; /* the failed step, BIND_STEP_NONE */
 	int err;             /* its -errno */
+	pid_t left_pid;      /* -ETIMEDOUT: the process left blocked in that step (0 unknown) */
 	char now[PCIDEV_NAME_MAX]; /* its driver after a failure or a give back */
 };
 

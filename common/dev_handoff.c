@@ -72,6 +72,7 @@ struct job {
 	bool persistenced_stopped; /* it was (the rollback starts it again) */
 	int undo[MAX_MEMBERS];       /* rollback / release: each member's give-back result */
 	bool undo_stuck[MAX_MEMBERS]; /* rollback: its unbind never returned, left alone */
+	pid_t undo_pid[MAX_MEMBERS];  /* ... the process left blocked in it (0 unknown) */
 	bool reset_plan[MAX_MEMBERS];     /* the member's reset_method is set for the VM */
 	char reset_orig[MAX_MEMBERS][128]; /* ... and what it was */
 	bool reset_done[MAX_MEMBERS];
@@ -202,21 +203,54 @@ static struct bind_ops bind_ops_of(struct job *j)
 
 /* ---- collect ---------------------------------------------------------------------------- */
 
-/* A device that a state file records as stuck (an unbind of it never returned) is read only
- * with a deadline: reading its attributes (driver_override) may wait for ever on the lock its
- * driver holds in remove(). -EBUSY (named in one line) while it does not answer. */
+/* A device recorded as stuck: true while the process left blocked in its unbind (or another
+ * step that takes its lock) still lives: its driver is still inside remove(). */
+static bool stuck_blocked(const struct sysroot *sr, const struct state_dev *d)
+{
+	unsigned long long start;
+
+	return d->stuck && d->stuck_pid > 0 &&
+	       holders_proc_start(sr, d->stuck_pid, &start) == 0 && start == d->stuck_start;
+}
+
+/* Records D as stuck, with PID the process left blocked (0 unknown) and its start time. */
+static void stuck_mark(const struct sysroot *sr, struct state_dev *d, pid_t pid)
+{
+	unsigned long long start = 0;
+
+	if (pid > 0 && holders_proc_start(sr, pid, &start) < 0) {
+		pid = 0;
+		start = 0;
+	}
+	if (pid <= 0 && stuck_blocked(sr, d))
+		return; /* an earlier record still names the blocked process */
+	d->stuck = true;
+	d->stuck_pid = pid > 0 ? (int)pid : 0;
+	d->stuck_start = pid > 0 ? start : 0;
+}
+
+/* A device that a state file records as stuck (an unbind of it never returned) is never read
+ * while the process blocked in that unbind lives, and otherwise only with a deadline: reading
+ * its attributes (driver_override) may wait for ever on the lock its driver holds in
+ * remove(). -EBUSY (named in one line) while it is stuck. */
 static int refuse_stuck(struct job *j, const char *name)
 {
 	unsigned long ms = j->ops->opts->unbind_timeout_ms;
-	bool stuck;
+	struct state_dev rec;
 	int vmid;
 
-	if (state_stuck(j->ops->sr, &name, 1, &stuck, &vmid) < 0 || !stuck ||
-	    bind_stuck_still(j->ops->sr, name, ms) <= 0)
+	if (state_stuck(j->ops->sr, &name, 1, &rec, &vmid) < 0 || !rec.stuck)
 		return 0;
-	ERR(j, "refusing: %s: an unbind of it never returned and it still does not answer within "
-	       "%lu ms (its driver is inside remove(), holding the device); when the driver lets "
-	       "go: pve-gpu-passthrough release %d", name, ms, vmid);
+	if (stuck_blocked(j->ops->sr, &rec))
+		ERR(j, "refusing: %s: an unbind of it never returned (pid %d is still blocked in it: "
+		       "its driver is inside remove(), holding the device); when the driver lets go: "
+		       "pve-gpu-passthrough release %d", name, rec.stuck_pid, vmid);
+	else if (bind_stuck_still(j->ops->sr, name, ms) > 0)
+		ERR(j, "refusing: %s: an unbind of it never returned and it still does not answer "
+		       "within %lu ms (its driver is inside remove(), holding the device); when the "
+		       "driver lets go: pve-gpu-passthrough release %d", name, ms, vmid);
+	else
+		return 0;
 	return -EBUSY;
 }
 
@@ -919,7 +953,7 @@ static int prove_group(struct job *j, const struct unit *u)
  * driver is inside remove(); the caller names it, this logs nothing for it). Returns 0 or
  * -errno (already logged). */
 static int give_back(struct job *j, const char *name, const char *driver, const char *override,
-		     bool *stuck)
+		     bool *stuck, pid_t *left)
 {
 	struct bind_ops bo = bind_ops_of(j);
 	struct bind_dev d = { 0 };
@@ -931,6 +965,7 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 	r = bind_give_back(&bo, &d);
 	*stuck = r == -ETIMEDOUT && (d.step == BIND_STEP_OVERRIDE || d.step == BIND_STEP_UNBIND ||
 				     d.step == BIND_STEP_PROBE);
+	*left = *stuck ? d.left_pid : 0;
 	if (*stuck)
 		return r;
 	switch (r) {
@@ -1165,9 +1200,11 @@ static int undo_unit(struct job *j, struct unit *u)
 			continue;
 		if (d->step == BIND_STEP_UNBIND && d->err == -ETIMEDOUT) {
 			j->undo_stuck[i] = true;
+			j->undo_pid[i] = d->left_pid;
 			continue;
 		}
-		j->undo[i] = give_back(j, d->name, d->driver, d->override, &j->undo_stuck[i]);
+		j->undo[i] = give_back(j, d->name, d->driver, d->override, &j->undo_stuck[i],
+				       &j->undo_pid[i]);
 	}
 	return 0;
 }
@@ -1191,7 +1228,7 @@ static int rollback(struct job *j)
 			/* the state file says so: every later access to it has a deadline */
 			for (int k = 0; k < j->st.ndevs; k++)
 				if (!strcmp(j->st.devs[k].name, d->name))
-					j->st.devs[k].stuck = true;
+					stuck_mark(j->ops->sr, &j->st.devs[k], j->undo_pid[i]);
 			list_add(left, sizeof(left), "%s: %s has not let go (its unbind did not "
 				 "return; driver_override stays vfio-pci)", d->name, d->from);
 			if (!first)
@@ -1475,6 +1512,7 @@ static int release_unit(struct job *j, struct unit *u)
 
 		j->undo[i] = 0;
 		j->undo_stuck[i] = false;
+		j->undo_pid[i] = 0;
 		if (d->was_vfio) {
 			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name,
 			     j->vmid);
@@ -1487,6 +1525,12 @@ static int release_unit(struct job *j, struct unit *u)
 				"its record is dropped", d->name);
 			continue;
 		}
+		/* its unbind is still blocked: not touched at all (kept, named by the caller) */
+		if (stuck_blocked(j->ops->sr, d)) {
+			j->undo_stuck[i] = true;
+			j->undo_pid[i] = d->stuck_pid;
+			continue;
+		}
 		/* Proxmox binds with new_id; that id would capture the device again on probe */
 		e = bind_remove_vfio_id(j->ops->sr, d->vendor, d->device);
 		if (e < 0) {
@@ -1494,7 +1538,8 @@ static int release_unit(struct job *j, struct unit *u)
 			       "take the device again); not giving it back", d->name, d->vendor,
 			    d->device, strerror(-e));
 		} else {
-			e = give_back(j, d->name, d->driver, d->override, &j->undo_stuck[i]);
+			e = give_back(j, d->name, d->driver, d->override, &j->undo_stuck[i],
+				      &j->undo_pid[i]);
 		}
 		j->undo[i] = e;
 	}
@@ -1553,7 +1598,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 			r = -EBUSY;
 		} else if (j->undo_stuck[i]) {
 			s->devs[nkept] = d;
-			s->devs[nkept++].stuck = true; /* later accesses keep their deadline */
+			stuck_mark(ops->sr, &s->devs[nkept++], j->undo_pid[i]);
 			list_add(left, sizeof(left), "%s: its driver has not let go (an unbind of it "
 				 "did not return; not touched, nothing waits on it)", d.name);
 			if (r == 0)

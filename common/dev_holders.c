@@ -186,3 +186,29 @@ int holders_vfio_cdev(const struct sysroot *sr, const char *name, char *out, siz
 	closedir(d);
 	return r;
 }
+
+int holders_proc_start(const struct sysroot *sr, pid_t pid, unsigned long long *start)
+{
+	char path[SR_PATH_MAX], buf[1024], *p;
+	int r = sr_path(path, "/proc/%d/stat", (int)pid);
+	ssize_t n;
+
+	if (r < 0)
+		return r;
+	n = sr_read(sr, path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	/* "PID (COMM) STATE PPID ...": COMM may hold anything, the fields follow its last ')';
+	 * the start time is field 22, the 20th after COMM */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	for (int f = 0; f < 20; f++) {
+		p += strspn(p + 1, " ") + 1;
+		if (f < 19)
+			p += strcspn(p, " ");
+	}
+	errno = 0;
+	*start = strtoull(p, NULL, 10);
+	return errno || !*start ? -EINVAL : 0;
+}

@@ -8,8 +8,9 @@
  *   vgacon 0000:01:00.0                    (its VGA text console went with vfio-pci)
  *   reset 0000:01:00.0 flr,bus       (reset_method as it was, words joined by ',')
  *   persistenced 1                   (nvidia-persistenced was stopped)
- *   stuck 0000:01:00.0               (an unbind of that device never returned; after its
- *                                     device line)
+ *   stuck 0000:01:00.0 1234 5678     (an unbind of that device never returned, after its
+ *                                     device line: the pid left blocked in it and that
+ *                                     process's start time, or 0 0)
  * "-" stands for an empty value. The parser is strict: the file is ours, but /run is shared
  * with everything running as root, so anything unexpected is an error, never a guess.
  * Every name read back becomes part of a sysfs path or a value written there, so each is
@@ -21,6 +22,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +58,8 @@ int state_format(const struct handoff_state *s, char *buf, size_t size)
 	}
 	for (int i = 0; i < s->ndevs; i++)
 		if (s->devs[i].stuck)
-			OUT("stuck %s\n", s->devs[i].name);
+			OUT("stuck %s %d %llu\n", s->devs[i].name, s->devs[i].stuck_pid,
+			    s->devs[i].stuck_start);
 	for (int i = 0; i < s->nvtcons; i++)
 		OUT("vtcon %d\n", s->vtcons[i]);
 	for (int i = 0; i < s->nfbs; i++)
@@ -255,11 +258,15 @@ static int parse_line(char *line, struct handoff_state *s, bool *header, bool *h
 	} else if (!strcmp(kw, "stuck")) {
 		char name[PCI_ADDR_LEN];
 		struct state_dev *d;
+		unsigned long pid, start;
 
-		if (word(&p, name, sizeof(name)) < 0 || *p ||
+		if (word(&p, name, sizeof(name)) < 0 || word_num(&p, 4194304, &pid) < 0 ||
+		    word_num(&p, ULONG_MAX, &start) < 0 || *p || (pid == 0) != (start == 0) ||
 		    !(d = (struct state_dev *)state_find(s, name)) || d->stuck)
 			return -EINVAL;
 		d->stuck = true;
+		d->stuck_pid = (int)pid;
+		d->stuck_start = start;
 	} else if (!strcmp(kw, "persistenced")) {
 		if (s->persistenced || word_num(&p, 1, &v) < 0 || v != 1 || *p)
 			return -EINVAL;
@@ -443,7 +450,7 @@ struct owners_q {
 	const char *const *names;
 	int n;
 	int *owners;
-	bool *stuck;
+	struct state_dev *recs;
 };
 
 static void note_owners(const struct handoff_state *s, void *data)
@@ -472,20 +479,20 @@ static void note_stuck(const struct handoff_state *s, void *data)
 	for (int i = 0; i < q->n; i++) {
 		const struct state_dev *d = state_find(s, q->names[i]);
 
-		if (d && d->stuck && !q->stuck[i]) {
-			q->stuck[i] = true;
+		if (d && d->stuck && !q->recs[i].stuck) {
+			q->recs[i] = *d;
 			q->owners[i] = s->vmid;
 		}
 	}
 }
 
-int state_stuck(const struct sysroot *sr, const char *const *names, int n, bool *stuck,
-		int *vmids)
+int state_stuck(const struct sysroot *sr, const char *const *names, int n,
+		struct state_dev *recs, int *vmids)
 {
-	struct owners_q q = { names, n, vmids, stuck };
+	struct owners_q q = { names, n, vmids, recs };
 
 	for (int i = 0; i < n; i++) {
-		stuck[i] = false;
+		memset(&recs[i], 0, sizeof(recs[i]));
 		vmids[i] = 0;
 	}
 	return each_state(sr, 0, note_stuck, &q);

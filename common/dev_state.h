@@ -26,6 +26,10 @@ struct state_dev {
 	 * which reading driver_override takes before Linux 6.19): every later access to it has
 	 * a deadline */
 	bool stuck;
+	/* ... and the process left blocked in it with its start time (holders_proc_start): while
+	 * that process lives the device is not touched at all (0: not known) */
+	int stuck_pid;
+	unsigned long long stuck_start;
 };
 
 struct handoff_state {
@@ -70,10 +74,10 @@ int state_owner(const struct sysroot *sr, const char *name, int vmid);
  * -errno (the state directory unreadable). */
 int state_owners(const struct sysroot *sr, const char *const *names, int n, int vmid,
 		 int *owners);
-/* Which of N devices some state file (any VM's) records as stuck: STUCK[i], and VMIDS[i] the
- * VM whose file says so (0: none). 0 or -errno. */
-int state_stuck(const struct sysroot *sr, const char *const *names, int n, bool *stuck,
-		int *vmids);
+/* Which of N devices some state file (any VM's) records as stuck: RECS[i] its record there
+ * (.stuck false: none), VMIDS[i] the VM whose file it is (0: none). 0 or -errno. */
+int state_stuck(const struct sysroot *sr, const char *const *names, int n,
+		struct state_dev *recs, int *vmids);
 const struct state_dev *state_find(const struct handoff_state *s, const char *name);
 
 #endif

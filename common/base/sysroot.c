@@ -865,6 +865,7 @@ struct detached_write {
 	bool read;      /* a read of up to size-1 bytes into value, not a write of value */
 	size_t size;    /* value's size */
 	ssize_t child_result; /* set by the process before it exits */
+	pid_t pid;            /* the process, once started */
 	void *stack;
 	struct sysroot sr; /* a copy, without write points: the process only writes */
 	char path[SR_PATH_MAX];
@@ -903,6 +904,9 @@ static void *dw_thread(void *arg)
 	int status = 0, r;
 	pid_t pid = clone(dw_process, (char *)w->stack + DW_STACK, CLONE_VM | SIGCHLD, w);
 
+	pthread_mutex_lock(&w->mu);
+	w->pid = pid > 0 ? pid : 0;
+	pthread_mutex_unlock(&w->mu);
 	if (pid < 0) {
 		r = -errno;
 	} else {
@@ -925,6 +929,13 @@ static void *dw_thread(void *arg)
 	pthread_mutex_unlock(&w->mu);
 	dw_put(w);
 	return NULL;
+}
+
+static __thread pid_t sr_left_pid;
+
+pid_t sr_last_left_pid(void)
+{
+	return sr_left_pid;
 }
 
 /* A write of VALUE, or (OUT not NULL) a read of up to SIZE-1 bytes into OUT, made by the
@@ -980,6 +991,7 @@ static int detached(const struct sysroot *sr, const char *path, const char *valu
 		if (pthread_cond_clockwait(&w->cv, &w->mu, CLOCK_MONOTONIC, &until) == ETIMEDOUT)
 			break;
 	r = w->done ? w->result : -ETIMEDOUT;
+	sr_left_pid = w->done ? 0 : w->pid;
 	if (w->done && out && r >= 0)
 		memcpy(out, w->value, (size_t)r + 1);
 	pthread_mutex_unlock(&w->mu);

@@ -174,5 +174,9 @@ int sr_write_timeout(const struct sysroot *sr, const char *path, const char *val
  * for ever. On timeout -ETIMEDOUT and BUF is left as it was. */
 ssize_t sr_read_str_timeout(const struct sysroot *sr, const char *path, char *buf, size_t size,
 			    unsigned long ms);
+/* The pid of the process this thread's last sr_write_timeout or sr_read_str_timeout left
+ * blocked (it timed out), 0 when it ended in time (or is unknown). While that process lives,
+ * its write or read has not returned. */
+pid_t sr_last_left_pid(void);
 
 #endif

@@ -1278,6 +1278,19 @@ static const char *file_log_text(int *naming, const char *name)
 	return buf;
 }
 
+/* release --stale gives VM 100's devices back (saying SAYS): the host is as before. */
+static void stale_gives_back(struct world *w, const char *says)
+{
+	char snap[512];
+
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, says);
+	CHECK(!exists("/run/pve-gpu-passthrough/100.state"));
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
 enum stuck_run { RUN_STALE, RUN_RELEASE, RUN_PREPARE };
 
 /* Runs WHAT in a child of its own (its lines to the file log); true when it ended within MS,
@@ -1379,7 +1392,6 @@ TEST(release_leaves_a_stuck_device_and_converges_once_it_lets_go)
 {
 	struct world *w = pve_world();
 	unsigned long bound = opts.unbind_timeout_ms;
-	char snap[512];
 	const char *log;
 	int status, naming;
 
@@ -1409,15 +1421,11 @@ TEST(release_leaves_a_stuck_device_and_converges_once_it_lets_go)
 	CHECK_INT(naming, 1);
 
 	unstick_gpu(w);
-	reset_log(w);
-	CHECK_INT(reconcile_all(&w->ops, 0), 0);
-	CHECK_CONTAINS(w->cap.text, GPU ": back on nouveau");
-	CHECK(!exists("/run/pve-gpu-passthrough/100.state"));
-	snapshot(w, snap, sizeof(snap));
-	CHECK_STR(snap, host_before);
+	stale_gives_back(w, GPU ": back on nouveau");
 }
 
-/* The state file's "stuck ADDR" record: after its device's line, once; it prints back. */
+/* The state file's "stuck ADDR PID START" record: after its device's line, once; it prints
+ * back. */
 TEST(state_stuck_record_follows_its_device)
 {
 	static const char head[] = "pve-gpu-passthrough-state 1\nvmid 100\n"
@@ -1426,18 +1434,70 @@ TEST(state_stuck_record_follows_its_device)
 	static struct handoff_state s;
 	char text[1024], back[1024];
 
-	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0\n", head);
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0 4242 123456\n", head);
 	CHECK_INT(state_parse(text, &s), 0);
 	CHECK(s.devs[0].stuck);
+	CHECK_INT(s.devs[0].stuck_pid, 4242);
+	CHECK_INT(s.devs[0].stuck_start, 123456);
 	CHECK(state_format(&s, back, sizeof(back)) > 0);
 	CHECK_STR(back, text);
-	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0\nstuck 0000:02:00.0\n", head);
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0 0 0\nstuck 0000:02:00.0 0 0\n", head);
 	CHECK_INT(state_parse(text, &s), -EINVAL); /* twice */
-	snprintf(text, sizeof(text), "%sstuck 0000:02:00.1\n", head);
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.1 0 0\n", head);
 	CHECK_INT(state_parse(text, &s), -EINVAL); /* no such device */
 	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0 1\n", head);
 	CHECK_INT(state_parse(text, &s), -EINVAL);
-	snprintf(text, sizeof(text), "pve-gpu-passthrough-state 1\nvmid 100\nstuck 0000:02:00.0\n"
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0 4242 0\n", head); /* a pid, no start */
+	CHECK_INT(state_parse(text, &s), -EINVAL);
+	snprintf(text, sizeof(text), "pve-gpu-passthrough-state 1\nvmid 100\nstuck 0000:02:00.0 0 0\n"
 		 "device 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\n");
 	CHECK_INT(state_parse(text, &s), -EINVAL); /* before its device */
+}
+
+/* While the process left blocked in a stuck device's unbind lives (its pid and start time in
+ * the state file), nothing reads the device at all: release and pre-start name it at once and
+ * start no new read that would block too (each would stay blocked until the driver lets go,
+ * one more every minute from the timer). A pid that now names another process (another start
+ * time) is no such proof: the device is read again, with the deadline, and given back. */
+TEST(a_stuck_device_is_not_read_while_its_unbind_is_blocked)
+{
+	struct world *w = pve_world();
+	static char stat[] = "4242 (pve-gpu-passth) D 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 "
+				   "0 1 0 777 0 0\n";
+	char p[600];
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	put_file("/proc/4242/stat", stat, sizeof(stat) - 1);
+	{
+		struct handoff_state s;
+
+		CHECK_INT(state_load(&w->sr, 100, &s), 0);
+		s.devs[0].stuck = true;
+		s.devs[0].stuck_pid = 4242;
+		s.devs[0].stuck_start = 777;
+		CHECK_STR(s.devs[0].name, GPU);
+		CHECK_INT(state_save(&w->sr, &s), 0);
+	}
+	/* any read of its driver_override fails now (a directory in its place): not reached */
+	gpu_attr(p, sizeof(p), "driver_override");
+	CHECK_INT(unlink(p), 0);
+	CHECK_INT(mkdir(p, 0755), 0);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), -ETIMEDOUT);
+	CHECK_CONTAINS(w->cap.text, "E: still changed: " GPU ": its driver has not let go");
+	CHECK(!strstr(w->cap.text, "cannot restore driver_override"));
+	CHECK_CONTAINS(w->k.log, "/sys/bus/pci/drivers/vfio-pci/unbind=" AUDIO "\n");
+	CHECK(!strstr(w->k.log, GPU));
+	CHECK_CONTAINS(state_text(w), "stuck " GPU " 4242 777\n");
+	reset_log(w);
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	CHECK_CONTAINS(w->cap.text, "E: refusing: " GPU ": an unbind of it never returned (pid 4242 "
+				    "is still blocked in it");
+	CHECK(!strstr(w->k.log, GPU));
+	/* pid 4242 is another process now: read again (with the deadline), and given back */
+	CHECK_INT(rmdir(p), 0);
+	put_file("/sys/bus/pci/devices/" GPU "/driver_override", "vfio-pci\n", 9);
+	memcpy(strstr(stat, " 777 "), " 778 ", 5);
+	put_file("/proc/4242/stat", stat, sizeof(stat) - 1);
+	stale_gives_back(w, GPU ": vfio-pci -> nouveau");
 }

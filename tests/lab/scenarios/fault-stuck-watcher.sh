@@ -18,12 +18,14 @@ gpu_vm_conf 100
 before=$(fault_snapshot)
 echo -1 >$LABTEST/remove_delay_ms
 # the start: pre-start under the config lock; it fails (exit 4: the GPU's driver has not let go)
-labtool locked $lock /bin/sh -c "env -i LC_ALL=C PATH=/sbin:/bin:/usr/sbin:/usr/bin $HOOK 100 pre-start </dev/null >/tmp/pre.out 2>&1; echo \$? >/tmp/pre.rc"
+# (the system log's lines so far are counted while the lock is still held: the watcher, which
+# waits for it, has said nothing yet)
+labtool locked $lock /bin/sh -c "env -i LC_ALL=C PATH=/sbin:/bin:/usr/sbin:/usr/bin $HOOK 100 pre-start </dev/null >/tmp/pre.out 2>&1; echo \$? >/tmp/pre.rc; usleep 300000; wc -l </tmp/messages >/tmp/pre.lines"
 t_end=$(uptime_ms)
 cat /tmp/pre.out
 check "pre-start exits 4 (status $(cat /tmp/pre.rc))" test "$(cat /tmp/pre.rc)" = 4
-check "the state file records the GPU as stuck" grep -q "^stuck $GPU\$" /run/pve-gpu-passthrough/100.state
-pre_lines=$(wc -l </tmp/messages 2>/dev/null || echo 0)
+check "the state file records the GPU as stuck" grep -q "^stuck $GPU " /run/pve-gpu-passthrough/100.state
+pre_lines=$(cat /tmp/pre.lines)
 
 # The watcher: it takes the lock within its half-second poll, holds it while it decides and
 # gives back, and lets go within the deadline plus a second.
@@ -49,7 +51,7 @@ tail -n +$((pre_lines + 1)) /tmp/messages >/tmp/watcher.out 2>/dev/null
 cat /tmp/watcher.out
 check "the watcher names the GPU in one line" test "$(grep -cF "$GPU" /tmp/watcher.out)" = 1
 check "... saying its driver has not let go" grep -q "$GPU: its driver has not let go" /tmp/watcher.out
-check "the state file still records it as stuck" grep -q "^stuck $GPU\$" /run/pve-gpu-passthrough/100.state
+check "the state file still records it as stuck" grep -q "^stuck $GPU " /run/pve-gpu-passthrough/100.state
 check "nobody holds the config lock" labtool trylock $lock
 
 # release --stale (the timer) and release 100 (the admin): each ends within the deadline plus a
