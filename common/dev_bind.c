@@ -43,7 +43,8 @@ static int dev_path(char out[SR_PATH_MAX], const char *name, const char *attr)
 
 /* ---- single steps ------------------------------------------------------------------------- */
 
-int bind_set_override(const struct sysroot *sr, const char *name, const char *value)
+int bind_set_override_timed(const struct sysroot *sr, const char *name, const char *value,
+			    unsigned long timeout_ms)
 {
 	char path[SR_PATH_MAX], now[PCIDEV_NAME_MAX];
 	int r = dev_path(path, name, "driver_override");
@@ -51,14 +52,35 @@ int bind_set_override(const struct sysroot *sr, const char *name, const char *va
 
 	if (r < 0)
 		return r;
-	n = sr_read_str(sr, path, now, sizeof(now));
+	n = timeout_ms ? sr_read_str_timeout(sr, path, now, sizeof(now), timeout_ms)
+		       : sr_read_str(sr, path, now, sizeof(now));
+	if (n == -ETIMEDOUT)
+		return (int)n; /* the device's lock is held: writing would wait for it too */
 	if (n >= 0 && !strcmp(now, "(null)"))
 		now[0] = '\0';
 	if (n >= 0 && !strcmp(now, value))
 		return 0;
 	/* the kernel clears an override on a lone newline */
-	r = sr_write(sr, path, *value ? value : "\n");
+	value = *value ? value : "\n";
+	r = timeout_ms ? sr_write_timeout(sr, path, value, timeout_ms) : sr_write(sr, path, value);
 	return r < 0 ? r : 1;
+}
+
+int bind_stuck_still(const struct sysroot *sr, const char *name, unsigned long timeout_ms)
+{
+	char path[SR_PATH_MAX], now[PCIDEV_NAME_MAX];
+	int r = dev_path(path, name, "driver_override");
+	ssize_t n;
+
+	if (r < 0)
+		return r;
+	n = sr_read_str_timeout(sr, path, now, sizeof(now), timeout_ms);
+	return n == -ETIMEDOUT ? 1 : 0;
+}
+
+int bind_set_override(const struct sysroot *sr, const char *name, const char *value)
+{
+	return bind_set_override_timed(sr, name, value, 0);
 }
 
 int bind_unbind(const struct sysroot *sr, const char *bus, const char *driver, const char *dev,
@@ -200,6 +222,7 @@ static int failed(const struct bind_ops *o, struct bind_dev *d, int i, enum bind
 	d->pending = false;
 	d->step = step;
 	d->err = err;
+	d->left_pid = err == -ETIMEDOUT ? sr_last_left_pid() : 0;
 	if (!d->now[0])
 		pcidev_driver(o->sr, d->name, d->now, sizeof(d->now));
 	note(o, BIND_NOTE_FAILED, i, NULL, NULL);
@@ -356,17 +379,25 @@ int bind_to_vfio(const struct bind_ops *o, struct bind_dev *devs, int n, enum bi
 	return nfailed;
 }
 
+/* A give back's failure at STEP: its record, with the process a timed step left blocked. */
+static int back_failed(struct bind_dev *d, enum bind_step step, int err)
+{
+	d->step = step;
+	d->left_pid = err == -ETIMEDOUT ? sr_last_left_pid() : 0;
+	return d->err = err;
+}
+
 int bind_give_back(const struct bind_ops *o, struct bind_dev *d)
 {
 	bool dry = sr_dry_run(o->sr);
 	char now[PCIDEV_NAME_MAX];
 	int r;
 
-	r = bind_set_override(o->sr, d->name, d->override);
-	if (r < 0) {
-		d->step = BIND_STEP_OVERRIDE;
-		return d->err = r;
-	}
+	/* its driver may still be inside remove() holding the device's lock: timed */
+	d->left_pid = 0;
+	r = bind_set_override_timed(o->sr, d->name, d->override, o->unbind_timeout_ms);
+	if (r < 0)
+		return back_failed(d, BIND_STEP_OVERRIDE, r);
 	r = pcidev_driver(o->sr, d->name, now, sizeof(now));
 	if (r < 0) {
 		d->step = BIND_STEP_READ;
@@ -379,10 +410,8 @@ int bind_give_back(const struct bind_ops *o, struct bind_dev *d)
 		return BIND_BACK_ALREADY;
 	if (!strcmp(now, BIND_VFIO)) {
 		r = bind_unbind(o->sr, "pci", BIND_VFIO, d->name, o->unbind_timeout_ms);
-		if (r < 0 && r != -ENODEV) {
-			d->step = BIND_STEP_UNBIND;
-			return d->err = r;
-		}
+		if (r < 0 && r != -ENODEV)
+			return back_failed(d, BIND_STEP_UNBIND, r);
 		d->now[0] = '\0';
 	} else if (now[0]) {
 		return BIND_BACK_OTHER; /* someone else's driver took it meanwhile */
@@ -390,10 +419,8 @@ int bind_give_back(const struct bind_ops *o, struct bind_dev *d)
 	if (!d->driver[0])
 		return BIND_BACK_NONE;
 	r = probe(o, d->name);
-	if (r < 0) {
-		d->step = BIND_STEP_PROBE;
-		return d->err = r;
-	}
+	if (r < 0)
+		return back_failed(d, BIND_STEP_PROBE, r);
 	r = bind_wait_driver(o->sr, d->name, d->driver, o->bind_timeout_ms, d->now, sizeof(d->now));
 	if (r < 0) {
 		d->step = BIND_STEP_VERIFY;

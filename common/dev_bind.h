@@ -65,6 +65,7 @@ struct bind_dev {
 	/* how it ended */
 	enum bind_step step; /* the failed step, BIND_STEP_NONE */
 	int err;             /* its -errno */
+	pid_t left_pid;      /* -ETIMEDOUT: the process left blocked in that step (0 unknown) */
 	char now[PCIDEV_NAME_MAX]; /* its driver after a failure or a give back */
 };
 
@@ -122,12 +123,26 @@ enum bind_back {
 	BIND_BACK_DONE,    /* moved from DEV->from to its own driver */
 };
 /* Gives DEV back to DEV->driver, restoring DEV->override. Returns an enum bind_back, or -errno
- * with DEV->step and DEV->now set. DEV->from gets the driver it had when this started. */
+ * with DEV->step and DEV->now set. DEV->from gets the driver it had when this started. Every
+ * step that takes the device's lock has the unbind's deadline, driver_override's read and
+ * write too (before Linux 6.19 they take it): a device whose driver is stuck in remove() (an
+ * unbind that never returned) gives -ETIMEDOUT at BIND_STEP_OVERRIDE, UNBIND or PROBE instead
+ * of blocking the caller, who may hold Proxmox's config lock. */
 int bind_give_back(const struct bind_ops *ops, struct bind_dev *dev);
 
+/* 1 when reading NAME's driver_override does not return within TIMEOUT_MS (a driver stuck in
+ * remove() holds the device's lock: a device whose unbind never returned), else 0. The read is
+ * made by a process of its own that may stay blocked. */
+int bind_stuck_still(const struct sysroot *sr, const char *name, unsigned long timeout_ms);
 /* Writes a device's driver_override (VALUE "" clears it); reads it first and writes only when
  * it differs. 1 written, 0 already so, -errno. */
 int bind_set_override(const struct sysroot *sr, const char *name, const char *value);
+/* The same with a deadline of TIMEOUT_MS (0: none) on the read and on the write, each made by
+ * a process of its own (sr_read_str_timeout, sr_write_timeout): for a device whose driver may
+ * be stuck in remove() (a give back). -ETIMEDOUT when the read did not return (nothing was
+ * written then). */
+int bind_set_override_timed(const struct sysroot *sr, const char *name, const char *value,
+			    unsigned long timeout_ms);
 /* Unbinds DEV from DRIVER on BUS ("pci", "platform") with a deadline: one write of DEV to
  * /sys/bus/BUS/drivers/DRIVER/unbind. -ENODEV (not bound there) is returned as is. */
 int bind_unbind(const struct sysroot *sr, const char *bus, const char *driver, const char *dev,

@@ -90,6 +90,8 @@ static int add_member(struct job *j, const char *name)
 		ERR(j, "too many devices (more than %d)", MAX_MEMBERS);
 		return -E2BIG;
 	}
+	if ((r = ho_refuse_stuck(j, name)) < 0)
+		return r;
 	m = &j->mem[j->nmem];
 	memset(m, 0, sizeof(*m));
 	r = pcidev_read(j->ops->sr, name, &m->info);
@@ -435,7 +437,9 @@ static int rollback(struct job *j, int last)
 	if (j->ops->dry_run)
 		return 0;
 	if (left.first) {
-		/* the state file this run wrote holds the originals: release finishes from it */
+		/* the state file this run wrote holds the originals: release finishes from it
+		 * (with the stuck devices marked, when it can be written) */
+		state_save(j->ops->sr, &j->st);
 		ERR(j, "still changed: %s; when the device is free, finish with: "
 		       "pve-gpu-passthrough release %d", left.text, j->vmid);
 		return left.first;

@@ -68,6 +68,7 @@ struct job {
 	int undo[MAX_MEMBERS];       /* rollback / release: each member's give-back result */
 	enum bind_step undo_step[MAX_MEMBERS]; /* ... and the step that failed */
 	bool undo_stuck[MAX_MEMBERS]; /* rollback: its unbind never returned, left alone */
+	pid_t undo_pid[MAX_MEMBERS];  /* ... the process left blocked in it (0 unknown) */
 	/* the console row (dev_ho_console.c) */
 	struct console_plan con;
 	int vt_done, fb_done; /* how many of con.vtcons / con.fbs were released */
@@ -130,6 +131,10 @@ void ho_unit_add(struct job *j, int group, int i);
 struct unit *ho_unit_of(struct job *j, int group);
 /* True when PCI device NAME is in sysfs now. */
 bool ho_dev_present(const struct sysroot *sr, const char *name);
+
+/* A device that a state file records as stuck (an unbind of it never returned): -EBUSY, said
+ * in one line, while it still is (dev_ho_bind.c); collect calls it before reading the device. */
+int ho_refuse_stuck(struct job *j, const char *name);
 
 /* The console row's part of the bind (dev_ho_console.c): no firmware framebuffer may be left
  * in a BAR of U's devices (after their bind); the firmware framebuffers the kernel removed

@@ -257,10 +257,63 @@ static int attach_unit(struct job *j, struct unit *u)
 	return r;
 }
 
+/* A device recorded as stuck: true while the process left blocked in its unbind (or another
+ * step that takes its lock) still lives: its driver is still inside remove(). */
+static bool stuck_blocked(const struct sysroot *sr, const struct state_dev *d)
+{
+	unsigned long long start;
+
+	return d->stuck && d->stuck_pid > 0 &&
+	       holders_proc_start(sr, d->stuck_pid, &start) == 0 && start == d->stuck_start;
+}
+
+/* Records D as stuck, with PID the process left blocked (0 unknown) and its start time. */
+static void stuck_mark(const struct sysroot *sr, struct state_dev *d, pid_t pid)
+{
+	unsigned long long start = 0;
+
+	if (pid > 0 && holders_proc_start(sr, pid, &start) < 0) {
+		pid = 0;
+		start = 0;
+	}
+	if (pid <= 0 && stuck_blocked(sr, d))
+		return; /* an earlier record still names the blocked process */
+	d->stuck = true;
+	d->stuck_pid = pid > 0 ? (int)pid : 0;
+	d->stuck_start = pid > 0 ? start : 0;
+}
+
+/* A device that a state file records as stuck (an unbind of it never returned) is never read
+ * while the process blocked in that unbind lives, and otherwise only with a deadline: reading
+ * its attributes (driver_override) may wait for ever on the lock its driver holds in
+ * remove(). -EBUSY (named in one line) while it is stuck. */
+int ho_refuse_stuck(struct job *j, const char *name)
+{
+	unsigned long ms = j->opts->unbind_timeout_ms;
+	struct state_dev rec;
+	int vmid;
+
+	if (state_stuck(j->ops->sr, &name, 1, &rec, &vmid) < 0 || !rec.stuck)
+		return 0;
+	if (stuck_blocked(j->ops->sr, &rec))
+		ERR(j, "refusing: %s: an unbind of it never returned (pid %d is still blocked in it: "
+		       "its driver is inside remove(), holding the device); when the driver lets go: "
+		       "pve-gpu-passthrough release %d", name, rec.stuck_pid, vmid);
+	else if (bind_stuck_still(j->ops->sr, name, ms) > 0)
+		ERR(j, "refusing: %s: an unbind of it never returned and it still does not answer "
+		       "within %lu ms (its driver is inside remove(), holding the device); when the "
+		       "driver lets go: pve-gpu-passthrough release %d", name, ms, vmid);
+	else
+		return 0;
+	return -EBUSY;
+}
+
 /* Gives one device back to DRIVER (may be ""), restoring OVERRIDE; used by rollback and
- * release. Returns 0 or -errno (already logged), the failed step in *STEP. */
+ * release. Returns 0 or -errno (already logged), the failed step in *STEP. *STUCK is set when
+ * it is stuck: a step that takes its lock did not return (its driver is inside remove(); the
+ * caller names it, this logs nothing for it), with the process left blocked in *LEFT. */
 static int give_back(struct job *j, const char *name, const char *driver, const char *override,
-		     enum bind_step *step)
+		     enum bind_step *step, bool *stuck, pid_t *left)
 {
 	struct bind_ops bo = bind_ops_of(j);
 	struct bind_dev d = { 0 };
@@ -271,6 +324,11 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 	str_copy(d.override, sizeof(d.override), override);
 	r = bind_give_back(&bo, &d);
 	*step = r < 0 ? d.step : BIND_STEP_NONE;
+	*stuck = r == -ETIMEDOUT && (d.step == BIND_STEP_OVERRIDE || d.step == BIND_STEP_UNBIND ||
+				     d.step == BIND_STEP_PROBE);
+	*left = *stuck ? d.left_pid : 0;
+	if (*stuck)
+		return r;
 	switch (r) {
 	case BIND_BACK_ALREADY:
 		INFO(j, "%s: back on %s", name, or_none(driver));
@@ -341,36 +399,47 @@ static int undo_unit(struct job *j, struct unit *u)
 		j->undo[i] = 0;
 		j->undo_step[i] = BIND_STEP_NONE;
 		j->undo_stuck[i] = false;
+		j->undo_pid[i] = 0;
 		if (!d->override_set && !d->unbound && !d->moved)
 			continue;
 		if (d->step == BIND_STEP_UNBIND && d->err == -ETIMEDOUT) {
 			j->undo_stuck[i] = true;
+			j->undo_pid[i] = d->left_pid;
 			continue;
 		}
-		j->undo[i] = give_back(j, d->name, d->driver, d->override, &j->undo_step[i]);
+		j->undo[i] = give_back(j, d->name, d->driver, d->override, &j->undo_step[i],
+				       &j->undo_stuck[i], &j->undo_pid[i]);
 	}
 	return 0;
 }
 
-/* Waits until no process holds the units' /dev/vfio/GROUP nodes: one /proc scan per round
+/* Waits until no process holds the units' VFIO nodes (/dev/vfio/GROUP, and each member's
+ * /dev/vfio/devices/vfioN, which a QEMU using iommufd holds instead): one /proc scan per round
  * for all of them, until MS pass; a unit still held then is marked busy (and said so). */
 static void wait_units_closed(struct job *j, unsigned long ms)
 {
 	uint64_t deadline = now_ms() + ms;
 	unsigned step = 0;
-	char nodes[MAX_MEMBERS][24];
-	const char *pp[MAX_MEMBERS];
+	char nodes[2 * MAX_MEMBERS][40];
+	int of[2 * MAX_MEMBERS]; /* the unit of each node */
+	const char *pp[2 * MAX_MEMBERS];
 	struct holder h[64];
-	int n, np;
+	int n, np = 0;
 
+	for (int k = 0; k < j->nunits; k++) {
+		const struct unit *u = &j->units[k];
+
+		j->units[k].busy = false;
+		snprintf(nodes[np], sizeof(nodes[0]), "/dev/vfio/%d", u->group);
+		of[np++] = k;
+		for (int x = 0; x < u->n; x++)
+			if (holders_vfio_cdev(j->ops->sr, j->st.devs[u->idx[x]].name, nodes[np],
+					      sizeof(nodes[0])) == 0)
+				of[np++] = k;
+	}
+	for (int i = 0; i < np; i++)
+		pp[i] = nodes[i];
 	do {
-		np = 0;
-		for (int k = 0; k < j->nunits; k++) {
-			j->units[k].busy = false;
-			snprintf(nodes[np], sizeof(nodes[0]), "/dev/vfio/%d", j->units[k].group);
-			pp[np] = nodes[np];
-			np++;
-		}
 		n = holders_find(j->ops->sr, pp, np, h, (int)ARRAY_SIZE(h));
 		if (n <= 0)
 			return;
@@ -381,8 +450,11 @@ static void wait_units_closed(struct job *j, unsigned long ms)
 		int m = 0;
 
 		for (int i = 0; i < n; i++)
-			if (!strcmp(h[i].path, nodes[k]))
-				mine[m++] = h[i];
+			for (int p = 0; p < np; p++)
+				if (of[p] == k && !strcmp(h[i].path, nodes[p])) {
+					mine[m++] = h[i];
+					break;
+				}
 		if (!m)
 			continue;
 		j->units[k].busy = true;
@@ -390,6 +462,21 @@ static void wait_units_closed(struct job *j, unsigned long ms)
 		ERR(j, "IOMMU group %d is still open by %s after %lu ms; leaving its devices on "
 		       "vfio-pci (run 'pve-gpu-passthrough release %d' later)", j->units[k].group,
 		    list, ms, j->vmid);
+	}
+}
+
+/* The attribute a give-back step writes (or reads), for the messages. */
+static const char *step_attr(enum bind_step step)
+{
+	switch (step) {
+	case BIND_STEP_OVERRIDE:
+		return "driver_override";
+	case BIND_STEP_UNBIND:
+		return "unbind";
+	case BIND_STEP_PROBE:
+		return "drivers_probe";
+	default:
+		return "a step that takes its lock";
 	}
 }
 
@@ -404,6 +491,8 @@ static int release_unit(struct job *j, struct unit *u)
 
 		j->undo[i] = 0;
 		j->undo_step[i] = BIND_STEP_NONE;
+		j->undo_stuck[i] = false;
+		j->undo_pid[i] = 0;
 		if (d->was_vfio) {
 			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name,
 			     j->vmid);
@@ -416,6 +505,12 @@ static int release_unit(struct job *j, struct unit *u)
 				"its record is dropped", d->name);
 			continue;
 		}
+		/* its unbind is still blocked: not touched at all (kept, named by the caller) */
+		if (stuck_blocked(j->ops->sr, d)) {
+			j->undo_stuck[i] = true;
+			j->undo_pid[i] = d->stuck_pid;
+			continue;
+		}
 		/* Proxmox binds with new_id; that id would capture the device again on probe */
 		e = bind_remove_vfio_id(j->ops->sr, d->vendor, d->device);
 		if (e < 0)
@@ -423,7 +518,8 @@ static int release_unit(struct job *j, struct unit *u)
 			       "take the device again); not giving it back", d->name, d->vendor,
 			    d->device, strerror(-e));
 		else
-			e = give_back(j, d->name, d->driver, d->override, &j->undo_step[i]);
+			e = give_back(j, d->name, d->driver, d->override, &j->undo_step[i],
+				      &j->undo_stuck[i], &j->undo_pid[i]);
 		j->undo[i] = e;
 	}
 	return 0;
@@ -469,9 +565,14 @@ static void bind_undo(struct job *j, struct ho_left *left)
 	for (int i = j->nmem - 1; i >= 0; i--) {
 		const struct bind_dev *d = &j->bd[i];
 
-		if (j->undo_stuck[i])
+		if (j->undo_stuck[i]) {
+			/* the state file says so: every later access to it has a deadline */
+			for (int k = 0; k < j->st.ndevs; k++)
+				if (!strcmp(j->st.devs[k].name, d->name))
+					stuck_mark(j->ops->sr, &j->st.devs[k], j->undo_pid[i]);
 			ho_left_add(left, -ETIMEDOUT, "%s: %s has not let go (its unbind did not "
 				    "return; driver_override stays vfio-pci)", d->name, d->from);
+		}
 		else if (j->undo[i] < 0)
 			left_device(j, left, j->undo[i], d->name, d->driver, j->undo_step[i]);
 	}
@@ -521,6 +622,18 @@ static void bind_restore(struct job *j, struct handoff_state *s, struct ho_left 
 		if (ho_unit_of(j, d.group)->busy) {
 			s->devs[nkept++] = d;
 			ho_left_add(left, -EBUSY, "%s on vfio-pci (its group is open)", d.name);
+		} else if (j->undo_stuck[i] && j->undo_step[i] != BIND_STEP_NONE) {
+			/* timed out just now, with this VM's own unbind_timeout */
+			s->devs[nkept] = d;
+			stuck_mark(j->ops->sr, &s->devs[nkept++], j->undo_pid[i]);
+			ho_left_add(left, -ETIMEDOUT, "%s: its driver has not let go (%s did not "
+				    "return within %lu ms; not touched again, nothing waits on it)",
+				    d.name, step_attr(j->undo_step[i]), j->opts->unbind_timeout_ms);
+		} else if (j->undo_stuck[i]) {
+			s->devs[nkept] = d;
+			stuck_mark(j->ops->sr, &s->devs[nkept++], j->undo_pid[i]);
+			ho_left_add(left, -ETIMEDOUT, "%s: its driver has not let go (an unbind of it "
+				    "did not return; not touched, nothing waits on it)", d.name);
 		} else if (j->undo[i] < 0) {
 			left_device(j, left, j->undo[i], d.name, d.driver, j->undo_step[i]);
 			s->devs[nkept++] = d; /* kept for the next release */

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "sysfs.h"
 #include "util.h"
 
 static bool is_pid(const char *s)
@@ -162,4 +163,52 @@ void holders_format(const struct holder *h, int n, char *buf, size_t size)
 			break;
 		off += (size_t)k;
 	}
+}
+
+int holders_vfio_cdev(const struct sysroot *sr, const char *name, char *out, size_t size)
+{
+	char path[SR_PATH_MAX];
+	struct dirent *de;
+	int r = sysfs_pci_dev(path, name, "vfio-dev");
+	DIR *d;
+
+	if (r < 0)
+		return r;
+	d = sr_opendir(sr, path);
+	if (!d)
+		return -errno;
+	r = -ENOENT;
+	while (r == -ENOENT && (de = readdir(d)))
+		if (!strncmp(de->d_name, "vfio", 4) && de->d_name[4] &&
+		    strspn(de->d_name + 4, "0123456789") == strlen(de->d_name + 4))
+			r = snprintf(out, size, "/dev/vfio/devices/%s", de->d_name) < (int)size
+				    ? 0 : -ENAMETOOLONG;
+	closedir(d);
+	return r;
+}
+
+int holders_proc_start(const struct sysroot *sr, pid_t pid, unsigned long long *start)
+{
+	char path[SR_PATH_MAX], buf[1024], *p;
+	int r = sr_path(path, "/proc/%d/stat", (int)pid);
+	ssize_t n;
+
+	if (r < 0)
+		return r;
+	n = sr_read(sr, path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	/* "PID (COMM) STATE PPID ...": COMM may hold anything, the fields follow its last ')';
+	 * the start time is field 22, the 20th after COMM */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	for (int f = 0; f < 20; f++) {
+		p += strspn(p + 1, " ") + 1;
+		if (f < 19)
+			p += strcspn(p, " ");
+	}
+	errno = 0;
+	*start = strtoull(p, NULL, 10);
+	return errno || !*start ? -EINVAL : 0;
 }

@@ -25,4 +25,13 @@ int holders_find(const struct sysroot *sr, const char *const *paths, int npaths,
 /* Formats holders as "1234 (Xorg), 99 (kodi)" into buf. */
 void holders_format(const struct holder *h, int n, char *buf, size_t size);
 
+/* The VFIO device node of PCI device NAME on vfio-pci (a kernel with CONFIG_VFIO_DEVICE_CDEV):
+ * "/dev/vfio/devices/vfioN" from its vfio-dev/vfioN in sysfs, which a QEMU using iommufd
+ * holds instead of /dev/vfio/GROUP. 0, -ENOENT when it has none, -errno. */
+int holders_vfio_cdev(const struct sysroot *sr, const char *name, char *out, size_t size);
+/* The start time of process PID (field 22 of /proc/PID/stat, clock ticks since boot): with the
+ * pid it names one process for good (a pid is reused, never with the same start). 0, -ENOENT
+ * when there is no such process, -errno. */
+int holders_proc_start(const struct sysroot *sr, pid_t pid, unsigned long long *start);
+
 #endif

@@ -18,31 +18,73 @@
 #include "pve_conf.h"
 #include "util.h"
 
-#define CMDLINE_MAX 65536
+#define CMDLINE_MAX 65536 /* read of a QEMU's command line */
 
-/* True when the NUL-separated command line has "-id" followed by VMID. */
-static bool cmdline_names_vm(const char *cmd, size_t len, int vmid)
+/* The VMID the NUL-separated command line names with "-id VMID" (qemu-server's first
+ * option), -1 when it has none. */
+static int cmdline_vm(const char *cmd, size_t len)
 {
-	char want[16];
 	const char *end = cmd + len, *prev = NULL;
+	int id;
 
-	snprintf(want, sizeof(want), "%d", vmid);
 	for (const char *a = cmd; a < end; a += strlen(a) + 1) {
-		if (prev && !strcmp(prev, "-id") && !strcmp(a, want))
-			return true;
+		if (prev && !strcmp(prev, "-id"))
+			return pve_vmid_parse(a, &id) < 0 ? -1 : id;
 		prev = a;
 	}
-	return false;
+	return -1;
+}
+
+/* Reads the first SIZE-1 bytes of PATH at most into BUF: their count, *MORE set when the file
+ * goes on beyond them. */
+static ssize_t read_prefix(const struct sysroot *sr, const char *path, char *buf, size_t size,
+			   bool *more)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd = sr_openat(sr, path, O_RDONLY | O_NOCTTY, 0);
+
+	*more = false;
+	if (fd < 0)
+		return fd;
+	for (;;) {
+		char extra;
+
+		if (got < size - 1)
+			n = read(fd, buf + got, size - 1 - got);
+		else
+			n = read(fd, &extra, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			n = -errno;
+			close(fd);
+			return n;
+		}
+		if (n == 0)
+			break;
+		if (got == size - 1) {
+			*more = true;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return (ssize_t)got;
 }
 
 int vm_qemu_running(const struct sysroot *sr, int vmid)
 {
 	char path[SR_PATH_MAX], buf[32];
-	_cleanup_free_ char *cmd = NULL;
+	_cleanup_free_ char *cmd = malloc(CMDLINE_MAX + 1);
 	unsigned long pid;
-	size_t len;
+	bool more;
+	ssize_t n;
 	int r;
 
+	if (!cmd)
+		return -ENOMEM;
 	r = sr_path(path, PVE_QEMU_PIDFILE, vmid);
 	if (r < 0)
 		return r;
@@ -57,14 +99,20 @@ int vm_qemu_running(const struct sysroot *sr, int vmid)
 	r = sr_path(path, "/proc/%lu/cmdline", pid);
 	if (r < 0)
 		return r;
-	r = sr_read_all(sr, path, CMDLINE_MAX, &cmd, &len);
-	if (r == -ENOENT || r == -ESRCH)
+	n = read_prefix(sr, path, cmd, CMDLINE_MAX + 1, &more);
+	if (n == -ENOENT || n == -ESRCH)
 		return 0; /* gone */
-	if (r == -EFBIG)
-		return 0; /* not what qemu-server starts */
-	if (r < 0)
-		return r;
-	return cmdline_names_vm(cmd, len, vmid);
+	if (n < 0)
+		return (int)n; /* cannot be told: nothing is given back */
+	/* qemu-server puts "-id VMID" first; a longer command line (many devices, disks) is
+	 * still this VM's when its beginning says so */
+	if (more) /* its last argument may be cut short ("-id" "10" of "100") */
+		while (n > 0 && cmd[n - 1] != '\0')
+			n--;
+	r = cmdline_vm(cmd, (size_t)n);
+	if (r >= 0)
+		return r == vmid; /* another VM's QEMU (a reused pid) is not this one */
+	return more ? -EFBIG : 0; /* no "-id" in what was read, the rest unread: cannot be told */
 }
 
 int vm_config_lock(const struct sysroot *sr, int vmid, unsigned long wait_ms)
@@ -173,6 +221,10 @@ int reconcile_vm(const struct handoff_ops *ops, int vmid, unsigned long wait_ms)
 		snprintf(why, sizeof(why), "VM %d is running", vmid);
 		left_alone(ops, s, why);
 		r = 0;
+	} else if (r == -EFBIG) {
+		handoff_logf(ops, HO_ERROR, "VM %d: cannot tell whether it runs (the command line of the "
+		    "process its pidfile names is over %d KiB and does not begin with '-id %d'); not "
+		    "reconciling", vmid, CMDLINE_MAX / 1024, vmid);
 	} else if (r < 0) {
 		handoff_logf(ops, HO_ERROR, "VM %d: cannot tell whether it runs: %s; not reconciling", vmid,
 		    strerror(-r));

@@ -21,7 +21,9 @@
 #define PVE_CONF_LOCK "/var/lock/qemu-server/lock-%d.conf"
 #define PVE_QEMU_PIDFILE "/run/qemu-server/%d.pid"
 
-/* 1 when VMID's QEMU is running, 0 when not, -errno when that cannot be told. */
+/* 1 when VMID's QEMU is running, 0 when not, -errno when that cannot be told: the process's
+ * command line unreadable, or -EFBIG when it is longer than 64 KiB and names no VM in its
+ * first 64 KiB (a longer QEMU command line whose beginning has "-id VMID" is read as that). */
 int vm_qemu_running(const struct sysroot *sr, int vmid);
 
 /* Takes VMID's config lock, waiting up to WAIT_MS (0: one try): the held fd; -EBUSY when it

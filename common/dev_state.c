@@ -9,6 +9,9 @@
  *   reset 0000:01:00.0 flr,bus       (reset_method as it was, words joined by ',')
  *   persistenced 1                   (nvidia-persistenced was stopped)
  *   rec KEY VALUE                    (a keyed record of a handoff step: dev_state.h)
+ *   stuck 0000:01:00.0 1234 5678     (an unbind of that device never returned, after its
+ *                                     device line: the pid left blocked in it and that
+ *                                     process's start time, or 0 0)
  * "-" stands for an empty value. The parser is strict: the file is ours, but /run is shared
  * with everything running as root, so anything unexpected is an error, never a guess.
  * Every name read back becomes part of a sysfs path or a value written there, so each is
@@ -20,6 +23,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +57,10 @@ int state_format(const struct handoff_state *s, char *buf, size_t size)
 		OUT("device %s group %d id %04x:%04x driver %s override %s vfio %d\n", d->name,
 		    d->group, d->vendor, d->device, dash(d->driver), dash(d->override), d->was_vfio);
 	}
+	for (int i = 0; i < s->ndevs; i++)
+		if (s->devs[i].stuck)
+			OUT("stuck %s %d %llu\n", s->devs[i].name, s->devs[i].stuck_pid,
+			    s->devs[i].stuck_start);
 	for (int i = 0; i < s->nvtcons; i++)
 		OUT("vtcon %d\n", s->vtcons[i]);
 	for (int i = 0; i < s->nfbs; i++)
@@ -306,6 +314,18 @@ static int parse_line(char *line, struct handoff_state *s, bool *header, bool *h
 		if (s->nresets >= STATE_MAX_DEVS || parse_reset(p, s) < 0)
 			return -EINVAL;
 		s->nresets++;
+	} else if (!strcmp(kw, "stuck")) {
+		char name[PCI_ADDR_LEN];
+		struct state_dev *d;
+		unsigned long pid, start;
+
+		if (word(&p, name, sizeof(name)) < 0 || word_num(&p, 4194304, &pid) < 0 ||
+		    word_num(&p, ULONG_MAX, &start) < 0 || *p || (pid == 0) != (start == 0) ||
+		    !(d = (struct state_dev *)state_find(s, name)) || d->stuck)
+			return -EINVAL;
+		d->stuck = true;
+		d->stuck_pid = (int)pid;
+		d->stuck_start = start;
 	} else if (!strcmp(kw, "persistenced")) {
 		if (s->persistenced || word_num(&p, 1, &v) < 0 || v != 1 || *p)
 			return -EINVAL;
@@ -458,35 +478,89 @@ const struct state_dev *state_find(const struct handoff_state *s, const char *na
 	return NULL;
 }
 
-int state_owners(const struct sysroot *sr, const char *const *names, int n, int vmid,
-		 int *owners)
+/* Calls FN for every state file that loads, but SKIP_VMID's (0: none). 0, or -errno when the
+ * state directory cannot be read. */
+static int each_state(const struct sysroot *sr, int skip_vmid,
+		      void (*fn)(const struct handoff_state *s, void *data), void *data)
 {
+	struct handoff_state *s = malloc(sizeof(*s));
 	struct dirent *de;
 	DIR *d;
 
-	for (int i = 0; i < n; i++)
-		owners[i] = 0;
+	if (!s)
+		return -ENOMEM;
 	d = sr_opendir(sr, STATE_DIR);
-	if (!d)
+	if (!d) {
+		free(s);
 		return errno == ENOENT ? 0 : -errno;
+	}
 	while ((de = readdir(d))) {
-		struct handoff_state s;
 		char num[16];
 		int other;
 		const char *dot = strstr(de->d_name, ".state");
 
 		if (!dot || dot[6] || str_copy_n(num, sizeof(num), de->d_name,
 						 (size_t)(dot - de->d_name)) < 0 ||
-		    pve_vmid_parse(num, &other) < 0 || other == vmid)
+		    pve_vmid_parse(num, &other) < 0 || other == skip_vmid)
 			continue;
-		if (state_load(sr, other, &s) < 0)
-			continue;
-		for (int i = 0; i < n; i++)
-			if (!owners[i] && state_find(&s, names[i]))
-				owners[i] = other;
+		if (state_load(sr, other, s) == 0)
+			fn(s, data);
 	}
 	closedir(d);
+	free(s);
 	return 0;
+}
+
+struct owners_q {
+	const char *const *names;
+	int n;
+	int *owners;
+	struct state_dev *recs;
+};
+
+static void note_owners(const struct handoff_state *s, void *data)
+{
+	struct owners_q *q = data;
+
+	for (int i = 0; i < q->n; i++)
+		if (!q->owners[i] && state_find(s, q->names[i]))
+			q->owners[i] = s->vmid;
+}
+
+int state_owners(const struct sysroot *sr, const char *const *names, int n, int vmid,
+		 int *owners)
+{
+	struct owners_q q = { names, n, owners, NULL };
+
+	for (int i = 0; i < n; i++)
+		owners[i] = 0;
+	return each_state(sr, vmid, note_owners, &q);
+}
+
+static void note_stuck(const struct handoff_state *s, void *data)
+{
+	struct owners_q *q = data;
+
+	for (int i = 0; i < q->n; i++) {
+		const struct state_dev *d = state_find(s, q->names[i]);
+
+		if (d && d->stuck && !q->recs[i].stuck) {
+			q->recs[i] = *d;
+			q->owners[i] = s->vmid;
+		}
+	}
+}
+
+int state_stuck(const struct sysroot *sr, const char *const *names, int n,
+		struct state_dev *recs, int *vmids)
+{
+	struct owners_q q = { names, n, vmids, recs };
+
+	for (int i = 0; i < n; i++) {
+		memset(&recs[i], 0, sizeof(recs[i]));
+		vmids[i] = 0;
+	}
+	return each_state(sr, 0, note_stuck, &q);
 }
 
 int state_owner(const struct sysroot *sr, const char *name, int vmid)

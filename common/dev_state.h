@@ -34,6 +34,14 @@ struct state_dev {
 	char driver[64];   /* the host driver it had ("" none) */
 	char override[64]; /* the driver_override it had ("" none) */
 	bool was_vfio;     /* already on vfio-pci before us: stays there */
+	/* an unbind of it never returned (its driver's remove() may still hold the device lock,
+	 * which reading driver_override takes before Linux 6.19): every later access to it has
+	 * a deadline */
+	bool stuck;
+	/* ... and the process left blocked in it with its start time (holders_proc_start): while
+	 * that process lives the device is not touched at all (0: not known) */
+	int stuck_pid;
+	unsigned long long stuck_start;
 };
 
 struct handoff_state {
@@ -81,6 +89,10 @@ int state_owner(const struct sysroot *sr, const char *name, int vmid);
  * -errno (the state directory unreadable). */
 int state_owners(const struct sysroot *sr, const char *const *names, int n, int vmid,
 		 int *owners);
+/* Which of N devices some state file (any VM's) records as stuck: RECS[i] its record there
+ * (.stuck false: none), VMIDS[i] the VM whose file it is (0: none). 0 or -errno. */
+int state_stuck(const struct sysroot *sr, const char *const *names, int n,
+		struct state_dev *recs, int *vmids);
 const struct state_dev *state_find(const struct handoff_state *s, const char *name);
 
 /* Adds the record KEY VALUE (a key may have several). 0, -EINVAL (a key or value the file

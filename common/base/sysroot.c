@@ -39,6 +39,17 @@ int sr_open(struct sysroot *sr, const char *dir)
 	sr->fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (sr->fd < 0)
 		return -errno;
+	/* never 0, 1 or 2: a program started with stdin (or stdout) closed would get its root
+	 * there, and whatever later points those at /dev/null or closes them (the detached
+	 * writer, the watcher) would lose the root */
+	if (sr->fd < 3) {
+		int high = fcntl(sr->fd, F_DUPFD_CLOEXEC, 3), e = errno;
+
+		close(sr->fd);
+		sr->fd = high;
+		if (high < 0)
+			return -e;
+	}
 	strcpy(sr->dir, dir);
 	sr->wp = NULL;
 	sr->host = false;
@@ -828,8 +839,9 @@ int sr_kill_point_parse(struct sr_write_point *wp, const char *spec)
 	return 0;
 }
 
-/* The write of sr_write_timeout is made by a process of its own, which may stay blocked in the
- * kernel after the caller has given up and exited, as a forked child could. It is started with
+/* The write of sr_write_timeout (and the read of sr_read_str_timeout) is made by a process of
+ * its own, which may stay blocked in the kernel after the caller has given up and exited, as a
+ * forked child could. It is started with
  * clone(CLONE_VM) instead of fork(): it shares this process's memory, so starting it copies no
  * page tables. fork() of a process whose threads hand over several IOMMU groups at once costs
  * each thread 10-30 ms under emulation, and more the more threads fork at the same time; this
@@ -839,8 +851,9 @@ int sr_kill_point_parse(struct sr_write_point *wp, const char *spec)
  * thread's TLS (errno), never with the caller's, so a write that fails late cannot change the
  * caller's errno. The caller waits for the thread with its deadline. The block holds copies of
  * everything the process reads (the caller may have returned, even exited, while it writes),
- * and is freed by whichever of the caller and the thread lets go last: the thread does so only
- * after the process has exited. */
+ * and the buffer a read fills (copied out only when the read ended in time); it is freed by
+ * whichever of the caller and the thread lets go last: the thread does so only after the
+ * process has exited. */
 #define DW_STACK (64 * 1024)
 
 struct detached_write {
@@ -849,6 +862,10 @@ struct detached_write {
 	atomic_int refs;
 	bool done;
 	int result;
+	bool read;      /* a read of up to size-1 bytes into value, not a write of value */
+	size_t size;    /* value's size */
+	ssize_t child_result; /* set by the process before it exits */
+	pid_t pid;            /* the process, once started */
 	void *stack;
 	struct sysroot sr; /* a copy, without write points: the process only writes */
 	char path[SR_PATH_MAX];
@@ -871,14 +888,14 @@ static void dw_put(struct detached_write *w)
 static int dw_process(void *arg)
 {
 	struct detached_write *w = arg;
-	int r;
 
-	close(STDIN_FILENO);
-	close(STDOUT_FILENO);
-	close(STDERR_FILENO);
+	for (int fd = 0; fd < 3; fd++)
+		if (fd != w->sr.fd) /* sr_open keeps the root above 2; a copy made otherwise */
+			close(fd);
 	fds_close_except(w->sr.fd);
-	r = write_raw(&w->sr, w->path, w->value);
-	_exit(r < 0 ? (-r & 0xff) : 0);
+	w->child_result = w->read ? sr_read(&w->sr, w->path, w->value, w->size)
+				  : write_raw(&w->sr, w->path, w->value);
+	_exit(0);
 }
 
 static void *dw_thread(void *arg)
@@ -887,6 +904,9 @@ static void *dw_thread(void *arg)
 	int status = 0, r;
 	pid_t pid = clone(dw_process, (char *)w->stack + DW_STACK, CLONE_VM | SIGCHLD, w);
 
+	pthread_mutex_lock(&w->mu);
+	w->pid = pid > 0 ? pid : 0;
+	pthread_mutex_unlock(&w->mu);
 	if (pid < 0) {
 		r = -errno;
 	} else {
@@ -897,8 +917,10 @@ static void *dw_thread(void *arg)
 		while (got < 0 && errno == EINTR);
 		if (got < 0)
 			r = -errno;
+		else if (!WIFEXITED(status))
+			r = -EIO;
 		else
-			r = !WIFEXITED(status) ? -EIO : -WEXITSTATUS(status);
+			r = (int)w->child_result; /* a read's length fits: size is small */
 	}
 	pthread_mutex_lock(&w->mu);
 	w->result = r;
@@ -909,10 +931,19 @@ static void *dw_thread(void *arg)
 	return NULL;
 }
 
-static int write_detached(const struct sysroot *sr, const char *path, const char *value,
-			  uint64_t deadline)
+static __thread pid_t sr_left_pid;
+
+pid_t sr_last_left_pid(void)
 {
-	size_t vlen = strlen(value);
+	return sr_left_pid;
+}
+
+/* A write of VALUE, or (OUT not NULL) a read of up to SIZE-1 bytes into OUT, made by the
+ * detached process; the caller gives up at DEADLINE. */
+static int detached(const struct sysroot *sr, const char *path, const char *value, char *out,
+		    size_t size, uint64_t deadline)
+{
+	size_t vlen = out ? size : strlen(value) + 1;
 	struct detached_write *w;
 	struct timespec until;
 	pthread_attr_t attr;
@@ -921,7 +952,9 @@ static int write_detached(const struct sysroot *sr, const char *path, const char
 
 	if (strlen(path) >= sizeof(w->path))
 		return -ENAMETOOLONG;
-	w = calloc(1, sizeof(*w) + vlen + 1);
+	if (out && (size < 2 || size > INT_MAX))
+		return -EINVAL;
+	w = calloc(1, sizeof(*w) + vlen);
 	if (!w)
 		return -ENOMEM;
 	w->stack = mmap(NULL, DW_STACK, PROT_READ | PROT_WRITE,
@@ -933,8 +966,11 @@ static int write_detached(const struct sysroot *sr, const char *path, const char
 	}
 	w->sr = *sr;
 	w->sr.wp = NULL;
+	w->read = out != NULL;
+	w->size = vlen;
 	strcpy(w->path, path);
-	memcpy(w->value, value, vlen + 1);
+	if (!out)
+		memcpy(w->value, value, vlen);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	atomic_init(&w->refs, 2);
@@ -955,9 +991,20 @@ static int write_detached(const struct sysroot *sr, const char *path, const char
 		if (pthread_cond_clockwait(&w->cv, &w->mu, CLOCK_MONOTONIC, &until) == ETIMEDOUT)
 			break;
 	r = w->done ? w->result : -ETIMEDOUT;
+	sr_left_pid = w->done ? 0 : w->pid;
+	if (w->done && out && r >= 0)
+		memcpy(out, w->value, (size_t)r + 1);
 	pthread_mutex_unlock(&w->mu);
 	dw_put(w);
 	return r;
+}
+
+ssize_t sr_read_str_timeout(const struct sysroot *sr, const char *path, char *buf, size_t size,
+			    unsigned long ms)
+{
+	int r = detached(sr, path, NULL, buf, size, now_ms() + ms);
+
+	return r < 0 ? r : strip(buf, r);
 }
 
 int sr_write_timeout(const struct sysroot *sr, const char *path, const char *value,
@@ -968,7 +1015,7 @@ int sr_write_timeout(const struct sysroot *sr, const char *path, const char *val
 
 	if (!wp_gate(sr, path, value, &r))
 		return r;
-	r = write_detached(sr, path, value, deadline);
+	r = detached(sr, path, value, NULL, 0, deadline);
 	/* a write still blocked in the process may yet take effect: report it as not done */
 	return wp_after(sr, path, value, r, r != -ETIMEDOUT);
 }

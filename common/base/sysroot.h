@@ -169,5 +169,14 @@ bool sr_dry_run(const struct sysroot *sr);
  * the caller, around it. */
 int sr_write_timeout(const struct sysroot *sr, const char *path, const char *value,
 		     unsigned long ms);
+/* sr_read_str made by such a process, given at most MS: reading some attributes takes the
+ * device's lock (driver_override before Linux 6.19), which a driver stuck in remove() holds
+ * for ever. On timeout -ETIMEDOUT and BUF is left as it was. */
+ssize_t sr_read_str_timeout(const struct sysroot *sr, const char *path, char *buf, size_t size,
+			    unsigned long ms);
+/* The pid of the process this thread's last sr_write_timeout or sr_read_str_timeout left
+ * blocked (it timed out), 0 when it ended in time (or is unknown). While that process lives,
+ * its write or read has not returned. */
+pid_t sr_last_left_pid(void);
 
 #endif

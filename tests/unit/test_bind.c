@@ -507,20 +507,29 @@ TEST(give_back_reports_a_driver_that_does_not_take_it)
 	}
 }
 
+/* QEMU still holds the group: /dev/vfio/29, or (a QEMU using iommufd) a member's
+ * /dev/vfio/devices/vfioN. Post-stop waits for it and leaves the group to a later release. */
 TEST(give_back_waits_while_the_group_is_open)
 {
-	struct world *w = world(NULL);
+	static const char *const held[] = {
+		"link /proc/777/fd/30 /dev/vfio/29\nfile /proc/777/comm kvm\n",
+		"dir /sys/bus/pci/devices/" GPU "/vfio-dev/vfio3\nfile /dev/vfio/devices/vfio3 node\n"
+		"link /proc/777/fd/31 /dev/vfio/devices/vfio3\nlink /proc/777/fd/30 /dev/iommu\n"
+		"file /proc/777/comm kvm\n",
+	};
 
-	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
-	CHECK_INT(fakesys_build(test_tmpdir(),
-				"link /proc/777/fd/30 /dev/vfio/29\nfile /proc/777/comm kvm\n", NULL),
-		  0);
-	reset_log(w);
-	CHECK(handoff_release(&w->ops, 100) < 0);
-	CHECK_CONTAINS(w->cap.text, "IOMMU group 29 is still open by 777 (kvm)");
-	CHECK_STR(w->k.log, "");
-	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
-	CHECK(exists("/run/pve-gpu-passthrough/100.state")); /* for a later release */
+	for (size_t c = 0; c < ARRAY_SIZE(held); c++) {
+		struct world *w = world(NULL);
+
+		CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+		CHECK_INT(fakesys_build(test_tmpdir(), held[c], NULL), 0);
+		reset_log(w);
+		CHECK(handoff_release(&w->ops, 100) < 0);
+		CHECK_CONTAINS(w->cap.text, "IOMMU group 29 is still open by 777 (kvm)");
+		CHECK_STR(w->k.log, "");
+		CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+		CHECK(exists("/run/pve-gpu-passthrough/100.state")); /* for a later release */
+	}
 }
 
 /* Waits (up to 10 s) until the blocked unbind child, let go by our opening the FIFO for
@@ -1151,7 +1160,8 @@ TEST(reconcile_uses_the_reconciled_vms_unbind_timeout)
 	CHECK_INT(mkfifo(fifo, 0600), 0);
 	reset_log(w);
 	CHECK(reconcile_all(&w->ops, 200) < 0);
-	CHECK_CONTAINS(w->cap.text, "E: 0000:02:00.0: drivers_probe did not return within 200 ms");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: its driver has not let go (drivers_probe did not "
+				    "return within 200 ms");
 	CHECK(exists("/run/pve-gpu-passthrough/100.state")); /* for the release that finishes */
 	/* let the blocked probes go */
 	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -1190,6 +1200,45 @@ TEST(release_stale_leaves_a_starting_vm_alone)
 	reset_log(w);
 	CHECK_INT(reconcile_all(&w->ops, 100), 0);
 	CHECK_STR(w->cap.text, "");
+}
+
+/* A QEMU command line over 64 KiB (many devices and disks) that begins with "-id 100", as
+ * qemu-server starts it: the VM is running, its devices stay. One whose first 64 KiB name no
+ * VM cannot be told: nothing is given back either. */
+TEST(release_stale_reads_a_long_qemu_command_line_as_running)
+{
+	struct world *w = pve_world();
+	static char cmd[80000];
+	size_t n = 0;
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	put_file("/run/qemu-server/100.pid", "4242\n", 5);
+	n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "/usr/bin/kvm%c-id%c100%c", 0, 0, 0);
+	while (n < 70000)
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "-device%cvirtio-blk,drive=d%zu%c", 0,
+				      n, 0);
+	put_file("/proc/4242/cmdline", cmd, n);
+	CHECK_INT(vm_qemu_running(&w->sr, 100), 1);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, GPU ": VM 100 is running; left on vfio-pci\n");
+	CHECK_STR(w->k.log, "");
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+	/* the same length without "-id" at its beginning: cannot be told */
+	memcpy(cmd + 13, "-xx", 3);
+	put_file("/proc/4242/cmdline", cmd, n);
+	CHECK_INT(vm_qemu_running(&w->sr, 100), -EFBIG);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), -EFBIG);
+	CHECK_CONTAINS(w->cap.text, "E: VM 100: cannot tell whether it runs (the command line of "
+				    "the process its pidfile names is over 64 KiB");
+	CHECK_STR(w->k.log, "");
+	CHECK(exists("/run/pve-gpu-passthrough/100.state"));
+	/* a long command line of another VM's QEMU (a reused pid) is no running VM 100 */
+	memcpy(cmd + 13, "-id", 3);
+	memcpy(cmd + 17, "101", 3);
+	put_file("/proc/4242/cmdline", cmd, n);
+	CHECK_INT(vm_qemu_running(&w->sr, 100), 0);
 }
 
 /* The watcher a pre-start leaves: the hook's caller sees EOF on the hook's output at once
@@ -1253,4 +1302,348 @@ TEST(watcher_holds_no_fd_and_gives_back_after_a_failed_start)
 	CHECK(!exists("/run/pve-gpu-passthrough/100.state"));
 	snapshot(w, snap, sizeof(snap));
 	CHECK_STR(snap, host_before);
+}
+
+/* ---- a device whose unbind never returned (issue 26, item 4) -------------------------------- */
+
+/* VM 100's state file. */
+static const char *state_text(struct world *w)
+{
+	static char buf[4096];
+
+	if (sr_read(&w->sr, "/run/pve-gpu-passthrough/100.state", buf, sizeof(buf)) < 0)
+		snprintf(buf, sizeof(buf), "(unreadable)");
+	return buf;
+}
+
+/* The fake tree's path of GPU's attribute ATTR. */
+static void gpu_attr(char *out, size_t size, const char *attr)
+{
+	snprintf(out, size, "%s/sys/bus/pci/devices/" GPU "/%s", test_tmpdir(), attr);
+}
+
+/* A kernel before 6.19 with nouveau stuck in remove() for the GPU: its unbind never returns (a
+ * FIFO) and pre-start fails, leaving the GPU in the state file; then, as the driver holds the
+ * device's lock, reading or writing the GPU's driver_override blocks too (a FIFO in its place:
+ * an open waits for ever). */
+static void stick_gpu(struct world *w)
+{
+	char fifo[600];
+
+	snprintf(fifo, sizeof(fifo), "%s/sys/bus/pci/drivers/nouveau/unbind", test_tmpdir());
+	CHECK_INT(unlink(fifo), 0);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	cfg.hook.unbind_timeout_ms = 200;
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	CHECK(w->left_changed);
+	CHECK_CONTAINS(state_text(w), "stuck " GPU);
+	gpu_attr(fifo, sizeof(fifo), "driver_override");
+	CHECK_INT(unlink(fifo), 0);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	reset_log(w);
+}
+
+/* Every process blocked on the FIFO at PATH goes on: writers blocked in open() write into it,
+ * readers read EOF. */
+static void let_go(const char *path)
+{
+	int rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), wr;
+	char buf[256];
+
+	CHECK(rd >= 0);
+	wr = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(wr >= 0);
+	close(wr);
+	usleep(100 * 1000); /* not a condition: only drains what the writers sent */
+	while (read(rd, buf, sizeof(buf)) > 0)
+		;
+	close(rd);
+}
+
+/* nouveau lets go: the stuck unbind returns (the fake kernel keeps the GPU on nouveau, as
+ * when a driver's remove() fails), the device's lock is free and driver_override what the
+ * handoff left, vfio-pci. */
+static void unstick_gpu(struct world *w)
+{
+	char p[600];
+	int fd;
+
+	(void)w;
+	snprintf(p, sizeof(p), "%s/sys/bus/pci/drivers/nouveau/unbind", test_tmpdir());
+	fd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK(child_wrote(fd));
+	close(fd);
+	gpu_attr(p, sizeof(p), "driver_override");
+	let_go(p);
+	CHECK_INT(unlink(p), 0);
+	put_file("/sys/bus/pci/devices/" GPU "/driver_override", "vfio-pci\n", 9);
+	cfg.hook.unbind_timeout_ms = 1000;
+}
+
+/* A log sink for processes of their own (the watcher keeps no fd but the root): appends each
+ * line to /log below the fake root. */
+static void file_log(void *ud, enum ho_level level, const char *msg)
+{
+	const struct sysroot *sr = ud;
+	char line[1200];
+	int fd = openat(sr->fd, "log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	int n = snprintf(line, sizeof(line), "%s%s\n",
+			 level == HO_ERROR ? "E: " : level == HO_WARN ? "W: " : "", msg);
+
+	if (fd < 0)
+		return;
+	if (write(fd, line, (size_t)n) != n)
+		abort();
+	close(fd);
+}
+
+/* The file log's text, and how many of its lines name NAME. */
+static const char *file_log_text(int *naming, const char *name)
+{
+	static char buf[8192];
+	char p[600];
+	FILE *f;
+	size_t n;
+
+	snprintf(p, sizeof(p), "%s/log", test_tmpdir());
+	f = fopen(p, "re");
+	buf[0] = '\0';
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+	}
+	*naming = 0;
+	for (const char *l = buf; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+		const char *e = strchr(l, '\n');
+
+		if (memmem(l, e ? (size_t)(e - l) : strlen(l), name, strlen(name)))
+			(*naming)++;
+	}
+	return buf;
+}
+
+/* release --stale gives VM 100's devices back (saying SAYS): the host is as before. */
+static void stale_gives_back(struct world *w, const char *says)
+{
+	char snap[512];
+
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, says);
+	CHECK(!exists("/run/pve-gpu-passthrough/100.state"));
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+enum stuck_run { RUN_STALE, RUN_RELEASE, RUN_PREPARE };
+
+/* Runs WHAT in a child of its own (its lines to the file log); true when it ended within MS,
+ * with its exit status in *STATUS; else it is killed. */
+static bool ends_within(struct world *w, enum stuck_run what, unsigned long ms, int *status)
+{
+	uint64_t deadline = now_ms() + ms;
+	pid_t pid = fork(), got;
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct handoff_ops ops = w->ops;
+		int r;
+
+		ops.log = file_log;
+		ops.ud = &w->sr;
+		r = what == RUN_STALE	? reconcile_all(&ops, 0)
+		    : what == RUN_RELEASE ? handoff_release(&ops, 100)
+					  : handoff_prepare(&ops, 100);
+		_exit(r == -ETIMEDOUT ? 2 : r == -EBUSY ? 3 : r < 0 ? 1 : 0);
+	}
+	while ((got = waitpid(pid, status, WNOHANG)) == 0 && now_ms() < deadline)
+		usleep(5 * 1000);
+	if (got == pid)
+		return true;
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+	return false;
+}
+
+/* Whether VM 100's config lock is held by someone else right now. */
+static bool config_lock_held(struct world *w)
+{
+	int fd = vm_config_lock(&w->sr, 100, 0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd == -EBUSY;
+}
+
+/* The watcher a failed start leaves, with the GPU still stuck: it takes the config lock once
+ * Proxmox lets go, leaves the GPU alone (named in one line) and lets go of the lock within the
+ * deadline plus a second; it never reads the GPU's driver_override without a deadline. Once
+ * nouveau lets go, release gives the GPU back. */
+TEST(watcher_leaves_a_stuck_device_and_frees_the_config_lock)
+{
+	struct world *w = pve_world();
+	char snap[512];
+	const char *log;
+	int lock, status, naming;
+	uint64_t until;
+	pid_t hook;
+
+	stick_gpu(w);
+	lock = hold_config_lock(100); /* the start that failed has not ended yet */
+	hook = fork();
+	CHECK(hook >= 0);
+	if (hook == 0) {
+		struct handoff_ops ops = w->ops;
+
+		ops.log = file_log;
+		ops.ud = &w->sr;
+		_exit(reconcile_watch(&ops, 100, 20000) < 0 ? 4 : 0);
+	}
+	CHECK_INT(waitpid(hook, &status, 0), hook);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(lock); /* Proxmox's start ends */
+	/* the watcher takes the lock (it waits in steps of at most half a second), ... */
+	until = now_ms() + 10000;
+	while (!config_lock_held(w) && !strstr(file_log_text(&naming, GPU), "not let go") &&
+	       now_ms() < until)
+		usleep(2 * 1000);
+	/* ... and lets go of it within the deadline plus a second */
+	lock = vm_config_lock(&w->sr, 100, cfg.hook.unbind_timeout_ms + 1000);
+	CHECK(lock >= 0);
+	close(lock);
+	until = now_ms() + 10000; /* its last line may follow the unlock */
+	while (!strstr(file_log_text(&naming, GPU), "not let go") && now_ms() < until)
+		usleep(10 * 1000);
+	log = file_log_text(&naming, GPU);
+	CHECK_CONTAINS(log, "E: still changed: " GPU ": its driver has not let go (driver_override "
+			    "did not return within 200 ms; not touched again, nothing waits on it); "
+			    "when the device is free, finish with: pve-gpu-passthrough release 100\n");
+	CHECK_INT(naming, 1);
+	CHECK_CONTAINS(state_text(w), "stuck " GPU);
+	unstick_gpu(w);
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	CHECK(!exists("/run/pve-gpu-passthrough/100.state"));
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
+
+/* release --stale and release VMID with the GPU stuck: each ends within the deadline plus a
+ * second (release --stale holding the config lock only that long), names the GPU in one line
+ * and keeps it as stuck; a pre-start refuses it the same way instead of reading it. Once
+ * nouveau lets go, release --stale converges. */
+TEST(release_leaves_a_stuck_device_and_converges_once_it_lets_go)
+{
+	struct world *w = pve_world();
+	unsigned long bound = cfg.hook.unbind_timeout_ms;
+	const char *log;
+	int status, naming;
+
+	stick_gpu(w);
+	bound = cfg.hook.unbind_timeout_ms + 1000;
+	CHECK(ends_within(w, RUN_STALE, bound, &status));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+	CHECK(!config_lock_held(w));
+	log = file_log_text(&naming, GPU);
+	CHECK_CONTAINS(log, "VM 100 is not running: giving its devices back\n");
+	CHECK_CONTAINS(log, "E: still changed: " GPU ": its driver has not let go");
+	CHECK_INT(naming, 1);
+	CHECK_CONTAINS(state_text(w), "stuck " GPU);
+
+	put_file("/log", "", 0);
+	CHECK(ends_within(w, RUN_RELEASE, bound, &status));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+	file_log_text(&naming, GPU);
+	CHECK_INT(naming, 1);
+
+	put_file("/log", "", 0);
+	CHECK(ends_within(w, RUN_PREPARE, bound, &status));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+	log = file_log_text(&naming, GPU);
+	CHECK_CONTAINS(log, "E: refusing: " GPU ": an unbind of it never returned and it still "
+			    "does not answer within 200 ms");
+	CHECK_INT(naming, 1);
+
+	unstick_gpu(w);
+	stale_gives_back(w, GPU ": back on nouveau");
+}
+
+/* The state file's "stuck ADDR PID START" record: after its device's line, once; it prints
+ * back. */
+TEST(state_stuck_record_follows_its_device)
+{
+	static const char head[] = "pve-gpu-passthrough-state 1\nvmid 100\n"
+				   "device 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau "
+				   "override - vfio 0\n";
+	static struct handoff_state s;
+	char text[1024], back[1024];
+
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0 4242 123456\n", head);
+	CHECK_INT(state_parse(text, &s), 0);
+	CHECK(s.devs[0].stuck);
+	CHECK_INT(s.devs[0].stuck_pid, 4242);
+	CHECK_INT(s.devs[0].stuck_start, 123456);
+	CHECK(state_format(&s, back, sizeof(back)) > 0);
+	CHECK_STR(back, text);
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0 0 0\nstuck 0000:02:00.0 0 0\n", head);
+	CHECK_INT(state_parse(text, &s), -EINVAL); /* twice */
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.1 0 0\n", head);
+	CHECK_INT(state_parse(text, &s), -EINVAL); /* no such device */
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0 1\n", head);
+	CHECK_INT(state_parse(text, &s), -EINVAL);
+	snprintf(text, sizeof(text), "%sstuck 0000:02:00.0 4242 0\n", head); /* a pid, no start */
+	CHECK_INT(state_parse(text, &s), -EINVAL);
+	snprintf(text, sizeof(text), "pve-gpu-passthrough-state 1\nvmid 100\nstuck 0000:02:00.0 0 0\n"
+		 "device 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\n");
+	CHECK_INT(state_parse(text, &s), -EINVAL); /* before its device */
+}
+
+/* While the process left blocked in a stuck device's unbind lives (its pid and start time in
+ * the state file), nothing reads the device at all: release and pre-start name it at once and
+ * start no new read that would block too (each would stay blocked until the driver lets go,
+ * one more every minute from the timer). A pid that now names another process (another start
+ * time) is no such proof: the device is read again, with the deadline, and given back. */
+TEST(a_stuck_device_is_not_read_while_its_unbind_is_blocked)
+{
+	struct world *w = pve_world();
+	static char stat[] = "4242 (pve-gpu-passth) D 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 "
+				   "0 1 0 777 0 0\n";
+	char p[600];
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	put_file("/proc/4242/stat", stat, sizeof(stat) - 1);
+	{
+		struct handoff_state s;
+
+		CHECK_INT(state_load(&w->sr, 100, &s), 0);
+		s.devs[0].stuck = true;
+		s.devs[0].stuck_pid = 4242;
+		s.devs[0].stuck_start = 777;
+		CHECK_STR(s.devs[0].name, GPU);
+		CHECK_INT(state_save(&w->sr, &s), 0);
+	}
+	/* any read of its driver_override fails now (a directory in its place): not reached */
+	gpu_attr(p, sizeof(p), "driver_override");
+	CHECK_INT(unlink(p), 0);
+	CHECK_INT(mkdir(p, 0755), 0);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), -ETIMEDOUT);
+	CHECK_CONTAINS(w->cap.text, "E: still changed: " GPU ": its driver has not let go");
+	CHECK(!strstr(w->cap.text, "cannot restore driver_override"));
+	CHECK_CONTAINS(w->k.log, "/sys/bus/pci/drivers/vfio-pci/unbind=" AUDIO "\n");
+	CHECK(!strstr(w->k.log, GPU));
+	CHECK_CONTAINS(state_text(w), "stuck " GPU " 4242 777\n");
+	reset_log(w);
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	CHECK_CONTAINS(w->cap.text, "E: refusing: " GPU ": an unbind of it never returned (pid 4242 "
+				    "is still blocked in it");
+	CHECK(!strstr(w->k.log, GPU));
+	/* pid 4242 is another process now: read again (with the deadline), and given back */
+	CHECK_INT(rmdir(p), 0);
+	put_file("/sys/bus/pci/devices/" GPU "/driver_override", "vfio-pci\n", 9);
+	memcpy(strstr(stat, " 777 "), " 778 ", 5);
+	put_file("/proc/4242/stat", stat, sizeof(stat) - 1);
+	stale_gives_back(w, GPU ": vfio-pci -> nouveau");
 }

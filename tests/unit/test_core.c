@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fakesys.h"
@@ -319,4 +320,66 @@ TEST(sysroot_ioctl_change_passes_the_write_points)
 	sr.wp = NULL;
 	CHECK_INT(sr_ioctl_change(&sr, "/dev/fb9", 0x4610, &arg, "x"), -ENOENT);
 	sr_close(&sr);
+}
+
+/* A read that would block for ever (a FIFO here; driver_override while a driver is stuck in
+ * remove() on a kernel before 6.19) ends at its deadline, the buffer untouched; a plain read
+ * through the same process gives the value. */
+TEST(sysroot_timed_read_ends_at_its_deadline)
+{
+	struct sysroot sr;
+	char p[600], buf[32] = "before";
+	int fd;
+
+	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+	snprintf(p, sizeof(p), "%s/fifo", test_tmpdir());
+	CHECK_INT(mkfifo(p, 0600), 0);
+	CHECK_INT(sr_read_str_timeout(&sr, "/fifo", buf, sizeof(buf), 100), -ETIMEDOUT);
+	CHECK_STR(buf, "before");
+	/* let the blocked reader go (a writer opens and closes: it reads EOF) */
+	fd = open(p, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_INT(sr_write_file_atomic(&sr, "/attr", "vfio-pci\n", 9, 0600), 0);
+	CHECK_INT(sr_read_str_timeout(&sr, "/attr", buf, sizeof(buf), 5000), 8);
+	CHECK_STR(buf, "vfio-pci");
+	CHECK_INT(sr_read_str_timeout(&sr, "/attr", buf, 4, 5000), -EFBIG);
+	sr_close(&sr);
+}
+
+/* A program started with standard input closed (cron, a service with StandardInput=close):
+ * the root must not become fd 0, which the timed writer closes in its process and the watcher
+ * points at /dev/null; every timed write failed with EBADF then. */
+TEST(sysroot_with_stdin_closed_keeps_its_root)
+{
+	char buf[32];
+	int status;
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct sysroot sr;
+
+		close(STDIN_FILENO);
+		if (sr_open(&sr, test_tmpdir()) < 0)
+			_exit(2);
+		if (sr_write_file_atomic(&sr, "/attr", "", 0, 0600) < 0)
+			_exit(4);
+		if (sr_write_timeout(&sr, "/attr", "vfio-pci", 5000) < 0)
+			_exit(5);
+		if (sr_read_str_timeout(&sr, "/attr", buf, sizeof(buf), 5000) != 8)
+			_exit(6);
+		_exit(0);
+	}
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	CHECK_INT(WEXITSTATUS(status), 0);
+	{
+		struct sysroot sr;
+
+		CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
+		CHECK_INT(sr_read_str(&sr, "/attr", buf, sizeof(buf)), 8);
+		CHECK_STR(buf, "vfio-pci");
+		sr_close(&sr);
+	}
 }

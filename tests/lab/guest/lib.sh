@@ -284,6 +284,20 @@ show_diff() {
 	[ "$1" = "$2" ] || { echo "before:"; echo "$1"; echo "after:"; echo "$2"; }
 }
 
+# release_after_let_go BEFORE: labtest lets go of the GPU stuck in remove() (the blocked
+# unbind returns, the GPU is driverless); "release 100" then gives it back, and the host is as
+# the fault_snapshot BEFORE.
+release_after_let_go() {
+	echo 1 >$LABTEST/release
+	wait_driver $GPU none
+	/usr/sbin/pve-gpu-passthrough release 100
+	check "release after the driver let go exits 0" test $? = 0
+	expect_driver $GPU labtest
+	after=$(fault_snapshot)
+	check "host as before" test "$1" = "$after"
+	show_diff "$1" "$after"
+}
+
 # testdrv_give_back DEV...: undo testdrv_take (the host driver takes DEV again), reset
 # labtest's parameters, so later scenarios of the boot start from the host as it booted.
 testdrv_give_back() {
