@@ -5,7 +5,7 @@
  *  1. The snippet STORAGE:snippets/pve-gpu-passthrough-hook is a symlink to the installed
  *     hookscript, so a package upgrade reaches every attached VM without re-attaching.
  *     Proxmox's check (-f, -x) and exec follow symlinks.
- *  2. The VM is changed only through `qm set` (fork + execvp, no shell): /etc/pve is the
+ *  2. The VM is changed only through `qm set` (spawn_run: no shell, a deadline): /etc/pve is the
  *     cluster filesystem and qm takes the VM's config lock.
  *  3. attach refuses to replace a hookscript that is not ours, or a file at the snippet path
  *     that is not our symlink, unless --force. detach removes only our hookscript and leaves
@@ -19,17 +19,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "pve_conf.h"
 #include "pve_storage.h"
+#include "spawn.h"
 #include "sysroot.h"
 #include "util.h"
 
@@ -37,6 +36,8 @@
 #define HOOK_TARGET "/usr/libexec/pve-gpu-passthrough/" HOOK_NAME
 #define SNIPPET_RECORD "/var/lib/pve-gpu-passthrough/snippets"
 #define PROG "pve-gpu-passthrough"
+/* qm set waits at most 10 s for the VM's config lock; this leaves it room to finish. */
+#define QM_TIMEOUT_S 120
 
 /* True when VOLID is STORAGE:snippets/pve-gpu-passthrough-hook on any valid storage id. */
 static bool is_our_volid(const char *volid)
@@ -47,51 +48,6 @@ static bool is_our_volid(const char *volid)
 	if (!colon || str_copy_n(id, sizeof(id), volid, (size_t)(colon - volid)) < 0)
 		return false;
 	return pve_storage_id_valid(id) && strcmp(colon + 1, "snippets/" HOOK_NAME) == 0;
-}
-
-/* Runs ARGV[0] from PATH without a shell and waits for it. Returns its exit status (128+N
- * for signal N), or -errno when it could not be started (-ENOENT: not in PATH). */
-static int run_command(char *const argv[])
-{
-	int pfd[2], err = 0, status;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		err = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		return err;
-	}
-	if (pid == 0) {
-		/* Nothing of ours leaks into qm; the pipe closes on a successful exec. */
-		close(pfd[0]);
-		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(argv[0], argv);
-		err = errno;
-		if (write(pfd[1], &err, sizeof(err)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close(pfd[1]);
-	do
-		n = read(pfd[0], &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (n == (ssize_t)sizeof(err))
-		return -err;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
 /* Prints the command and either runs it or, with DRY_RUN, stops there. */
@@ -105,10 +61,17 @@ static int run_qm(char *const argv[], bool dry_run)
 	printf("\n");
 	if (dry_run)
 		return 0;
-	r = run_command(argv);
+	r = spawn_run(&(struct spawn_cmd){ .argv = (const char *const *)argv,
+					   .timeout_ms = QM_TIMEOUT_S * 1000UL,
+					   .out = SPAWN_INHERIT, .err = SPAWN_INHERIT }, NULL);
 	if (r == -ENOENT) {
 		fprintf(stderr, PROG ": cannot run 'qm': not found in PATH (this must run on a "
 				"Proxmox VE node)\n");
+		return -1;
+	}
+	if (r == -ETIMEDOUT) {
+		fprintf(stderr, PROG ": 'qm %s %s' did not finish within %d s; it was stopped\n",
+			argv[1], argv[2], QM_TIMEOUT_S);
 		return -1;
 	}
 	if (r < 0) {

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,11 +25,13 @@
 #include "early_bind.h"
 #include "dev_modload.h"
 #include "pci_dev.h"
+#include "spawn.h"
 #include "util.h"
 
 #define PROG "pve-gpu-passthrough"
 #define LSINITRAMFS "/usr/bin/lsinitramfs"
 #define LISTING_MAX (32 << 20)
+#define LSINITRAMFS_TIMEOUT_S 120
 
 struct status {
 	const struct sysroot *sr;
@@ -90,76 +91,23 @@ static bool older(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* Runs lsinitramfs on FILE (a host path) and returns its output (malloc'd) in *ret. */
+/* Runs lsinitramfs on FILE (a host path) and returns its output (malloc'd) in *ret; a longer
+ * listing is cut at LISTING_MAX. */
 static int list_image(const char *file, char **ret)
 {
-	size_t size = 1 << 16, len = 0;
-	char *buf = malloc(size);
-	int fds[2], status;
-	pid_t pid;
+	const char *argv[] = { LSINITRAMFS, file, NULL };
+	char *buf = malloc(LISTING_MAX);
+	struct spawn_cmd cmd = { .argv = argv, .timeout_ms = LSINITRAMFS_TIMEOUT_S * 1000UL,
+				 .out = SPAWN_CAPTURE, .err = SPAWN_NULL,
+				 .buf = buf, .bufsize = LISTING_MAX };
+	int r;
 
 	if (!buf)
 		return -ENOMEM;
-	if (pipe2(fds, O_CLOEXEC) < 0) {
+	r = spawn_run(&cmd, NULL);
+	if (r != 0) {
 		free(buf);
-		return -errno;
-	}
-	pid = fork();
-	if (pid < 0) {
-		int e = -errno;
-
-		close(fds[0]);
-		close(fds[1]);
-		free(buf);
-		return e;
-	}
-	if (pid == 0) {
-		char *const argv[] = { (char *)"lsinitramfs", (char *)file, NULL };
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (dup2(fds[1], STDOUT_FILENO) < 0 || (null >= 0 && dup2(null, STDIN_FILENO) < 0))
-			_exit(127);
-		execv(LSINITRAMFS, argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= size) {
-			char *nb = size < LISTING_MAX ? realloc(buf, size * 2) : NULL;
-
-			if (!nb)
-				break; /* keep what fits; drain below */
-			buf = nb;
-			size *= 2;
-		}
-		n = read(fds[0], buf + len, size - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	/* Whatever did not fit is read and dropped, so the child never blocks on the pipe. */
-	for (char sink[4096];;) {
-		ssize_t n = read(fds[0], sink, sizeof(sink));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			free(buf);
-			return -errno;
-		}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		free(buf);
-		return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOENT : -EIO;
+		return r < 0 ? r : r == 127 ? -ENOENT : -EIO;
 	}
 	*ret = buf;
 	return 0;

@@ -6,16 +6,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dev_modload.h"
 #include "sysfs.h"
+#include "spawn.h"
 #include "util.h"
 
 /* ---- SR-IOV ------------------------------------------------------------------------------ */
@@ -403,68 +402,14 @@ int quirks_persistenced(const struct quirks_exec *ex, bool start)
 int quirks_exec_real(void *data, const char *const *argv, char *out, size_t outsize)
 {
 	const struct sysroot *sr = data;
-	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
-	uint64_t deadline = now_ms() + QUIRKS_EXEC_TIMEOUT_S * 1000ULL;
-	size_t len = 0;
-	int pfd[2], status;
-	pid_t pid;
+	static const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
+	char sink[1];
+	struct spawn_cmd cmd = { .argv = argv, .envp = envp,
+				 .timeout_ms = QUIRKS_EXEC_TIMEOUT_S * 1000UL,
+				 .out = SPAWN_CAPTURE, .err = SPAWN_NULL,
+				 .buf = outsize ? out : sink, .bufsize = outsize ? outsize : sizeof(sink) };
 
 	if (!sr->host)
 		return -EPERM;
-	if (access(argv[0], X_OK) < 0)
-		return -errno;
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		int e = errno;
-
-		close(pfd[0]);
-		close(pfd[1]);
-		return -e;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		if (null < 0 || dup2(null, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(null, 2) < 0)
-			_exit(127);
-		execve(argv[0], (char *const *)argv, envp);
-		_exit(127);
-	}
-	close(pfd[1]);
-	for (;;) {
-		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		int64_t left = (int64_t)(deadline - now_ms());
-		char buf[256];
-		ssize_t n;
-
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
-			break;
-		if (!p.revents)
-			continue;
-		n = read(pfd[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (outsize && len < outsize - 1) {
-			size_t k = (size_t)n < outsize - 1 - len ? (size_t)n : outsize - 1 - len;
-
-			memcpy(out + len, buf, k);
-			len += k;
-		}
-	}
-	if (outsize)
-		out[len] = '\0';
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (WIFSIGNALED(status))
-		return -ETIMEDOUT;
-	return WEXITSTATUS(status) == 127 ? -ENOEXEC : WEXITSTATUS(status);
+	return spawn_run(&cmd, NULL);
 }

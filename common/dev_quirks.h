@@ -90,7 +90,8 @@ struct quirks_exec {
 	void *data;
 };
 /* The real runner (DATA: the struct sysroot; it refuses, -EPERM, below a root that is not the
- * running system: programs always act on it). A program gets at most TIMEOUT_S seconds. */
+ * running system: programs always act on it). A program gets at most TIMEOUT_S seconds.
+ * Returns as spawn_run() does: its exit status, 128 + N for signal N, or -errno. */
 int quirks_exec_real(void *data, const char *const *argv, char *out, size_t outsize);
 #define QUIRKS_EXEC_TIMEOUT_S 30
 

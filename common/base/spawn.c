@@ -1,0 +1,261 @@
+/* spawn.c - runs a program with a deadline (see spawn.h).
+ *
+ * The child is its own process group, so a deadline kills what it started too (update-grub's
+ * helpers). The wait is a poll() on a pidfd and the output pipe, no SIGCHLD handler and no
+ * fixed sleep; on a kernel without pidfd_open (before 5.3) the poll also wakes every
+ * SPAWN_NOPIDFD_MS to look. Once the program has exited the pipe is drained without blocking: a
+ * grandchild that keeps it open cannot hold us past the program's end. */
+#define _GNU_SOURCE
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define SPAWN_DEFAULT_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
+/* Without a pidfd, how often the wait looks whether the program has exited. */
+#define SPAWN_NOPIDFD_MS 20
+
+extern char **environ;
+
+/* The PATH in ENVP (or ours), else the default. */
+static const char *env_path(const char *const *envp)
+{
+	const char *p = NULL;
+
+	if (envp) {
+		for (size_t i = 0; envp[i]; i++)
+			if (str_has_prefix(envp[i], "PATH="))
+				p = envp[i] + 5;
+	} else {
+		p = getenv("PATH");
+	}
+	return p && *p ? p : SPAWN_DEFAULT_PATH;
+}
+
+/* Finds NAME the way execvp would, into OUT. */
+static int resolve(const char *name, const char *const *envp, char *out, size_t size)
+{
+	const char *dirs = env_path(envp);
+
+	if (!*name)
+		return -ENOENT;
+	if (strchr(name, '/'))
+		return str_copy(out, size, name);
+	while (*dirs) {
+		size_t len = strcspn(dirs, ":");
+		int n = snprintf(out, size, "%.*s/%s", (int)len, len ? dirs : ".", name);
+
+		if (n > 0 && (size_t)n < size && access(out, X_OK) == 0)
+			return 0;
+		dirs += len + (dirs[len] == ':');
+	}
+	return -ENOENT;
+}
+
+/* The child, after fork(): only async-signal-safe calls. ERRFD reports a failed exec. */
+static void child(const struct spawn_cmd *cmd, const char *path, int outfd, int errfd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sigset_t none;
+	int e;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setpgid(0, 0);
+	if (null < 0 || dup2(null, 0) < 0)
+		goto fail;
+	if (cmd->out != SPAWN_INHERIT && dup2(cmd->out == SPAWN_CAPTURE ? outfd : null, 1) < 0)
+		goto fail;
+	if (cmd->err != SPAWN_INHERIT && dup2(cmd->err == SPAWN_CAPTURE ? outfd : null, 2) < 0)
+		goto fail;
+	fds_close_except(errfd);
+	execve(path, (char *const *)cmd->argv,
+	       (char *const *)(cmd->envp ? cmd->envp : (const char *const *)environ));
+fail:
+	e = errno;
+	if (write(errfd, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* Adds N bytes of BUF to the capture, keeping its head or its tail. */
+static void keep(const struct spawn_cmd *cmd, size_t *have, const char *buf, size_t n,
+		 bool *truncated)
+{
+	size_t room = cmd->bufsize - 1;
+
+	if (!cmd->keep_tail) {
+		size_t k = n < room - *have ? n : room - *have;
+
+		memcpy(cmd->buf + *have, buf, k);
+		*have += k;
+		*truncated |= k < n;
+	} else {
+		if (n > room) {
+			buf += n - room;
+			n = room;
+			*truncated = true;
+		}
+		if (*have + n > room) {
+			size_t drop = *have + n - room;
+
+			memmove(cmd->buf, cmd->buf + drop, *have - drop);
+			*have -= drop;
+			*truncated = true;
+		}
+		memcpy(cmd->buf + *have, buf, n);
+		*have += n;
+	}
+	cmd->buf[*have] = '\0';
+}
+
+/* Reads what the pipe holds now (it is non-blocking); false at its end. */
+static bool drain(const struct spawn_cmd *cmd, int fd, size_t *have, bool *truncated)
+{
+	char chunk[4096];
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN;
+		if (n == 0)
+			return false;
+		keep(cmd, have, chunk, (size_t)n, truncated);
+	}
+}
+
+int spawn_run(const struct spawn_cmd *cmd, struct spawn_result *res)
+{
+	bool capture = cmd->out == SPAWN_CAPTURE || cmd->err == SPAWN_CAPTURE;
+	struct spawn_result dummy;
+	int pfd[2] = { -1, -1 }, efd[2] = { -1, -1 }, pidfd = -1, status, err = 0, r;
+	bool exited = false, killed = false, truncated = false;
+	char path[4096];
+	size_t have = 0;
+	uint64_t deadline;
+	ssize_t n;
+	pid_t pid;
+
+	if (!res)
+		res = &dummy;
+	res->exit_status = -1;
+	res->signal = 0;
+	res->truncated = false;
+	if (!cmd->argv || !cmd->argv[0] || !cmd->timeout_ms ||
+	    (capture && (!cmd->buf || !cmd->bufsize)))
+		return -EINVAL;
+	if (capture)
+		cmd->buf[0] = '\0';
+	r = resolve(cmd->argv[0], cmd->envp, path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (pipe2(efd, O_CLOEXEC) < 0)
+		return -errno;
+	if (capture && pipe2(pfd, O_CLOEXEC) < 0) {
+		err = -errno;
+		goto out;
+	}
+	deadline = now_ms() + cmd->timeout_ms;
+	if (cmd->out == SPAWN_INHERIT || cmd->err == SPAWN_INHERIT)
+		fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (pid == 0)
+		child(cmd, path, pfd[1], efd[1]);
+	/* Set in the parent too: a kill at the deadline must not race the child's own setpgid. */
+	setpgid(pid, pid);
+	close(efd[1]);
+	efd[1] = -1;
+	if (pfd[1] >= 0) {
+		close(pfd[1]);
+		pfd[1] = -1;
+		fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	while (!exited) {
+		struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN },
+				       { .fd = pfd[0], .events = POLLIN } };
+		int64_t left = (int64_t)(deadline - now_ms());
+		int wait_ms = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+
+		if (left <= 0) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			killed = true;
+			break;
+		}
+		if (pidfd < 0 && wait_ms > SPAWN_NOPIDFD_MS)
+			wait_ms = SPAWN_NOPIDFD_MS;
+		if (poll(p, 2, wait_ms) < 0 && errno != EINTR) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			killed = true;
+			break;
+		}
+		if (p[1].revents && !drain(cmd, pfd[0], &have, &truncated)) {
+			close(pfd[0]);
+			pfd[0] = -1;
+		}
+		if (pidfd >= 0 && !p[0].revents)
+			continue;
+		r = (int)waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			exited = true;
+		else if (r < 0 && errno != EINTR) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (!exited)
+		while (waitpid(pid, &status, 0) < 0)
+			if (errno != EINTR) {
+				err = -errno;
+				goto out;
+			}
+	if (pfd[0] >= 0)
+		drain(cmd, pfd[0], &have, &truncated);
+	res->truncated = truncated;
+	if (killed) {
+		err = -ETIMEDOUT;
+		goto out;
+	}
+	do
+		n = read(efd[0], &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(r)) {
+		err = r > 0 ? -r : -ENOEXEC;
+		goto out;
+	}
+	if (WIFEXITED(status)) {
+		res->exit_status = WEXITSTATUS(status);
+		err = res->exit_status;
+	} else {
+		res->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		err = 128 + res->signal;
+	}
+out:
+	closep(&pfd[0]);
+	closep(&pfd[1]);
+	closep(&efd[0]);
+	closep(&efd[1]);
+	closep(&pidfd);
+	return err;
+}
