@@ -76,7 +76,7 @@ static const struct capture captures[] = {
 	{ "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0a5d8c9e0b4", C_TEXT, NULL },
 	/* kernel, CPU, interrupts, memory map: host_info.c, host_iomem.c */
 	{ "/proc/sys/kernel/osrelease", C_TEXT, NULL },
-	{ "/proc/cmdline", C_TEXT, NULL },
+	{ "/proc/cmdline", C_TEXT, report_filter_cmdline },
 	{ "/proc/cpuinfo", C_TEXT, report_filter_cpuinfo },
 	{ "/proc/interrupts", C_TEXT, report_filter_interrupts },
 	{ "/proc/iomem", C_TEXT, NULL },
@@ -87,11 +87,11 @@ static const struct capture captures[] = {
 	{ "/sys/module/vendor_reset/taint", C_TEXT, NULL },
 	{ "/etc/modules", C_TEXT, NULL },
 	{ "/etc/modules-load.d/*.conf", C_TEXT, NULL },
-	{ "/etc/modprobe.d/*.conf", C_TEXT, NULL },
+	{ "/etc/modprobe.d/*.conf", C_TEXT, report_filter_modprobe },
 	/* boot loader: host_boot.c, check_host.c */
-	{ "/etc/default/grub", C_TEXT, NULL },
-	{ "/etc/default/grub.d/*.cfg", C_TEXT, NULL },
-	{ "/etc/kernel/cmdline", C_TEXT, NULL },
+	{ "/etc/default/grub", C_TEXT, report_filter_cmdline },
+	{ "/etc/default/grub.d/*.cfg", C_TEXT, report_filter_cmdline },
+	{ "/etc/kernel/cmdline", C_TEXT, report_filter_cmdline },
 	{ "/etc/kernel/proxmox-boot-uuids", C_EXISTS, NULL },
 	/* our configuration and early binding: cfg_ini.c, check_early.c, early_bind.c, dev_state.c */
 	{ "/etc/pve-gpu-passthrough.ini", C_TEXT | C_MODE | C_MTIME, NULL },
@@ -100,7 +100,7 @@ static const struct capture captures[] = {
 	{ "/run/pve-gpu-passthrough/*", C_TEXT, NULL },
 	/* what holds the host's disks and network: host_dev.c */
 	{ "/proc/self/mountinfo", C_TEXT | C_FLAT, report_filter_mountinfo }, /* not /proc/PID of the report */
-	{ "/proc/swaps", C_TEXT, NULL },
+	{ "/proc/swaps", C_TEXT, report_filter_swaps },
 	{ "/proc/net/route", C_TEXT | C_FLAT, report_filter_route },
 	{ "/proc/net/ipv6_route", C_TEXT | C_FLAT, report_filter_route6 },
 	{ "/sys/class/block/*/dev", C_TEXT, NULL },
@@ -554,7 +554,9 @@ int report_write(const struct sysroot *sr, const struct report_opts *o, FILE *ou
 	      "# (tests/fixture/fakesys.h). Replay: fakesys ROOT THIS-FILE, then\n"
 	      "#   pve-gpu-passthrough --sysroot ROOT --node pve check\n"
 	      "# Redacted: VM configs hold only the keys the checks read; node names, MAC\n"
-	      "# addresses, gateways and network mount sources are replaced; no serial numbers.\n",
+	      "# addresses, gateways, network mount sources, addresses and host names in the\n"
+	      "# kernel command line, boot loader files and modprobe.d, and mount points the\n"
+	      "# admin named are replaced; no serial numbers.\n",
 	      out);
 	fprintf(out, "# node: %s\n", node[0] ? "pve" : "unknown");
 	for (int i = 0; i < c.n; i++) {
@@ -579,6 +581,7 @@ out:
 	free(c.vmconf_paths);
 	report_names_free(&c.nodes);
 	report_names_free(&c.macs);
+	report_names_free(&c.paths);
 	if (r == 0 && ret_st)
 		*ret_st = c.st;
 	return r;

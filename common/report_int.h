@@ -56,7 +56,7 @@ struct rctx {
 	const struct sysroot *sr;
 	struct ent *e;
 	int n, cap;
-	struct names nodes, macs;
+	struct names nodes, macs, paths; /* paths: mount points and swap files */
 	char **vmconf_paths; /* VM configs found, for the derived captures */
 	int nvmconf;
 	struct report_stats st;
@@ -71,9 +71,8 @@ void report_add_file(struct rctx *c, const char *path, const char *data, size_t 
 /* Captures PATH (a pattern, as in captures[]) as HOW says, through FILTER. */
 void report_capture_path(struct rctx *c, const char *path, unsigned how, filter_fn filter);
 
-/* The pseudonym of NAME in table T, in order of appearance: for node names "pve" (this host),
- * then node2, node3, ...; for MAC addresses 02:00:00:00:00:01, ... NULL when out of memory. */
-const char *report_pseudonym(struct rctx *c, struct names *t, const char *name, bool mac);
+/* The pseudonym of node NAME: "pve" for the first (this host), then node2, node3, ...; NULL
+ * when out of memory. */
 const char *report_node_name(struct rctx *c, const char *name);
 void report_names_free(struct names *t);
 /* MAC addresses in TEXT replaced in place by their pseudonyms (same length). */
@@ -90,6 +89,9 @@ char *report_filter_storage(struct rctx *c, const char *text);
 char *report_filter_mapping(struct rctx *c, const char *text);
 char *report_filter_nvidia(struct rctx *c, const char *text);
 char *report_filter_udev(struct rctx *c, const char *text);
+char *report_filter_cmdline(struct rctx *c, const char *text);
+char *report_filter_modprobe(struct rctx *c, const char *text);
+char *report_filter_swaps(struct rctx *c, const char *text);
 
 /* The derived captures (report_derived.c). */
 void report_capture_udev(struct rctx *c);

@@ -6,11 +6,18 @@
 #include <ctype.h>
 #include <stdint.h>
 
+#include "host_info.h"
 #include "util.h"
 
+static bool point_public(const char *point, const char *type, const char *src);
+static void add_path(struct rctx *c, struct sbuf *b, const char *path);
+
+enum pseudo { PSEUDO_NODE, PSEUDO_MAC, PSEUDO_PATH };
+
 /* The pseudonym of NAME in table T, in order of appearance: for node names "pve" (this host),
- * then node2, node3, ...; for MAC addresses 02:00:00:00:00:01, ... NULL when out of memory. */
-const char *report_pseudonym(struct rctx *c, struct names *t, const char *name, bool mac)
+ * then node2, node3, ...; for MAC addresses 02:00:00:00:00:01, ...; for paths /redacted/1, ...
+ * NULL when out of memory. */
+static const char *pseudonym(struct rctx *c, struct names *t, const char *name, enum pseudo kind)
 {
 	char buf[64];
 	char **nf, **nt;
@@ -29,9 +36,11 @@ const char *report_pseudonym(struct rctx *c, struct names *t, const char *name, 
 		c->oom = true;
 		return NULL;
 	}
-	if (mac)
+	if (kind == PSEUDO_MAC)
 		snprintf(buf, sizeof(buf), "02:00:00:%02x:%02x:%02x", (k >> 16) & 0xff, (k >> 8) & 0xff,
 			 k & 0xff);
+	else if (kind == PSEUDO_PATH)
+		snprintf(buf, sizeof(buf), "/redacted/%d", k);
 	else if (k == 1)
 		snprintf(buf, sizeof(buf), "pve");
 	else
@@ -59,7 +68,7 @@ void report_names_free(struct names *t)
 
 const char *report_node_name(struct rctx *c, const char *name)
 {
-	return report_pseudonym(c, &c->nodes, name, false);
+	return pseudonym(c, &c->nodes, name, PSEUDO_NODE);
 }
 
 static bool is_hex(char ch)
@@ -85,7 +94,7 @@ void report_redact_macs(struct rctx *c, char *text, size_t len)
 		name[17] = '\0';
 		for (char *q = name; *q; q++)
 			*q = (char)tolower((unsigned char)*q);
-		p = report_pseudonym(c, &c->macs, name, true);
+		p = pseudonym(c, &c->macs, name, PSEUDO_MAC);
 		if (!p)
 			return;
 		memcpy(text + i, p, 17);
@@ -96,7 +105,8 @@ void report_redact_macs(struct rctx *c, char *text, size_t len)
 
 /* mountinfo: "ID PARENT MAJ:MIN ROOT POINT OPTS [TAGS] - TYPE SOURCE SOPTS", of which host_dev.c
  * reads MAJ:MIN, POINT, TYPE and SOURCE. Options are dropped; a SOURCE that is neither a /dev
- * path nor a ZFS dataset (NFS and CIFS servers, fuse) becomes "none". */
+ * path nor a ZFS dataset (NFS and CIFS servers, fuse) becomes "none"; a POINT the admin named
+ * becomes /redacted/N (point_public). */
 char *report_filter_mountinfo(struct rctx *c, const char *text)
 {
 	struct sbuf b = { 0 };
@@ -125,7 +135,10 @@ char *report_filter_mountinfo(struct rctx *c, const char *text)
 		sb_str(&b, " ");
 		sb_str(&b, f[2]);
 		sb_str(&b, " / ");
-		sb_str(&b, f[4]);
+		if (point_public(f[4], type, src))
+			sb_str(&b, f[4]);
+		else
+			add_path(c, &b, f[4]);
 		sb_str(&b, " rw - ");
 		sb_str(&b, type);
 		sb_str(&b, " ");
@@ -444,3 +457,304 @@ char *report_filter_udev(struct rctx *c, const char *text)
 	return sb_done(&b);
 }
 
+
+/* --- command lines, boot loader files, modprobe.d ------------------------------------------ */
+
+/* strcspn within the N bytes at P. */
+static size_t span_not(const char *p, size_t n, const char *reject)
+{
+	size_t i = 0;
+
+	while (i < n && !strchr(reject, p[i]))
+		i++;
+	return i;
+}
+
+/* The hex digits, colons and dots at P (an IPv6 address), within N bytes. */
+static size_t span_hex(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (isxdigit((unsigned char)p[i]) || p[i] == ':' || p[i] == '.'))
+		i++;
+	return i;
+}
+
+static bool name_char(char ch)
+{
+	return isalnum((unsigned char)ch) || ch == '-';
+}
+
+/* Length of a dotted IPv4 address at P (four numbers of 1-3 digits), 0 when there is none. */
+static size_t ipv4_at(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	for (int part = 0; part < 4; part++) {
+		size_t d = 0;
+
+		if (part && (i >= n || p[i++] != '.'))
+			return 0;
+		while (i < n && d < 4 && isdigit((unsigned char)p[i]))
+			i++, d++;
+		if (!d || d > 3)
+			return 0;
+	}
+	return i < n && (isdigit((unsigned char)p[i]) || p[i] == '.') ? 0 : i;
+}
+
+/* Length of this host's name at P, with the domain that follows it ("zeus" or
+ * "zeus.example.com"), 0 when it is not there. WHOLE: the bare name counts only when it is all
+ * of P (a value "hostname=zeus"); a name followed by a domain counts anywhere. */
+static size_t host_at(const struct rctx *c, const char *p, size_t n, bool whole)
+{
+	const char *host = c->nodes.n ? c->nodes.from[0] : NULL;
+	size_t h = host ? strlen(host) : 0, i;
+
+	if (!h || n < h || strncasecmp(p, host, h) != 0 || (h < n && name_char(p[h])))
+		return 0;
+	i = h;
+	while (i + 1 < n && p[i] == '.' && name_char(p[i + 1])) {
+		i++;
+		while (i < n && name_char(p[i]))
+			i++;
+	}
+	return i > h || (whole && h == n) ? i : 0;
+}
+
+/* Appends the N bytes at P with IPv4 addresses zeroed, bracketed IPv6 addresses emptied and
+ * this host's name (with its domain) replaced by its pseudonym. */
+static void add_scrubbed(struct rctx *c, struct sbuf *b, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		bool start = i == 0 || !(name_char(p[i - 1]) || p[i - 1] == '.');
+		size_t k;
+
+		if (start && (k = ipv4_at(p + i, n - i))) {
+			sb_str(b, "0.0.0.0");
+			i += k;
+		} else if (p[i] == '[' && (k = span_hex(p + i + 1, n - i - 1)) > 1 && i + 1 + k < n &&
+			   p[i + 1 + k] == ']' && memchr(p + i + 1, ':', k)) {
+			sb_str(b, "[::]");
+			i += k + 2;
+		} else if (start && (k = host_at(c, p + i, n - i, false))) {
+			const char *pseudo = report_node_name(c, c->nodes.from[0]);
+
+			sb_str(b, pseudo ? pseudo : "pve");
+			i += k;
+		} else {
+			sb_add(b, p + i, 1);
+			i++;
+		}
+	}
+}
+
+static bool key_is(const char *t, size_t keylen, const char *key)
+{
+	return cmdline_key_eq(t, keylen, key, strlen(key));
+}
+
+/* ip= (the kernel's and dracut's nfsaddrs form): CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:
+ * AUTOCONF:DNS0:DNS1:NTP. Addresses are zeroed, the host name replaced by a node pseudonym;
+ * dracut's IFACE:METHOD[:MTU[:MAC]] form keeps its interface and method. */
+static void add_ip_value(struct rctx *c, struct sbuf *b, const char *v, size_t n)
+{
+	bool kernel_form = !n || v[0] == ':' || v[0] == '[' || ipv4_at(v, span_not(v, n, ":")) > 0;
+	int field = 0;
+
+	for (size_t i = 0; i <= n;) {
+		size_t w = 0;
+
+		if (i < n && v[i] == '[') /* a bracketed IPv6 address holds colons */
+			w = span_not(v + i, n - i, "]") + 1;
+		if (i + w > n)
+			w = n - i;
+		w += span_not(v + i + w, n - i - w, ":");
+		if (kernel_form && field == 4 && w) {
+			char name[128];
+			const char *pseudo;
+
+			snprintf(name, sizeof(name), "%.*s", (int)span_not(v + i, w, "."), v + i);
+			pseudo = report_node_name(c, name);
+			sb_str(b, pseudo ? pseudo : "node");
+		} else {
+			add_scrubbed(c, b, v + i, w);
+		}
+		i += w;
+		if (i >= n)
+			break;
+		sb_str(b, ":");
+		i++;
+		field++;
+	}
+}
+
+/* One word of a command line or boot loader file (KEY=VALUE or a bare word), redacted. */
+static void add_word(struct rctx *c, struct sbuf *b, const char *t, size_t n)
+{
+	size_t keylen = span_not(t, n, "=");
+	const char *v = t + keylen + 1;
+	size_t vn = keylen < n ? n - keylen - 1 : 0;
+	char mac[18];
+
+	if (keylen >= n) {
+		add_scrubbed(c, b, t, n);
+		return;
+	}
+	sb_add(b, t, keylen + 1);
+	if (key_is(t, keylen, "ip") || key_is(t, keylen, "nfsaddrs")) {
+		add_ip_value(c, b, v, vn);
+	} else if (key_is(t, keylen, "nfsroot")) {
+		sb_str(b, "none"); /* as mountinfo's network sources */
+	} else if (key_is(t, keylen, "hostname") || key_is(t, keylen, "systemd.hostname")) {
+		char name[128];
+		const char *pseudo;
+
+		snprintf(name, sizeof(name), "%.*s", (int)span_not(v, vn, "."), v);
+		pseudo = report_node_name(c, name);
+		sb_str(b, pseudo ? pseudo : "node");
+	} else if (key_is(t, keylen, "BOOTIF") && vn == 20 && v[2] == '-') {
+		/* BOOTIF=01-aa-bb-cc-dd-ee-ff: hardware type, then the MAC address with dashes */
+		for (int i = 0; i < 17; i++)
+			mac[i] = v[3 + i] == '-' ? ':' : v[3 + i];
+		mac[17] = '\0';
+		report_redact_macs(c, mac, 17);
+		for (int i = 0; i < 17; i++)
+			mac[i] = mac[i] == ':' ? '-' : mac[i];
+		sb_add(b, v, 3);
+		sb_add(b, mac, 17);
+	} else if (key_is(t, keylen, "BOOT_IMAGE") || key_is(t, keylen, "initrd")) {
+		sb_add(b, v, vn); /* a kernel's file name: its version is no address */
+	} else if (vn && host_at(c, v, vn, true) == vn) {
+		const char *pseudo = report_node_name(c, c->nodes.from[0]);
+
+		sb_str(b, pseudo ? pseudo : "pve");
+	} else {
+		add_scrubbed(c, b, v, vn);
+	}
+}
+
+/* Every word of TEXT (words end at blanks and quotes) through add_word. */
+static void add_words(struct rctx *c, struct sbuf *b, const char *text, size_t len)
+{
+	static const char delim[] = " \t\n\"'";
+
+	for (size_t i = 0; i < len;) {
+		size_t d = 0, w = 0;
+
+		while (i + d < len && strchr(delim, text[i + d]))
+			d++;
+		sb_add(b, text + i, d);
+		i += d;
+		while (i + w < len && !strchr(delim, text[i + w]))
+			w++;
+		if (w)
+			add_word(c, b, text + i, w);
+		i += w;
+	}
+}
+
+/* /proc/cmdline, /etc/kernel/cmdline, /etc/default/grub and grub.d: addresses (ip=, nfsroot=,
+ * any IPv4 or bracketed IPv6 address) zeroed, this host's name with its domain and the
+ * hostname= values replaced as node names are, BOOTIF's MAC address pseudonymised. The
+ * parameters the checks read (iommu, vfio-pci.ids, video=, ...) stay as they are. */
+char *report_filter_cmdline(struct rctx *c, const char *text)
+{
+	struct sbuf b = { 0 };
+
+	add_words(c, &b, text, strlen(text));
+	return sb_done(&b);
+}
+
+/* The install and remove commands modprobe.d may hold that are kept as they are: the ways to
+ * keep a module from loading. */
+static bool harmless_command(const char *cmd, size_t n)
+{
+	static const char *const keep[] = { "/bin/true", "/bin/false", "/usr/bin/true",
+					    "/usr/bin/false", "true", "false" };
+
+	while (n && (cmd[n - 1] == ' ' || cmd[n - 1] == '\t'))
+		n--;
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
+		if (strlen(keep[i]) == n && !strncmp(keep[i], cmd, n))
+			return true;
+	return false;
+}
+
+/* /etc/modprobe.d: words redacted as on the command line; an install or remove command (a
+ * shell command line that may name anything) becomes /bin/true unless it only says no. */
+char *report_filter_modprobe(struct rctx *c, const char *text)
+{
+	struct sbuf b = { 0 };
+
+	FOR_LINES(text, line, len, nl) {
+		size_t ind = strspn(line, " \t"), k = strcspn(line + ind, " \t\n");
+		const char *w2 = line + ind + k, *cmd;
+
+		if ((k == 7 && !strncmp(line + ind, "install", 7)) ||
+		    (k == 6 && !strncmp(line + ind, "remove", 6))) {
+			w2 += strspn(w2, " \t");
+			cmd = w2 + strcspn(w2, " \t\n");
+			cmd += strspn(cmd, " \t");
+			if (cmd < line + len && !harmless_command(cmd, (size_t)(line + len - cmd))) {
+				add_words(c, &b, line, (size_t)(cmd - line));
+				sb_str(&b, "/bin/true");
+				if (nl)
+					sb_str(&b, "\n");
+				continue;
+			}
+		}
+		add_words(c, &b, line, len + (nl ? 1 : 0));
+	}
+	return sb_done(&b);
+}
+
+/* Mount points that name nothing of the admin's: the system's own and Proxmox's. */
+static bool point_public(const char *point, const char *type, const char *src)
+{
+	static const char *const fixed[] = { "/", "/boot", "/boot/efi", "/efi", "/home", "/tmp",
+					     "/usr", "/opt", "/srv", "/var", "/var/lib/vz",
+					     "/var/log", "/var/tmp", "/etc/pve", "/proc", "/sys",
+					     "/dev", "/run" };
+	static const char *const below[] = { "/proc/", "/sys/", "/dev/", "/run/" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
+		if (!strcmp(point, fixed[i]))
+			return true;
+	if (str_has_any_prefix(point, below, ARRAY_SIZE(below)))
+		return true;
+	/* a storage's own mount (its id is in storage.cfg already) */
+	if (str_has_prefix(point, "/mnt/pve/") && point[9] && !strchr(point + 9, '/'))
+		return true;
+	/* a ZFS dataset at its default place (the dataset's name is its source) */
+	return !strcmp(type, "zfs") && point[0] == '/' && !strcmp(point + 1, src);
+}
+
+/* A mount point or swap file the admin named, replaced by /redacted/N (the same path the same
+ * pseudonym everywhere in the report). */
+static void add_path(struct rctx *c, struct sbuf *b, const char *path)
+{
+	const char *p = pseudonym(c, &c->paths, path, PSEUDO_PATH);
+
+	sb_str(b, p ? p : "/redacted/0");
+}
+
+/* /proc/swaps: a swap file's name (not a /dev path) replaced as mount points are. */
+char *report_filter_swaps(struct rctx *c, const char *text)
+{
+	struct sbuf b = { 0 };
+
+	FOR_LINES(text, line, len, nl) {
+		size_t k = strcspn(line, " \t\n");
+		char name[4096];
+
+		if (line[0] != '/' || str_has_prefix(line, "/dev/") || k >= sizeof(name)) {
+			sb_add(&b, line, len + (nl ? 1 : 0));
+			continue;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)k, line);
+		add_path(c, &b, name);
+		sb_add(&b, line + k, len - k + (nl ? 1 : 0));
+	}
+	return sb_done(&b);
+}
