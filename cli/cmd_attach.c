@@ -362,6 +362,12 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 			PVE_STORAGE_CFG);
 		return CLI_EXIT_FAIL;
 	}
+	if (r == -EBADMSG) {
+		fprintf(stderr, PROG ": storage '%s' in '%s' has a content-dirs entry Proxmox "
+				"rejects (a '..' or an over-long path); fix it first\n", storage,
+			PVE_STORAGE_CFG);
+		return CLI_EXIT_FAIL;
+	}
 	if (r < 0) {
 		fprintf(stderr, PROG ": cannot read '%s': %s\n", PVE_STORAGE_CFG, sr_strerror(r));
 		return CLI_EXIT_FAIL;
