@@ -212,18 +212,27 @@ void report_capture_pci_names(struct rctx *c)
 	free(text);
 }
 
-/* What dev_quirks.c reads beyond plain files: a running nvidia-persistenced (its comm only, not
- * every process's), and whether vendor-reset's module file is signed (a stand-in file that
- * ends with the signature marker, or is empty: the module itself stays out). */
+/* What dev_quirks.c reads beyond plain files: the running nvidia-persistenced (its comm, the
+ * cgroup of its unit and its program, not every process's), and whether vendor-reset's module
+ * file is signed (a stand-in file that ends with the signature marker, or is empty: the module
+ * itself stays out). */
 void report_capture_quirks(struct rctx *c)
 {
 	static const char sig[] = "~Module signature appended~\n";
+	static const char cgroup[] = "0::/system.slice/" QUIRKS_PERSISTENCED_UNIT "\n";
 	struct vendor_reset_state vr;
-	char path[SR_PATH_MAX];
+	char path[SR_PATH_MAX], exe[SR_PATH_MAX];
 	pid_t pid = quirks_nvidia_daemon(c->sr);
 
 	if (pid > 0 && sr_path(path, "/proc/%d/comm", (int)pid) == 0)
 		report_add_file(c, path, "nvidia-persiste\n", strlen("nvidia-persiste\n"));
+	if (pid > 0 && sr_path(path, "/proc/%d/cgroup", (int)pid) == 0)
+		report_add_file(c, path, cgroup, strlen(cgroup));
+	if (pid > 0 && sr_path(path, "/proc/%d/exe", (int)pid) == 0 &&
+	    sr_readlink(c->sr, path, exe, sizeof(exe)) == 0) {
+		exe[strcspn(exe, " ")] = '\0'; /* " (deleted)": the program was replaced */
+		report_add(c, path, K_LINK, exe, strlen(exe), 0);
+	}
 	if (quirks_vendor_reset(c->sr, &vr) == 0 && vr.file && vr.file_signed >= 0 &&
 	    !strpbrk(vr.path, " \t\n"))
 		report_add_file(c, vr.path, vr.file_signed ? sig : "", vr.file_signed ? strlen(sig) : 0);
