@@ -378,6 +378,12 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 			PVE_STORAGE_CFG);
 		return CLI_EXIT_FAIL;
 	}
+	if (r == -EBADMSG) {
+		fprintf(stderr, PROG " %s: storage '%s' in '%s' has a content-dirs entry Proxmox "
+				"rejects (a '..' or an over-long path); fix it first\n", verb, storage,
+			PVE_STORAGE_CFG);
+		return CLI_EXIT_FAIL;
+	}
 	if (r < 0) {
 		fprintf(stderr, PROG " %s: cannot read '%s': %s\n", verb, PVE_STORAGE_CFG, sr_strerror(r));
 		return CLI_EXIT_FAIL;

@@ -345,6 +345,50 @@ int quirks_reset_method_write(const struct sysroot *sr, const char *name, const 
 
 /* ---- NVIDIA -------------------------------------------------------------------------------- */
 
+/* True when /proc/PID/cgroup places PID in the system unit nvidia-persistenced.service: only
+ * systemd (root) puts a process there, whatever the process calls itself (a user's own
+ * "systemctl --user" unit of that name sits below user.slice). Lines are
+ * "HIERARCHY:CONTROLLERS:PATH": cgroup v2's "0::PATH", v1's "1:name=systemd:PATH". */
+static bool in_daemon_unit(const struct sysroot *sr, unsigned long pid)
+{
+	static const char unit[] = "/system.slice/" QUIRKS_PERSISTENCED_UNIT;
+	char path[SR_PATH_MAX], text[4096];
+	const char *p = text;
+
+	if (sr_path(path, "/proc/%lu/cgroup", pid) < 0 || sr_read(sr, path, text, sizeof(text)) < 0)
+		return false;
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		const char *end = p + n, *c1 = memchr(p, ':', n), *c2 = NULL;
+
+		if (c1)
+			c2 = memchr(c1 + 1, ':', (size_t)(end - c1 - 1));
+		if (c2 && (size_t)(end - c2 - 1) == sizeof(unit) - 1 &&
+		    !strncmp(c2 + 1, unit, sizeof(unit) - 1))
+			return true;
+		p += n + (p[n] == '\n');
+	}
+	return false;
+}
+
+/* True when /proc/PID/exe is a program named nvidia-persistenced (" (deleted)" after the
+ * package replaced it while it ran). */
+static bool exe_is_daemon(const struct sysroot *sr, unsigned long pid)
+{
+	static const char deleted[] = " (deleted)";
+	char path[SR_PATH_MAX], exe[SR_PATH_MAX];
+	const char *base;
+	size_t n;
+
+	if (sr_path(path, "/proc/%lu/exe", pid) < 0 || sr_readlink(sr, path, exe, sizeof(exe)) < 0)
+		return false;
+	n = strlen(exe);
+	if (n > sizeof(deleted) - 1 && !strcmp(exe + n - (sizeof(deleted) - 1), deleted))
+		exe[n - (sizeof(deleted) - 1)] = '\0';
+	base = strrchr(exe, '/');
+	return exe[0] == '/' && base && !strcmp(base + 1, QUIRKS_PERSISTENCED);
+}
+
 pid_t quirks_nvidia_daemon(const struct sysroot *sr)
 {
 	DIR *d = sr_opendir(sr, "/proc");
@@ -362,8 +406,10 @@ pid_t quirks_nvidia_daemon(const struct sysroot *sr)
 		if (sr_path(path, "/proc/%lu/comm", pid) < 0 ||
 		    sr_read_str(sr, path, comm, sizeof(comm)) < 0)
 			continue;
-		/* comm is cut at 15 characters: "nvidia-persiste" */
-		if (!strncmp(comm, QUIRKS_PERSISTENCED, 15))
+		/* comm is cut at 15 characters: "nvidia-persiste". Any process may call itself
+		 * that; the daemon is the one systemd runs in its unit, from its program. */
+		if (!strncmp(comm, QUIRKS_PERSISTENCED, 15) && in_daemon_unit(sr, pid) &&
+		    exe_is_daemon(sr, pid))
 			found = (pid_t)pid;
 	}
 	closedir(d);

@@ -95,7 +95,10 @@ struct quirks_exec {
 int quirks_exec_real(void *data, const char *const *argv, char *out, size_t outsize);
 #define QUIRKS_EXEC_TIMEOUT_S 30
 
-/* The pid of a running nvidia-persistenced (a /proc scan), 0 when none, -errno. */
+/* The pid of the running nvidia-persistenced (a /proc scan), 0 when none, -errno. A process
+ * counts only when its comm is the daemon's, it runs in nvidia-persistenced.service's cgroup
+ * (/proc/PID/cgroup) and /proc/PID/exe is a program named nvidia-persistenced: a user's
+ * process that names itself so is not it. */
 pid_t quirks_nvidia_daemon(const struct sysroot *sr);
 /* Persistence mode of the NVIDIA GPU NAME, asked from nvidia-smi: 1 on, 0 off, -errno when
  * it cannot be told (-ENOENT: no nvidia-smi). */

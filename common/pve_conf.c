@@ -18,11 +18,9 @@
 #include "util.h"
 #include "sysfs.h"
 
-#define MAPPING_MAX (1 << 20)
 #define RESERV_MAX (256 * 1024)
 
-static int errf(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int errf(char *err, size_t size, const char *fmt, ...)
+int pve_conf_errf(char *err, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -45,31 +43,31 @@ static int parse_pve_id(const char *s, bool need_domain, struct pve_pci_id *ret)
 	return pci_addr_parse_loose(s, &ret->addr, &ret->has_func);
 }
 
-static int parse_ids(const char *list, bool need_domain, struct pve_pci_id *ids, int *nids,
-		     char *err, size_t errsize)
+int pve_conf_parse_ids(const char *list, bool need_domain, struct pve_pci_id *ids, int *nids,
+		       char *err, size_t errsize)
 {
 	char buf[512], *save = NULL;
 
 	if (str_copy(buf, sizeof(buf), list) < 0)
-		return errf(err, errsize, "device list too long");
+		return pve_conf_errf(err, errsize, "device list too long");
 	*nids = 0;
 	for (char *t = strtok_r(buf, ";", &save); t; t = strtok_r(NULL, ";", &save)) {
 		if (*nids >= PVE_MAX_IDS)
-			return errf(err, errsize, "more than %d devices in '%s'", PVE_MAX_IDS, list);
+			return pve_conf_errf(err, errsize, "more than %d devices in '%s'", PVE_MAX_IDS, list);
 		if (parse_pve_id(t, need_domain, &ids[*nids]) < 0)
-			return errf(err, errsize, "'%s' is not a PCI id (%sbus:slot[.function], lower-case hex)",
+			return pve_conf_errf(err, errsize, "'%s' is not a PCI id (%sbus:slot[.function], lower-case hex)",
 				    t, need_domain ? "domain:" : "[domain:]");
 		(*nids)++;
 	}
 	if (*nids == 0)
-		return errf(err, errsize, "empty device list");
+		return pve_conf_errf(err, errsize, "empty device list");
 	return 0;
 }
 
 static int parse_flag(const char *key, const char *v, bool *ret, char *err, size_t errsize)
 {
 	if (parse_bool(v, ret) < 0)
-		return errf(err, errsize, "%s: '%s' is not a boolean", key, v);
+		return pve_conf_errf(err, errsize, "%s: '%s' is not a boolean", key, v);
 	return 0;
 }
 
@@ -82,7 +80,7 @@ int pve_hostpci_parse(const char *value, struct pve_hostpci *h, char *err, size_
 	memset(h, 0, sizeof(*h));
 	h->rombar = true;
 	if (str_copy(buf, sizeof(buf), value) < 0)
-		return errf(err, errsize, "value too long");
+		return pve_conf_errf(err, errsize, "value too long");
 	snprintf(h->value, sizeof(h->value), "%s", value);
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), i++) {
 		char *eq = strchr(t, '=');
@@ -93,21 +91,21 @@ int pve_hostpci_parse(const char *value, struct pve_hostpci *h, char *err, size_
 			key = t;
 			v = eq + 1;
 		} else if (i != 0) {
-			return errf(err, errsize, "'%s': only the first item may omit 'host='", t);
+			return pve_conf_errf(err, errsize, "'%s': only the first item may omit 'host='", t);
 		}
 		if (!strcmp(key, "host")) {
 			if (have_host)
-				return errf(err, errsize, "host given twice");
-			r = parse_ids(v, false, h->ids, &h->nids, err, errsize);
+				return pve_conf_errf(err, errsize, "host given twice");
+			r = pve_conf_parse_ids(v, false, h->ids, &h->nids, err, errsize);
 			if (r < 0)
 				return r;
 			have_host = true;
 		} else if (!strcmp(key, "mapping")) {
 			if (str_copy(h->mapping, sizeof(h->mapping), v) < 0 || !*v)
-				return errf(err, errsize, "mapping: bad name");
+				return pve_conf_errf(err, errsize, "mapping: bad name");
 		} else if (!strcmp(key, "driver")) {
 			if (strcmp(v, "vfio") && strcmp(v, "keep"))
-				return errf(err, errsize, "driver: '%s' is not vfio or keep", v);
+				return pve_conf_errf(err, errsize, "driver: '%s' is not vfio or keep", v);
 			h->keep = !strcmp(v, "keep");
 		} else if (!strcmp(key, "mdev")) {
 			h->mdev = true;
@@ -122,7 +120,7 @@ int pve_hostpci_parse(const char *value, struct pve_hostpci *h, char *err, size_
 				return r;
 		} else if (!strcmp(key, "romfile")) {
 			if (str_copy(h->romfile, sizeof(h->romfile), v) < 0 || strpbrk(v, ";"))
-				return errf(err, errsize, "romfile: bad value");
+				return pve_conf_errf(err, errsize, "romfile: bad value");
 		} else if (!strcmp(key, "legacy-igd")) {
 			if ((r = parse_flag(key, v, &h->legacy_igd, err, errsize)) < 0)
 				return r;
@@ -131,13 +129,13 @@ int pve_hostpci_parse(const char *value, struct pve_hostpci *h, char *err, size_
 			   !strcmp(key, "sub-device-id")) {
 			/* accepted, irrelevant to the host side */
 		} else {
-			return errf(err, errsize, "unknown option '%s'", key);
+			return pve_conf_errf(err, errsize, "unknown option '%s'", key);
 		}
 	}
 	if (have_host && h->mapping[0])
-		return errf(err, errsize, "cannot set both 'host' and 'mapping'");
+		return pve_conf_errf(err, errsize, "cannot set both 'host' and 'mapping'");
 	if (!have_host && !h->mapping[0])
-		return errf(err, errsize, "neither 'host' nor 'mapping' given");
+		return pve_conf_errf(err, errsize, "neither 'host' nor 'mapping' given");
 	return 0;
 }
 
@@ -187,7 +185,7 @@ int pve_vmconf_parse(const char *text, struct pve_vmconf *c, int *err_line, char
 			if (line[0] != '#') {
 				if (err_line)
 					*err_line = lineno;
-				return errf(err, errsize, "line too long");
+				return pve_conf_errf(err, errsize, "line too long");
 			}
 			goto next; /* description lines may be long; we ignore them */
 		}
@@ -276,10 +274,7 @@ next:
 	return 0;
 }
 
-/* Reads a whole small text file below the root; a NUL byte makes it invalid, and anything
- * but a regular file is refused before it is read (sr_read_file). *ret is set only on
- * success: on every error there is nothing for the caller to free. */
-static int slurp(const struct sysroot *sr, const char *path, size_t max, char **ret)
+int pve_conf_slurp(const struct sysroot *sr, const char *path, size_t max, char **ret)
 {
 	char *text = NULL;
 	size_t len;
@@ -302,11 +297,11 @@ int pve_vmconf_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, in
 	int r;
 
 	if (vmid < 100 || vmid > 999999999)
-		return errf(err, errsize, "invalid VMID %d", vmid);
+		return pve_conf_errf(err, errsize, "invalid VMID %d", vmid);
 	r = sr_path(path, "/etc/pve/qemu-server/%d.conf", vmid);
 	if (r < 0)
 		return r;
-	r = slurp(sr, path, PVE_CONF_MAX, &text);
+	r = pve_conf_slurp(sr, path, PVE_CONF_MAX, &text);
 	if (r < 0) {
 		if (err && errsize)
 			snprintf(err, errsize, "cannot read '%s': %s", path,
@@ -338,9 +333,9 @@ static int expand_id(const struct sysroot *sr, const struct pve_pci_id *id,
 			continue;
 		for (int i = 0; i < out->n; i++)
 			if (!strcmp(out->names[i], name))
-				return errf(err, errsize, "device '%s' listed more than once", name);
+				return pve_conf_errf(err, errsize, "device '%s' listed more than once", name);
 		if (out->n >= (int)ARRAY_SIZE(out->names))
-			return errf(err, errsize, "too many devices");
+			return pve_conf_errf(err, errsize, "too many devices");
 		strcpy(out->names[out->n++], name);
 		found++;
 	}
@@ -348,7 +343,7 @@ static int expand_id(const struct sysroot *sr, const struct pve_pci_id *id,
 		pci_addr_fmt(&id->addr, name);
 		if (!id->has_func)
 			name[strlen(name) - 2] = '\0';
-		errf(err, errsize, "no PCI device found for '%s'", name);
+		pve_conf_errf(err, errsize, "no PCI device found for '%s'", name);
 		return -ENODEV;
 	}
 	return 0;
@@ -369,7 +364,7 @@ int pve_reserved_by_others(const struct sysroot *sr, const char *const *names, i
 
 	for (int i = 0; i < n; i++)
 		owners[i] = 0;
-	r = slurp(sr, "/run/qemu-server/pci-id-reservations", RESERV_MAX, &text);
+	r = pve_conf_slurp(sr, "/run/qemu-server/pci-id-reservations", RESERV_MAX, &text);
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -402,42 +397,6 @@ int pve_reserved_by_other(const struct sysroot *sr, const char *name, int vmid)
 	return r < 0 ? r : who;
 }
 
-/* One "map" entry of a mapping: "node=pve1,path=0000:01:00;0000:01:00.1,id=10de:2231,...". */
-struct map_entry {
-	char node[128];
-	char path[512];
-	char id[16];
-	char subsys[16];      /* subsystem-id, "" when not given */
-	char iommugroup[16];  /* "" when not given */
-};
-
-static int parse_map_entry(const char *value, struct map_entry *m)
-{
-	char buf[1024], *save = NULL;
-
-	memset(m, 0, sizeof(*m));
-	if (str_copy(buf, sizeof(buf), value) < 0)
-		return -EINVAL;
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(t, '=');
-
-		if (!eq)
-			return -EINVAL;
-		*eq = '\0';
-		if (!strcmp(t, "node") && str_copy(m->node, sizeof(m->node), eq + 1) < 0)
-			return -EINVAL;
-		if (!strcmp(t, "path") && str_copy(m->path, sizeof(m->path), eq + 1) < 0)
-			return -EINVAL;
-		if (!strcmp(t, "id") && str_copy(m->id, sizeof(m->id), eq + 1) < 0)
-			return -EINVAL;
-		if (!strcmp(t, "subsystem-id") && str_copy(m->subsys, sizeof(m->subsys), eq + 1) < 0)
-			return -EINVAL;
-		if (!strcmp(t, "iommugroup") && str_copy(m->iommugroup, sizeof(m->iommugroup), eq + 1) < 0)
-			return -EINVAL;
-	}
-	return m->node[0] && m->path[0] && m->id[0] ? 0 : -EINVAL;
-}
-
 static bool listed(const struct pve_devlist *l, const char *name)
 {
 	for (int i = 0; l && i < l->n; i++)
@@ -446,102 +405,23 @@ static bool listed(const struct pve_devlist *l, const char *name)
 	return false;
 }
 
-int pve_mapping_parse(const char *text, const char *name, const char *node,
-		      struct pve_mapping *ret)
-{
-	bool in = false;
-
-	ret->nalts = ret->nentries = 0;
-	for (const char *line = text; *line;) {
-		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		char buf[2048], *t;
-		struct map_entry m;
-		struct pve_map_alt *a;
-
-		if (len >= sizeof(buf)) {
-			/* longer than any entry: a header that names no mapping, or a line skipped */
-			if (line[0] != ' ' && line[0] != '\t')
-				in = false;
-			goto next;
-		}
-		memcpy(buf, line, len);
-		buf[len] = '\0';
-		if (!len)
-			goto next;
-		if (buf[0] != ' ' && buf[0] != '\t') {
-			/* a section header: the mapping name alone on the line */
-			t = str_trim(buf);
-			in = *t && *t != '#' && !strcmp(t, name);
-			goto next;
-		}
-		t = str_trim(buf);
-		if (!in || *t == '#' || strncmp(t, "map", 3) != 0 || (t[3] != ' ' && t[3] != '\t'))
-			goto next;
-		if (parse_map_entry(str_trim(t + 3), &m) < 0 || strcmp(m.node, node) != 0)
-			goto next;
-		ret->nentries++;
-		if (ret->nalts >= PVE_MAX_MAP_ALTS)
-			return -E2BIG;
-		a = &ret->alts[ret->nalts];
-		if (parse_ids(m.path, true, a->ids, &a->nids, NULL, 0) < 0)
-			goto next; /* counts as an entry for the node, but gives no device */
-		memcpy(a->id, m.id, sizeof(a->id));
-		ret->nalts++;
-next:
-		line += len + (nl ? 1 : 0);
-	}
-	return 0;
-}
-
-/* Reads /etc/pve/mapping/pci.cfg for mapping NAME, with the one message for each failure. */
-static int read_mapping_file(const struct sysroot *sr, const char *name, char **text, char *err,
-			     size_t errsize)
-{
-	int r = slurp(sr, "/etc/pve/mapping/pci.cfg", MAPPING_MAX, text);
-
-	if (r == -ENOENT) {
-		errf(err, errsize, "PCI device mapping not found for '%s' (no mapping file)", name);
-		return -ENODEV;
-	}
-	if (r < 0) {
-		errf(err, errsize, "cannot read the PCI mapping file '/etc/pve/mapping/pci.cfg': %s",
-		     r == -EINVAL ? "contains a NUL byte" : sr_strerror(r));
-		return r;
-	}
-	return 0;
-}
-
 /* TAKEN: devices earlier hostpci entries of the VM use; an alternative touching one is skipped,
  * as Proxmox's choose_hostpci_devices does. */
 static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h, const char *node,
 			  int vmid, const struct pve_devlist *taken, struct pve_devlist *out,
 			  char *err, size_t errsize)
 {
-	char *text = NULL;
-	struct pve_mapping *map;
+	struct pve_mapping *map = malloc(sizeof(*map));
 	int r;
 
 	out->n = 0;
-	/* Proxmox validates every entry of this node before it chooses one. */
-	r = pve_mapping_validate(sr, h->mapping, node, NULL, err, errsize);
-	if (r < 0)
-		return r;
-	r = read_mapping_file(sr, h->mapping, &text, err, errsize);
-	if (r < 0)
-		return r;
-	map = malloc(sizeof(*map));
-	if (!map) {
-		free(text);
+	if (!map)
 		return -ENOMEM;
-	}
-	r = pve_mapping_parse(text, h->mapping, node, map);
-	free(text);
+	/* Proxmox validates every entry of this node before it chooses one. */
+	r = pve_mapping_load(sr, h->mapping, node, map, NULL, err, errsize);
 	if (r < 0) {
-		errf(err, errsize, "PCI device mapping '%s': more than %d entries for node '%s'",
-		     h->mapping, PVE_MAX_MAP_ALTS, node);
 		free(map);
-		return -EINVAL;
+		return r;
 	}
 	r = -ENODEV;
 	for (int k = 0; k < map->nalts; k++) {
@@ -561,13 +441,9 @@ static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h,
 		r = 0;
 		break;
 	}
-	if (r == -ENODEV) {
+	if (r == -ENODEV) { /* (a mapping without entries for NODE failed to load) */
 		out->n = 0;
-		if (map->nentries)
-			errf(err, errsize, "could not find a free device for mapping '%s'", h->mapping);
-		else
-			errf(err, errsize, "PCI device mapping not found for '%s' on node '%s'",
-			     h->mapping, node);
+		pve_conf_errf(err, errsize, "could not find a free device for mapping '%s'", h->mapping);
 	}
 	free(map);
 	return r;
@@ -634,10 +510,10 @@ int pve_vmconf_expand_all(const struct sysroot *sr, const struct pve_vmconf *c, 
 			r = pve_hostpci_expand(sr, h, node, c->vmid, l, e->err, sizeof(e->err));
 		for (int k = 0; r == 0 && k < l->n; k++)
 			if (listed(all, l->names[k]))
-				r = errf(e->err, sizeof(e->err), "device '%s' assigned more than once",
+				r = pve_conf_errf(e->err, sizeof(e->err), "device '%s' assigned more than once",
 					 l->names[k]);
 		if (r == 0 && all->n + l->n > (int)ARRAY_SIZE(all->names))
-			r = errf(e->err, sizeof(e->err), "too many devices");
+			r = pve_conf_errf(e->err, sizeof(e->err), "too many devices");
 		e->rc = r;
 		if (r < 0) {
 			l->n = 0;
@@ -673,287 +549,3 @@ int pve_vmconf_expand(const struct sysroot *sr, const struct pve_vmconf *c, cons
 }
 
 /* --- mapping validation (Proxmox's PVE::Mapping::PCI::assert_valid) ------------------------ */
-
-#define MAP_ENTRIES_MAX 64
-
-struct map_line {
-	int line;
-	char value[768];
-};
-
-/* The map entries of mapping NAME for NODE in TEXT, with their lines, and the section's mdev
- * flag (SectionConfig: a header alone on its line, indented "key value" lines, '#' comments,
- * an empty line ends the section). Returns how many, or -E2BIG. */
-static int mapping_entries(const char *text, const char *name, const char *node,
-			   struct map_line *out, int max, bool *mdev)
-{
-	const char *p = text;
-	bool in = false;
-	int lineno = 0, n = 0;
-
-	*mdev = false;
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		char buf[1024], *t, *v;
-		struct map_entry m;
-
-		lineno++;
-		if (len >= sizeof(buf)) {
-			p += len + (nl ? 1 : 0);
-			continue; /* longer than any valid line: Proxmox fails to parse it too */
-		}
-		memcpy(buf, p, len);
-		buf[len] = '\0';
-		p += len + (nl ? 1 : 0);
-		t = str_trim(buf);
-		if (*t == '#')
-			continue;
-		if (!*t) {
-			in = false;
-			continue;
-		}
-		if (buf[0] != ' ' && buf[0] != '\t') {
-			in = !strcmp(t, name);
-			continue;
-		}
-		if (!in)
-			continue;
-		v = t + strcspn(t, " \t");
-		if (*v)
-			*v++ = '\0';
-		v = str_trim(v);
-		if (!strcmp(t, "mdev")) {
-			if (parse_bool(v, mdev) < 0)
-				*mdev = false;
-			continue;
-		}
-		if (strcmp(t, "map") != 0 || parse_map_entry(v, &m) < 0 || strcmp(m.node, node) != 0)
-			continue; /* Proxmox warns about an unparsable entry and skips it */
-		if (n >= max)
-			return -E2BIG;
-		out[n].line = lineno;
-		snprintf(out[n].value, sizeof(out[n].value), "%s", v);
-		n++;
-	}
-	return n;
-}
-
-/* A sysfs id attribute ("0x10de") without its 0x, as Proxmox reads it; false when absent. */
-static bool read_id_attr(const struct sysroot *sr, const char *dev, const char *attr, char *out,
-			 size_t size)
-{
-	char path[SR_PATH_MAX], buf[32];
-
-	if (sysfs_pci_dev(path, dev, attr) < 0 ||
-	    sr_read_str(sr, path, buf, sizeof(buf)) < 0)
-		return false;
-	return str_copy(out, size, str_has_prefix(buf, "0x") ? buf + 2 : buf) == 0;
-}
-
-/* VALUE with every "0x" removed (Proxmox's s/0x//g before comparing). */
-static void strip_0x(const char *value, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (const char *p = value; *p && n + 1 < size; p++) {
-		if (p[0] == '0' && p[1] == 'x') {
-			p++;
-			continue;
-		}
-		out[n++] = *p;
-	}
-	out[n] = '\0';
-}
-
-/* The entry VALUE with id, subsystem-id and iommugroup set to what the hardware has now
- * (keys whose value is NULL dropped), other keys kept in their order. */
-static void fixed_entry(const char *value, const char *id, const char *subsys, const char *group,
-			char *out, size_t size)
-{
-	char buf[1024], *save = NULL;
-	bool have_id = false, have_sub = false, have_grp = false;
-	size_t n = 0;
-
-	out[0] = '\0';
-	snprintf(buf, sizeof(buf), "%s", value);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		const char *key = t, *v = strchr(t, '=');
-		char item[600];
-
-		if (str_has_prefix(key, "id=")) {
-			have_id = true;
-			v = id;
-			key = "id";
-		} else if (str_has_prefix(key, "subsystem-id=")) {
-			have_sub = true;
-			v = subsys;
-			key = "subsystem-id";
-		} else if (str_has_prefix(key, "iommugroup=")) {
-			have_grp = true;
-			v = group;
-			key = "iommugroup";
-		} else {
-			v = NULL;
-		}
-		if (v)
-			snprintf(item, sizeof(item), "%s=%s", key, v);
-		else if (key == t)
-			snprintf(item, sizeof(item), "%s", t);
-		else
-			continue; /* a key the hardware no longer has */
-		n = strlen(out);
-		snprintf(out + n, size - n, "%s%s", n ? "," : "", item);
-	}
-	n = strlen(out);
-	if (!have_id && id)
-		snprintf(out + n, size - n, ",id=%s", id);
-	n = strlen(out);
-	if (!have_grp && group)
-		snprintf(out + n, size - n, ",iommugroup=%s", group);
-	n = strlen(out);
-	if (!have_sub && subsys)
-		snprintf(out + n, size - n, ",subsystem-id=%s", subsys);
-}
-
-/* assert_valid for one entry: 0, or -EINVAL with Proxmox's message in MSG and the fixed entry
- * in FIXED ("" when an edit cannot help). */
-static int map_entry_valid(const struct sysroot *sr, const char *name, const char *value,
-			   bool mdev_cfg, char *msg, size_t msgsize, char *fixed, size_t fsize)
-{
-	struct map_entry m;
-	struct pve_pci_id ids[PVE_MAX_IDS];
-	char want_id[16] = "", want_sub[16] = "", want_grp[16] = "";
-	bool want_has_sub = false, want_has_grp = false, fixable = true;
-	int nids, bad = 0;
-
-	fixed[0] = '\0';
-	if (parse_map_entry(value, &m) < 0 || parse_ids(m.path, true, ids, &nids, NULL, 0) < 0)
-		return 0; /* skipped as unparsable, as Proxmox does */
-	for (int i = 0; i < nids; i++) {
-		struct pci_addr a = ids[i].addr;
-		struct pci_dev_info d;
-		char dev[PCI_ADDR_LEN], path[SR_PATH_MAX], sv[16], sd[16];
-		char exp_id[16], exp_sub[40] = "", exp_grp[16] = "", exp_mdev[4];
-		bool has_sub, has_mdev;
-
-		if (!ids[i].has_func)
-			a.func = 0;
-		pci_addr_fmt(&a, dev);
-		if (pcidev_read(sr, dev, &d) < 0) {
-			if (!bad)
-				snprintf(msg, msgsize, "pci device '%s' not found", dev);
-			return -EINVAL; /* the path names hardware that is gone: no edit of ids helps */
-		}
-		snprintf(exp_id, sizeof(exp_id), "%04x:%04x", d.vendor, d.device);
-		has_sub = read_id_attr(sr, dev, "subsystem_vendor", sv, sizeof(sv)) &&
-			  read_id_attr(sr, dev, "subsystem_device", sd, sizeof(sd));
-		if (has_sub)
-			snprintf(exp_sub, sizeof(exp_sub), "%s:%s", sv, sd);
-		if (d.iommu_group >= 0)
-			snprintf(exp_grp, sizeof(exp_grp), "%d", d.iommu_group);
-		has_mdev = (sysfs_pci_dev(path, dev, "mdev_supported_types") == 0 &&
-			    sr_exists(sr, path)) ||
-			   (sysfs_pci_dev(path, dev, "nvidia") == 0 &&
-			    sr_exists(sr, path));
-		snprintf(exp_mdev, sizeof(exp_mdev), "%d", has_mdev ? 1 : 0);
-		if (i == 0) {
-			snprintf(want_id, sizeof(want_id), "%s", exp_id);
-			snprintf(want_sub, sizeof(want_sub), "%.15s", exp_sub);
-			snprintf(want_grp, sizeof(want_grp), "%s", exp_grp);
-			want_has_sub = has_sub;
-			want_has_grp = d.iommu_group >= 0;
-		} else if (strcmp(want_id, exp_id) || strncmp(want_sub, exp_sub, 15)) {
-			fixable = false; /* one id= cannot describe parts with different ids */
-		}
-		/* Proxmox's order: sorted property names. */
-		static const char *const props[] = { "id", "iommugroup", "mdev", "subsystem-id" };
-		for (size_t k = 0; k < ARRAY_SIZE(props) && !bad; k++) {
-			const char *prop = props[k], *exp, *conf;
-
-			if (!strcmp(prop, "iommugroup") && i > 0)
-				continue; /* only the first device's group is checked */
-			if (!strcmp(prop, "id")) {
-				exp = exp_id;
-				conf = m.id[0] ? m.id : NULL;
-			} else if (!strcmp(prop, "iommugroup")) {
-				exp = exp_grp[0] ? exp_grp : NULL;
-				conf = m.iommugroup[0] ? m.iommugroup : NULL;
-			} else if (!strcmp(prop, "mdev")) {
-				exp = exp_mdev;
-				conf = mdev_cfg ? "1" : "0";
-			} else {
-				exp = has_sub ? exp_sub : NULL;
-				conf = m.subsys[0] ? m.subsys : NULL;
-			}
-			if (!exp && !conf)
-				continue;
-			if (exp && !conf) {
-				snprintf(msg, msgsize, "missing expected property '%s' for device '%s'",
-					 prop, dev);
-				bad = 1;
-			} else if (!exp && conf) {
-				snprintf(msg, msgsize, "unexpected property '%s' configured for device "
-					 "'%s'", prop, dev);
-				bad = 1;
-			} else {
-				char e[48], c2[48];
-
-				strip_0x(exp, e, sizeof(e));
-				strip_0x(conf, c2, sizeof(c2));
-				if (strcmp(e, c2) != 0) {
-					snprintf(msg, msgsize, "'%s' does not match for '%s' (%s != %s)",
-						 prop, name, e, c2);
-					bad = 1;
-				}
-			}
-			if (bad && !strcmp(prop, "mdev"))
-				fixable = false; /* the section's flag, not the entry */
-		}
-	}
-	if (!bad)
-		return 0;
-	if (fixable)
-		fixed_entry(value, want_id, want_has_sub ? want_sub : NULL,
-			    want_has_grp ? want_grp : NULL, fixed, fsize);
-	return -EINVAL;
-}
-
-int pve_mapping_validate(const struct sysroot *sr, const char *name, const char *node,
-			 struct pve_map_problem *prob, char *err, size_t errsize)
-{
-	_cleanup_free_ struct map_line *lines = calloc(MAP_ENTRIES_MAX, sizeof(*lines));
-	char *text = NULL, msg[256], fixed[768];
-	bool mdev;
-	int r, n;
-
-	if (prob)
-		memset(prob, 0, sizeof(*prob));
-	if (!lines)
-		return -ENOMEM;
-	r = read_mapping_file(sr, name, &text, err, errsize);
-	if (r < 0)
-		return r;
-	n = mapping_entries(text, name, node, lines, MAP_ENTRIES_MAX, &mdev);
-	free(text);
-	if (n < 0)
-		return errf(err, errsize, "mapping '%s': more than %d entries for node '%s'", name,
-			    MAP_ENTRIES_MAX, node);
-	if (n == 0) {
-		errf(err, errsize, "PCI device mapping not found for '%s' on node '%s'", name, node);
-		return -ENODEV;
-	}
-	for (int i = 0; i < n; i++) {
-		if (map_entry_valid(sr, name, lines[i].value, mdev, msg, sizeof(msg), fixed,
-				    sizeof(fixed)) == 0)
-			continue;
-		errf(err, errsize, "PCI device mapping invalid (hardware probably changed): %s", msg);
-		if (prob) {
-			prob->line = lines[i].line;
-			snprintf(prob->entry, sizeof(prob->entry), "%s", lines[i].value);
-			snprintf(prob->fixed, sizeof(prob->fixed), "%s", fixed);
-		}
-		return -EINVAL;
-	}
-	return 0;
-}

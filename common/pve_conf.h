@@ -74,7 +74,9 @@ struct pve_mapping {
 	int nentries, nalts;
 	struct pve_map_alt alts[PVE_MAX_MAP_ALTS];
 };
-/* Parses mapping file TEXT for NAME on NODE; -E2BIG beyond PVE_MAX_MAP_ALTS entries. */
+/* Parses mapping file TEXT for NAME on NODE (pve_mapping.c: the one parser of the file, a
+ * line starting with '#' skipped wherever it is, as SectionConfig does); -E2BIG beyond
+ * PVE_MAX_MAP_ALTS entries. */
 int pve_mapping_parse(const char *text, const char *name, const char *node,
 		      struct pve_mapping *ret);
 
@@ -130,6 +132,11 @@ struct pve_map_problem {
  * found for 'NAME'"). */
 int pve_mapping_validate(const struct sysroot *sr, const char *name, const char *node,
 			 struct pve_map_problem *prob, char *err, size_t errsize);
+/* pve_mapping_validate and, when it passes, the alternatives into MAP (when given), from one
+ * read of the mapping file: what a start does. */
+int pve_mapping_load(const struct sysroot *sr, const char *name, const char *node,
+		     struct pve_mapping *map, struct pve_map_problem *prob, char *err,
+		     size_t errsize);
 
 /* The VMID holding a live Proxmox reservation of device NAME other than VMID (a time
  * reservation not yet expired, or a pid reservation whose pid is alive), 0 when none. */
@@ -146,5 +153,14 @@ void pve_node_name(const char *given, char *buf, size_t size);
 /* A Proxmox VMID (pve-vmid): decimal 100 .. 999999999, no sign, no leading zero. 0 or
  * -EINVAL. The one parser for command lines, config sections, file names and state files. */
 int pve_vmid_parse(const char *s, int *ret);
+
+/* Shared by pve_conf.c and pve_mapping.c only. pve_conf_errf formats into ERR (when given) and
+ * returns -EINVAL; pve_conf_parse_ids parses a ';'-separated device list; pve_conf_slurp reads
+ * a whole small regular file below the root (-EINVAL when it holds a NUL byte; *ret set only
+ * on success). */
+int pve_conf_errf(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int pve_conf_parse_ids(const char *list, bool need_domain, struct pve_pci_id *ids, int *nids,
+		       char *err, size_t errsize);
+int pve_conf_slurp(const struct sysroot *sr, const char *path, size_t max, char **ret);
 
 #endif

@@ -64,6 +64,32 @@ static bool prop_bool(const char *value)
 	return parse_bool(value, &b) == 0 ? b : false;
 }
 
+/* One content-dirs entry (N bytes at P) as Plugin.pm's verify_dir_override accepts it:
+ * "vtype=path" with a lowercase vtype and a path in which no two dots follow each other and
+ * that does not end in a dot (so no ".." climbs out of the storage), under 1023 bytes, each
+ * component under 255. */
+static bool dir_override_valid(const char *p, size_t n)
+{
+	size_t t = 0, comp = 0;
+
+	while (t < n && p[t] >= 'a' && p[t] <= 'z')
+		t++;
+	if (!t || t >= n || p[t] != '=')
+		return false;
+	p += t + 1;
+	n -= t + 1;
+	if (!n || n >= 1023 || p[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '.' && i + 1 < n && p[i + 1] == '.')
+			return false;
+		comp = p[i] == '/' ? 0 : comp + 1;
+		if (comp >= 255)
+			return false;
+	}
+	return true;
+}
+
 /* Applies one "KEY VALUE" line of the wanted section. */
 static int apply_prop(struct pve_storage *s, const char *key, const char *value)
 {
@@ -84,12 +110,15 @@ static int apply_prop(struct pve_storage *s, const char *key, const char *value)
 		return 0;
 	}
 	if (strcmp(key, "content-dirs") == 0) {
-		/* "vtype=relative/path,..."; the last snippets= entry wins, as in a Perl hash. */
+		/* "vtype=relative/path,..."; the last snippets= entry wins, as in a Perl hash.
+		 * Proxmox refuses the whole list when one entry is invalid; so do we. */
 		const char *p = value;
 
 		while (*p) {
 			size_t n = strcspn(p, ",; \t");
 
+			if (!dir_override_valid(p, n))
+				return -EBADMSG;
 			if (n > 9 && strncmp(p, "snippets=", 9) == 0) {
 				int r = str_copy_n(s->snippets_dir, sizeof(s->snippets_dir), p + 9,
 						   n - 9);

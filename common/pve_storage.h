@@ -39,7 +39,8 @@ struct pve_storage {
 bool pve_storage_id_valid(const char *id);
 
 /* Finds storage ID in storage.cfg TEXT. -ENOENT when there is no such storage (and ID is not
- * "local"), -ENAMETOOLONG when one of its values does not fit struct pve_storage. */
+ * "local"), -ENAMETOOLONG when one of its values does not fit struct pve_storage, -EBADMSG
+ * when its content-dirs holds an entry Proxmox rejects ("snippets=../../etc"). */
 int pve_storage_parse(const char *text, const char *id, struct pve_storage *ret);
 
 /* Reads /etc/pve/storage.cfg below the root and finds ID. A missing file counts as an empty

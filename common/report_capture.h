@@ -9,7 +9,9 @@
  * kernel's vfio modules). Privacy by the same list: VM configs keep only the keys the checks
  * read (args only as "yes"), storage.cfg and the PCI mappings only what the checks read, udev
  * data only ID_FS_TYPE and ID_FS_LABEL; node names become "pve", "node2", ...; MAC addresses
- * 02:00:00:00:00:01, ...; network mount sources and gateways are dropped.
+ * 02:00:00:00:00:01, ...; network mount sources and gateways are dropped; addresses and host
+ * names in the kernel command line, the boot loader files and modprobe.d are replaced, and
+ * modprobe.d's commands; mount points and swap files the admin named become /redacted/N.
  *
  * Rules: reads only (never writes below the root, never enables a ROM); every read bounded;
  * library code: returns -errno, prints nothing but the report itself into OUT. */

@@ -205,9 +205,9 @@ int spawn_run(const struct spawn_cmd *cmd, struct spawn_result *res)
 		if (pidfd < 0 && wait_ms > SPAWN_NOPIDFD_MS)
 			wait_ms = SPAWN_NOPIDFD_MS;
 		if (poll(p, 2, wait_ms) < 0 && errno != EINTR) {
+			err = -errno; /* cannot wait: stop it, reap it, say why */
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
-			killed = true;
 			break;
 		}
 		if (p[1].revents && !drain(cmd, pfd[0], &have, &truncated)) {
@@ -233,8 +233,8 @@ int spawn_run(const struct spawn_cmd *cmd, struct spawn_result *res)
 	if (pfd[0] >= 0)
 		drain(cmd, pfd[0], &have, &truncated);
 	res->truncated = truncated;
-	if (killed) {
-		err = -ETIMEDOUT;
+	if (killed || err < 0) {
+		err = killed ? -ETIMEDOUT : err;
 		goto out;
 	}
 	do

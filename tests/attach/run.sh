@@ -294,6 +294,18 @@ if [ -L "$root$escape/snippets/pve-gpu-passthrough-hook" ] && [ -z "$(ls -A "$es
 else
 	fail climb-lands-inside "snippet not below the root's $escape, or something outside"
 fi
+# content-dirs climbing out with "..": Proxmox rejects the entry; attach refuses the storage
+# (it would otherwise put the snippet where the entry points, here the root's /etc)
+fresh
+printf '%b\n' >>"$root/etc/pve/storage.cfg" '' 'dir: dotdot' '\tpath /srv/hooks' \
+	'\tcontent snippets' '\tcontent-dirs iso=iso,snippets=../../etc'
+run attach 100 --storage dotdot
+expect dotdot-refused 1
+expect_err dotdot-refused-says "storage 'dotdot' in '/etc/pve/storage.cfg' has a content-dirs entry Proxmox rejects"
+expect_qm dotdot-no-qm ""
+if [ ! -L "$root/etc/pve-gpu-passthrough-hook" ]; then pass dotdot-nothing-written; else
+	fail dotdot-nothing-written "a snippet was made where content-dirs pointed"
+fi
 fresh
 rm -rf "$escape"
 mkdir -p "$escape"

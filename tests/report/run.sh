@@ -81,8 +81,9 @@ run() {
 same() {
 	local name=$1 a=$2 b=$3
 	shift 3
-	run "$a" "$@" >"$tmp/a"
-	run "$b" "$@" >"$tmp/b"
+	# (setup names the root it does not run commands below: the same name on both sides)
+	run "$a" "$@" | sed "s|$a|ROOT|g" >"$tmp/a"
+	run "$b" "$@" | sed "s|$b|ROOT|g" >"$tmp/b"
 	if diff -u "$tmp/a" "$tmp/b" >"$tmp/diff"; then
 		pass "$name"
 	else
@@ -162,7 +163,11 @@ file /etc/pve/storage.cfg dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,b
 file /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook binary
 mode /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook 755
 link /var/lib/vz/snippets/pve-gpu-passthrough-hook /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook
-rawfile /proc/self/mountinfo 22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/pve-root rw,errors=remount-ro\n23 22 0:21 / /proc rw,nosuid - proc proc rw\n40 22 0:50 / /mnt/pve/nas rw,relatime shared:60 - cifs //198.51.100.200/SECRET-SHARE-NAME rw,vers=3.1.1,username=secret-cifs-user,domain=SECRET-DOMAIN,addr=198.51.100.200\n41 22 0:51 / /mnt/pve/nfs rw,relatime - nfs4 nfs-secret-server.example:/export/secret rw,addr=198.51.100.201,clientaddr=198.51.100.5\n
+rawfile /proc/self/mountinfo 22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/pve-root rw,errors=remount-ro\n23 22 0:21 / /proc rw,nosuid - proc proc rw\n40 22 0:50 / /mnt/pve/nas rw,relatime shared:60 - cifs //198.51.100.200/SECRET-SHARE-NAME rw,vers=3.1.1,username=secret-cifs-user,domain=SECRET-DOMAIN,addr=198.51.100.200\n41 22 0:51 / /mnt/pve/nfs rw,relatime - nfs4 nfs-secret-server.example:/export/secret rw,addr=198.51.100.201,clientaddr=198.51.100.5\n42 22 253:2 / /srv/secret-customer-acme rw,relatime - ext4 /dev/mapper/pve-data rw\n
+rawfile /proc/swaps Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/dm-1                               partition\t8388604\t\t0\t\t-2\n/home/secret-user/swapfile              file\t\t1048572\t\t0\t\t-3\n
+file /proc/cmdline BOOT_IMAGE=/boot/vmlinuz-6.8.12-4-pve root=/dev/mapper/pve-root ro quiet ip=198.51.100.5:198.51.100.9:198.51.100.1:255.255.255.0:zeus-secret-node.secret-lab.example:vmbr0:off:203.0.113.53 BOOTIF=01-bc-24-11-ab-cd-ef nfsroot=198.51.100.9:/export/secret-root,vers=4 systemd.hostname=zeus-secret-node.secret-lab.example netconsole=6665@198.51.100.5/vmbr0,6666@198.51.100.10/de:ad:be:ef:00:42 rd.route=[2001:db8:5ec::]/48:[2001:db8:5ec::1]:vmbr0 intel_iommu=on
+file /etc/default/grub GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\n# was: ip=198.51.100.5::198.51.100.1:255.255.255.0:zeus-secret-node:vmbr0:off for zeus-secret-node.secret-lab.example\nGRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on BOOTIF=01-de-ad-be-ef-00-42"\nGRUB_CMDLINE_LINUX="nfsroot=nfs-secret-server.example:/export/secret-root hostname=zeus-secret-node"\n
+file /etc/modprobe.d/secret.conf # owner: admin@zeus-secret-node.secret-lab.example\noptions netconsole netconsole=@198.51.100.5/vmbr0,@198.51.100.10/de:ad:be:ef:00:42\ninstall secretmod /usr/local/sbin/secret-script --token SECRET-TOKEN\ninstall nouveau /bin/false\n
 link /sys/class/block/sda3 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda3
 rawfile /sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda3/dev 8:3\n
 file /run/udev/data/b8:3 S:disk/by-id/ata-Samsung_SSD_860_EVO_1TB_S3Z9NB0SECRETSERIAL-part3\nW:12\nE:ID_SERIAL=Samsung_SSD_860_EVO_1TB_S3Z9NB0SECRETSERIAL\nE:ID_SERIAL_SHORT=S3Z9NB0SECRETSERIAL\nE:ID_WWN=0x5002538e4SECRETWWN\nE:ID_FS_TYPE=LVM2_member\nE:ID_FS_UUID=SECRET-FS-UUID\nE:ID_PART_ENTRY_UUID=SECRET-PART-UUID
@@ -184,7 +189,8 @@ else
 	secrets+='|secret-laptop|secret-tag|SECRET-SNAPSHOT|SECRET-MAPPING|zeus|hera'
 	secrets+='|SECRET-SHARE|secret-cifs|SECRET-DOMAIN|nfs-secret|/export/secret'
 	secrets+='|SECRETSERIAL|SECRETWWN|SECRET-FS-UUID|SECRET-PART-UUID|4D6433C6'
-	secrets+='|SECRET-GPU|006433C6'
+	secrets+='|SECRET-GPU|006433C6|secret-lab|secret-root|2001:db8|secret-customer|secret-user'
+	secrets+='|SECRET-TOKEN|secret-script|bc-24-11|de-ad-be-ef'
 	if grep -n -i -E "$secrets" "$tmp/secrets.report" >"$tmp/leaks"; then
 		fail redaction.no-secrets "$tmp/leaks"
 	else
@@ -200,11 +206,36 @@ else
 	else
 		fail redaction.kept "$tmp/secrets.report"
 	fi
+	# The command line and boot loader files: addresses zeroed, the host name (with its
+	# domain) and MAC addresses as pseudonymised everywhere else, the checks' parameters kept;
+	# mount points and swap files the admin named, and modprobe.d's commands, replaced.
+	# The same MAC address (de:ad:be:ef:00:42) is 02:00:00:00:00:02 in every file, with
+	# colons or with BOOTIF's dashes.
+	cmdline=$(sed -n 's|^rawfile /proc/cmdline ||p' "$tmp/secrets.report")
+	want='BOOT_IMAGE=/boot/vmlinuz-6.8.12-4-pve root=/dev/mapper/pve-root ro quiet'
+	want+=' ip=0.0.0.0:0.0.0.0:0.0.0.0:0.0.0.0:pve:vmbr0:off:0.0.0.0 BOOTIF=01-02-00-00-00-00-01'
+	want+=' nfsroot=none systemd.hostname=pve netconsole=6665@0.0.0.0/vmbr0,6666@0.0.0.0/02:00:00:00:00:02'
+	want+=' rd.route=[::]/48:[::]:vmbr0 intel_iommu=on\n'
+	if [ "$cmdline" = "$want" ] &&
+		grep -qxF 'rawfile /etc/default/grub GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\n# was: ip=0.0.0.0::0.0.0.0:0.0.0.0:pve:vmbr0:off for pve\nGRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on BOOTIF=01-02-00-00-00-00-02"\nGRUB_CMDLINE_LINUX="nfsroot=none hostname=pve"\n\n' "$tmp/secrets.report" &&
+		grep -qxF 'rawfile /etc/modprobe.d/secret.conf # owner: admin@pve\noptions netconsole netconsole=@0.0.0.0/vmbr0,@0.0.0.0/02:00:00:00:00:02\ninstall secretmod /bin/true\ninstall nouveau /bin/false\n\n' "$tmp/secrets.report" &&
+		grep -q '^rawfile /proc/self/mountinfo .*\\n42 22 253:2 / /redacted/1 rw - ext4 /dev/mapper/pve-data rw\\n$' "$tmp/secrets.report" &&
+		grep -q '^rawfile /proc/swaps .*\\n/redacted/2 ' "$tmp/secrets.report"; then
+		pass redaction.boot-and-mounts
+	else
+		echo "cmdline: $cmdline" >"$tmp/c"
+		echo "wanted:  $want" >>"$tmp/c"
+		grep -E '^rawfile (/etc/default/grub|/etc/modprobe.d/secret.conf|/proc/self/mountinfo|/proc/swaps) ' "$tmp/secrets.report" >>"$tmp/c"
+		fail redaction.boot-and-mounts "$tmp/c"
+	fi
 	mkdir -p "$tmp/secrets.replay"
 	if "$fakesys" "$tmp/secrets.replay" "$tmp/secrets.report" >"$tmp/err" 2>&1; then
-		# the node's name is what the report replaces: messages that name it say "pve"
-		run "$root" --node zeus-secret-node check --json 107 | sed 's/zeus-secret-node/pve/g' >"$tmp/a"
-		run "$tmp/secrets.replay" --node pve check --json 107 >"$tmp/b"
+		# the node's name is what the report replaces: messages that name it say "pve"; those
+		# that quote the boot loader file quote its redacted words; the command line differs
+		run "$root" --node zeus-secret-node check --json 107 |
+			sed 's/zeus-secret-node/pve/g; s/01-de-ad-be-ef-00-42/01-02-00-00-00-00-02/g
+				s/"cmdline":"[^"]*"/"cmdline":""/' >"$tmp/a"
+		run "$tmp/secrets.replay" --node pve check --json 107 | sed 's/"cmdline":"[^"]*"/"cmdline":""/' >"$tmp/b"
 		if diff -u "$tmp/a" "$tmp/b" >"$tmp/diff"; then
 			pass redaction.replay-check
 		else

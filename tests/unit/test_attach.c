@@ -154,6 +154,33 @@ TEST(storage_syntax_edges)
 	CHECK_INT(pve_storage_parse(big, "big", &s), -ENOENT);
 }
 
+/* content-dirs entries as Proxmox's verify_dir_override takes them: no "..", no trailing dot;
+ * one bad entry makes the whole property (and so the storage) refused. */
+TEST(storage_content_dirs_refused)
+{
+	struct pve_storage s;
+	char dir[SR_PATH_MAX];
+
+	CHECK_INT(pve_storage_parse("dir: a\n\tpath /srv/a\n\tcontent-dirs snippets=../../..\n",
+				    "a", &s), -EBADMSG);
+	CHECK_INT(pve_storage_parse("dir: a\n\tpath /srv/a\n\tcontent-dirs snippets=x/../../y\n",
+				    "a", &s), -EBADMSG);
+	CHECK_INT(pve_storage_parse("dir: a\n\tpath /srv/a\n\tcontent-dirs iso=..,snippets=ok\n",
+				    "a", &s), -EBADMSG);
+	CHECK_INT(pve_storage_parse("dir: a\n\tpath /srv/a\n\tcontent-dirs snippets=hooks.\n",
+				    "a", &s), -EBADMSG);
+	CHECK_INT(pve_storage_parse("dir: a\n\tpath /srv/a\n\tcontent-dirs Snippets=x\n",
+				    "a", &s), -EBADMSG);
+	/* another storage's bad entry does not matter */
+	CHECK_INT(pve_storage_parse("dir: b\n\tcontent-dirs snippets=..\n\ndir: a\n\tpath /srv/a\n",
+				    "a", &s), 0);
+	/* single dots and dot files are fine */
+	CHECK_INT(pve_storage_parse("dir: a\n\tpath /srv/a\n\tcontent-dirs snippets=./.hooks/v1.2\n",
+				    "a", &s), 0);
+	CHECK_INT(pve_storage_snippets_dir(&s, dir), 0);
+	CHECK_STR(dir, "/srv/a/./.hooks/v1.2");
+}
+
 TEST(storage_ids)
 {
 	CHECK(pve_storage_id_valid("local"));

@@ -171,6 +171,48 @@ TEST(mapping_first_free_entry_on_this_node)
 	sr_close(&sr);
 }
 
+/* A line starting with '#' in column 0 inside a section is a comment, as SectionConfig reads
+ * it: it does not end the section. The parser that picks a device and the one that validates
+ * the entries (once two that disagreed) see the same entries. */
+TEST(mapping_comment_in_column_0_keeps_the_section)
+{
+	struct sysroot sr = root(
+		"file /etc/pve/mapping/pci.cfg gpu\\n"
+		"\\tmap node=pve1,path=0000:01:00,id=10de:0fc6,iommugroup=29,subsystem-id=0000:0000\\n"
+		"# the second card, added later\\n"
+		"\\tmap node=pve1,path=0000:02:00.0,id=10de:1049,iommugroup=30,subsystem-id=0000:0000\\n"
+		"\\n"
+		"bad\\n"
+		"\\tmap node=pve1,path=0000:01:00,id=10de:0fc6,iommugroup=29,subsystem-id=0000:0000\\n"
+		"#\\n"
+		"\\tmap node=pve1,path=0000:02:00.0,id=10de:ffff,iommugroup=30,subsystem-id=0000:0000\\n"
+		"\n"
+		"file /run/qemu-server/pci-id-reservations 0000:01:00.0 105 time:9999999999\\n\n");
+	struct pve_map_problem p;
+	struct pve_mapping m;
+	struct pve_hostpci h;
+	struct pve_devlist l;
+	char err[320];
+
+	CHECK_INT(pve_mapping_parse("gpu\n\tmap node=pve1,path=0000:01:00,id=10de:0fc6\n"
+				    "# comment\n\tmap node=pve1,path=0000:02:00.0,id=10de:1049\n",
+				    "gpu", "pve1", &m), 0);
+	CHECK_INT(m.nentries, 2);
+	CHECK_INT(m.nalts, 2);
+	CHECK_STR(m.alts[1].id, "10de:1049");
+	/* VM 105 holds the first entry: VM 100 gets the one below the comment */
+	CHECK_INT(pve_hostpci_parse("mapping=gpu", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), 0);
+	CHECK_INT(l.n, 1);
+	CHECK_STR(l.names[0], "0000:02:00.0");
+	/* the entry below the comment is validated too, on its own line */
+	CHECK_INT(pve_mapping_validate(&sr, "bad", "pve1", &p, err, sizeof(err)), -EINVAL);
+	CHECK_INT(p.line, 9);
+	CHECK_INT(pve_hostpci_parse("mapping=bad", &h, err, sizeof(err)), 0);
+	CHECK_INT(pve_hostpci_expand(&sr, &h, "pve1", 100, &l, err, sizeof(err)), -EINVAL);
+	sr_close(&sr);
+}
+
 TEST(reservations)
 {
 	struct sysroot sr = root("file /run/qemu-server/pci-id-reservations "

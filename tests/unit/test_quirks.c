@@ -434,15 +434,63 @@ TEST(vendor_reset_state_and_secure_boot)
 /* ---- NVIDIA (fake trees: the lab has no NVIDIA card) -------------------------------------- */
 
 #define DAEMON "file /proc/4242/comm nvidia-persiste\n" \
+	       "file /proc/4242/cgroup 0::/system.slice/nvidia-persistenced.service\n" \
+	       "link /proc/4242/exe /usr/bin/nvidia-persistenced\n" \
 	       "link /proc/4242/fd/3 /dev/nvidia0\n"
+/* A user's processes that call themselves nvidia-persistenced: its own program in its
+ * session's cgroup; the real program, but outside the unit; a cgroup path that only starts
+ * like the unit's; the real program in the user's own ("systemctl --user") unit of that name. */
+#define IMPOSTORS "file /proc/5000/comm nvidia-persistenced\n" \
+		  "file /proc/5000/cgroup 0::/user.slice/user-1000.slice/session-3.scope\n" \
+		  "link /proc/5000/exe /home/mallory/nvidia-persistenced\n" \
+		  "file /proc/5001/comm nvidia-persiste\n" \
+		  "file /proc/5001/cgroup 0::/user.slice/user-1000.slice/session-3.scope\n" \
+		  "link /proc/5001/exe /usr/bin/nvidia-persistenced\n" \
+		  "file /proc/5002/comm nvidia-persiste\n" \
+		  "file /proc/5002/cgroup 0::/system.slice/nvidia-persistenced.service/../x.scope\n" \
+		  "link /proc/5002/exe /tmp/nvidia-persistenced-x\n" \
+		  "file /proc/5003/comm nvidia-persiste\n" \
+		  "file /proc/5003/cgroup 0::/user.slice/user-1000.slice/user@1000.service/app.slice/nvidia-persistenced.service\n" \
+		  "link /proc/5003/exe /usr/bin/nvidia-persistenced\n"
 
-TEST(nvidia_daemon_found_by_comm)
+TEST(nvidia_daemon_found_by_comm_unit_and_program)
 {
 	struct world *w = world(DAEMON "file /proc/77/comm bash\n");
 
 	CHECK_INT(quirks_nvidia_daemon(&w->sr), 4242);
 	w = world("file /proc/77/comm bash\n");
 	CHECK_INT(quirks_nvidia_daemon(&w->sr), 0);
+	/* cgroup v1 (the systemd hierarchy line), and a program replaced while it runs */
+	w = world("file /proc/4243/comm nvidia-persiste\n"
+		  "file /proc/4243/cgroup 12:cpu:/\\n1:name=systemd:/system.slice/nvidia-persistenced.service\n"
+		  "link /proc/4243/exe /usr/bin/nvidia-persistenced (deleted)\n");
+	CHECK_INT(quirks_nvidia_daemon(&w->sr), 4243);
+}
+
+TEST(nvidia_daemon_impostors_are_not_it)
+{
+	struct world *w = world(IMPOSTORS);
+
+	CHECK_INT(quirks_nvidia_daemon(&w->sr), 0);
+	w = world(IMPOSTORS DAEMON);
+	CHECK_INT(quirks_nvidia_daemon(&w->sr), 4242);
+}
+
+/* An impostor neither makes pre-start refuse nor, with nvidia_persistenced = stop, gets the
+ * real daemon's unit stopped. */
+TEST(nvidia_persistenced_impostor_changes_nothing)
+{
+	struct world *w = world(IMPOSTORS);
+
+	CHECK_INT(handoff_prepare(&w->ops, 202), 0);
+	CHECK(!strstr(w->cap.text, "nvidia-persistenced"));
+	CHECK_STR(fk_driver(&w->k, NV), "vfio-pci");
+	CHECK_INT(handoff_release(&w->ops, 202), 0);
+	w = world(IMPOSTORS);
+	cfg.hook.persistenced_stop = true;
+	CHECK_INT(handoff_prepare(&w->ops, 202), 0);
+	CHECK(!strstr(run_log.log, "systemctl"));
+	CHECK_STR(fk_driver(&w->k, NV), "vfio-pci");
 }
 
 TEST(nvidia_persistenced_refused_by_default)

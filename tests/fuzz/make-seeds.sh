@@ -1,0 +1,89 @@
+#!/bin/bash
+# make-seeds.sh - (re)writes the checked-in seed corpus tests/fuzz/seeds/TARGET/ from the
+# fixtures' fake hosts (tests/check/*/spec, built with build/fakesys) and a few hand-made files.
+# run.sh only reads these files: the fuzz suite's seeds are the same on every machine (never
+# this machine's /proc or installed ROMs). Run it after adding a fixture, and commit the result.
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+dir=$top/tests/fuzz/seeds
+fakesys=$top/build/fakesys
+[ -x "$fakesys" ] || { echo "make-seeds: build $fakesys first (make)" >&2; exit 1; }
+rm -rf "$dir"
+seed() { mkdir -p "$dir/$1"; [ -f "$2" ] && cp "$2" "$dir/$1/${3:-$(basename "$2")}"; return 0; }
+mkdir -p "$dir"/fuzz_{rom,config,vmconf,mapping,storage,state,iomem,mountinfo,route,host_boot,vfct}
+
+# A made-up option ROM: a legacy VGA image (class 03) then a last EFI image, checksummed.
+rom() {
+	python3 - "$1" <<'PY'
+import struct, sys
+def image(code_type, last, efi):
+    img = bytearray(512)
+    img[0:2] = b'\x55\xaa'
+    img[2] = 1
+    if efi:
+        struct.pack_into('<HIHHH', img, 2, 1, 0x0EF1, 10, 0x8664, 0)
+        struct.pack_into('<H', img, 0x16, 0x40)
+    struct.pack_into('<H', img, 0x18, 0x1c)
+    struct.pack_into('<4sHHHHB3sHHBBH', img, 0x1c, b'PCIR', 0x10de, 0x0fc6, 0, 0x18, 0,
+                     b'\x00\x00\x03', 1, 0, code_type, 0x80 if last else 0, 0)
+    if not efi:
+        img[511] = (-sum(img[:511])) & 0xff
+    return bytes(img)
+open(sys.argv[1], 'wb').write(image(0, False, False) + image(3, True, True))
+PY
+}
+rom "$dir/fuzz_rom/vga-efi.rom"
+{ printf 'NVGI header VIDEO '; cat "$dir/fuzz_rom/vga-efi.rom"; } >"$dir/fuzz_rom/header-vga-efi.rom"
+
+seed fuzz_config "$top/doc/pve-gpu-passthrough.ini"
+printf '[hook]\nunbind_timeout = 3s\nholders = warn\n[vm:101]\nreturn_on_stop = no\n[early]\nids = 10de:0fc6,10de:0e1b\naddresses = 0000:02:00.0\n' \
+	>"$dir/fuzz_config/all.ini"
+printf 'bios: ovmf\nhostpci0: 0000:02:00,pcie=1,x-vga=1,romfile=a.rom\nhostpci1: mapping=gpu\nhostpci15: 10000:e0:06.0;10000:e0:06.1\n[PENDING]\nhostpci2: 03:00.0\n' \
+	>"$dir/fuzz_vmconf/vm.conf"
+printf 'pve-gpu-passthrough-state 1\nvmid 100\ndevice 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\nvtcon 1\nfb efi-framebuffer.0 efi-framebuffer\n' \
+	>"$dir/fuzz_state/state"
+printf 'gpu pve1\ngpu\n\tmap node=pve1,path=0000:01:00;0000:02:00.0,id=10de:0fc6,iommugroup=29\n\tmap node=pve2,path=0000:02:00.0,id=10de:1049\n\tdescription two cards\n\nother\n\tmap node=pve1,path=0000:03:00.0,id=8086:1234\n#comment\n' \
+	>"$dir/fuzz_mapping/pci.cfg"
+# (first byte: "G" even, GRUB; "S" odd, /etc/kernel/cmdline)
+printf 'G# If you change this file, run update-grub\nGRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet pcie_acs_override=downstream"\nGRUB_CMDLINE_LINUX=""\n' \
+	>"$dir/fuzz_host_boot/grub"
+printf "GGRUB_CMDLINE_LINUX_DEFAULT='quiet splash' # comment\n" >"$dir/fuzz_host_boot/grub-single"
+printf 'GGRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="pcie_acs_override=downstream console=ttyS0 quiet"\n' \
+	>"$dir/fuzz_host_boot/grub-linux"
+# an AMD APU's VFCT table with two images (a decoy first)
+seed fuzz_vfct "$top/tests/rom/vfct-780m.bin"
+printf 'GGRUB_TIMEOUT=5\n' >"$dir/fuzz_host_boot/grub-none"
+printf 'Sroot=ZFS=rpool/ROOT/pve-1 boot=zfs\n' >"$dir/fuzz_host_boot/cmdline"
+printf 'dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup,snippets\n\ndir: hooks\n\tpath /srv/hooks\n\tcontent snippets\n\tcontent-dirs snippets=hookscripts\n\tnodes pve1,pve2\n\nnfs: nas\n\tpath /mnt/pve/nas\n\tserver 10.0.0.5\n\texport /export\n\tcontent images,snippets\n' \
+	>"$dir/fuzz_storage/storage.cfg"
+printf 'hooks\n' | cat - "$dir/fuzz_storage/storage.cfg" >"$dir/fuzz_storage/hooks-first.cfg"
+printf 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\nvmbr0\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n' \
+	>"$dir/fuzz_route/route"
+printf '00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003     vmbr0\n' \
+	>"$dir/fuzz_route/ipv6_route"
+
+# The fixtures' fake hosts: every file they hold that one of the parsers reads.
+for spec in "$top"/tests/check/*/spec; do
+	h=$(basename "$(dirname "$spec")")
+	r=$(mktemp -d /tmp/pgp-fuzz-seed.XXXXXX)
+	if "$fakesys" "$r" "$spec" >/dev/null 2>&1; then
+		for f in "$r"/etc/pve/qemu-server/*.conf; do seed fuzz_vmconf "$f" "$h-$(basename "$f")"; done
+		seed fuzz_mapping "$r/etc/pve/mapping/pci.cfg" "$h-pci.cfg"
+		seed fuzz_storage "$r/etc/pve/storage.cfg" "$h-storage.cfg"
+		seed fuzz_config "$r/etc/pve-gpu-passthrough.ini" "$h.ini"
+		seed fuzz_iomem "$r/proc/iomem" "$h-iomem"
+		seed fuzz_mountinfo "$r/proc/self/mountinfo" "$h-mountinfo"
+		seed fuzz_route "$r/proc/net/route" "$h-route"
+		for f in "$r"/run/pve-gpu-passthrough/*.state; do seed fuzz_state "$f" "$h-$(basename "$f")"; done
+	fi
+	rm -rf "$r"
+done
+# Identical files once (their names differ only by fixture).
+for d in "$dir"/*/; do
+	declare -A seen=()
+	for f in "$d"*; do
+		s=$(sha256sum <"$f" | cut -c1-64)
+		if [ -n "${seen[$s]:-}" ]; then rm "$f"; else seen[$s]=1; fi
+	done
+	unset seen
+done
