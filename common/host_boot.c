@@ -124,6 +124,16 @@ struct grub_scan {
 	bool found;
 };
 
+/* True when the unquoted value V (LEN bytes) holds what sh would not take literally: quotes
+ * (a word that mixes quoted and unquoted parts), an escape, a glob or an operator. */
+static bool unquoted_special(const char *v, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (v[i] && strchr("\"'\\*?[]{}()<>;&|~", v[i]))
+			return true;
+	return false;
+}
+
 /* Why an assignment of VAR at PATH:LINENO cannot be rewritten with certainty ("" when it
  * can): grub-mkconfig sources these files with sh, so a value is taken literally only when
  * it is one word, closed on its line, with nothing for the shell to expand. */
@@ -139,6 +149,8 @@ static void assign_unsafe(const char *line, const struct assign *a, const char *
 	else if (a->quote != '\'' && (memchr(line + a->vstart, '$', a->vlen) ||
 				       memchr(line + a->vstart, '`', a->vlen)))
 		why = "is built from shell expansion";
+	else if (!a->quote && unquoted_special(line + a->vstart, a->vlen))
+		why = "is an unquoted word with shell quotes or special characters in it";
 	else {
 		while (*rest == ' ' || *rest == '\t')
 			rest++;

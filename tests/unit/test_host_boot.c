@@ -55,6 +55,12 @@ TEST(grub_lines_it_cannot_rewrite)
 		    "'/etc/default/grub' line 1: the command line has a backslash escape");
 	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT='quiet a=\"b'",
 		    "'/etc/default/grub' line 1: the command line has an unclosed '\"'");
+	/* sh joins these parts into one word (issue 26 item 14, found by fuzz_host_boot): an
+	 * edit that quotes the value would change what it means */
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT=*\"quiet=\"a",
+		    "'/etc/default/grub' line 1: GRUB_CMDLINE_LINUX_DEFAULT is an unquoted word "
+		    "with shell quotes or special characters in it");
+	grub_unsafe("GRUB_CMDLINE_LINUX_DEFAULT=quiet", "");
 	/* GRUB_CMDLINE_LINUX is not the line setup edits */
 	grub_unsafe("GRUB_CMDLINE_LINUX=\"$X\"\\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"", "");
 }
