@@ -190,7 +190,7 @@ static int cmd_sriov(struct cli_globals *g, int argc, char **argv)
 				 strerror(-r));
 		if (r == 0 && !as_ini(&st, &cfg.sriov)) {
 			snprintf(err, sizeof(err), "PF %s: the VFs are not as the INI says%s", st.pf,
-				 st.numvfs != cfg.sriov.vfs ? " (run 'sriov apply')" : "");
+				 st.numvfs != cfg.sriov.vfs ? " (see '" PROG " sriov apply')" : "");
 			r = -EAGAIN;
 		}
 	}

@@ -235,6 +235,7 @@ static const struct check_host_step host_steps[] = {
 	{ "acs", check_acs },
 	{ "modules", check_modules },
 	{ "early", check_early },
+	{ "sriov", check_sriov_host },
 };
 
 /* The checks of each device (check_device.c), in the order of the report. */
