@@ -174,15 +174,24 @@ static int each_item(struct parse_ctx *p, const char *key, const char *value,
 	return 1;
 }
 
+/* "vvvv:dddd" (hex) into *V and *D; -EINVAL for anything else. */
+static int parse_id(const char *item, unsigned long *v, unsigned long *d)
+{
+	char vs[5], ds[5];
+
+	if (strlen(item) != 9 || item[4] != ':' || str_copy_n(vs, sizeof(vs), item, 4) < 0 ||
+	    str_copy_n(ds, sizeof(ds), item + 5, 4) < 0 || parse_ulong(vs, 16, 0xffff, v) < 0 ||
+	    parse_ulong(ds, 16, 0xffff, d) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 static int early_id(struct parse_ctx *p, const char *item)
 {
 	struct early_opts *e = &p->c->early;
 	unsigned long v, d;
-	char vs[5], ds[5];
 
-	if (strlen(item) != 9 || item[4] != ':' || str_copy_n(vs, sizeof(vs), item, 4) < 0 ||
-	    str_copy_n(ds, sizeof(ds), item + 5, 4) < 0 || parse_ulong(vs, 16, 0xffff, &v) < 0 ||
-	    parse_ulong(ds, 16, 0xffff, &d) < 0)
+	if (parse_id(item, &v, &d) < 0)
 		return failf(p, "ids: '%s' is not a vendor:device id like 10de:0fc6", item);
 	for (int i = 0; i < e->nids; i++)
 		if (e->ids[i].vendor == v && e->ids[i].device == d)
@@ -259,7 +268,6 @@ static int sriov_key(struct parse_ctx *p, const char *key, const char *value)
 		       : !strcmp(key, "driver") ? 4 : 0;
 	unsigned long v, d;
 	bool has_func;
-	char vs[5], ds[5];
 
 	if (!bit)
 		return failf(p, "unknown key '%s'", key);
@@ -267,10 +275,7 @@ static int sriov_key(struct parse_ctx *p, const char *key, const char *value)
 		return failf(p, "duplicate key '%s' in [sriov]", key);
 	p->sriov_set |= bit;
 	if (bit == 1) {
-		if (strlen(value) == 9 && value[4] == ':' &&
-		    str_copy_n(vs, sizeof(vs), value, 4) == 0 &&
-		    str_copy_n(ds, sizeof(ds), value + 5, 4) == 0 &&
-		    parse_ulong(vs, 16, 0xffff, &v) == 0 && parse_ulong(ds, 16, 0xffff, &d) == 0) {
+		if (parse_id(value, &v, &d) == 0) {
 			o->by_id = true;
 			o->vendor = (uint16_t)v;
 			o->device = (uint16_t)d;

@@ -9,33 +9,23 @@
 
 #include "dev_bind.h"
 #include "dev_modload.h"
+#include "dev_quirks.h"
 #include "pci_dev.h"
 #include "sysfs.h"
 #include "util.h"
 
 #define MAX_PCI_DEVS 4096
 
-static int read_uint(const struct sysroot *sr, const char *dev, const char *attr, unsigned *ret)
+/* sriov_drivers_autoprobe: 0, 1, or -1 when absent or unreadable. */
+static int read_autoprobe(const struct sysroot *sr, const char *dev)
 {
 	char path[SR_PATH_MAX];
 	unsigned long v;
-	int r;
 
-	if ((r = sysfs_pci_dev(path, dev, attr)) < 0)
-		return r;
-	if ((r = sr_read_ulong(sr, path, 0, &v)) < 0)
-		return r;
-	if (v > 0xffff)
-		return -ERANGE; /* NumVFs and TotalVFs are 16-bit fields */
-	*ret = (unsigned)v;
-	return 0;
-}
-
-static bool is_vf(const struct sysroot *sr, const char *dev)
-{
-	char path[SR_PATH_MAX];
-
-	return sysfs_pci_dev(path, dev, "physfn") == 0 && sr_exists(sr, path);
+	if (sysfs_pci_dev(path, dev, "sriov_drivers_autoprobe") < 0 ||
+	    sr_read_ulong(sr, path, 0, &v) < 0)
+		return -1;
+	return v != 0;
 }
 
 int sriov_find_pf(const struct sysroot *sr, const struct sriov_opts *o, char pf[PCI_ADDR_LEN],
@@ -64,11 +54,11 @@ int sriov_find_pf(const struct sysroot *sr, const struct sriov_opts *o, char pf[
 		return n;
 	}
 	for (int i = 0; i < n; i++) {
-		unsigned v, d;
+		struct pci_dev_info d;
+		struct sriov_info si;
 
-		if (read_uint(sr, names[i], "vendor", &v) < 0 ||
-		    read_uint(sr, names[i], "device", &d) < 0 || v != o->vendor || d != o->device ||
-		    is_vf(sr, names[i]))
+		if (pcidev_read(sr, names[i], &d) < 0 || d.vendor != o->vendor ||
+		    d.device != o->device || quirks_sriov(sr, names[i], &si) < 0 || si.is_vf)
 			continue;
 		if (found++)
 			continue;
@@ -87,32 +77,30 @@ int sriov_find_pf(const struct sysroot *sr, const struct sriov_opts *o, char pf[
 
 int sriov_read(const struct sysroot *sr, const char *pf, struct sriov_state *st)
 {
-	char path[SR_PATH_MAX], link[16];
-	unsigned ap;
-	int r;
+	_cleanup_free_ char(*vfs)[PCI_ADDR_LEN] = NULL;
+	char path[SR_PATH_MAX];
+	struct sriov_info si;
+	int r, n;
 
 	memset(st, 0, sizeof(*st));
 	st->autoprobe = -1;
-	if ((r = str_copy(st->pf, sizeof(st->pf), pf)) < 0)
-		return -ENODEV;
-	if ((r = sysfs_pci_dev(path, pf, NULL)) < 0 || !sr_exists(sr, path))
+	if (str_copy(st->pf, sizeof(st->pf), pf) < 0 || quirks_sriov(sr, pf, &si) < 0)
 		return -ENODEV;
 	if ((r = pcidev_driver(sr, pf, st->pf_driver, sizeof(st->pf_driver))) < 0)
 		return r;
-	st->capable = read_uint(sr, pf, "sriov_totalvfs", &st->totalvfs) == 0;
+	st->capable = si.totalvfs > 0;
 	if (!st->capable)
 		return 0;
-	if ((r = read_uint(sr, pf, "sriov_numvfs", &st->numvfs)) < 0)
-		return r;
-	if (read_uint(sr, pf, "sriov_drivers_autoprobe", &ap) == 0)
-		st->autoprobe = ap != 0;
-	for (unsigned i = 0; i < st->numvfs && i < CONFIG_MAX_VFS; i++) {
+	st->totalvfs = (unsigned)si.totalvfs;
+	st->numvfs = si.numvfs > 0 ? (unsigned)si.numvfs : 0;
+	st->autoprobe = read_autoprobe(sr, pf);
+	if (!(vfs = calloc(CONFIG_MAX_VFS, sizeof(*vfs))))
+		return -ENOMEM;
+	n = quirks_sriov_vfs(sr, pf, vfs, CONFIG_MAX_VFS);
+	for (int i = 0; i < n && i < (int)st->numvfs; i++) {
 		struct sriov_vf *vf = &st->vf[st->nvfs];
 
-		snprintf(link, sizeof(link), "virtfn%u", i);
-		if (sysfs_pci_dev(path, pf, link) < 0 ||
-		    sr_link_name(sr, path, vf->name, sizeof(vf->name)) < 0)
-			break; /* not there (yet): the VFs are counted up to the first missing */
+		str_copy(vf->name, sizeof(vf->name), vfs[i]);
 		if (pcidev_driver(sr, vf->name, vf->driver, sizeof(vf->driver)) < 0)
 			break;
 		if (sysfs_pci_dev(path, vf->name, "driver_override") == 0 &&
@@ -183,7 +171,7 @@ int sriov_apply(const struct sriov_ops *ops, const struct sriov_opts *o, struct 
 				       "i915 or xe with SR-IOV, then run again)", pf);
 		return -ENODEV;
 	}
-	if (!st->capable || st->totalvfs == 0 || st->autoprobe < 0) {
+	if (!st->capable || st->autoprobe < 0) {
 		snprintf(err, errsize, "PF %s cannot make VFs: its driver %s offers none "
 				       "(no sriov_totalvfs)", pf, st->pf_driver);
 		return -EOPNOTSUPP;

@@ -36,7 +36,7 @@ struct sriov_vf {
 struct sriov_state {
 	char pf[PCI_ADDR_LEN];
 	char pf_driver[64];  /* "" unbound */
-	bool capable;        /* sriov_totalvfs exists */
+	bool capable;        /* sriov_totalvfs > 0: its driver can make VFs */
 	unsigned totalvfs, numvfs;
 	int autoprobe;       /* sriov_drivers_autoprobe: 0, 1, or -1 when absent */
 	int nvfs;            /* VFs found through virtfn0..numvfs-1 */
