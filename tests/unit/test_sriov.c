@@ -26,8 +26,7 @@ static const char *igpu_spec =
 	"file " PFDIR "/sriov_offset 1\n"
 	"file " PFDIR "/sriov_stride 1\n"
 	"pci 0000:00:1f.2 vendor=8086 device=7a62 class=010601 driver=ahci group=12\n"
-	"driver i915\n"
-	"driver vfio-pci\n";
+	"driver i915\n";
 
 struct world {
 	struct sysroot sr;
@@ -37,14 +36,16 @@ struct world {
 	char err[512];
 };
 
-static struct world *world(const char *extra)
+/* The host, with vfio-pci registered unless NO_VFIO. */
+static struct world *world_of(const char *extra, bool no_vfio)
 {
 	static struct world w;
 	char spec[4096];
 	int line = 0;
 
 	memset(&w, 0, sizeof(w));
-	snprintf(spec, sizeof(spec), "%s%s", igpu_spec, extra ? extra : "");
+	snprintf(spec, sizeof(spec), "%s%s%s", igpu_spec, no_vfio ? "" : "driver vfio-pci\n",
+		 extra ? extra : "");
 	if (fakesys_build(test_tmpdir(), spec, &line) < 0)
 		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
 	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
@@ -52,6 +53,11 @@ static struct world *world(const char *extra)
 	w.ops = (struct sriov_ops){ .sr = &w.sr, .timeout_ms = 2000, .load = fk_load,
 				    .data = &w.k };
 	return &w;
+}
+
+static struct world *world(const char *extra)
+{
+	return world_of(extra, false);
 }
 
 static struct sriov_opts ini(const char *text)
@@ -216,4 +222,28 @@ TEST(dry_run_writes_nothing)
 	CHECK_STR(w->k.log, "");
 	CHECK_STR(attr(w, "/sys/bus/pci/devices/" PF "/sriov_numvfs"), "0");
 	CHECK_STR(attr(w, "/sys/bus/pci/devices/" PF "/sriov_drivers_autoprobe"), "1");
+}
+
+TEST(vfio_pci_is_loaded_when_missing)
+{
+	struct world *w = world_of(NULL, true);
+	struct sriov_opts o = ini("[sriov]\npf = 00:02.0\nvfs = 2\n");
+	int changes;
+
+	CHECK(!w->k.loaded);
+	CHECK_INT(sriov_apply(&w->ops, &o, &w->st, &changes, w->err, sizeof(w->err)), 0);
+	CHECK(w->k.loaded);
+	CHECK_STR(fk_driver(&w->k, "0000:00:02.2"), "vfio-pci");
+}
+
+TEST(variant_driver_that_does_not_register_is_refused_before_any_write)
+{
+	struct world *w = world(NULL);
+	struct sriov_opts o = ini("[sriov]\npf = 00:02.0\nvfs = 2\ndriver = xe_vfio_pci\n");
+	int changes;
+
+	CHECK_INT(sriov_apply(&w->ops, &o, &w->st, &changes, w->err, sizeof(w->err)), -ENOENT);
+	CHECK_CONTAINS(w->err, "xe_vfio_pci is not loaded");
+	CHECK_STR(w->k.log, "");
+	CHECK_STR(attr(w, "/sys/bus/pci/devices/" PF "/sriov_numvfs"), "0");
 }
