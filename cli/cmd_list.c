@@ -272,7 +272,14 @@ static void print_text(const struct sysroot *sr, struct pcidb *db, const struct 
 				printf("  [override %s]", d->override);
 			{
 				const struct pci_dev_info *o2 = card_elsewhere(db, d);
+				struct sriov_info s1, s2;
 
+				/* a VF and its PF share the slot but are no card to pass
+				 * together: the [SR-IOV ...] marks below say what they are */
+				if (o2 && ((quirks_sriov(sr, d->name, &s1) == 0 && s1.is_vf) ||
+					   (quirks_sriov(sr, o2->name, &s2) == 0 && s2.is_vf &&
+					    !strcmp(s2.pf, d->name))))
+					o2 = NULL;
 				if (o2)
 					printf("  [same card as %s in group %d]", o2->name,
 					       o2->iommu_group);

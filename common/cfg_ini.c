@@ -8,8 +8,8 @@
  *  3. Every key is known and every value checked; the first error is reported as FILE:LINE.
  *  4. Strict syntax, checked line by line before inih parses (Debian builds inih with
  *     continuation lines and ':' separators allowed): an indented line (inih would append it
- *     to the previous value), a ':' separator, a section other than [hook], [early] and
- *     [vm:N] (even an empty one), text after a section's ']' and a key given twice in one
+ *     to the previous value), a ':' separator, a section other than [hook], [early], [sriov]
+ *     and [vm:N] (even an empty one), text after a section's ']' and a key given twice in one
  *     section are errors.
  *  5. An explicit path that does not exist, or a link that dangles, is an error; only the
  *     default path may be absent (then the defaults apply).
@@ -50,6 +50,7 @@ struct parse_ctx {
 	int line;         /* current line, tracked by our own reader */
 	bool failed;
 	unsigned hook_set, early_set;    /* which keys [hook] and [early] set */
+	unsigned sriov_set;              /* which keys [sriov] set */
 	unsigned vm_set[CONFIG_MAX_VMS]; /* which keys each [vm:N] section set */
 };
 
@@ -79,6 +80,7 @@ void config_defaults(struct pgp_config *c)
 	c->hook.release_timeout_ms = 30000;
 	c->hook.return_on_stop = true;
 	c->hook.holders_refuse = true;
+	snprintf(c->sriov.driver, sizeof(c->sriov.driver), "vfio-pci");
 }
 
 static unsigned hook_bit(const char *key)
@@ -172,15 +174,24 @@ static int each_item(struct parse_ctx *p, const char *key, const char *value,
 	return 1;
 }
 
+/* "vvvv:dddd" (hex) into *V and *D; -EINVAL for anything else. */
+static int parse_id(const char *item, unsigned long *v, unsigned long *d)
+{
+	char vs[5], ds[5];
+
+	if (strlen(item) != 9 || item[4] != ':' || str_copy_n(vs, sizeof(vs), item, 4) < 0 ||
+	    str_copy_n(ds, sizeof(ds), item + 5, 4) < 0 || parse_ulong(vs, 16, 0xffff, v) < 0 ||
+	    parse_ulong(ds, 16, 0xffff, d) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 static int early_id(struct parse_ctx *p, const char *item)
 {
 	struct early_opts *e = &p->c->early;
 	unsigned long v, d;
-	char vs[5], ds[5];
 
-	if (strlen(item) != 9 || item[4] != ':' || str_copy_n(vs, sizeof(vs), item, 4) < 0 ||
-	    str_copy_n(ds, sizeof(ds), item + 5, 4) < 0 || parse_ulong(vs, 16, 0xffff, &v) < 0 ||
-	    parse_ulong(ds, 16, 0xffff, &d) < 0)
+	if (parse_id(item, &v, &d) < 0)
 		return failf(p, "ids: '%s' is not a vendor:device id like 10de:0fc6", item);
 	for (int i = 0; i < e->nids; i++)
 		if (e->ids[i].vendor == v && e->ids[i].device == d)
@@ -236,6 +247,59 @@ static int early_key(struct parse_ctx *p, const char *key, const char *value)
 	return failf(p, "unknown key '%s'", key);
 }
 
+bool config_vfio_driver_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= sizeof(((struct sriov_opts *)0)->driver))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '_' || name[i] == '-'))
+			return false;
+	return n >= 8 && (!strcmp(name + n - 8, "vfio_pci") || !strcmp(name + n - 8, "vfio-pci"));
+}
+
+/* [sriov]: pf (an address or a vendor:device id), vfs, driver. */
+static int sriov_key(struct parse_ctx *p, const char *key, const char *value)
+{
+	struct sriov_opts *o = &p->c->sriov;
+	unsigned bit = !strcmp(key, "pf") ? 1 : !strcmp(key, "vfs") ? 2
+		       : !strcmp(key, "driver") ? 4 : 0;
+	unsigned long v, d;
+	bool has_func;
+
+	if (!bit)
+		return failf(p, "unknown key '%s'", key);
+	if (p->sriov_set & bit)
+		return failf(p, "duplicate key '%s' in [sriov]", key);
+	p->sriov_set |= bit;
+	if (bit == 1) {
+		if (parse_id(value, &v, &d) == 0) {
+			o->by_id = true;
+			o->vendor = (uint16_t)v;
+			o->device = (uint16_t)d;
+			return 1;
+		}
+		if (pci_addr_parse_loose(value, &o->pf, &has_func) < 0 || !has_func)
+			return failf(p, "pf: '%s' is not a PCI address like 0000:00:02.0 or a "
+				     "vendor:device id like 8086:a7a0", value);
+		return 1;
+	}
+	if (bit == 2) {
+		if (parse_ulong(value, 10, CONFIG_MAX_VFS, &v) < 0 || v == 0)
+			return failf(p, "vfs: '%s' is not a number of VFs from 1 to %d", value,
+				     CONFIG_MAX_VFS);
+		o->vfs = (unsigned)v;
+		return 1;
+	}
+	if (!config_vfio_driver_valid(value))
+		return failf(p, "driver: '%s' is not vfio-pci or a variant VFIO driver (a name "
+			     "ending in vfio_pci, e.g. xe_vfio_pci)", value);
+	snprintf(o->driver, sizeof(o->driver), "%s", value);
+	return 1;
+}
+
 static int vm_index(struct parse_ctx *p, const char *section)
 {
 	struct pgp_config *c = p->c;
@@ -265,6 +329,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		hook_key(p, &p->c->hook, &p->hook_set, name, value);
 	else if (!strcmp(section, "early"))
 		early_key(p, name, value);
+	else if (!strcmp(section, "sriov"))
+		sriov_key(p, name, value);
 	else if (!strncmp(section, "vm:", 3)) {
 		if ((i = vm_index(p, section)) >= 0)
 			hook_key(p, &p->c->vms[i].opts, &p->vm_set[i], name, value);
@@ -345,6 +411,10 @@ static int check_line(struct parse_ctx *p, const char *line, size_t len)
 				failf(p, "section [%s]: VMID must be a number from 100", sec);
 				return -EINVAL;
 			}
+		} else if (!strcmp(sec, "sriov")) {
+			if (!p->c->sriov.set)
+				p->c->sriov.line = p->line;
+			p->c->sriov.set = true;
 		} else if (strcmp(sec, "hook") && strcmp(sec, "early")) {
 			failf(p, "unknown section [%s]", sec);
 			return -EINVAL;
@@ -401,6 +471,11 @@ int config_parse(const char *text, const char *name, struct pgp_config *c, char 
 	}
 	if (r < 0)
 		return -ENOMEM;
+	if (c->sriov.set && (p.sriov_set & 3) != 3) {
+		p.line = c->sriov.line;
+		failf(&p, "[sriov] needs both pf and vfs");
+		return -EINVAL;
+	}
 	/* [vm:N] sections inherit every key they did not set from [hook], wherever it stood. */
 	for (int i = 0; i < c->nvms; i++) {
 		struct hook_opts *o = &c->vms[i].opts;

@@ -17,6 +17,12 @@
  *   ids = 10de:0fc6,10de:0e1b     every device with these vendor:device ids
  *   addresses = 0000:02:00.0      exactly these devices (several: comma-separated)
  *   disable_vga = no              vfio-pci's disable_vga option (ids method only)
+ *   [sriov]                 SR-IOV virtual functions made at boot (dev_sriov.h)
+ *   pf = 0000:00:02.0             the physical function: an address, or a vendor:device id
+ *                                 that exactly one PF on the host has
+ *   vfs = 7                       how many VFs (1..CONFIG_MAX_VFS); pf and vfs are required
+ *   driver = vfio-pci             the VFs' driver: vfio-pci or a variant VFIO driver
+ *                                 (a name ending in vfio_pci / vfio-pci, e.g. xe_vfio_pci)
  */
 #ifndef PGP_CONFIG_H
 #define PGP_CONFIG_H
@@ -31,6 +37,7 @@
 #define CONFIG_MAX_SIZE (64 * 1024)
 #define CONFIG_MAX_VMS 256
 #define CONFIG_MAX_EARLY 64
+#define CONFIG_MAX_VFS 255 /* PCI's NumVFs is 16 bits; real PFs offer at most a few hundred */
 
 struct hook_opts {
 	unsigned long unbind_timeout_ms;
@@ -53,6 +60,16 @@ struct early_opts {
 	int line_ids, line_addrs; /* where they were set (0: not set), for messages */
 };
 
+struct sriov_opts {
+	bool set;           /* a [sriov] section was given */
+	bool by_id;         /* pf was a vendor:device id, not an address */
+	struct pci_addr pf; /* when !by_id */
+	uint16_t vendor, device; /* when by_id */
+	unsigned vfs;
+	char driver[64];    /* "vfio-pci" unless set */
+	int line;           /* the line of [sriov], for messages */
+};
+
 struct pgp_config {
 	struct hook_opts hook;
 	int nvms;
@@ -61,6 +78,7 @@ struct pgp_config {
 		struct hook_opts opts;
 	} vms[CONFIG_MAX_VMS];
 	struct early_opts early;
+	struct sriov_opts sriov;
 	bool from_file; /* false: no file, defaults */
 };
 
@@ -75,5 +93,8 @@ int config_parse(const char *text, const char *name, struct pgp_config *c, char 
 		 size_t errsize);
 /* The hook options for VMID (its [vm:VMID] section, else [hook]). */
 const struct hook_opts *config_hook_opts(const struct pgp_config *c, int vmid);
+/* Whether NAME may drive the VFs: vfio-pci, or a variant VFIO driver's name (lower-case
+ * letters, digits, '_' and '-', ending in vfio_pci or vfio-pci, at most 63 characters). */
+bool config_vfio_driver_valid(const char *name);
 
 #endif

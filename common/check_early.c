@@ -42,7 +42,7 @@ static int count_ids(const struct pcidb *db, uint16_t v, uint16_t d, char *names
 }
 
 /* vfio-pci.ids= (or vfio_pci.ids=) of CMDLINE into IDS; false when absent. */
-static bool cmdline_ids(const char *cmdline, char *ids, size_t size)
+bool cmdline_ids(const char *cmdline, char *ids, size_t size)
 {
 	char copy[HI_CMDLINE_MAX], *save = NULL;
 	bool found = false;
@@ -80,7 +80,7 @@ static int count_id_list(const struct pcidb *db, const char *list, char *names, 
 }
 
 /* "options vfio-pci ids=..." in /etc/modprobe.d: the seed's method. The first file found. */
-static bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids, size_t isize)
+bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids, size_t isize)
 {
 	struct dirent *de;
 	bool found = false;

@@ -74,6 +74,13 @@ void check_virqfd(struct ctx *c);
 
 /* check_early.c */
 void check_early(struct ctx *c);
+/* vfio-pci.ids= (or vfio_pci.ids=) of CMDLINE into IDS; false when absent. */
+bool cmdline_ids(const char *cmdline, char *ids, size_t size);
+/* The first "options vfio-pci ids=..." of /etc/modprobe.d: its file and ids; false when none. */
+bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids, size_t isize);
+
+/* check_sriov.c */
+void check_sriov_host(struct ctx *c);
 
 /* check_device.c */
 bool same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b);

@@ -260,6 +260,7 @@ static const struct check_host_step host_steps[] = {
 	{ "virqfd", check_virqfd },
 	{ "amd_iommu", check_amd_iommu },
 	{ "early", check_early },
+	{ "sriov", check_sriov_host },
 };
 
 /* The checks of each device (check_device.c), in the order of the report. */

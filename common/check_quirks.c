@@ -231,12 +231,24 @@ void check_sriov(struct ctx *c, struct check_device *cd)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? " " : "",
 			 vfs[i]);
 	if (users_of(c, d->name, who, sizeof(who))) {
+		int free_vf = -1;
+		char other[128];
+
+		/* the VF offered is one no VM uses */
+		for (int i = 0; i < n && free_vf < 0; i++)
+			if (!users_of(c, vfs[i], other, sizeof(other)))
+				free_vf = i;
 		r = ck_add(c, "dev.sriov", CHECK_FAIL, d->name, "SR-IOV physical function with %d VF%s "
 			"enabled (%s), passed through by %s: binding it to vfio-pci would destroy the "
 			"VFs, so the hookscript refuses it", si.numvfs, si.numvfs == 1 ? "" : "s", list,
 			who);
-		ck_fix(c, r, "pass a VF instead (hostpciN: %s), or remove the VFs first: echo 0 > "
-			  "/sys/bus/pci/devices/%s/sriov_numvfs", n > 0 ? vfs[0] : "VF", d->name);
+		if (free_vf >= 0)
+			ck_fix(c, r, "pass a free VF instead (hostpciN: %s), or remove the VFs first: "
+				  "echo 0 > /sys/bus/pci/devices/%s/sriov_numvfs", vfs[free_vf], d->name);
+		else
+			ck_fix(c, r, "every VF is in use by a VM: make more ([sriov] vfs = in "
+				  "pve-gpu-passthrough.ini(5)) and pass a new one, or remove the VFs "
+				  "first: echo 0 > /sys/bus/pci/devices/%s/sriov_numvfs", d->name);
 		return;
 	}
 	ck_add(c, "dev.sriov", CHECK_INFO, d->name, "SR-IOV physical function: %d of %d VFs enabled "

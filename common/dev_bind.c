@@ -107,13 +107,17 @@ int bind_bind(const struct sysroot *sr, const char *bus, const char *driver, con
  * device's lock, which an old driver stuck in remove() still holds (the kernel drops the
  * driver link before remove() runs, so the device looks driverless): with the unbind's
  * deadline, such a probe fails with -ETIMEDOUT instead of hanging the caller. */
-static int probe(const struct bind_ops *o, const char *name)
+int bind_probe(const struct sysroot *sr, const char *name, unsigned long timeout_ms)
 {
 	static const char path[] = "/sys/bus/pci/drivers_probe";
-	int r = o->unbind_timeout_ms ? sr_write_timeout(o->sr, path, name, o->unbind_timeout_ms)
-				     : sr_write(o->sr, path, name);
+	int r = timeout_ms ? sr_write_timeout(sr, path, name, timeout_ms) : sr_write(sr, path, name);
 
 	return r == -ENODEV ? 0 : r;
+}
+
+static int probe(const struct bind_ops *o, const char *name)
+{
+	return bind_probe(o->sr, name, o->unbind_timeout_ms);
 }
 
 int bind_wait_driver(const struct sysroot *sr, const char *name, const char *want,

@@ -149,6 +149,10 @@ int bind_unbind(const struct sysroot *sr, const char *bus, const char *driver, c
 		unsigned long timeout_ms);
 /* Binds DEV to DRIVER on BUS: one write to /sys/bus/BUS/drivers/DRIVER/bind. */
 int bind_bind(const struct sysroot *sr, const char *bus, const char *driver, const char *dev);
+/* Writes NAME to drivers_probe (with a deadline when TIMEOUT_MS): the kernel binds it to the
+ * first driver that matches, its driver_override's when set. -ENODEV (no driver took it) is 0:
+ * the caller's wait tells. */
+int bind_probe(const struct sysroot *sr, const char *name, unsigned long timeout_ms);
 /* Polls until PCI device NAME is on WANT ("" unbound) or MS pass: 0, -ETIMEDOUT (its driver
  * then in NOW when given), -errno. A dry run returns 0 at once. */
 int bind_wait_driver(const struct sysroot *sr, const char *name, const char *want,

@@ -63,7 +63,7 @@ static const struct capture captures[] = {
 	{ "/sys/bus/pci/drivers/vfio-pci/{bind,unbind,new_id,remove_id}", C_EXISTS, NULL },
 	{ "/proc/driver/nvidia/gpus/*/information", C_TEXT, report_filter_nvidia },
 	/* SR-IOV PFs and VFs (dev_quirks.c: check, list, the hookscript) */
-	{ "/sys/bus/pci/devices/*/{sriov_totalvfs,sriov_numvfs,physfn}", C_TEXT, NULL },
+	{ "/sys/bus/pci/devices/*/{sriov_totalvfs,sriov_numvfs,sriov_drivers_autoprobe,physfn}", C_TEXT, NULL },
 	{ "/sys/bus/pci/devices/*/virtfn*", C_TEXT, NULL },
 	/* IOMMU: pci_dev.c, host_info.c */
 	{ "/sys/kernel/iommu_groups/*/devices/*", C_TEXT, NULL },

@@ -66,7 +66,7 @@ one_error() {
 }
 
 # --- help: every verb, three ways, exit 0, its options on stdout, nothing on stderr
-verbs=(list check setup attach detach prepare release early rom report help)
+verbs=(list check setup attach detach prepare release early rom report sriov help)
 run --help
 listed=$(sed -n '/^commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' "$tmp/out" | tr '\n' ' ')
 [ "$listed" = "${verbs[*]} " ] && pass help.workflow-order ||

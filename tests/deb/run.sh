@@ -224,6 +224,9 @@ test_install() {
 	check "$r.unit-service" test -f "$root$unitdir/$pkg-reconcile.service"
 	check "$r.unit-runs-release-stale" grep -qx "ExecStart=/usr/sbin/$pkg release --stale" "$root$unitdir/$pkg-reconcile.service"
 	check "$r.unit-timer-enabled" test -L "$root/etc/systemd/system/timers.target.wants/$pkg-reconcile.timer"
+	# The SR-IOV template unit and the udev rule that starts it when an SR-IOV PF's driver binds.
+	check "$r.unit-sriov" grep -qx "ExecStart=/usr/sbin/$pkg sriov apply --pf %I" "$root$unitdir/$pkg-sriov@.service"
+	check "$r.udev-sriov" sh -c "grep -qs 'SYSTEMD_WANTS}+=\"$pkg-sriov@\$kernel.service' '$root'/usr/lib/udev/rules.d/*-$pkg.rules '$root'/lib/udev/rules.d/*-$pkg.rules"
 	check "$r.conffile" sh -c "chroot '$root' dpkg-query -W -f='\${Conffiles}' $pkg | grep -q ' /etc/$pkg.ini '"
 	check "$r.conffile-content" cmp "$root/etc/$pkg.ini" doc/$pkg.ini
 	# The binaries run in a clean root with only the declared dependencies.

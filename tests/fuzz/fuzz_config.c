@@ -1,5 +1,6 @@
 /* fuzz_config.c - libFuzzer target for our INI (common/cfg_ini.c through inih): any text gives
- * 0 or -EINVAL with a "NAME:LINE: " message, and a parsed config stays inside its bounds. */
+ * 0 or -EINVAL with a "NAME:LINE: " message, and a parsed config stays inside its bounds
+ * (the [sriov] section included). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	if (r == 0 && (c.nvms > CONFIG_MAX_VMS || c.early.nids > CONFIG_MAX_EARLY ||
 		       c.early.naddrs > CONFIG_MAX_EARLY || !config_hook_opts(&c, 100)))
+		__builtin_trap();
+	/* [sriov]: both keys given, a count in bounds, a driver that passes our own check */
+	if (r == 0 && c.sriov.set &&
+	    (c.sriov.vfs < 1 || c.sriov.vfs > CONFIG_MAX_VFS ||
+	     !memchr(c.sriov.driver, '\0', sizeof(c.sriov.driver)) ||
+	     !config_vfio_driver_valid(c.sriov.driver)))
+		__builtin_trap();
+	if (r == 0 && !c.sriov.set && c.sriov.vfs != 0)
 		__builtin_trap();
 	free(text);
 	return 0;

@@ -38,6 +38,10 @@ rom "$dir/fuzz_rom/vga-efi.rom"
 seed fuzz_config "$top/doc/pve-gpu-passthrough.ini"
 printf '[hook]\nunbind_timeout = 3s\nholders = warn\n[vm:101]\nreturn_on_stop = no\n[early]\nids = 10de:0fc6,10de:0e1b\naddresses = 0000:02:00.0\n' \
 	>"$dir/fuzz_config/all.ini"
+printf '[hook]\nholders = warn\n[sriov]\npf = 0000:00:02.0\nvfs = 7\ndriver = vfio-pci\n' \
+	>"$dir/fuzz_config/sriov-addr.ini"
+printf '[sriov]\npf = 8086:a7a0\nvfs = 255\ndriver = xe_vfio_pci\n[vm:100]\nholders = warn\n' \
+	>"$dir/fuzz_config/sriov-id.ini"
 printf 'bios: ovmf\nhostpci0: 0000:02:00,pcie=1,x-vga=1,romfile=a.rom\nhostpci1: mapping=gpu\nhostpci15: 10000:e0:06.0;10000:e0:06.1\n[PENDING]\nhostpci2: 03:00.0\n' \
 	>"$dir/fuzz_vmconf/vm.conf"
 printf 'pve-gpu-passthrough-state 1\nvmid 100\ndevice 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\nvtcon 1\nfb efi-framebuffer.0 efi-framebuffer\n' \

@@ -165,3 +165,38 @@ TEST(explicit_config_must_exist)
 	CHECK_CONTAINS(err, "not a regular file");
 	sr_close(&sr);
 }
+
+TEST(sriov_section)
+{
+	struct pgp_config c;
+	char err[256];
+
+	CHECK_INT(config_parse("[hook]\n", "t.ini", &c, err, sizeof(err)), 0);
+	CHECK(!c.sriov.set);
+	CHECK_INT(config_parse("[hook]\nholders = warn\n[sriov]\npf = 00:02.0\nvfs = 7\n", "t.ini", &c,
+			       err, sizeof(err)), 0);
+	CHECK(c.sriov.set);
+	CHECK(!c.sriov.by_id);
+	CHECK_INT(c.sriov.pf.bus, 0);
+	CHECK_INT(c.sriov.pf.slot, 2);
+	CHECK_INT(c.sriov.vfs, 7);
+	CHECK_STR(c.sriov.driver, "vfio-pci");
+	CHECK_INT(c.sriov.line, 3);
+	CHECK_INT(config_parse("[sriov]\npf = 8086:a7a0\nvfs = 255\ndriver = xe_vfio_pci\n", "t.ini",
+			       &c, err, sizeof(err)), 0);
+	CHECK(c.sriov.by_id);
+	CHECK_INT(c.sriov.vendor, 0x8086);
+	CHECK_INT(c.sriov.device, 0xa7a0);
+	CHECK_INT(c.sriov.vfs, 255);
+	CHECK_STR(c.sriov.driver, "xe_vfio_pci");
+	expect_error("[sriov]\npf = 00:02\nvfs = 7\n", "t.ini:2: pf: '00:02'");
+	expect_error("[sriov]\npf = 00:02.0\nvfs = 0\n", "t.ini:3: vfs: '0'");
+	expect_error("[sriov]\npf = 00:02.0\nvfs = 256\n", "t.ini:3: vfs: '256'");
+	expect_error("[sriov]\npf = 00:02.0\nvfs = -1\n", "t.ini:3: vfs: '-1'");
+	expect_error("[sriov]\npf = 00:02.0\nvfs = 7\ndriver = i915\n", "t.ini:4: driver: 'i915'");
+	expect_error("[sriov]\npf = 00:02.0\nvfs = 7\ndriver = ../vfio_pci\n", "t.ini:4: driver:");
+	expect_error("[sriov]\npf = 00:02.0\nvfs = 7\nvfs = 2\n", "t.ini:4: duplicate key 'vfs'");
+	expect_error("[sriov]\npf = 00:02.0\nnumvfs = 2\n", "t.ini:3: unknown key 'numvfs'");
+	expect_error("[hook]\n[sriov]\npf = 00:02.0\n", "t.ini:2: [sriov] needs both pf and vfs");
+	expect_error("[sriov]\n", "t.ini:1: [sriov] needs both pf and vfs");
+}

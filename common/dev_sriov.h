@@ -1,0 +1,65 @@
+/* dev_sriov.h - SR-IOV virtual functions (VFs) made the way the INI's [sriov] says
+ * (cfg_ini.h), for the boot unit (`pve-gpu-passthrough sriov apply`) and `sriov status`.
+ *
+ * sriov_apply, in order, reading each attribute before writing it ("already so" is success):
+ *  1. the PF must have a driver and SR-IOV (sriov_totalvfs > 0, at least the INI's count):
+ *     else one error and nothing written;
+ *  2. the VFs' driver must be registered: vfio-pci's modules, or the variant driver's, are
+ *     loaded (ops->load) when it is not;
+ *  3. sriov_drivers_autoprobe = 0, so that no host driver probes the new VFs;
+ *  4. sriov_numvfs = the INI's count, only when it is 0. A PF with a different, non-zero count
+ *     is refused (-EBUSY), not torn down: the kernel changes the count only from 0, and the
+ *     existing VFs may be in VMs; the admin writes 0 after stopping what uses them;
+ *  5. the VFs' virtfnN links are polled for (deadline ops->timeout_ms);
+ *  6. each VF that has no driver gets driver_override = the driver and a drivers_probe, and is
+ *     waited for (the same deadline). A VF already on that driver is left as it is; a VF on
+ *     another driver (a VM's vfio-pci, or a host driver that probed it before step 3 ran) is
+ *     left there too, and apply ends with -EBUSY naming it, after the other VFs are done.
+ * A dry run (sysroot.h write point) writes nothing and stops after step 4 when the VFs would
+ * still have to be made. Errors fill ERR with one line. Library code: no output. */
+#ifndef PGP_DEV_SRIOV_H
+#define PGP_DEV_SRIOV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cfg_ini.h"
+#include "pciaddr.h"
+#include "sysroot.h"
+
+struct sriov_vf {
+	char name[PCI_ADDR_LEN];
+	char driver[64];   /* "" unbound */
+	char override[64]; /* "" unset */
+};
+
+struct sriov_state {
+	char pf[PCI_ADDR_LEN];
+	char pf_driver[64];  /* "" unbound */
+	bool capable;        /* sriov_totalvfs > 0: its driver can make VFs */
+	unsigned totalvfs, numvfs;
+	int autoprobe;       /* sriov_drivers_autoprobe: 0, 1, or -1 when absent */
+	int nvfs;            /* VFs found through virtfn0..numvfs-1 */
+	struct sriov_vf vf[CONFIG_MAX_VFS];
+};
+
+struct sriov_ops {
+	const struct sysroot *sr;
+	unsigned long timeout_ms; /* for the VFs to appear, and for each to bind */
+	/* Loads MODULE the way modprobe does; NULL: modload_load. -errno with ERR filled. */
+	int (*load)(void *data, const char *module, char *err, size_t errsize);
+	void *data;
+};
+
+/* The PF the INI names, as a sysfs name: its address, or the one device with its id that is
+ * not a VF (several: -EEXIST; none: -ENODEV). -errno with ERR filled. Reads only. */
+int sriov_find_pf(const struct sysroot *sr, const struct sriov_opts *o, char pf[PCI_ADDR_LEN],
+		  char *err, size_t errsize);
+/* What PF has now. -ENODEV when there is no such device. Reads only. */
+int sriov_read(const struct sysroot *sr, const char *pf, struct sriov_state *st);
+/* Makes O's VFs as above; ST holds the state afterwards, *CHANGES the number of writes made
+ * (or, in a dry run, that would be). 0 or -errno with ERR filled. */
+int sriov_apply(const struct sriov_ops *ops, const struct sriov_opts *o, struct sriov_state *st,
+		int *changes, char *err, size_t errsize);
+
+#endif
