@@ -274,6 +274,15 @@ char *report_filter_interrupts(struct rctx *c, const char *text)
 	return sb_done(&b);
 }
 
+/* True when the N bytes at S are one of the COUNT words of LIST. */
+static bool one_of(const char *const *list, size_t count, const char *s, size_t n)
+{
+	for (size_t i = 0; i < count; i++)
+		if (strlen(list[i]) == n && !strncmp(list[i], s, n))
+			return true;
+	return false;
+}
+
 static bool key_allowed(const char *key, size_t n)
 {
 	/* What pve_conf.c reads, and what the checks name; nothing else of a VM config. */
@@ -283,10 +292,7 @@ static bool key_allowed(const char *key, size_t n)
 
 	if (n > 7 && !strncmp(key, "hostpci", 7) && strspn(key + 7, "0123456789") == n - 7)
 		return true;
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-		if (strlen(keys[i]) == n && !strncmp(keys[i], key, n))
-			return true;
-	return false;
+	return one_of(keys, ARRAY_SIZE(keys), key, n);
 }
 
 /* A VM config: the live section's allowed keys, line for line; "args: yes" when it has args.
@@ -676,10 +682,7 @@ static bool harmless_command(const char *cmd, size_t n)
 
 	while (n && (cmd[n - 1] == ' ' || cmd[n - 1] == '\t'))
 		n--;
-	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
-		if (strlen(keep[i]) == n && !strncmp(keep[i], cmd, n))
-			return true;
-	return false;
+	return one_of(keep, ARRAY_SIZE(keep), cmd, n);
 }
 
 /* /etc/modprobe.d: words redacted as on the command line; an install or remove command (a
