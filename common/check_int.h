@@ -1,7 +1,7 @@
 /* check_int.h - what the check modules share (not part of the library's interface): the
  * running checklist (struct ctx), adding results and fixes, and the helpers more than one
  * subject uses. check_list.c runs the tables; check_host.c, check_early.c, check_device.c and
- * check_vm.c hold the checks of one subject each. */
+ * check_vm.c hold the checks of one subject each (check_vm_bars.c the VM's BARs). */
 #ifndef PGP_CHECK_INT_H
 #define PGP_CHECK_INT_H
 
@@ -123,6 +123,11 @@ bool quirk_device_specific_ok(const struct ctx *c, const struct pci_dev_info *d,
 
 /* check_vm.c */
 void check_vm(struct ctx *c, const struct vmwork *w, int vmid);
+
+/* check_vm_bars.c: the 64-bit BARs of ALL (every device the VM gets) against the guest's
+ * address space (vm.bars, vm.rebar). */
+void check_bars(struct ctx *c, const struct pve_vmconf *conf, const struct pve_devlist *all,
+		bool q35, const char *subj);
 
 /* The checks of one subject, run from check_list.c's tables. */
 struct check_host_step {
