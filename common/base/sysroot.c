@@ -168,7 +168,7 @@ static ssize_t read_bounded(int fd, char *buf, size_t size)
 	return n;
 }
 
-ssize_t strip(char *buf, ssize_t n)
+ssize_t sr_int_strip(char *buf, ssize_t n)
 {
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
 		buf[--n] = '\0';
@@ -213,7 +213,7 @@ ssize_t sr_read_str_at(int dirfd, const char *name, char *buf, size_t size)
 		return -errno;
 	n = read_bounded(fd, buf, size);
 	close(fd);
-	return n < 0 ? n : strip(buf, n);
+	return n < 0 ? n : sr_int_strip(buf, n);
 }
 
 int sr_link_name_at(int dirfd, const char *name, char *buf, size_t size)
@@ -258,7 +258,7 @@ ssize_t sr_read_str(const struct sysroot *sr, const char *path, char *buf, size_
 {
 	ssize_t n = sr_read(sr, path, buf, size);
 
-	return n < 0 ? n : strip(buf, n);
+	return n < 0 ? n : sr_int_strip(buf, n);
 }
 
 int sr_read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)
@@ -374,7 +374,7 @@ int sr_read_ulong(const struct sysroot *sr, const char *path, int base, unsigned
 	return 0;
 }
 
-int write_raw(const struct sysroot *sr, const char *path, const char *value)
+int sr_int_write_raw(const struct sysroot *sr, const char *path, const char *value)
 {
 	size_t len = strlen(value);
 	ssize_t n;
@@ -731,7 +731,7 @@ static const char *step_of(const char *path)
 	return s ? s + 1 : path;
 }
 
-int wp_after(const struct sysroot *sr, const char *path, const char *value, int result,
+int sr_int_wp_after(const struct sysroot *sr, const char *path, const char *value, int result,
 	     bool done)
 {
 	for (struct sr_write_point *p = sr->wp; p; p = p->next) {
@@ -747,15 +747,15 @@ int wp_after(const struct sysroot *sr, const char *path, const char *value, int 
 }
 
 /* The write points before a change: 1 when the caller makes it (and then hands its result
- * to wp_after), 0 when a point refused (dry run), took or failed it: wp_after has run and
+ * to sr_int_wp_after), 0 when a point refused (dry run), took or failed it: sr_int_wp_after has run and
  * *ret is the change's result. */
-int wp_gate(const struct sysroot *sr, const char *path, const char *value, int *ret)
+int sr_int_wp_gate(const struct sysroot *sr, const char *path, const char *value, int *ret)
 {
 	int r = wp_before(sr, path, value);
 
 	if (r == SR_WP_WRITE)
 		return 1;
-	*ret = wp_after(sr, path, value, r < 0 ? r : 0, r == SR_WP_TAKEN);
+	*ret = sr_int_wp_after(sr, path, value, r < 0 ? r : 0, r == SR_WP_TAKEN);
 	return 0;
 }
 
@@ -763,9 +763,9 @@ int sr_write(const struct sysroot *sr, const char *path, const char *value)
 {
 	int r;
 
-	if (!wp_gate(sr, path, value, &r))
+	if (!sr_int_wp_gate(sr, path, value, &r))
 		return r;
-	return wp_after(sr, path, value, write_raw(sr, path, value), true);
+	return sr_int_wp_after(sr, path, value, sr_int_write_raw(sr, path, value), true);
 }
 
 static int ioctl_raw(const struct sysroot *sr, const char *path, unsigned long req, void *arg)
@@ -790,9 +790,9 @@ int sr_ioctl_change(const struct sysroot *sr, const char *path, unsigned long re
 {
 	int r;
 
-	if (!wp_gate(sr, path, what, &r))
+	if (!sr_int_wp_gate(sr, path, what, &r))
 		return r;
-	return wp_after(sr, path, what, ioctl_raw(sr, path, req, arg), true);
+	return sr_int_wp_after(sr, path, what, ioctl_raw(sr, path, req, arg), true);
 }
 
 int sr_ioctl_change_fd(const struct sysroot *sr, int fd, const char *path, unsigned long req,
@@ -800,10 +800,10 @@ int sr_ioctl_change_fd(const struct sysroot *sr, int fd, const char *path, unsig
 {
 	int r;
 
-	if (!wp_gate(sr, path, what, &r))
+	if (!sr_int_wp_gate(sr, path, what, &r))
 		return r;
 	r = ioctl(fd, req, arg) < 0 ? -errno : 0;
-	return wp_after(sr, path, what, r, true);
+	return sr_int_wp_after(sr, path, what, r, true);
 }
 
 bool sr_dry_run(const struct sysroot *sr)

@@ -2,7 +2,7 @@
  * sr_read_str_timeout, sr_last_left_pid): the write or read is made by a detached process,
  * started with clone(CLONE_VM) by a short-lived thread, so that a caller can give up at its
  * deadline while the process stays blocked in the kernel. The write still passes the write
- * points (wp_gate, wp_after in sysroot.c, shared through sysroot_int.h). */
+ * points (sr_int_wp_gate, sr_int_wp_after in sysroot.c, shared through sysroot_int.h). */
 #define _GNU_SOURCE
 #include "sysroot.h"
 
@@ -77,7 +77,7 @@ static int dw_process(void *arg)
 			close(fd);
 	fds_close_except(w->sr.fd);
 	w->child_result = w->read ? sr_read(&w->sr, w->path, w->value, w->size)
-				  : write_raw(&w->sr, w->path, w->value);
+				  : sr_int_write_raw(&w->sr, w->path, w->value);
 	_exit(0);
 }
 
@@ -187,7 +187,7 @@ ssize_t sr_read_str_timeout(const struct sysroot *sr, const char *path, char *bu
 {
 	int r = detached(sr, path, NULL, buf, size, now_ms() + ms);
 
-	return r < 0 ? r : strip(buf, r);
+	return r < 0 ? r : sr_int_strip(buf, r);
 }
 
 int sr_write_timeout(const struct sysroot *sr, const char *path, const char *value,
@@ -196,9 +196,9 @@ int sr_write_timeout(const struct sysroot *sr, const char *path, const char *val
 	uint64_t deadline = now_ms() + ms;
 	int r;
 
-	if (!wp_gate(sr, path, value, &r))
+	if (!sr_int_wp_gate(sr, path, value, &r))
 		return r;
 	r = detached(sr, path, value, NULL, 0, deadline);
 	/* a write still blocked in the process may yet take effect: report it as not done */
-	return wp_after(sr, path, value, r, r != -ETIMEDOUT);
+	return sr_int_wp_after(sr, path, value, r, r != -ETIMEDOUT);
 }
