@@ -732,7 +732,7 @@ static const char *step_of(const char *path)
 }
 
 int sr_int_wp_after(const struct sysroot *sr, const char *path, const char *value, int result,
-	     bool done)
+		    bool done)
 {
 	for (struct sr_write_point *p = sr->wp; p; p = p->next) {
 		if (p->after)

@@ -18,6 +18,6 @@ ssize_t sr_int_strip(char *buf, ssize_t n);
 int sr_int_wp_gate(const struct sysroot *sr, const char *path, const char *value, int *ret);
 /* The write points after a change with RESULT (DONE: it took effect); returns RESULT. */
 int sr_int_wp_after(const struct sysroot *sr, const char *path, const char *value, int result,
-	     bool done);
+		    bool done);
 
 #endif
