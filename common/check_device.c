@@ -411,7 +411,7 @@ void check_driver(struct ctx *c, struct check_device *cd)
  * which the lab showed it working; NULL elsewhere (the caller says what works there). */
 const char *fb_param(const struct hostinfo *h)
 {
-	return bootcfg_fb_param(h->release);
+	return host_boot_fb_param(h->release);
 }
 
 void check_fb(struct ctx *c, struct check_device *cd)

@@ -25,8 +25,8 @@
  *   vm.fabric vm.nvidia
  * pve-gpu-passthrough(8) describes each: what it reads and the fix it prints.
  * Library code: nothing is printed here; the CLI renders the report as text or JSON. */
-#ifndef PGP_CHECKS_H
-#define PGP_CHECKS_H
+#ifndef PGP_CHECK_LIST_H
+#define PGP_CHECK_LIST_H
 
 #include <stdbool.h>
 
@@ -84,7 +84,7 @@ struct check_report {
 	struct check_result *res;
 	int nres, capres;
 	struct hostinfo host;
-	struct bootcfg boot;
+	struct host_boot boot;
 	struct pcidb *db;
 	struct hostdev *hd;        /* NULL when /proc/self/mountinfo was unreadable */
 	struct iomem iomem;

@@ -1000,14 +1000,14 @@ static void check_vm_reboot(struct ctx *c, const struct vmwork *w, const char *s
  * and the hook's start fails there. */
 static void check_vm_reset_method(struct ctx *c, const struct vmwork *w, const char *subj)
 {
-	_cleanup_free_ struct pgp_config *cfg = calloc(1, sizeof(*cfg));
+	_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
 	const char *ini = c->o->config ? c->o->config : CONFIG_DEFAULT_PATH;
 	struct check_result *r;
 	char err[256], why[256];
 	bool any = false;
 
-	if (!cfg || config_load(c->sr, c->o->config, cfg, err, sizeof(err)) < 0 ||
-	    !has_word(config_hook_opts(cfg, w->conf.vmid)->reset_method, "device_specific"))
+	if (!cfg || cfg_load(c->sr, c->o->config, cfg, err, sizeof(err)) < 0 ||
+	    !has_word(cfg_hook_opts(cfg, w->conf.vmid)->reset_method, "device_specific"))
 		return;
 	for (int k = 0; k < w->all.n; k++) {
 		const struct pci_dev_info *d = pcidb_find(c->rep->db, w->all.names[k]);

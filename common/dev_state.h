@@ -2,8 +2,8 @@
  * driver and driver_override they had, the vtconsoles and firmware framebuffers released.
  * One file per VM, /run/pve-gpu-passthrough/VMID.state, written atomically; /run is a tmpfs,
  * so a reboot (which resets every binding anyway) also forgets every state. */
-#ifndef PGP_STATE_H
-#define PGP_STATE_H
+#ifndef PGP_DEV_STATE_H
+#define PGP_DEV_STATE_H
 
 #include <stdbool.h>
 #include <stdint.h>

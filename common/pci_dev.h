@@ -1,7 +1,7 @@
 /* pci_dev.h - one PCI function as sysfs shows it (ids, class, driver, override, IOMMU group,
  * BARs), and the members of an IOMMU group. Reads only; see dev_handoff.h for changes. */
-#ifndef PGP_PCIDEV_H
-#define PGP_PCIDEV_H
+#ifndef PGP_PCI_DEV_H
+#define PGP_PCI_DEV_H
 
 #include <stdbool.h>
 #include <stdint.h>
