@@ -306,7 +306,7 @@ static bool covered(const struct check_report *rep, const struct pci_dev_info *d
 		const struct pci_dev_info *x = rep->devs[i].dev;
 
 		if (x == d || (d->iommu_group >= 0 ? x->iommu_group == d->iommu_group
-						   : same_slot(x, d)))
+						   : pcidev_same_slot(x, d)))
 			return true;
 	}
 	return false;

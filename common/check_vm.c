@@ -218,7 +218,7 @@ static void check_igd(struct ctx *c, const struct pve_vmconf *conf, const struct
 	*seen = true;
 	if (!why) {
 		ck_add(c, "vm.igd", CHECK_PASS, subj, "legacy-igd: machine i440fx, vga none, %s%s",
-		    l->n ? l->names[0] : "the iGPU", d && !is_igpu(d) ? " (not an Intel iGPU)" : "");
+		    l->n ? l->names[0] : "the iGPU", d && !pcidev_is_igpu(d) ? " (not an Intel iGPU)" : "");
 		return;
 	}
 	r = ck_add(c, "vm.igd", CHECK_FAIL, subj, "%s: Proxmox refuses to start the VM", why);
@@ -287,7 +287,7 @@ static void check_functions(struct ctx *c, const struct pve_vmconf *conf, const 
 			in = !strcmp(all->names[k], o->name);
 		if (in)
 			continue;
-		if (!same_slot(o, first)) {
+		if (!pcidev_same_slot(o, first)) {
 			n = strlen(apart);
 			snprintf(apart + n, sizeof(apart) - n, "%s%s (%s)", n ? ", " : "", o->name,
 				 drv_name(o));
@@ -347,7 +347,7 @@ static void check_vm_fabric(struct ctx *c, const struct pve_vmconf *conf,
 	for (int k = 0; k < all->n; k++) {
 		const struct pci_dev_info *d = pcidb_find(db, all->names[k]);
 
-		gpu |= d && is_nv_datacenter(d);
+		gpu |= d && pcidev_is_nv_datacenter(d);
 	}
 	if (!gpu)
 		return;
@@ -355,7 +355,7 @@ static void check_vm_fabric(struct ctx *c, const struct pve_vmconf *conf,
 		const struct pci_dev_info *d = &db->dev[db->byaddr[i]];
 		bool in = false;
 
-		if (!is_nvswitch(d))
+		if (!pcidev_is_nvswitch(d))
 			continue;
 		nsw++;
 		for (int k = 0; k < all->n && !in; k++)
@@ -441,7 +441,7 @@ static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const st
 			ck_fix(c, r, "an AMD APU has no ROM BAR: take its video BIOS from the ACPI VFCT "
 				  "table: pve-gpu-passthrough rom dump --vfct %s -o '%s'", first->name,
 			    path);
-		else if (first && is_igpu(first))
+		else if (first && pcidev_is_igpu(first))
 			ck_fix(c, r, "an integrated GPU has no ROM BAR to dump: put its video BIOS, taken "
 				  "from the board's firmware image, at '%s', or drop romfile= "
 				  "(qm set %d --hostpci%d %s)", path, conf->vmid, h->index,
@@ -1096,7 +1096,7 @@ void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 
 			snprintf(devs + n, sizeof(devs) - n, "%s%s", j ? " " : "", l->names[j]);
 			/* Code 43 concerns GeForce (VGA class) cards, not datacenter GPUs */
-			if (d && d->vendor == 0x10de && is_vga(d))
+			if (d && d->vendor == 0x10de && pcidev_is_vga(d))
 				nvidia = true;
 		}
 		ck_add(c, "vm.hostpci", CHECK_PASS, hsubj, "passes %s", devs);
@@ -1113,7 +1113,7 @@ void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 		}
 		if (h->legacy_igd)
 			check_igd(c, conf, h, l, q35, &igd_seen, hsubj);
-		if (h->x_vga && first && !is_vga(first)) {
+		if (h->x_vga && first && !pcidev_is_vga(first)) {
 			char cls[128];
 			const char *cn = pcidb_class_name(c->rep->db, first->class, cls, sizeof(cls));
 
