@@ -258,7 +258,8 @@ static int read_grub(const struct sysroot *sr, struct host_boot *b)
 	return 0;
 }
 
-static int read_kernel_cmdline(const struct sysroot *sr, const struct hostinfo *hi, struct host_boot *b)
+static int read_kernel_cmdline(const struct sysroot *sr, const struct hostinfo *hi,
+			       struct host_boot *b)
 {
 	_cleanup_free_ char *text = NULL;
 	int lineno = 0, lines = 0, r;
@@ -344,7 +345,7 @@ int host_boot_read(const struct sysroot *sr, const struct hostinfo *hi, struct h
 }
 
 int host_boot_read_other(const struct sysroot *sr, const struct hostinfo *hi,
-		       const struct host_boot *used, struct host_boot *b)
+			 const struct host_boot *used, struct host_boot *b)
 {
 	int r;
 
@@ -395,7 +396,7 @@ static bool same_token_in(const char *list, const char *s, size_t len)
 }
 
 int host_boot_edit(const struct host_boot *b, const char *add, const char *remove, char *out,
-		 size_t size)
+		   size_t size)
 {
 	char value[HI_CMDLINE_MAX * 2];
 	const char *p = b->params;
@@ -539,7 +540,7 @@ static int replace_line(const char *old, size_t len, int lineno, const char *lin
 }
 
 int host_boot_render(const struct sysroot *sr, const struct host_boot *b, const char *line,
-		   char **ret, size_t *ret_len, char **ret_old)
+		     char **ret, size_t *ret_len, char **ret_old)
 {
 	_cleanup_free_ char *old = NULL;
 	size_t len = 0;
@@ -588,8 +589,8 @@ int host_boot_edit_linux(const struct host_boot *b, const char *remove, char *ou
 	return host_boot_edit(view, NULL, remove, out, size) < 0 ? -ENOSPC : 1;
 }
 
-int host_boot_render_linux(const struct host_boot *b, const char *text, size_t len, const char *line,
-			 char **ret, size_t *ret_len)
+int host_boot_render_linux(const struct host_boot *b, const char *text, size_t len,
+			   const char *line, char **ret, size_t *ret_len)
 {
 	if (!b->linux_line)
 		return -EINVAL;

@@ -55,14 +55,14 @@ const char *boot_kind_name(enum boot_kind k); /* "GRUB", "systemd-boot", "unknow
  * /etc/kernel/cmdline on a GRUB host. 1 with RET filled as host_boot_read fills it for that
  * loader, 0 when there is no such file, -errno. */
 int host_boot_read_other(const struct sysroot *sr, const struct hostinfo *hi,
-		       const struct host_boot *used, struct host_boot *ret);
+			 const struct host_boot *used, struct host_boot *ret);
 
 /* The line B->text rewritten with the parameters ADD (space-separated "key=value" or "key")
  * added and every parameter whose key is in REMOVE (space-separated keys) dropped. An added
  * key replaces the same key already there, except video= and initcall_blacklist=, which may
  * repeat. For a missing line (B->line 0) the whole new line. 0 or -ENOSPC. */
 int host_boot_edit(const struct host_boot *b, const char *add, const char *remove, char *out,
-		 size_t size);
+		   size_t size);
 
 /* GRUB: the GRUB_CMDLINE_LINUX line of B with every parameter whose key is in REMOVE dropped
  * (a parameter there is on every boot entry's command line, so dropping it from
@@ -74,8 +74,8 @@ int host_boot_edit_linux(const struct host_boot *b, const char *remove, char *ou
 /* TEXT (B->linux_file's text, as it is or as host_boot_render made it) with its
  * GRUB_CMDLINE_LINUX line replaced by LINE: *RET malloc'd, NUL-terminated. -ESTALE when the
  * text has no such line. */
-int host_boot_render_linux(const struct host_boot *b, const char *text, size_t len, const char *line,
-			 char **ret, size_t *ret_len);
+int host_boot_render_linux(const struct host_boot *b, const char *text, size_t len,
+			   const char *line, char **ret, size_t *ret_len);
 
 /* Whether B's file can be rewritten by a program with certainty: 0, or -EPERM with WHY (one
  * line naming the file and line) when the command line is set twice, built from shell
@@ -89,7 +89,7 @@ int host_boot_editable(const struct sysroot *sr, const struct host_boot *b, char
  * and NUL-terminated, *RET_LEN its length; *RET_OLD (when not NULL) is set to the file as it
  * is (NULL when it does not exist). */
 int host_boot_render(const struct sysroot *sr, const struct host_boot *b, const char *line,
-		   char **ret, size_t *ret_len, char **ret_old);
+		     char **ret, size_t *ret_len, char **ret_old);
 
 /* 1 when kernel RELEASE turns the Intel IOMMU on without intel_iommu=on
  * (CONFIG_INTEL_IOMMU_DEFAULT_ON=y in /boot/config-RELEASE; without that file, a Proxmox
