@@ -85,7 +85,7 @@ static void json_lines(FILE *out, const char *text)
 static void json_host(FILE *out, const struct check_report *rep)
 {
 	const struct hostinfo *h = &rep->host;
-	const struct bootcfg *b = &rep->boot;
+	const struct host_boot *b = &rep->boot;
 
 	fputs("\"host\":{\"cpu_vendor\":", out);
 	json_str(out, h->cpu == CPU_INTEL ? "intel" : h->cpu == CPU_AMD ? "amd" : "other");
@@ -339,7 +339,7 @@ static void print_text(FILE *out, const struct check_report *rep, bool color, bo
 		else
 			fprintf(out, "add this line to '%s':\n", rep->boot.file);
 		fprintf(out, "    %s\n", line);
-		if (bootcfg_edit_linux(&rep->boot, rep->cmdline_remove, lline, sizeof(lline)) == 1)
+		if (host_boot_edit_linux(&rep->boot, rep->cmdline_remove, lline, sizeof(lline)) == 1)
 			fprintf(out, "and edit '%s' line %d (GRUB_CMDLINE_LINUX) to read:\n    %s\n",
 				rep->boot.linux_file, rep->boot.linux_line, lline);
 		fprintf(out, "then run: %s, and reboot\n", rep->boot.refresh);

@@ -117,7 +117,7 @@ static int list_image(const char *file, char **ret)
 	return 0;
 }
 
-static void show_ini(struct status *st, const char *path, const struct pgp_config *c,
+static void show_ini(struct status *st, const char *path, const struct cfg *c,
 		     const struct early_sel *sel)
 {
 	const struct early_opts *e = &c->early;
@@ -291,7 +291,7 @@ static int early_status(struct cli_globals *g, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	static struct pgp_config cfg;
+	static struct cfg cfg;
 	static struct early_sel sel;
 	struct status st = { .sr = &g->root };
 	const char *ini = g->config ? g->config : CONFIG_DEFAULT_PATH, *image = NULL;
@@ -324,7 +324,7 @@ static int early_status(struct cli_globals *g, int argc, char **argv)
 		image = image_buf;
 	}
 
-	r = config_load(&g->root, g->config, &cfg, err, sizeof(err));
+	r = cfg_load(&g->root, g->config, &cfg, err, sizeof(err));
 	if (r < 0) {
 		printf("INI %s\n", ini);
 		problem(&st, "%s", err);

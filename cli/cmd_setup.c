@@ -180,7 +180,7 @@ static void json_diff(FILE *out, const struct setup_change *c)
 
 static void print_json(FILE *out, const struct setup_plan *p, bool applied, int rc)
 {
-	const struct bootcfg *b = &p->rep->boot;
+	const struct host_boot *b = &p->rep->boot;
 
 	fprintf(out, "{\"version\":1,\"kernel\":");
 	json_str(out, p->rep->host.release[0] ? p->rep->host.release : NULL);

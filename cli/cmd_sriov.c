@@ -101,7 +101,7 @@ static int cmd_sriov(struct cli_globals *g, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	static struct pgp_config cfg;
+	static struct cfg cfg;
 	static struct sriov_state st;
 	bool dry = false, json = false, apply = false;
 	unsigned long timeout_ms = 30000;
@@ -149,7 +149,7 @@ static int cmd_sriov(struct cli_globals *g, int argc, char **argv)
 		return cli_usage_error("sriov", "--dry-run goes with apply");
 	if (apply && !dry && (r = cli_need_root(g, "sriov")))
 		return r;
-	if ((r = config_load(&g->root, g->config, &cfg, err, sizeof(err))) < 0) {
+	if ((r = cfg_load(&g->root, g->config, &cfg, err, sizeof(err))) < 0) {
 		cli_err("sriov", "%s", err);
 		return CLI_EXIT_FAIL;
 	}

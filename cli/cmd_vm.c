@@ -82,7 +82,7 @@ static int run(struct cli_globals *g, int argc, char **argv, bool prepare)
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	const char *verb = prepare ? "prepare" : "release";
-	struct pgp_config cfg;
+	struct cfg cfg;
 	int vmid = 0;
 	char node[128], err[512];
 	bool dry = false, stale = false, json = false;
@@ -116,7 +116,7 @@ static int run(struct cli_globals *g, int argc, char **argv, bool prepare)
 				       argv[optind]);
 	if (!dry && (r = cli_need_root(g, verb)))
 		return r;
-	r = config_load(&g->root, g->config, &cfg, err, sizeof(err));
+	r = cfg_load(&g->root, g->config, &cfg, err, sizeof(err));
 	if (r < 0) {
 		cli_err(verb, "%s; fix the INI (see pve-gpu-passthrough.ini(5))", err);
 		return CLI_EXIT_FAIL;

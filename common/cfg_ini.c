@@ -43,7 +43,7 @@ enum {
 };
 
 struct parse_ctx {
-	struct pgp_config *c;
+	struct cfg *c;
 	const char *name;
 	char *err;
 	size_t errsize;
@@ -72,7 +72,7 @@ static int failf(struct parse_ctx *p, const char *fmt, ...)
 	return 0;
 }
 
-void config_defaults(struct pgp_config *c)
+void cfg_defaults(struct cfg *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->hook.unbind_timeout_ms = 10000;
@@ -247,7 +247,7 @@ static int early_key(struct parse_ctx *p, const char *key, const char *value)
 	return failf(p, "unknown key '%s'", key);
 }
 
-bool config_vfio_driver_valid(const char *name)
+bool cfg_vfio_driver_valid(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -293,7 +293,7 @@ static int sriov_key(struct parse_ctx *p, const char *key, const char *value)
 		o->vfs = (unsigned)v;
 		return 1;
 	}
-	if (!config_vfio_driver_valid(value))
+	if (!cfg_vfio_driver_valid(value))
 		return failf(p, "driver: '%s' is not vfio-pci or a variant VFIO driver (a name "
 			     "ending in vfio_pci, e.g. xe_vfio_pci)", value);
 	snprintf(o->driver, sizeof(o->driver), "%s", value);
@@ -302,7 +302,7 @@ static int sriov_key(struct parse_ctx *p, const char *key, const char *value)
 
 static int vm_index(struct parse_ctx *p, const char *section)
 {
-	struct pgp_config *c = p->c;
+	struct cfg *c = p->c;
 	int vmid;
 
 	if (pve_vmid_parse(section + 3, &vmid) < 0)
@@ -433,7 +433,7 @@ static int check_line(struct parse_ctx *p, const char *line, size_t len)
 	return 0;
 }
 
-int config_parse(const char *text, const char *name, struct pgp_config *c, char *err,
+int cfg_parse(const char *text, const char *name, struct cfg *c, char *err,
 		 size_t errsize)
 {
 	struct parse_ctx p = { .c = c, .name = name, .err = err, .errsize = errsize };
@@ -441,7 +441,7 @@ int config_parse(const char *text, const char *name, struct pgp_config *c, char 
 	const char *line = text;
 	int r;
 
-	config_defaults(c);
+	cfg_defaults(c);
 	c->from_file = true;
 	if (errsize)
 		err[0] = '\0';
@@ -499,7 +499,7 @@ int config_parse(const char *text, const char *name, struct pgp_config *c, char 
 	return 0;
 }
 
-int config_load(const struct sysroot *sr, const char *path, struct pgp_config *c, char *err,
+int cfg_load(const struct sysroot *sr, const char *path, struct cfg *c, char *err,
 		size_t errsize)
 {
 	char buf[CONFIG_MAX_SIZE + 1];
@@ -511,7 +511,7 @@ int config_load(const struct sysroot *sr, const char *path, struct pgp_config *c
 
 	if (!path)
 		path = CONFIG_DEFAULT_PATH;
-	config_defaults(c);
+	cfg_defaults(c);
 	fd = sr_openat(sr, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
 	if (fd == -ENOENT) {
 		if (sr_lstat(sr, path, &st) == 0 && S_ISLNK(st.st_mode)) {
@@ -567,10 +567,10 @@ int config_load(const struct sysroot *sr, const char *path, struct pgp_config *c
 		snprintf(err, errsize, "%s: contains a NUL byte", path);
 		return -EINVAL;
 	}
-	return config_parse(buf, path, c, err, errsize);
+	return cfg_parse(buf, path, c, err, errsize);
 }
 
-const struct hook_opts *config_hook_opts(const struct pgp_config *c, int vmid)
+const struct hook_opts *cfg_hook_opts(const struct cfg *c, int vmid)
 {
 	for (int i = 0; i < c->nvms; i++)
 		if (c->vms[i].vmid == vmid)

@@ -24,8 +24,8 @@
  *   driver = vfio-pci             the VFs' driver: vfio-pci or a variant VFIO driver
  *                                 (a name ending in vfio_pci / vfio-pci, e.g. xe_vfio_pci)
  */
-#ifndef PGP_CONFIG_H
-#define PGP_CONFIG_H
+#ifndef PGP_CFG_INI_H
+#define PGP_CFG_INI_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,7 +70,7 @@ struct sriov_opts {
 	int line;           /* the line of [sriov], for messages */
 };
 
-struct pgp_config {
+struct cfg {
 	struct hook_opts hook;
 	int nvms;
 	struct {
@@ -82,19 +82,19 @@ struct pgp_config {
 	bool from_file; /* false: no file, defaults */
 };
 
-void config_defaults(struct pgp_config *c);
+void cfg_defaults(struct cfg *c);
 /* Loads PATH below the root (NULL: the default path). A missing default file gives the
  * defaults and returns 0; an explicit PATH that is missing, or a dangling symlink at either,
  * is -ENOENT. On error returns -errno and writes "PATH:LINE: message" into err. */
-int config_load(const struct sysroot *sr, const char *path, struct pgp_config *c, char *err,
+int cfg_load(const struct sysroot *sr, const char *path, struct cfg *c, char *err,
 		size_t errsize);
 /* Parses TEXT as if it were the file NAME (for tests and fuzzing). */
-int config_parse(const char *text, const char *name, struct pgp_config *c, char *err,
+int cfg_parse(const char *text, const char *name, struct cfg *c, char *err,
 		 size_t errsize);
 /* The hook options for VMID (its [vm:VMID] section, else [hook]). */
-const struct hook_opts *config_hook_opts(const struct pgp_config *c, int vmid);
+const struct hook_opts *cfg_hook_opts(const struct cfg *c, int vmid);
 /* Whether NAME may drive the VFs: vfio-pci, or a variant VFIO driver's name (lower-case
  * letters, digits, '_' and '-', ending in vfio_pci or vfio-pci, at most 63 characters). */
-bool config_vfio_driver_valid(const char *name);
+bool cfg_vfio_driver_valid(const char *name);
 
 #endif

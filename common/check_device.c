@@ -25,32 +25,6 @@
 
 /* --- devices ---------------------------------------------------------------------------- */
 
-bool same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b)
-{
-	return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
-	       a->addr.slot == b->addr.slot;
-}
-
-/* --- device kinds and relevance ---------------------------------------------------------- */
-
-/* Class 03 00: a VGA compatible controller, the only kind with the legacy VGA ranges that
- * x-vga=1 forwards (the kernel's vfio-pci offers its VGA region only for this class:
- * drivers/vfio/pci/vfio_pci_core.c vfio_pci_is_vga; QEMU's hw/vfio/pci.c vfio_populate_vga
- * then fails with "does not support requested feature x-vga"). 03 02 is a 3D controller,
- * 03 80 another display controller. */
-bool is_vga(const struct pci_dev_info *d)
-{
-	return (d->class >> 8) == 0x0300;
-}
-
-/* Intel's integrated GPU sits at 00:02.0 of segment 0 on every generation (the address
- * legacy-igd requires: qemu-server PCI.pm parse_hostpci_devices, QEMU docs/igd-assign.txt). */
-bool is_igpu(const struct pci_dev_info *d)
-{
-	return d->vendor == 0x8086 && pcidev_is_display(d) && d->addr.domain == 0 &&
-	       d->addr.bus == 0 && d->addr.slot == 2 && d->addr.func == 0;
-}
-
 /* The displays of server BMCs: ASPEED AST1x00/2x00 (1a03:2000), Matrox G200 server variants
  * (G200e, eW, EV, EH, eR2, eW3, eH3). They show the remote console; nobody passes them. */
 static bool is_bmc_display(const struct pci_dev_info *d)
@@ -66,19 +40,6 @@ static bool is_bmc_display(const struct pci_dev_info *d)
 		if (d->device == matrox[i])
 			return true;
 	return false;
-}
-
-/* NVIDIA's NVSwitch (HGX A100/H100 boards) shows as a bridge of class 06 80. */
-bool is_nvswitch(const struct pci_dev_info *d)
-{
-	return d->vendor == 0x10de && (d->class >> 8) == 0x0680;
-}
-
-/* NVIDIA's datacenter GPUs (Tesla, A100, H100, L4, ...) are 3D controllers; GeForce and
- * workstation cards are VGA controllers. */
-bool is_nv_datacenter(const struct pci_dev_info *d)
-{
-	return d->vendor == 0x10de && (d->class >> 8) == 0x0302;
 }
 
 bool is_windows(const char *ostype)
@@ -218,7 +179,7 @@ void check_kind(struct ctx *c, struct check_device *cd)
 
 	if (!dn)
 		dn = "unknown device";
-	if (is_igpu(d)) {
+	if (pcidev_is_igpu(d)) {
 		r = ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: Intel integrated GPU: it has no ROM "
 			"BAR (its video BIOS is part of the board's firmware)", dn);
 		ck_fix(c, r, "for a VM: hostpciN: 0000:00:02.0 (no romfile; rom dump cannot read an "
@@ -234,13 +195,13 @@ void check_kind(struct ctx *c, struct check_device *cd)
 	} else if (is_bmc_display(d)) {
 		ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: the display of the server's BMC (its "
 		    "remote console), not a passthrough candidate", dn);
-	} else if (is_nv_datacenter(d)) {
+	} else if (pcidev_is_nv_datacenter(d)) {
 		r = ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: NVIDIA datacenter GPU (%s, class "
 			"%04x): no VGA, no display output", dn, cn ? cn : "3D controller",
 			d->class >> 8);
 		ck_fix(c, r, "pass it without x-vga; the guest needs NVIDIA's datacenter driver (and, "
 			  "on HGX boards with NVSwitch, Fabric Manager: see gpu.fabric)");
-	} else if (!is_vga(d)) {
+	} else if (!pcidev_is_vga(d)) {
 		r = ck_add(c, "gpu.kind", CHECK_INFO, d->name, "%s: %s (class %04x), not a VGA "
 			"controller: it has no legacy VGA, so it can be no VM's x-vga display", dn,
 			cn ? cn : "display controller", d->class >> 8);
@@ -262,7 +223,7 @@ void check_fabric(struct ctx *c)
 		const struct pci_dev_info *d = &db->dev[db->byaddr[i]];
 		size_t len = strlen(list);
 
-		if (!is_nvswitch(d))
+		if (!pcidev_is_nvswitch(d))
 			continue;
 		if (n < 8)
 			snprintf(list + len, sizeof(list) - len, "%s%s", n ? ", " : "", d->name);
@@ -275,7 +236,7 @@ void check_fabric(struct ctx *c)
 	for (int i = 0; i < db->ndev; i++) {
 		const struct pci_dev_info *d = &db->dev[db->byaddr[i]];
 
-		if (is_nvswitch(d)) {
+		if (pcidev_is_nvswitch(d)) {
 			const char *dn = pcidb_device_name(db, d->vendor, d->device, name,
 							   sizeof(name));
 
@@ -312,7 +273,7 @@ int collect_members(struct ctx *c, struct check_device *cd)
 			continue;
 		cm = &cd->members[cd->nmembers++];
 		cm->dev = m;
-		cm->companion = same_slot(m, cd->dev);
+		cm->companion = pcidev_same_slot(m, cd->dev);
 		if (c->rep->hd && !m->is_bridge)
 			hostdev_is_critical(c->rep->hd, m->name, cm->critical, sizeof(cm->critical));
 	}
@@ -411,7 +372,7 @@ void check_driver(struct ctx *c, struct check_device *cd)
  * which the lab showed it working; NULL elsewhere (the caller says what works there). */
 const char *fb_param(const struct hostinfo *h)
 {
-	return bootcfg_fb_param(h->release);
+	return host_boot_fb_param(h->release);
 }
 
 void check_fb(struct ctx *c, struct check_device *cd)

@@ -120,7 +120,7 @@ void check_early(struct ctx *c)
 {
 	const char *path = c->o->config ? c->o->config : CONFIG_DEFAULT_PATH;
 	struct pcidb *db = c->rep->db;
-	_cleanup_free_ struct pgp_config *cfg = calloc(1, sizeof(*cfg));
+	_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
 	char err[512] = "", ids[512], file[SR_PATH_MAX], cids[512] = "";
 	const struct early_opts *e;
 	struct check_result *r;
@@ -131,7 +131,7 @@ void check_early(struct ctx *c)
 		c->oom = true;
 		return;
 	}
-	rc = config_load(c->sr, c->o->config, cfg, err, sizeof(err));
+	rc = cfg_load(c->sr, c->o->config, cfg, err, sizeof(err));
 	if (rc < 0) {
 		r = ck_add(c, "early.configured", CHECK_FAIL, NULL, "%s", err);
 		ck_fix(c, r, "correct '%s' (see pve-gpu-passthrough.ini(5)); the hookscript and the "

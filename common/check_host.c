@@ -45,7 +45,7 @@ void check_cpu(struct ctx *c)
 
 void check_boot(struct ctx *c)
 {
-	const struct bootcfg *b = &c->rep->boot;
+	const struct host_boot *b = &c->rep->boot;
 	struct check_result *r;
 
 	if (b->kind == BOOT_UNKNOWN) {
@@ -144,7 +144,7 @@ void check_intel_iommu(struct ctx *c)
 		return;
 	}
 	if (h->iommu_groups > 0 && !cmdline_has(h->cmdline, "intel_iommu") &&
-	    bootcfg_iommu_default_on(c->sr, h->release, &how)) {
+	    host_boot_iommu_default_on(c->sr, h->release, &how)) {
 		ck_add(c, "cmdline.intel_iommu", CHECK_PASS, NULL, "intel_iommu=on is not set and not "
 		       "needed: kernel %s turns the IOMMU on by default (%s)", h->release, how);
 		return;
@@ -259,8 +259,8 @@ static bool generic_param(const char *w)
  * "Editing the Kernel Commandline"), so they never reach a kernel. */
 void check_boot_other(struct ctx *c)
 {
-	const struct bootcfg *b = &c->rep->boot;
-	_cleanup_free_ struct bootcfg *o = calloc(1, sizeof(*o));
+	const struct host_boot *b = &c->rep->boot;
+	_cleanup_free_ struct host_boot *o = calloc(1, sizeof(*o));
 	char copy[2 * HI_CMDLINE_MAX], missing[HI_CMDLINE_MAX] = "", *save = NULL;
 	struct check_result *r;
 
@@ -268,7 +268,7 @@ void check_boot_other(struct ctx *c)
 		c->oom = true;
 		return;
 	}
-	if (b->kind == BOOT_UNKNOWN || bootcfg_read_other(c->sr, &c->rep->host, b, o) != 1)
+	if (b->kind == BOOT_UNKNOWN || host_boot_read_other(c->sr, &c->rep->host, b, o) != 1)
 		return;
 	snprintf(copy, sizeof(copy), "%s", o->configured);
 	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
@@ -308,7 +308,7 @@ void check_boot_other(struct ctx *c)
 void check_fb_params(struct ctx *c)
 {
 	const struct hostinfo *h = &c->rep->host;
-	const struct bootcfg *b = &c->rep->boot;
+	const struct host_boot *b = &c->rep->boot;
 	char path[SR_PATH_MAX], found[256] = "", remove[64] = "", how[SR_PATH_MAX + 64];
 	_cleanup_free_ char *config = NULL;
 	size_t len;
@@ -451,7 +451,7 @@ void check_modules(struct ctx *c)
 void check_amd_iommu(struct ctx *c)
 {
 	const struct hostinfo *h = &c->rep->host;
-	const struct bootcfg *b = &c->rep->boot;
+	const struct host_boot *b = &c->rep->boot;
 	bool running = h->cmdline_known && cmdline_has_value(h->cmdline, "amd_iommu", "on");
 	bool configured = b->line && cmdline_has_value(b->configured, "amd_iommu", "on");
 	struct check_result *r;

@@ -83,11 +83,6 @@ bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids,
 void check_sriov_host(struct ctx *c);
 
 /* check_device.c */
-bool same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b);
-bool is_vga(const struct pci_dev_info *d);
-bool is_igpu(const struct pci_dev_info *d);
-bool is_nvswitch(const struct pci_dev_info *d);
-bool is_nv_datacenter(const struct pci_dev_info *d);
 bool is_windows(const char *ostype);
 int scan_vm_users(struct ctx *c);
 const char *not_a_candidate(const struct ctx *c, const struct pci_dev_info *d);

@@ -141,7 +141,7 @@ void add_words(char *list, size_t size, const char *words)
 }
 
 /* True when every word of ADD is in the configured command line and no key of REMOVE is. */
-static bool configured_already(const struct bootcfg *b, const char *add, const char *remove)
+static bool configured_already(const struct host_boot *b, const char *add, const char *remove)
 {
 	char copy[1024], *save = NULL;
 
@@ -170,7 +170,7 @@ void fix_cmdline(struct ctx *c, struct check_result *r, const char *add,
 			const char *remove, bool combine)
 {
 	struct check_report *rep = c->rep;
-	const struct bootcfg *b = &rep->boot;
+	const struct host_boot *b = &rep->boot;
 	char line[2 * HI_CMDLINE_MAX], lline[2 * HI_CMDLINE_MAX];
 	char what[600];
 	bool changed;
@@ -199,13 +199,13 @@ void fix_cmdline(struct ctx *c, struct check_result *r, const char *add,
 		r->run = fmt(c, "%s", b->refresh);
 		return;
 	}
-	if (bootcfg_edit(b, add, remove, line, sizeof(line)) < 0) {
+	if (host_boot_edit(b, add, remove, line, sizeof(line)) < 0) {
 		ck_fix(c, r, "%s in '%s', then run %s and reboot", what, b->file, b->refresh);
 		return;
 	}
 	/* a parameter to remove may sit in GRUB_CMDLINE_LINUX, where dropping it from the
 	 * other line does nothing */
-	lr = bootcfg_edit_linux(b, remove, lline, sizeof(lline));
+	lr = host_boot_edit_linux(b, remove, lline, sizeof(lline));
 	changed = !b->line || strcmp(line, b->text) != 0;
 	if (lr == -EPERM) {
 		ck_fix(c, r, "%s: remove it from GRUB_CMDLINE_LINUX in '%s' line %d by hand (%s), "
@@ -306,7 +306,7 @@ static bool covered(const struct check_report *rep, const struct pci_dev_info *d
 		const struct pci_dev_info *x = rep->devs[i].dev;
 
 		if (x == d || (d->iommu_group >= 0 ? x->iommu_group == d->iommu_group
-						   : same_slot(x, d)))
+						   : pcidev_same_slot(x, d)))
 			return true;
 	}
 	return false;
@@ -328,7 +328,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 	r = hostinfo_read(sr, &rep->host);
 	if (r < 0)
 		goto fail;
-	r = bootcfg_read(sr, &rep->host, &rep->boot);
+	r = host_boot_read(sr, &rep->host, &rep->boot);
 	if (r < 0)
 		goto fail;
 	if (hostdev_scan(sr, &rep->hd) < 0)
@@ -486,7 +486,7 @@ int checks_cmdline_edit(const struct check_report *r, char *out, size_t size)
 
 	if (r->boot.kind == BOOT_UNKNOWN || (!r->cmdline_add[0] && !r->cmdline_remove[0]))
 		return 0;
-	rc = bootcfg_edit(&r->boot, r->cmdline_add[0] ? r->cmdline_add : NULL,
+	rc = host_boot_edit(&r->boot, r->cmdline_add[0] ? r->cmdline_add : NULL,
 			  r->cmdline_remove[0] ? r->cmdline_remove : NULL, out, size);
 	return rc < 0 ? rc : 1;
 }

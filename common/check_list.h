@@ -14,19 +14,21 @@
  *   [sriov] in the INI)
  * Device checks (every display controller, and every device a checked VM passes through):
  *   gpu.kind (notable displays) group.isolation gpu.driver (displays) fb.bar_overlap
- *   (displays) gpu.reset gpu.vendor_reset (AMD generations vendor-reset handles, when it is
- *   there) dev.sriov (SR-IOV PFs and VFs) gpu.nvidia_persistence (nvidia driver, when
- *   something keeps the card) gpu.onboot (two onboot VMs pass it); for a display no VM uses
- *   that is no candidate (a BMC's display, the host's console GPU next to another GPU) WARN
- *   and FAIL become INFO
+ *   (displays) console.vgacon (the boot VGA device, vgacon, kernel >= 6.0) console.other_fb
+ *   (another VGA controller with a firmware framebuffer, kernel 6.0 to 6.11) gpu.reset
+ *   gpu.vendor_reset (AMD generations vendor-reset handles, when it is there) dev.sriov
+ *   (SR-IOV PFs and VFs) gpu.nvidia_persistence (nvidia driver, when something keeps the
+ *   card) gpu.onboot (two onboot VMs pass it); for a display no VM uses that is no
+ *   candidate (a BMC's display, the host's console GPU next to another GPU) WARN and FAIL
+ *   become INFO
  * VM checks (per VMID asked for):
  *   vm.config vm.mapping vm.hostpci vm.pcie vm.igd vm.xvga vm.romfile vm.functions
  *   vm.apu_functions vm.apu vm.rebar vm.bars vm.reboot vm.reset_method vm.hookscript
  *   vm.fabric vm.nvidia
  * pve-gpu-passthrough(8) describes each: what it reads and the fix it prints.
  * Library code: nothing is printed here; the CLI renders the report as text or JSON. */
-#ifndef PGP_CHECKS_H
-#define PGP_CHECKS_H
+#ifndef PGP_CHECK_LIST_H
+#define PGP_CHECK_LIST_H
 
 #include <stdbool.h>
 
@@ -84,7 +86,7 @@ struct check_report {
 	struct check_result *res;
 	int nres, capres;
 	struct hostinfo host;
-	struct bootcfg boot;
+	struct host_boot boot;
 	struct pcidb *db;
 	struct hostdev *hd;        /* NULL when /proc/self/mountinfo was unreadable */
 	struct iomem iomem;

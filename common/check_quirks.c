@@ -131,7 +131,7 @@ void check_vendor_reset(struct ctx *c, struct check_device *cd)
 {
 	const struct pci_dev_info *d = cd->dev;
 	const struct amd_generation *g = quirks_amd_generation(d->vendor, d->device);
-	_cleanup_free_ struct pgp_config *cfg = NULL;
+	_cleanup_free_ struct cfg *cfg = NULL;
 	struct vendor_reset_state vr;
 	struct check_result *r;
 	char err[256], vms[128] = "";
@@ -166,14 +166,14 @@ void check_vendor_reset(struct ctx *c, struct check_device *cd)
 		return;
 	}
 	cfg = calloc(1, sizeof(*cfg));
-	if (cfg && config_load(c->sr, c->o->config, cfg, err, sizeof(err)) == 0) {
+	if (cfg && cfg_load(c->sr, c->o->config, cfg, err, sizeof(err)) == 0) {
 		for (int i = 0; i < c->nusers; i++) {
 			size_t n = strlen(vms);
 
 			if (strcmp(c->users[i].dev, d->name))
 				continue;
 			snprintf(vms + n, sizeof(vms) - n, "%s%d", n ? ", " : "", c->users[i].vmid);
-			if (str_has_prefix(config_hook_opts(cfg, c->users[i].vmid)->reset_method,
+			if (str_has_prefix(cfg_hook_opts(cfg, c->users[i].vmid)->reset_method,
 					   "device_specific"))
 				by_hook = true;
 			else
@@ -260,7 +260,7 @@ void check_nvidia_persistence(struct ctx *c, struct check_device *cd)
 {
 	const struct pci_dev_info *d = cd->dev;
 	const struct quirks_exec ex = { .run = quirks_exec_real, .data = (void *)c->sr };
-	_cleanup_free_ struct pgp_config *cfg = NULL;
+	_cleanup_free_ struct cfg *cfg = NULL;
 	struct check_result *r;
 	char err[256], vms[128] = "";
 	bool all_stop = true;
@@ -272,7 +272,7 @@ void check_nvidia_persistence(struct ctx *c, struct check_device *cd)
 	pid = quirks_nvidia_daemon(c->sr);
 	if (pid > 0) {
 		cfg = calloc(1, sizeof(*cfg));
-		if (!cfg || config_load(c->sr, c->o->config, cfg, err, sizeof(err)) < 0)
+		if (!cfg || cfg_load(c->sr, c->o->config, cfg, err, sizeof(err)) < 0)
 			all_stop = false;
 		for (int i = 0; i < c->nusers; i++) {
 			size_t n = strlen(vms);
@@ -280,7 +280,7 @@ void check_nvidia_persistence(struct ctx *c, struct check_device *cd)
 			if (strcmp(c->users[i].dev, d->name))
 				continue;
 			snprintf(vms + n, sizeof(vms) - n, "%s%d", n ? ", " : "", c->users[i].vmid);
-			if (all_stop && !config_hook_opts(cfg, c->users[i].vmid)->persistenced_stop)
+			if (all_stop && !cfg_hook_opts(cfg, c->users[i].vmid)->persistenced_stop)
 				all_stop = false;
 		}
 		if (vms[0] && all_stop) {

@@ -58,7 +58,7 @@ static void ids_check(struct ctx *c, const char *where, const char *list, const 
 
 void check_sriov_host(struct ctx *c)
 {
-	_cleanup_free_ struct pgp_config *cfg = calloc(1, sizeof(*cfg));
+	_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
 	_cleanup_free_ struct sriov_state *st = calloc(1, sizeof(*st));
 	char ids[512], file[SR_PATH_MAX], where[SR_PATH_MAX + 32], err[512], pf[PCI_ADDR_LEN] = "";
 	const char *path = c->o->config ? c->o->config : CONFIG_DEFAULT_PATH;
@@ -70,7 +70,7 @@ void check_sriov_host(struct ctx *c)
 		return;
 	}
 	/* a broken INI is early.configured's FAIL already */
-	if (config_load(c->sr, c->o->config, cfg, err, sizeof(err)) < 0)
+	if (cfg_load(c->sr, c->o->config, cfg, err, sizeof(err)) < 0)
 		cfg->sriov.set = false;
 	if (cfg->sriov.set && sriov_find_pf(c->sr, &cfg->sriov, pf, err, sizeof(err)) < 0) {
 		r = ck_add(c, "sriov.numvfs", CHECK_FAIL, NULL, "[sriov] in '%s': %s", path, err);

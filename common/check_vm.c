@@ -219,7 +219,7 @@ static void check_igd(struct ctx *c, const struct pve_vmconf *conf, const struct
 	*seen = true;
 	if (!why) {
 		ck_add(c, "vm.igd", CHECK_PASS, subj, "legacy-igd: machine i440fx, vga none, %s%s",
-		    l->n ? l->names[0] : "the iGPU", d && !is_igpu(d) ? " (not an Intel iGPU)" : "");
+		    l->n ? l->names[0] : "the iGPU", d && !pcidev_is_igpu(d) ? " (not an Intel iGPU)" : "");
 		return;
 	}
 	r = ck_add(c, "vm.igd", CHECK_FAIL, subj, "%s: Proxmox refuses to start the VM", why);
@@ -288,7 +288,7 @@ static void check_functions(struct ctx *c, const struct pve_vmconf *conf, const 
 			in = !strcmp(all->names[k], o->name);
 		if (in)
 			continue;
-		if (!same_slot(o, first)) {
+		if (!pcidev_same_slot(o, first)) {
 			n = strlen(apart);
 			snprintf(apart + n, sizeof(apart) - n, "%s%s (%s)", n ? ", " : "", o->name,
 				 drv_name(o));
@@ -348,7 +348,7 @@ static void check_vm_fabric(struct ctx *c, const struct pve_vmconf *conf,
 	for (int k = 0; k < all->n; k++) {
 		const struct pci_dev_info *d = pcidb_find(db, all->names[k]);
 
-		gpu |= d && is_nv_datacenter(d);
+		gpu |= d && pcidev_is_nv_datacenter(d);
 	}
 	if (!gpu)
 		return;
@@ -356,7 +356,7 @@ static void check_vm_fabric(struct ctx *c, const struct pve_vmconf *conf,
 		const struct pci_dev_info *d = &db->dev[db->byaddr[i]];
 		bool in = false;
 
-		if (!is_nvswitch(d))
+		if (!pcidev_is_nvswitch(d))
 			continue;
 		nsw++;
 		for (int k = 0; k < all->n && !in; k++)
@@ -442,7 +442,7 @@ static void check_romfile(struct ctx *c, const struct pve_vmconf *conf, const st
 			ck_fix(c, r, "an AMD APU has no ROM BAR: take its video BIOS from the ACPI VFCT "
 				  "table: pve-gpu-passthrough rom dump --vfct %s -o '%s'", first->name,
 			    path);
-		else if (first && is_igpu(first))
+		else if (first && pcidev_is_igpu(first))
 			ck_fix(c, r, "an integrated GPU has no ROM BAR to dump: put its video BIOS, taken "
 				  "from the board's firmware image, at '%s', or drop romfile= "
 				  "(qm set %d --hostpci%d %s)", path, conf->vmid, h->index,
@@ -721,14 +721,14 @@ static void check_vm_reboot(struct ctx *c, const struct vmwork *w, const char *s
  * and the hook's start fails there. */
 static void check_vm_reset_method(struct ctx *c, const struct vmwork *w, const char *subj)
 {
-	_cleanup_free_ struct pgp_config *cfg = calloc(1, sizeof(*cfg));
+	_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
 	const char *ini = c->o->config ? c->o->config : CONFIG_DEFAULT_PATH;
 	struct check_result *r;
 	char err[256], why[256];
 	bool any = false;
 
-	if (!cfg || config_load(c->sr, c->o->config, cfg, err, sizeof(err)) < 0 ||
-	    !has_word(config_hook_opts(cfg, w->conf.vmid)->reset_method, "device_specific"))
+	if (!cfg || cfg_load(c->sr, c->o->config, cfg, err, sizeof(err)) < 0 ||
+	    !has_word(cfg_hook_opts(cfg, w->conf.vmid)->reset_method, "device_specific"))
 		return;
 	for (int k = 0; k < w->all.n; k++) {
 		const struct pci_dev_info *d = pcidb_find(c->rep->db, w->all.names[k]);
@@ -817,7 +817,7 @@ void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 
 			snprintf(devs + n, sizeof(devs) - n, "%s%s", j ? " " : "", l->names[j]);
 			/* Code 43 concerns GeForce (VGA class) cards, not datacenter GPUs */
-			if (d && d->vendor == 0x10de && is_vga(d))
+			if (d && d->vendor == 0x10de && pcidev_is_vga(d))
 				nvidia = true;
 		}
 		ck_add(c, "vm.hostpci", CHECK_PASS, hsubj, "passes %s", devs);
@@ -834,7 +834,7 @@ void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 		}
 		if (h->legacy_igd)
 			check_igd(c, conf, h, l, q35, &igd_seen, hsubj);
-		if (h->x_vga && first && !is_vga(first)) {
+		if (h->x_vga && first && !pcidev_is_vga(first)) {
 			char cls[128];
 			const char *cn = pcidb_class_name(c->rep->db, first->class, cls, sizeof(cls));
 

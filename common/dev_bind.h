@@ -16,8 +16,8 @@
  * Every write goes through the sysroot's write points (sr_write, sr_write_timeout): a dry run
  * is a write point that refuses, and the engine then waits for nothing. Library code: nothing
  * is printed; what happens is told through ops->note, failures in the device's record. */
-#ifndef PGP_BIND_H
-#define PGP_BIND_H
+#ifndef PGP_DEV_BIND_H
+#define PGP_DEV_BIND_H
 
 #include <stdbool.h>
 

@@ -14,8 +14,8 @@
  *  - Since 6.0, vfio-pci removes the firmware framebuffer of a class 0x0300 GPU itself; after
  *    that the platform device is gone and cannot be rebound: "already gone" is success.
  */
-#ifndef PGP_CONSOLE_H
-#define PGP_CONSOLE_H
+#ifndef PGP_DEV_CONSOLE_H
+#define PGP_DEV_CONSOLE_H
 
 #include <stdbool.h>
 #include <stdint.h>

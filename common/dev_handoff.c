@@ -53,7 +53,7 @@ static void dry_write(void *data, const char *path, const char *value, int resul
 
 const struct hook_opts *handoff_opts(const struct handoff_ops *ops, int vmid)
 {
-	return config_hook_opts(ops->cfg, vmid);
+	return cfg_hook_opts(ops->cfg, vmid);
 }
 
 /* Puts our write point in front of the caller's root; every sysfs write of the job passes it. */

@@ -41,8 +41,8 @@
  * refuses them there and logs each as "would write"). Library code: it never prints; every
  * action and problem is reported through ops->log, one line each, and functions return 0 or a
  * negative errno. */
-#ifndef PGP_HANDOFF_H
-#define PGP_HANDOFF_H
+#ifndef PGP_DEV_HANDOFF_H
+#define PGP_DEV_HANDOFF_H
 
 #include <stdbool.h>
 
@@ -65,7 +65,7 @@ struct handoff_ops {
 	/* The configuration: each job takes the options of the VM it handles from it (its
 	 * [vm:N] section, else [hook]), whoever runs it: the VM's own hook, another VM's
 	 * pre-start reconciling it, the watcher, release, release --stale. */
-	const struct pgp_config *cfg;
+	const struct cfg *cfg;
 	const char *node; /* Proxmox node name, for mapping= entries */
 	bool dry_run;     /* plan and check, log what would be written, change nothing */
 	void (*log)(void *ud, enum ho_level level, const char *msg);
@@ -92,7 +92,7 @@ int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t
 int handoff_vm_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, char *err,
 		    size_t errsize);
 int handoff_prepare(const struct handoff_ops *ops, int vmid);
-/* The options a job for VMID uses (config_hook_opts of ops->cfg). */
+/* The options a job for VMID uses (cfg_hook_opts of ops->cfg). */
 const struct hook_opts *handoff_opts(const struct handoff_ops *ops, int vmid);
 int handoff_release(const struct handoff_ops *ops, int vmid);
 

@@ -589,6 +589,11 @@ static int bind_save(struct job *j, struct handoff_state *s)
 			continue;
 		if (s->ndevs >= STATE_MAX_DEVS)
 			return -E2BIG;
+		/* the copies below fit: the state keeps what pci_dev_info read, same sizes */
+		_Static_assert(sizeof(sd->name) >= sizeof(d->name), "state_dev.name too short");
+		_Static_assert(sizeof(sd->driver) >= sizeof(d->driver), "state_dev.driver too short");
+		_Static_assert(sizeof(sd->override) >= sizeof(d->override),
+			       "state_dev.override too short");
 		sd = &s->devs[s->ndevs++];
 		memset(sd, 0, sizeof(*sd));
 		strcpy(sd->name, d->name);

@@ -230,6 +230,9 @@ static void console_records(const struct job *j, struct handoff_state *s, int nv
 {
 	for (int i = 0; i < nvt && s->nvtcons < STATE_MAX_CONS; i++)
 		s->vtcons[s->nvtcons++] = j->con.vtcons[i];
+	_Static_assert(sizeof(s->fbs[0]) >= sizeof(j->con.fbs[0]), "state fbs too short");
+	_Static_assert(sizeof(s->fb_drivers[0]) >= sizeof(j->con.fb_drivers[0]),
+		       "state fb_drivers too short");
 	for (int i = 0; i < nfb && s->nfbs < STATE_MAX_CONS; i++) {
 		strcpy(s->fbs[s->nfbs], j->con.fbs[i]);
 		strcpy(s->fb_drivers[s->nfbs], j->con.fb_drivers[i]);

@@ -104,6 +104,9 @@ static int reset_save(struct job *j, struct handoff_state *s)
 			known = !strcmp(s->resets[k].name, j->mem[i].info.name);
 		if (known || s->nresets >= STATE_MAX_DEVS)
 			continue; /* an earlier pre-start's original is the true one */
+		_Static_assert(sizeof(s->resets[0].name) >= sizeof(j->mem[i].info.name) &&
+				       sizeof(s->resets[0].method) >= sizeof(j->reset_orig[i]),
+			       "state resets too short");
 		strcpy(s->resets[s->nresets].name, j->mem[i].info.name);
 		strcpy(s->resets[s->nresets].method, j->reset_orig[i]);
 		s->nresets++;

@@ -1,7 +1,7 @@
 /* dev_holders.h - which processes hold given device nodes open (/proc/PID/fd/N links): the GPU's
  * /dev/dri and /dev/nvidia nodes before a handoff, /dev/vfio/N (QEMU) before giving back. */
-#ifndef PGP_HOLDERS_H
-#define PGP_HOLDERS_H
+#ifndef PGP_DEV_HOLDERS_H
+#define PGP_DEV_HOLDERS_H
 
 #include <sys/types.h>
 

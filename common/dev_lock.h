@@ -1,8 +1,8 @@
 /* dev_lock.h - per-device locks so that two hooks never work on one device at once. A lock is
  * an flock on /run/pve-gpu-passthrough/lock/<address>; the loser fails at once (no waiting).
  * Locks go away with the process, so a killed hook never leaves one behind. */
-#ifndef PGP_DEVLOCK_H
-#define PGP_DEVLOCK_H
+#ifndef PGP_DEV_LOCK_H
+#define PGP_DEV_LOCK_H
 
 #include <sys/types.h>
 

@@ -4,8 +4,8 @@
  * and early binding. libkmod is reached through a table of its functions: dlopen()ed on first
  * use (the hook: see dev_modload.c), or the linked library once a program that links it anyway
  * (the CLI, the early binary) calls modload_use_linked(). */
-#ifndef PGP_MODLOAD_H
-#define PGP_MODLOAD_H
+#ifndef PGP_DEV_MODLOAD_H
+#define PGP_DEV_MODLOAD_H
 
 #include <libkmod.h>
 #include <stdbool.h>

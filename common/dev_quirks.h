@@ -4,8 +4,8 @@
  * what keeps an NVIDIA card initialised without an open file (nvidia-persistenced, persistence
  * mode). The handoff (dev_handoff.h), `check` and `list` use it. Library code: reads, plus the one
  * reset_method write and the programs run through a struct quirks_exec; nothing printed. */
-#ifndef PGP_QUIRKS_H
-#define PGP_QUIRKS_H
+#ifndef PGP_DEV_QUIRKS_H
+#define PGP_DEV_QUIRKS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -12,8 +12,8 @@
  * touched. Without Proxmox's lock directory (no Proxmox start made the state file: a manual
  * prepare, the lab) whether a start is under way cannot be told, and nothing is touched. Each device gets one line saying what was done. Library code: reports through
  * ops->log, returns 0 or -errno. */
-#ifndef PGP_RECONCILE_H
-#define PGP_RECONCILE_H
+#ifndef PGP_DEV_RECONCILE_H
+#define PGP_DEV_RECONCILE_H
 
 #include "dev_handoff.h"
 #include "sysroot.h"

@@ -9,8 +9,8 @@
  * 0x18 the offset of its "PCIR" data structure, which gives the ids, class, image length (512-byte
  * units), code type and the last-image flag. Nothing here logs or exits; errors are negative errno.
  */
-#ifndef PGP_ROM_H
-#define PGP_ROM_H
+#ifndef PGP_DEV_ROM_H
+#define PGP_DEV_ROM_H
 
 #include <stdbool.h>
 #include <stddef.h>

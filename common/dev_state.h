@@ -2,12 +2,13 @@
  * driver and driver_override they had, the vtconsoles and firmware framebuffers released.
  * One file per VM, /run/pve-gpu-passthrough/VMID.state, written atomically; /run is a tmpfs,
  * so a reboot (which resets every binding anyway) also forgets every state. */
-#ifndef PGP_STATE_H
-#define PGP_STATE_H
+#ifndef PGP_DEV_STATE_H
+#define PGP_DEV_STATE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pci_dev.h"
 #include "pciaddr.h"
 #include "sysroot.h"
 
@@ -31,8 +32,8 @@ struct state_dev {
 	char name[PCI_ADDR_LEN];
 	int group;
 	uint16_t vendor, device;
-	char driver[64];   /* the host driver it had ("" none) */
-	char override[64]; /* the driver_override it had ("" none) */
+	char driver[PCIDEV_NAME_MAX];   /* the host driver it had ("" none) */
+	char override[PCIDEV_NAME_MAX]; /* the driver_override it had ("" none) */
 	bool was_vfio;     /* already on vfio-pci before us: stays there */
 	/* an unbind of it never returned (its driver's remove() may still hold the device lock,
 	 * which reading driver_override takes before Linux 6.19): every later access to it has

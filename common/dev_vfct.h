@@ -15,8 +15,8 @@
  * a byte there is read, fields are decoded little-endian byte by byte, at most VFCT_MAX_ENTRIES
  * entries are walked and each step moves forward by at least the 0x1c-byte header.
  * Nothing here logs or exits; errors are negative errno. */
-#ifndef PGP_VFCT_H
-#define PGP_VFCT_H
+#ifndef PGP_DEV_VFCT_H
+#define PGP_DEV_VFCT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* dev_vfio.h - prove that an IOMMU group is usable through VFIO, the way QEMU will use it:
  * container, API version, type1 IOMMU, group VIABLE, set container and IOMMU, device fds. */
-#ifndef PGP_VFIO_H
-#define PGP_VFIO_H
+#ifndef PGP_DEV_VFIO_H
+#define PGP_DEV_VFIO_H
 
 #include "sysroot.h"
 

@@ -6,8 +6,8 @@
  * present function with those ids, so two identical cards are both taken (the limit of ids).
  * Library code: returns 0 or -errno and never prints; the callers decide what to say.
  */
-#ifndef PGP_EARLY_H
-#define PGP_EARLY_H
+#ifndef PGP_EARLY_BIND_H
+#define PGP_EARLY_BIND_H
 
 #include <stdbool.h>
 #include <stddef.h>

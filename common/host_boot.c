@@ -91,7 +91,7 @@ static bool parse_assign(const char *line, const char *var, struct assign *a)
 /* Notes in B->unsafe what in the parameters PARAMS (of PATH:LINENO) keeps an edit from being
  * certain: an odd number of '"' (the kernel's parser, like ours, would take what is added
  * after it as part of a quoted value) or, for GRUB, a backslash (the shell's escape). */
-static void params_unsafe(struct bootcfg *b, const char *params, bool shell, const char *path,
+static void params_unsafe(struct host_boot *b, const char *params, bool shell, const char *path,
 			  int lineno)
 {
 	const char *q = params;
@@ -119,7 +119,7 @@ static void params_unsafe(struct bootcfg *b, const char *params, bool shell, con
 }
 
 struct grub_scan {
-	struct bootcfg *b;
+	struct host_boot *b;
 	char linux_params[HI_CMDLINE_MAX]; /* the last GRUB_CMDLINE_LINUX */
 	bool found;
 };
@@ -177,7 +177,7 @@ static int grub_file(const struct sysroot *sr, const char *path, struct grub_sca
 			*next++ = '\0';
 		lineno++;
 		if (parse_assign(line, "GRUB_CMDLINE_LINUX_DEFAULT", &a)) {
-			struct bootcfg *b = s->b;
+			struct host_boot *b = s->b;
 
 			if (s->found && !b->unsafe[0])
 				snprintf(b->unsafe, sizeof(b->unsafe), "'%s' line %d: "
@@ -192,7 +192,7 @@ static int grub_file(const struct sysroot *sr, const char *path, struct grub_sca
 			snprintf(b->params, sizeof(b->params), "%.*s", (int)a.vlen, line + a.vstart);
 			params_unsafe(b, b->params, a.quote != '\'', path, lineno);
 		} else if (parse_assign(line, "GRUB_CMDLINE_LINUX", &a)) {
-			struct bootcfg *b = s->b;
+			struct host_boot *b = s->b;
 
 			b->linux_unsafe[0] = '\0';
 			if (b->linux_line)
@@ -217,7 +217,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int read_grub(const struct sysroot *sr, struct bootcfg *b)
+static int read_grub(const struct sysroot *sr, struct host_boot *b)
 {
 	struct grub_scan s = { .b = b };
 	char *names[64];
@@ -258,7 +258,8 @@ static int read_grub(const struct sysroot *sr, struct bootcfg *b)
 	return 0;
 }
 
-static int read_kernel_cmdline(const struct sysroot *sr, const struct hostinfo *hi, struct bootcfg *b)
+static int read_kernel_cmdline(const struct sysroot *sr, const struct hostinfo *hi,
+			       struct host_boot *b)
 {
 	_cleanup_free_ char *text = NULL;
 	int lineno = 0, lines = 0, r;
@@ -312,7 +313,7 @@ static int read_kernel_cmdline(const struct sysroot *sr, const struct hostinfo *
 	return 0;
 }
 
-int bootcfg_read(const struct sysroot *sr, const struct hostinfo *hi, struct bootcfg *b)
+int host_boot_read(const struct sysroot *sr, const struct hostinfo *hi, struct host_boot *b)
 {
 	bool grub = sr_exists(sr, "/etc/default/grub");
 	bool kcmd = sr_exists(sr, "/etc/kernel/cmdline");
@@ -343,8 +344,8 @@ int bootcfg_read(const struct sysroot *sr, const struct hostinfo *hi, struct boo
 	return b->kind == BOOT_GRUB ? read_grub(sr, b) : read_kernel_cmdline(sr, hi, b);
 }
 
-int bootcfg_read_other(const struct sysroot *sr, const struct hostinfo *hi,
-		       const struct bootcfg *used, struct bootcfg *b)
+int host_boot_read_other(const struct sysroot *sr, const struct hostinfo *hi,
+			 const struct host_boot *used, struct host_boot *b)
 {
 	int r;
 
@@ -394,8 +395,8 @@ static bool same_token_in(const char *list, const char *s, size_t len)
 	return false;
 }
 
-int bootcfg_edit(const struct bootcfg *b, const char *add, const char *remove, char *out,
-		 size_t size)
+int host_boot_edit(const struct host_boot *b, const char *add, const char *remove, char *out,
+		   size_t size)
 {
 	char value[HI_CMDLINE_MAX * 2];
 	const char *p = b->params;
@@ -447,7 +448,7 @@ int bootcfg_edit(const struct bootcfg *b, const char *add, const char *remove, c
 	return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
 }
 
-int bootcfg_editable(const struct sysroot *sr, const struct bootcfg *b, char *why, size_t size)
+int host_boot_editable(const struct sysroot *sr, const struct host_boot *b, char *why, size_t size)
 {
 	struct stat st;
 	int fd;
@@ -529,7 +530,7 @@ static int replace_line(const char *old, size_t len, int lineno, const char *lin
 		}
 		if (!done) {
 			free(out);
-			return -ESTALE; /* the file changed since bootcfg_read */
+			return -ESTALE; /* the file changed since host_boot_read */
 		}
 	}
 	out[off] = '\0';
@@ -538,8 +539,8 @@ static int replace_line(const char *old, size_t len, int lineno, const char *lin
 	return 0;
 }
 
-int bootcfg_render(const struct sysroot *sr, const struct bootcfg *b, const char *line,
-		   char **ret, size_t *ret_len, char **ret_old)
+int host_boot_render(const struct sysroot *sr, const struct host_boot *b, const char *line,
+		     char **ret, size_t *ret_len, char **ret_old)
 {
 	_cleanup_free_ char *old = NULL;
 	size_t len = 0;
@@ -560,9 +561,9 @@ int bootcfg_render(const struct sysroot *sr, const struct bootcfg *b, const char
 	return 0;
 }
 
-int bootcfg_edit_linux(const struct bootcfg *b, const char *remove, char *out, size_t size)
+int host_boot_edit_linux(const struct host_boot *b, const char *remove, char *out, size_t size)
 {
-	_cleanup_free_ struct bootcfg *view = NULL;
+	_cleanup_free_ struct host_boot *view = NULL;
 	const char *p;
 	struct cmdline_param t;
 	bool holds = false;
@@ -585,18 +586,18 @@ int bootcfg_edit_linux(const struct bootcfg *b, const char *remove, char *out, s
 	view->line = b->linux_line;
 	memcpy(view->text, b->linux_text, sizeof(view->text));
 	memcpy(view->params, b->linux_params, sizeof(view->params));
-	return bootcfg_edit(view, NULL, remove, out, size) < 0 ? -ENOSPC : 1;
+	return host_boot_edit(view, NULL, remove, out, size) < 0 ? -ENOSPC : 1;
 }
 
-int bootcfg_render_linux(const struct bootcfg *b, const char *text, size_t len, const char *line,
-			 char **ret, size_t *ret_len)
+int host_boot_render_linux(const struct host_boot *b, const char *text, size_t len,
+			   const char *line, char **ret, size_t *ret_len)
 {
 	if (!b->linux_line)
 		return -EINVAL;
 	return replace_line(text, len, b->linux_line, line, ret, ret_len);
 }
 
-int bootcfg_iommu_default_on(const struct sysroot *sr, const char *release, const char **how)
+int host_boot_iommu_default_on(const struct sysroot *sr, const char *release, const char **how)
 {
 	_cleanup_free_ char *config = NULL;
 	char path[SR_PATH_MAX];
@@ -625,7 +626,7 @@ int bootcfg_iommu_default_on(const struct sysroot *sr, const char *release, cons
 	return 0;
 }
 
-const char *bootcfg_fb_param(const char *release)
+const char *host_boot_fb_param(const char *release)
 {
 	int v = kernel_series(release);
 

@@ -5,8 +5,8 @@
  * parameters added or dropped, and the kernel facts that decide which parameters a host
  * needs (an IOMMU on by default, the framebuffer parameter known to work).
  * Library code: returns 0 or -errno, never prints. */
-#ifndef PGP_BOOTCFG_H
-#define PGP_BOOTCFG_H
+#ifndef PGP_HOST_BOOT_H
+#define PGP_HOST_BOOT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,7 +17,7 @@
 enum boot_kind { BOOT_UNKNOWN = 0, BOOT_GRUB, BOOT_SYSTEMD_BOOT };
 
 /* Where the kernel command line of the next boot is configured. */
-struct bootcfg {
+struct host_boot {
 	enum boot_kind kind;
 	const char *why;          /* how it was recognised (static string) */
 	bool proxmox_boot_tool;   /* /etc/kernel/proxmox-boot-uuids: ESPs kept by the tool */
@@ -46,60 +46,60 @@ struct bootcfg {
  * /etc/kernel/cmdline on an EFI boot), GRUB when /etc/default/grub exists (the last
  * assignment of GRUB_CMDLINE_LINUX_DEFAULT in it and /etc/default/grub.d/[*].cfg wins).
  * HI gives the EFI state and, for a missing /etc/kernel/cmdline, the running command line. */
-int bootcfg_read(const struct sysroot *sr, const struct hostinfo *hi, struct bootcfg *ret);
+int host_boot_read(const struct sysroot *sr, const struct hostinfo *hi, struct host_boot *ret);
 const char *boot_kind_name(enum boot_kind k); /* "GRUB", "systemd-boot", "unknown" */
 
 /* The command line kept for the boot loader this host does not use (pve-docs
  * system-booting.adoc: GRUB reads only GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub,
  * systemd-boot only /etc/kernel/cmdline): GRUB's files on a systemd-boot host,
- * /etc/kernel/cmdline on a GRUB host. 1 with RET filled as bootcfg_read fills it for that
+ * /etc/kernel/cmdline on a GRUB host. 1 with RET filled as host_boot_read fills it for that
  * loader, 0 when there is no such file, -errno. */
-int bootcfg_read_other(const struct sysroot *sr, const struct hostinfo *hi,
-		       const struct bootcfg *used, struct bootcfg *ret);
+int host_boot_read_other(const struct sysroot *sr, const struct hostinfo *hi,
+			 const struct host_boot *used, struct host_boot *ret);
 
 /* The line B->text rewritten with the parameters ADD (space-separated "key=value" or "key")
  * added and every parameter whose key is in REMOVE (space-separated keys) dropped. An added
  * key replaces the same key already there, except video= and initcall_blacklist=, which may
  * repeat. For a missing line (B->line 0) the whole new line. 0 or -ENOSPC. */
-int bootcfg_edit(const struct bootcfg *b, const char *add, const char *remove, char *out,
-		 size_t size);
+int host_boot_edit(const struct host_boot *b, const char *add, const char *remove, char *out,
+		   size_t size);
 
 /* GRUB: the GRUB_CMDLINE_LINUX line of B with every parameter whose key is in REMOVE dropped
  * (a parameter there is on every boot entry's command line, so dropping it from
  * GRUB_CMDLINE_LINUX_DEFAULT does nothing): 1 with OUT set when that line holds one of them,
  * 0 when it holds none (or B is not GRUB), -ENOSPC, or -EPERM with OUT saying why the line
  * cannot be rewritten with certainty (B->linux_unsafe). */
-int bootcfg_edit_linux(const struct bootcfg *b, const char *remove, char *out, size_t size);
+int host_boot_edit_linux(const struct host_boot *b, const char *remove, char *out, size_t size);
 
-/* TEXT (B->linux_file's text, as it is or as bootcfg_render made it) with its
+/* TEXT (B->linux_file's text, as it is or as host_boot_render made it) with its
  * GRUB_CMDLINE_LINUX line replaced by LINE: *RET malloc'd, NUL-terminated. -ESTALE when the
  * text has no such line. */
-int bootcfg_render_linux(const struct bootcfg *b, const char *text, size_t len, const char *line,
-			 char **ret, size_t *ret_len);
+int host_boot_render_linux(const struct host_boot *b, const char *text, size_t len,
+			   const char *line, char **ret, size_t *ret_len);
 
 /* Whether B's file can be rewritten by a program with certainty: 0, or -EPERM with WHY (one
  * line naming the file and line) when the command line is set twice, built from shell
  * expansion or split over lines (GRUB), /etc/kernel/cmdline has more than one line, a
  * systemd-boot host keeps its ESPs without proxmox-boot-tool, the loader is unknown, or the
  * file is not owned by root. */
-int bootcfg_editable(const struct sysroot *sr, const struct bootcfg *b, char *why, size_t size);
+int host_boot_editable(const struct sysroot *sr, const struct host_boot *b, char *why, size_t size);
 
-/* The whole of B's file with its command line replaced by LINE (as bootcfg_edit made it; for
+/* The whole of B's file with its command line replaced by LINE (as host_boot_edit made it; for
  * B->line 0 the line is appended, and a missing file is created with it). *RET is malloc'd
  * and NUL-terminated, *RET_LEN its length; *RET_OLD (when not NULL) is set to the file as it
  * is (NULL when it does not exist). */
-int bootcfg_render(const struct sysroot *sr, const struct bootcfg *b, const char *line,
-		   char **ret, size_t *ret_len, char **ret_old);
+int host_boot_render(const struct sysroot *sr, const struct host_boot *b, const char *line,
+		     char **ret, size_t *ret_len, char **ret_old);
 
 /* 1 when kernel RELEASE turns the Intel IOMMU on without intel_iommu=on
  * (CONFIG_INTEL_IOMMU_DEFAULT_ON=y in /boot/config-RELEASE; without that file, a Proxmox
  * kernel 6.8 or newer, whose default it is: pve-docs qm-pci-passthrough.adoc), with *HOW
  * saying which (static string); 0 when it does not or that cannot be told. */
-int bootcfg_iommu_default_on(const struct sysroot *sr, const char *release, const char **how);
+int host_boot_iommu_default_on(const struct sysroot *sr, const char *release, const char **how);
 
 /* The parameter that keeps the firmware from setting up a framebuffer on the boot GPU
  * ("initcall_blacklist=sysfb_init"), for the kernels the lab showed it working on; NULL for
  * others. */
-const char *bootcfg_fb_param(const char *release);
+const char *host_boot_fb_param(const char *release);
 
 #endif

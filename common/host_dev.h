@@ -14,8 +14,8 @@
  *   /sys/dev/block, /sys/class/block/NAME/slaves, /sys/class/net/IF/lower_*
  *   /run/udev/data/bMAJ:MIN         only for ZFS: which partitions are members of a pool
  */
-#ifndef PGP_HOSTDEV_H
-#define PGP_HOSTDEV_H
+#ifndef PGP_HOST_DEV_H
+#define PGP_HOST_DEV_H
 
 #include <stddef.h>
 

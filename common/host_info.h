@@ -4,8 +4,8 @@
  * (/proc/interrupts "IR-" chips), the vfio modules (libkmod on /lib/modules/RELEASE), and the
  * kernel command line's parameter syntax. The boot loader's configuration: host_boot.h.
  * Library code: returns 0 or -errno, never prints. */
-#ifndef PGP_HOSTINFO_H
-#define PGP_HOSTINFO_H
+#ifndef PGP_HOST_INFO_H
+#define PGP_HOST_INFO_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
 /* host_iomem.h - /proc/iomem parsed into a flat list with nesting depth, to find firmware
  * framebuffers (efifb, vesafb, BOOTFB, simplefb, simpledrm, efidrm, vesadrm) sitting inside a
  * GPU's BAR. */
-#ifndef PGP_IOMEM_H
-#define PGP_IOMEM_H
+#ifndef PGP_HOST_IOMEM_H
+#define PGP_HOST_IOMEM_H
 
 #include <stdbool.h>
 #include <stdint.h>

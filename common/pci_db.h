@@ -5,8 +5,8 @@
  * Facts come from pcidev_read() (one read of each attribute per device); libpci is used only
  * for names. Below a test root the names come from ROOT/usr/share/misc/pci.ids (udev's hwdb
  * and the user's cache are never asked), so golden outputs do not depend on the machine. */
-#ifndef PGP_PCIDB_H
-#define PGP_PCIDB_H
+#ifndef PGP_PCI_DB_H
+#define PGP_PCI_DB_H
 
 #include <stdbool.h>
 

@@ -157,6 +157,43 @@ bool pcidev_is_display(const struct pci_dev_info *d)
 	return (d->class >> 16) == 0x03;
 }
 
+bool pcidev_same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b)
+{
+	return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
+	       a->addr.slot == b->addr.slot;
+}
+
+/* Class 03 00: a VGA compatible controller, the only kind with the legacy VGA ranges that
+ * x-vga=1 forwards (the kernel's vfio-pci offers its VGA region only for this class:
+ * drivers/vfio/pci/vfio_pci_core.c vfio_pci_is_vga; QEMU's hw/vfio/pci.c vfio_populate_vga
+ * then fails with "does not support requested feature x-vga"). 03 02 is a 3D controller,
+ * 03 80 another display controller. */
+bool pcidev_is_vga(const struct pci_dev_info *d)
+{
+	return (d->class >> 8) == 0x0300;
+}
+
+/* Intel's integrated GPU sits at 00:02.0 of segment 0 on every generation (the address
+ * legacy-igd requires: qemu-server PCI.pm parse_hostpci_devices, QEMU docs/igd-assign.txt). */
+bool pcidev_is_igpu(const struct pci_dev_info *d)
+{
+	return d->vendor == 0x8086 && pcidev_is_display(d) && d->addr.domain == 0 &&
+	       d->addr.bus == 0 && d->addr.slot == 2 && d->addr.func == 0;
+}
+
+/* NVIDIA's NVSwitch (HGX A100/H100 boards) shows as a bridge of class 06 80. */
+bool pcidev_is_nvswitch(const struct pci_dev_info *d)
+{
+	return d->vendor == 0x10de && (d->class >> 8) == 0x0680;
+}
+
+/* NVIDIA's datacenter GPUs (Tesla, A100, H100, L4, ...) are 3D controllers; GeForce and
+ * workstation cards are VGA controllers. */
+bool pcidev_is_nv_datacenter(const struct pci_dev_info *d)
+{
+	return d->vendor == 0x10de && (d->class >> 8) == 0x0302;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
 	struct pci_addr x, y;

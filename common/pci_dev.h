@@ -1,7 +1,7 @@
 /* pci_dev.h - one PCI function as sysfs shows it (ids, class, driver, override, IOMMU group,
  * BARs), and the members of an IOMMU group. Reads only; see dev_handoff.h for changes. */
-#ifndef PGP_PCIDEV_H
-#define PGP_PCIDEV_H
+#ifndef PGP_PCI_DEV_H
+#define PGP_PCI_DEV_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,5 +48,15 @@ int pcidev_list(const struct sysroot *sr, char (*names)[PCI_ADDR_LEN], int max);
 int pcidev_group_members(const struct sysroot *sr, int group, char (*names)[PCI_ADDR_LEN], int max);
 /* True for a display controller (class 0x03xxxx). */
 bool pcidev_is_display(const struct pci_dev_info *d);
+/* True for a VGA compatible controller (class 03 00, the only one with the legacy VGA ranges). */
+bool pcidev_is_vga(const struct pci_dev_info *d);
+/* True for Intel's integrated GPU (00:02.0 of segment 0). */
+bool pcidev_is_igpu(const struct pci_dev_info *d);
+/* True for NVIDIA's NVSwitch bridge (class 06 80). */
+bool pcidev_is_nvswitch(const struct pci_dev_info *d);
+/* True for an NVIDIA datacenter GPU (a 3D controller, class 03 02). */
+bool pcidev_is_nv_datacenter(const struct pci_dev_info *d);
+/* True when A and B are functions of one slot (domain, bus and slot equal). */
+bool pcidev_same_slot(const struct pci_dev_info *a, const struct pci_dev_info *b);
 
 #endif

@@ -2,8 +2,8 @@
  * its hostpciN entries expanded the way Proxmox expands them, PCI resource mappings
  * (/etc/pve/mapping/pci.cfg) and Proxmox's PCI reservations (/run/qemu-server/...).
  * Every input is treated as hostile: bounded sizes, strict syntax, errors with line numbers. */
-#ifndef PGP_PVECONF_H
-#define PGP_PVECONF_H
+#ifndef PGP_PVE_CONF_H
+#define PGP_PVE_CONF_H
 
 #include <stdbool.h>
 

@@ -11,8 +11,8 @@
  * "dir: local" with path /var/lib/vz and every content type (snippets included); "local"
  * without a path gets /var/lib/vz; network types are always shared. A line Proxmox would
  * ignore is ignored here too. Library code: returns 0 or a negative errno, never logs. */
-#ifndef PGP_PVESTORAGE_H
-#define PGP_PVESTORAGE_H
+#ifndef PGP_PVE_STORAGE_H
+#define PGP_PVE_STORAGE_H
 
 #include <stdbool.h>
 

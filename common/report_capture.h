@@ -15,8 +15,8 @@
  *
  * Rules: reads only (never writes below the root, never enables a ROM); every read bounded;
  * library code: returns -errno, prints nothing but the report itself into OUT. */
-#ifndef PGP_REPORT_H
-#define PGP_REPORT_H
+#ifndef PGP_REPORT_CAPTURE_H
+#define PGP_REPORT_CAPTURE_H
 
 #include <stdio.h>
 

@@ -519,9 +519,9 @@ static void undo_commands(const struct sysroot *sr, unsigned kinds, struct setup
 		u->cmds[u->ncmds++] = setup_initramfs_refresh();
 	if (kinds & (1u << SETUP_BOOT)) {
 		struct hostinfo *hi = calloc(1, sizeof(*hi));
-		struct bootcfg *b = calloc(1, sizeof(*b));
+		struct host_boot *b = calloc(1, sizeof(*b));
 
-		if (!hi || !b || hostinfo_read(sr, hi) < 0 || bootcfg_read(sr, hi, b) < 0 ||
+		if (!hi || !b || hostinfo_read(sr, hi) < 0 || host_boot_read(sr, hi, b) < 0 ||
 		    b->kind == BOOT_UNKNOWN)
 			u->boot_unknown = true;
 		else

@@ -1,8 +1,8 @@
 /* setup_plan.c - see setup_plan.h: the plan. The kernel command line change is the one
- * `check` asks for, all at once (checks_run, then bootcfg_edit on the boot loader's line): no
+ * `check` asks for, all at once (checks_run, then host_boot_edit on the boot loader's line): no
  * second copy of that logic. The framebuffer parameter (initcall_blacklist=sysfb_init) removes
  * the host's boot console, so it is added only with no_fb, and only on kernels where it is
- * known to work (bootcfg_fb_param). Files it may write: the boot loader's file (host_boot.h;
+ * known to work (host_boot_fb_param). Files it may write: the boot loader's file (host_boot.h;
  * with GRUB also the GRUB_CMDLINE_LINUX line when a parameter to remove sits there), our own
  * SETUP_MODULES_FILE (the vfio modules at boot), and with --early the [early] section of our
  * INI. */
@@ -174,8 +174,8 @@ static bool drop_prefixed(char *list, const char *prefix)
 static int plan_cmdline(const struct sysroot *sr, struct setup_plan *p, const struct setup_opts *a)
 {
 	const struct check_report *rep = p->rep;
-	const struct bootcfg *b = &rep->boot;
-	const char *fb = bootcfg_fb_param(rep->host.release);
+	const struct host_boot *b = &rep->boot;
+	const char *fb = host_boot_fb_param(rep->host.release);
 	char line[2 * HI_CMDLINE_MAX], lline[2 * HI_CMDLINE_MAX], why[SR_PATH_MAX + 256];
 	bool changed;
 	int lr;
@@ -199,20 +199,20 @@ static int plan_cmdline(const struct sysroot *sr, struct setup_plan *p, const st
 				 rep->host.release[0] ? rep->host.release : "unknown");
 		}
 	}
-	if (bootcfg_editable(sr, b, why, sizeof(why)) < 0) {
+	if (host_boot_editable(sr, b, why, sizeof(why)) < 0) {
 		refuse(p, "%s", why);
 		return -EPERM;
 	}
 	if (!p->add[0] && !p->remove[0])
 		return 0;
-	r = bootcfg_edit(b, p->add[0] ? p->add : NULL, p->remove[0] ? p->remove : NULL, line,
+	r = host_boot_edit(b, p->add[0] ? p->add : NULL, p->remove[0] ? p->remove : NULL, line,
 			 sizeof(line));
 	if (r < 0) {
 		refuse(p, "'%s' line %d: the new command line does not fit", b->file, b->line);
 		return r;
 	}
 	/* a parameter to remove in GRUB_CMDLINE_LINUX is taken out there */
-	lr = bootcfg_edit_linux(b, p->remove[0] ? p->remove : NULL, lline, sizeof(lline));
+	lr = host_boot_edit_linux(b, p->remove[0] ? p->remove : NULL, lline, sizeof(lline));
 	if (lr == -EPERM) {
 		refuse(p, "%s: setup cannot take %s out of it", lline, p->remove);
 		return lr;
@@ -226,7 +226,7 @@ static int plan_cmdline(const struct sysroot *sr, struct setup_plan *p, const st
 	if (!changed && !lr)
 		return 0;
 	if (changed || !strcmp(b->linux_file, b->file)) {
-		r = bootcfg_render(sr, b, changed ? line : b->text, &text, &len, &old);
+		r = host_boot_render(sr, b, changed ? line : b->text, &text, &len, &old);
 		free(old);
 		if (r < 0) {
 			refuse(p, "'%s': %s", b->file, r == -ESTALE ? "changed while setup read it" :
@@ -248,7 +248,7 @@ static int plan_cmdline(const struct sysroot *sr, struct setup_plan *p, const st
 				return r;
 			}
 		}
-		r = bootcfg_render_linux(b, same ? text : base, same ? len : llen, lline, &ltext,
+		r = host_boot_render_linux(b, same ? text : base, same ? len : llen, lline, &ltext,
 					 &llen);
 		if (r < 0) {
 			free(text);
@@ -484,14 +484,14 @@ static int plan_early(const struct sysroot *sr, struct setup_plan *p, const stru
 		return -ENOMEM;
 	{
 		/* what the hookscript and the initramfs will read must parse */
-		_cleanup_free_ struct pgp_config *cfg = calloc(1, sizeof(*cfg));
+		_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
 		char err[256];
 
 		if (!cfg) {
 			free(text);
 			return -ENOMEM;
 		}
-		if (config_parse(text, config, cfg, err, sizeof(err)) < 0) {
+		if (cfg_parse(text, config, cfg, err, sizeof(err)) < 0) {
 			refuse(p, "%s (the INI as setup would write it)", err);
 			free(text);
 			return -EINVAL;
@@ -500,7 +500,7 @@ static int plan_early(const struct sysroot *sr, struct setup_plan *p, const stru
 	return add_change(sr, p, SETUP_EARLY, config, text, len);
 }
 
-const struct setup_command *setup_boot_refresh(const struct bootcfg *b)
+const struct setup_command *setup_boot_refresh(const struct host_boot *b)
 {
 	return b->kind == BOOT_SYSTEMD_BOOT || b->proxmox_boot_tool ? &cmd_pbt_refresh :
 								      &cmd_update_grub;

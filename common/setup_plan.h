@@ -71,7 +71,7 @@ void setup_plan_free(struct setup_plan *p);
 
 /* The command that refreshes B's boot loader ("update-grub", "proxmox-boot-tool refresh"),
  * and the one that rebuilds the initramfs (after an [early] change). */
-const struct setup_command *setup_boot_refresh(const struct bootcfg *b);
+const struct setup_command *setup_boot_refresh(const struct host_boot *b);
 const struct setup_command *setup_initramfs_refresh(void);
 
 /* Reads PATH as it is now for a rewrite: NULL when missing, with its mode; refuses a symlink,

@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 	const char *root = NULL, *config = NULL, *node_arg = NULL, *phase;
 	char node[128] = "", err[512];
 	struct logger lg = { 0 };
-	struct pgp_config cfg;
+	struct cfg cfg;
 	struct sr_write_point kill = { 0 };
 	struct sysroot sr;
 	static struct pve_vmconf vmconf; /* pre-start: read once, for the fast path and the job */
@@ -201,14 +201,14 @@ int main(int argc, char **argv)
 	lg.syslog = sr.host;
 	if (lg.syslog)
 		openlog("pve-gpu-passthrough", LOG_PID, LOG_DAEMON);
-	r = config_load(&sr, config, &cfg, err, sizeof(err));
+	r = cfg_load(&sr, config, &cfg, err, sizeof(err));
 	if (r < 0) {
 		if (!strcmp(phase, "pre-start")) {
 			log_line(&lg, HO_ERROR, err);
 			return EXIT_FAILED;
 		}
 		log_line(&lg, HO_WARN, err); /* giving devices back matters more: use defaults */
-		config_defaults(&cfg);
+		cfg_defaults(&cfg);
 	}
 	pve_node_name(node_arg, node, sizeof(node));
 	struct handoff_ops ops = {

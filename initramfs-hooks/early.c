@@ -112,7 +112,7 @@ static int cmd_bind(const struct sysroot *sr)
 {
 	static struct early_sel sel;
 	static struct early_result res[EARLY_MAX_DEVS];
-	static struct pgp_config cfg;
+	static struct cfg cfg;
 	struct loader ld = { .sr = sr };
 	struct early_ops ops = { .load = load_module, .data = &ld };
 	char err[512], line[256];
@@ -122,7 +122,7 @@ static int cmd_bind(const struct sysroot *sr)
 		say(sr, true, 5, "early binding disabled on the kernel command line");
 		return 0;
 	}
-	r = config_load(sr, arg_config, &cfg, err, sizeof(err));
+	r = cfg_load(sr, arg_config, &cfg, err, sizeof(err));
 	if (r < 0) {
 		say(sr, true, 3, "%s; no early binding", err);
 		return 0;
@@ -158,13 +158,13 @@ static int cmd_bind(const struct sysroot *sr)
 static int cmd_check(const struct sysroot *sr)
 {
 	static struct early_sel sel;
-	static struct pgp_config cfg;
+	static struct cfg cfg;
 	const char *path = arg_config ? arg_config : CONFIG_DEFAULT_PATH;
 	struct kmod_ctx *ctx = NULL;
 	char err[512], conf[8192];
 	int r;
 
-	r = config_load(sr, arg_config, &cfg, err, sizeof(err));
+	r = cfg_load(sr, arg_config, &cfg, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_INVALID;

@@ -86,7 +86,8 @@ bool sr_exists_at(int dirfd, const char *name);
 int sr_read_ulong(const struct sysroot *sr, const char *path, int base, unsigned long *ret);
 /* One write() of the whole string to an existing file (sysfs attribute). */
 int sr_write(const struct sysroot *sr, const char *path, const char *value);
-/* Creates or replaces a regular file atomically (tmp file, fsync, rename), mode 0600 or given. */
+/* Creates or replaces a regular file atomically (PATH.tmp.PID, fsync, rename); the new file
+ * gets MODE less the umask (there is no default mode). */
 int sr_write_file_atomic(const struct sysroot *sr, const char *path, const char *data,
 			 size_t len, mode_t mode);
 /* The last path component of a symlink's target ("../../bus/pci/drivers/vfio-pci" ->

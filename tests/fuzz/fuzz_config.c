@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct pgp_config c;
+	static struct cfg c;
 	char *text, err[256];
 	int r;
 
@@ -21,19 +21,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text = malloc(size + 1);
 	memcpy(text, data, size);
 	text[size] = '\0';
-	r = config_parse(text, "f.ini", &c, err, sizeof(err));
+	r = cfg_parse(text, "f.ini", &c, err, sizeof(err));
 	if (r != 0 && r != -EINVAL && r != -ENOMEM)
 		__builtin_trap();
 	if (r == -EINVAL && strncmp(err, "f.ini:", 6) != 0)
 		__builtin_trap();
 	if (r == 0 && (c.nvms > CONFIG_MAX_VMS || c.early.nids > CONFIG_MAX_EARLY ||
-		       c.early.naddrs > CONFIG_MAX_EARLY || !config_hook_opts(&c, 100)))
+		       c.early.naddrs > CONFIG_MAX_EARLY || !cfg_hook_opts(&c, 100)))
 		__builtin_trap();
 	/* [sriov]: both keys given, a count in bounds, a driver that passes our own check */
 	if (r == 0 && c.sriov.set &&
 	    (c.sriov.vfs < 1 || c.sriov.vfs > CONFIG_MAX_VFS ||
 	     !memchr(c.sriov.driver, '\0', sizeof(c.sriov.driver)) ||
-	     !config_vfio_driver_valid(c.sriov.driver)))
+	     !cfg_vfio_driver_valid(c.sriov.driver)))
 		__builtin_trap();
 	if (r == 0 && !c.sriov.set && c.sriov.vfs != 0)
 		__builtin_trap();

@@ -1,9 +1,9 @@
 /* fuzz_host_boot.c - the boot loader's files as setup rewrites them (common/host_boot.c): the
  * input becomes /etc/default/grub (even first byte) or /etc/kernel/cmdline of a systemd-boot
- * host (odd) in a scratch root. No crash; and whatever bootcfg_read does not refuse
+ * host (odd) in a scratch root. No crash; and whatever host_boot_read does not refuse
  * (b.unsafe empty) must come back from the edit setup makes as a file that reads again as
  * safe, on the same line, with the added parameters in and the removed ones out; and a
- * parameter to drop from GRUB_CMDLINE_LINUX leaves that line (bootcfg_edit_linux), the rest as
+ * parameter to drop from GRUB_CMDLINE_LINUX leaves that line (host_boot_edit_linux), the rest as
  * it was. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -70,7 +70,7 @@ static void setup_root(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct bootcfg b, b2, b3;
+	static struct host_boot b, b2, b3;
 	static struct hostinfo hi;
 	static char line[2 * HI_CMDLINE_MAX];
 	const char *file;
@@ -99,11 +99,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put("/sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f", "sd", 2);
 	put(file, (const char *)data + 1, size - 1);
 	REQUIRE(sr_open(&sr, root) == 0);
-	if (bootcfg_read(&sr, &hi, &b) == 0 && b.kind != BOOT_UNKNOWN && !b.unsafe[0] &&
-	    bootcfg_edit(&b, "iommu=pt intel_iommu=on", "pcie_acs_override", line, sizeof(line)) == 0 &&
-	    !strchr(line, '\n') && bootcfg_render(&sr, &b, line, &text, &len, NULL) == 0) {
+	if (host_boot_read(&sr, &hi, &b) == 0 && b.kind != BOOT_UNKNOWN && !b.unsafe[0] &&
+	    host_boot_edit(&b, "iommu=pt intel_iommu=on", "pcie_acs_override", line, sizeof(line)) == 0 &&
+	    !strchr(line, '\n') && host_boot_render(&sr, &b, line, &text, &len, NULL) == 0) {
 		put(file, text, len);
-		REQUIRE(bootcfg_read(&sr, &hi, &b2) == 0);
+		REQUIRE(host_boot_read(&sr, &hi, &b2) == 0);
 		REQUIRE(b2.kind == b.kind);
 		REQUIRE(!b2.unsafe[0]);
 		REQUIRE(b2.line > 0 && (!b.line || b2.line == b.line));
@@ -113,11 +113,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(text);
 		text = NULL;
 		/* a parameter to drop in GRUB_CMDLINE_LINUX goes from that line, and only there */
-		if (bootcfg_edit_linux(&b2, "pcie_acs_override quiet", line, sizeof(line)) == 1 &&
+		if (host_boot_edit_linux(&b2, "pcie_acs_override quiet", line, sizeof(line)) == 1 &&
 		    !strchr(line, '\n') && sr_read_file(&sr, file, 1u << 20, &old, &len) == 0 &&
-		    bootcfg_render_linux(&b2, old, len, line, &text, &len) == 0) {
+		    host_boot_render_linux(&b2, old, len, line, &text, &len) == 0) {
 			put(file, text, len);
-			REQUIRE(bootcfg_read(&sr, &hi, &b3) == 0);
+			REQUIRE(host_boot_read(&sr, &hi, &b3) == 0);
 			REQUIRE(!b3.unsafe[0] && !b3.linux_unsafe[0]);
 			REQUIRE(b3.line == b2.line && b3.linux_line == b2.linux_line);
 			REQUIRE(!strcmp(b3.params, b2.params));

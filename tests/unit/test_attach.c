@@ -222,7 +222,7 @@ TEST(storage_load_below_root)
 TEST(shipped_ini_parses)
 {
 	static char text[CONFIG_MAX_SIZE], open_text[CONFIG_MAX_SIZE];
-	static struct pgp_config c;
+	static struct cfg c;
 	char err[512] = "";
 	FILE *f = fopen("doc/pve-gpu-passthrough.ini", "re");
 	size_t n, o = 0;
@@ -231,7 +231,7 @@ TEST(shipped_ini_parses)
 	n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	CHECK_INT(config_parse(text, "doc/pve-gpu-passthrough.ini", &c, err, sizeof(err)), 0);
+	CHECK_INT(cfg_parse(text, "doc/pve-gpu-passthrough.ini", &c, err, sizeof(err)), 0);
 	CHECK(c.hook.holders_refuse);
 	CHECK_INT(c.early.nids, 0);
 
@@ -248,11 +248,15 @@ TEST(shipped_ini_parses)
 		o += (size_t)(next - line);
 	}
 	open_text[o] = '\0';
-	CHECK_INT(config_parse(open_text, "uncommented", &c, err, sizeof(err)), 0);
+	CHECK_INT(cfg_parse(open_text, "uncommented", &c, err, sizeof(err)), 0);
 	CHECK_INT(c.early.nids, 2);
 	CHECK_INT(c.early.naddrs, 2);
 	CHECK_INT(c.nvms, 1);
-	CHECK_INT(config_hook_opts(&c, 100)->unbind_timeout_ms, 20000);
-	CHECK(!config_hook_opts(&c, 100)->return_on_stop);
-	CHECK(config_hook_opts(&c, 101)->return_on_stop);
+	CHECK_INT(cfg_hook_opts(&c, 100)->unbind_timeout_ms, 20000);
+	CHECK(!cfg_hook_opts(&c, 100)->return_on_stop);
+	CHECK(cfg_hook_opts(&c, 101)->return_on_stop);
+	/* every [hook] key is there, as "the same seven keys" of [vm:VMID] says */
+	CHECK(c.hook.holders_refuse && !c.hook.persistenced_stop);
+	CHECK(!strcmp(c.hook.reset_method, "device_specific"));
+	CHECK(strstr(text, "the same seven keys") != NULL);
 }

@@ -54,7 +54,7 @@ static const char *base_spec =
 	"file /etc/pve/qemu-server/100.conf bios: ovmf\\nhostpci0: 0000:02:00,pcie=1,x-vga=1\n"
 	"file /etc/pve/qemu-server/101.conf hostpci0: 0000:00:1f.2\n";
 
-static struct pgp_config cfg = { .hook = {
+static struct cfg cfg = { .hook = {
 	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
 	.return_on_stop = true, .holders_refuse = true,
 } };
@@ -1100,10 +1100,10 @@ TEST(release_stale_leaves_a_running_vm_alone)
 /* The configuration INI, for the world's handoffs from now on. */
 static void use_config(struct world *w, const char *ini)
 {
-	static struct pgp_config c;
+	static struct cfg c;
 	char err[256];
 
-	CHECK_INT(config_parse(ini, "test.ini", &c, err, sizeof(err)), 0);
+	CHECK_INT(cfg_parse(ini, "test.ini", &c, err, sizeof(err)), 0);
 	w->ops.cfg = &c;
 }
 

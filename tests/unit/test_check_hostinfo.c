@@ -39,13 +39,13 @@ TEST(cmdline_keys_values_and_lists)
 	CHECK(!cmdline_has("", "quiet"));
 }
 
-static struct bootcfg grub_line(const char *text)
+static struct host_boot grub_line(const char *text)
 {
-	struct bootcfg b = { .kind = BOOT_GRUB, .line = 3 };
+	struct host_boot b = { .kind = BOOT_GRUB, .line = 3 };
 
 	snprintf(b.var, sizeof(b.var), "GRUB_CMDLINE_LINUX_DEFAULT");
 	snprintf(b.text, sizeof(b.text), "%s", text);
-	/* what bootcfg_read would have found between the quotes */
+	/* what host_boot_read would have found between the quotes */
 	{
 		const char *eq = strchr(text, '=') + 1;
 		size_t n = strlen(eq);
@@ -64,46 +64,46 @@ static struct bootcfg grub_line(const char *text)
 TEST(grub_line_edits_keep_quotes_and_comments)
 {
 	char out[512];
-	struct bootcfg b = grub_line("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"");
+	struct host_boot b = grub_line("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"");
 
-	CHECK_INT(bootcfg_edit(&b, "intel_iommu=on iommu=pt", NULL, out, sizeof(out)), 0);
+	CHECK_INT(host_boot_edit(&b, "intel_iommu=on iommu=pt", NULL, out, sizeof(out)), 0);
 	CHECK_STR(out, "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet intel_iommu=on iommu=pt\"");
 
 	b = grub_line("export GRUB_CMDLINE_LINUX_DEFAULT='quiet splash' # ours");
-	CHECK_INT(bootcfg_edit(&b, "iommu=pt", NULL, out, sizeof(out)), 0);
+	CHECK_INT(host_boot_edit(&b, "iommu=pt", NULL, out, sizeof(out)), 0);
 	CHECK_STR(out, "export GRUB_CMDLINE_LINUX_DEFAULT='quiet splash iommu=pt' # ours");
 
 	b = grub_line("GRUB_CMDLINE_LINUX_DEFAULT=quiet");
-	CHECK_INT(bootcfg_edit(&b, "iommu=pt", NULL, out, sizeof(out)), 0);
+	CHECK_INT(host_boot_edit(&b, "iommu=pt", NULL, out, sizeof(out)), 0);
 	CHECK_STR(out, "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet iommu=pt\"");
 
 	/* a new value replaces the old one of the same key, removals drop every value */
 	b = grub_line("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet iommu=soft pcie_acs_override=downstream,multifunction intel_iommu=on\"");
-	CHECK_INT(bootcfg_edit(&b, "iommu=pt intel_iommu=on", "pcie_acs_override", out, sizeof(out)), 0);
+	CHECK_INT(host_boot_edit(&b, "iommu=pt intel_iommu=on", "pcie_acs_override", out, sizeof(out)), 0);
 	CHECK_STR(out, "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet intel_iommu=on iommu=pt\"");
 
 	/* video= may repeat */
 	b = grub_line("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet video=efifb:off\"");
-	CHECK_INT(bootcfg_edit(&b, "video=vesafb:off video=efifb:off", NULL, out, sizeof(out)), 0);
+	CHECK_INT(host_boot_edit(&b, "video=vesafb:off video=efifb:off", NULL, out, sizeof(out)), 0);
 	CHECK_STR(out, "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet video=efifb:off video=vesafb:off\"");
 
 	/* no line yet: the whole assignment */
 	b = grub_line("GRUB_CMDLINE_LINUX_DEFAULT=\"\"");
 	b.line = 0;
-	CHECK_INT(bootcfg_edit(&b, "intel_iommu=on", NULL, out, sizeof(out)), 0);
+	CHECK_INT(host_boot_edit(&b, "intel_iommu=on", NULL, out, sizeof(out)), 0);
 	CHECK_STR(out, "GRUB_CMDLINE_LINUX_DEFAULT=\"intel_iommu=on\"");
 
-	CHECK_INT(bootcfg_edit(&b, "intel_iommu=on", NULL, out, 8), -ENOSPC);
+	CHECK_INT(host_boot_edit(&b, "intel_iommu=on", NULL, out, 8), -ENOSPC);
 }
 
 TEST(systemd_boot_line_edit)
 {
-	struct bootcfg b = { .kind = BOOT_SYSTEMD_BOOT, .line = 1 };
+	struct host_boot b = { .kind = BOOT_SYSTEMD_BOOT, .line = 1 };
 	char out[512];
 
 	snprintf(b.text, sizeof(b.text), "root=ZFS=rpool/ROOT/pve-1 boot=zfs");
 	snprintf(b.params, sizeof(b.params), "root=ZFS=rpool/ROOT/pve-1 boot=zfs");
-	CHECK_INT(bootcfg_edit(&b, "iommu=pt", NULL, out, sizeof(out)), 0);
+	CHECK_INT(host_boot_edit(&b, "iommu=pt", NULL, out, sizeof(out)), 0);
 	CHECK_STR(out, "root=ZFS=rpool/ROOT/pve-1 boot=zfs iommu=pt");
 }
 
@@ -115,12 +115,12 @@ TEST(boot_loader_detection)
 		"file /etc/kernel/proxmox-boot-uuids 1234-ABCD\n"
 		"dir /sys/firmware/efi/efivars\n");
 	struct hostinfo hi;
-	struct bootcfg b;
+	struct host_boot b;
 
 	CHECK_INT(hostinfo_read(&sr, &hi), 0);
 	CHECK(hi.efi);
 	/* no LoaderInfo, no /etc/kernel/cmdline: GRUB, applied through proxmox-boot-tool */
-	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(host_boot_read(&sr, &hi, &b), 0);
 	CHECK_INT(b.kind, BOOT_GRUB);
 	CHECK_STR(b.refresh, "proxmox-boot-tool refresh");
 	CHECK_STR(b.file, "/etc/default/grub");
@@ -130,7 +130,7 @@ TEST(boot_loader_detection)
 	/* systemd-boot sets LoaderInfo; without /etc/kernel/cmdline the running line (minus
 	 * what the loader adds) is the starting point of a new file */
 	sr = test_root_with("file /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f sd\n");
-	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(host_boot_read(&sr, &hi, &b), 0);
 	CHECK_INT(b.kind, BOOT_SYSTEMD_BOOT);
 	CHECK_STR(b.file, "/etc/kernel/cmdline");
 	CHECK_INT(b.line, 0);
@@ -146,9 +146,9 @@ TEST(grub_d_assignment_wins)
 		"file /etc/default/grub.d/50-local.cfg GRUB_TIMEOUT=1\\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet splash\"\n"
 		"file /etc/default/grub.d/notes.txt GRUB_CMDLINE_LINUX_DEFAULT=\"ignored\"\n");
 	struct hostinfo hi = { 0 };
-	struct bootcfg b;
+	struct host_boot b;
 
-	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(host_boot_read(&sr, &hi, &b), 0);
 	CHECK_INT(b.kind, BOOT_GRUB);
 	CHECK_STR(b.refresh, "update-grub");
 	CHECK_STR(b.file, "/etc/default/grub.d/50-local.cfg");
@@ -159,13 +159,13 @@ TEST(grub_d_assignment_wins)
 
 	/* a file without the variable: add a line */
 	sr = test_root_with("file /etc/default/grub GRUB_TIMEOUT=5\n");
-	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(host_boot_read(&sr, &hi, &b), 0);
 	CHECK_INT(b.line, 0);
 	CHECK_STR(b.file, "/etc/default/grub");
 	sr_close(&sr);
 
 	sr = test_root_with("dir /etc\n");
-	CHECK_INT(bootcfg_read(&sr, &hi, &b), 0);
+	CHECK_INT(host_boot_read(&sr, &hi, &b), 0);
 	CHECK_INT(b.kind, BOOT_UNKNOWN);
 	sr_close(&sr);
 }

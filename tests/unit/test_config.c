@@ -11,23 +11,23 @@
 
 TEST(missing_file_gives_defaults)
 {
-	struct pgp_config c;
+	struct cfg c;
 	struct sysroot sr;
 	char err[256];
 
 	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
-	CHECK_INT(config_load(&sr, NULL, &c, err, sizeof(err)), 0);
+	CHECK_INT(cfg_load(&sr, NULL, &c, err, sizeof(err)), 0);
 	CHECK(!c.from_file);
 	CHECK_INT(c.hook.unbind_timeout_ms, 10000);
 	CHECK(c.hook.return_on_stop);
 	CHECK(c.hook.holders_refuse);
-	CHECK_INT(config_hook_opts(&c, 100)->bind_timeout_ms, 5000);
+	CHECK_INT(cfg_hook_opts(&c, 100)->bind_timeout_ms, 5000);
 	sr_close(&sr);
 }
 
 TEST(all_keys_and_vm_sections)
 {
-	struct pgp_config c;
+	struct cfg c;
 	char err[256];
 	const char *ini = "; comment\n"
 			  "[vm:101]\n"
@@ -42,7 +42,7 @@ TEST(all_keys_and_vm_sections)
 			  "addresses = 0000:02:00.0,03:00.1\n"
 			  "disable_vga = yes\n";
 
-	CHECK_INT(config_parse(ini, "t.ini", &c, err, sizeof(err)), 0);
+	CHECK_INT(cfg_parse(ini, "t.ini", &c, err, sizeof(err)), 0);
 	CHECK_INT(c.hook.unbind_timeout_ms, 3000);
 	CHECK_INT(c.hook.bind_timeout_ms, 750);
 	CHECK_INT(c.hook.release_timeout_ms, 60000);
@@ -55,19 +55,19 @@ TEST(all_keys_and_vm_sections)
 	CHECK(c.early.disable_vga);
 	CHECK_INT(c.early.line_ids, 10);
 	/* the VM section sets holders and inherits the rest, even from a later [hook] */
-	const struct hook_opts *o = config_hook_opts(&c, 101);
+	const struct hook_opts *o = cfg_hook_opts(&c, 101);
 	CHECK(!o->holders_refuse);
 	CHECK_INT(o->unbind_timeout_ms, 3000);
 	CHECK(!o->return_on_stop);
-	CHECK(config_hook_opts(&c, 102)->holders_refuse);
+	CHECK(cfg_hook_opts(&c, 102)->holders_refuse);
 }
 
 static void expect_error(const char *ini, const char *msg)
 {
-	struct pgp_config c;
+	struct cfg c;
 	char err[256];
 
-	CHECK_INT(config_parse(ini, "t.ini", &c, err, sizeof(err)), -EINVAL);
+	CHECK_INT(cfg_parse(ini, "t.ini", &c, err, sizeof(err)), -EINVAL);
 	CHECK_CONTAINS(err, msg);
 }
 
@@ -94,7 +94,7 @@ TEST(long_lines_are_errors_not_truncations)
 
 TEST(file_permissions_are_checked)
 {
-	struct pgp_config c;
+	struct cfg c;
 	struct sysroot sr;
 	char err[256], path[512];
 
@@ -103,12 +103,12 @@ TEST(file_permissions_are_checked)
 	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
 	chmod(path, 0644);
 	if (geteuid() == 0) {
-		CHECK_INT(config_load(&sr, NULL, &c, err, sizeof(err)), 0);
+		CHECK_INT(cfg_load(&sr, NULL, &c, err, sizeof(err)), 0);
 		CHECK(c.from_file);
 		CHECK(!c.hook.holders_refuse);
 	}
 	chmod(path, 0666);
-	CHECK_INT(config_load(&sr, NULL, &c, err, sizeof(err)), -EPERM);
+	CHECK_INT(cfg_load(&sr, NULL, &c, err, sizeof(err)), -EPERM);
 	CHECK_CONTAINS(err, "not writable by group or other");
 	sr_close(&sr);
 }
@@ -132,10 +132,10 @@ TEST(strict_syntax)
 	expect_error("[early]\nids = 10de:0fc6\nids = 10de:0e1b\n", "t.ini:3: duplicate key 'ids'");
 	/* what stays valid: comments (also indented), blank lines, ':' inside a value */
 	{
-		struct pgp_config c;
+		struct cfg c;
 		char err[256];
 
-		CHECK_INT(config_parse("# c\n  ; indented comment\n\n[early]\nids = 10de:0fc6\n"
+		CHECK_INT(cfg_parse("# c\n  ; indented comment\n\n[early]\nids = 10de:0fc6\n"
 				       "[vm:100]\nholders = warn\n[vm:101]\nholders = warn\n",
 				       "t.ini", &c, err, sizeof(err)), 0);
 		CHECK_INT(c.early.nids, 1);
@@ -146,34 +146,34 @@ TEST(strict_syntax)
 /* An explicit --config must exist; a dangling link is an error even at the default path. */
 TEST(explicit_config_must_exist)
 {
-	struct pgp_config c;
+	struct cfg c;
 	struct sysroot sr;
 	char err[256], p[600];
 
 	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
-	CHECK_INT(config_load(&sr, "/etc/missing.ini", &c, err, sizeof(err)), -ENOENT);
+	CHECK_INT(cfg_load(&sr, "/etc/missing.ini", &c, err, sizeof(err)), -ENOENT);
 	CHECK_CONTAINS(err, "/etc/missing.ini: cannot open");
 	CHECK_INT(fakesys_build(test_tmpdir(), "link /etc/pve-gpu-passthrough.ini /etc/gone.ini\n"
 			       "link /etc/other.ini gone.ini\n", NULL), 0);
-	CHECK_INT(config_load(&sr, NULL, &c, err, sizeof(err)), -ENOENT);
+	CHECK_INT(cfg_load(&sr, NULL, &c, err, sizeof(err)), -ENOENT);
 	CHECK_CONTAINS(err, "a symlink to nothing");
-	CHECK_INT(config_load(&sr, "/etc/other.ini", &c, err, sizeof(err)), -ENOENT);
+	CHECK_INT(cfg_load(&sr, "/etc/other.ini", &c, err, sizeof(err)), -ENOENT);
 	CHECK_CONTAINS(err, "a symlink to nothing");
 	snprintf(p, sizeof(p), "%s/etc/fifo.ini", test_tmpdir());
 	CHECK_INT(mkfifo(p, 0600), 0);
-	CHECK(config_load(&sr, "/etc/fifo.ini", &c, err, sizeof(err)) < 0);
+	CHECK(cfg_load(&sr, "/etc/fifo.ini", &c, err, sizeof(err)) < 0);
 	CHECK_CONTAINS(err, "not a regular file");
 	sr_close(&sr);
 }
 
 TEST(sriov_section)
 {
-	struct pgp_config c;
+	struct cfg c;
 	char err[256];
 
-	CHECK_INT(config_parse("[hook]\n", "t.ini", &c, err, sizeof(err)), 0);
+	CHECK_INT(cfg_parse("[hook]\n", "t.ini", &c, err, sizeof(err)), 0);
 	CHECK(!c.sriov.set);
-	CHECK_INT(config_parse("[hook]\nholders = warn\n[sriov]\npf = 00:02.0\nvfs = 7\n", "t.ini", &c,
+	CHECK_INT(cfg_parse("[hook]\nholders = warn\n[sriov]\npf = 00:02.0\nvfs = 7\n", "t.ini", &c,
 			       err, sizeof(err)), 0);
 	CHECK(c.sriov.set);
 	CHECK(!c.sriov.by_id);
@@ -182,7 +182,7 @@ TEST(sriov_section)
 	CHECK_INT(c.sriov.vfs, 7);
 	CHECK_STR(c.sriov.driver, "vfio-pci");
 	CHECK_INT(c.sriov.line, 3);
-	CHECK_INT(config_parse("[sriov]\npf = 8086:a7a0\nvfs = 255\ndriver = xe_vfio_pci\n", "t.ini",
+	CHECK_INT(cfg_parse("[sriov]\npf = 8086:a7a0\nvfs = 255\ndriver = xe_vfio_pci\n", "t.ini",
 			       &c, err, sizeof(err)), 0);
 	CHECK(c.sriov.by_id);
 	CHECK_INT(c.sriov.vendor, 0x8086);

@@ -43,11 +43,11 @@ static struct sysroot root_with(const char *spec)
 	return sr;
 }
 
-static void parse(const char *ini, struct pgp_config *c)
+static void parse(const char *ini, struct cfg *c)
 {
 	char err[256];
 
-	if (config_parse(ini, "t.ini", c, err, sizeof(err)) < 0)
+	if (cfg_parse(ini, "t.ini", c, err, sizeof(err)) < 0)
 		test_fail(__FILE__, __LINE__, "config: %s", err);
 }
 
@@ -62,7 +62,7 @@ static const struct early_dev *find(const struct early_sel *s, const char *name)
 TEST(select_by_address_is_exact)
 {
 	struct sysroot sr = root_with(seed_spec);
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 
 	parse("[early]\naddresses = 0000:01:00.1, 02:00.0, 0000:09:00.0\n", &c);
@@ -84,7 +84,7 @@ TEST(select_by_address_is_exact)
 TEST(select_by_ids_takes_every_identical_device)
 {
 	struct sysroot sr = root_with(seed_spec);
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 
 	parse("[early]\nids = 14e4:1639, 10de:0e1b, 8086:ffff\naddresses = 0000:02:00.1\n", &c);
@@ -102,7 +102,7 @@ TEST(select_by_ids_takes_every_identical_device)
 TEST(select_nothing_configured)
 {
 	struct sysroot sr = root_with(seed_spec);
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 
 	parse("[hook]\nholders = warn\n", &c);
@@ -115,7 +115,7 @@ TEST(select_nothing_configured)
 TEST(select_without_pci_bus_reports_all_missing)
 {
 	struct sysroot sr = root_with("dir /sys/bus\n");
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 
 	parse("[early]\naddresses = 0000:02:00.0\nids = 10de:0fc6\n", &c);
@@ -222,7 +222,7 @@ TEST(modprobe_conf_for_the_seed_host)
 {
 	struct sysroot sr = root_with(seed_spec);
 	struct kmod_ctx *ctx = stub_ctx(&sr);
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 	char buf[2048];
 
@@ -240,7 +240,7 @@ TEST(modprobe_conf_dedups_and_marks_builtins)
 {
 	struct sysroot sr = root_with(seed_spec);
 	struct kmod_ctx *ctx = stub_ctx(&sr);
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 	char buf[2048];
 
@@ -260,7 +260,7 @@ TEST(modprobe_conf_dedups_and_marks_builtins)
 TEST(modprobe_conf_addresses_only_is_empty)
 {
 	struct sysroot sr = root_with(seed_spec);
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 	char buf[256];
 
@@ -274,7 +274,7 @@ TEST(modprobe_conf_addresses_only_is_empty)
 TEST(modprobe_conf_too_small_buffer)
 {
 	struct sysroot sr = root_with(seed_spec);
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 	char buf[16];
 
@@ -348,7 +348,7 @@ TEST(bind_unbinds_a_builtin_driver_and_probes)
 	struct sysroot sr = root_with(bind_spec);
 	static struct fake_kernel k;
 	struct early_ops ops = { .load = fk_load, .data = &k };
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char line[256], ov[64];
@@ -381,7 +381,7 @@ TEST(bind_failure_gives_the_device_back)
 	struct sysroot sr = root_with(bind_spec);
 	static struct fake_kernel k;
 	struct early_ops ops = { .load = fk_load, .data = &k, .timeout_ms = 50 };
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char line[256], ov[64];
@@ -408,7 +408,7 @@ TEST(bind_without_vfio_module_clears_overrides)
 	struct sysroot sr = root_with(bind_spec);
 	static struct fake_kernel k;
 	struct early_ops ops = { .load = fk_load, .data = &k };
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char line[256], ov[64];
@@ -433,7 +433,7 @@ TEST(bind_skips_missing_and_iommu_less_devices)
 	struct sysroot sr = root_with(bind_spec);
 	static struct fake_kernel k;
 	struct early_ops ops = { .load = fk_load, .data = &k };
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char line[256], ov[64];
@@ -462,7 +462,7 @@ TEST(bind_already_on_vfio)
 		"pci 0000:02:00.0 vendor=10de device=0fc6 class=030000 driver=vfio-pci group=29\n");
 	static struct fake_kernel k;
 	struct early_ops ops = { .load = fk_load, .data = &k };
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char line[256];
@@ -482,7 +482,7 @@ TEST(record_round_trip)
 	struct sysroot sr = root_with(bind_spec);
 	static struct fake_kernel k;
 	struct early_ops ops = { .load = fk_load, .data = &k };
-	static struct pgp_config c;
+	static struct cfg c;
 	static struct early_sel s;
 	static struct early_result res[EARLY_MAX_DEVS];
 	char msg[256];

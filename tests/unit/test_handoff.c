@@ -41,7 +41,7 @@ static const char *base_spec =
 	"file /etc/pve/qemu-server/101.conf hostpci0: 0000:00:1f.2\n"
 	"file /etc/pve/qemu-server/102.conf memory: 2048\\nhostpci0: 02:00.0,driver=keep\n";
 
-static struct pgp_config cfg = { .hook = {
+static struct cfg cfg = { .hook = {
 	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
 	.return_on_stop = true, .holders_refuse = true,
 } };

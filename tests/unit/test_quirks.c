@@ -100,7 +100,7 @@ static int fake_run(void *data, const char *const *argv, char *out, size_t outsi
 
 static const struct quirks_exec fake_exec = { .run = fake_run, .data = &run_log };
 
-static struct pgp_config cfg;
+static struct cfg cfg;
 
 struct world {
 	struct sysroot sr;
@@ -682,21 +682,21 @@ TEST(state_keeps_resets_and_the_daemon)
 
 TEST(config_keys_reset_method_and_persistenced)
 {
-	struct pgp_config c;
+	struct cfg c;
 	char err[256];
 
-	CHECK_INT(config_parse("[hook]\nnvidia_persistenced = stop\n[vm:203]\nreset_method = "
+	CHECK_INT(cfg_parse("[hook]\nnvidia_persistenced = stop\n[vm:203]\nreset_method = "
 			       "device_specific\n[vm:204]\nnvidia_persistenced = refuse\n",
 			       "t.ini", &c, err, sizeof(err)), 0);
 	CHECK(c.hook.persistenced_stop);
 	CHECK_STR(c.hook.reset_method, "");
-	CHECK_STR(config_hook_opts(&c, 203)->reset_method, "device_specific");
-	CHECK(config_hook_opts(&c, 203)->persistenced_stop); /* inherited */
-	CHECK(!config_hook_opts(&c, 204)->persistenced_stop);
-	CHECK(config_parse("[vm:203]\nreset_method = reboot\n", "t.ini", &c, err, sizeof(err)) < 0);
+	CHECK_STR(cfg_hook_opts(&c, 203)->reset_method, "device_specific");
+	CHECK(cfg_hook_opts(&c, 203)->persistenced_stop); /* inherited */
+	CHECK(!cfg_hook_opts(&c, 204)->persistenced_stop);
+	CHECK(cfg_parse("[vm:203]\nreset_method = reboot\n", "t.ini", &c, err, sizeof(err)) < 0);
 	CHECK_STR(err, "t.ini:2: reset_method: 'reboot' is not 'default' or reset methods the kernel "
 		       "knows (device_specific acpi flr af_flr pm bus cxl_bus)");
-	CHECK(config_parse("[hook]\nnvidia_persistenced = kill\n", "t.ini", &c, err,
+	CHECK(cfg_parse("[hook]\nnvidia_persistenced = kill\n", "t.ini", &c, err,
 			   sizeof(err)) < 0);
 	CHECK_STR(err, "t.ini:2: nvidia_persistenced: 'kill' is not 'refuse' or 'stop'");
 }

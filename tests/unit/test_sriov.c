@@ -62,10 +62,10 @@ static struct world *world(const char *extra)
 
 static struct sriov_opts ini(const char *text)
 {
-	struct pgp_config c;
+	struct cfg c;
 	char err[256];
 
-	if (config_parse(text, "t.ini", &c, err, sizeof(err)) < 0)
+	if (cfg_parse(text, "t.ini", &c, err, sizeof(err)) < 0)
 		test_fail(__FILE__, __LINE__, "%s", err);
 	return c.sriov;
 }
