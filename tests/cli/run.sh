@@ -334,7 +334,11 @@ expect_completion rom-subcommands "check dump patch " rom ""
 expect_completion rom-dump-address "$addrs" --sysroot "$root" rom dump ""
 expect_completion rom-check-device "$addrs" --sysroot "$root" rom check x.rom --device ""
 expect_completion rom-check-options "--device --help --json " rom check x.rom --
-expect_completion rom-dump-options "--force --help --output " rom dump --
+expect_completion rom-dump-options "--force --help --output --vfct " rom dump --
+expect_completion sriov-subcommands "apply status " sriov ""
+expect_completion sriov-options "--dry-run --help --json --pf --timeout " sriov apply --
+expect_completion sriov-pf-address "$addrs" --sysroot "$root" sriov apply --pf ""
+expect_completion sriov-after-timeout "apply status " sriov --timeout 10s ""
 expect_completion early-subcommand "status " early ""
 expect_completion early-status-options "--help --image " early status --
 expect_completion setup-early-address "$addrs" --sysroot "$root" setup --early ""
