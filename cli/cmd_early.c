@@ -25,6 +25,7 @@
 #include "early_bind.h"
 #include "dev_modload.h"
 #include "pci_dev.h"
+#include "json.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -33,31 +34,41 @@
 #define LISTING_MAX (32 << 20)
 #define LSINITRAMFS_TIMEOUT_S 120
 
+#define MAX_PROBLEMS 32
+
+/* The text goes to OUT: stdout, or nowhere with --json (which prints the problems as a list). */
+static FILE *text_out;
+
 struct status {
 	const struct sysroot *sr;
 	int problems;
+	char problem[MAX_PROBLEMS][512]; /* for --json */
 	bool stale; /* suggest update-initramfs */
 };
 
 static void problem(struct status *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct status *st, const char *fmt, ...)
 {
+	char text[512];
 	va_list ap;
 
-	printf("  problem: ");
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	fprintf(text_out, "  problem: %s\n", text);
+	if (st->problems < MAX_PROBLEMS)
+		memcpy(st->problem[st->problems], text, sizeof(text));
 	st->problems++;
 }
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: " PROG " early status [--image FILE]\n\n"
+	fprintf(out, "usage: " PROG " early status [--image FILE] [--json]\n\n"
 		     "Compare early binding (the [early] section of the INI), the initramfs image and\n"
 		     "the running system; say what is stale and the command that fixes it.\n\n"
 		     "  -i, --image FILE   the initramfs to read (default: the running kernel's)\n"
+		     "  -j, --json         {\"ini\", \"image\", \"ok\", \"stale\", \"problems\": [...]}\n"
+		     "                     (--json=pretty: indented)\n"
 		     "  -h, --help         this text\n");
 }
 
@@ -108,7 +119,7 @@ static int list_image(const char *file, char **ret)
 
 	if (!buf)
 		return -ENOMEM;
-	r = spawn_run(&cmd, NULL);
+	r = spawn_run(&cmd, NULL); /* its stderr is not shown: the caller says one line */
 	if (r != 0) {
 		free(buf);
 		return r < 0 ? r : r == 127 ? -ENOENT : -EIO;
@@ -125,38 +136,38 @@ static void show_ini(struct status *st, const char *path, const struct cfg *c,
 	char addr[PCI_ADDR_LEN], conf[4096];
 	int r;
 
-	printf("INI %s\n", path);
+	fprintf(text_out, "INI %s\n", path);
 	if (!early_configured(e)) {
-		printf("  no early binding configured (no ids or addresses in [early])\n");
+		fprintf(text_out, "  no early binding configured (no ids or addresses in [early])\n");
 		return;
 	}
 	if (e->naddrs) {
-		printf("  addresses  ");
+		fprintf(text_out, "  addresses  ");
 		for (int i = 0; i < e->naddrs; i++) {
 			pci_addr_fmt(&e->addrs[i], addr);
-			printf("%s%s", i ? "," : "", addr);
+			fprintf(text_out, "%s%s", i ? "," : "", addr);
 		}
-		printf("  (line %d)\n", e->line_addrs);
+		fprintf(text_out, "  (line %d)\n", e->line_addrs);
 	}
 	if (e->nids) {
-		printf("  ids        ");
+		fprintf(text_out, "  ids        ");
 		for (int i = 0; i < e->nids; i++)
-			printf("%s%04x:%04x", i ? "," : "", e->ids[i].vendor, e->ids[i].device);
-		printf("  (line %d; every device with these ids)\n", e->line_ids);
-		printf("  disable_vga %s\n", e->disable_vga ? "yes" : "no");
+			fprintf(text_out, "%s%04x:%04x", i ? "," : "", e->ids[i].vendor, e->ids[i].device);
+		fprintf(text_out, "  (line %d; every device with these ids)\n", e->line_ids);
+		fprintf(text_out, "  disable_vga %s\n", e->disable_vga ? "yes" : "no");
 		r = early_kmod_new(st->sr, NULL, &ctx);
 		if (r == 0) {
 			r = early_modprobe_conf(st->sr, ctx, e, sel, conf, sizeof(conf));
 			modload_ctx_free(ctx);
 		}
 		if (r < 0) {
-			printf("  modprobe.d (cannot find the drivers: %s)\n", strerror(-r));
+			fprintf(text_out, "  modprobe.d (cannot find the drivers: %s)\n", strerror(-r));
 			return;
 		}
-		printf("  modprobe.d in the image:\n");
+		fprintf(text_out, "  modprobe.d in the image:\n");
 		for (char *save = NULL, *l = strtok_r(conf, "\n", &save); l;
 		     l = strtok_r(NULL, "\n", &save))
-			printf("    %s\n", l);
+			fprintf(text_out, "    %s\n", l);
 	}
 }
 
@@ -170,7 +181,7 @@ static void show_image(struct status *st, const char *image, const char *ini_pat
 	bool has_ini = mtime_of(st->sr, ini_path, &tc) == 0;
 	int r;
 
-	printf("initramfs %s\n", image);
+	fprintf(text_out, "initramfs %s\n", image);
 	r = mtime_of(st->sr, image, &ti);
 	if (r < 0) {
 		problem(st, "cannot read the image: %s", strerror(-r));
@@ -179,7 +190,7 @@ static void show_image(struct status *st, const char *image, const char *ini_pat
 		return;
 	}
 	fmt_time(&ti, when, sizeof(when));
-	printf("  built      %s\n", when);
+	fprintf(text_out, "  built      %s\n", when);
 	snprintf(host_path, sizeof(host_path), "%s%s", sr_is_host(st->sr) ? "" : st->sr->dir, image);
 	r = list_image(host_path, &listing);
 	if (r < 0) {
@@ -187,7 +198,7 @@ static void show_image(struct status *st, const char *image, const char *ini_pat
 		return;
 	}
 	early_image_scan(listing, &img);
-	printf("  contains   binary %s, INI %s, boot script %s, vfio modules %s, modprobe.d %s\n",
+	fprintf(text_out, "  contains   binary %s, INI %s, boot script %s, vfio modules %s, modprobe.d %s\n",
 	       img.binary ? "yes" : "no", img.ini ? "yes" : "no", img.script ? "yes" : "no",
 	       early_image_has_vfio(&img) ? "yes" : "no",
 	       img.modprobe_conf ? "yes" : "no");
@@ -204,7 +215,7 @@ static void show_image(struct status *st, const char *image, const char *ini_pat
 		problem(st, "the image lacks vfio modules (%s)", names);
 		st->stale = true;
 	} else if (!configured && img.binary && img.ini) {
-		printf("  note: the image still binds what an earlier INI asked for\n");
+		fprintf(text_out, "  note: the image still binds what an earlier INI asked for\n");
 	}
 	if (has_ini && older(&ti, &tc)) {
 		problem(st, "the image is older than %s", ini_path);
@@ -217,7 +228,7 @@ static void show_devices(struct status *st, const struct early_sel *sel)
 	char names[64][PCI_ADDR_LEN], msg[256];
 	int shown_groups[EARLY_MAX_DEVS], ngroups = 0;
 
-	printf("devices\n");
+	fprintf(text_out, "devices\n");
 	for (int i = 0; i < sel->n; i++) {
 		const struct early_dev *d = &sel->devs[i];
 		const char *how = d->by_addr ? (d->by_id ? "address, id" : "address") : "id";
@@ -225,23 +236,23 @@ static void show_devices(struct status *st, const struct early_sel *sel)
 		int rec;
 
 		if (!d->present) {
-			printf("  %s  (%s)  not present\n", d->name, how);
+			fprintf(text_out, "  %s  (%s)  not present\n", d->name, how);
 			problem(st, "%s is not present on this host", d->name);
 			continue;
 		}
 		pcidev_driver(st->sr, d->name, drv, sizeof(drv));
 		rec = early_record_lookup(st->sr, d->name, msg, sizeof(msg));
-		printf("  %s %04x:%04x  (%s)  %s", d->name, d->vendor, d->device, how,
+		fprintf(text_out, "  %s %04x:%04x  (%s)  %s", d->name, d->vendor, d->device, how,
 		       drv[0] ? drv : "no driver");
 		if (rec >= 0)
-			printf("  [boot: %s]\n", early_outcome_name((enum early_outcome)rec));
+			fprintf(text_out, "  [boot: %s]\n", early_outcome_name((enum early_outcome)rec));
 		else
-			printf("  [boot: no record]\n");
+			fprintf(text_out, "  [boot: no record]\n");
 		if (strcmp(drv, EARLY_DRIVER) != 0)
 			problem(st, "%s is not on vfio-pci%s%s", d->name, rec >= 0 ? "; at boot: " : "",
 				rec >= 0 ? msg : "");
 		else if (rec != EARLY_BOUND && rec != EARLY_ALREADY)
-			printf("  note: %s is on vfio-pci, but not from early binding at this boot\n",
+			fprintf(text_out, "  note: %s is on vfio-pci, but not from early binding at this boot\n",
 			       d->name);
 	}
 	/* Group viability: every endpoint of a group must be on vfio-pci (or unbound). Configured
@@ -273,35 +284,59 @@ static void show_devices(struct status *st, const struct early_sel *sel)
 			if (configured)
 				continue;
 			if (others++ == 0)
-				printf("  note: IOMMU group %d is not viable for a VM yet:", g);
-			printf(" %s on %s", names[m], info.driver);
+				fprintf(text_out, "  note: IOMMU group %d is not viable for a VM yet:", g);
+			fprintf(text_out, " %s on %s", names[m], info.driver);
 		}
 		if (viable)
-			printf("  IOMMU group %d: viable\n", g);
+			fprintf(text_out, "  IOMMU group %d: viable\n", g);
 		else if (others)
-			printf(" (Proxmox moves the whole group at VM start; list them in addresses "
+			fprintf(text_out, " (Proxmox moves the whole group at VM start; list them in addresses "
 			       "to bind them at boot)\n");
 	}
+}
+
+static int status_run(struct status *st, struct cli_globals *g, const char *ini,
+		      const char *image);
+
+static void print_json(const struct status *st, const char *ini, const char *image)
+{
+	fputs("{\"ini\":", stdout);
+	json_str(stdout, ini);
+	fputs(",\"image\":", stdout);
+	json_str(stdout, image);
+	printf(",\"ok\":%s,\"stale\":%s,\"problems\":[", st->problems ? "false" : "true",
+	       st->stale ? "true" : "false");
+	for (int i = 0; i < st->problems && i < MAX_PROBLEMS; i++) {
+		if (i)
+			putchar(',');
+		json_str(stdout, st->problem[i]);
+	}
+	printf("]}\n");
 }
 
 static int early_status(struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "image", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	static struct cfg cfg;
-	static struct early_sel sel;
-	struct status st = { .sr = &g->root };
+	static struct status st;
+	bool json = false;
 	const char *ini = g->config ? g->config : CONFIG_DEFAULT_PATH, *image = NULL;
-	char err[512], osrelease[128], image_buf[SR_PATH_MAX];
+	char osrelease[128], image_buf[SR_PATH_MAX];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
+	st = (struct status){ .sr = &g->root };
+	text_out = stdout;
+	while ((c = getopt_long(argc, argv, "i:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			image = optarg;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -323,12 +358,31 @@ static int early_status(struct cli_globals *g, int argc, char **argv)
 			return CLI_EXIT_FAIL;
 		image = image_buf;
 	}
+	if (json && !(text_out = fopen("/dev/null", "we"))) {
+		cli_err("early status", "cannot open /dev/null: %s", strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	r = status_run(&st, g, ini, image);
+	if (json) {
+		fclose(text_out);
+		print_json(&st, ini, image);
+	}
+	return r;
+}
+
+/* Prints the text report (to text_out); CLI_EXIT_OK when there is no problem. */
+static int status_run(struct status *st, struct cli_globals *g, const char *ini, const char *image)
+{
+	static struct cfg cfg;
+	static struct early_sel sel;
+	char err[512];
+	int r;
 
 	r = cfg_load(&g->root, g->config, &cfg, err, sizeof(err));
 	if (r < 0) {
-		printf("INI %s\n", ini);
-		problem(&st, "%s", err);
-		printf("fix the INI, then run update-initramfs -u -k all\n");
+		fprintf(text_out, "INI %s\n", ini);
+		problem(st, "%s", err);
+		fprintf(text_out, "fix the INI, then run update-initramfs -u -k all\n");
 		return CLI_EXIT_FAIL;
 	}
 	r = early_select(&g->root, &cfg.early, &sel);
@@ -336,21 +390,21 @@ static int early_status(struct cli_globals *g, int argc, char **argv)
 		fprintf(stderr, PROG " early status: cannot list PCI devices: %s\n", strerror(-r));
 		return CLI_EXIT_FAIL;
 	}
-	show_ini(&st, ini, &cfg, &sel);
-	show_image(&st, image, ini, early_configured(&cfg.early));
+	show_ini(st, ini, &cfg, &sel);
+	show_image(st, image, ini, early_configured(&cfg.early));
 	if (early_configured(&cfg.early)) {
 		if (!early_enabled_on_cmdline(&g->root))
-			problem(&st, "this boot had pve-gpu-passthrough.early=0 on the kernel command "
+			problem(st, "this boot had pve-gpu-passthrough.early=0 on the kernel command "
 				     "line");
-		show_devices(&st, &sel);
+		show_devices(st, &sel);
 	}
-	if (st.stale)
-		printf("run update-initramfs -u -k all (the image does not match %s)\n", ini);
-	if (st.problems == 0) {
-		printf("ok\n");
+	if (st->stale)
+		fprintf(text_out, "run update-initramfs -u -k all (the image does not match %s)\n", ini);
+	if (st->problems == 0) {
+		fprintf(text_out, "ok\n");
 		return CLI_EXIT_OK;
 	}
-	printf("%d problem%s\n", st.problems, st.problems == 1 ? "" : "s");
+	fprintf(text_out, "%d problem%s\n", st->problems, st->problems == 1 ? "" : "s");
 	return CLI_EXIT_FAIL;
 }
 

@@ -5,7 +5,9 @@
  *     file, owned by root, not writable by group or other.
  *  2. Its size is bounded (CONFIG_MAX_SIZE) and it is read whole before inih sees it; NUL bytes
  *     and lines inih would silently cut (INI_MAX_LINE, 200) are errors with their line number.
- *  3. Every key is known and every value checked; the first error is reported as FILE:LINE.
+ *  3. Every key is known and every value checked; every error is recorded as FILE:LINE (the
+ *     first one also in err): a line that fails rule 4 is not given to inih (a bad section
+ *     header becomes a section whose keys are ignored), so one error does not hide the next.
  *  4. Strict syntax, checked line by line before inih parses (Debian builds inih with
  *     continuation lines and ':' separators allowed): an indented line (inih would append it
  *     to the previous value), a ':' separator, a section other than [hook], [early], [sriov]
@@ -42,6 +44,8 @@ enum {
 	SET_RESET_METHOD = 1 << 6,
 };
 
+#define BAD_SECTION "!" /* what a refused section header becomes for inih */
+
 struct parse_ctx {
 	struct cfg *c;
 	const char *name;
@@ -49,26 +53,39 @@ struct parse_ctx {
 	size_t errsize;
 	int line;         /* current line, tracked by our own reader */
 	bool failed;
+	bool quiet;       /* re-checking a line already reported */
 	unsigned hook_set, early_set;    /* which keys [hook] and [early] set */
 	unsigned sriov_set;              /* which keys [sriov] set */
 	unsigned vm_set[CONFIG_MAX_VMS]; /* which keys each [vm:N] section set */
 };
 
 static int failf(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_error(struct cfg *c, const char *file, int line, const char *text)
+{
+	struct config_error *e;
+
+	if (c->nerrors++ >= CONFIG_MAX_ERRORS)
+		return;
+	e = &c->errors[c->nerrors - 1];
+	snprintf(e->file, sizeof(e->file), "%s", file);
+	e->line = line;
+	snprintf(e->text, sizeof(e->text), "%s", text);
+}
+
 static int failf(struct parse_ctx *p, const char *fmt, ...)
 {
+	char text[256];
 	va_list ap;
-	int n;
 
-	if (p->failed)
+	if (p->quiet)
 		return 0;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	add_error(p->c, p->name, p->line, text);
+	if (!p->failed)
+		snprintf(p->err, p->errsize, "%s:%d: %s", p->name, p->line, text);
 	p->failed = true;
-	n = snprintf(p->err, p->errsize, "%s:%d: ", p->name, p->line);
-	if (n >= 0 && (size_t)n < p->errsize) {
-		va_start(ap, fmt);
-		vsnprintf(p->err + n, p->errsize - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
 	return 0;
 }
 
@@ -317,13 +334,13 @@ static int vm_index(struct parse_ctx *p, const char *section)
 }
 
 /* Always returns 1 (success to inih): errors are recorded in the context with our own line
- * number, and only the first is reported. */
+ * number. Keys of a section whose header was refused ("!") were reported with it. */
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *p = user;
 	int i;
 
-	if (p->failed)
+	if (!strcmp(section, BAD_SECTION))
 		return 1;
 	if (!strcmp(section, "hook"))
 		hook_key(p, &p->c->hook, &p->hook_set, name, value);
@@ -339,7 +356,11 @@ static int handler(void *user, const char *section, const char *name, const char
 	return 1;
 }
 
-/* Feeds inih one line at a time so that we know the line number of every call. */
+static int check_line(struct parse_ctx *p, const char *line, size_t len);
+
+/* Feeds inih one line at a time so that we know the line number of every call. A line that
+ * fails check_line (reported before) goes to inih as an empty line, or as [!] for a section
+ * header, so that it neither hides the lines after it nor gives its keys to another section. */
 struct reader {
 	const char *pos;
 	struct parse_ctx *p;
@@ -348,19 +369,27 @@ struct reader {
 static char *read_line(char *str, int num, void *stream)
 {
 	struct reader *r = stream;
-	size_t len;
+	size_t len, full;
 	const char *nl;
+	int bad;
 
 	if (!*r->pos)
 		return NULL;
 	nl = strchr(r->pos, '\n');
-	len = nl ? (size_t)(nl - r->pos + 1) : strlen(r->pos);
-	if (len >= (size_t)num)
-		len = (size_t)num - 1; /* cannot happen: lines were checked before */
-	memcpy(str, r->pos, len);
-	str[len] = '\0';
-	r->pos += len;
+	full = nl ? (size_t)(nl - r->pos + 1) : strlen(r->pos);
 	r->p->line++;
+	r->p->quiet = true;
+	len = nl ? full - 1 : full;
+	bad = len > INI_LINE_LIMIT - 1 || check_line(r->p, r->pos, len) < 0;
+	r->p->quiet = false;
+	if (bad || full >= (size_t)num) {
+		snprintf(str, (size_t)num, "%s\n", r->pos[0] == '[' ? "[" BAD_SECTION "]" : "");
+		r->pos += full;
+		return str;
+	}
+	memcpy(str, r->pos, full);
+	str[full] = '\0';
+	r->pos += full;
 	return str;
 }
 
@@ -433,6 +462,21 @@ static int check_line(struct parse_ctx *p, const char *line, size_t len)
 	return 0;
 }
 
+/* Syntax errors (found first, line by line) and inih's come in two passes: file order. */
+static void sort_errors(struct cfg *c)
+{
+	int n = c->nerrors < CONFIG_MAX_ERRORS ? c->nerrors : CONFIG_MAX_ERRORS;
+
+	for (int i = 1; i < n; i++) {
+		struct config_error e = c->errors[i];
+		int j = i;
+
+		for (; j > 0 && c->errors[j - 1].line > e.line; j--)
+			c->errors[j] = c->errors[j - 1];
+		c->errors[j] = e;
+	}
+}
+
 int cfg_parse(const char *text, const char *name, struct cfg *c, char *err,
 		 size_t errsize)
 {
@@ -450,30 +494,29 @@ int cfg_parse(const char *text, const char *name, struct cfg *c, char *err,
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 
-		if (len > INI_LINE_LIMIT - 1) {
+		if (len > INI_LINE_LIMIT - 1)
 			failf(&p, "line longer than %d characters", INI_LINE_LIMIT - 1);
-			return -EINVAL;
-		}
-		if (check_line(&p, line, len) < 0)
-			return -EINVAL;
+		else
+			check_line(&p, line, len);
 		if (!nl)
 			break;
 		line = nl + 1;
 	}
 	p.line = 0;
 	r = ini_parse_stream(read_line, &rd, handler, &p);
-	if (p.failed)
-		return -EINVAL;
+	if (r < 0)
+		return -ENOMEM;
 	if (r > 0) {
 		p.line = r;
 		failf(&p, "syntax error (expected [section] or key = value)");
-		return -EINVAL;
 	}
-	if (r < 0)
-		return -ENOMEM;
-	if (c->sriov.set && (p.sriov_set & 3) != 3) {
+	if (c->sriov.set && (p.sriov_set & 3) != 3 && !p.failed) { /* else likely a typo above */
 		p.line = c->sriov.line;
 		failf(&p, "[sriov] needs both pf and vfs");
+	}
+	if (p.failed) {
+		sort_errors(c);
+		snprintf(err, errsize, "%s:%d: %s", name, c->errors[0].line, c->errors[0].text);
 		return -EINVAL;
 	}
 	/* [vm:N] sections inherit every key they did not set from [hook], wherever it stood. */

@@ -1,7 +1,8 @@
 /* cfg_ini.h - our INI file (/etc/pve-gpu-passthrough.ini), parsed with inih. No file at the
  * default path means defaults. The file must be a regular file owned by root and not writable
  * by group or other; unknown sections/keys, duplicate keys, bad values, indented
- * (continuation) lines and ':' separators are errors reported as "FILE:LINE: message".
+ * (continuation) lines and ':' separators are errors reported as "FILE:LINE: message", all of
+ * them (c->errors), not only the first.
  *
  *   [hook]                  defaults for the hookscript
  *   unbind_timeout = 10s    deadline for a driver to let go of a device
@@ -37,6 +38,7 @@
 #define CONFIG_MAX_SIZE (64 * 1024)
 #define CONFIG_MAX_VMS 256
 #define CONFIG_MAX_EARLY 64
+#define CONFIG_MAX_ERRORS 16 /* errors kept for `check` (ini.valid); more are counted */
 #define CONFIG_MAX_VFS 255 /* PCI's NumVFs is 16 bits; real PFs offer at most a few hundred */
 
 struct hook_opts {
@@ -70,6 +72,13 @@ struct sriov_opts {
 	int line;           /* the line of [sriov], for messages */
 };
 
+/* One error in the file: "FILE:LINE: text" (line 0: the file as a whole). */
+struct config_error {
+	char file[128];
+	int line;
+	char text[256];
+};
+
 struct cfg {
 	struct hook_opts hook;
 	int nvms;
@@ -80,12 +89,16 @@ struct cfg {
 	struct early_opts early;
 	struct sriov_opts sriov;
 	bool from_file; /* false: no file, defaults */
+	/* Every error found, in file order (at most CONFIG_MAX_ERRORS; nerrors counts them all). */
+	int nerrors;
+	struct config_error errors[CONFIG_MAX_ERRORS];
 };
 
 void cfg_defaults(struct cfg *c);
 /* Loads PATH below the root (NULL: the default path). A missing default file gives the
  * defaults and returns 0; an explicit PATH that is missing, or a dangling symlink at either,
- * is -ENOENT. On error returns -errno and writes "PATH:LINE: message" into err. */
+ * is -ENOENT. On error returns -errno and writes the first error, "PATH:LINE: message", into
+ * err; c->errors lists every error found (parsing goes on after an error). */
 int cfg_load(const struct sysroot *sr, const char *path, struct cfg *c, char *err,
 		size_t errsize);
 /* Parses TEXT as if it were the file NAME (for tests and fuzzing). */

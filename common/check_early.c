@@ -116,6 +116,43 @@ bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids,
 	return found;
 }
 
+/* ini.valid: the INI as a whole, every error in it on its own line (the hookscript, the
+ * initramfs hook and the verbs refuse it at the first). */
+void check_ini(struct ctx *c)
+{
+	const char *path = c->o->config ? c->o->config : CONFIG_DEFAULT_PATH;
+	_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char err[512] = "";
+	struct check_result *r;
+	int n;
+
+	if (!cfg) {
+		c->oom = true;
+		return;
+	}
+	if (cfg_load(c->sr, c->o->config, cfg, err, sizeof(err)) == 0) {
+		if (cfg->from_file) /* no file: the defaults, nothing to say */
+			ck_add(c, "ini.valid", CHECK_PASS, NULL, "'%s' is valid", path);
+		return;
+	}
+	if (!cfg->nerrors) { /* the file as a whole: cannot open, owner, size */
+		r = ck_add(c, "ini.valid", CHECK_FAIL, NULL, "%s", err);
+		ck_fix(c, r, "correct '%s' (see pve-gpu-passthrough.ini(5)); the hookscript and the "
+			  "initramfs hook refuse it as it is", path);
+		return;
+	}
+	r = ck_add(c, "ini.valid", CHECK_FAIL, NULL, "'%s' has %d error%s; the hookscript and the "
+		   "initramfs hook refuse it as it is", path, cfg->nerrors,
+		   cfg->nerrors == 1 ? "" : "s");
+	n = cfg->nerrors < CONFIG_MAX_ERRORS ? cfg->nerrors : CONFIG_MAX_ERRORS;
+	for (int i = 0; i < n; i++)
+		ck_fix(c, r, "%s:%d: %s", cfg->errors[i].file, cfg->errors[i].line,
+		       cfg->errors[i].text);
+	if (cfg->nerrors > n)
+		ck_fix(c, r, "... and %d more", cfg->nerrors - n);
+	ck_fix(c, r, "correct each line (see pve-gpu-passthrough.ini(5))");
+}
+
 void check_early(struct ctx *c)
 {
 	const char *path = c->o->config ? c->o->config : CONFIG_DEFAULT_PATH;
@@ -132,12 +169,8 @@ void check_early(struct ctx *c)
 		return;
 	}
 	rc = cfg_load(c->sr, c->o->config, cfg, err, sizeof(err));
-	if (rc < 0) {
-		r = ck_add(c, "early.configured", CHECK_FAIL, NULL, "%s", err);
-		ck_fix(c, r, "correct '%s' (see pve-gpu-passthrough.ini(5)); the hookscript and the "
-			  "initramfs hook refuse it as it is", path);
-		return;
-	}
+	if (rc < 0)
+		return; /* ini.valid lists the errors */
 	e = &cfg->early;
 	/* vfio-pci.ids= on the kernel command line: the kernel hands it to vfio-pci when the
 	 * module loads, as modprobe.d's options do (Documentation/admin-guide/kernel-parameters.txt

@@ -73,6 +73,7 @@ void check_amd_iommu(struct ctx *c);
 void check_virqfd(struct ctx *c);
 
 /* check_early.c */
+void check_ini(struct ctx *c);
 void check_early(struct ctx *c);
 /* vfio-pci.ids= (or vfio_pci.ids=) of CMDLINE into IDS; false when absent. */
 bool cmdline_ids(const char *cmdline, char *ids, size_t size);

@@ -259,6 +259,7 @@ static const struct check_host_step host_steps[] = {
 	{ "modules", check_modules },
 	{ "virqfd", check_virqfd },
 	{ "amd_iommu", check_amd_iommu },
+	{ "ini", check_ini },
 	{ "early", check_early },
 	{ "sriov", check_sriov_host },
 };

@@ -8,7 +8,7 @@
  *   cmdline.iommu_pt iommu.intremap iommu.x2apic (only when the firmware opts out of x2APIC)
  *   boot.unused_loader cmdline.fb_params (when they find something)
  *   cmdline.acs_override vfio.modules vfio.virqfd cmdline.amd_iommu (when they find
- *   something) early.cmdline early.modprobe (when set)
+ *   something) ini.valid (when the INI is there) early.cmdline early.modprobe (when set)
  *   early.configured early.initramfs (when [early] is set) gpu.fabric (with NVSwitches)
  *   sriov.ids (a vfio-pci ids= naming an SR-IOV PF's id, only then) sriov.numvfs (with
  *   [sriov] in the INI)

@@ -69,7 +69,7 @@ void check_sriov_host(struct ctx *c)
 		c->oom = true;
 		return;
 	}
-	/* a broken INI is early.configured's FAIL already */
+	/* a broken INI is ini.valid's FAIL already */
 	if (cfg_load(c->sr, c->o->config, cfg, err, sizeof(err)) < 0)
 		cfg->sriov.set = false;
 	if (cfg->sriov.set && sriov_find_pf(c->sr, &cfg->sriov, pf, err, sizeof(err)) < 0) {

@@ -79,7 +79,8 @@ _pve_gpu_passthrough()
     local nargs=0 sub=""
     for ((i = vi + 1; i < cword; i++)); do
         case ${words[i]} in
-            -o | --output | -s | --storage | -d | --device | -i | --image) ((i++)) ;;
+            -o | --output | -s | --storage | -d | --device | -i | --image | -t | --timeout | \
+                -p | --pf) ((i++)) ;;
             -*) ;;
             *) ((nargs++)); [[ $nargs == 1 ]] && sub=${words[i]} ;;
         esac
@@ -123,7 +124,7 @@ _pve_gpu_passthrough()
             esac
             if [[ $cur == -* ]]; then
                 case $sub in
-                    dump) COMPREPLY=($(compgen -W '--output --force --help' -- "$cur")) ;;
+                    dump) COMPREPLY=($(compgen -W '--output --force --vfct --help' -- "$cur")) ;;
                     check) COMPREPLY=($(compgen -W '--device --json --help' -- "$cur")) ;;
                     patch) COMPREPLY=($(compgen -W '--output --help' -- "$cur")) ;;
                 esac
@@ -143,6 +144,17 @@ _pve_gpu_passthrough()
                 -i | --image) _filedir; return ;;
             esac
             [[ $cur == -* ]] && _pve_gpu_passthrough_opts "${words[0]}" early status
+            ;;
+        sriov)
+            case $prev in
+                -p | --pf) _pve_gpu_passthrough_addrs "$root"; return ;;
+                -t | --timeout) return ;;
+            esac
+            if [[ $cur == -* ]]; then
+                _pve_gpu_passthrough_opts "${words[0]}" sriov
+            elif ((nargs == 0)); then
+                COMPREPLY=($(compgen -W 'apply status' -- "$cur"))
+            fi
             ;;
         *)
             case $prev in

@@ -297,7 +297,16 @@ if [ "$status" -eq 0 ] && [ "$(wc -l <"$tmp/out")" = 1 ] &&
 else
 	fail json.release "exit $status, or not the JSON expected"
 fi
-for cmd in "check 105" "list --all" "prepare 105 --dry-run" "release 105 --dry-run"; do
+# early status --json: one object, the problems listed (lsinitramfs's stderr is never shown)
+run early status --image /boot/none.img --json
+if [ "$status" -eq 1 ] && [ "$(wc -l <"$tmp/out")" = 1 ] && [ ! -s "$tmp/err" ] &&
+	grep -q '^{"ini":"/etc/pve-gpu-passthrough.ini","image":"/boot/none.img","ok":false,"stale":[a-z]*,"problems":\["cannot read the image: [^"]*"\]}$' "$tmp/out"; then
+	pass json.early-status
+else
+	fail json.early-status "exit $status, or not the JSON expected: $(cat "$tmp/out" "$tmp/err")"
+fi
+for cmd in "check 105" "list --all" "prepare 105 --dry-run" "release 105 --dry-run" \
+	"early status --image /boot/none.img"; do
 	# shellcheck disable=SC2086
 	run $cmd --json
 	compact <"$tmp/out" >"$tmp/compact"
@@ -334,9 +343,13 @@ expect_completion rom-subcommands "check dump patch " rom ""
 expect_completion rom-dump-address "$addrs" --sysroot "$root" rom dump ""
 expect_completion rom-check-device "$addrs" --sysroot "$root" rom check x.rom --device ""
 expect_completion rom-check-options "--device --help --json " rom check x.rom --
-expect_completion rom-dump-options "--force --help --output " rom dump --
+expect_completion rom-dump-options "--force --help --output --vfct " rom dump --
+expect_completion sriov-subcommands "apply status " sriov ""
+expect_completion sriov-options "--dry-run --help --json --pf --timeout " sriov apply --
+expect_completion sriov-pf-address "$addrs" --sysroot "$root" sriov apply --pf ""
+expect_completion sriov-after-timeout "apply status " sriov --timeout 10s ""
 expect_completion early-subcommand "status " early ""
-expect_completion early-status-options "--help --image " early status --
+expect_completion early-status-options "--help --image --json " early status --
 expect_completion setup-early-address "$addrs" --sysroot "$root" setup --early ""
 expect_completion release-options "--dry-run --help --json --stale " release --
 expect_completion check-options "--help --json --quiet " check --

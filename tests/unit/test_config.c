@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,6 +83,41 @@ TEST(errors_name_file_and_line)
 	expect_error("[hook]\nholders = kill\n", "t.ini:2: holders: 'kill'");
 	expect_error("[hook]\njunk line\n", "t.ini:2: syntax error");
 	expect_error("[hook]\nunbind_timeout = 0\n", "t.ini:2:");
+}
+
+/* Issue 28: every error is listed (check's ini.valid), in file order; a refused line or
+ * section header does not hide the lines after it, nor give its keys to another section. */
+TEST(every_error_is_listed)
+{
+	struct cfg c;
+	char err[256], ini[1024];
+
+	CHECK_INT(cfg_parse("[hook]\nunbind_timout = 5s\nholders = warn\n[early]\n"
+			       "ids = 10de:fc6\n  indented = 1\n[hooks]\nholders = kill\n"
+			       "[sriov]\nnumvfs = 2\n", "t.ini", &c, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, "t.ini:2: unknown key 'unbind_timout'");
+	CHECK_INT(c.nerrors, 5);
+	CHECK_INT(c.errors[0].line, 2);
+	CHECK_STR(c.errors[0].file, "t.ini");
+	CHECK_CONTAINS(c.errors[0].text, "unbind_timout");
+	CHECK_INT(c.errors[1].line, 5);
+	CHECK_CONTAINS(c.errors[1].text, "ids: '10de:fc6'");
+	CHECK_INT(c.errors[2].line, 6);
+	CHECK_CONTAINS(c.errors[2].text, "indented line");
+	CHECK_INT(c.errors[3].line, 7);
+	CHECK_CONTAINS(c.errors[3].text, "unknown section [hooks]");
+	CHECK_INT(c.errors[4].line, 10);
+	CHECK_CONTAINS(c.errors[4].text, "unknown key 'numvfs'");
+	CHECK(!c.hook.holders_refuse); /* line 3 was read after line 2's error */
+
+	/* Bounded: the list keeps CONFIG_MAX_ERRORS, nerrors counts them all. */
+	snprintf(ini, sizeof(ini), "[hook]\n");
+	for (int i = 0; i < CONFIG_MAX_ERRORS + 4; i++)
+		snprintf(ini + strlen(ini), sizeof(ini) - strlen(ini), "k%d = 1\n", i);
+	CHECK_INT(cfg_parse(ini, "t.ini", &c, err, sizeof(err)), -EINVAL);
+	CHECK_INT(c.nerrors, CONFIG_MAX_ERRORS + 4);
+	CHECK_INT(c.errors[CONFIG_MAX_ERRORS - 1].line, CONFIG_MAX_ERRORS + 1);
+	CHECK_CONTAINS(err, "t.ini:2: unknown key 'k0'");
 }
 
 TEST(long_lines_are_errors_not_truncations)
