@@ -499,9 +499,10 @@ static void dump_explain(const struct cli_globals *g, const struct pci_dev_info 
 	/* the ROM often reads only before a driver has run it; the boot GPU may show a shadow
 	 * copy or nothing */
 	if (r == -ENODATA || r == -EIO)
-		err("the ROM of '%s' %s; have the card bound to vfio-pci early at boot, reboot and "
-		    "dump again (booting with CSM enabled can help too)", dev->name,
-		    r == -ENODATA ? "reads empty" : "cannot be read (I/O error)");
+		err("the ROM of '%s' %s (it often reads only before a driver has run it); have the "
+		    "card bound to vfio-pci early at boot, reboot and dump again (booting with CSM "
+		    "enabled can help too)", dev->name,
+		    r == -ENODATA ? "reads empty" : "cannot be read: Input/output error");
 	else
 		err("cannot read the ROM of '%s': %s", dev->name, strerror(-r));
 }
