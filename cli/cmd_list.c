@@ -27,6 +27,7 @@
 #include "cli.h"
 #include "json.h"
 #include "host_dev.h"
+#include "dev_state.h"
 #include "pci_db.h"
 #include "dev_quirks.h"
 #include "util.h"
@@ -270,6 +271,8 @@ static void print_text(const struct sysroot *sr, struct pcidb *db, const struct 
 				fputs("  [bridge]", stdout);
 			if (d->override[0])
 				printf("  [override %s]", d->override);
+			if (d->override_unknown)
+				fputs("  [stuck: driver_override did not answer]", stdout);
 			{
 				const struct pci_dev_info *o2 = card_elsewhere(db, d);
 				struct sriov_info s1, s2;
@@ -353,7 +356,7 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 	}
 	if (o.json)
 		o.color = false;
-	r = pcidb_load(&g->root, &db);
+	r = state_pcidb_load(&g->root, &db);
 	if (r < 0) {
 		fprintf(stderr, PROG " list: cannot read '" SYSFS_PCI_DEVICES "': %s\n", strerror(-r));
 		return CLI_EXIT_FAIL;

@@ -19,6 +19,7 @@
 #include "dev_bind.h"
 #include "cfg_ini.h"
 #include "dev_console.h"
+#include "dev_state.h"
 #include "pve_conf.h"
 #include "pve_storage.h"
 #include "dev_rom.h"
@@ -323,7 +324,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 
 	if (!rep)
 		return -ENOMEM;
-	r = pcidb_load(sr, &rep->db);
+	r = state_pcidb_load(sr, &rep->db);
 	if (r < 0)
 		goto fail;
 	r = hostinfo_read(sr, &rep->host);

@@ -38,6 +38,7 @@
 #include "pve_conf.h"
 #include "pve_storage.h"
 #include "dev_rom.h"
+#include "dev_state.h"
 #include "dev_modload.h"
 #include "dev_quirks.h"
 #include "util.h"
@@ -283,6 +284,23 @@ void report_add_file(struct rctx *c, const char *path, const char *data, size_t 
 		c->st.files++;
 }
 
+/* Reading REAL waits on a device lock a stuck driver holds for ever: a stuck device's
+ * driver_override (before Linux 6.19). */
+static bool read_may_hang(const struct rctx *c, const char *real)
+{
+	const char *base = strrchr(real, '/'), *dev;
+
+	if (!base || strcmp(base, "/driver_override") != 0)
+		return false;
+	for (dev = base; dev > real && dev[-1] != '/'; dev--)
+		;
+	for (int k = 0; k < c->nstuck; k++)
+		if ((size_t)(base - dev) == strlen(c->stuck[k]) &&
+		    !strncmp(dev, c->stuck[k], (size_t)(base - dev)))
+			return true;
+	return false;
+}
+
 /* The leaf PATH (real path REAL, stat ST) as capture CAP says. */
 static void leaf(struct rctx *c, const struct capture *cap, const char *real, const char *path,
 		 const struct stat *st)
@@ -294,7 +312,16 @@ static void leaf(struct rctx *c, const struct capture *cap, const char *real, co
 		report_add(c, path, K_DIR, NULL, 0, 0);
 		return;
 	}
-	if (S_ISREG(st->st_mode) && !(cap->how & C_EXISTS)) {
+	if (read_may_hang(c, real)) {
+		char buf[PCIDEV_NAME_MAX];
+
+		if (sr_read_str_timeout(c->sr, real, buf, sizeof(buf), 300) < 0)
+			return; /* not recorded rather than recorded wrong */
+		/* the bytes as read: the kernel ends the value with a newline */
+		if (asprintf(&text, "%s\n", buf) < 0)
+			text = NULL;
+		len = text ? strlen(text) : 0;
+	} else if (S_ISREG(st->st_mode) && !(cap->how & C_EXISTS)) {
 		/* A ROM is binary and may be large; everything else is a bounded text. */
 		size_t max = str_has_prefix(real, "/usr/share/kvm/") ? ROM_MAX_SIZE : REPORT_FILE_MAX;
 
@@ -532,6 +559,12 @@ int report_write(const struct sysroot *sr, const struct report_opts *o, FILE *ou
 	char node[128] = "", release[128] = "";
 	int r = 0;
 
+	char stuck[STATE_MAX_DEVS][PCI_ADDR_LEN];
+
+	c.nstuck = state_stuck_names(sr, stuck, STATE_MAX_DEVS);
+	if (c.nstuck < 0)
+		c.nstuck = 0;
+	c.stuck = stuck;
 	pve_node_name(o ? o->node : NULL, node, sizeof(node));
 	/* This node is "pve" in the report, other nodes node2, node3, ... */
 	if (node[0])

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pciaddr.h"
 #include "report_capture.h"
 #include "sysroot.h"
 
@@ -60,6 +61,8 @@ struct rctx {
 	char **vmconf_paths; /* VM configs found, for the derived captures */
 	int nvmconf;
 	struct report_stats st;
+	char (*stuck)[PCI_ADDR_LEN]; /* devices a state file records as stuck */
+	int nstuck;
 	bool oom;
 };
 

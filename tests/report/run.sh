@@ -246,6 +246,42 @@ else
 	fi
 fi
 
+# --- a device stuck in remove(): its driver_override read waits for ever ----------------
+# Before Linux 6.19 reading driver_override takes the device's lock, which a driver stuck in
+# remove() holds. Once a state file records the device as stuck, list, check and report read
+# it with a deadline: here the read is a FIFO nobody writes, and each command must finish.
+root=$tmp/stuck
+if ! build_host "$root" "$checks/seed-x99/spec" "$checks/seed-x99/kmod"; then
+	fail stuck.setup "$tmp/err"
+else
+	mkdir -p "$root/run/pve-gpu-passthrough"
+	printf '%s\n' 'pve-gpu-passthrough-state 1' 'vmid 105' \
+		'device 0000:03:00.0 group 30 id 10de:1049 driver nouveau override - vfio 0' \
+		'stuck 0000:03:00.0 0 0' >"$root/run/pve-gpu-passthrough/105.state"
+	chmod 600 "$root/run/pve-gpu-passthrough/105.state"
+	ovr=$(readlink -f "$root/sys/bus/pci/devices/0000:03:00.0")/driver_override
+	rm -f "$ovr" && mkfifo "$ovr"
+	for cmd in "list --all" "check" "report"; do
+		# shellcheck disable=SC2086
+		(cd / && timeout 20 "$cli" --sysroot "$root" --node pve $cmd >"$tmp/o" 2>"$tmp/e")
+		rc=$?
+		if [ $rc = 124 ]; then
+			fail "stuck.${cmd%% *}-finishes" "$tmp/e"
+		else
+			pass "stuck.${cmd%% *}-finishes"
+		fi
+		case $cmd in
+		list*) grep -q '03:00.0.*\[stuck: driver_override did not answer\]' "$tmp/o" &&
+			pass stuck.list-says-so || fail stuck.list-says-so "$tmp/o" ;;
+		report) ! grep -q '0000:03:00.0/driver_override' "$tmp/o" &&
+			grep -q '0000:03:00.1/driver_override' "$tmp/o" &&
+			pass stuck.report-leaves-only-it-out || fail stuck.report-leaves-only-it-out "$tmp/o" ;;
+		esac
+	done
+	# let the children still blocked in open() go
+	for _ in 1 2 3 4; do timeout 1 sh -c ": >'$ovr'" 2>/dev/null; done
+fi
+
 # --- bash completion knows the verb and its options -------------------------------------
 . "$here/../lib/completion.sh"
 out=$(complete_words "$cli" rep)

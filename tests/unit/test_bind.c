@@ -26,6 +26,9 @@
 #include "testlib.h"
 #include "dev_reconcile.h"
 #include "dev_state.h"
+#include "pci_db.h"
+#include "dev_state.h"
+#include "pci_db.h"
 #include "util.h"
 
 #define GPU "0000:02:00.0"
@@ -607,6 +610,47 @@ TEST(stuck_unbind_child_holds_no_device_lock)
 	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	CHECK(fd >= 0);
 	CHECK(child_wrote(fd)); /* its write went through: the child is done */
+	close(fd);
+}
+
+/* After such an unbind, reading the device's driver_override waits on the device lock the
+ * stuck driver holds (before Linux 6.19): list, check and report read it with a deadline once a
+ * state file records the device as stuck, and read every other device as before. */
+TEST(list_reads_a_stuck_devices_override_with_a_deadline)
+{
+	struct world *w = world(NULL);
+	const struct pci_dev_info *gpu, *audio;
+	char fifo[600], ovr[600];
+	struct pcidb *db = NULL;
+	int fd, wfd;
+
+	snprintf(fifo, sizeof(fifo), "%s/sys/bus/pci/drivers/nouveau/unbind", test_tmpdir());
+	CHECK_INT(unlink(fifo), 0);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	cfg.hook.unbind_timeout_ms = 200;
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	cfg.hook.unbind_timeout_ms = 1000;
+	/* the kernel's stand-in: the override's read blocks (a FIFO with no writer) */
+	snprintf(ovr, sizeof(ovr), "%s/sys/bus/pci/devices/" GPU "/driver_override",
+		 test_tmpdir());
+	CHECK_INT(unlink(ovr), 0);
+	CHECK_INT(mkfifo(ovr, 0600), 0);
+	CHECK_INT(state_pcidb_load(&w->sr, &db), 0);
+	gpu = pcidb_find(db, GPU);
+	audio = pcidb_find(db, AUDIO);
+	CHECK(gpu && audio);
+	CHECK(gpu->override_unknown);
+	CHECK_STR(gpu->override, "");
+	CHECK(!audio->override_unknown);
+	CHECK_STR(gpu->driver, "nouveau");
+	pcidb_free(db);
+	/* let the two blocked children go: the override's reader, then the unbind's writer */
+	wfd = open(ovr, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(wfd >= 0);
+	close(wfd);
+	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK(child_wrote(fd));
 	close(fd);
 }
 
