@@ -165,7 +165,7 @@ mode /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook 755
 link /var/lib/vz/snippets/pve-gpu-passthrough-hook /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook
 rawfile /proc/self/mountinfo 22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/pve-root rw,errors=remount-ro\n23 22 0:21 / /proc rw,nosuid - proc proc rw\n40 22 0:50 / /mnt/pve/nas rw,relatime shared:60 - cifs //198.51.100.200/SECRET-SHARE-NAME rw,vers=3.1.1,username=secret-cifs-user,domain=SECRET-DOMAIN,addr=198.51.100.200\n41 22 0:51 / /mnt/pve/nfs rw,relatime - nfs4 nfs-secret-server.example:/export/secret rw,addr=198.51.100.201,clientaddr=198.51.100.5\n42 22 253:2 / /srv/secret-customer-acme rw,relatime - ext4 /dev/mapper/pve-data rw\n
 rawfile /proc/swaps Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/dm-1                               partition\t8388604\t\t0\t\t-2\n/home/secret-user/swapfile              file\t\t1048572\t\t0\t\t-3\n
-file /proc/cmdline BOOT_IMAGE=/boot/vmlinuz-6.8.12-4-pve root=/dev/mapper/pve-root ro quiet ip=198.51.100.5:198.51.100.9:198.51.100.1:255.255.255.0:zeus-secret-node.secret-lab.example:vmbr0:off:203.0.113.53 BOOTIF=01-bc-24-11-ab-cd-ef nfsroot=198.51.100.9:/export/secret-root,vers=4 systemd.hostname=zeus-secret-node.secret-lab.example netconsole=6665@198.51.100.5/vmbr0,6666@198.51.100.10/de:ad:be:ef:00:42 rd.route=[2001:db8:5ec::]/48:[2001:db8:5ec::1]:vmbr0 intel_iommu=on
+file /proc/cmdline BOOT_IMAGE=/boot/vmlinuz-6.8.12-4-pve root=/dev/mapper/pve-root ro quiet ip=198.51.100.5:198.51.100.9:198.51.100.1:255.255.255.0:zeus-secret-node.secret-lab.example:vmbr0:off:203.0.113.53 BOOTIF=01-bc-24-11-ab-cd-ef nfsroot=198.51.100.9:/export/secret-root,vers=4 systemd.hostname=zeus-secret-node.secret-lab.example netconsole=6665@198.51.100.5/vmbr0,6666@198.51.100.10/de:ad:be:ef:00:42 rd.route=[2001:db8:5ec::]/48:[2001:db8:5ec::1]:vmbr0 netconsole=+@2001:db8:5ec::5/vmbr0,514@2001:DB8:5EC:0:0:0:0:10/ ipv6.test=::ffff:198.51.100.7 intel_iommu=on vfio-pci.ids=10de:0fc6,10de:0e1b
 file /etc/default/grub GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\n# was: ip=198.51.100.5::198.51.100.1:255.255.255.0:zeus-secret-node:vmbr0:off for zeus-secret-node.secret-lab.example\nGRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on BOOTIF=01-de-ad-be-ef-00-42"\nGRUB_CMDLINE_LINUX="nfsroot=nfs-secret-server.example:/export/secret-root hostname=zeus-secret-node"\n
 file /etc/modprobe.d/secret.conf # owner: admin@zeus-secret-node.secret-lab.example\noptions netconsole netconsole=@198.51.100.5/vmbr0,@198.51.100.10/de:ad:be:ef:00:42\ninstall secretmod /usr/local/sbin/secret-script --token SECRET-TOKEN\ninstall nouveau /bin/false\n
 link /sys/class/block/sda3 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda3
@@ -189,7 +189,7 @@ else
 	secrets+='|secret-laptop|secret-tag|SECRET-SNAPSHOT|SECRET-MAPPING|zeus|hera'
 	secrets+='|SECRET-SHARE|secret-cifs|SECRET-DOMAIN|nfs-secret|/export/secret'
 	secrets+='|SECRETSERIAL|SECRETWWN|SECRET-FS-UUID|SECRET-PART-UUID|4D6433C6'
-	secrets+='|SECRET-GPU|006433C6|secret-lab|secret-root|2001:db8|secret-customer|secret-user'
+	secrets+='|SECRET-GPU|006433C6|secret-lab|secret-root|2001:db8|2001:DB8|ffff:198|secret-customer|secret-user'
 	secrets+='|SECRET-TOKEN|secret-script|bc-24-11|de-ad-be-ef'
 	if grep -n -i -E "$secrets" "$tmp/secrets.report" >"$tmp/leaks"; then
 		fail redaction.no-secrets "$tmp/leaks"
@@ -215,7 +215,7 @@ else
 	want='BOOT_IMAGE=/boot/vmlinuz-6.8.12-4-pve root=/dev/mapper/pve-root ro quiet'
 	want+=' ip=0.0.0.0:0.0.0.0:0.0.0.0:0.0.0.0:pve:vmbr0:off:0.0.0.0 BOOTIF=01-02-00-00-00-00-01'
 	want+=' nfsroot=none systemd.hostname=pve netconsole=6665@0.0.0.0/vmbr0,6666@0.0.0.0/02:00:00:00:00:02'
-	want+=' rd.route=[::]/48:[::]:vmbr0 intel_iommu=on\n'
+	want+=' rd.route=[::]/48:[::]:vmbr0 netconsole=+@::/vmbr0,514@::/ ipv6.test=:: intel_iommu=on vfio-pci.ids=10de:0fc6,10de:0e1b\n'
 	if [ "$cmdline" = "$want" ] &&
 		grep -qxF 'rawfile /etc/default/grub GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\n# was: ip=0.0.0.0::0.0.0.0:0.0.0.0:pve:vmbr0:off for pve\nGRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on BOOTIF=01-02-00-00-00-00-02"\nGRUB_CMDLINE_LINUX="nfsroot=none hostname=pve"\n\n' "$tmp/secrets.report" &&
 		grep -qxF 'rawfile /etc/modprobe.d/secret.conf # owner: admin@pve\noptions netconsole netconsole=@0.0.0.0/vmbr0,@0.0.0.0/02:00:00:00:00:02\ninstall secretmod /bin/true\ninstall nouveau /bin/false\n\n' "$tmp/secrets.report" &&
