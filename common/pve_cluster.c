@@ -305,10 +305,11 @@ int pve_section_walk(const char *text, pve_section_cb cb, void *ud)
 bool pve_list_has(const char *list, const char *word)
 {
 	size_t wn = strlen(word);
+	bool whole = strchr(word, ':') != NULL; /* "vm:100" is a whole item */
 
 	for (const char *p = list; *p;) {
 		size_t n = strcspn(p, ",; \t");
-		size_t name = strcspn(p, ",; \t:");
+		size_t name = whole ? n : strcspn(p, ",; \t:");
 
 		if (name > n)
 			name = n;
@@ -825,7 +826,7 @@ static int cmp_int(const void *a, const void *b)
 int pve_node_vmids(const struct sysroot *sr, const char *node, int *vmids, int max)
 {
 	char path[SR_PATH_MAX];
-	int n = 0, fd, r;
+	int n = 0, r;
 	DIR *d;
 	struct dirent *e;
 
@@ -833,16 +834,9 @@ int pve_node_vmids(const struct sysroot *sr, const char *node, int *vmids, int m
 		return -EINVAL;
 	if ((r = sr_path(path, "/etc/pve/nodes/%s/qemu-server", node)) < 0)
 		return r;
-	fd = sr_open_dir(sr, path);
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0)
-		return fd;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
+	d = sr_opendir(sr, path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(d)) && n < max) {
 		char id[16];
 		const char *dot = strrchr(e->d_name, '.');

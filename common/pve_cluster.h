@@ -56,7 +56,8 @@ typedef int (*pve_section_cb)(void *ud, const char *type, const char *id, const 
 			      const char *value);
 int pve_section_walk(const char *text, pve_section_cb cb, void *ud);
 
-/* True when LIST (',' ';' or blank separated) holds WORD; "NODE:PRIO" items match NODE. */
+/* True when LIST (',' ';' or blank separated) holds WORD; "NODE:PRIO" items match NODE (a
+ * WORD with a ':', "vm:100", matches whole items only). */
 bool pve_list_has(const char *list, const char *word);
 
 /* Where HA lets VM VMID run. ha is false when the VM is not an HA resource. With restricted
