@@ -540,6 +540,7 @@ int report_write(const struct sysroot *sr, const struct report_opts *o, FILE *ou
 		capture(&c, &captures[i]);
 	report_capture_udev(&c);
 	report_capture_dev_sources(&c);
+	report_capture_cluster(&c); /* before vm_files: other nodes' hookscripts too */
 	report_capture_vm_files(&c);
 	report_capture_pci_names(&c);
 	report_capture_quirks(&c);
