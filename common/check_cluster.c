@@ -239,7 +239,7 @@ static void cluster_vm(struct cl_ctx *x, const struct pve_vmconf *conf, const ch
 
 		if (!why[i][0])
 			continue;
-		snprintf(subj, sizeof(subj), "vm %d on %s", vmid, node);
+		snprintf(subj, sizeof(subj), "vm %d on %.32s", vmid, node);
 		if (cl->nodes[i].rc == -ENOENT) {
 			x->problems++;
 			r = ck_add(c, "cluster.package", CHECK_WARN, subj, "VM %d may run on %s (%s), "
@@ -406,7 +406,7 @@ void check_cluster(struct ctx *c)
 				continue;
 			nvms++;
 			cluster_vm(&x, &conf, node, conf.hookscript, "cluster.hookscript");
-			snprintf(subj, sizeof(subj), "vm %d on %s", conf.vmid, node);
+			snprintf(subj, sizeof(subj), "vm %d on %.32s", conf.vmid, node);
 			check_backup_jobs(c, "cluster.backup", &conf, node, subj);
 		}
 	}
