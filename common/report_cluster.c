@@ -44,21 +44,6 @@ static void node_list(struct rctx *c, struct sbuf *b, const char *list)
 	}
 }
 
-/* Adds SRC to the VM configs whose hookscripts and ROM files are captured. */
-static void vmconf_path(struct rctx *c, const char *src)
-{
-	char **nv = realloc(c->vmconf_paths, (size_t)(c->nvmconf + 1) * sizeof(*nv));
-
-	if (!nv || !(nv[c->nvmconf] = strdup(src))) {
-		if (nv)
-			c->vmconf_paths = nv;
-		c->oom = true;
-		return;
-	}
-	c->vmconf_paths = nv;
-	c->nvmconf++;
-}
-
 struct sect {
 	struct rctx *c;
 	struct sbuf b;
@@ -196,7 +181,7 @@ void report_capture_cluster(struct rctx *c)
 				continue;
 			f = report_filter_vmconf(c, conf);
 			free(conf);
-			vmconf_path(c, src); /* its hookscript's file too (report_capture_vm_files) */
+			report_vmconf_add(c, src); /* its hookscript's file too (vm_files) */
 			if (f)
 				report_add_file(c, path, f, strlen(f));
 			free(f);
