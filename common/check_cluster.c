@@ -156,8 +156,8 @@ static void shared_snippets(const struct sysroot *sr, char *out, size_t size)
 	free(text);
 }
 
-/* Whether NODE has volume VOL (storage ST, local path PATH, LOCAL_OK: the file here). 1 yes,
- * 0 no, -1 cannot be told (a node-local storage of a node that publishes nothing). */
+/* Whether node NI has volume VOL (storage ST; LOCAL_OK: the file is here). 1 yes, 0 no, -1
+ * cannot be told (a storage this node cannot see, on a node that publishes nothing). */
 static int node_has(const struct cl_ctx *x, int ni, const char *vol, const struct pve_storage *st,
 		    bool local_ok)
 {
@@ -165,7 +165,8 @@ static int node_has(const struct cl_ctx *x, int ni, const char *vol, const struc
 
 	if (!pve_storage_on_node(st, node) || st->disabled)
 		return 0;
-	if (st->shared || !strcmp(node, x->c->node))
+	/* what this node sees: its own storages, and a shared one it mounts too */
+	if (!strcmp(node, x->c->node) || (st->shared && pve_storage_on_node(st, x->c->node)))
 		return local_ok;
 	if (x->cl->nodes[ni].rc < 0)
 		return -1;
@@ -301,9 +302,9 @@ static void cluster_vm(struct cl_ctx *x, const struct pve_vmconf *conf, const ch
 		} else if (has < 0) {
 			x->problems++;
 			r = ck_add(c, "cluster.snippet", CHECK_WARN, subj, "VM %d may run on %s (%s): "
-				   "whether its hookscript '%s' exists there (node-local storage %s) "
-				   "cannot be told, as %s publishes nothing", vmid, node, why[i], vol,
-				   st.id, node);
+				   "whether its hookscript '%s' exists there (%s storage %s) cannot "
+				   "be told, as %s publishes nothing", vmid, node, why[i], vol,
+				   st.shared ? "shared" : "node-local", st.id, node);
 			ck_fix(c, r, "on %s: ls -l %s; then pve-gpu-passthrough publish", node, path);
 		}
 		for (int h = 0; h < conf->nhostpci; h++) {
