@@ -457,7 +457,7 @@ int pve_ha_parse(const char *resources, const char *groups, const char *rules, i
 			return r;
 	}
 	if (!ret->from[0])
-		snprintf(ret->from, sizeof(ret->from), "HA");
+		snprintf(ret->from, sizeof(ret->from), "HA, no group or rule");
 	return 0;
 }
 
