@@ -22,7 +22,8 @@
 #define HOOK_NAME "pve-gpu-passthrough-hook"
 #define HOOK_TARGET "/usr/libexec/pve-gpu-passthrough/" HOOK_NAME
 
-/* Publishes this node's facts; prints one line (QUIET: only errors). 0 or -errno. */
+/* Publishes this node's facts; prints one line (QUIET: only errors, and none when the node
+ * has no directory in /etc/pve). 0 or -errno. */
 static int publish(struct cli_globals *g, const char *verb, bool dry_run, bool quiet)
 {
 	struct pve_published p;
@@ -49,6 +50,8 @@ static int publish(struct cli_globals *g, const char *verb, bool dry_run, bool q
 		return r;
 	}
 	if (r == -ENOENT) {
+		if (quiet) /* attach below a root or on no Proxmox node: nothing to tell */
+			return r;
 		cli_err(verb, "no /etc/pve/nodes/%s: not a Proxmox VE node (or pve-cluster is not "
 			      "running, or --node names another node)", node);
 		return r;
