@@ -414,6 +414,7 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 					"purging the package will not remove it\n", verb,
 				SNIPPET_RECORD, strerror(-r));
 	}
+	cli_cluster_attach(g, vmid, volid, dry_run); /* before the VM changes: what the cluster lacks */
 	if (attached) {
 		printf("VM %d already uses hookscript '%s'\n", vmid, volid);
 		return CLI_EXIT_OK;

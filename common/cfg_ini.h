@@ -13,6 +13,7 @@
  *   nvidia_persistenced = refuse   an NVIDIA GPU kept by nvidia-persistenced: refuse | stop
  *                           (stop: systemctl stop it for the handoff, start it at post-stop)
  *   reset_method = device_specific  the VM's GPUs' reset_method while it runs ("" : leave)
+ *   backup = handoff        a backup's start of a stopped VM (lock: backup): handoff | refuse
  *   [vm:VMID]               the same keys, for one VM
  *   [early]                 early binding at boot (initramfs)
  *   ids = 10de:0fc6,10de:0e1b     every device with these vendor:device ids
@@ -49,6 +50,7 @@ struct hook_opts {
 	bool holders_refuse;
 	bool persistenced_stop;  /* nvidia_persistenced = stop */
 	char reset_method[64];   /* "" : leave the kernel's */
+	bool backup_refuse;      /* backup = refuse: a backup start (lock: backup) fails */
 };
 
 struct early_opts {

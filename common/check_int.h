@@ -117,6 +117,11 @@ const char *quirk_needs_host_reset(const struct pci_dev_info *d);
 bool quirk_device_specific_ok(const struct ctx *c, const struct pci_dev_info *d, char *why,
 			      size_t size);
 
+/* check_cluster.c */
+void check_cluster(struct ctx *c);
+void check_backup_jobs(struct ctx *c, const char *id, const struct pve_vmconf *conf,
+		       const char *node, const char *subj);
+
 /* check_vm.c */
 void check_vm(struct ctx *c, const struct vmwork *w, int vmid);
 

@@ -422,6 +422,8 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 	check_fabric(&c);
 	for (int i = 0; i < o->nvmids; i++)
 		check_vm(&c, &vw[i], o->vmids[i]);
+	if (o->cluster)
+		check_cluster(&c);
 	free(vw);
 	free(c.users);
 	if (c.oom) {
@@ -456,6 +458,7 @@ struct check_report *checks_free(struct check_report *r)
 	for (int i = 0; i < r->nvms; i++)
 		free(r->vms[i].devs);
 	free(r->vms);
+	free(r->cluster);
 	hostdev_free(r->hd);
 	iomem_free(&r->iomem);
 	pcidb_free(r->db);

@@ -169,6 +169,12 @@ static int collect(struct job *j)
 			ERR(j, "VM %d: %s", j->vmid, err);
 		return r;
 	}
+	if (!strcmp(c.lock, "backup") && j->opts->backup_refuse) {
+		ERR(j, "VM %d: a backup starts it (lock: backup) and [hook] backup = refuse: its "
+		       "GPU stays on the host and this backup fails; to back it up, set backup = "
+		       "handoff in [vm:%d] or exclude it from the job", j->vmid, j->vmid);
+		return -EPERM;
+	}
 	{
 		struct pve_devlist all;
 		int idx = 0;
@@ -458,8 +464,18 @@ static int rollback(struct job *j, int last)
 int handoff_vm_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, char *err,
 		    size_t errsize)
 {
-	int line = 0, r = pve_vmconf_load(sr, vmid, c, &line, err, errsize);
+	return handoff_vm_load_from(sr, vmid, NULL, c, err, errsize);
+}
 
+int handoff_vm_load_from(const struct sysroot *sr, int vmid, const char *from,
+			 struct pve_vmconf *c, char *err, size_t errsize)
+{
+	int line = 0, r = -ENOENT;
+
+	if (from && *from)
+		r = pve_vmconf_load_node(sr, vmid, from, c, &line, err, errsize);
+	if (r == -ENOENT)
+		r = pve_vmconf_load(sr, vmid, c, &line, err, errsize);
 	if (r < 0)
 		return r;
 	for (int i = 0; i < c->nhostpci; i++)

@@ -91,6 +91,12 @@ int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t
 /* The same, keeping the config in *C for handoff_ops.vmconf. */
 int handoff_vm_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, char *err,
 		    size_t errsize);
+/* The same for a migration target (PVE_MIGRATED_FROM=FROM, NULL or "" for a normal start):
+ * the config is read where qemu-server reads it, on the source node's directory
+ * (/etc/pve/nodes/FROM/qemu-server/VMID.conf; this node's when it is no longer there), and
+ * the devices are this node's (mapping= entries for ops->node). */
+int handoff_vm_load_from(const struct sysroot *sr, int vmid, const char *from,
+			 struct pve_vmconf *c, char *err, size_t errsize);
 int handoff_prepare(const struct handoff_ops *ops, int vmid);
 /* The options a job for VMID uses (cfg_hook_opts of ops->cfg). */
 const struct hook_opts *handoff_opts(const struct handoff_ops *ops, int vmid);

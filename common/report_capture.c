@@ -348,19 +348,23 @@ static void leaf(struct rctx *c, const struct capture *cap, const char *real, co
 		report_add(c, path, K_MODE, NULL, 0, (long long)(st->st_mode & 07777));
 	if (cap->how & C_MTIME)
 		report_add(c, path, K_MTIME, NULL, 0, (long long)st->st_mtim.tv_sec);
-	if (str_has_prefix(path, "/etc/pve/qemu-server/") && !c->oom) {
-		char **nv = realloc(c->vmconf_paths, (size_t)(c->nvmconf + 1) * sizeof(*nv));
-
-		if (!nv || !(nv[c->nvmconf] = strdup(real))) {
-			if (nv)
-				c->vmconf_paths = nv;
-			c->oom = true;
-			return;
-		}
-		c->vmconf_paths = nv;
-		c->nvmconf++;
+	if (str_has_prefix(path, "/etc/pve/qemu-server/") && !c->oom && report_vmconf_add(c, real))
 		c->st.vms++;
+}
+
+bool report_vmconf_add(struct rctx *c, const char *real)
+{
+	char **nv = realloc(c->vmconf_paths, (size_t)(c->nvmconf + 1) * sizeof(*nv));
+
+	if (!nv || !(nv[c->nvmconf] = strdup(real))) {
+		if (nv)
+			c->vmconf_paths = nv;
+		c->oom = true;
+		return false;
 	}
+	c->vmconf_paths = nv;
+	c->nvmconf++;
+	return true;
 }
 
 /* Up to 16 alternatives of a "{a,b,c}" component (or the component itself). */
@@ -573,6 +577,7 @@ int report_write(const struct sysroot *sr, const struct report_opts *o, FILE *ou
 		capture(&c, &captures[i]);
 	report_capture_udev(&c);
 	report_capture_dev_sources(&c);
+	report_capture_cluster(&c); /* before vm_files: other nodes' hookscripts too */
 	report_capture_vm_files(&c);
 	report_capture_pci_names(&c);
 	report_capture_quirks(&c);

@@ -102,6 +102,11 @@ void report_capture_dev_sources(struct rctx *c);
 void report_capture_vm_files(struct rctx *c);
 void report_capture_pci_names(struct rctx *c);
 void report_capture_quirks(struct rctx *c);
+/* Adds the VM config at REAL to those whose hookscripts and ROM files are captured (false:
+ * out of memory, c->oom set). */
+bool report_vmconf_add(struct rctx *c, const char *real);
+/* report_cluster.c: the cluster's files as check --cluster reads them, node names replaced */
+void report_capture_cluster(struct rctx *c);
 void report_capture_modules(struct rctx *c, FILE *out, const char *release);
 
 /* A growing string; NULL data after a failed append. */

@@ -181,7 +181,9 @@ int main(int argc, char **argv)
 		sr.wp = &kill;
 	/* the fast paths: nothing to hand over, nothing to give back */
 	if (!strcmp(phase, "pre-start")) {
-		r = handoff_vm_load(&sr, lg.vmid, &vmconf, err, sizeof(err));
+		/* a migration target reads the config on the source node (as qemu-server) */
+		r = handoff_vm_load_from(&sr, lg.vmid, getenv("PVE_MIGRATED_FROM"), &vmconf, err,
+					 sizeof(err));
 		if (r == 0)
 			return EXIT_OK;
 		if (r < 0) {

@@ -11,6 +11,7 @@ fakesys=$top/build/fakesys
 rm -rf "$dir"
 seed() { mkdir -p "$dir/$1"; [ -f "$2" ] && cp "$2" "$dir/$1/${3:-$(basename "$2")}"; return 0; }
 mkdir -p "$dir"/fuzz_{rom,config,vmconf,mapping,storage,state,iomem,mountinfo,route,host_boot,vfct}
+mkdir -p "$dir"/fuzz_{members,sectioncfg,published}
 
 # A made-up option ROM: a legacy VGA image (class 03) then a last EFI image, checksummed.
 rom() {
@@ -66,7 +67,27 @@ printf 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tW
 printf '00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003     vmbr0\n' \
 	>"$dir/fuzz_route/ipv6_route"
 
+# The cluster files (check --cluster): .members, HA resources/groups/rules (NUL-separated
+# for fuzz_sectioncfg), jobs.cfg and a node's published file.
+printf '{"nodename": "pve1", "version": 0}\n' >"$dir/fuzz_members/single"
+printf 'vm: 100\n\tgroup gpus\n\tstate started\n\0group: gpus\n\tnodes pve1:2,pve2\n\trestricted 1\n\0node-affinity: r\n\tresources vm:100,ct:101\n\tnodes pve2,pve3:1\n\tstrict 1\n\tdisable\n' \
+	>"$dir/fuzz_sectioncfg/ha"
+printf 'vzdump: nightly\n\tschedule 02:00\n\tall 1\n\texclude 101,102\n\nvzdump: p\n\tpool gpus\n\tnode pve1\n\tenabled 0\n\nvzdump: l\n\tvmid 100\n' \
+	>"$dir/fuzz_sectioncfg/jobs.cfg"
 # The fixtures' fake hosts: every file they hold that one of the parsers reads.
+for spec in "$top"/tests/cluster/*/spec; do
+	h=$(basename "$(dirname "$spec")")
+	r=$(mktemp -d /tmp/pgp-fuzz-seed.XXXXXX)
+	if "$fakesys" "$r" "$spec" >/dev/null 2>&1; then
+		seed fuzz_members "$r/etc/pve/.members" "$h-members"
+		seed fuzz_sectioncfg "$r/etc/pve/jobs.cfg" "$h-jobs.cfg"
+		for f in "$r"/etc/pve/ha/*.cfg; do seed fuzz_sectioncfg "$f" "$h-$(basename "$f")"; done
+		for f in "$r"/etc/pve/nodes/*/pve-gpu-passthrough; do
+			seed fuzz_published "$f" "$h-$(basename "$(dirname "$f")")"
+		done
+	fi
+	rm -rf "$r"
+done
 for spec in "$top"/tests/check/*/spec; do
 	h=$(basename "$(dirname "$spec")")
 	r=$(mktemp -d /tmp/pgp-fuzz-seed.XXXXXX)

@@ -30,7 +30,7 @@ rc=0
 long=${FUZZ_TIME:-}
 jobs=${FUZZ_JOBS:-1}
 targets=(fuzz_rom fuzz_config fuzz_vmconf fuzz_mapping fuzz_storage fuzz_state fuzz_iomem
-	fuzz_mountinfo fuzz_route fuzz_host_boot fuzz_vfct)
+	fuzz_mountinfo fuzz_route fuzz_host_boot fuzz_vfct fuzz_members fuzz_sectioncfg fuzz_published)
 [ -n "${FUZZ_ONLY:-}" ] && read -r -a targets <<<"$FUZZ_ONLY"
 # Fuzzing runs per target in the fixed mode (5-15 s each on one loaded core; fuzz_host_boot
 # writes and reads files in every run) and the seed.

@@ -1691,3 +1691,32 @@ TEST(a_stuck_device_is_not_read_while_its_unbind_is_blocked)
 	put_file("/proc/4242/stat", stat, sizeof(stat) - 1);
 	stale_gives_back(w, GPU ": vfio-pci -> nouveau");
 }
+
+/* Live migration: the source node runs no post-stop (qemu-server skips the hookscript there)
+ * and the config moves to the target's directory. Once the source's QEMU has exited, the
+ * reconcile (release --stale, the timer, the next pre-start) gives the devices back from
+ * the state file alone; while it still runs (the migration's last phase) nothing is touched. */
+TEST(migration_source_gets_its_devices_back_through_reconcile)
+{
+	struct world *w = pve_world();
+	char snap[512], from[512], to[512], cmd[4096];
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	fake_qemu(100, 4343, 100); /* still running on the source */
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK(!strstr(w->cap.text, "giving its devices back"));
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+	/* migrated: the config is in the target's directory, QEMU is gone here */
+	snprintf(from, sizeof(from), "%s/etc/pve/qemu-server/100.conf", test_tmpdir());
+	snprintf(to, sizeof(to), "%s/etc/pve/nodes/pve2/qemu-server", test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && mv '%s' '%s/' && rm -f '%s/run/qemu-server/100.pid'",
+		 to, from, to, test_tmpdir());
+	CHECK_INT(system(cmd), 0);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, "VM 100 is not running: giving its devices back\n");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: vfio-pci -> nouveau\n");
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+}
