@@ -121,3 +121,20 @@ int pve_lxc_missing(const struct sysroot *sr, const struct lxc_conf *c,
 		    char (*paths)[LXC_PATH_MAX], int max);
 
 #endif
+
+/* ---- who uses a GPU: VMs and containers (pve_lxc_users.c) -------------------------------- */
+
+struct pve_gpu_user {
+	char dev[PCI_ADDR_LEN];
+	bool ct;             /* a container (else a VM) */
+	int id;              /* its VMID / CTID */
+	bool running;        /* a container that runs now (VMs: not told) */
+	char what[96];       /* "hostpci0", "mapping gpu (hostpci1)", "dev0 /dev/dri/renderD128" */
+	char name[64];       /* a container's hostname */
+};
+/* Every VM of this node whose hostpci entries name one of the N devices DEVS (a mapping: any
+ * device one of its map entries for NODE may hand it), then every container using one (as
+ * pve_lxc_users), VMs and containers each in id order, at most MAX; a config that cannot be
+ * read is skipped (*NBAD, ERR as pve_lxc_users). The count or -errno. */
+int pve_gpu_users(const struct sysroot *sr, const char *node, const char *const *devs, int n,
+		  struct pve_gpu_user *out, int max, int *nbad, char *err, size_t errsize);
