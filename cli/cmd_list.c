@@ -219,8 +219,8 @@ static void print_users(const struct sysroot *sr, const char *node, const struct
 	printf("%s   used by: ", last ? " " : "|");
 	for (int k = 0; k < n; k++) {
 		if (u[k].ct)
-			printf("%sCT %d%s%s (%s, %s)", k ? ", " : "", u[k].id, u[k].name[0] ? " " : "",
-			       u[k].name, u[k].what, u[k].running ? "running" : "stopped");
+			printf("%sCT %d (%s, %s)", k ? ", " : "", u[k].id, u[k].what,
+			       u[k].running ? "running" : "stopped");
 		else
 			printf("%sVM %d (%s)", k ? ", " : "", u[k].id, u[k].what);
 	}

@@ -129,8 +129,7 @@ struct pve_gpu_user {
 	bool ct;             /* a container (else a VM) */
 	int id;              /* its VMID / CTID */
 	bool running;        /* a container that runs now (VMs: not told) */
-	char what[96];       /* "hostpci0", "mapping gpu (hostpci1)", "dev0 /dev/dri/renderD128" */
-	char name[64];       /* a container's hostname */
+	char what[96];       /* "hostpci0", "mapping gpu, hostpci1", "dev0 /dev/dri/renderD128" */
 };
 /* Every VM of this node whose hostpci entries name one of the N devices DEVS (a mapping: any
  * device one of its map entries for NODE may hand it), then every container using one (as

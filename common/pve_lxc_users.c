@@ -126,7 +126,6 @@ int pve_gpu_users(const struct sysroot *sr, const char *node, const char *const 
 		o->id = cu[k].ctid;
 		o->running = cu[k].running;
 		memcpy(o->what, cu[k].what, sizeof(o->what));
-		memcpy(o->name, cu[k].hostname, sizeof(o->name));
 	}
 out:
 	free(c);

@@ -14,7 +14,7 @@ mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
 check "cgroup v2 mounted" grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts
 card=$(ls /sys/bus/pci/devices/$GPU/drm | grep -m 1 '^card')
 node=/dev/dri/$card
-mkdir -p /sys/fs/cgroup/lxc/200 /var/lib/lxc/200 /etc/pve/lxc /var/lock/qemu-server
+mkdir -p /sys/fs/cgroup/lxc/200 /var/lib/lxc/200 /etc/pve/lxc
 printf 'arch: amd64\nhostname: jellyfin\ndev0: %s,gid=44\nrootfs: local:200/vm-200-disk-0.raw\n' \
 	"$node" >/etc/pve/lxc/200.conf
 cat >/usr/sbin/pct <<'PCT'
@@ -98,7 +98,9 @@ check "the container runs again and opened $node" ct_holds_node
 check "state file removed" test ! -e /run/pve-gpu-passthrough/100.state
 check "host as before after the killed hook" test "$before" = "$(host_snapshot)"
 
-# a start that fails after pre-start (no QEMU, no post-stop): the watcher converges
+# a start that fails after pre-start (no QEMU, no post-stop): the watcher converges (it waits
+# for Proxmox's config lock; without that directory, as above, there is no start to watch)
+mkdir -p /var/lock/qemu-server
 lock=/var/lock/qemu-server/lock-100.conf
 labtool locked $lock /bin/sh -c "env -i LC_ALL=C PATH=/sbin:/bin:/usr/sbin:/usr/bin $HOOK 100 pre-start </dev/null >/tmp/pre.out 2>&1; sleep 1"
 cat /tmp/pre.out
@@ -113,4 +115,4 @@ check "and started the container again, which opened $node" ct_holds_node
 expect_driver $GPU bochs-drm
 check "host as before after the failed start" test "$before" = "$(host_snapshot)"
 for p in $(cat /sys/fs/cgroup/lxc/200/cgroup.procs); do kill -KILL $p; done
-rm -f /etc/pve-gpu-passthrough.ini /etc/pve/lxc/200.conf /usr/sbin/pct
+rm -rf /etc/pve-gpu-passthrough.ini /etc/pve/lxc/200.conf /usr/sbin/pct /var/lock/qemu-server
