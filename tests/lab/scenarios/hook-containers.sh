@@ -47,9 +47,9 @@ ct_stopped() { [ -z "$(ct_pid)" ]; }
 pct start 200
 check "the container runs and holds $node" ct_holds_node
 check "list names the container under the GPU" contains "$(/usr/sbin/pve-gpu-passthrough list)" \
-	"used by: VM 100 \(hostpci0\), CT 200 jellyfin \(dev0 $node, running\)"
+	"used by: VM 100 \(hostpci0\), CT 200 \(dev0 $node, running\)"
 check "check 100 warns" contains "$(/usr/sbin/pve-gpu-passthrough check 100)" \
-	"WARN  vm.containers .*container 200 jellyfin uses $GPU \(dev0 $node\) and runs"
+	"WARN  vm.containers .*container 200 uses $GPU \(dev0 $node\) and runs"
 before=$(host_snapshot)
 pid=$(ct_pid)
 
