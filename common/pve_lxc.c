@@ -427,9 +427,7 @@ int pve_lxc_resolve(const struct sysroot *sr, struct lxc_use *u)
 		u->resolved = true;
 		return 0;
 	}
-	if (!strcmp(u->path, "/dev/nvidia")) /* no such node; never a card */
-		return -ENOENT;
-	return -ENOENT;
+	return -ENOENT; /* another device (nvidiactl, a tty): no GPU node */
 }
 
 int pve_lxc_dev_nodes(const struct sysroot *sr, const char *name, struct lxc_node *out, int max)
