@@ -29,6 +29,8 @@
 #include "host_dev.h"
 #include "dev_state.h"
 #include "pci_db.h"
+#include "pve_conf.h"
+#include "pve_lxc.h"
 #include "dev_quirks.h"
 #include "util.h"
 #include "sysfs.h"
@@ -42,6 +44,7 @@
 
 struct list_opts {
 	bool all, json, color;
+	char node[128]; /* the Proxmox node, for mappings and containers */
 };
 
 static bool is_candidate(const struct pci_dev_info *d)
@@ -202,6 +205,29 @@ static void print_vfs(const struct sysroot *sr, struct pcidb *db, const struct p
 	}
 }
 
+/* Under a GPU: the VMs (hostpci, mappings) and containers that use it. */
+static void print_users(const struct sysroot *sr, const char *node, const struct pci_dev_info *d,
+			bool last)
+{
+	struct pve_gpu_user u[32];
+	const char *devs[] = { d->name };
+	char err[320];
+	int nbad = 0, n = pve_gpu_users(sr, node, devs, 1, u, (int)ARRAY_SIZE(u), &nbad, err,
+					sizeof(err));
+
+	if (n <= 0)
+		return;
+	printf("%s   used by: ", last ? " " : "|");
+	for (int k = 0; k < n; k++) {
+		if (u[k].ct)
+			printf("%sCT %d (%s, %s)", k ? ", " : "", u[k].id, u[k].what,
+			       u[k].running ? "running" : "stopped");
+		else
+			printf("%sVM %d (%s)", k ? ", " : "", u[k].id, u[k].what);
+	}
+	fputc('\n', stdout);
+}
+
 static void print_text(const struct sysroot *sr, struct pcidb *db, const struct hostdev *hd,
 		       const struct list_opts *o)
 {
@@ -301,6 +327,8 @@ static void print_text(const struct sysroot *sr, struct pcidb *db, const struct 
 					printf("  [SR-IOV PF: %d of %d VFs enabled]", si.numvfs,
 					       si.totalvfs);
 				fputc('\n', stdout);
+				if (pcidev_is_display(d))
+					print_users(sr, o->node, d, i == last);
 				if (si.numvfs > 0)
 					print_vfs(sr, db, d, i == last);
 			}
@@ -356,6 +384,7 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 	}
 	if (o.json)
 		o.color = false;
+	pve_node_name(g->node, o.node, sizeof(o.node));
 	r = state_pcidb_load(&g->root, &db);
 	if (r < 0) {
 		fprintf(stderr, PROG " list: cannot read '" SYSFS_PCI_DEVICES "': %s\n", strerror(-r));

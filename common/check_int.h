@@ -80,6 +80,10 @@ bool cmdline_ids(const char *cmdline, char *ids, size_t size);
 /* The first "options vfio-pci ids=..." of /etc/modprobe.d: its file and ids; false when none. */
 bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids, size_t isize);
 
+/* check_containers.c */
+void check_containers_host(struct ctx *c);
+void check_vm_containers(struct ctx *c, const struct vmwork *w, const char *subj);
+
 /* check_sriov.c */
 void check_sriov_host(struct ctx *c);
 

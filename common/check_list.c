@@ -263,6 +263,7 @@ static const struct check_host_step host_steps[] = {
 	{ "ini", check_ini },
 	{ "early", check_early },
 	{ "sriov", check_sriov_host },
+	{ "containers", check_containers_host },
 };
 
 /* The checks of each device (check_device.c), in the order of the report. */

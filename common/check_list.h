@@ -11,7 +11,8 @@
  *   something) ini.valid (when the INI is there) early.cmdline early.modprobe (when set)
  *   early.configured early.initramfs (when [early] is set) gpu.fabric (with NVSwitches)
  *   sriov.ids (a vfio-pci ids= naming an SR-IOV PF's id, only then) sriov.numvfs (with
- *   [sriov] in the INI)
+ *   [sriov] in the INI) ct.config ct.device (containers whose config cannot be read, or
+ *   that name a GPU node that does not exist)
  * Device checks (every display controller, and every device a checked VM passes through):
  *   gpu.kind (notable displays) group.isolation gpu.driver (displays) fb.bar_overlap
  *   (displays) console.vgacon (the boot VGA device, vgacon, kernel >= 6.0) console.other_fb
@@ -24,7 +25,7 @@
  * VM checks (per VMID asked for):
  *   vm.config vm.mapping vm.hostpci vm.pcie vm.igd vm.xvga vm.romfile vm.functions
  *   vm.apu_functions vm.apu vm.rebar vm.bars vm.reboot vm.reset_method vm.hookscript
- *   vm.fabric vm.nvidia vm.backup (a VM with devices)
+ *   vm.fabric vm.nvidia vm.backup (a VM with devices), vm.containers (on a node with containers)
  * Cluster checks (check --cluster): cluster.nodes cluster.vms (when nothing is wrong)
  *   cluster.package cluster.snippet cluster.hookscript cluster.mapping cluster.ha
  *   cluster.backup, per VM with our hookscript on every node and per node where it may run

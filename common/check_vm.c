@@ -866,6 +866,7 @@ void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 	check_bars(c, conf, &w->all, q35, subj);
 	check_vm_reboot(c, w, subj);
 	check_vm_reset_method(c, w, subj);
+	check_vm_containers(c, w, subj);
 	check_hookscript(c, conf, subj);
 	check_backup_jobs(c, "vm.backup", conf, c->node, subj);
 	check_vm_fabric(c, conf, &w->all, next_index, subj);

@@ -21,6 +21,7 @@
 /* The table: what the hook changes on the host, in the order prepare changes it (release
  * gives it back in the reverse order). A new transition is one file and one row here. */
 static const struct ho_step *const ho_steps[] = {
+	&ho_step_containers, /* containers using the GPU shut down (they hold its nodes) */
 	&ho_step_nvidia,  /* nvidia-persistenced stopped (it would hold the card) */
 	&ho_step_reset,   /* reset_method set for the VM */
 	&ho_step_console, /* the host console off the GPU */

@@ -32,7 +32,8 @@
  * reset_methods back; start nvidia-persistenced again if it was stopped; remove the state
  * file, or keep in it what could not be given back (named in one "still changed" line).
  *
- * Steps 3-5 and release are a table of steps, one file each (dev_ho.h): nvidia-persistenced,
+ * Steps 3-5 and release are a table of steps, one file each (dev_ho.h): the containers using
+ * the GPU (refused, or shut down and started again: containers = stop), nvidia-persistenced,
  * reset_method, the console, the bind; prepare runs it forward (the rollback in reverse),
  * release in reverse. Each job takes its options from its own VM's [vm:N] section (else
  * [hook]), whoever runs it.

@@ -122,6 +122,14 @@ static const struct capture captures[] = {
 	{ "/etc/pve/storage.cfg", C_TEXT | C_FLAT, report_filter_storage },
 	{ "/etc/pve/mapping/pci.cfg", C_TEXT | C_FLAT, report_filter_mapping },
 	{ "/run/qemu-server/pci-id-reservations", C_TEXT, NULL },
+	/* containers that use a GPU: pve_lxc.c */
+	{ "/etc/pve/lxc/*.conf", C_TEXT | C_FLAT, report_filter_lxc },
+	{ "/var/lib/lxc/*", C_EXISTS, NULL },
+	{ "/sys/fs/cgroup/lxc/*/cgroup.events", C_TEXT, NULL },
+	{ "/sys/class/drm/*/dev", C_TEXT, NULL },
+	{ "/dev/dri/by-path/*", C_TEXT, NULL },
+	{ "/dev/dri/*", C_EXISTS, NULL },
+	{ "/dev/nvidia*", C_EXISTS, NULL },
 };
 
 

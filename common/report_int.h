@@ -90,6 +90,10 @@ char *report_filter_interrupts(struct rctx *c, const char *text);
 char *report_filter_vmconf(struct rctx *c, const char *text);
 char *report_filter_storage(struct rctx *c, const char *text);
 char *report_filter_mapping(struct rctx *c, const char *text);
+/* A container config cut to its GPU lines (devN, lxc.mount.entry of /dev, cgroup device
+ * rules) of the live section, every other line empty (the line numbers stay): no hostname,
+ * storage or network. */
+char *report_filter_lxc(struct rctx *c, const char *text);
 char *report_filter_nvidia(struct rctx *c, const char *text);
 char *report_filter_udev(struct rctx *c, const char *text);
 char *report_filter_cmdline(struct rctx *c, const char *text);

@@ -10,7 +10,7 @@ fakesys=$top/build/fakesys
 [ -x "$fakesys" ] || { echo "make-seeds: build $fakesys first (make)" >&2; exit 1; }
 rm -rf "$dir"
 seed() { mkdir -p "$dir/$1"; [ -f "$2" ] && cp "$2" "$dir/$1/${3:-$(basename "$2")}"; return 0; }
-mkdir -p "$dir"/fuzz_{rom,config,vmconf,mapping,storage,state,iomem,mountinfo,route,host_boot,vfct}
+mkdir -p "$dir"/fuzz_{rom,config,vmconf,mapping,storage,state,iomem,mountinfo,route,host_boot,vfct,lxc}
 mkdir -p "$dir"/fuzz_{members,sectioncfg,published}
 
 # A made-up option ROM: a legacy VGA image (class 03) then a last EFI image, checksummed.
@@ -74,6 +74,13 @@ printf 'vm: 100\n\tgroup gpus\n\tstate started\n\0group: gpus\n\tnodes pve1:2,pv
 	>"$dir/fuzz_sectioncfg/ha"
 printf 'vzdump: nightly\n\tschedule 02:00\n\tall 1\n\texclude 101,102\n\nvzdump: p\n\tpool gpus\n\tnode pve1\n\tenabled 0\n\nvzdump: l\n\tvmid 100\n' \
 	>"$dir/fuzz_sectioncfg/jobs.cfg"
+# Containers: every GPU form, and a snapshot section after the live one
+printf 'arch: amd64\nhostname: jellyfin\ndev0: /dev/dri/renderD128,gid=104,mode=0666\ndev1: path=/dev/nvidia0,uid=0\nlxc.mount.entry: /dev/dri dev/dri none bind,optional,create=dir\nlxc.mount.entry: /mnt/media mnt/media none bind 0 0\nlxc.cgroup2.devices.allow: c 226:* rwm\nlxc.cgroup.devices.allow: c 195:255 rwm\nlxc.cgroup2.devices.allow: a\n[snap1]\ndev2: /dev/dri/card0\n' \
+	>"$dir/fuzz_lxc/ct.conf"
+printf 'dev0: /dev/dri/by-path/pci-0000:00:02.0-render\nlxc.mount.entry: /dev/nvidia1 dev/nvidia1 none bind,optional,create=file\n' \
+	>"$dir/fuzz_lxc/by-path.conf"
+printf 'dev0: /dev/dri/renderD128\0\ndev1: /dev/../etc/shadow\n' >"$dir/fuzz_lxc/hostile-nul.conf"
+
 # The fixtures' fake hosts: every file they hold that one of the parsers reads.
 for spec in "$top"/tests/cluster/*/spec; do
 	h=$(basename "$(dirname "$spec")")
@@ -93,6 +100,7 @@ for spec in "$top"/tests/check/*/spec; do
 	r=$(mktemp -d /tmp/pgp-fuzz-seed.XXXXXX)
 	if "$fakesys" "$r" "$spec" >/dev/null 2>&1; then
 		for f in "$r"/etc/pve/qemu-server/*.conf; do seed fuzz_vmconf "$f" "$h-$(basename "$f")"; done
+		for f in "$r"/etc/pve/lxc/*.conf; do seed fuzz_lxc "$f" "$h-ct-$(basename "$f")"; done
 		seed fuzz_mapping "$r/etc/pve/mapping/pci.cfg" "$h-pci.cfg"
 		seed fuzz_storage "$r/etc/pve/storage.cfg" "$h-storage.cfg"
 		seed fuzz_config "$r/etc/pve-gpu-passthrough.ini" "$h.ini"

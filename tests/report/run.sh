@@ -158,6 +158,9 @@ rm /etc/pve/qemu-server/106.conf
 rm /etc/pve/qemu-server
 file /etc/pve/nodes/zeus-secret-node/qemu-server/107.conf #Secret-Description-Line for VM 107\n#second description line SECRET-DESC-2\nagent: 1\nargs: -cpu host,secret-args-value -smbios type=0,serial=SECRET-ARGS-SERIAL\nbios: ovmf\ncipassword: $5$SECRET-CIPASSWORD\nciuser: secret-ciuser\nhostpci0: mapping=gpu,pcie=1,x-vga=1\nhookscript: local:snippets/pve-gpu-passthrough-hook\nipconfig0: ip=198.51.100.77/24,gw=198.51.100.1\nmachine: q35\nmemory: 16384\nname: secret-vm-name\nnameserver: 203.0.113.53\nnet0: virtio=BC:24:11:AB:CD:EF,bridge=vmbr0,firewall=1\nnet1: e1000=DE:AD:BE:EF:00:42,bridge=vmbr1\nostype: win11\nscsi0: local-lvm:vm-107-disk-0,serial=SECRET-DISK-SERIAL,size=64G\nsearchdomain: secret-domain.example\nsmbios1: uuid=0f0e0d0c-SECRET-UUID,serial=U0VDUkVULVNNQklPUw==,base64=1\nsshkeys: ssh-rsa%20AAAASECRETSSHKEY%20user%40secret-laptop\ntags: secret-tag\nvga: none\n\n[snap1]\ndescription: SECRET-SNAPSHOT-DESC\nhostpci0: 0000:02:00\n
 link /etc/pve/qemu-server nodes/zeus-secret-node/qemu-server
+# container 120: its hostname, network, storage and description are private; its GPU lines stay
+file /etc/pve/nodes/zeus-secret-node/lxc/120.conf #SECRET-CT-DESC\narch: amd64\nhostname: secret-ct-host.secret-domain.example\ndev0: /dev/dri/renderD128,gid=104\nlxc.mount.entry: /mnt/secret-media mnt/media none bind 0 0\nlxc.cgroup2.devices.allow: c 226:* rwm\nnet0: name=eth0,bridge=vmbr0,hwaddr=BC:24:11:AB:CD:EF,ip=198.51.100.78/24\nrootfs: local-lvm:vm-120-disk-0,size=8G\n[snap]\nhostname: SECRET-CT-SNAP\n
+link /etc/pve/lxc nodes/zeus-secret-node/lxc
 file /etc/pve/mapping/pci.cfg gpu\n\tdescription SECRET-MAPPING-DESC\n\tmap id=10de:0fc6,iommugroup=29,node=zeus-secret-node,path=0000:02:00.0,subsystem-id=1462:8a96\n\tmap id=10de:0fc6,iommugroup=29,node=hera-other-node,path=0000:02:00.0\n
 file /etc/pve/storage.cfg dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup,snippets\n\ncifs: nas\n\tpath /mnt/pve/nas\n\tserver 198.51.100.200\n\tshare SECRET-SHARE-NAME\n\tusername secret-cifs-user\n\tdomain SECRET-DOMAIN\n\tnodes zeus-secret-node,hera-other-node\n\tcontent images\n
 file /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook binary
@@ -190,7 +193,7 @@ else
 	secrets+='|SECRET-SHARE|secret-cifs|SECRET-DOMAIN|nfs-secret|/export/secret'
 	secrets+='|SECRETSERIAL|SECRETWWN|SECRET-FS-UUID|SECRET-PART-UUID|4D6433C6'
 	secrets+='|SECRET-GPU|006433C6|secret-lab|secret-root|2001:db8|2001:DB8|ffff:198|secret-customer|secret-user'
-	secrets+='|SECRET-TOKEN|secret-script|bc-24-11|de-ad-be-ef'
+	secrets+='|SECRET-TOKEN|secret-script|bc-24-11|de-ad-be-ef|SECRET-CT|secret-ct|secret-media'
 	if grep -n -i -E "$secrets" "$tmp/secrets.report" >"$tmp/leaks"; then
 		fail redaction.no-secrets "$tmp/leaks"
 	else
@@ -201,6 +204,8 @@ else
 		"$tmp/secrets.report" &&
 		grep -q 'node=pve,path=0000:02:00.0.*node=node2,path=' "$tmp/secrets.report" &&
 		grep -q '^rawfile /proc/driver/nvidia/gpus/0000:02:00.0/information Device Minor: \\t 0\\n$' \
+			"$tmp/secrets.report" &&
+		grep -q '^rawfile /etc/pve/lxc/120.conf \\n\\n\\ndev0: /dev/dri/renderD128,gid=104\\n\\nlxc.cgroup2.devices.allow: c 226:\* rwm\\n\\n\\n$' \
 			"$tmp/secrets.report"; then
 		pass redaction.kept
 	else
