@@ -85,13 +85,13 @@ $(EARLY): $(call obj,$(EARLY_SRC)) $(LIBCOMMON)
 # sanitizers (SAN=1): they do not link statically.
 SNIPPET_FLAGS = $(CPPFLAGS) $(filter-out -MMD -MP -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS)) \
 	$(filter-out -pie -fsanitize=%,$(LDFLAGS)) -static-pie
-$(SNIPPET): snippet/main.c
+$(SNIPPET): snippet/main.c common/pve_hookrec.h
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@ (static)'
 	$(Q)$(CC) $(SNIPPET_FLAGS) -o $@ $<
 
 # The same for tests/attach: the installed hook's path may come from PGP_TEST_SNIPPET_HOOK.
-$(BUILD)/tests/snippet-test: snippet/main.c
+$(BUILD)/tests/snippet-test: snippet/main.c common/pve_hookrec.h
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@ (static)'
 	$(Q)$(CC) $(SNIPPET_FLAGS) -DSNIPPET_TEST -o $@ $<

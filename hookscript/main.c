@@ -28,6 +28,7 @@
 #include "dev_reconcile.h"
 #include "pve_conf.h"
 #include "dev_state.h"
+#include "theirs.h"
 #include "util.h"
 
 enum {
@@ -139,8 +140,9 @@ int main(int argc, char **argv)
 	struct sysroot sr;
 	static struct pve_vmconf vmconf; /* pre-start: read once, for the fast path and the job */
 	int vmid;
-	bool dry_run = false, left_changed = false;
-	int c, r;
+	bool dry_run = false, left_changed = false, theirs_failed = false;
+	struct theirs theirs;
+	int c, r, has_theirs;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
@@ -162,17 +164,24 @@ int main(int argc, char **argv)
 		return usage("invalid VMID", argv[optind]);
 	phase = argv[optind + 1];
 	lg.vmid = vmid;
-	if (!strcmp(phase, "post-start") || !strcmp(phase, "pre-stop"))
-		return EXIT_OK;
-	if (strcmp(phase, "pre-start") && strcmp(phase, "post-stop")) {
+	if (strcmp(phase, "pre-start") && strcmp(phase, "post-stop") &&
+	    strcmp(phase, "post-start") && strcmp(phase, "pre-stop"))
 		return usage("unknown phase (pre-start, post-start, pre-stop, post-stop)", phase);
-	}
 	r = sr_open(&sr, root);
 	if (r < 0) {
 		fprintf(stderr, "pve-gpu-passthrough: cannot open root '%s': %s\n", root ? root : "/",
 			strerror(-r));
 		return EXIT_FAILED;
 	}
+	/* The VM's own hookscript, kept by attach: post-start and pre-stop are only its. */
+	has_theirs = theirs_find(&sr, vmid, &theirs);
+	if (has_theirs < 0 && !strcmp(phase, "pre-start"))
+		return EXIT_FAILED; /* as Proxmox with a hookscript it cannot find */
+	if (strcmp(phase, "pre-start") && strcmp(phase, "post-stop"))
+		return has_theirs > 0 ? theirs_run(&sr, &theirs, vmid, phase, dry_run) : has_theirs < 0;
+	if (!strcmp(phase, "post-stop")) /* theirs first: the reverse of pre-start */
+		theirs_failed = has_theirs < 0 || (has_theirs > 0 &&
+						   theirs_run(&sr, &theirs, vmid, phase, dry_run));
 	if (sr_kill_point_parse(&kill, getenv("PGP_TEST_KILL_POINT")) < 0) {
 		fprintf(stderr, "pve-gpu-passthrough: invalid PGP_TEST_KILL_POINT\n");
 		return EXIT_USAGE;
@@ -182,8 +191,14 @@ int main(int argc, char **argv)
 	/* the fast paths: nothing to hand over, nothing to give back */
 	if (!strcmp(phase, "pre-start")) {
 		r = handoff_vm_load(&sr, lg.vmid, &vmconf, err, sizeof(err));
-		if (r == 0)
+		if (r == 0) {
+			if (has_theirs > 0 && theirs_run(&sr, &theirs, vmid, phase, dry_run)) {
+				fprintf(stderr, "pve-gpu-passthrough: VM start aborted by its own "
+						"hookscript; the host is as it was before\n");
+				return EXIT_FAILED;
+			}
 			return EXIT_OK;
+		}
 		if (r < 0) {
 			fprintf(stderr, "pve-gpu-passthrough: VM %d: %s\n", lg.vmid, err);
 			return EXIT_FAILED;
@@ -194,7 +209,7 @@ int main(int argc, char **argv)
 		if (sr_path(path, STATE_DIR "/%d.state", lg.vmid) == 0 && !sr_exists(&sr, path)) {
 			printf("pve-gpu-passthrough: VM %d: nothing was handed over (no %s); nothing "
 			       "to do\n", lg.vmid, path);
-			return EXIT_OK;
+			return theirs_failed ? EXIT_FAILED : EXIT_OK;
 		}
 	}
 
@@ -224,6 +239,17 @@ int main(int argc, char **argv)
 	if (!strcmp(phase, "pre-start")) {
 		reconcile_first(&ops, lg.vmid);
 		r = handoff_prepare(&ops, lg.vmid);
+		if (r == 0 && has_theirs > 0 && theirs_run(&sr, &theirs, vmid, phase, dry_run)) {
+			/* Theirs refused the start: ours is undone, as Proxmox runs no post-stop. */
+			log_line(&lg, HO_INFO, "the VM's own hookscript failed: giving the devices back");
+			cfg.hook.return_on_stop = true; /* all of them, whatever post-stop would do */
+			for (int i = 0; i < cfg.nvms; i++)
+				cfg.vms[i].opts.return_on_stop = true;
+			ops.vmconf = NULL;
+			if (handoff_release(&ops, lg.vmid) < 0)
+				left_changed = true;
+			r = -ECANCELED;
+		}
 		leave_watcher(&ops, &lg, lg.vmid);
 		if (r < 0)
 			log_line(&lg, HO_ERROR, left_changed
@@ -237,5 +263,5 @@ int main(int argc, char **argv)
 		r = r < 0 ? r : -EIO;
 	if (r < 0)
 		return left_changed ? EXIT_LEFT_CHANGED : EXIT_FAILED;
-	return EXIT_OK;
+	return theirs_failed ? EXIT_FAILED : EXIT_OK;
 }

@@ -22,9 +22,10 @@
 #define SNIPPET_HOOK "/usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook"
 #endif
 
-/* Searched for as a whole in the file (cli/cmd_attach.c SNIPPET_MARKER, debian/postinst). */
-__attribute__((used)) static const char marker[] =
-	"pve-gpu-passthrough-snippet-v1: a copy made by 'pve-gpu-passthrough attach'";
+#include "pve_hookrec.h" /* SNIPPET_MARKER only: nothing of common/ is linked */
+
+/* Searched for as a whole in the file by attach, the package's postinst and postrm. */
+__attribute__((used)) static const char marker[] = SNIPPET_MARKER;
 
 int main(int argc, char **argv)
 {
