@@ -10,7 +10,7 @@ fakesys=$top/build/fakesys
 [ -x "$fakesys" ] || { echo "make-seeds: build $fakesys first (make)" >&2; exit 1; }
 rm -rf "$dir"
 seed() { mkdir -p "$dir/$1"; [ -f "$2" ] && cp "$2" "$dir/$1/${3:-$(basename "$2")}"; return 0; }
-mkdir -p "$dir"/fuzz_{rom,config,vmconf,mapping,storage,state,iomem,mountinfo,route,host_boot,vfct}
+mkdir -p "$dir"/fuzz_{rom,config,vmconf,mapping,storage,state,iomem,mountinfo,route,host_boot,vfct,hookrec}
 
 # A made-up option ROM: a legacy VGA image (class 03) then a last EFI image, checksummed.
 rom() {
@@ -65,6 +65,12 @@ printf 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tW
 	>"$dir/fuzz_route/route"
 printf '00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003     vmbr0\n' \
 	>"$dir/fuzz_route/ipv6_route"
+
+# attach's records (issue 29): a VM's own hookscript, the snippet copies (new and old lines).
+printf 'hookscript: local:snippets/other.pl\n' >"$dir/fuzz_hookrec/vm-hookscript"
+printf '%s\n' 'local:snippets/pve-gpu-passthrough-hook /var/lib/vz/snippets/pve-gpu-passthrough-hook' \
+	'nas:snippets/pve-gpu-passthrough-hook /mnt/pve/nas/snippets/pve-gpu-passthrough-hook' \
+	'/srv/hooks/hookscripts/pve-gpu-passthrough-hook' >"$dir/fuzz_hookrec/snippets"
 
 # The fixtures' fake hosts: every file they hold that one of the parsers reads.
 for spec in "$top"/tests/check/*/spec; do
