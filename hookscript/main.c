@@ -3,8 +3,9 @@
  * Proxmox runs it as root with stdin at EOF, LC_ALL=C, a minimal PATH and no timeout, and
  * shows its stdout/stderr in the VM's task log (post-stop through qmeventd: the journal).
  * pre-start hands the VM's GPUs to vfio-pci (a non-zero exit aborts the VM start); post-stop
- * gives them back; post-start and pre-stop do nothing. A VM without passthrough devices costs
- * one config read. Options before VMID are for tests and manual use:
+ * gives them back; post-start and pre-stop do nothing of ours. A VM's own hookscript that
+ * attach kept runs in every phase (theirs.c; pre-start: after ours, its failure undoes ours;
+ * post-stop: before ours). A VM without passthrough devices costs one config read. Options before VMID are for tests and manual use:
  *   --sysroot DIR   act below DIR instead of /   --node NAME   Proxmox node name
  *   --config FILE   our INI                      --dry-run     change nothing, say what
  * Exit status (exitcode.h): 0 success or nothing to do; 1 failure: at pre-start refused or
@@ -106,7 +107,8 @@ static void help(void)
 {
 	printf("usage: " HOOK " [--sysroot DIR] [--node NAME] [--config FILE] [--dry-run] VMID PHASE\n\n"
 	       "Proxmox runs it as VM VMID's hookscript: at pre-start it hands the VM's GPUs to\n"
-	       "vfio-pci, at post-stop it gives them back; post-start and pre-stop do nothing.\n"
+	       "vfio-pci, at post-stop it gives them back. A hookscript of the VM's own that\n"
+	       "attach kept runs in every phase.\n"
 	       "Attach it with 'pve-gpu-passthrough attach VMID'. See pve-gpu-passthrough-hook(8).\n\n"
 	       "  --sysroot DIR   work on the host tree below DIR (tests)\n"
 	       "  --node NAME     the Proxmox node name (default: this machine's)\n"
