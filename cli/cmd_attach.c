@@ -379,6 +379,9 @@ static int parse_args(int argc, char **argv, bool attach, const char **storage, 
 	return 0;
 }
 
+static void remove_unused_copy(const struct cli_globals *g, const char *volid, int vmid,
+			       bool dry_run);
+
 /* Loads storage ID, printing why when that fails. */
 static int load_storage(const struct cli_globals *g, const char *id, struct pve_storage *s)
 {
@@ -475,6 +478,8 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 	}
 	if (!dry_run && sr_is_host(&g->root))
 		printf("VM %d: hookscript set to '%s'\n", vmid, volid);
+	if (hook[0] && !keep) /* moved: the copy it used goes when no VM uses it any more */
+		remove_unused_copy(g, hook, vmid, dry_run);
 	return CLI_EXIT_OK;
 }
 

@@ -275,6 +275,8 @@ expect_qm content-dirs-qm "set 100 --hookscript hooks:snippets/pve-gpu-passthrou
 run attach 100 --storage nas
 expect shared-storage 0
 expect_out moves-own-hookscript "uses our hookscript from 'hooks:snippets/pve-gpu-passthrough-hook'"
+[ ! -e "$root/srv/hooks/hookscripts/pve-gpu-passthrough-hook" ] && pass moves-removes-unused-copy ||
+	fail moves-removes-unused-copy "the copy no VM uses is still on 'hooks'"
 # a copy on shared storage is recorded too: the package's upgrades refresh it
 if grep -qxF "nas:snippets/pve-gpu-passthrough-hook /mnt/pve/nas/snippets/pve-gpu-passthrough-hook" \
 	"$root/var/lib/pve-gpu-passthrough/snippets"; then
