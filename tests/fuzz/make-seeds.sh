@@ -11,7 +11,7 @@ fakesys=$top/build/fakesys
 rm -rf "$dir"
 seed() { mkdir -p "$dir/$1"; [ -f "$2" ] && cp "$2" "$dir/$1/${3:-$(basename "$2")}"; return 0; }
 mkdir -p "$dir"/fuzz_{rom,config,vmconf,mapping,storage,state,iomem,mountinfo,route,host_boot,vfct,lxc}
-mkdir -p "$dir"/fuzz_{members,sectioncfg,published}
+mkdir -p "$dir"/fuzz_{members,sectioncfg,published,hookrec}
 
 # A made-up option ROM: a legacy VGA image (class 03) then a last EFI image, checksummed.
 rom() {
@@ -80,6 +80,11 @@ printf 'arch: amd64\nhostname: jellyfin\ndev0: /dev/dri/renderD128,gid=104,mode=
 printf 'dev0: /dev/dri/by-path/pci-0000:00:02.0-render\nlxc.mount.entry: /dev/nvidia1 dev/nvidia1 none bind,optional,create=file\n' \
 	>"$dir/fuzz_lxc/by-path.conf"
 printf 'dev0: /dev/dri/renderD128\0\ndev1: /dev/../etc/shadow\n' >"$dir/fuzz_lxc/hostile-nul.conf"
+# attach's records (issue 29): a VM's own hookscript, the snippet copies (new and old lines).
+printf 'hookscript: local:snippets/other.pl\n' >"$dir/fuzz_hookrec/vm-hookscript"
+printf '%s\n' 'local:snippets/pve-gpu-passthrough-hook /var/lib/vz/snippets/pve-gpu-passthrough-hook' \
+	'nas:snippets/pve-gpu-passthrough-hook /mnt/pve/nas/snippets/pve-gpu-passthrough-hook' \
+	'/srv/hooks/hookscripts/pve-gpu-passthrough-hook' >"$dir/fuzz_hookrec/snippets"
 
 # The fixtures' fake hosts: every file they hold that one of the parsers reads.
 for spec in "$top"/tests/cluster/*/spec; do
