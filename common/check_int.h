@@ -100,6 +100,7 @@ void check_other_fb(struct ctx *c, struct check_device *cd);
 bool has_word(const char *list, const char *w);
 void check_reset(struct ctx *c, struct check_device *cd);
 void check_onboot(struct ctx *c, struct check_device *cd);
+void check_health(struct ctx *c, struct check_device *cd);
 /* The VMs that pass device NAME through ("VM 101, VM 102" into BUF); false when none. */
 bool users_of(const struct ctx *c, const char *name, char *buf, size_t size);
 

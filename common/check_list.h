@@ -18,7 +18,8 @@
  *   (another VGA controller with a firmware framebuffer, kernel 6.0 to 6.11) gpu.reset
  *   gpu.vendor_reset (AMD generations vendor-reset handles, when it is there) dev.sriov
  *   (SR-IOV PFs and VFs) gpu.nvidia_persistence (nvidia driver, when something keeps the
- *   card) gpu.onboot (two onboot VMs pass it); for a display no VM uses that is no
+ *   card) gpu.onboot (two onboot VMs pass it) dev.health (a device a VM gave back
+ *   unhealthy, marked until the host reboots); for a display no VM uses that is no
  *   candidate (a BMC's display, the host's console GPU next to another GPU) WARN and FAIL
  *   become INFO
  * VM checks (per VMID asked for):

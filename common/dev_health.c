@@ -196,6 +196,11 @@ int health_mark_load(const struct sysroot *sr, const char *name, struct health_m
 	return strcmp(boot, m->boot) ? 0 : 1; /* another boot's mark is void */
 }
 
+const char *health_mark_error(int r)
+{
+	return r == -EINVAL ? "it is not a valid mark" : sr_strerror(r);
+}
+
 int health_mark_save(const struct sysroot *sr, const char *name, const struct health_mark *m)
 {
 	char path[SR_PATH_MAX], buf[HEALTH_MAX_BYTES];

@@ -55,6 +55,8 @@ int health_probe(const struct sysroot *sr, const char *name, const char *driver)
 /* Device NAME's mark: 1 marked in this boot (*M filled), 0 none (or one of another boot),
  * -EINVAL a mark file that is not valid (refused: treat the device as marked), -errno. */
 int health_mark_load(const struct sysroot *sr, const char *name, struct health_mark *m);
+/* Why a mark cannot be used (R < 0 from health_mark_load), for the messages. */
+const char *health_mark_error(int r);
 /* Writes NAME's mark (atomically, 0600). 0 or -errno. */
 int health_mark_save(const struct sysroot *sr, const char *name, const struct health_mark *m);
 

@@ -25,7 +25,7 @@ int ho_refuse_marked(struct job *j, const char *name)
 		return 0;
 	if (r < 0) {
 		ERR(j, "refusing: %s: its health mark %s/%s cannot be used (%s); remove it once the "
-		       "device is known to work", name, HEALTH_DIR, name, sr_strerror(r));
+		       "device is known to work", name, HEALTH_DIR, name, health_mark_error(r));
 		return r == -EINVAL ? -EBUSY : r;
 	}
 	health_fix(name, &m, fix, sizeof(fix));
