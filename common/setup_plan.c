@@ -275,21 +275,27 @@ static int plan_cmdline(const struct sysroot *sr, struct setup_plan *p, const st
 
 static int plan_modules(const struct sysroot *sr, struct setup_plan *p)
 {
-	char text[512];
+	char text[512], name[64];
 	size_t off;
+	int n = 0;
 
 	off = (size_t)snprintf(text, sizeof(text),
 			       "# The vfio modules at boot, for GPU passthrough. Written by "
 			       "pve-gpu-passthrough setup;\n# 'pve-gpu-passthrough setup --undo' "
 			       "removes it.\n");
 	for (int i = 0; i < BIND_NVFIO_MODULES; i++) {
-		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s\n",
-					bind_vfio_modules[i].name);
-		/* kmod names: vfio_pci */
-		for (char *q = text + off - 2; q >= text && *q != '\n'; q--)
+		str_copy(name, sizeof(name), bind_vfio_modules[i].name);
+		for (char *q = name; *q; q++) /* kmod names: vfio_pci */
 			if (*q == '-')
 				*q = '_';
+		/* one that /etc/modules loads already is not named twice */
+		if (hostinfo_modules_file_line(sr, "/etc/modules", name))
+			continue;
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s\n", name);
+		n++;
 	}
+	if (!n)
+		return 0; /* /etc/modules loads them all: no file of ours */
 	char *copy = strdup(text);
 
 	if (!copy)
