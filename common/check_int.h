@@ -75,10 +75,7 @@ void check_virqfd(struct ctx *c);
 /* check_early.c */
 void check_ini(struct ctx *c);
 void check_early(struct ctx *c);
-/* vfio-pci.ids= (or vfio_pci.ids=) of CMDLINE into IDS; false when absent. */
-bool cmdline_ids(const char *cmdline, char *ids, size_t size);
-/* The first "options vfio-pci ids=..." of /etc/modprobe.d: its file and ids; false when none. */
-bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids, size_t isize);
+/* cmdline_ids, modprobe_ids: check_list.h (setup reads them too) */
 
 /* check_sriov.c */
 void check_sriov_host(struct ctx *c);

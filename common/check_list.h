@@ -124,4 +124,9 @@ int checks_exit_code(const struct check_report *r);
  * 0 when there is nothing to change, -errno. */
 int checks_cmdline_edit(const struct check_report *r, char *out, size_t size);
 
+/* vfio-pci.ids= (or vfio_pci.ids=) of CMDLINE into IDS; false when absent (check_early.c). */
+bool cmdline_ids(const char *cmdline, char *ids, size_t size);
+/* The first "options vfio-pci ids=..." of /etc/modprobe.d: its file and ids; false when none. */
+bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids, size_t isize);
+
 #endif
