@@ -1772,3 +1772,20 @@ TEST(health_dry_run_marks_nothing_and_a_bad_mark_refuses)
 				    "/run/pve-gpu-passthrough/health/0000:02:00.1 cannot be used");
 	CHECK_STR(w->k.log, "");
 }
+
+/* The reconcile (release --stale, the watcher, another VM's pre-start) reads the devices it
+ * gave back likewise. */
+TEST(health_marks_after_a_reconcile_too)
+{
+	struct world *w = pve_world();
+
+	set_boot(BOOT_A);
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	gpu_reads_ffff();
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, "VM 100 is not running: giving its devices back\n");
+	CHECK_CONTAINS(w->cap.text, "W: 0000:02:00.0 did not come back after VM 100 (its config "
+				    "space reads 0xffff): marked until the host reboots");
+	CHECK(exists(GPU_MARK));
+}
