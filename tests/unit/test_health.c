@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "dev_health.h"
-#include "fakesys.h"
 #include "harness.h"
+#include "testlib.h"
 #include "util.h"
 
 #define BOOT "6f1c2d3e-0a1b-4c5d-8e9f-0123456789ab"
@@ -71,22 +71,11 @@ TEST(health_mark_hostile_text_is_refused)
 			test_fail(__FILE__, __LINE__, "accepted bad[%zu]", i);
 }
 
-static struct sysroot root(const char *spec)
-{
-	struct sysroot sr;
-	int line = 0;
-
-	if (fakesys_build(test_tmpdir(), spec, &line) < 0)
-		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
-	CHECK_INT(sr_open(&sr, test_tmpdir()), 0);
-	return sr;
-}
-
 /* A mark of this boot counts, one of another boot is void, a file that is not a mark (or too
  * long, or under a name that is no canonical address) is an error, no file is no mark. */
 TEST(health_mark_load_save_and_boot)
 {
-	struct sysroot sr = root("file /proc/sys/kernel/random/boot_id " BOOT "\n");
+	struct sysroot sr = test_root_with("file /proc/sys/kernel/random/boot_id " BOOT "\n");
 	struct health_mark m = { .boot = BOOT, .vmid = 100, .vendor = 0x1002, .device = 0x744c,
 				 .fault = HEALTH_FFFF }, got;
 	char big[2048];
@@ -112,7 +101,7 @@ TEST(health_mark_load_save_and_boot)
 /* The probe: ids in config space, all ones, no driver where one is expected, a device gone. */
 TEST(health_probe_reads_config_and_driver)
 {
-	struct sysroot sr = root(
+	struct sysroot sr = test_root_with(
 		"pci 0000:03:00.0 vendor=1002 device=744c class=030000 driver=amdgpu group=3\n"
 		"pci 0000:03:00.1 vendor=1002 device=ab30 class=040300 group=3\n");
 	unsigned char ones[64];
