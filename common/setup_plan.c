@@ -481,8 +481,9 @@ static char *modprobe_without_ids(const char *old, size_t old_len, size_t *ret_l
 		char buf[1024], mod[64], rest[1024], kept[1024] = "", *save = NULL;
 
 		i += n;
-		if (n >= sizeof(buf) || (str_copy_n(buf, sizeof(buf), line, n), 0) ||
-		    sscanf(buf, " options %63s %1023[^\n]", mod, rest) != 2 ||
+		if (n < sizeof(buf))
+			str_copy_n(buf, sizeof(buf), line, n);
+		if (n >= sizeof(buf) || sscanf(buf, " options %63s %1023[^\n]", mod, rest) != 2 ||
 		    (strcmp(mod, "vfio-pci") && strcmp(mod, "vfio_pci")) || !strstr(rest, "ids=")) {
 			memcpy(out + off, line, n);
 			off += n;
@@ -491,8 +492,10 @@ static char *modprobe_without_ids(const char *old, size_t old_len, size_t *ret_l
 		for (char *w = strtok_r(rest, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
 			if (!str_has_prefix(w, "ids="))
 				snprintf(kept + strlen(kept), sizeof(kept) - strlen(kept), " %s", w);
+		/* no longer than the line: its ids= word goes, one blank between the others */
 		if (kept[0])
-			off += (size_t)sprintf(out + off, "options %s%s\n", mod, kept);
+			off += (size_t)snprintf(out + off, old_len + 1 - off, "options %s%s\n", mod,
+						kept);
 	}
 	out[off] = '\0';
 	*ret_len = off;
