@@ -31,6 +31,7 @@
 #include "pci_db.h"
 #include "pve_conf.h"
 #include "pve_lxc.h"
+#include "dev_health.h"
 #include "dev_quirks.h"
 #include "util.h"
 #include "sysfs.h"
@@ -47,6 +48,19 @@ struct list_opts {
 	char node[128]; /* the Proxmox node, for mappings and containers */
 };
 
+/* Device NAME's health mark (dev_health.h) as list shows it, in BUF: "its config space reads
+ * 0xffff after VM 100"; false when it has none. */
+static bool health_of(const struct sysroot *sr, const char *name, char *buf, size_t size)
+{
+	struct health_mark m;
+	int r = health_mark_load(sr, name, &m);
+
+	if (r > 0)
+		snprintf(buf, size, "%s after VM %d", health_fault_text(m.fault), m.vmid);
+	else if (r < 0)
+		snprintf(buf, size, "its health mark cannot be used (%s)", health_mark_error(r));
+	return r != 0;
+}
 static bool is_candidate(const struct pci_dev_info *d)
 {
 	return pcidev_is_display(d) || strcmp(d->driver, "vfio-pci") == 0 ||
@@ -160,6 +174,10 @@ static void print_json(const struct sysroot *sr, struct pcidb *db, const struct 
 			       is_candidate(d) ? "true" : "false");
 			json_str(stdout, hd && hostdev_is_critical(hd, d->name, why, sizeof(why)) == 1
 						 ? why : NULL);
+			if (health_of(sr, d->name, why, sizeof(why))) { /* only when marked */
+				fputs(",\"health_mark\":", stdout);
+				json_str(stdout, why);
+			}
 			{
 				char vfs[LIST_MAX_VFS][PCI_ADDR_LEN];
 				struct sriov_info si = { 0 };
@@ -316,6 +334,9 @@ static void print_text(const struct sysroot *sr, struct pcidb *db, const struct 
 			if (hd && hostdev_is_critical(hd, d->name, why, sizeof(why)) == 1)
 				printf("  %s[host: %s]%s", o->color ? C_RED : "", why,
 				       o->color ? C_OFF : "");
+			if (health_of(sr, d->name, why, sizeof(why)))
+				printf("  %s[marked: %s; reboot the host]%s", o->color ? C_RED : "",
+				       why, o->color ? C_OFF : "");
 			{
 				struct sriov_info si;
 

@@ -16,6 +16,7 @@
 #include "dev_bind.h"
 #include "cfg_ini.h"
 #include "dev_console.h"
+#include "dev_health.h"
 #include "dev_quirks.h"
 #include "pve_conf.h"
 #include "pve_storage.h"
@@ -132,6 +133,45 @@ void check_onboot(struct ctx *c, struct check_device *cd)
 		"boot of the node", vms);
 	ck_fix(c, r, "keep onboot on one of them: qm set VMID --onboot 0 for the others (or give "
 		  "them different devices)");
+}
+
+/* A device that a VM gave back unhealthy is marked until the host reboots (dev_health.h):
+ * pre-start refuses it. */
+static void health_one(struct ctx *c, const char *name)
+{
+	struct check_result *r;
+	struct health_mark m;
+	char fix[512];
+	int e = health_mark_load(c->sr, name, &m);
+
+	if (e == 0)
+		return;
+	if (e < 0) {
+		r = ck_add(c, "dev.health", CHECK_FAIL, name, "its health mark %s/%s cannot be used "
+			   "(%s): no VM start takes it", HEALTH_DIR, name, health_mark_error(e));
+		ck_fix(c, r, "remove %s/%s once the device is known to work", HEALTH_DIR, name);
+		return;
+	}
+	health_fix(name, &m, fix, sizeof(fix));
+	r = ck_add(c, "dev.health", CHECK_FAIL, name, "did not come back after VM %d stopped (%s): "
+		   "marked until the host reboots, no VM start takes it", m.vmid,
+		   health_fault_text(m.fault));
+	ck_fix(c, r, "%s", fix);
+}
+
+/* ... for every member of the device's IOMMU group (the group is what a VM takes). */
+void check_health(struct ctx *c, struct check_device *cd)
+{
+	const struct pci_dev_info *d = cd->dev;
+	char members[32][PCI_ADDR_LEN];
+	int n = d->iommu_group >= 0 ? pcidev_group_members(c->sr, d->iommu_group, members, 32) : -1;
+
+	if (n <= 0) {
+		health_one(c, d->name);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		health_one(c, members[i]);
 }
 
 /* The VMs using device NAME, as "VM 100, VM 105" (empty: none). */

@@ -79,6 +79,44 @@ static int count_id_list(const struct pcidb *db, const char *list, char *names, 
 	return n;
 }
 
+/* Whether the ids LIST ("vvvv:dddd,...") select identical cards (an id two devices have); the
+ * cards (slots, "0000:0c:00") of those devices that a VM passes into USED, the others into
+ * UNUSED (space-separated). */
+static bool identical_cards(const struct ctx *c, const char *list, char *used, size_t usize,
+			    char *unused, size_t nsize)
+{
+	const struct pcidb *db = c->rep->db;
+	char copy[512], *save = NULL, who[64];
+	bool identical = false;
+
+	used[0] = unused[0] = '\0';
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		unsigned v, d;
+
+		if (sscanf(t, "%4x:%4x", &v, &d) != 2 || count_ids(db, (uint16_t)v, (uint16_t)d, who,
+								   sizeof(who)) < 2)
+			continue;
+		identical = true;
+		for (int i = 0; i < db->ndev; i++) {
+			const struct pci_dev_info *p = &db->dev[db->byaddr[i]];
+			char slot[PCI_ADDR_LEN], *out;
+			size_t size, len;
+
+			if (p->vendor != v || p->device != d)
+				continue;
+			snprintf(slot, sizeof(slot), "%.10s", p->name); /* 0000:0c:00 */
+			out = users_of(c, p->name, who, sizeof(who)) ? used : unused;
+			size = out == used ? usize : nsize;
+			len = strlen(out);
+			if (!strstr(out, slot) && !(out == unused && strstr(used, slot)) &&
+			    len + strlen(slot) + 2 < size)
+				snprintf(out + len, size - len, "%s%s", len ? " " : "", slot);
+		}
+	}
+	return identical;
+}
+
 /* "options vfio-pci ids=..." in /etc/modprobe.d: the seed's method. The first file found. */
 bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids, size_t isize)
 {
@@ -179,10 +217,22 @@ void check_early(struct ctx *c)
 		char names[512] = "";
 		int n = count_id_list(db, cids, names, sizeof(names));
 
-		r = ck_add(c, "early.cmdline", CHECK_INFO, NULL, "the kernel command line binds ids %s "
-			"to vfio-pci at boot (vfio-pci.ids=): %d device%s%s%s%s, identical cards "
-			"included", cids, n, n == 1 ? "" : "s", n ? " (" : "", names, n ? ")" : "");
-		if (e->nids || e->naddrs)
+		char used[256], unused[256];
+		bool identical = identical_cards(c, cids, used, sizeof(used), unused, sizeof(unused));
+
+		/* identical cards of which a VM passes one and none another: that one is wanted on
+		 * its host driver (by the host, a container), but vfio-pci takes it at boot */
+		r = ck_add(c, "early.cmdline", identical && used[0] && unused[0] ? CHECK_WARN :
+			   CHECK_INFO, NULL, "the kernel command line binds ids %s to vfio-pci at boot "
+			   "(vfio-pci.ids=): %d device%s%s%s%s, identical cards included%s%s%s", cids,
+			   n, n == 1 ? "" : "s", n ? " (" : "", names, n ? ")" : "",
+			   identical && unused[0] ? "; no VM passes " : "",
+			   identical && unused[0] ? unused : "",
+			   identical && unused[0] ? ", which it takes from its host driver too" : "");
+		if (identical && used[0])
+			ck_fix(c, r, "bind the card the VMs pass by address instead: pve-gpu-passthrough "
+				  "setup --early %s (it drops vfio-pci.ids=)", used);
+		else if (e->nids || e->naddrs)
 			ck_fix(c, r, "[early] in '%s' binds as well; to bind exactly one card, drop "
 				  "vfio-pci.ids= and keep [early] addresses:", path);
 		else

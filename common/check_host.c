@@ -464,28 +464,6 @@ void check_amd_iommu(struct ctx *c)
 	fix_cmdline(c, r, NULL, "amd_iommu", false);
 }
 
-/* A line of a modules-load.d(5) file that names MODULE ('-' and '_' equal). */
-static int modules_file_line(const struct ctx *c, const char *path, const char *module)
-{
-	_cleanup_free_ char *text = NULL;
-	char *line, *save = NULL;
-	size_t len;
-	int n = 0;
-
-	if (sr_read_file(c->sr, path, 1u << 20, &text, &len) < 0)
-		return 0;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		size_t w;
-
-		n++;
-		line += strspn(line, " \t");
-		w = strcspn(line, " \t#;");
-		if (w && cmdline_key_eq(line, w, module, strlen(module)))
-			return n;
-	}
-	return 0;
-}
-
 /* vfio_virqfd in /etc/modules (old guides): Linux 6.2 merged it into vfio, and on such a kernel
  * systemd-modules-load fails at every boot ("Failed to find module 'vfio_virqfd'"). */
 void check_virqfd(struct ctx *c)
@@ -494,7 +472,7 @@ void check_virqfd(struct ctx *c)
 	const char *names[] = { "vfio_virqfd" };
 	struct check_result *r;
 	struct hostmod m;
-	int line = modules_file_line(c, "/etc/modules", "vfio_virqfd");
+	int line = hostinfo_modules_file_line(c->sr, "/etc/modules", "vfio_virqfd");
 
 	if (!line || !h->release[0] || hostinfo_modules(c->sr, h->release, names, 1, &m) < 0 ||
 	    m.avail != HOSTMOD_MISSING)

@@ -75,10 +75,7 @@ void check_virqfd(struct ctx *c);
 /* check_early.c */
 void check_ini(struct ctx *c);
 void check_early(struct ctx *c);
-/* vfio-pci.ids= (or vfio_pci.ids=) of CMDLINE into IDS; false when absent. */
-bool cmdline_ids(const char *cmdline, char *ids, size_t size);
-/* The first "options vfio-pci ids=..." of /etc/modprobe.d: its file and ids; false when none. */
-bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids, size_t isize);
+/* cmdline_ids, modprobe_ids: check_list.h (setup reads them too) */
 
 /* check_containers.c */
 void check_containers_host(struct ctx *c);
@@ -104,6 +101,7 @@ void check_other_fb(struct ctx *c, struct check_device *cd);
 bool has_word(const char *list, const char *w);
 void check_reset(struct ctx *c, struct check_device *cd);
 void check_onboot(struct ctx *c, struct check_device *cd);
+void check_health(struct ctx *c, struct check_device *cd);
 /* The VMs that pass device NAME through ("VM 101, VM 102" into BUF); false when none. */
 bool users_of(const struct ctx *c, const char *name, char *buf, size_t size);
 

@@ -279,6 +279,7 @@ static const struct check_device_step device_steps[] = {
 	{ "sriov", false, check_sriov },
 	{ "nvidia_persistence", true, check_nvidia_persistence },
 	{ "onboot", true, check_onboot },
+	{ "health", false, check_health },
 };
 
 static int add_device(struct ctx *c, const struct pci_dev_info *d, bool from_vm)

@@ -19,7 +19,8 @@
  *   (another VGA controller with a firmware framebuffer, kernel 6.0 to 6.11) gpu.reset
  *   gpu.vendor_reset (AMD generations vendor-reset handles, when it is there) dev.sriov
  *   (SR-IOV PFs and VFs) gpu.nvidia_persistence (nvidia driver, when something keeps the
- *   card) gpu.onboot (two onboot VMs pass it); for a display no VM uses that is no
+ *   card) gpu.onboot (two onboot VMs pass it) dev.health (a device a VM gave back
+ *   unhealthy, marked until the host reboots); for a display no VM uses that is no
  *   candidate (a BMC's display, the host's console GPU next to another GPU) WARN and FAIL
  *   become INFO
  * VM checks (per VMID asked for):
@@ -134,5 +135,10 @@ int checks_exit_code(const struct check_report *r);
 /* The boot loader line with every command line change of the report applied: 1 with OUT set,
  * 0 when there is nothing to change, -errno. */
 int checks_cmdline_edit(const struct check_report *r, char *out, size_t size);
+
+/* vfio-pci.ids= (or vfio_pci.ids=) of CMDLINE into IDS; false when absent (check_early.c). */
+bool cmdline_ids(const char *cmdline, char *ids, size_t size);
+/* The first "options vfio-pci ids=..." of /etc/modprobe.d: its file and ids; false when none. */
+bool modprobe_ids(const struct sysroot *sr, char *file, size_t fsize, char *ids, size_t isize);
 
 #endif

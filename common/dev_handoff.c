@@ -22,6 +22,7 @@
  * gives it back in the reverse order). A new transition is one file and one row here. */
 static const struct ho_step *const ho_steps[] = {
 	&ho_step_containers, /* containers using the GPU shut down (they hold its nodes) */
+	&ho_step_health,  /* release: each device given back is read again (a bad one marked) */
 	&ho_step_nvidia,  /* nvidia-persistenced stopped (it would hold the card) */
 	&ho_step_reset,   /* reset_method set for the VM */
 	&ho_step_console, /* the host console off the GPU */
@@ -91,7 +92,7 @@ static int add_member(struct job *j, const char *name)
 		ERR(j, "too many devices (more than %d)", MAX_MEMBERS);
 		return -E2BIG;
 	}
-	if ((r = ho_refuse_stuck(j, name)) < 0)
+	if ((r = ho_refuse_stuck(j, name)) < 0 || (r = ho_refuse_marked(j, name)) < 0)
 		return r;
 	m = &j->mem[j->nmem];
 	memset(m, 0, sizeof(*m));
@@ -566,6 +567,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 				    "devices' drivers");
 		goto out;
 	}
+	j->prior = *s; /* as loaded: the rows after the bind's restore see every device */
 	for (int i = 0; i < s->ndevs; i++)
 		if ((r = lock_one(j, s->devs[i].name, true)) < 0)
 			goto out;

@@ -29,12 +29,15 @@
  * process holds the groups (one /proc scan per round for all), then every group at the same
  * time, per device: remove Proxmox's dynamic id, restore the override, unbind from vfio-pci,
  * re-probe and verify the original driver; rebind framebuffers and consoles; put the
- * reset_methods back; start nvidia-persistenced again if it was stopped; remove the state
- * file, or keep in it what could not be given back (named in one "still changed" line).
+ * reset_methods back; start nvidia-persistenced again if it was stopped; read each device
+ * again and mark one that did not come back (dev_health.h: a later prepare refuses it at
+ * collect); remove the state file, or keep in it what could not be given back (named in one
+ * "still changed" line).
  *
  * Steps 3-5 and release are a table of steps, one file each (dev_ho.h): the containers using
- * the GPU (refused, or shut down and started again: containers = stop), nvidia-persistenced,
- * reset_method, the console, the bind; prepare runs it forward (the rollback in reverse),
+ * the GPU (refused, or shut down and started again: containers = stop), the health read,
+ * nvidia-persistenced, reset_method, the console, the bind; prepare runs it forward (the
+ * rollback in reverse),
  * release in reverse. Each job takes its options from its own VM's [vm:N] section (else
  * [hook]), whoever runs it.
  *

@@ -61,7 +61,8 @@ struct job {
 	int lockfds[MAX_MEMBERS];
 	int nlocks;
 	struct handoff_state st;    /* the state file: prior content plus this run */
-	struct handoff_state prior; /* the state file as an earlier pre-start left it */
+	struct handoff_state prior; /* the state file as an earlier pre-start left it (release: as
+				    * loaded, before any row gave something back) */
 	bool had_state;
 	struct quirks_exec exec;    /* runs systemctl and nvidia-smi (dev_quirks.h) */
 	/* the bind row (dev_ho_bind.c) */
@@ -125,6 +126,7 @@ extern const struct ho_step ho_step_containers;
 /* The containers row's part of the holders check (dev_ho_containers.c): drops from H the
  * holders that run in a container it shuts down; the new count. */
 int ho_containers_filter(struct job *j, struct holder *h, int n);
+extern const struct ho_step ho_step_health;
 
 #define INFO(j, ...) handoff_logf((j)->ops, HO_INFO, __VA_ARGS__)
 #define WARN(j, ...) handoff_logf((j)->ops, HO_WARN, __VA_ARGS__)
@@ -147,6 +149,9 @@ bool ho_dev_present(const struct sysroot *sr, const char *name);
 /* A device that a state file records as stuck (an unbind of it never returned): -EBUSY, said
  * in one line, while it still is (dev_ho_bind.c); collect calls it before reading the device. */
 int ho_refuse_stuck(struct job *j, const char *name);
+/* A device marked after a VM gave it back unhealthy (dev_health.h): -EBUSY, said in one line
+ * with the fix; collect calls it before reading the device (dev_ho_health.c). */
+int ho_refuse_marked(struct job *j, const char *name);
 
 /* The console row's part of the bind (dev_ho_console.c): no firmware framebuffer may be left
  * in a BAR of U's devices (after their bind); the firmware framebuffers the kernel removed

@@ -269,3 +269,27 @@ int hostinfo_mtime(const struct sysroot *sr, const char *path, long long *ret)
 	*ret = (long long)st.st_mtim.tv_sec;
 	return 0;
 }
+
+int hostinfo_modules_file_line(const struct sysroot *sr, const char *path, const char *module)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int n = 0;
+
+	if (sr_read_file(sr, path, 1u << 20, &text, &len) < 0)
+		return 0;
+	/* every line counts, the empty ones too (the number is shown to the admin) */
+	for (char *line = text, *next; line && *line; line = next) {
+		size_t w;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		n++;
+		line += strspn(line, " \t");
+		w = strcspn(line, " \t#;");
+		if (w && cmdline_key_eq(line, w, module, strlen(module)))
+			return n;
+	}
+	return 0;
+}

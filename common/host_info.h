@@ -77,5 +77,8 @@ int hostinfo_modules(const struct sysroot *sr, const char *release, const char *
 
 /* The newest modification time of PATH below the root in *ret (seconds); -errno. */
 int hostinfo_mtime(const struct sysroot *sr, const char *path, long long *ret);
+/* The line (from 1) of the modules-load.d(5) file PATH (/etc/modules) that names MODULE ('-'
+ * and '_' equal); 0 when none names it or the file cannot be read. */
+int hostinfo_modules_file_line(const struct sysroot *sr, const char *path, const char *module);
 
 #endif

@@ -171,6 +171,13 @@ static bool drop_prefixed(char *list, const char *prefix)
 	return dropped;
 }
 
+/* --early beside vfio-pci.ids= (below, with plan_early) */
+static void early_addrs(struct setup_plan *p, const struct setup_opts *a, char *addrs,
+			size_t size);
+static bool boot_ids(const struct check_report *rep, char *ids, size_t size);
+static bool ids_take_other(const struct pcidb *db, const char *list, const char *addrs,
+			   char *keep, size_t ksize);
+
 static int plan_cmdline(const struct sysroot *sr, struct setup_plan *p, const struct setup_opts *a)
 {
 	const struct check_report *rep = p->rep;
@@ -185,6 +192,17 @@ static int plan_cmdline(const struct sysroot *sr, struct setup_plan *p, const st
 
 	str_copy(p->add, sizeof(p->add), rep->cmdline_add);
 	str_copy(p->remove, sizeof(p->remove), rep->cmdline_remove);
+	{
+		/* --early ADDR: a vfio-pci.ids= that still takes an identical card goes (its other
+		 * ids move to [early] ids: plan_early) */
+		char addrs[CONFIG_MAX_EARLY * (PCI_ADDR_LEN + 1)], ids[512], keep[512];
+		size_t n = strlen(p->remove);
+
+		early_addrs(p, a, addrs, sizeof(addrs));
+		if (addrs[0] && boot_ids(rep, ids, sizeof(ids)) &&
+		    ids_take_other(rep->db, ids, addrs, keep, sizeof(keep)) && n + 14 < sizeof(p->remove))
+			snprintf(p->remove + n, sizeof(p->remove) - n, "%svfio-pci.ids", n ? " " : "");
+	}
 	if (drop_prefixed(p->add, "initcall_blacklist=") && !a->no_fb)
 		add_note(p, "initcall_blacklist=sysfb_init is left out: it removes the host's boot "
 			    "console on the GPU (add it with --no-fb)");
@@ -275,21 +293,27 @@ static int plan_cmdline(const struct sysroot *sr, struct setup_plan *p, const st
 
 static int plan_modules(const struct sysroot *sr, struct setup_plan *p)
 {
-	char text[512];
+	char text[512], name[64];
 	size_t off;
+	int n = 0;
 
 	off = (size_t)snprintf(text, sizeof(text),
 			       "# The vfio modules at boot, for GPU passthrough. Written by "
 			       "pve-gpu-passthrough setup;\n# 'pve-gpu-passthrough setup --undo' "
 			       "removes it.\n");
 	for (int i = 0; i < BIND_NVFIO_MODULES; i++) {
-		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s\n",
-					bind_vfio_modules[i].name);
-		/* kmod names: vfio_pci */
-		for (char *q = text + off - 2; q >= text && *q != '\n'; q--)
+		str_copy(name, sizeof(name), bind_vfio_modules[i].name);
+		for (char *q = name; *q; q++) /* kmod names: vfio_pci */
 			if (*q == '-')
 				*q = '_';
+		/* one that /etc/modules loads already is not named twice */
+		if (hostinfo_modules_file_line(sr, "/etc/modules", name))
+			continue;
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s\n", name);
+		n++;
 	}
+	if (!n)
+		return 0; /* /etc/modules loads them all: no file of ours */
 	char *copy = strdup(text);
 
 	if (!copy)
@@ -388,6 +412,96 @@ static int early_values(struct setup_plan *p, const struct setup_opts *a, char *
 	return 0;
 }
 
+/* vfio-pci's ids= LIST (the command line's or modprobe.d's) against the --early addresses
+ * ADDRS: true when one of its ids would still take, at boot, a card identical to one given by
+ * address (a device with that id that ADDRS does not name, beside one it names). KEEP gets
+ * the ids that take no such card (they move to [early] ids), comma-separated. */
+static bool ids_take_other(const struct pcidb *db, const char *list, const char *addrs,
+			   char *keep, size_t ksize)
+{
+	char copy[512], *save = NULL;
+	bool other = false;
+
+	keep[0] = '\0';
+	str_copy(copy, sizeof(copy), list);
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		unsigned v, d;
+		bool named = false, not_named = false;
+		size_t len = strlen(keep);
+
+		if (sscanf(t, "%4x:%4x", &v, &d) != 2)
+			continue;
+		for (int k = 0; k < db->ndev; k++) {
+			const struct pci_dev_info *dev = &db->dev[k];
+
+			if (dev->vendor != v || dev->device != d)
+				continue;
+			if (strstr(addrs, dev->name))
+				named = true;
+			else
+				not_named = true;
+		}
+		if (named && not_named)
+			other = true;
+		else if (not_named && len + 11 < ksize)
+			snprintf(keep + len, ksize - len, "%s%04x:%04x", len ? "," : "", v, d);
+	}
+	return other;
+}
+
+/* The --early addresses, or "" (none, or a refusal early_values will repeat). */
+static void early_addrs(struct setup_plan *p, const struct setup_opts *a, char *addrs,
+			size_t size)
+{
+	char ids[CONFIG_MAX_EARLY * 10 + 1];
+
+	if (!a->nearly || early_values(p, a, addrs, size, ids, sizeof(ids)) < 0)
+		addrs[0] = '\0';
+}
+
+/* The configured command line's vfio-pci.ids= into IDS; false when it has none. */
+static bool boot_ids(const struct check_report *rep, char *ids, size_t size)
+{
+	return cmdline_ids(rep->boot.configured[0] ? rep->boot.configured : rep->host.cmdline, ids,
+			   size);
+}
+
+/* MODPROBE's text without the ids= of its "options vfio-pci" lines (a line left without
+ * options goes); NULL without memory. */
+static char *modprobe_without_ids(const char *old, size_t old_len, size_t *ret_len)
+{
+	char *out = malloc(old_len + 1);
+	size_t off = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < old_len;) {
+		const char *line = old + i, *nl = memchr(line, '\n', old_len - i);
+		size_t n = nl ? (size_t)(nl - line) + 1 : old_len - i;
+		char buf[1024], mod[64], rest[1024], kept[1024] = "", *save = NULL;
+
+		i += n;
+		if (n < sizeof(buf))
+			str_copy_n(buf, sizeof(buf), line, n);
+		if (n >= sizeof(buf) || sscanf(buf, " options %63s %1023[^\n]", mod, rest) != 2 ||
+		    (strcmp(mod, "vfio-pci") && strcmp(mod, "vfio_pci")) || !strstr(rest, "ids=")) {
+			memcpy(out + off, line, n);
+			off += n;
+			continue;
+		}
+		for (char *w = strtok_r(rest, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+			if (!str_has_prefix(w, "ids="))
+				snprintf(kept + strlen(kept), sizeof(kept) - strlen(kept), " %s", w);
+		/* no longer than the line: its ids= word goes, one blank between the others */
+		if (kept[0])
+			off += (size_t)snprintf(out + off, old_len + 1 - off, "options %s%s\n", mod,
+						kept);
+	}
+	out[off] = '\0';
+	*ret_len = off;
+	return out;
+}
+
 /* The key of an INI line ("ids" for "  ids = x"), "" for others. */
 static void ini_key(const char *line, size_t len, char *key, size_t size)
 {
@@ -458,6 +572,58 @@ static char *ini_with_early(const char *old, size_t old_len, const char *newline
 	return out;
 }
 
+/* Adds the comma-separated ids MORE to IDS (each once). */
+static void add_ids(char *ids, size_t size, const char *more)
+{
+	char copy[512], *save = NULL;
+
+	str_copy(copy, sizeof(copy), more);
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		size_t len = strlen(ids);
+
+		if (!strstr(ids, t) && len + strlen(t) + 2 < size)
+			snprintf(ids + len, size - len, "%s%s", len ? "," : "", t);
+	}
+}
+
+/* --early ADDR beside a vfio-pci.ids= (command line or modprobe.d) that would still take the
+ * identical card at boot: the command line's goes (plan_cmdline), modprobe.d's ids= is taken
+ * out of its options line (the file is one more change), and the ids of theirs that take no
+ * such card are added to IDS ([early] ids) so that they are still bound at boot. */
+static int plan_early_ids(const struct sysroot *sr, struct setup_plan *p, const char *addrs,
+			  char *ids, size_t isize)
+{
+	char list[512], keep[512], file[SR_PATH_MAX];
+	int r;
+
+	if (boot_ids(p->rep, list, sizeof(list)) &&
+	    ids_take_other(p->rep->db, list, addrs, keep, sizeof(keep))) {
+		add_note(p, "vfio-pci.ids=%s on the kernel command line would still bind the identical "
+			    "card at boot: it goes%s%s", list, keep[0] ? "; [early] ids keeps " : "",
+			 keep);
+		add_ids(ids, isize, keep);
+	}
+	if (modprobe_ids(sr, file, sizeof(file), list, sizeof(list)) &&
+	    ids_take_other(p->rep->db, list, addrs, keep, sizeof(keep))) {
+		char *old = NULL, *text;
+		size_t old_len, len;
+		mode_t mode;
+
+		if ((r = read_target(sr, p, file, &old, &old_len, &mode)) < 0)
+			return r;
+		text = old ? modprobe_without_ids(old, old_len, &len) : NULL;
+		free(old);
+		if (!text)
+			return -ENOMEM;
+		add_note(p, "'%s' binds ids %s to vfio-pci, the identical card too: its ids= goes%s%s",
+			 file, list, keep[0] ? "; [early] ids keeps " : "", keep);
+		add_ids(ids, isize, keep);
+		if ((r = add_change(sr, p, SETUP_EARLY, file, text, len)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int plan_early(const struct sysroot *sr, struct setup_plan *p, const struct setup_opts *a,
 		      const char *config)
 {
@@ -472,6 +638,8 @@ static int plan_early(const struct sysroot *sr, struct setup_plan *p, const stru
 		return 0;
 	r = early_values(p, a, addrs, sizeof(addrs), ids, sizeof(ids));
 	if (r < 0)
+		return r;
+	if (addrs[0] && (r = plan_early_ids(sr, p, addrs, ids, sizeof(ids))) < 0)
 		return r;
 	snprintf(lines, sizeof(lines), "%s%s%s%s%s%s", ids[0] ? "ids = " : "", ids,
 		 ids[0] ? "\n" : "", addrs[0] ? "addresses = " : "", addrs, addrs[0] ? "\n" : "");

@@ -18,7 +18,7 @@
 #define SETUP_MANIFEST SETUP_BACKUP_DIR "/manifest"
 #define SETUP_MODULES_FILE "/etc/modules-load.d/pve-gpu-passthrough.conf"
 #define SETUP_FILE_MAX (1u << 20)
-#define SETUP_MAX_FILES 4
+#define SETUP_MAX_FILES 5
 #define SETUP_COMMAND_TIMEOUT_MS (15 * 60 * 1000ul) /* update-initramfs -k all, update-grub */
 #define SETUP_OUTPUT_KEEP 4096 /* what a failed command printed, its last bytes */
 #define SETUP_LINE_MAX (SR_PATH_MAX + 512) /* one message line */

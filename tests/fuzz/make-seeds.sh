@@ -11,7 +11,7 @@ fakesys=$top/build/fakesys
 rm -rf "$dir"
 seed() { mkdir -p "$dir/$1"; [ -f "$2" ] && cp "$2" "$dir/$1/${3:-$(basename "$2")}"; return 0; }
 mkdir -p "$dir"/fuzz_{rom,config,vmconf,mapping,storage,state,iomem,mountinfo,route,host_boot,vfct,lxc}
-mkdir -p "$dir"/fuzz_{members,sectioncfg,published,hookrec}
+mkdir -p "$dir"/fuzz_{members,sectioncfg,published,hookrec,health}
 
 # A made-up option ROM: a legacy VGA image (class 03) then a last EFI image, checksummed.
 rom() {
@@ -47,6 +47,10 @@ printf 'bios: ovmf\nhostpci0: 0000:02:00,pcie=1,x-vga=1,romfile=a.rom\nhostpci1:
 	>"$dir/fuzz_vmconf/vm.conf"
 printf 'pve-gpu-passthrough-state 1\nvmid 100\ndevice 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\nvtcon 1\nfb efi-framebuffer.0 efi-framebuffer\n' \
 	>"$dir/fuzz_state/state"
+printf 'pve-gpu-passthrough-health 1\nboot 6f1c2d3e-0a1b-4c5d-8e9f-0123456789ab\nvmid 100\nid 1002:744c\nfault ffff\ndriver amdgpu\n' \
+	>"$dir/fuzz_health/ffff"
+printf 'pve-gpu-passthrough-health 1\nboot -\nvmid 999999999\nid 10de:2684\nfault driver\ndriver -\n' \
+	>"$dir/fuzz_health/driver"
 printf 'gpu pve1\ngpu\n\tmap node=pve1,path=0000:01:00;0000:02:00.0,id=10de:0fc6,iommugroup=29\n\tmap node=pve2,path=0000:02:00.0,id=10de:1049\n\tdescription two cards\n\nother\n\tmap node=pve1,path=0000:03:00.0,id=8086:1234\n#comment\n' \
 	>"$dir/fuzz_mapping/pci.cfg"
 # (first byte: "G" even, GRUB; "S" odd, /etc/kernel/cmdline)

@@ -15,6 +15,7 @@
 #   fuzz_mapping    /etc/pve/mapping/pci.cfg
 #   fuzz_storage    /etc/pve/storage.cfg
 #   fuzz_state      our state files, read back by post-stop
+#   fuzz_health     the health marks of devices, read back by pre-start
 #   fuzz_iomem      /proc/iomem
 #   fuzz_mountinfo  /proc/self/mountinfo
 #   fuzz_route      /proc/net/route and /proc/net/ipv6_route
@@ -33,7 +34,7 @@ long=${FUZZ_TIME:-}
 jobs=${FUZZ_JOBS:-1}
 targets=(fuzz_rom fuzz_config fuzz_vmconf fuzz_mapping fuzz_storage fuzz_state fuzz_iomem
 	fuzz_mountinfo fuzz_route fuzz_host_boot fuzz_vfct fuzz_members fuzz_sectioncfg fuzz_published
-	fuzz_lxc fuzz_hookrec)
+	fuzz_lxc fuzz_hookrec fuzz_health)
 [ -n "${FUZZ_ONLY:-}" ] && read -r -a targets <<<"$FUZZ_ONLY"
 # Fuzzing runs per target in the fixed mode (5-15 s each on one loaded core; fuzz_host_boot
 # writes and reads files in every run) and the seed.

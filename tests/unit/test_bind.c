@@ -1720,3 +1720,145 @@ TEST(migration_source_gets_its_devices_back_through_reconcile)
 	snapshot(w, snap, sizeof(snap));
 	CHECK_STR(snap, host_before);
 }
+
+/* ---- health after stop (dev_ho_health.c) -------------------------------------------------- */
+
+#define BOOT_A "6f1c2d3e-0a1b-4c5d-8e9f-0123456789ab"
+#define BOOT_B "11111111-2222-4333-8444-555555555555"
+#define GPU_MARK "/run/pve-gpu-passthrough/health/" GPU
+
+static void set_boot(const char *id)
+{
+	char line[64];
+
+	snprintf(line, sizeof(line), "%s\n", id);
+	put_file("/proc/sys/kernel/random/boot_id", line, strlen(line));
+}
+
+/* The GPU did not come out of its reset: its config space reads all ones once it is back. */
+static void gpu_reads_ffff(void)
+{
+	unsigned char ones[256];
+
+	memset(ones, 0xff, sizeof(ones));
+	put_file("/sys/bus/pci/devices/" GPU "/config", (const char *)ones, sizeof(ones));
+}
+
+/* ... and its ids again (it is healthy). */
+static void gpu_reads_ids(void)
+{
+	unsigned char ids[4] = { 0xde, 0x10, 0xc6, 0x0f };
+
+	put_file("/sys/bus/pci/devices/" GPU "/config", (const char *)ids, sizeof(ids));
+}
+
+/* A member that reads 0xffff after post-stop is marked (post-stop still succeeds: it is back
+ * on its driver); the next pre-start refuses it in one line with the fix and writes nothing;
+ * a mark of another boot is void. */
+TEST(health_marks_a_member_that_reads_ffff_and_pre_start_refuses_it)
+{
+	struct world *w = world(NULL);
+	char snap[512];
+
+	set_boot(BOOT_A);
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	gpu_reads_ffff();
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	CHECK_CONTAINS(w->cap.text, "W: 0000:02:00.0 did not come back after VM 100 (its config "
+				    "space reads 0xffff): marked until the host reboots, no VM start "
+				    "takes it; fix: reboot the host");
+	CHECK(!strstr(w->cap.text, "0000:02:00.1 did not come back"));
+	CHECK(exists(GPU_MARK));
+	CHECK(!exists("/run/pve-gpu-passthrough/health/" AUDIO));
+	CHECK_STR(text_of(w, GPU_MARK), "pve-gpu-passthrough-health 1\nboot " BOOT_A "\nvmid 100\n"
+					"id 10de:0fc6\nfault ffff\ndriver nouveau");
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+
+	reset_log(w);
+	CHECK_INT(handoff_prepare(&w->ops, 100), -EBUSY);
+	CHECK_CONTAINS(w->cap.text, "E: refusing: 0000:02:00.0 (10de:0fc6) did not come back after "
+				    "VM 100 stopped (its config space reads 0xffff); it is marked "
+				    "until the host reboots: reboot the host (nothing else brings it "
+				    "back); so that it comes back next time, set a reset_method "
+				    "0000:02:00.0 has in [vm:100]");
+	CHECK_STR(w->k.log, ""); /* nothing written */
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
+
+	/* the host rebooted (and /run kept the file, say): the mark is void */
+	set_boot(BOOT_B);
+	gpu_reads_ids();
+	reset_log(w);
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+}
+
+/* A member whose driver does not take it back (its re-probe fails) is marked too, beside the
+ * failed give-back (post-stop fails for that, as before); release --stale marks likewise. */
+TEST(health_marks_a_member_its_driver_did_not_take_back)
+{
+	struct world *w = world(NULL);
+
+	set_boot(BOOT_A);
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	w->k.host_refuses = true;
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), -ETIMEDOUT);
+	CHECK_CONTAINS(w->cap.text, "W: 0000:02:00.0 did not come back after VM 100 (its driver did "
+				    "not take it back): marked until the host reboots");
+	CHECK_CONTAINS(w->cap.text, "E: still changed: 0000:02:00.0 on no driver, not nouveau");
+	CHECK(exists(GPU_MARK));
+	w->k.host_refuses = false;
+	reset_log(w);
+	CHECK_INT(handoff_prepare(&w->ops, 100), -EBUSY);
+	CHECK_CONTAINS(w->cap.text, "refusing: 0000:02:00.0 (10de:0fc6) did not come back after VM "
+				    "100 stopped (its driver did not take it back)");
+	CHECK_STR(w->k.log, "");
+}
+
+/* A dry run marks nothing; a mark file that is not valid refuses its device (named):
+ * a mark on any member of the group refuses the VM. */
+TEST(health_dry_run_marks_nothing_and_a_bad_mark_refuses)
+{
+	struct world *w = world(NULL);
+
+	set_boot(BOOT_A);
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	gpu_reads_ffff();
+	w->ops.dry_run = true;
+	reset_log(w);
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	CHECK_CONTAINS(w->cap.text, "would mark 0000:02:00.0: its config space reads 0xffff");
+	CHECK(!exists(GPU_MARK));
+	w->ops.dry_run = false;
+	gpu_reads_ids();
+	CHECK_INT(handoff_release(&w->ops, 100), 0);
+	CHECK(!exists(GPU_MARK));
+
+	put_file("/run/pve-gpu-passthrough/health/" AUDIO, "pve-gpu-passthrough-health 1\nboot x\n",
+		 36);
+	reset_log(w);
+	CHECK_INT(handoff_prepare(&w->ops, 100), -EBUSY);
+	CHECK_CONTAINS(w->cap.text, "E: refusing: 0000:02:00.1: its health mark "
+				    "/run/pve-gpu-passthrough/health/0000:02:00.1 cannot be used");
+	CHECK_STR(w->k.log, "");
+}
+
+/* The reconcile (release --stale, the watcher, another VM's pre-start) reads the devices it
+ * gave back likewise. */
+TEST(health_marks_after_a_reconcile_too)
+{
+	struct world *w = pve_world();
+
+	set_boot(BOOT_A);
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	gpu_reads_ffff();
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, "VM 100 is not running: giving its devices back\n");
+	CHECK_CONTAINS(w->cap.text, "W: 0000:02:00.0 did not come back after VM 100 (its config "
+				    "space reads 0xffff): marked until the host reboots");
+	CHECK(exists(GPU_MARK));
+}

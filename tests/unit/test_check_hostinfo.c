@@ -306,3 +306,17 @@ TEST(vm_checks_on_a_broken_config)
 	checks_free(rep);
 	sr_close(&sr);
 }
+
+/* A module's line in /etc/modules counts every line, the empty ones too (check names it), and
+ * '-' and '_' are equal; a comment names nothing. */
+TEST(modules_file_line_counts_every_line)
+{
+	struct sysroot sr = test_root_with(
+		"rawfile /etc/modules # modules\\n\\nvfio\\n\\n# vfio_pci\\nvfio-iommu-type1 # x\\n\n");
+
+	CHECK_INT(hostinfo_modules_file_line(&sr, "/etc/modules", "vfio"), 3);
+	CHECK_INT(hostinfo_modules_file_line(&sr, "/etc/modules", "vfio_iommu_type1"), 6);
+	CHECK_INT(hostinfo_modules_file_line(&sr, "/etc/modules", "vfio_pci"), 0);
+	CHECK_INT(hostinfo_modules_file_line(&sr, "/etc/missing", "vfio"), 0);
+	sr_close(&sr);
+}

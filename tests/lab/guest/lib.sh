@@ -299,9 +299,11 @@ release_after_let_go() {
 }
 
 # testdrv_give_back DEV...: undo testdrv_take (the host driver takes DEV again), reset
-# labtest's parameters, so later scenarios of the boot start from the host as it booted.
+# labtest's parameters and remove DEV's health mark (it stands until the host reboots), so
+# later scenarios of the boot start from the host as it booted.
 testdrv_give_back() {
 	for p in remove_delay_ms probe_errno; do echo 0 >"$LABTEST/$p"; done
+	for d in "$@"; do rm -f "/run/pve-gpu-passthrough/health/$d"; done
 	echo 1 >"$LABTEST/release"
 	echo 0 >"$LABTEST/release"
 	for d in "$@"; do
