@@ -1,7 +1,7 @@
 /* fuzz_published.c - what a node publishes in /etc/pve/nodes/NODE/pve-gpu-passthrough
  * (pve_published_parse): no crash; what is accepted has a version, an absolute hook path
- * without "..", snippet volumes STORAGE:snippets/NAME, and formats back to a file that
- * parses to the same facts. */
+ * without "/..", snippet volumes STORAGE:snippets/NAME (NAME a plain file name), and formats
+ * back to a file that parses to the same facts. */
 #include <errno.h>
 
 #include "fuzz.h"
@@ -21,8 +21,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0) {
 		REQUIRE(p.version[0] && p.hook[0] == '/' && !strstr(p.hook, "/.."));
 		REQUIRE(p.nsnippets >= 0 && p.nsnippets <= PVE_PUBLISH_MAX_SNIPPETS);
-		for (int i = 0; i < p.nsnippets; i++)
-			REQUIRE(strstr(p.snippets[i], ":snippets/") && !strstr(p.snippets[i], "/.."));
+		for (int i = 0; i < p.nsnippets; i++) {
+			const char *name = strstr(p.snippets[i], ":snippets/");
+
+			/* a plain file name: no '/', not "." or ".." ("..x" is a name) */
+			REQUIRE(name && !strchr(name + 10, '/') && strcmp(name + 10, ".") &&
+				strcmp(name + 10, "..") && name[10]);
+		}
 		if (pve_published_format(&p, buf, sizeof(buf)) == 0) {
 			REQUIRE(pve_published_parse(buf, &q) == 0);
 			REQUIRE(!memcmp(&p, &q, sizeof(p)));
