@@ -46,10 +46,11 @@ LIBCOMMON := $(BUILD)/libcommon.a
 CLI := $(BUILD)/pve-gpu-passthrough
 HOOK := $(BUILD)/pve-gpu-passthrough-hook
 EARLY := $(BUILD)/pve-gpu-passthrough-early
+SNIPPET := $(BUILD)/pve-gpu-passthrough-snippet
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
-TOOLS := $(BUILD)/fakesys $(BUILD)/labtool $(BUILD)/labtool-dyn
+TOOLS := $(BUILD)/fakesys $(BUILD)/labtool $(BUILD)/labtool-dyn $(BUILD)/tests/snippet-test
 
-PROGRAMS := $(CLI) $(HOOK) $(if $(EARLY_SRC),$(EARLY))
+PROGRAMS := $(CLI) $(HOOK) $(SNIPPET) $(if $(EARLY_SRC),$(EARLY))
 
 all: $(PROGRAMS) $(TESTS) $(TOOLS)
 
@@ -78,6 +79,22 @@ $(HOOK): $(call obj,$(HOOK_SRC)) $(LIBCOMMON)
 $(EARLY): $(call obj,$(EARLY_SRC)) $(LIBCOMMON)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The snippet attach copies into snippets storages (snippet/main.c): static, so it runs on a
+# node without the package; nothing of common/ (it only execs the installed hook). No
+# sanitizers (SAN=1): they do not link statically.
+SNIPPET_FLAGS = $(CPPFLAGS) $(filter-out -MMD -MP -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS)) \
+	$(filter-out -pie -fsanitize=%,$(LDFLAGS)) -static-pie
+$(SNIPPET): snippet/main.c common/pve_hookrec.h
+	@mkdir -p $(dir $@)
+	@echo '  LD      $@ (static)'
+	$(Q)$(CC) $(SNIPPET_FLAGS) -o $@ $<
+
+# The same for tests/attach: the installed hook's path may come from PGP_TEST_SNIPPET_HOOK.
+$(BUILD)/tests/snippet-test: snippet/main.c common/pve_hookrec.h
+	@mkdir -p $(dir $@)
+	@echo '  LD      $@ (static)'
+	$(Q)$(CC) $(SNIPPET_FLAGS) -DSNIPPET_TEST -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(call obj,$(TEST_SUPPORT_SRC)) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -169,7 +186,7 @@ install: $(PROGRAMS) man
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DATADIR)/bash-completion/completions
 	$(INSTALL) -m 0755 $(CLI) $(DESTDIR)$(SBINDIR)/
-	$(INSTALL) -m 0755 $(HOOK) $(if $(EARLY_SRC),$(EARLY)) $(DESTDIR)$(LIBEXECDIR)/
+	$(INSTALL) -m 0755 $(HOOK) $(SNIPPET) $(if $(EARLY_SRC),$(EARLY)) $(DESTDIR)$(LIBEXECDIR)/
 	$(INSTALL) -m 0644 doc/pve-gpu-passthrough.ini $(DESTDIR)$(SYSCONFDIR)/
 	$(INSTALL) -m 0644 $(filter %.8,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man8/
 	$(INSTALL) -m 0644 $(filter %.5,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man5/

@@ -37,6 +37,10 @@ int cli_unexpected_arg(const char *verb, const char *arg);
  * else: on this machine's own root, not root is one line and CLI_EXIT_FAIL; else 0. */
 int cli_need_root(const struct cli_globals *g, const char *verb);
 
+/* attach in a cluster (cmd_publish.c): publishes this node (unless DRY_RUN) and warns, on
+ * stderr, about what `check --cluster` would say of VM VMID with hookscript VOLID. */
+void cli_cluster_attach(struct cli_globals *g, int vmid, const char *volid, bool dry_run);
+
 struct cli_command {
 	const char *name;
 	int (*run)(struct cli_globals *g, int argc, char **argv); /* argv[0] is the verb */

@@ -2,17 +2,19 @@
  * [--dry-run]`: wire our hookscript into a Proxmox VM, the way an admin would by hand.
  *
  * Decisions (documented in pve-gpu-passthrough(8), "attach"):
- *  1. The snippet STORAGE:snippets/pve-gpu-passthrough-hook is a symlink to the installed
- *     hookscript, so a package upgrade reaches every attached VM without re-attaching.
- *     Proxmox's check (-f, -x) and exec follow symlinks.
+ *  1. The snippet STORAGE:snippets/pve-gpu-passthrough-hook is a copy of the static program
+ *     snippet/main.c (installed as SNIPPET_SRC), a plain file: it runs the installed hook, or,
+ *     on a node without the package (a restore, a failover), says so in one line and lets the
+ *     start go on. A VM's hookscript line thus never makes it unstartable. The copies attach
+ *     made are listed in SNIPPET_RECORD; the package's postinst refreshes them on upgrade.
  *  2. The VM is changed only through `qm set` (spawn_run: no shell, a deadline): /etc/pve is the
  *     cluster filesystem and qm takes the VM's config lock.
- *  3. attach refuses to replace a hookscript that is not ours, or a file at the snippet path
- *     that is not our symlink, unless --force. detach removes only our hookscript and leaves
- *     the snippet, which other VMs may use.
- *  4. Snippets created on a storage that is not shared are listed in SNIPPET_RECORD; purging
- *     the package removes exactly those (debian/pve-gpu-passthrough.postrm). On a shared
- *     storage the snippet stays: other nodes may still use it.
+ *  3. A VM's own hookscript is kept: attach records it (HOOKREC_DIR/VMID, in /etc/pve so it
+ *     follows the VM) and our hook runs it in every phase; detach puts it back. A file at the
+ *     snippet path that is not our copy (nor an older version's symlink) is replaced only
+ *     with --force.
+ *  4. detach (and the package's purge) removes a copy only when no VM on any node names its
+ *     volume any more, in its live configuration or a snapshot.
  * Every file is read and written below --sysroot; qm is run from PATH either way (the tests
  * put a fake qm there). The VM's config is only read (pve_vmconf_load, live section). */
 #define _GNU_SOURCE
@@ -27,28 +29,20 @@
 
 #include "cli.h"
 #include "pve_conf.h"
+#include "pve_hookrec.h"
 #include "pve_storage.h"
 #include "spawn.h"
 #include "sysroot.h"
 #include "util.h"
 
-#define HOOK_NAME "pve-gpu-passthrough-hook"
+#define HOOK_NAME SNIPPET_NAME
 #define HOOK_TARGET "/usr/libexec/pve-gpu-passthrough/" HOOK_NAME
-#define SNIPPET_RECORD "/var/lib/pve-gpu-passthrough/snippets"
+#define SNIPPET_SRC "/usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-snippet"
+/* A copy is a static program of about 1 MB; a larger file is not ours. */
+#define SNIPPET_MAX (8UL << 20)
 #define PROG "pve-gpu-passthrough"
 /* qm set waits at most 10 s for the VM's config lock; this leaves it room to finish. */
 #define QM_TIMEOUT_S 120
-
-/* True when VOLID is STORAGE:snippets/pve-gpu-passthrough-hook on any valid storage id. */
-static bool is_our_volid(const char *volid)
-{
-	const char *colon = strchr(volid, ':');
-	char id[PVE_STORAGE_ID_MAX];
-
-	if (!colon || str_copy_n(id, sizeof(id), volid, (size_t)(colon - volid)) < 0)
-		return false;
-	return pve_storage_id_valid(id) && strcmp(colon + 1, "snippets/" HOOK_NAME) == 0;
-}
 
 static const char *verb = "attach"; /* or "detach": the messages' prefix */
 
@@ -173,43 +167,83 @@ static int check_storage(const struct cli_globals *g, const struct pve_storage *
 	return -1;
 }
 
-/* Adds PATH to the list of snippets we created (see decision 4), once. */
-static int record_snippet(const struct sysroot *sr, const char *path)
+/* Adds the copy VOLID at PATH to SNIPPET_RECORD (decision 1), once; a line of an older
+ * version for the same path is replaced. */
+static int record_snippet(const struct sysroot *sr, const char *volid, const char *path)
 {
-	char buf[16384], line[SR_PATH_MAX + 2];
+	static struct snippet_copy c[SNIPPET_RECORD_LINES];
+	int n, bad, i;
+
+	n = snipcopy_load(sr, c, SNIPPET_RECORD_LINES, &bad);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++)
+		if (!strcmp(c[i].path, path))
+			break;
+	if (i < n && !strcmp(c[i].volid, volid) && !bad)
+		return 0;
+	if (i == n && n == SNIPPET_RECORD_LINES)
+		return -EFBIG;
+	str_copy(c[i].volid, sizeof(c[i].volid), volid);
+	str_copy(c[i].path, sizeof(c[i].path), path);
+	return snipcopy_save(sr, c, i == n ? n + 1 : n);
+}
+
+/* Drops PATH from SNIPPET_RECORD. */
+static int unrecord_snippet(const struct sysroot *sr, const char *path)
+{
+	static struct snippet_copy c[SNIPPET_RECORD_LINES];
+	int n, bad, k = 0;
+
+	n = snipcopy_load(sr, c, SNIPPET_RECORD_LINES, &bad);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		if (strcmp(c[i].path, path))
+			c[k++] = c[i];
+	return k == n && !bad ? 0 : snipcopy_save(sr, c, k);
+}
+
+enum snippet_kind { SNIP_NONE, SNIP_COPY, SNIP_OLD_LINK, SNIP_FOREIGN };
+
+/* What is at PATH: nothing, our copy (DATA, LEN: its content, when the caller wants to compare;
+ * freed by the caller), an older version's symlink, or someone else's file. */
+static int snippet_kind(const struct sysroot *sr, const char *path, char **data, size_t *len)
+{
+	char target[SR_PATH_MAX];
+	struct stat st;
 	ssize_t n;
 	int r;
 
-	n = sr_read(sr, SNIPPET_RECORD, buf, sizeof(buf));
-	if (n == -ENOENT) {
-		buf[0] = '\0';
-		n = 0;
-	} else if (n < 0) {
+	r = sr_lstat(sr, path, &st);
+	if (r == -ENOENT)
+		return SNIP_NONE;
+	if (r < 0)
+		return r;
+	if (S_ISLNK(st.st_mode))
+		return sr_readlink(sr, path, target, sizeof(target)) == 0 &&
+		       !strcmp(target, HOOK_TARGET) ? SNIP_OLD_LINK : SNIP_FOREIGN;
+	if (!S_ISREG(st.st_mode) || (unsigned long)st.st_size > SNIPPET_MAX)
+		return SNIP_FOREIGN;
+	*data = malloc(SNIPPET_MAX + 1);
+	if (!*data)
+		return -ENOMEM;
+	n = sr_read(sr, path, *data, SNIPPET_MAX + 1);
+	if (n < 0)
 		return (int)n;
-	}
-	r = sr_path(line, "%s\n", path);
-	if (r < 0)
-		return r;
-	for (const char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (strncmp(p, line, strlen(line)) == 0)
-			return 0;
-	if ((size_t)n + strlen(line) >= sizeof(buf))
-		return -EFBIG;
-	strcat(buf, line);
-	r = sr_mkdir_p(sr, "/var/lib/pve-gpu-passthrough", 0755);
-	if (r < 0)
-		return r;
-	return sr_write_file_atomic(sr, SNIPPET_RECORD, buf, strlen(buf), 0644);
+	*len = (size_t)n;
+	return memmem(*data, *len, SNIPPET_MARKER, strlen(SNIPPET_MARKER)) ? SNIP_COPY : SNIP_FOREIGN;
 }
 
-/* Makes DIR/pve-gpu-passthrough-hook our symlink. */
+/* Makes DIR/pve-gpu-passthrough-hook our copy of SNIPPET_SRC (decision 1). */
 static int place_snippet(const struct cli_globals *g, const struct pve_storage *s,
 			 const char *dir, bool force, bool dry_run)
 {
-	char path[SR_PATH_MAX], target[SR_PATH_MAX], tmp[64];
-	_cleanup_close_ int dfd = -1;
-	struct stat st;
-	int r;
+	_cleanup_free_ char *have = NULL, *want = NULL;
+	char path[SR_PATH_MAX];
+	size_t have_len = 0;
+	ssize_t want_len;
+	int kind, r;
 
 	r = sr_path(path, "%s/%s", dir, HOOK_NAME);
 	if (r < 0) {
@@ -223,6 +257,17 @@ static int place_snippet(const struct cli_globals *g, const struct pve_storage *
 			s->id, s->path);
 		return -1;
 	}
+	want = malloc(SNIPPET_MAX + 1);
+	if (!want)
+		return -1;
+	want_len = sr_read(&g->root, SNIPPET_SRC, want, SNIPPET_MAX + 1);
+	if (want_len < 0 || (size_t)want_len > SNIPPET_MAX ||
+	    !memmem(want, (size_t)want_len, SNIPPET_MARKER, strlen(SNIPPET_MARKER))) {
+		fprintf(stderr, PROG " %s: cannot read the snippet program '%s': %s; is the package "
+				"installed?\n", verb, SNIPPET_SRC,
+			want_len < 0 ? sr_strerror((int)want_len) : "not ours");
+		return -1;
+	}
 	if (!sr_exists(&g->root, dir)) {
 		if (dry_run) {
 			printf("would create directory %s\n", dir);
@@ -231,43 +276,35 @@ static int place_snippet(const struct cli_globals *g, const struct pve_storage *
 			return -1;
 		}
 	}
-	dfd = dry_run && !sr_exists(&g->root, dir) ? -ENOENT
-						    : sr_openat(&g->root, dir, O_PATH | O_DIRECTORY, 0);
-	if (dfd >= 0 && fstatat(dfd, HOOK_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (S_ISLNK(st.st_mode) &&
-		    readlinkat(dfd, HOOK_NAME, target, sizeof(target)) == sizeof(HOOK_TARGET) - 1 &&
-		    strncmp(target, HOOK_TARGET, sizeof(HOOK_TARGET) - 1) == 0)
-			return 0; /* already ours */
+	kind = dry_run && !sr_exists(&g->root, dir) ? SNIP_NONE
+						    : snippet_kind(&g->root, path, &have, &have_len);
+	if (kind < 0) {
+		fprintf(stderr, PROG " %s: cannot inspect '%s': %s\n", verb, path, strerror(-kind));
+		return -1;
+	}
+	if (kind == SNIP_COPY && have_len == (size_t)want_len && !memcmp(have, want, have_len))
+		return 0; /* already our current copy */
+	if (kind == SNIP_FOREIGN) {
 		if (!force) {
-			fprintf(stderr, PROG " %s: '%s' exists and is not a symlink to '%s'; move it "
-					"away, or use --force to replace it\n", verb,
-				path, HOOK_TARGET);
+			fprintf(stderr, PROG " %s: '%s' exists and is not our snippet program; move it "
+					"away, or use --force to replace it\n", verb, path);
 			return -1;
 		}
 		printf("replacing %s (--force)\n", path);
-	} else if (dfd >= 0 && errno != ENOENT) {
-		fprintf(stderr, PROG " %s: cannot inspect '%s': %s\n", verb, path, strerror(errno));
-		return -1;
-	} else if (dfd < 0 && dfd != -ENOENT) {
-		fprintf(stderr, PROG " %s: cannot open '%s': %s\n", verb, dir, strerror(-dfd));
-		return -1;
 	}
 	if (dry_run) {
-		printf("would create symlink %s -> %s\n", path, HOOK_TARGET);
+		printf("would %s %s (a copy of %s)\n", kind == SNIP_NONE ? "create" : "replace", path,
+		       SNIPPET_SRC);
 		return 0;
 	}
-	/* Atomic: a temporary link renamed over the final name. */
-	snprintf(tmp, sizeof(tmp), ".%s.%ld", HOOK_NAME, (long)getpid());
-	if (symlinkat(HOOK_TARGET, dfd, tmp) < 0) {
-		fprintf(stderr, PROG " %s: cannot create a symlink in '%s': %s\n", verb, dir, strerror(errno));
+	/* Atomic: a temporary file renamed over the final name (a symlink is replaced, not
+	 * followed). */
+	r = sr_write_file_atomic(&g->root, path, want, (size_t)want_len, 0755);
+	if (r < 0) {
+		fprintf(stderr, PROG " %s: cannot write '%s': %s\n", verb, path, strerror(-r));
 		return -1;
 	}
-	if (renameat(dfd, tmp, dfd, HOOK_NAME) < 0) {
-		fprintf(stderr, PROG " %s: cannot create '%s': %s\n", verb, path, strerror(errno));
-		unlinkat(dfd, tmp, 0);
-		return -1;
-	}
-	printf("created symlink %s -> %s\n", path, HOOK_TARGET);
+	printf("%s %s (a copy of %s)\n", kind == SNIP_NONE ? "created" : "updated", path, SNIPPET_SRC);
 	return 0;
 }
 
@@ -283,17 +320,20 @@ static void usage(bool attach)
 {
 	if (attach)
 		printf("usage: " PROG " attach VMID [--storage NAME] [--force] [--dry-run]\n\n"
-		       "Make Proxmox run our hookscript for VM VMID: place it in the storage's\n"
-		       "snippets directory and run 'qm set VMID --hookscript'.\n\n"
+		       "Make Proxmox run our hookscript for VM VMID: copy the snippet program into\n"
+		       "the storage's snippets directory and run 'qm set VMID --hookscript'. A\n"
+		       "hookscript the VM already has is kept and run by ours in every phase.\n\n"
 		       "  -s, --storage NAME   the storage that holds the snippet (default: local;\n"
 		       "                       it needs the 'snippets' content type)\n"
-		       "  -f, --force          replace another hookscript the VM has\n"
+		       "  -f, --force          replace a file at the snippet path that is not our\n"
+		       "                       snippet program (the VM's own hookscript is kept\n"
+		       "                       without it)\n"
 		       "  -n, --dry-run        print what it would do; change nothing\n"
 		       "  -h, --help           this text\n");
 	else
 		printf("usage: " PROG " detach VMID [--dry-run]\n\n"
-		       "Remove our hookscript from VM VMID ('qm set VMID --delete hookscript'); the\n"
-		       "snippet stays for other VMs.\n\n"
+		       "Remove our hookscript from VM VMID: put back the hookscript attach kept, or\n"
+		       "'qm set VMID --delete hookscript'; the snippet goes when no VM uses it.\n\n"
 		       "  -n, --dry-run   print what it would do; change nothing\n"
 		       "  -h, --help      this text\n");
 }
@@ -339,11 +379,31 @@ static int parse_args(int argc, char **argv, bool attach, const char **storage, 
 	return 0;
 }
 
+static void remove_unused_copy(const struct cli_globals *g, const char *volid, int vmid,
+			       bool dry_run);
+
+/* Loads storage ID, printing why when that fails. */
+static int load_storage(const struct cli_globals *g, const char *id, struct pve_storage *s)
+{
+	int r = pve_storage_load(&g->root, id, s);
+
+	if (r == -ENOENT)
+		fprintf(stderr, PROG " %s: storage '%s' does not exist in '%s'\n", verb, id,
+			PVE_STORAGE_CFG);
+	else if (r == -EBADMSG)
+		fprintf(stderr, PROG " %s: storage '%s' in '%s' has a content-dirs entry Proxmox "
+				"rejects (a '..' or an over-long path); fix it first\n", verb, id,
+			PVE_STORAGE_CFG);
+	else if (r < 0)
+		fprintf(stderr, PROG " %s: cannot read '%s': %s\n", verb, PVE_STORAGE_CFG, sr_strerror(r));
+	return r;
+}
+
 static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 {
 	const char *storage = NULL;
-	bool force = false, dry_run = false, attached;
-	char hook[256], volid[128], dir[SR_PATH_MAX], vmid_s[16];
+	bool force = false, dry_run = false, attached, keep = false;
+	char hook[256], volid[128], dir[SR_PATH_MAX], vmid_s[16], path[SR_PATH_MAX];
 	struct pve_storage s;
 	int vmid, r;
 
@@ -359,36 +419,20 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 	snprintf(volid, sizeof(volid), "%s:snippets/%s", storage, HOOK_NAME);
 	attached = strcmp(hook, volid) == 0;
 	if (hook[0] && !attached) {
-		if (is_our_volid(hook)) {
+		if (pve_snippet_volid_ours(hook)) {
 			printf("VM %d uses our hookscript from '%s'; moving it to '%s'\n", vmid, hook,
 			       volid);
-		} else if (!force) {
-			fprintf(stderr, PROG " %s: VM %d already has hookscript '%s'; use --force to "
-					"replace it\n", verb,
-				vmid, hook);
+		} else if (!pve_snippet_volid_valid(hook)) {
+			fprintf(stderr, PROG " %s: VM %d has hookscript '%s', which is not a snippet "
+					"volume Proxmox would run; fix it first (qm set %d --delete "
+					"hookscript)\n", verb, vmid, hook, vmid);
 			return CLI_EXIT_FAIL;
 		} else {
-			printf("VM %d: replacing hookscript '%s' (--force)\n", vmid, hook);
+			keep = true;
 		}
 	}
 
-	r = pve_storage_load(&g->root, storage, &s);
-	if (r == -ENOENT) {
-		fprintf(stderr, PROG " %s: storage '%s' does not exist in '%s'\n", verb, storage,
-			PVE_STORAGE_CFG);
-		return CLI_EXIT_FAIL;
-	}
-	if (r == -EBADMSG) {
-		fprintf(stderr, PROG " %s: storage '%s' in '%s' has a content-dirs entry Proxmox "
-				"rejects (a '..' or an over-long path); fix it first\n", verb, storage,
-			PVE_STORAGE_CFG);
-		return CLI_EXIT_FAIL;
-	}
-	if (r < 0) {
-		fprintf(stderr, PROG " %s: cannot read '%s': %s\n", verb, PVE_STORAGE_CFG, sr_strerror(r));
-		return CLI_EXIT_FAIL;
-	}
-	if (check_storage(g, &s) < 0)
+	if (load_storage(g, storage, &s) < 0 || check_storage(g, &s) < 0)
 		return CLI_EXIT_FAIL;
 	if (!sr_exists(&g->root, HOOK_TARGET)) {
 		fprintf(stderr, PROG " %s: the hookscript '%s' is missing; is the package installed?\n", verb,
@@ -396,6 +440,8 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	r = pve_storage_snippets_dir(&s, dir);
+	if (r == 0)
+		r = sr_path(path, "%s/%s", dir, HOOK_NAME);
 	if (r < 0) {
 		fprintf(stderr, PROG " %s: storage '%s': snippets directory: %s\n", verb, storage,
 			strerror(-r));
@@ -403,36 +449,91 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 	}
 	if (place_snippet(g, &s, dir, force, dry_run) < 0)
 		return CLI_EXIT_FAIL;
-	if (!s.shared && !dry_run) {
-		char path[SR_PATH_MAX];
-
-		r = sr_path(path, "%s/%s", dir, HOOK_NAME);
-		if (r == 0)
-			r = record_snippet(&g->root, path);
-		if (r < 0)
-			fprintf(stderr, PROG " %s: warning: cannot record the snippet in '%s': %s; "
-					"purging the package will not remove it\n", verb,
-				SNIPPET_RECORD, strerror(-r));
-	}
+	if (!dry_run && (r = record_snippet(&g->root, volid, path)) < 0)
+		fprintf(stderr, PROG " %s: warning: cannot record the snippet in '%s': %s; the "
+				"package's upgrades will not refresh it\n", verb, SNIPPET_RECORD,
+			strerror(-r));
+	cli_cluster_attach(g, vmid, volid, dry_run); /* before the VM changes: what the cluster lacks */
 	if (attached) {
 		printf("VM %d already uses hookscript '%s'\n", vmid, volid);
 		return CLI_EXIT_OK;
 	}
+	/* Decision 3: the record first, so that the VM's first start with ours runs theirs. */
+	if (keep) {
+		printf("VM %d: keeping its own hookscript '%s': ours runs it in every phase, detach "
+		       "puts it back\n", vmid, hook);
+		if (dry_run) {
+			printf("would write %s/%d\n", HOOKREC_DIR, vmid);
+		} else if ((r = hookrec_save(&g->root, vmid, hook)) < 0) {
+			fprintf(stderr, PROG " %s: cannot record VM %d's own hookscript in '%s/%d': %s; "
+					"nothing changed\n", verb, vmid, HOOKREC_DIR, vmid, strerror(-r));
+			return CLI_EXIT_FAIL;
+		}
+	}
 	snprintf(vmid_s, sizeof(vmid_s), "%d", vmid);
 	char *qm[] = { "qm", "set", vmid_s, "--hookscript", volid, NULL };
-	if (run_qm(&g->root, qm, dry_run) < 0)
+	if (run_qm(&g->root, qm, dry_run) < 0) {
+		if (keep && !dry_run)
+			hookrec_remove(&g->root, vmid); /* the VM still has its own */
 		return CLI_EXIT_FAIL;
+	}
 	if (!dry_run && sr_is_host(&g->root))
 		printf("VM %d: hookscript set to '%s'\n", vmid, volid);
+	if (hook[0] && !keep) /* moved: the copy it used goes when no VM uses it any more */
+		remove_unused_copy(g, hook, vmid, dry_run);
 	return CLI_EXIT_OK;
+}
+
+/* Decision 4: removes the copy behind our VOLID when no VM names it any more (VMID's live
+ * section, which detach is changing, not counted). */
+static void remove_unused_copy(const struct cli_globals *g, const char *volid, int vmid,
+			       bool dry_run)
+{
+	_cleanup_free_ char *data = NULL;
+	char id[PVE_STORAGE_ID_MAX], dir[SR_PATH_MAX], path[SR_PATH_MAX];
+	struct pve_storage s;
+	size_t len;
+	int users, kind, r;
+
+	users = pve_hookscript_users(&g->root, volid, vmid);
+	if (users != 0) {
+		if (users > 0)
+			printf("the snippet '%s' stays: %d other VM configuration%s name%s it\n", volid,
+			       users, users == 1 ? "" : "s", users == 1 ? "s" : "");
+		else
+			printf("the snippet '%s' stays: cannot read the VM configurations (%s)\n",
+			       volid, strerror(-users));
+		return;
+	}
+	if (pve_snippet_volid_split(volid, id, sizeof(id), NULL) < 0 ||
+	    pve_storage_load(&g->root, id, &s) < 0 || pve_storage_snippets_dir(&s, dir) < 0 ||
+	    sr_path(path, "%s/%s", dir, HOOK_NAME) < 0)
+		return; /* the storage is gone: nothing of ours to remove */
+	kind = snippet_kind(&g->root, path, &data, &len);
+	if (kind != SNIP_COPY && kind != SNIP_OLD_LINK) {
+		if (kind == SNIP_FOREIGN)
+			printf("'%s' is not our snippet program; left alone\n", path);
+		return;
+	}
+	if (dry_run) {
+		printf("would remove %s (no VM uses it)\n", path);
+		return;
+	}
+	r = sr_unlink(&g->root, path);
+	if (r < 0 && r != -ENOENT) {
+		fprintf(stderr, PROG " %s: warning: cannot remove '%s': %s\n", verb, path, strerror(-r));
+		return;
+	}
+	unrecord_snippet(&g->root, path);
+	printf("removed %s (no VM uses it)\n", path);
 }
 
 static int cmd_detach(struct cli_globals *g, int argc, char **argv)
 {
 	const char *storage = NULL;
 	bool force = false, dry_run = false;
-	char hook[256], vmid_s[16];
-	int vmid, r;
+	char hook[256], vmid_s[16], theirs[VOLID_MAX];
+	int vmid, r, rec;
 
 	r = parse_args(argc, argv, false, &storage, &force, &dry_run, &vmid);
 	if (r)
@@ -445,19 +546,32 @@ static int cmd_detach(struct cli_globals *g, int argc, char **argv)
 		printf("VM %d has no hookscript; nothing to do\n", vmid);
 		return CLI_EXIT_OK;
 	}
-	if (!is_our_volid(hook)) {
+	if (!pve_snippet_volid_ours(hook)) {
 		fprintf(stderr, PROG " %s: VM %d has hookscript '%s', which is not ours; leaving it "
 				"alone\n", verb,
 			vmid, hook);
 		return CLI_EXIT_FAIL;
 	}
-	snprintf(vmid_s, sizeof(vmid_s), "%d", vmid);
-	char *qm[] = { "qm", "set", vmid_s, "--delete", "hookscript", NULL };
-	if (run_qm(&g->root, qm, dry_run) < 0)
+	rec = hookrec_load(&g->root, vmid, theirs, sizeof(theirs));
+	if (rec < 0 && rec != -ENOENT) {
+		fprintf(stderr, PROG " %s: cannot read VM %d's own hookscript's record '%s/%d': %s; "
+				"look at it, then remove it or run: qm set %d --delete hookscript\n",
+			verb, vmid, HOOKREC_DIR, vmid,
+			rec == -EBADMSG ? "not a record of ours" : strerror(-rec), vmid);
 		return CLI_EXIT_FAIL;
+	}
+	snprintf(vmid_s, sizeof(vmid_s), "%d", vmid);
+	char *qm_del[] = { "qm", "set", vmid_s, "--delete", "hookscript", NULL };
+	char *qm_back[] = { "qm", "set", vmid_s, "--hookscript", theirs, NULL };
+	if (run_qm(&g->root, rec == 0 ? qm_back : qm_del, dry_run) < 0)
+		return CLI_EXIT_FAIL;
+	if (rec == 0 && !dry_run && (r = hookrec_remove(&g->root, vmid)) < 0)
+		fprintf(stderr, PROG " %s: warning: cannot remove '%s/%d': %s\n", verb, HOOKREC_DIR,
+			vmid, strerror(-r));
 	if (!dry_run && sr_is_host(&g->root))
-		printf("VM %d: hookscript '%s' removed (the snippet stays for other VMs)\n", vmid,
-		       hook);
+		printf(rec == 0 ? "VM %d: hookscript '%s' replaced by its own '%s'\n"
+				: "VM %d: hookscript '%s' removed\n", vmid, hook, theirs);
+	remove_unused_copy(g, hook, vmid, dry_run);
 	return CLI_EXIT_OK;
 }
 

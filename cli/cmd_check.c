@@ -26,6 +26,9 @@
  *                   "edit": { "file", "line" (0: add), "old", "new" } | null,
  *                   "run": COMMAND | null } ],
  *     "cmdline_edit": { "file", "line", "old", "new", "run" } | null,
+ *     "cluster": { "name" (null: none), "single", "nodes": [ { "name", "online" (null:
+ *                  not said), "version" (null: publishes nothing), "snippets": [ VOLUME ] } ] }
+ *                (only with --cluster),
  *     "summary": { "pass", "info", "warn", "fail" }, "exit": 0|1|2 }
  */
 #define _GNU_SOURCE
@@ -41,6 +44,7 @@
 #include "check_list.h"
 #include "cli.h"
 #include "json.h"
+#include "pve_cluster.h"
 #include "pve_conf.h"
 #include "util.h"
 
@@ -180,6 +184,29 @@ static void json_devices(FILE *out, const struct check_report *rep)
 	fputc(']', out);
 }
 
+/* check --cluster: the members and what each published. */
+static void json_cluster(FILE *out, const struct pve_cluster *cl)
+{
+	fputs(",\"cluster\":{\"name\":", out);
+	json_str(out, nz(cl->m.cluster));
+	fprintf(out, ",\"single\":%s,\"nodes\":[", jbool(cl->single));
+	for (int i = 0; i < cl->m.nnodes; i++) {
+		fprintf(out, "%s{\"name\":", i ? "," : "");
+		json_str(out, cl->m.nodes[i].name);
+		fprintf(out, ",\"online\":%s,\"version\":", cl->m.nodes[i].online < 0 ? "null"
+			: jbool(cl->m.nodes[i].online == 1));
+		json_str(out, cl->nodes[i].rc == 0 ? cl->nodes[i].pub.version : NULL);
+		fputs(",\"snippets\":[", out);
+		for (int k = 0; cl->nodes[i].rc == 0 && k < cl->nodes[i].pub.nsnippets; k++) {
+			if (k)
+				fputc(',', out);
+			json_str(out, cl->nodes[i].pub.snippets[k]);
+		}
+		fputs("]}", out);
+	}
+	fputs("]}", out);
+}
+
 static void print_json(FILE *out, const struct check_report *rep)
 {
 	char line[2 * HI_CMDLINE_MAX];
@@ -214,7 +241,10 @@ static void print_json(FILE *out, const struct check_report *rep)
 		json_str(out, r->run);
 		fputc('}', out);
 	}
-	fputs("],\"cmdline_edit\":", out);
+	fputc(']', out);
+	if (rep->cluster)
+		json_cluster(out, rep->cluster);
+	fputs(",\"cmdline_edit\":", out);
 	if (checks_cmdline_edit(rep, line, sizeof(line)) == 1) {
 		fputs("{\"file\":", out);
 		json_str(out, rep->boot.file);
@@ -357,12 +387,15 @@ static void print_text(FILE *out, const struct check_report *rep, bool color, bo
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: " PROG " check [--quiet] [--json] [VMID...]\n\n"
+	fprintf(out, "usage: " PROG " check [--quiet] [--json] [--cluster] [VMID...]\n\n"
 		     "Check the host (and each VM given) for GPU passthrough; print the fix for every\n"
 		     "problem. Exit status: 0 all passed (INFO lines are notes), 1 warnings (the VM\n"
 		     "may start, but look at them), 2 failures.\n\n"
 		     "  -q, --quiet  print only what did not pass (nothing when all passed)\n"
 		     "  -j, --json   machine-readable output\n"
+		     "  -c, --cluster  also every VM with our hookscript on every node of the\n"
+		     "               cluster: nodes where it may run without the package, the\n"
+		     "               snippet or an entry of its mappings; its backup jobs\n"
 		     "  -h, --help   this text\n");
 }
 
@@ -371,6 +404,7 @@ static int cmd_check(struct cli_globals *g, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "cluster", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -380,8 +414,11 @@ static int cmd_check(struct cli_globals *g, int argc, char **argv)
 	bool json = false, quiet = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "jqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jqch", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			o.cluster = true;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -427,4 +464,4 @@ static int cmd_check(struct cli_globals *g, int argc, char **argv)
 	return r;
 }
 
-CLI_COMMAND(check, "check", cmd_check, "[-q] [--json] [VMID...]", "check the host (and VMs) for passthrough");
+CLI_COMMAND(check, "check", cmd_check, "[-q] [--json] [--cluster] [VMID...]", "check the host (and VMs) for passthrough");

@@ -27,7 +27,10 @@
 #include "cli.h"
 #include "json.h"
 #include "host_dev.h"
+#include "dev_state.h"
 #include "pci_db.h"
+#include "pve_conf.h"
+#include "pve_lxc.h"
 #include "dev_health.h"
 #include "dev_quirks.h"
 #include "util.h"
@@ -42,6 +45,7 @@
 
 struct list_opts {
 	bool all, json, color;
+	char node[128]; /* the Proxmox node, for mappings and containers */
 };
 
 /* Device NAME's health mark (dev_health.h) as list shows it, in BUF: "its config space reads
@@ -219,6 +223,29 @@ static void print_vfs(const struct sysroot *sr, struct pcidb *db, const struct p
 	}
 }
 
+/* Under a GPU: the VMs (hostpci, mappings) and containers that use it. */
+static void print_users(const struct sysroot *sr, const char *node, const struct pci_dev_info *d,
+			bool last)
+{
+	struct pve_gpu_user u[32];
+	const char *devs[] = { d->name };
+	char err[320];
+	int nbad = 0, n = pve_gpu_users(sr, node, devs, 1, u, (int)ARRAY_SIZE(u), &nbad, err,
+					sizeof(err));
+
+	if (n <= 0)
+		return;
+	printf("%s   used by: ", last ? " " : "|");
+	for (int k = 0; k < n; k++) {
+		if (u[k].ct)
+			printf("%sCT %d (%s, %s)", k ? ", " : "", u[k].id, u[k].what,
+			       u[k].running ? "running" : "stopped");
+		else
+			printf("%sVM %d (%s)", k ? ", " : "", u[k].id, u[k].what);
+	}
+	fputc('\n', stdout);
+}
+
 static void print_text(const struct sysroot *sr, struct pcidb *db, const struct hostdev *hd,
 		       const struct list_opts *o)
 {
@@ -288,6 +315,8 @@ static void print_text(const struct sysroot *sr, struct pcidb *db, const struct 
 				fputs("  [bridge]", stdout);
 			if (d->override[0])
 				printf("  [override %s]", d->override);
+			if (d->override_unknown)
+				fputs("  [stuck: driver_override did not answer]", stdout);
 			{
 				const struct pci_dev_info *o2 = card_elsewhere(db, d);
 				struct sriov_info s1, s2;
@@ -319,6 +348,8 @@ static void print_text(const struct sysroot *sr, struct pcidb *db, const struct 
 					printf("  [SR-IOV PF: %d of %d VFs enabled]", si.numvfs,
 					       si.totalvfs);
 				fputc('\n', stdout);
+				if (pcidev_is_display(d))
+					print_users(sr, o->node, d, i == last);
 				if (si.numvfs > 0)
 					print_vfs(sr, db, d, i == last);
 			}
@@ -374,7 +405,8 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 	}
 	if (o.json)
 		o.color = false;
-	r = pcidb_load(&g->root, &db);
+	pve_node_name(g->node, o.node, sizeof(o.node));
+	r = state_pcidb_load(&g->root, &db);
 	if (r < 0) {
 		fprintf(stderr, PROG " list: cannot read '" SYSFS_PCI_DEVICES "': %s\n", strerror(-r));
 		return CLI_EXIT_FAIL;

@@ -22,7 +22,7 @@ extern const struct cli_command __stop_pgp_cmds[] __attribute__((weak));
  * follows, in link order. */
 static const char *const workflow[] = { "list",	   "check",   "setup",	"attach", "detach",
 					"prepare", "release", "early",	"rom",	  "report",
-					"sriov",   "help" };
+					"sriov",   "publish", "help" };
 
 static const struct cli_command *find(const char *name)
 {

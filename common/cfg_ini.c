@@ -42,6 +42,8 @@ enum {
 	SET_HOLDERS = 1 << 4,
 	SET_PERSISTENCED = 1 << 5,
 	SET_RESET_METHOD = 1 << 6,
+	SET_CONTAINERS = 1 << 7,
+	SET_BACKUP = 1 << 12, /* high bit: other [hook] keys take the next free ones */
 };
 
 #define BAD_SECTION "!" /* what a refused section header becomes for inih */
@@ -108,7 +110,9 @@ static unsigned hook_bit(const char *key)
 	       : !strcmp(key, "return_on_stop")	? SET_RETURN
 	       : !strcmp(key, "holders")	? SET_HOLDERS
 	       : !strcmp(key, "nvidia_persistenced") ? SET_PERSISTENCED
+	       : !strcmp(key, "containers") ? SET_CONTAINERS
 	       : !strcmp(key, "reset_method") ? SET_RESET_METHOD
+	       : !strcmp(key, "backup") ? SET_BACKUP
 						: 0;
 }
 
@@ -157,6 +161,20 @@ static int hook_key(struct parse_ctx *p, struct hook_opts *o, unsigned *set, con
 			return failf(p, "nvidia_persistenced: '%s' is not 'refuse' or 'stop'", value);
 		o->persistenced_stop = !strcmp(value, "stop");
 		*set |= SET_PERSISTENCED;
+		return 1;
+	}
+	if (!strcmp(key, "backup")) {
+		if (strcmp(value, "handoff") && strcmp(value, "refuse"))
+			return failf(p, "backup: '%s' is not 'handoff' or 'refuse'", value);
+		o->backup_refuse = !strcmp(value, "refuse");
+		*set |= SET_BACKUP;
+		return 1;
+	}
+	if (!strcmp(key, "containers")) {
+		if (strcmp(value, "refuse") && strcmp(value, "stop"))
+			return failf(p, "containers: '%s' is not 'refuse' or 'stop'", value);
+		o->containers_stop = !strcmp(value, "stop");
+		*set |= SET_CONTAINERS;
 		return 1;
 	}
 	if (!strcmp(key, "reset_method")) {
@@ -536,6 +554,10 @@ int cfg_parse(const char *text, const char *name, struct cfg *c, char *err,
 			o->holders_refuse = c->hook.holders_refuse;
 		if (!(set & SET_PERSISTENCED))
 			o->persistenced_stop = c->hook.persistenced_stop;
+		if (!(set & SET_BACKUP))
+			o->backup_refuse = c->hook.backup_refuse;
+		if (!(set & SET_CONTAINERS))
+			o->containers_stop = c->hook.containers_stop;
 		if (!(set & SET_RESET_METHOD))
 			memcpy(o->reset_method, c->hook.reset_method, sizeof(o->reset_method));
 	}

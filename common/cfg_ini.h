@@ -12,7 +12,10 @@
  *   holders = refuse        processes holding the GPU's /dev nodes: refuse | warn
  *   nvidia_persistenced = refuse   an NVIDIA GPU kept by nvidia-persistenced: refuse | stop
  *                           (stop: systemctl stop it for the handoff, start it at post-stop)
+ *   containers = refuse     running containers (pct) using the GPU: refuse | stop
+ *                           (stop: pct shutdown them for the VM, pct start them after it)
  *   reset_method = device_specific  the VM's GPUs' reset_method while it runs ("" : leave)
+ *   backup = handoff        a backup's start of a stopped VM (lock: backup): handoff | refuse
  *   [vm:VMID]               the same keys, for one VM
  *   [early]                 early binding at boot (initramfs)
  *   ids = 10de:0fc6,10de:0e1b     every device with these vendor:device ids
@@ -48,7 +51,9 @@ struct hook_opts {
 	bool return_on_stop;
 	bool holders_refuse;
 	bool persistenced_stop;  /* nvidia_persistenced = stop */
+	bool containers_stop;    /* containers = stop */
 	char reset_method[64];   /* "" : leave the kernel's */
+	bool backup_refuse;      /* backup = refuse: a backup start (lock: backup) fails */
 };
 
 struct early_opts {

@@ -77,6 +77,10 @@ void check_ini(struct ctx *c);
 void check_early(struct ctx *c);
 /* cmdline_ids, modprobe_ids: check_list.h (setup reads them too) */
 
+/* check_containers.c */
+void check_containers_host(struct ctx *c);
+void check_vm_containers(struct ctx *c, const struct vmwork *w, const char *subj);
+
 /* check_sriov.c */
 void check_sriov_host(struct ctx *c);
 
@@ -114,6 +118,11 @@ const char *quirk_needs_host_reset(const struct pci_dev_info *d);
 /* True when writing device_specific to D's reset_method works; otherwise WHY says why not. */
 bool quirk_device_specific_ok(const struct ctx *c, const struct pci_dev_info *d, char *why,
 			      size_t size);
+
+/* check_cluster.c */
+void check_cluster(struct ctx *c);
+void check_backup_jobs(struct ctx *c, const char *id, const struct pve_vmconf *conf,
+		       const char *node, const char *subj);
 
 /* check_vm.c */
 void check_vm(struct ctx *c, const struct vmwork *w, int vmid);

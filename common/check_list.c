@@ -19,6 +19,7 @@
 #include "dev_bind.h"
 #include "cfg_ini.h"
 #include "dev_console.h"
+#include "dev_state.h"
 #include "pve_conf.h"
 #include "pve_storage.h"
 #include "dev_rom.h"
@@ -262,6 +263,7 @@ static const struct check_host_step host_steps[] = {
 	{ "ini", check_ini },
 	{ "early", check_early },
 	{ "sriov", check_sriov_host },
+	{ "containers", check_containers_host },
 };
 
 /* The checks of each device (check_device.c), in the order of the report. */
@@ -324,7 +326,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 
 	if (!rep)
 		return -ENOMEM;
-	r = pcidb_load(sr, &rep->db);
+	r = state_pcidb_load(sr, &rep->db);
 	if (r < 0)
 		goto fail;
 	r = hostinfo_read(sr, &rep->host);
@@ -422,6 +424,8 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 	check_fabric(&c);
 	for (int i = 0; i < o->nvmids; i++)
 		check_vm(&c, &vw[i], o->vmids[i]);
+	if (o->cluster)
+		check_cluster(&c);
 	free(vw);
 	free(c.users);
 	if (c.oom) {
@@ -456,6 +460,7 @@ struct check_report *checks_free(struct check_report *r)
 	for (int i = 0; i < r->nvms; i++)
 		free(r->vms[i].devs);
 	free(r->vms);
+	free(r->cluster);
 	hostdev_free(r->hd);
 	iomem_free(&r->iomem);
 	pcidb_free(r->db);

@@ -11,7 +11,8 @@
  *   something) ini.valid (when the INI is there) early.cmdline early.modprobe (when set)
  *   early.configured early.initramfs (when [early] is set) gpu.fabric (with NVSwitches)
  *   sriov.ids (a vfio-pci ids= naming an SR-IOV PF's id, only then) sriov.numvfs (with
- *   [sriov] in the INI)
+ *   [sriov] in the INI) ct.config ct.device (containers whose config cannot be read, or
+ *   that name a GPU node that does not exist)
  * Device checks (every display controller, and every device a checked VM passes through):
  *   gpu.kind (notable displays) group.isolation gpu.driver (displays) fb.bar_overlap
  *   (displays) console.vgacon (the boot VGA device, vgacon, kernel >= 6.0) console.other_fb
@@ -25,7 +26,10 @@
  * VM checks (per VMID asked for):
  *   vm.config vm.mapping vm.hostpci vm.pcie vm.igd vm.xvga vm.romfile vm.functions
  *   vm.apu_functions vm.apu vm.rebar vm.bars vm.reboot vm.reset_method vm.hookscript
- *   vm.fabric vm.nvidia
+ *   vm.fabric vm.nvidia vm.backup (a VM with devices), vm.containers (on a node with containers)
+ * Cluster checks (check --cluster): cluster.nodes cluster.vms (when nothing is wrong)
+ *   cluster.package cluster.snippet cluster.hookscript cluster.mapping cluster.ha
+ *   cluster.backup, per VM with our hookscript on every node and per node where it may run
  * pve-gpu-passthrough(8) describes each: what it reads and the fix it prints.
  * Library code: nothing is printed here; the CLI renders the report as text or JSON. */
 #ifndef PGP_CHECK_LIST_H
@@ -83,6 +87,8 @@ struct check_vm {
 	char (*devs)[PCI_ADDR_LEN]; /* every device its hostpci entries resolve to */
 };
 
+struct pve_cluster;
+
 struct check_report {
 	struct check_result *res;
 	int nres, capres;
@@ -100,6 +106,7 @@ struct check_report {
 	char cmdline_add[1024];
 	char cmdline_remove[256];
 	int counts[4];             /* results per status */
+	struct pve_cluster *cluster; /* check --cluster: the cluster read (NULL: not asked) */
 };
 
 struct check_opts {
@@ -107,11 +114,16 @@ struct check_opts {
 	const char *node;          /* Proxmox node name (NULL: from uname) */
 	const int *vmids;
 	int nvmids;
+	bool cluster;              /* the cluster checks (cluster.*) too */
 };
 
 /* Runs every check. Returns 0 with *ret set (free with checks_free), or -errno when the host
  * cannot be examined at all (the PCI device list is unreadable, out of memory). */
 int checks_run(const struct sysroot *sr, const struct check_opts *o, struct check_report **ret);
+/* `attach`'s warnings: the cluster checks of VM VMID (this node's) as if its hookscript were
+ * VOLUME; no results on a single node. 0 with *ret set (free with checks_free), or -errno. */
+int checks_cluster_vm(const struct sysroot *sr, const struct check_opts *o, int vmid,
+		      const char *volume, struct check_report **ret);
 /* Accepts NULL; returns NULL. */
 struct check_report *checks_free(struct check_report *r);
 

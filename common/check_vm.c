@@ -18,6 +18,7 @@
 #include "cfg_ini.h"
 #include "dev_console.h"
 #include "pve_conf.h"
+#include "pve_hookrec.h"
 #include "pve_storage.h"
 #include "dev_rom.h"
 #include "util.h"
@@ -32,10 +33,31 @@ static bool is_q35(const char *machine)
 	return strncmp(m, "q35", 3) == 0 || str_has_prefix(m, "pc-q35");
 }
 
+/* The fix for a hookscript volume that is not there (a restore, another node): ours is put
+ * back by attach (on the same storage); someone else's cannot be, so the VM starts without it
+ * (our attach keeps a hookscript only while its volume exists). */
+static void fix_missing_volume(struct ctx *c, struct check_result *r, int vmid, const char *hs,
+			       const char *storage, bool storage_ok)
+{
+	if (pve_snippet_volid_ours(hs) && storage_ok)
+		ck_fix(c, r, "put the snippet back: pve-gpu-passthrough attach %d%s%s; or start "
+		       "without a hookscript: qm set %d --delete hookscript", vmid,
+		       strcmp(storage, "local") ? " --storage " : "",
+		       strcmp(storage, "local") ? storage : "", vmid);
+	else if (pve_snippet_volid_ours(hs))
+		ck_fix(c, r, "run: pve-gpu-passthrough attach %d (on a storage of this node); or "
+		       "start without a hookscript: qm set %d --delete hookscript", vmid, vmid);
+	else
+		ck_fix(c, r, "start without it: qm set %d --delete hookscript (then "
+		       "pve-gpu-passthrough attach %d for ours); or restore '%s' on this node",
+		       vmid, vmid, hs);
+}
+
 static void check_hookscript(struct ctx *c, const struct pve_vmconf *conf, const char *subj)
 {
 	const char *hs = conf->hookscript, *colon = strchr(hs, ':');
 	char storage[PVE_STORAGE_ID_MAX], dir[SR_PATH_MAX], path[SR_PATH_MAX], real[SR_PATH_MAX];
+	char theirs[VOLID_MAX];
 	struct pve_storage st;
 	struct check_result *r;
 	long long unused;
@@ -52,14 +74,15 @@ static void check_hookscript(struct ctx *c, const struct pve_vmconf *conf, const
 	    str_copy_n(storage, sizeof(storage), hs, (size_t)(colon - hs)) < 0) {
 		r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s' is not a snippets volume "
 			"(STORAGE:snippets/NAME): Proxmox refuses to start the VM", hs);
-		ck_fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		ck_fix(c, r, "run: qm set %d --delete hookscript (then pve-gpu-passthrough attach %d)",
+		       conf->vmid, conf->vmid);
 		return;
 	}
 	rc = pve_storage_load(c->sr, storage, &st);
 	if (rc == -ENOENT) {
 		r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s': there is no storage "
 			"'%s' in '%s': Proxmox refuses to start the VM", hs, storage, PVE_STORAGE_CFG);
-		ck_fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		fix_missing_volume(c, r, conf->vmid, hs, storage, false);
 		return;
 	}
 	if (rc == 0)
@@ -70,20 +93,20 @@ static void check_hookscript(struct ctx *c, const struct pve_vmconf *conf, const
 		r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s': storage '%s' has no "
 			"snippets directory (%s): Proxmox refuses to start the VM", hs, storage,
 			strerror(-rc));
-		ck_fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		fix_missing_volume(c, r, conf->vmid, hs, storage, false);
 		return;
 	}
 	if (hostinfo_mtime(c->sr, path, &unused) < 0) {
-		r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s' ('%s') does not exist: "
-			"Proxmox refuses to start the VM", hs, path);
-		ck_fix(c, r, "run: pve-gpu-passthrough attach %d --force", conf->vmid);
+		r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s' ('%s') does not exist "
+			"on this node: Proxmox refuses to start the VM", hs, path);
+		fix_missing_volume(c, r, conf->vmid, hs, storage, true);
 		return;
 	}
 	if (sr_realpath(c->sr, path, real) < 0 || strcmp(strrchr(real, '/') + 1, HOOK_NAME) != 0) {
 		r = ck_add(c, "vm.hookscript", CHECK_WARN, subj, "hookscript '%s' is another script, not "
 			"%s: devices are handed over by Proxmox alone", hs, HOOK_NAME);
-		ck_fix(c, r, "to use ours instead: pve-gpu-passthrough attach %d --force (replaces '%s')",
-		    conf->vmid, hs);
+		ck_fix(c, r, "to use ours too: pve-gpu-passthrough attach %d (keeps '%s' and runs it "
+		       "in every phase)", conf->vmid, hs);
 		return;
 	}
 	{
@@ -96,6 +119,11 @@ static void check_hookscript(struct ctx *c, const struct pve_vmconf *conf, const
 			ck_fix(c, r, "reinstall the package (apt install --reinstall pve-gpu-passthrough)");
 			return;
 		}
+	}
+	if (hookrec_load(c->sr, conf->vmid, theirs, sizeof(theirs)) == 0) {
+		ck_add(c, "vm.hookscript", CHECK_PASS, subj, "hookscript '%s' is %s; it runs the VM's "
+		       "own '%s' in every phase", hs, HOOK_NAME, theirs);
+		return;
 	}
 	ck_add(c, "vm.hookscript", CHECK_PASS, subj, "hookscript '%s' is %s", hs, HOOK_NAME);
 }
@@ -866,7 +894,9 @@ void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 	check_bars(c, conf, &w->all, q35, subj);
 	check_vm_reboot(c, w, subj);
 	check_vm_reset_method(c, w, subj);
+	check_vm_containers(c, w, subj);
 	check_hookscript(c, conf, subj);
+	check_backup_jobs(c, "vm.backup", conf, c->node, subj);
 	check_vm_fabric(c, conf, &w->all, next_index, subj);
 	/* The Code 43 of drivers before 465 was Windows-only (NVIDIA's GeForce driver 465 release
 	 * notes: "GeForce GPU passthrough for Windows virtual machines"). */

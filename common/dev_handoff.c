@@ -21,6 +21,7 @@
 /* The table: what the hook changes on the host, in the order prepare changes it (release
  * gives it back in the reverse order). A new transition is one file and one row here. */
 static const struct ho_step *const ho_steps[] = {
+	&ho_step_containers, /* containers using the GPU shut down (they hold its nodes) */
 	&ho_step_health,  /* release: each device given back is read again (a bad one marked) */
 	&ho_step_nvidia,  /* nvidia-persistenced stopped (it would hold the card) */
 	&ho_step_reset,   /* reset_method set for the VM */
@@ -169,6 +170,12 @@ static int collect(struct job *j)
 		else
 			ERR(j, "VM %d: %s", j->vmid, err);
 		return r;
+	}
+	if (!strcmp(c.lock, "backup") && j->opts->backup_refuse) {
+		ERR(j, "VM %d: a backup starts it (lock: backup) and [hook] backup = refuse: its "
+		       "GPU stays on the host and this backup fails; to back it up, set backup = "
+		       "handoff in [vm:%d] or exclude it from the job", j->vmid, j->vmid);
+		return -EPERM;
 	}
 	{
 		struct pve_devlist all;
@@ -459,8 +466,18 @@ static int rollback(struct job *j, int last)
 int handoff_vm_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, char *err,
 		    size_t errsize)
 {
-	int line = 0, r = pve_vmconf_load(sr, vmid, c, &line, err, errsize);
+	return handoff_vm_load_from(sr, vmid, NULL, c, err, errsize);
+}
 
+int handoff_vm_load_from(const struct sysroot *sr, int vmid, const char *from,
+			 struct pve_vmconf *c, char *err, size_t errsize)
+{
+	int line = 0, r = -ENOENT;
+
+	if (from && *from)
+		r = pve_vmconf_load_node(sr, vmid, from, c, &line, err, errsize);
+	if (r == -ENOENT)
+		r = pve_vmconf_load(sr, vmid, c, &line, err, errsize);
 	if (r < 0)
 		return r;
 	for (int i = 0; i < c->nhostpci; i++)

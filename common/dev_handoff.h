@@ -34,8 +34,10 @@
  * collect); remove the state file, or keep in it what could not be given back (named in one
  * "still changed" line).
  *
- * Steps 3-5 and release are a table of steps, one file each (dev_ho.h): the health read,
- * nvidia-persistenced, reset_method, the console, the bind; prepare runs it forward (the rollback in reverse),
+ * Steps 3-5 and release are a table of steps, one file each (dev_ho.h): the containers using
+ * the GPU (refused, or shut down and started again: containers = stop), the health read,
+ * nvidia-persistenced, reset_method, the console, the bind; prepare runs it forward (the
+ * rollback in reverse),
  * release in reverse. Each job takes its options from its own VM's [vm:N] section (else
  * [hook]), whoever runs it.
  *
@@ -93,6 +95,12 @@ int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t
 /* The same, keeping the config in *C for handoff_ops.vmconf. */
 int handoff_vm_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, char *err,
 		    size_t errsize);
+/* The same for a migration target (PVE_MIGRATED_FROM=FROM, NULL or "" for a normal start):
+ * the config is read where qemu-server reads it, on the source node's directory
+ * (/etc/pve/nodes/FROM/qemu-server/VMID.conf; this node's when it is no longer there), and
+ * the devices are this node's (mapping= entries for ops->node). */
+int handoff_vm_load_from(const struct sysroot *sr, int vmid, const char *from,
+			 struct pve_vmconf *c, char *err, size_t errsize);
 int handoff_prepare(const struct handoff_ops *ops, int vmid);
 /* The options a job for VMID uses (cfg_hook_opts of ops->cfg). */
 const struct hook_opts *handoff_opts(const struct handoff_ops *ops, int vmid);

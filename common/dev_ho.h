@@ -21,6 +21,7 @@
 
 #include "dev_bind.h"
 #include "dev_console.h"
+#include "dev_holders.h"
 #include "dev_handoff.h"
 #include "dev_quirks.h"
 #include "dev_state.h"
@@ -29,6 +30,7 @@
 #define MAX_MEMBERS STATE_MAX_DEVS
 #define MAX_GROUPS 16
 #define VFIO_DRIVER BIND_VFIO
+#define HO_MAX_CTS 16
 
 struct member {
 	struct pci_dev_info info;
@@ -87,6 +89,11 @@ struct job {
 	bool reset_plan[MAX_MEMBERS];     /* the member's reset_method is set for the VM */
 	char reset_orig[MAX_MEMBERS][128]; /* ... and what it was */
 	bool reset_done[MAX_MEMBERS];
+	/* the containers row (dev_ho_containers.c) */
+	int ncts;
+	int cts[HO_MAX_CTS];              /* running containers using a member: shut down */
+	char ct_devs[HO_MAX_CTS][64];     /* ... the members each uses, space-separated */
+	bool ct_stopped[HO_MAX_CTS];      /* ... done (the rollback starts them again) */
 };
 
 /* What an undo or a restore could not give back: one "still changed" line, and the -errno of
@@ -114,6 +121,11 @@ struct ho_step {
 
 /* The rows, in table order (dev_handoff.c: ho_steps). */
 extern const struct ho_step ho_step_nvidia, ho_step_reset, ho_step_console, ho_step_bind;
+extern const struct ho_step ho_step_containers;
+
+/* The containers row's part of the holders check (dev_ho_containers.c): drops from H the
+ * holders that run in a container it shuts down; the new count. */
+int ho_containers_filter(struct job *j, struct holder *h, int n);
 extern const struct ho_step ho_step_health;
 
 #define INFO(j, ...) handoff_logf((j)->ops, HO_INFO, __VA_ARGS__)

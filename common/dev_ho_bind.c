@@ -144,6 +144,7 @@ static int check_holders(struct job *j)
 				h[k++] = h[i];
 		n = k;
 	}
+	n = ho_containers_filter(j, h, n); /* shut down before the unbind */
 	/* one verdict per group and per device, naming every holder */
 	for (int x = 0; x < np; x++) {
 		struct holder mine[64];

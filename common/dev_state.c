@@ -563,6 +563,48 @@ int state_stuck(const struct sysroot *sr, const char *const *names, int n,
 	return each_state(sr, 0, note_stuck, &q);
 }
 
+struct stuck_list {
+	char (*names)[PCI_ADDR_LEN];
+	int n, max;
+};
+
+static void list_stuck(const struct handoff_state *s, void *data)
+{
+	struct stuck_list *l = data;
+
+	for (int i = 0; i < s->ndevs; i++) {
+		bool seen = false;
+
+		if (!s->devs[i].stuck)
+			continue;
+		for (int k = 0; k < l->n && !seen; k++)
+			seen = !strcmp(l->names[k], s->devs[i].name);
+		if (seen)
+			continue;
+		if (l->n >= l->max)
+			return;
+		str_copy(l->names[l->n++], PCI_ADDR_LEN, s->devs[i].name);
+	}
+}
+
+int state_stuck_names(const struct sysroot *sr, char (*names)[PCI_ADDR_LEN], int max)
+{
+	struct stuck_list l = { names, 0, max };
+	int r = each_state(sr, 0, list_stuck, &l);
+
+	return r < 0 ? r : l.n;
+}
+
+int state_pcidb_load(const struct sysroot *sr, struct pcidb **ret)
+{
+	char stuck[STATE_MAX_DEVS][PCI_ADDR_LEN];
+	int n = state_stuck_names(sr, stuck, STATE_MAX_DEVS);
+
+	if (n < 0) /* no state directory (nothing was ever handed over) or unreadable */
+		n = 0;
+	return pcidb_load_bounded(sr, (const char(*)[PCI_ADDR_LEN])stuck, n, ret);
+}
+
 int state_owner(const struct sysroot *sr, const char *name, int vmid)
 {
 	int owner = 0, r = state_owners(sr, &name, 1, vmid, &owner);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pci_db.h"
 #include "pci_dev.h"
 #include "pciaddr.h"
 #include "sysroot.h"
@@ -94,6 +95,11 @@ int state_owners(const struct sysroot *sr, const char *const *names, int n, int 
  * (.stuck false: none), VMIDS[i] the VM whose file it is (0: none). 0 or -errno. */
 int state_stuck(const struct sysroot *sr, const char *const *names, int n,
 		struct state_dev *recs, int *vmids);
+/* The devices some state file records as stuck, each once: the count (the first MAX) or -errno. Readers of driver_override give these a deadline (bind.h). */
+int state_stuck_names(const struct sysroot *sr, char (*names)[PCI_ADDR_LEN], int max);
+/* pcidb_load for programs that may meet a stuck device (list, check, report): the devices a
+ * state file records as stuck get their driver_override read with a deadline. */
+int state_pcidb_load(const struct sysroot *sr, struct pcidb **ret);
 const struct state_dev *state_find(const struct handoff_state *s, const char *name);
 
 /* Adds the record KEY VALUE (a key may have several). 0, -EINVAL (a key or value the file

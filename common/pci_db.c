@@ -163,6 +163,23 @@ static int cmp_index_addr(const void *a, const void *b, void *ctx)
 
 int pcidb_load(const struct sysroot *sr, struct pcidb **ret)
 {
+	return pcidb_load_bounded(sr, NULL, 0, ret);
+}
+
+/* Long enough for any read that does not wait on a lock, short enough for `list`. */
+#define PCIDB_SLOW_READ_MS 300
+
+static unsigned long override_ms(const char (*slow)[PCI_ADDR_LEN], int nslow, const char *name)
+{
+	for (int k = 0; k < nslow; k++)
+		if (!strcmp(slow[k], name))
+			return PCIDB_SLOW_READ_MS;
+	return 0;
+}
+
+int pcidb_load_bounded(const struct sysroot *sr, const char (*slow)[PCI_ADDR_LEN], int nslow,
+		       struct pcidb **ret)
+{
 	_cleanup_free_ char(*names)[PCI_ADDR_LEN] = NULL;
 	struct pcidb *db;
 	int n, max = 1024;
@@ -194,7 +211,8 @@ int pcidb_load(const struct sysroot *sr, struct pcidb **ret)
 		return -ENOMEM;
 	}
 	for (int i = 0; i < n; i++) {
-		int r = pcidev_read(sr, names[i], &db->dev[db->ndev]);
+		int r = pcidev_read_bounded(sr, names[i], override_ms(slow, nslow, names[i]),
+					    &db->dev[db->ndev]);
 
 		if (r < 0) {
 			if (!db->first_error)

@@ -37,6 +37,10 @@ struct pcidb {
 /* Reads every device below /sys/bus/pci/devices. Devices that vanish or cannot be read are
  * skipped and counted. Returns 0, or -errno when the device list itself cannot be read. */
 int pcidb_load(const struct sysroot *sr, struct pcidb **ret);
+/* The same, reading the driver_override of the N devices SLOW (names) with a deadline
+ * (pcidev_read_bounded): devices a state file records as stuck. */
+int pcidb_load_bounded(const struct sysroot *sr, const char (*slow)[PCI_ADDR_LEN], int n,
+		       struct pcidb **ret);
 /* Accepts NULL; returns NULL. */
 struct pcidb *pcidb_free(struct pcidb *db);
 

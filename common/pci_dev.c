@@ -99,6 +99,30 @@ static void read_parent(const struct sysroot *sr, struct pci_dev_info *d)
  * through /sys/bus/pci/devices per attribute was most of the cost of `list` on big hosts. */
 int pcidev_read(const struct sysroot *sr, const char *name, struct pci_dev_info *d)
 {
+	return pcidev_read_bounded(sr, name, 0, d);
+}
+
+static void read_override(const struct sysroot *sr, int dir, const char *path,
+			  unsigned long ms, struct pci_dev_info *d)
+{
+	char file[SR_PATH_MAX];
+	ssize_t n;
+
+	if (!ms)
+		n = sr_read_str_at(dir, "driver_override", d->override, sizeof(d->override));
+	else if (sr_path(file, "%s/driver_override", path) < 0)
+		n = -ENAMETOOLONG;
+	else
+		n = sr_read_str_timeout(sr, file, d->override, sizeof(d->override), ms);
+	if (n == -ETIMEDOUT)
+		d->override_unknown = true;
+	if (n < 0 || strcmp(d->override, "(null)") == 0)
+		d->override[0] = '\0';
+}
+
+int pcidev_read_bounded(const struct sysroot *sr, const char *name, unsigned long override_ms,
+			struct pci_dev_info *d)
+{
 	char path[SR_PATH_MAX], buf[32];
 	unsigned long v, g;
 	int dir, r;
@@ -136,9 +160,7 @@ int pcidev_read(const struct sysroot *sr, const char *name, struct pci_dev_info 
 		d->driver[0] = '\0';
 	else if (r < 0)
 		goto out;
-	if (sr_read_str_at(dir, "driver_override", d->override, sizeof(d->override)) < 0 ||
-	    strcmp(d->override, "(null)") == 0)
-		d->override[0] = '\0';
+	read_override(sr, dir, path, override_ms, d);
 	d->is_bridge = sr_exists_at(dir, "pci_bus");
 	d->boot_vga = -1;
 	if (sr_read_str_at(dir, "boot_vga", buf, sizeof(buf)) > 0 &&

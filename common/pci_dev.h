@@ -28,6 +28,7 @@ struct pci_dev_info {
 	int iommu_group;                /* -1 when the device has none (IOMMU off) */
 	char driver[PCIDEV_NAME_MAX];   /* "" when unbound */
 	char override[PCIDEV_NAME_MAX]; /* driver_override; "" when unset ("(null)") */
+	bool override_unknown;          /* its read did not return in time (override is "") */
 	bool is_bridge;                 /* has a pci_bus directory: bridges are never moved */
 	int boot_vga;                   /* 1, 0, or -1 when the attribute is absent */
 	bool has_reset;                 /* the "reset" attribute exists */
@@ -37,6 +38,11 @@ struct pci_dev_info {
 
 /* Reads everything above for device NAME ("0000:02:00.0"). -ENOENT when absent. */
 int pcidev_read(const struct sysroot *sr, const char *name, struct pci_dev_info *ret);
+/* The same, but driver_override is read by a process given at most OVERRIDE_MS (0: read
+ * directly): before Linux 6.19 that read waits on the device's lock, which a driver stuck in
+ * remove() holds for ever. On timeout .override_unknown is set. */
+int pcidev_read_bounded(const struct sysroot *sr, const char *name, unsigned long override_ms,
+			struct pci_dev_info *ret);
 /* The bound driver's name into buf ("" when unbound); 0 or -errno. */
 int pcidev_driver(const struct sysroot *sr, const char *name, char *buf, size_t size);
 /* The IOMMU group number, -ENOENT when the device has no group. */

@@ -2,6 +2,7 @@
  * Mapping/PCI.pm) closely enough that we act on exactly the devices Proxmox will pass through. */
 #define _GNU_SOURCE
 #include "pve_conf.h"
+#include "pve_cluster.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -293,12 +294,21 @@ int pve_conf_slurp(const struct sysroot *sr, const char *path, size_t max, char 
 int pve_vmconf_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, int *err_line,
 		    char *err, size_t errsize)
 {
+	return pve_vmconf_load_node(sr, vmid, NULL, c, err_line, err, errsize);
+}
+
+int pve_vmconf_load_node(const struct sysroot *sr, int vmid, const char *node,
+			 struct pve_vmconf *c, int *err_line, char *err, size_t errsize)
+{
 	char path[SR_PATH_MAX], *text = NULL;
 	int r;
 
 	if (vmid < 100 || vmid > 999999999)
 		return pve_conf_errf(err, errsize, "invalid VMID %d", vmid);
-	r = sr_path(path, "/etc/pve/qemu-server/%d.conf", vmid);
+	if (node && !pve_node_valid(node))
+		return pve_conf_errf(err, errsize, "invalid node name '%.64s'", node);
+	r = node ? sr_path(path, "/etc/pve/nodes/%s/qemu-server/%d.conf", node, vmid)
+		 : sr_path(path, "/etc/pve/qemu-server/%d.conf", vmid);
 	if (r < 0)
 		return r;
 	r = pve_conf_slurp(sr, path, PVE_CONF_MAX, &text);

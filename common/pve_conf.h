@@ -57,6 +57,12 @@ int pve_vmconf_parse(const char *text, struct pve_vmconf *ret, int *err_line, ch
 /* Loads /etc/pve/qemu-server/VMID.conf below the root and parses it. */
 int pve_vmconf_load(const struct sysroot *sr, int vmid, struct pve_vmconf *ret, int *err_line,
 		    char *err, size_t errsize);
+/* The same from /etc/pve/nodes/NODE/qemu-server/VMID.conf (NODE NULL: this node's
+ * /etc/pve/qemu-server): a migration target reads the config where it still is, on the
+ * source node (qemu-server loads it with the migratedfrom node); `check --cluster` reads
+ * every node's VMs. */
+int pve_vmconf_load_node(const struct sysroot *sr, int vmid, const char *node,
+			 struct pve_vmconf *c, int *err_line, char *err, size_t errsize);
 /* Parses one hostpciN value ("0000:02:00,pcie=1,x-vga=1" or "mapping=gpu,pcie=1"). */
 int pve_hostpci_parse(const char *value, struct pve_hostpci *ret, char *err, size_t errsize);
 

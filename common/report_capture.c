@@ -38,6 +38,7 @@
 #include "pve_conf.h"
 #include "pve_storage.h"
 #include "dev_rom.h"
+#include "dev_state.h"
 #include "dev_modload.h"
 #include "dev_quirks.h"
 #include "util.h"
@@ -124,6 +125,14 @@ static const struct capture captures[] = {
 	{ "/etc/pve/storage.cfg", C_TEXT | C_FLAT, report_filter_storage },
 	{ "/etc/pve/mapping/pci.cfg", C_TEXT | C_FLAT, report_filter_mapping },
 	{ "/run/qemu-server/pci-id-reservations", C_TEXT, NULL },
+	/* containers that use a GPU: pve_lxc.c */
+	{ "/etc/pve/lxc/*.conf", C_TEXT | C_FLAT, report_filter_lxc },
+	{ "/var/lib/lxc/*", C_EXISTS, NULL },
+	{ "/sys/fs/cgroup/lxc/*/cgroup.events", C_TEXT, NULL },
+	{ "/sys/class/drm/*/dev", C_TEXT, NULL },
+	{ "/dev/dri/by-path/*", C_TEXT, NULL },
+	{ "/dev/dri/*", C_EXISTS, NULL },
+	{ "/dev/nvidia*", C_EXISTS, NULL },
 };
 
 
@@ -286,6 +295,23 @@ void report_add_file(struct rctx *c, const char *path, const char *data, size_t 
 		c->st.files++;
 }
 
+/* Reading REAL waits on a device lock a stuck driver holds for ever: a stuck device's
+ * driver_override (before Linux 6.19). */
+static bool read_may_hang(const struct rctx *c, const char *real)
+{
+	const char *base = strrchr(real, '/'), *dev;
+
+	if (!base || strcmp(base, "/driver_override") != 0)
+		return false;
+	for (dev = base; dev > real && dev[-1] != '/'; dev--)
+		;
+	for (int k = 0; k < c->nstuck; k++)
+		if ((size_t)(base - dev) == strlen(c->stuck[k]) &&
+		    !strncmp(dev, c->stuck[k], (size_t)(base - dev)))
+			return true;
+	return false;
+}
+
 /* The leaf PATH (real path REAL, stat ST) as capture CAP says. */
 static void leaf(struct rctx *c, const struct capture *cap, const char *real, const char *path,
 		 const struct stat *st)
@@ -297,7 +323,16 @@ static void leaf(struct rctx *c, const struct capture *cap, const char *real, co
 		report_add(c, path, K_DIR, NULL, 0, 0);
 		return;
 	}
-	if (S_ISREG(st->st_mode) && !(cap->how & C_EXISTS)) {
+	if (read_may_hang(c, real)) {
+		char buf[PCIDEV_NAME_MAX];
+
+		if (sr_read_str_timeout(c->sr, real, buf, sizeof(buf), 300) < 0)
+			return; /* not recorded rather than recorded wrong */
+		/* the bytes as read: the kernel ends the value with a newline */
+		if (asprintf(&text, "%s\n", buf) < 0)
+			text = NULL;
+		len = text ? strlen(text) : 0;
+	} else if (S_ISREG(st->st_mode) && !(cap->how & C_EXISTS)) {
 		/* A ROM is binary and may be large; everything else is a bounded text. */
 		size_t max = str_has_prefix(real, "/usr/share/kvm/") ? ROM_MAX_SIZE : REPORT_FILE_MAX;
 
@@ -324,19 +359,23 @@ static void leaf(struct rctx *c, const struct capture *cap, const char *real, co
 		report_add(c, path, K_MODE, NULL, 0, (long long)(st->st_mode & 07777));
 	if (cap->how & C_MTIME)
 		report_add(c, path, K_MTIME, NULL, 0, (long long)st->st_mtim.tv_sec);
-	if (str_has_prefix(path, "/etc/pve/qemu-server/") && !c->oom) {
-		char **nv = realloc(c->vmconf_paths, (size_t)(c->nvmconf + 1) * sizeof(*nv));
-
-		if (!nv || !(nv[c->nvmconf] = strdup(real))) {
-			if (nv)
-				c->vmconf_paths = nv;
-			c->oom = true;
-			return;
-		}
-		c->vmconf_paths = nv;
-		c->nvmconf++;
+	if (str_has_prefix(path, "/etc/pve/qemu-server/") && !c->oom && report_vmconf_add(c, real))
 		c->st.vms++;
+}
+
+bool report_vmconf_add(struct rctx *c, const char *real)
+{
+	char **nv = realloc(c->vmconf_paths, (size_t)(c->nvmconf + 1) * sizeof(*nv));
+
+	if (!nv || !(nv[c->nvmconf] = strdup(real))) {
+		if (nv)
+			c->vmconf_paths = nv;
+		c->oom = true;
+		return false;
 	}
+	c->vmconf_paths = nv;
+	c->nvmconf++;
+	return true;
 }
 
 /* Up to 16 alternatives of a "{a,b,c}" component (or the component itself). */
@@ -535,6 +574,12 @@ int report_write(const struct sysroot *sr, const struct report_opts *o, FILE *ou
 	char node[128] = "", release[128] = "";
 	int r = 0;
 
+	char stuck[STATE_MAX_DEVS][PCI_ADDR_LEN];
+
+	c.nstuck = state_stuck_names(sr, stuck, STATE_MAX_DEVS);
+	if (c.nstuck < 0)
+		c.nstuck = 0;
+	c.stuck = stuck;
 	pve_node_name(o ? o->node : NULL, node, sizeof(node));
 	/* This node is "pve" in the report, other nodes node2, node3, ... */
 	if (node[0])
@@ -543,6 +588,7 @@ int report_write(const struct sysroot *sr, const struct report_opts *o, FILE *ou
 		capture(&c, &captures[i]);
 	report_capture_udev(&c);
 	report_capture_dev_sources(&c);
+	report_capture_cluster(&c); /* before vm_files: other nodes' hookscripts too */
 	report_capture_vm_files(&c);
 	report_capture_pci_names(&c);
 	report_capture_quirks(&c);

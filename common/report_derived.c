@@ -10,6 +10,7 @@
 #include "dev_modload.h"
 #include "dev_quirks.h"
 #include "dev_rom.h"
+#include "dev_state.h"
 #include "pci_db.h"
 #include "pve_conf.h"
 #include "pve_storage.h"
@@ -132,7 +133,7 @@ void report_capture_pci_names(struct rctx *c)
 	uint32_t *classes;
 	int ncls = 0;
 
-	if (pcidb_load(c->sr, &db) < 0)
+	if (state_pcidb_load(c->sr, &db) < 0)
 		return;
 	classes = calloc((size_t)(db->ndev ? db->ndev : 1), sizeof(*classes));
 	if (!classes) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pciaddr.h"
 #include "report_capture.h"
 #include "sysroot.h"
 
@@ -60,6 +61,8 @@ struct rctx {
 	char **vmconf_paths; /* VM configs found, for the derived captures */
 	int nvmconf;
 	struct report_stats st;
+	char (*stuck)[PCI_ADDR_LEN]; /* devices a state file records as stuck */
+	int nstuck;
 	bool oom;
 };
 
@@ -87,6 +90,10 @@ char *report_filter_interrupts(struct rctx *c, const char *text);
 char *report_filter_vmconf(struct rctx *c, const char *text);
 char *report_filter_storage(struct rctx *c, const char *text);
 char *report_filter_mapping(struct rctx *c, const char *text);
+/* A container config cut to its GPU lines (devN, lxc.mount.entry of /dev, cgroup device
+ * rules) of the live section, every other line empty (the line numbers stay): no hostname,
+ * storage or network. */
+char *report_filter_lxc(struct rctx *c, const char *text);
 char *report_filter_nvidia(struct rctx *c, const char *text);
 char *report_filter_udev(struct rctx *c, const char *text);
 char *report_filter_cmdline(struct rctx *c, const char *text);
@@ -99,6 +106,11 @@ void report_capture_dev_sources(struct rctx *c);
 void report_capture_vm_files(struct rctx *c);
 void report_capture_pci_names(struct rctx *c);
 void report_capture_quirks(struct rctx *c);
+/* Adds the VM config at REAL to those whose hookscripts and ROM files are captured (false:
+ * out of memory, c->oom set). */
+bool report_vmconf_add(struct rctx *c, const char *real);
+/* report_cluster.c: the cluster's files as check --cluster reads them, node names replaced */
+void report_capture_cluster(struct rctx *c);
 void report_capture_modules(struct rctx *c, FILE *out, const char *release);
 
 /* A growing string; NULL data after a failed append. */

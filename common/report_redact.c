@@ -327,6 +327,27 @@ char *report_filter_vmconf(struct rctx *c, const char *text)
 	return sb_done(&b);
 }
 
+char *report_filter_lxc(struct rctx *c, const char *text)
+{
+	struct sbuf b = { 0 };
+
+	(void)c;
+	FOR_LINES(text, line, len, nl) {
+		if (len && *line == '[')
+			break;
+		if (len > 1000 || !((len > 4 && !strncmp(line, "dev", 3) && isdigit((unsigned char)line[3])) ||
+				    (len > 22 && !strncmp(line, "lxc.mount.entry: /dev/", 22)) ||
+				    (len > 25 && !strncmp(line, "lxc.cgroup.devices.allow:", 25)) ||
+				    (len > 26 && !strncmp(line, "lxc.cgroup2.devices.allow:", 26)))) {
+			sb_str(&b, "\n"); /* an empty line: check's line numbers stay right */
+			continue;
+		}
+		sb_add(&b, line, len);
+		sb_str(&b, "\n");
+	}
+	return sb_done(&b);
+}
+
 /* Node names in a comma or blank separated LIST, replaced. */
 static void add_nodes(struct rctx *c, struct sbuf *b, const char *list, size_t len)
 {
@@ -510,6 +531,46 @@ static size_t ipv4_at(const char *p, size_t n)
 	return i < n && (isdigit((unsigned char)p[i]) || p[i] == '.') ? 0 : i;
 }
 
+/* Length of an unbracketed IPv6 address at P (netconsole=@2001:db8::5/vmbr0), 0 when there is
+ * none: hex groups of at most four digits joined by colons, with "::" or eight groups, and an
+ * IPv4 tail allowed ("::ffff:192.0.2.1"). PCI addresses (0000:02:00.0), MAC addresses and
+ * vendor:device ids have neither, and are kept. */
+static size_t ipv6_at(const char *p, size_t n)
+{
+	size_t i = 0, colons = 0, digits = 0, k;
+	bool dbl = false;
+
+	while (i < n) {
+		if (p[i] == ':') {
+			if (i + 1 < n && p[i + 1] == ':') {
+				if (dbl)
+					return 0;
+				dbl = true;
+				colons++;
+				i++;
+			}
+			colons++;
+			digits = 0;
+		} else if (isxdigit((unsigned char)p[i])) {
+			if (++digits > 4)
+				return 0;
+		} else {
+			break;
+		}
+		i++;
+	}
+	if (colons < 2 || (!dbl && colons != 7))
+		return 0;
+	if (i < n && p[i] == '.' && digits) { /* the IPv4 tail began with the last group */
+		size_t back = digits;
+
+		if ((k = ipv4_at(p + i - back, n - i + back)) == 0)
+			return 0;
+		i = i - back + k;
+	}
+	return i < n && (name_char(p[i]) || p[i] == '.') ? 0 : i;
+}
+
 /* Length of this host's name at P, with the domain that follows it ("zeus" or
  * "zeus.example.com"), 0 when it is not there. WHOLE: the bare name counts only when it is all
  * of P (a value "hostname=zeus"); a name followed by a domain counts anywhere. */
@@ -529,7 +590,7 @@ static size_t host_at(const struct rctx *c, const char *p, size_t n, bool whole)
 	return i > h || (whole && h == n) ? i : 0;
 }
 
-/* Appends the N bytes at P with IPv4 addresses zeroed, bracketed IPv6 addresses emptied and
+/* Appends the N bytes at P with IPv4 addresses zeroed, IPv6 addresses emptied and
  * this host's name (with its domain) replaced by its pseudonym. */
 static void add_scrubbed(struct rctx *c, struct sbuf *b, const char *p, size_t n)
 {
@@ -544,6 +605,9 @@ static void add_scrubbed(struct rctx *c, struct sbuf *b, const char *p, size_t n
 			   p[i + 1 + k] == ']' && memchr(p + i + 1, ':', k)) {
 			sb_str(b, "[::]");
 			i += k + 2;
+		} else if (start && p[i] != '[' && (k = ipv6_at(p + i, n - i))) {
+			sb_str(b, "::");
+			i += k;
 		} else if (start && (k = host_at(c, p + i, n - i, false))) {
 			const char *pseudo = report_node_name(c, c->nodes.from[0]);
 
@@ -662,7 +726,7 @@ static void add_words(struct rctx *c, struct sbuf *b, const char *text, size_t l
 }
 
 /* /proc/cmdline, /etc/kernel/cmdline, /etc/default/grub and grub.d: addresses (ip=, nfsroot=,
- * any IPv4 or bracketed IPv6 address) zeroed, this host's name with its domain and the
+ * any IPv4 or IPv6 address) zeroed, this host's name with its domain and the
  * hostname= values replaced as node names are, BOOTIF's MAC address pseudonymised. The
  * parameters the checks read (iommu, vfio-pci.ids, video=, ...) stay as they are. */
 char *report_filter_cmdline(struct rctx *c, const char *text)

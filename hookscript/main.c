@@ -3,8 +3,9 @@
  * Proxmox runs it as root with stdin at EOF, LC_ALL=C, a minimal PATH and no timeout, and
  * shows its stdout/stderr in the VM's task log (post-stop through qmeventd: the journal).
  * pre-start hands the VM's GPUs to vfio-pci (a non-zero exit aborts the VM start); post-stop
- * gives them back; post-start and pre-stop do nothing. A VM without passthrough devices costs
- * one config read. Options before VMID are for tests and manual use:
+ * gives them back; post-start and pre-stop do nothing of ours. A VM's own hookscript that
+ * attach kept runs in every phase (theirs.c; pre-start: after ours, its failure undoes ours;
+ * post-stop: before ours). A VM without passthrough devices costs one config read. Options before VMID are for tests and manual use:
  *   --sysroot DIR   act below DIR instead of /   --node NAME   Proxmox node name
  *   --config FILE   our INI                      --dry-run     change nothing, say what
  * Exit status (exitcode.h): 0 success or nothing to do; 1 failure: at pre-start refused or
@@ -28,6 +29,7 @@
 #include "dev_reconcile.h"
 #include "pve_conf.h"
 #include "dev_state.h"
+#include "theirs.h"
 #include "util.h"
 
 enum {
@@ -105,7 +107,8 @@ static void help(void)
 {
 	printf("usage: " HOOK " [--sysroot DIR] [--node NAME] [--config FILE] [--dry-run] VMID PHASE\n\n"
 	       "Proxmox runs it as VM VMID's hookscript: at pre-start it hands the VM's GPUs to\n"
-	       "vfio-pci, at post-stop it gives them back; post-start and pre-stop do nothing.\n"
+	       "vfio-pci, at post-stop it gives them back. A hookscript of the VM's own that\n"
+	       "attach kept runs in every phase.\n"
 	       "Attach it with 'pve-gpu-passthrough attach VMID'. See pve-gpu-passthrough-hook(8).\n\n"
 	       "  --sysroot DIR   work on the host tree below DIR (tests)\n"
 	       "  --node NAME     the Proxmox node name (default: this machine's)\n"
@@ -139,8 +142,9 @@ int main(int argc, char **argv)
 	struct sysroot sr;
 	static struct pve_vmconf vmconf; /* pre-start: read once, for the fast path and the job */
 	int vmid;
-	bool dry_run = false, left_changed = false;
-	int c, r;
+	bool dry_run = false, left_changed = false, theirs_failed = false;
+	struct theirs theirs;
+	int c, r, has_theirs;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
@@ -162,17 +166,24 @@ int main(int argc, char **argv)
 		return usage("invalid VMID", argv[optind]);
 	phase = argv[optind + 1];
 	lg.vmid = vmid;
-	if (!strcmp(phase, "post-start") || !strcmp(phase, "pre-stop"))
-		return EXIT_OK;
-	if (strcmp(phase, "pre-start") && strcmp(phase, "post-stop")) {
+	if (strcmp(phase, "pre-start") && strcmp(phase, "post-stop") &&
+	    strcmp(phase, "post-start") && strcmp(phase, "pre-stop"))
 		return usage("unknown phase (pre-start, post-start, pre-stop, post-stop)", phase);
-	}
 	r = sr_open(&sr, root);
 	if (r < 0) {
 		fprintf(stderr, "pve-gpu-passthrough: cannot open root '%s': %s\n", root ? root : "/",
 			strerror(-r));
 		return EXIT_FAILED;
 	}
+	/* The VM's own hookscript, kept by attach: post-start and pre-stop are only its. */
+	has_theirs = theirs_find(&sr, vmid, &theirs);
+	if (has_theirs < 0 && !strcmp(phase, "pre-start"))
+		return EXIT_FAILED; /* as Proxmox with a hookscript it cannot find */
+	if (strcmp(phase, "pre-start") && strcmp(phase, "post-stop"))
+		return has_theirs > 0 ? theirs_run(&sr, &theirs, vmid, phase, dry_run) : has_theirs < 0;
+	if (!strcmp(phase, "post-stop")) /* theirs first: the reverse of pre-start */
+		theirs_failed = has_theirs < 0 || (has_theirs > 0 &&
+						   theirs_run(&sr, &theirs, vmid, phase, dry_run));
 	if (sr_kill_point_parse(&kill, getenv("PGP_TEST_KILL_POINT")) < 0) {
 		fprintf(stderr, "pve-gpu-passthrough: invalid PGP_TEST_KILL_POINT\n");
 		return EXIT_USAGE;
@@ -181,9 +192,17 @@ int main(int argc, char **argv)
 		sr.wp = &kill;
 	/* the fast paths: nothing to hand over, nothing to give back */
 	if (!strcmp(phase, "pre-start")) {
-		r = handoff_vm_load(&sr, lg.vmid, &vmconf, err, sizeof(err));
-		if (r == 0)
+		/* a migration target reads the config on the source node (as qemu-server) */
+		r = handoff_vm_load_from(&sr, lg.vmid, getenv("PVE_MIGRATED_FROM"), &vmconf, err,
+					 sizeof(err));
+		if (r == 0) {
+			if (has_theirs > 0 && theirs_run(&sr, &theirs, vmid, phase, dry_run)) {
+				fprintf(stderr, "pve-gpu-passthrough: VM start aborted by its own "
+						"hookscript; the host is as it was before\n");
+				return EXIT_FAILED;
+			}
 			return EXIT_OK;
+		}
 		if (r < 0) {
 			fprintf(stderr, "pve-gpu-passthrough: VM %d: %s\n", lg.vmid, err);
 			return EXIT_FAILED;
@@ -194,7 +213,7 @@ int main(int argc, char **argv)
 		if (sr_path(path, STATE_DIR "/%d.state", lg.vmid) == 0 && !sr_exists(&sr, path)) {
 			printf("pve-gpu-passthrough: VM %d: nothing was handed over (no %s); nothing "
 			       "to do\n", lg.vmid, path);
-			return EXIT_OK;
+			return theirs_failed ? EXIT_FAILED : EXIT_OK;
 		}
 	}
 
@@ -224,6 +243,17 @@ int main(int argc, char **argv)
 	if (!strcmp(phase, "pre-start")) {
 		reconcile_first(&ops, lg.vmid);
 		r = handoff_prepare(&ops, lg.vmid);
+		if (r == 0 && has_theirs > 0 && theirs_run(&sr, &theirs, vmid, phase, dry_run)) {
+			/* Theirs refused the start: ours is undone, as Proxmox runs no post-stop. */
+			log_line(&lg, HO_INFO, "the VM's own hookscript failed: giving the devices back");
+			cfg.hook.return_on_stop = true; /* all of them, whatever post-stop would do */
+			for (int i = 0; i < cfg.nvms; i++)
+				cfg.vms[i].opts.return_on_stop = true;
+			ops.vmconf = NULL;
+			if (handoff_release(&ops, lg.vmid) < 0)
+				left_changed = true;
+			r = -ECANCELED;
+		}
 		leave_watcher(&ops, &lg, lg.vmid);
 		if (r < 0)
 			log_line(&lg, HO_ERROR, left_changed
@@ -237,5 +267,5 @@ int main(int argc, char **argv)
 		r = r < 0 ? r : -EIO;
 	if (r < 0)
 		return left_changed ? EXIT_LEFT_CHANGED : EXIT_FAILED;
-	return EXIT_OK;
+	return theirs_failed ? EXIT_FAILED : EXIT_OK;
 }

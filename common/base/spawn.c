@@ -193,7 +193,8 @@ int spawn_run(const struct spawn_cmd *cmd, struct spawn_result *res)
 	while (!exited) {
 		struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN },
 				       { .fd = pfd[0], .events = POLLIN } };
-		int64_t left = (int64_t)(deadline - now_ms());
+		int64_t left = cmd->timeout_ms == SPAWN_NO_DEADLINE ? INT64_MAX
+								    : (int64_t)(deadline - now_ms());
 		int wait_ms = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 
 		if (left <= 0) {

@@ -14,10 +14,14 @@ enum spawn_fd {
 	SPAWN_CAPTURE, /* into the caller's buffer (both streams into the same one) */
 };
 
+#define SPAWN_NO_DEADLINE (~0UL)
+
 struct spawn_cmd {
 	const char *const *argv;  /* argv[0]: an absolute path, or a name looked up in PATH */
 	const char *const *envp;  /* the program's environment; NULL: this process's own */
-	unsigned long timeout_ms; /* the deadline, from the start; 0 is refused (-EINVAL) */
+	unsigned long timeout_ms; /* the deadline, from the start; 0 is refused (-EINVAL);
+				   * SPAWN_NO_DEADLINE: none (a VM's own hookscript, which
+				   * Proxmox runs without one) */
 	enum spawn_fd out, err;
 	char *buf;       /* SPAWN_CAPTURE: the output, NUL-terminated, at most BUFSIZE - 1 bytes */
 	size_t bufsize;

@@ -13,6 +13,7 @@ bin=$build/pve-gpu-passthrough
 tmp=$(mktemp -d /tmp/pgp-attach.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 hook_target=/usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook
+snippet_src=/usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-snippet
 vol=local:snippets/pve-gpu-passthrough-hook
 rc=0
 
@@ -55,6 +56,7 @@ fresh() {
 		"$root/srv/hooks" "$root/mnt/pve/nas" "$root${hook_target%/*}"
 	printf '#!/bin/sh\n' >"$root$hook_target"
 	chmod 755 "$root$hook_target"
+	cp "$build/pve-gpu-passthrough-snippet" "$root$snippet_src"
 	# Proxmox writes properties indented with a tab.
 	printf '%b\n' >"$root/etc/pve/storage.cfg" \
 		'dir: local' '\tpath /var/lib/vz' '\tcontent iso,vztmpl,backup,snippets' '' \
@@ -112,11 +114,14 @@ run attach 100
 expect attach-ok 0
 expect_qm attach-ok-qm "set 100 --hookscript $vol"
 link=$root/var/lib/vz/snippets/pve-gpu-passthrough-hook
-if [ -L "$link" ] && [ "$(readlink "$link")" = "$hook_target" ]; then pass attach-symlink; else
-	fail attach-symlink "no symlink $link -> $hook_target"
+# the snippet is a real file, executable, a copy of the static snippet program (issue 29)
+if [ -f "$link" ] && [ ! -L "$link" ] && [ -x "$link" ] && cmp -s "$link" "$build/pve-gpu-passthrough-snippet"; then
+	pass attach-copy
+else
+	fail attach-copy "$link is not an executable copy of the snippet program"
 fi
 [ "$(hookscript_of 100)" = "$vol" ] && pass attach-vm-config || fail attach-vm-config "VM config not set"
-if grep -qxF /var/lib/vz/snippets/pve-gpu-passthrough-hook "$root/var/lib/pve-gpu-passthrough/snippets" 2>/dev/null; then
+if grep -qxF "$vol /var/lib/vz/snippets/pve-gpu-passthrough-hook" "$root/var/lib/pve-gpu-passthrough/snippets" 2>/dev/null; then
 	pass attach-recorded
 else
 	fail attach-recorded "snippet not listed in /var/lib/pve-gpu-passthrough/snippets"
@@ -132,17 +137,60 @@ expect_out attach-again-says "already uses hookscript '$vol'"
 rm -f "$link"
 run attach 100
 expect attach-repairs-snippet 0
-[ -L "$link" ] && pass attach-repairs-snippet-link || fail attach-repairs-snippet-link "snippet not recreated"
+[ -x "$link" ] && pass attach-repairs-snippet-copy || fail attach-repairs-snippet-copy "snippet not recreated"
+# an older version's symlink is replaced by the copy, no --force needed
+rm -f "$link"
+ln -s "$hook_target" "$link"
+run attach 100
+expect attach-replaces-old-link 0
+[ -f "$link" ] && [ ! -L "$link" ] && pass attach-replaces-old-link-copy ||
+	fail attach-replaces-old-link-copy "the old symlink is still there"
+# an older copy (another version of the program) is refreshed
+printf 'x %s x\n' "pve-gpu-passthrough-snippet-v1: a copy made by 'pve-gpu-passthrough attach'" >"$link"
+run attach 100
+expect attach-refreshes-copy 0
+cmp -s "$link" "$build/pve-gpu-passthrough-snippet" && pass attach-refreshes-copy-content ||
+	fail attach-refreshes-copy-content "old copy not refreshed"
 
-# --- refusals
+# --- the VM's own hookscript is kept (issue 29): recorded, ours set, no --force needed
+rec=$root/etc/pve/pve-gpu-passthrough/vm-hookscript
 fresh
 run attach 101
-expect refuse-other-hookscript 1
-expect_err refuse-other-hookscript-says "VM 101 already has hookscript 'local:snippets/other.pl'; use --force"
-expect_qm refuse-other-hookscript-no-qm ""
-run attach 101 --force
-expect force-other-hookscript 0
-expect_qm force-other-hookscript-qm "set 101 --hookscript $vol"
+expect keep-other-hookscript 0
+expect_out keep-other-hookscript-says "VM 101: keeping its own hookscript 'local:snippets/other.pl'"
+expect_qm keep-other-hookscript-qm "set 101 --hookscript $vol"
+[ "$(cat "$rec/101" 2>/dev/null)" = "hookscript: local:snippets/other.pl" ] &&
+	pass keep-other-hookscript-recorded || fail keep-other-hookscript-recorded "no record $rec/101"
+run attach 101
+expect keep-other-hookscript-again 0
+[ "$(cat "$rec/101" 2>/dev/null)" = "hookscript: local:snippets/other.pl" ] &&
+	pass keep-other-hookscript-record-kept || fail keep-other-hookscript-record-kept "record changed"
+: >"$QM_LOG"
+run detach 101
+expect detach-restores 0
+expect_qm detach-restores-qm "set 101 --hookscript local:snippets/other.pl"
+[ "$(hookscript_of 101)" = "local:snippets/other.pl" ] && pass detach-restores-config ||
+	fail detach-restores-config "VM 101's hookscript is '$(hookscript_of 101)'"
+[ ! -e "$rec/101" ] && pass detach-restores-record-gone || fail detach-restores-record-gone "record left"
+[ ! -e "$link" ] && pass detach-removes-unused-copy || fail detach-removes-unused-copy "copy left"
+grep -q . "$root/var/lib/pve-gpu-passthrough/snippets" 2>/dev/null &&
+	fail detach-unrecords-copy "copy still listed" || pass detach-unrecords-copy
+# a hostile record: detach refuses to guess, names the way out
+fresh
+run attach 101
+printf 'hookscript: local:snippets/pve-gpu-passthrough-hook\n' >"$rec/101"
+: >"$QM_LOG"
+run detach 101
+expect detach-hostile-record 1
+expect_err detach-hostile-record-says "not a record of ours"
+expect_qm detach-hostile-record-no-qm ""
+# a hookscript Proxmox would not run (not a snippet volume) is refused, nothing changed
+fresh
+printf 'hookscript: /root/x.sh\n' >>"$root/etc/pve/qemu-server/100.conf"
+run attach 100
+expect refuse-bad-hookscript 1
+expect_err refuse-bad-hookscript-says "qm set 100 --delete hookscript"
+expect_qm refuse-bad-hookscript-no-qm ""
 
 fresh
 run attach 102
@@ -193,13 +241,13 @@ mkdir -p "$root/var/lib/vz/snippets"
 echo mine >"$root/var/lib/vz/snippets/pve-gpu-passthrough-hook"
 run attach 100
 expect refuse-foreign-snippet 1
-expect_err refuse-foreign-snippet-says "exists and is not a symlink to '$hook_target'"
+expect_err refuse-foreign-snippet-says "exists and is not our snippet program"
 [ "$(cat "$root/var/lib/vz/snippets/pve-gpu-passthrough-hook")" = mine ] &&
 	pass refuse-foreign-snippet-kept || fail refuse-foreign-snippet-kept "file changed"
 run attach 100 --force
 expect force-foreign-snippet 0
-[ -L "$root/var/lib/vz/snippets/pve-gpu-passthrough-hook" ] && pass force-foreign-snippet-link ||
-	fail force-foreign-snippet-link "not replaced by the symlink"
+cmp -s "$root/var/lib/vz/snippets/pve-gpu-passthrough-hook" "$build/pve-gpu-passthrough-snippet" &&
+	pass force-foreign-snippet-copy || fail force-foreign-snippet-copy "not replaced by the copy"
 
 # --- below a root no qm is run, even when one is in PATH (it would change this node's VM)
 fresh
@@ -220,17 +268,21 @@ expect_out below-root-detach-says "not run (the root is '$root', not this machin
 fresh
 run attach 100 --storage hooks
 expect content-dirs 0
-[ -L "$root/srv/hooks/hookscripts/pve-gpu-passthrough-hook" ] && pass content-dirs-path ||
-	fail content-dirs-path "no symlink in /srv/hooks/hookscripts"
+[ -x "$root/srv/hooks/hookscripts/pve-gpu-passthrough-hook" ] && pass content-dirs-path ||
+	fail content-dirs-path "no copy in /srv/hooks/hookscripts"
 expect_qm content-dirs-qm "set 100 --hookscript hooks:snippets/pve-gpu-passthrough-hook"
 : >"$QM_LOG"
 run attach 100 --storage nas
 expect shared-storage 0
 expect_out moves-own-hookscript "uses our hookscript from 'hooks:snippets/pve-gpu-passthrough-hook'"
-if grep -q /mnt/pve/nas "$root/var/lib/pve-gpu-passthrough/snippets"; then
-	fail shared-not-recorded "a snippet on shared storage is listed for purge"
+[ ! -e "$root/srv/hooks/hookscripts/pve-gpu-passthrough-hook" ] && pass moves-removes-unused-copy ||
+	fail moves-removes-unused-copy "the copy no VM uses is still on 'hooks'"
+# a copy on shared storage is recorded too: the package's upgrades refresh it
+if grep -qxF "nas:snippets/pve-gpu-passthrough-hook /mnt/pve/nas/snippets/pve-gpu-passthrough-hook" \
+	"$root/var/lib/pve-gpu-passthrough/snippets"; then
+	pass shared-recorded
 else
-	pass shared-not-recorded
+	fail shared-recorded "the copy on shared storage is not listed"
 fi
 
 # no storage.cfg at all: Proxmox's built-in "local" has snippets
@@ -238,8 +290,8 @@ fresh
 rm "$root/etc/pve/storage.cfg"
 run attach 100
 expect builtin-local 0
-[ -L "$root/var/lib/vz/snippets/pve-gpu-passthrough-hook" ] && pass builtin-local-link ||
-	fail builtin-local-link "no symlink"
+[ -x "$root/var/lib/vz/snippets/pve-gpu-passthrough-hook" ] && pass builtin-local-copy ||
+	fail builtin-local-copy "no copy"
 
 # --- dry run: nothing is written, nothing is run
 fresh
@@ -258,7 +310,30 @@ run detach 100
 expect detach-ours 0
 expect_qm detach-ours-qm "set 100 --delete hookscript"
 [ -z "$(hookscript_of 100)" ] && pass detach-vm-config || fail detach-vm-config "hookscript still set"
-[ -L "$link" ] && pass detach-keeps-snippet || fail detach-keeps-snippet "snippet removed"
+[ ! -e "$link" ] && pass detach-removes-unused || fail detach-removes-unused "unused copy left"
+# a copy another VM uses, on another node or in a snapshot, stays
+for where in nodes/pve2/qemu-server/300.conf snapshot; do
+	fresh
+	run attach 100
+	if [ "$where" = snapshot ]; then
+		printf '\n[snap1]\nhookscript: %s\n' "$vol" >>"$root/etc/pve/qemu-server/100.conf"
+	else
+		mkdir -p "$root/etc/pve/nodes/pve2/qemu-server"
+		printf 'hookscript: %s\n' "$vol" >"$root/etc/pve/$where"
+	fi
+	run detach 100
+	expect "detach-keeps-used-${where%%/*}" 0
+	[ -x "$link" ] && pass "detach-keeps-used-${where%%/*}-copy" ||
+		fail "detach-keeps-used-${where%%/*}-copy" "a copy in use was removed"
+	expect_out "detach-keeps-used-${where%%/*}-says" "the snippet '$vol' stays: 1 other VM configuration names it"
+done
+# an admin's file at our name is never removed
+fresh
+run attach 100
+echo mine >"$link"
+run detach 100
+expect detach-foreign-file 0
+[ "$(cat "$link")" = mine ] && pass detach-foreign-file-kept || fail detach-foreign-file-kept "admin's file removed"
 : >"$QM_LOG"
 run detach 100
 expect detach-none 0
@@ -289,7 +364,7 @@ fi
 mkdir -p "$root$escape" # the same path inside the root is where it lands
 run attach 100 --storage climb
 expect climb-inside 0
-if [ -L "$root$escape/snippets/pve-gpu-passthrough-hook" ] && [ -z "$(ls -A "$escape")" ]; then
+if [ -x "$root$escape/snippets/pve-gpu-passthrough-hook" ] && [ -z "$(ls -A "$escape")" ]; then
 	pass climb-lands-inside
 else
 	fail climb-lands-inside "snippet not below the root's $escape, or something outside"
@@ -303,7 +378,7 @@ run attach 100 --storage dotdot
 expect dotdot-refused 1
 expect_err dotdot-refused-says "storage 'dotdot' in '/etc/pve/storage.cfg' has a content-dirs entry Proxmox rejects"
 expect_qm dotdot-no-qm ""
-if [ ! -L "$root/etc/pve-gpu-passthrough-hook" ]; then pass dotdot-nothing-written; else
+if [ ! -e "$root/etc/pve-gpu-passthrough-hook" ]; then pass dotdot-nothing-written; else
 	fail dotdot-nothing-written "a snippet was made where content-dirs pointed"
 fi
 fresh
@@ -317,6 +392,81 @@ if [ -z "$(ls -A "$escape")" ]; then pass abslink-nothing-outside; else
 	fail abslink-nothing-outside "created outside the root: $(ls -A "$escape")"
 fi
 rm -rf "$escape"
+
+# --- the snippet program run (issue 29): the test build (tests/snippet-test) takes the
+# installed hook's path from PGP_TEST_SNIPPET_HOOK, nothing else differs from the copy's.
+snip=$build/tests/snippet-test
+if [ -x "$snip" ]; then
+	node=$(uname -n)
+	node=${node%%.*}
+	PGP_TEST_SNIPPET_HOOK=$tmp/absent/hook "$snip" 100 pre-start >"$tmp/out" 2>"$tmp/err"
+	status=$?
+	expect snippet-absent-exit 0
+	want="pve-gpu-passthrough is not installed on node $node: GPU handoff skipped, Proxmox binds the devices itself"
+	if [ "$(cat "$tmp/out")" = "$want" ] && [ ! -s "$tmp/err" ]; then pass snippet-absent-one-line; else
+		fail snippet-absent-one-line "expected exactly: $want"
+	fi
+	printf '#!/bin/sh\necho "args:$*" "env:$PGP_X"\nexit 7\n' >"$tmp/hook"
+	chmod 755 "$tmp/hook"
+	PGP_X=kept PGP_TEST_SNIPPET_HOOK=$tmp/hook "$snip" 100 pre-start >"$tmp/out" 2>"$tmp/err"
+	status=$?
+	expect snippet-present-exit-passed-on 7
+	[ "$(cat "$tmp/out")" = "args:100 pre-start env:kept" ] && pass snippet-present-same-args ||
+		fail snippet-present-same-args "the hook got other arguments or environment"
+	grep -qaF "pve-gpu-passthrough-snippet-v1" "$build/pve-gpu-passthrough-snippet" &&
+		pass snippet-marker || fail snippet-marker "no marker in the snippet program"
+	if file "$build/pve-gpu-passthrough-snippet" 2>/dev/null | grep -q 'static'; then
+		pass snippet-static
+	else
+		fail snippet-static "the snippet program is not linked statically"
+	fi
+else
+	fail snippet-test "$snip missing (run make)"
+fi
+
+# --- the hook runs the VM's own hookscript in every phase (VM 101, no devices: our part is
+# the fast path; the handoff around theirs is the lab's hook-theirs scenario)
+hook=$build/pve-gpu-passthrough-hook
+fresh
+run attach 101
+mkdir -p "$root/var/lib/vz/snippets"
+printf '#!/bin/sh\necho "theirs $1 $2 ${PGP_Y:-}" >>"%s"\n[ "$2" != "${FAIL_PHASE:-}" ]\n' "$tmp/phases" \
+	>"$root/var/lib/vz/snippets/other.pl"
+chmod 755 "$root/var/lib/vz/snippets/other.pl"
+rm -f "$tmp/phases"
+for ph in pre-start post-start pre-stop post-stop; do
+	PGP_Y=env PGP_TEST_VM_HOOKSCRIPT=run "$hook" --sysroot "$root" --node pve1 101 $ph >"$tmp/out" 2>"$tmp/err"
+	status=$?
+	expect "theirs-$ph-exit" 0
+done
+printf 'theirs 101 %s env\n' pre-start post-start pre-stop post-stop >"$tmp/want"
+cmp -s "$tmp/phases" "$tmp/want" && pass theirs-every-phase ||
+	fail theirs-every-phase "ran: $(tr '\n' ';' <"$tmp/phases" 2>/dev/null)"
+for ph in pre-start post-stop; do
+	FAIL_PHASE=$ph PGP_TEST_VM_HOOKSCRIPT=run "$hook" --sysroot "$root" --node pve1 101 $ph >"$tmp/out" 2>"$tmp/err"
+	status=$?
+	expect "theirs-fails-$ph" 1
+	expect_err "theirs-fails-$ph-says" "its own hookscript 'local:snippets/other.pl' failed at $ph (exit status 1)"
+	[ $ph = post-stop ] || expect_err theirs-fails-pre-start-aborts "VM start aborted by its own hookscript"
+done
+# without the test switch, below a root it is named, not run
+rm -f "$tmp/phases"
+"$hook" --sysroot "$root" --node pve1 101 pre-start >"$tmp/out" 2>"$tmp/err"
+status=$?
+expect theirs-below-root 0
+[ ! -e "$tmp/phases" ] && pass theirs-below-root-not-run || fail theirs-below-root-not-run "it ran"
+expect_out theirs-below-root-says "not run (the root is '$root', not this machine's /): $root/var/lib/vz/snippets/other.pl 101 pre-start"
+# theirs missing: pre-start fails as Proxmox's would; a hostile record fails pre-start too
+rm "$root/var/lib/vz/snippets/other.pl"
+PGP_TEST_VM_HOOKSCRIPT=run "$hook" --sysroot "$root" --node pve1 101 pre-start >"$tmp/out" 2>"$tmp/err"
+status=$?
+expect theirs-missing 1
+expect_err theirs-missing-says "'local:snippets/other.pl' (/var/lib/vz/snippets/other.pl) does not exist"
+printf 'hookscript: local:snippets/x\nhookscript: local:snippets/y\n' >"$rec/101"
+"$hook" --sysroot "$root" --node pve1 101 pre-start >"$tmp/out" 2>"$tmp/err"
+status=$?
+expect theirs-hostile-record 1
+expect_err theirs-hostile-record-says "not a record of ours; run 'pve-gpu-passthrough attach 101' again"
 
 # --- usage errors (exit 64), help (exit 0)
 fresh

@@ -182,19 +182,23 @@ run_step() {
 	echo "--- exit $rc"
 }
 
-for hostdir in "$here"/*/; do
+# CHECK_HOSTS=DIR: the hosts of another suite (tests/cluster), named SUITE.HOST.CASE after
+# CHECK_SUITE (default check).
+hosts=${CHECK_HOSTS:-$here}
+suite=${CHECK_SUITE:-check}
+for hostdir in "$hosts"/*/; do
 	host=$(basename "$hostdir")
 	[ -f "$hostdir/spec" ] || continue
 	root=$tmp/$host
 	mkdir -p "$root/usr/share/misc"
 	if ! "$fakesys" "$root" "$hostdir/spec" >"$tmp/err" 2>&1; then
-		echo "FAIL check.$host: fakesys: $(cat "$tmp/err")"
+		echo "FAIL $suite.$host: fakesys: $(cat "$tmp/err")"
 		failed=1
 		continue
 	fi
 	cp "$here/pci.ids" "$root/usr/share/misc/pci.ids"
 	if [ -f "$hostdir/kmod" ] && ! make_modules "$root" "$hostdir/kmod"; then
-		echo "FAIL check.$host: cannot build the module tree"
+		echo "FAIL $suite.$host: cannot build the module tree"
 		failed=1
 		continue
 	fi
@@ -211,9 +215,9 @@ for hostdir in "$here"/*/; do
 			cp "$tmp/actual" "$golden"
 		fi
 		if diff -u "$golden" "$tmp/actual" >"$tmp/diff" 2>&1; then
-			echo "PASS check.$host.$case"
+			echo "PASS $suite.$host.$case"
 		else
-			echo "FAIL check.$host.$case"
+			echo "FAIL $suite.$host.$case"
 			sed 's/^/    /' "$tmp/diff" | head -60
 			failed=1
 		fi

@@ -66,7 +66,7 @@ one_error() {
 }
 
 # --- help: every verb, three ways, exit 0, its options on stdout, nothing on stderr
-verbs=(list check setup attach detach prepare release early rom report sriov help)
+verbs=(list check setup attach detach prepare release early rom report sriov publish help)
 run --help
 listed=$(sed -n '/^commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' "$tmp/out" | tr '\n' ' ')
 [ "$listed" = "${verbs[*]} " ] && pass help.workflow-order ||
@@ -147,6 +147,7 @@ want=1 one_error fails.prepare-config "$P prepare: " "/nonexistent.ini"
 rm -f "$tmp/called"
 mkdir -p "$root/usr/libexec/pve-gpu-passthrough" "$root/var/lib/vz"
 printf '#!/bin/sh\n' >"$root/usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook"
+cp "$build/pve-gpu-passthrough-snippet" "$root/usr/libexec/pve-gpu-passthrough/"
 printf 'dir: local\n\tpath /var/lib/vz\n\tcontent snippets\n' >"$root/etc/pve/storage.cfg"
 cp "$root/etc/pve/qemu-server/106.conf" "$tmp/106.conf"
 sed -i '/^hookscript:/d' "$root/etc/pve/qemu-server/106.conf"
@@ -352,7 +353,7 @@ expect_completion early-subcommand "status " early ""
 expect_completion early-status-options "--help --image --json " early status --
 expect_completion setup-early-address "$addrs" --sysroot "$root" setup --early ""
 expect_completion release-options "--dry-run --help --json --stale " release --
-expect_completion check-options "--help --json --quiet " check --
+expect_completion check-options "--cluster --help --json --quiet " check --
 expect_completion report-force "--force " report -o r.txt --f
 
 # --- the hook: --help, -h, --version; a bad command line in one line

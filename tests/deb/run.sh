@@ -96,11 +96,22 @@ install_root() {
 	printf 'dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup,snippets\n' \
 		>"$root/etc/pve/storage.cfg"
 	printf 'memory: 2048\nhostpci0: 0000:01:00,pcie=1\n' >"$root/etc/pve/qemu-server/100.conf"
+	# VM 101 has a hookscript of its own (issue 29): it logs its phases
+	printf 'memory: 1024\nhookscript: local:snippets/user.sh\n' >"$root/etc/pve/qemu-server/101.conf"
+	mkdir -p "$root/var/lib/vz/snippets"
+	printf '#!/bin/sh\necho "user $1 $2" >>/tmp/user.log\n' >"$root/var/lib/vz/snippets/user.sh"
+	chmod 755 "$root/var/lib/vz/snippets/user.sh"
 	cat >"$root/usr/local/sbin/qm" <<'EOF'
 #!/bin/sh
-# fake qm: "qm set VMID --hookscript VOL" (all this test needs)
-[ "$1" = set ] && [ "$3" = --hookscript ] || exit 2
-echo "hookscript: $4" >>"/etc/pve/qemu-server/$2.conf"
+# fake qm: "qm set VMID --hookscript VOL" and "qm set VMID --delete hookscript" (all this test
+# needs), on the live section (these configs have no other)
+[ "$1" = set ] && [ -f "/etc/pve/qemu-server/$2.conf" ] || exit 2
+sed -i '/^hookscript:/d' "/etc/pve/qemu-server/$2.conf"
+case "$3 $4" in
+"--hookscript "?*) echo "hookscript: $4" >>"/etc/pve/qemu-server/$2.conf" ;;
+"--delete hookscript") ;;
+*) exit 2 ;;
+esac
 EOF
 	chmod 755 "$root/usr/local/sbin/qm"
 }
@@ -251,15 +262,28 @@ test_install() {
 		fail "$r.attach"
 		show "$work/$r.attach.log"
 	fi
-	# (the link is absolute: test it from inside the root)
 	check "$r.attach-snippet" in_root test -x "$snippet"
+	check "$r.attach-snippet-is-copy" sh -c "[ ! -L '$root$snippet' ] && cmp '$root$snippet' '$root/usr/libexec/$pkg/$pkg-snippet'"
 	check "$r.attach-vm-config" grep -qx "hookscript: local:snippets/$pkg-hook" "$root/etc/pve/qemu-server/100.conf"
+	# VM 101's own hookscript is kept, and run by ours through the snippet
+	if in_root $pkg attach 101 >"$work/$r.attach101.log" 2>&1; then pass "$r.attach-keeps-own"; else
+		fail "$r.attach-keeps-own"
+		show "$work/$r.attach101.log"
+	fi
+	check "$r.attach-own-recorded" grep -qx "hookscript: local:snippets/user.sh" "$root/etc/pve/$pkg/vm-hookscript/101"
+	check "$r.attach-own-runs" sh -c "chroot '$root' $snippet 101 post-start && grep -qx 'user 101 post-start' '$root/tmp/user.log'"
 
 	step "$r setup"
 	test_setup "$r"
 
 	# --- upgrade, with an admin's change to the conffile ---
 	step "$r upgrade"
+	# the copy as an older version made it (the marker, other bytes); an admin's file at a
+	# recorded path that is not ours
+	printf 'older %s\n' "pve-gpu-passthrough-snippet-v1: a copy made by 'pve-gpu-passthrough attach'" >"$root$snippet"
+	mkdir -p "$root/var/lib/vz/snippets/admin"
+	echo mine >"$root/var/lib/vz/snippets/admin/$pkg-hook"
+	echo "local:snippets/$pkg-hook /var/lib/vz/snippets/admin/$pkg-hook" >>"$root/var/lib/$pkg/snippets"
 	echo "# changed by the admin" >>"$root/etc/$pkg.ini"
 	# Give the initramfs hook something to do: early binding by id (the file ends in [early]).
 	[ "$has_hook" = 1 ] && echo "ids = 8086:100e" >>"$root/etc/$pkg.ini"
@@ -273,6 +297,8 @@ test_install() {
 	check "$r.upgrade-keeps-conffile" grep -qx "# changed by the admin" "$root/etc/$pkg.ini"
 	check "$r.upgrade-no-dpkg-new" test ! -e "$root/etc/$pkg.ini.dpkg-new"
 	check "$r.upgrade-keeps-snippet" in_root test -x "$snippet"
+	check "$r.upgrade-refreshes-copy" cmp "$root$snippet" "$root/usr/libexec/$pkg/$pkg-snippet"
+	check "$r.upgrade-keeps-admin-file" grep -qx "mine" "$root/var/lib/vz/snippets/admin/$pkg-hook"
 	if [ "$has_hook" = 1 ]; then
 		check "$r.trigger-upgrade" grep -q 'Processing triggers for initramfs-tools' "$work/$r.upgrade.log"
 		[ "$(stamp)" != "$before" ] && pass "$r.trigger-upgrade-image" || fail "$r.trigger-upgrade-image" "image not rewritten"
@@ -289,13 +315,20 @@ test_install() {
 		fail "$r.remove"
 		show "$work/$r.remove.log"
 	fi
-	check "$r.remove-warns-attached-vms" grep -q "without this package: 100" "$work/$r.remove.log"
+	check "$r.remove-warns-attached-vms" grep -q "package is missing: 100 101" "$work/$r.remove.log"
 	check "$r.remove-warns-running-vms" grep -q "until a reboot): 100" "$work/$r.remove.log"
 	rm -rf "${root:?}/run/$pkg" # a reboot would
 	check "$r.remove-files-gone" test ! -e "$root/usr/sbin/$pkg" -a ! -e "$root/usr/libexec/$pkg"
 	check "$r.remove-units-gone" test ! -e "$root$unitdir/$pkg-reconcile.timer"
 	check "$r.remove-keeps-conffile" test -f "$root/etc/$pkg.ini"
-	check "$r.remove-keeps-snippet" test -L "$root$snippet"
+	check "$r.remove-keeps-snippet" test -x "$root$snippet"
+	# without the package the copy lets the start go on, in one line
+	out=$(chroot "$root" "$snippet" 100 pre-start 2>&1)
+	st=$?
+	[ "$st" = 0 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "is not installed on node" &&
+		pass "$r.remove-snippet-degrades" || fail "$r.remove-snippet-degrades" "exit $st: $out"
+	# VM 100 stops using it: purge then finds VM 101 alone on it
+	in_root qm set 100 --delete hookscript
 	if [ "$has_hook" = 1 ]; then
 		check "$r.trigger-remove" grep -q 'Processing triggers for initramfs-tools' "$work/$r.remove.log"
 		[ "$(stamp)" != "$before" ] && pass "$r.trigger-remove-image" || fail "$r.trigger-remove-image" "image not rewritten"
@@ -308,7 +341,10 @@ test_install() {
 		show "$work/$r.purge.log"
 	fi
 	check "$r.purge-conffile-gone" test ! -e "$root/etc/$pkg.ini"
+	check "$r.purge-own-hookscript-back" grep -qx "hookscript: local:snippets/user.sh" "$root/etc/pve/qemu-server/101.conf"
 	check "$r.purge-snippet-gone" test ! -e "$root$snippet" -a ! -L "$root$snippet"
+	check "$r.purge-admin-file-kept" grep -qx "mine" "$root/var/lib/vz/snippets/admin/$pkg-hook"
+	rm -rf "$root/var/lib/vz/snippets/admin"
 	check "$r.purge-state-gone" test ! -e "$root/var/lib/$pkg"
 	check "$r.purge-dpkg-forgot" sh -c "! chroot '$root' dpkg-query -W $pkg >/dev/null 2>&1"
 	# Every path with our name, except the .debs we copied in and the test's fake Proxmox bits.

@@ -10,7 +10,8 @@ fakesys=$top/build/fakesys
 [ -x "$fakesys" ] || { echo "make-seeds: build $fakesys first (make)" >&2; exit 1; }
 rm -rf "$dir"
 seed() { mkdir -p "$dir/$1"; [ -f "$2" ] && cp "$2" "$dir/$1/${3:-$(basename "$2")}"; return 0; }
-mkdir -p "$dir"/fuzz_{rom,config,vmconf,mapping,storage,state,iomem,mountinfo,route,host_boot,vfct,health}
+mkdir -p "$dir"/fuzz_{rom,config,vmconf,mapping,storage,state,iomem,mountinfo,route,host_boot,vfct,lxc}
+mkdir -p "$dir"/fuzz_{members,sectioncfg,published,hookrec,health}
 
 # A made-up option ROM: a legacy VGA image (class 03) then a last EFI image, checksummed.
 rom() {
@@ -70,12 +71,45 @@ printf 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tW
 printf '00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003     vmbr0\n' \
 	>"$dir/fuzz_route/ipv6_route"
 
+# The cluster files (check --cluster): .members, HA resources/groups/rules (NUL-separated
+# for fuzz_sectioncfg), jobs.cfg and a node's published file.
+printf '{"nodename": "pve1", "version": 0}\n' >"$dir/fuzz_members/single"
+printf 'vm: 100\n\tgroup gpus\n\tstate started\n\0group: gpus\n\tnodes pve1:2,pve2\n\trestricted 1\n\0node-affinity: r\n\tresources vm:100,ct:101\n\tnodes pve2,pve3:1\n\tstrict 1\n\tdisable\n' \
+	>"$dir/fuzz_sectioncfg/ha"
+printf 'vzdump: nightly\n\tschedule 02:00\n\tall 1\n\texclude 101,102\n\nvzdump: p\n\tpool gpus\n\tnode pve1\n\tenabled 0\n\nvzdump: l\n\tvmid 100\n' \
+	>"$dir/fuzz_sectioncfg/jobs.cfg"
+# Containers: every GPU form, and a snapshot section after the live one
+printf 'arch: amd64\nhostname: jellyfin\ndev0: /dev/dri/renderD128,gid=104,mode=0666\ndev1: path=/dev/nvidia0,uid=0\nlxc.mount.entry: /dev/dri dev/dri none bind,optional,create=dir\nlxc.mount.entry: /mnt/media mnt/media none bind 0 0\nlxc.cgroup2.devices.allow: c 226:* rwm\nlxc.cgroup.devices.allow: c 195:255 rwm\nlxc.cgroup2.devices.allow: a\n[snap1]\ndev2: /dev/dri/card0\n' \
+	>"$dir/fuzz_lxc/ct.conf"
+printf 'dev0: /dev/dri/by-path/pci-0000:00:02.0-render\nlxc.mount.entry: /dev/nvidia1 dev/nvidia1 none bind,optional,create=file\n' \
+	>"$dir/fuzz_lxc/by-path.conf"
+printf 'dev0: /dev/dri/renderD128\0\ndev1: /dev/../etc/shadow\n' >"$dir/fuzz_lxc/hostile-nul.conf"
+# attach's records (issue 29): a VM's own hookscript, the snippet copies (new and old lines).
+printf 'hookscript: local:snippets/other.pl\n' >"$dir/fuzz_hookrec/vm-hookscript"
+printf '%s\n' 'local:snippets/pve-gpu-passthrough-hook /var/lib/vz/snippets/pve-gpu-passthrough-hook' \
+	'nas:snippets/pve-gpu-passthrough-hook /mnt/pve/nas/snippets/pve-gpu-passthrough-hook' \
+	'/srv/hooks/hookscripts/pve-gpu-passthrough-hook' >"$dir/fuzz_hookrec/snippets"
+
 # The fixtures' fake hosts: every file they hold that one of the parsers reads.
+for spec in "$top"/tests/cluster/*/spec; do
+	h=$(basename "$(dirname "$spec")")
+	r=$(mktemp -d /tmp/pgp-fuzz-seed.XXXXXX)
+	if "$fakesys" "$r" "$spec" >/dev/null 2>&1; then
+		seed fuzz_members "$r/etc/pve/.members" "$h-members"
+		seed fuzz_sectioncfg "$r/etc/pve/jobs.cfg" "$h-jobs.cfg"
+		for f in "$r"/etc/pve/ha/*.cfg; do seed fuzz_sectioncfg "$f" "$h-$(basename "$f")"; done
+		for f in "$r"/etc/pve/nodes/*/pve-gpu-passthrough; do
+			seed fuzz_published "$f" "$h-$(basename "$(dirname "$f")")"
+		done
+	fi
+	rm -rf "$r"
+done
 for spec in "$top"/tests/check/*/spec; do
 	h=$(basename "$(dirname "$spec")")
 	r=$(mktemp -d /tmp/pgp-fuzz-seed.XXXXXX)
 	if "$fakesys" "$r" "$spec" >/dev/null 2>&1; then
 		for f in "$r"/etc/pve/qemu-server/*.conf; do seed fuzz_vmconf "$f" "$h-$(basename "$f")"; done
+		for f in "$r"/etc/pve/lxc/*.conf; do seed fuzz_lxc "$f" "$h-ct-$(basename "$f")"; done
 		seed fuzz_mapping "$r/etc/pve/mapping/pci.cfg" "$h-pci.cfg"
 		seed fuzz_storage "$r/etc/pve/storage.cfg" "$h-storage.cfg"
 		seed fuzz_config "$r/etc/pve-gpu-passthrough.ini" "$h.ini"

@@ -20,6 +20,8 @@
 #   fuzz_mountinfo  /proc/self/mountinfo
 #   fuzz_route      /proc/net/route and /proc/net/ipv6_route
 #   fuzz_host_boot  /etc/default/grub and /etc/kernel/cmdline, as setup rewrites them
+#   fuzz_lxc        Proxmox container configs (/etc/pve/lxc/CTID.conf)
+#   fuzz_hookrec    attach's records: the VM's own hookscript, the snippet copies
 # Prints "PASS fuzz_NAME (...)" or "FAIL fuzz_NAME: why" per target. A crash input is kept in
 # build-fuzz/; once the bug is fixed, copy it to tests/fuzz/regress/TARGET/ (a name that says
 # what it found) so that it is replayed from then on.
@@ -31,7 +33,8 @@ rc=0
 long=${FUZZ_TIME:-}
 jobs=${FUZZ_JOBS:-1}
 targets=(fuzz_rom fuzz_config fuzz_vmconf fuzz_mapping fuzz_storage fuzz_state fuzz_iomem
-	fuzz_mountinfo fuzz_route fuzz_host_boot fuzz_vfct fuzz_health)
+	fuzz_mountinfo fuzz_route fuzz_host_boot fuzz_vfct fuzz_members fuzz_sectioncfg fuzz_published
+	fuzz_lxc fuzz_hookrec fuzz_health)
 [ -n "${FUZZ_ONLY:-}" ] && read -r -a targets <<<"$FUZZ_ONLY"
 # Fuzzing runs per target in the fixed mode (5-15 s each on one loaded core; fuzz_host_boot
 # writes and reads files in every run) and the seed.

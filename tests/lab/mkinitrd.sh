@@ -75,7 +75,7 @@ depmod -b "$stage/usr" "$kver"
 }
 
 # The project's binaries.
-for b in pve-gpu-passthrough pve-gpu-passthrough-hook pve-gpu-passthrough-early; do
+for b in pve-gpu-passthrough pve-gpu-passthrough-hook pve-gpu-passthrough-early pve-gpu-passthrough-snippet; do
 	[ -x "$build/$b" ] && copy_exec "$build/$b" "/usr/sbin/$b"
 done
 install -m 0755 "$build/labtool" "$stage/usr/bin/labtool"

@@ -158,6 +158,9 @@ rm /etc/pve/qemu-server/106.conf
 rm /etc/pve/qemu-server
 file /etc/pve/nodes/zeus-secret-node/qemu-server/107.conf #Secret-Description-Line for VM 107\n#second description line SECRET-DESC-2\nagent: 1\nargs: -cpu host,secret-args-value -smbios type=0,serial=SECRET-ARGS-SERIAL\nbios: ovmf\ncipassword: $5$SECRET-CIPASSWORD\nciuser: secret-ciuser\nhostpci0: mapping=gpu,pcie=1,x-vga=1\nhookscript: local:snippets/pve-gpu-passthrough-hook\nipconfig0: ip=198.51.100.77/24,gw=198.51.100.1\nmachine: q35\nmemory: 16384\nname: secret-vm-name\nnameserver: 203.0.113.53\nnet0: virtio=BC:24:11:AB:CD:EF,bridge=vmbr0,firewall=1\nnet1: e1000=DE:AD:BE:EF:00:42,bridge=vmbr1\nostype: win11\nscsi0: local-lvm:vm-107-disk-0,serial=SECRET-DISK-SERIAL,size=64G\nsearchdomain: secret-domain.example\nsmbios1: uuid=0f0e0d0c-SECRET-UUID,serial=U0VDUkVULVNNQklPUw==,base64=1\nsshkeys: ssh-rsa%20AAAASECRETSSHKEY%20user%40secret-laptop\ntags: secret-tag\nvga: none\n\n[snap1]\ndescription: SECRET-SNAPSHOT-DESC\nhostpci0: 0000:02:00\n
 link /etc/pve/qemu-server nodes/zeus-secret-node/qemu-server
+# container 120: its hostname, network, storage and description are private; its GPU lines stay
+file /etc/pve/nodes/zeus-secret-node/lxc/120.conf #SECRET-CT-DESC\narch: amd64\nhostname: secret-ct-host.secret-domain.example\ndev0: /dev/dri/renderD128,gid=104\nlxc.mount.entry: /mnt/secret-media mnt/media none bind 0 0\nlxc.cgroup2.devices.allow: c 226:* rwm\nnet0: name=eth0,bridge=vmbr0,hwaddr=BC:24:11:AB:CD:EF,ip=198.51.100.78/24\nrootfs: local-lvm:vm-120-disk-0,size=8G\n[snap]\nhostname: SECRET-CT-SNAP\n
+link /etc/pve/lxc nodes/zeus-secret-node/lxc
 file /etc/pve/mapping/pci.cfg gpu\n\tdescription SECRET-MAPPING-DESC\n\tmap id=10de:0fc6,iommugroup=29,node=zeus-secret-node,path=0000:02:00.0,subsystem-id=1462:8a96\n\tmap id=10de:0fc6,iommugroup=29,node=hera-other-node,path=0000:02:00.0\n
 file /etc/pve/storage.cfg dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup,snippets\n\ncifs: nas\n\tpath /mnt/pve/nas\n\tserver 198.51.100.200\n\tshare SECRET-SHARE-NAME\n\tusername secret-cifs-user\n\tdomain SECRET-DOMAIN\n\tnodes zeus-secret-node,hera-other-node\n\tcontent images\n
 file /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook binary
@@ -165,7 +168,7 @@ mode /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook 755
 link /var/lib/vz/snippets/pve-gpu-passthrough-hook /usr/libexec/pve-gpu-passthrough/pve-gpu-passthrough-hook
 rawfile /proc/self/mountinfo 22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/pve-root rw,errors=remount-ro\n23 22 0:21 / /proc rw,nosuid - proc proc rw\n40 22 0:50 / /mnt/pve/nas rw,relatime shared:60 - cifs //198.51.100.200/SECRET-SHARE-NAME rw,vers=3.1.1,username=secret-cifs-user,domain=SECRET-DOMAIN,addr=198.51.100.200\n41 22 0:51 / /mnt/pve/nfs rw,relatime - nfs4 nfs-secret-server.example:/export/secret rw,addr=198.51.100.201,clientaddr=198.51.100.5\n42 22 253:2 / /srv/secret-customer-acme rw,relatime - ext4 /dev/mapper/pve-data rw\n
 rawfile /proc/swaps Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/dm-1                               partition\t8388604\t\t0\t\t-2\n/home/secret-user/swapfile              file\t\t1048572\t\t0\t\t-3\n
-file /proc/cmdline BOOT_IMAGE=/boot/vmlinuz-6.8.12-4-pve root=/dev/mapper/pve-root ro quiet ip=198.51.100.5:198.51.100.9:198.51.100.1:255.255.255.0:zeus-secret-node.secret-lab.example:vmbr0:off:203.0.113.53 BOOTIF=01-bc-24-11-ab-cd-ef nfsroot=198.51.100.9:/export/secret-root,vers=4 systemd.hostname=zeus-secret-node.secret-lab.example netconsole=6665@198.51.100.5/vmbr0,6666@198.51.100.10/de:ad:be:ef:00:42 rd.route=[2001:db8:5ec::]/48:[2001:db8:5ec::1]:vmbr0 intel_iommu=on
+file /proc/cmdline BOOT_IMAGE=/boot/vmlinuz-6.8.12-4-pve root=/dev/mapper/pve-root ro quiet ip=198.51.100.5:198.51.100.9:198.51.100.1:255.255.255.0:zeus-secret-node.secret-lab.example:vmbr0:off:203.0.113.53 BOOTIF=01-bc-24-11-ab-cd-ef nfsroot=198.51.100.9:/export/secret-root,vers=4 systemd.hostname=zeus-secret-node.secret-lab.example netconsole=6665@198.51.100.5/vmbr0,6666@198.51.100.10/de:ad:be:ef:00:42 rd.route=[2001:db8:5ec::]/48:[2001:db8:5ec::1]:vmbr0 netconsole=+@2001:db8:5ec::5/vmbr0,514@2001:DB8:5EC:0:0:0:0:10/ ipv6.test=::ffff:198.51.100.7 intel_iommu=on vfio-pci.ids=10de:0fc6,10de:0e1b
 file /etc/default/grub GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\n# was: ip=198.51.100.5::198.51.100.1:255.255.255.0:zeus-secret-node:vmbr0:off for zeus-secret-node.secret-lab.example\nGRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on BOOTIF=01-de-ad-be-ef-00-42"\nGRUB_CMDLINE_LINUX="nfsroot=nfs-secret-server.example:/export/secret-root hostname=zeus-secret-node"\n
 file /etc/modprobe.d/secret.conf # owner: admin@zeus-secret-node.secret-lab.example\noptions netconsole netconsole=@198.51.100.5/vmbr0,@198.51.100.10/de:ad:be:ef:00:42\ninstall secretmod /usr/local/sbin/secret-script --token SECRET-TOKEN\ninstall nouveau /bin/false\n
 link /sys/class/block/sda3 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda3
@@ -189,8 +192,8 @@ else
 	secrets+='|secret-laptop|secret-tag|SECRET-SNAPSHOT|SECRET-MAPPING|zeus|hera'
 	secrets+='|SECRET-SHARE|secret-cifs|SECRET-DOMAIN|nfs-secret|/export/secret'
 	secrets+='|SECRETSERIAL|SECRETWWN|SECRET-FS-UUID|SECRET-PART-UUID|4D6433C6'
-	secrets+='|SECRET-GPU|006433C6|secret-lab|secret-root|2001:db8|secret-customer|secret-user'
-	secrets+='|SECRET-TOKEN|secret-script|bc-24-11|de-ad-be-ef'
+	secrets+='|SECRET-GPU|006433C6|secret-lab|secret-root|2001:db8|2001:DB8|ffff:198|secret-customer|secret-user'
+	secrets+='|SECRET-TOKEN|secret-script|bc-24-11|de-ad-be-ef|SECRET-CT|secret-ct|secret-media'
 	if grep -n -i -E "$secrets" "$tmp/secrets.report" >"$tmp/leaks"; then
 		fail redaction.no-secrets "$tmp/leaks"
 	else
@@ -201,6 +204,8 @@ else
 		"$tmp/secrets.report" &&
 		grep -q 'node=pve,path=0000:02:00.0.*node=node2,path=' "$tmp/secrets.report" &&
 		grep -q '^rawfile /proc/driver/nvidia/gpus/0000:02:00.0/information Device Minor: \\t 0\\n$' \
+			"$tmp/secrets.report" &&
+		grep -q '^rawfile /etc/pve/lxc/120.conf \\n\\n\\ndev0: /dev/dri/renderD128,gid=104\\n\\nlxc.cgroup2.devices.allow: c 226:\* rwm\\n\\n\\n$' \
 			"$tmp/secrets.report"; then
 		pass redaction.kept
 	else
@@ -215,7 +220,7 @@ else
 	want='BOOT_IMAGE=/boot/vmlinuz-6.8.12-4-pve root=/dev/mapper/pve-root ro quiet'
 	want+=' ip=0.0.0.0:0.0.0.0:0.0.0.0:0.0.0.0:pve:vmbr0:off:0.0.0.0 BOOTIF=01-02-00-00-00-00-01'
 	want+=' nfsroot=none systemd.hostname=pve netconsole=6665@0.0.0.0/vmbr0,6666@0.0.0.0/02:00:00:00:00:02'
-	want+=' rd.route=[::]/48:[::]:vmbr0 intel_iommu=on\n'
+	want+=' rd.route=[::]/48:[::]:vmbr0 netconsole=+@::/vmbr0,514@::/ ipv6.test=:: intel_iommu=on vfio-pci.ids=10de:0fc6,10de:0e1b\n'
 	if [ "$cmdline" = "$want" ] &&
 		grep -qxF 'rawfile /etc/default/grub GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\n# was: ip=0.0.0.0::0.0.0.0:0.0.0.0:pve:vmbr0:off for pve\nGRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on BOOTIF=01-02-00-00-00-00-02"\nGRUB_CMDLINE_LINUX="nfsroot=none hostname=pve"\n\n' "$tmp/secrets.report" &&
 		grep -qxF 'rawfile /etc/modprobe.d/secret.conf # owner: admin@pve\noptions netconsole netconsole=@0.0.0.0/vmbr0,@0.0.0.0/02:00:00:00:00:02\ninstall secretmod /bin/true\ninstall nouveau /bin/false\n\n' "$tmp/secrets.report" &&
@@ -244,6 +249,42 @@ else
 	else
 		fail redaction.replay-check "$tmp/err"
 	fi
+fi
+
+# --- a device stuck in remove(): its driver_override read waits for ever ----------------
+# Before Linux 6.19 reading driver_override takes the device's lock, which a driver stuck in
+# remove() holds. Once a state file records the device as stuck, list, check and report read
+# it with a deadline: here the read is a FIFO nobody writes, and each command must finish.
+root=$tmp/stuck
+if ! build_host "$root" "$checks/seed-x99/spec" "$checks/seed-x99/kmod"; then
+	fail stuck.setup "$tmp/err"
+else
+	mkdir -p "$root/run/pve-gpu-passthrough"
+	printf '%s\n' 'pve-gpu-passthrough-state 1' 'vmid 105' \
+		'device 0000:03:00.0 group 30 id 10de:1049 driver nouveau override - vfio 0' \
+		'stuck 0000:03:00.0 0 0' >"$root/run/pve-gpu-passthrough/105.state"
+	chmod 600 "$root/run/pve-gpu-passthrough/105.state"
+	ovr=$(readlink -f "$root/sys/bus/pci/devices/0000:03:00.0")/driver_override
+	rm -f "$ovr" && mkfifo "$ovr"
+	for cmd in "list --all" "check" "report"; do
+		# shellcheck disable=SC2086
+		(cd / && timeout 20 "$cli" --sysroot "$root" --node pve $cmd >"$tmp/o" 2>"$tmp/e")
+		rc=$?
+		if [ $rc = 124 ]; then
+			fail "stuck.${cmd%% *}-finishes" "$tmp/e"
+		else
+			pass "stuck.${cmd%% *}-finishes"
+		fi
+		case $cmd in
+		list*) grep -q '03:00.0.*\[stuck: driver_override did not answer\]' "$tmp/o" &&
+			pass stuck.list-says-so || fail stuck.list-says-so "$tmp/o" ;;
+		report) ! grep -q '0000:03:00.0/driver_override' "$tmp/o" &&
+			grep -q '0000:03:00.1/driver_override' "$tmp/o" &&
+			pass stuck.report-leaves-only-it-out || fail stuck.report-leaves-only-it-out "$tmp/o" ;;
+		esac
+	done
+	# let the children still blocked in open() go
+	for _ in 1 2 3 4; do timeout 1 sh -c ": >'$ovr'" 2>/dev/null; done
 fi
 
 # --- bash completion knows the verb and its options -------------------------------------

@@ -26,6 +26,9 @@
 #include "testlib.h"
 #include "dev_reconcile.h"
 #include "dev_state.h"
+#include "pci_db.h"
+#include "dev_state.h"
+#include "pci_db.h"
 #include "util.h"
 
 #define GPU "0000:02:00.0"
@@ -607,6 +610,47 @@ TEST(stuck_unbind_child_holds_no_device_lock)
 	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	CHECK(fd >= 0);
 	CHECK(child_wrote(fd)); /* its write went through: the child is done */
+	close(fd);
+}
+
+/* After such an unbind, reading the device's driver_override waits on the device lock the
+ * stuck driver holds (before Linux 6.19): list, check and report read it with a deadline once a
+ * state file records the device as stuck, and read every other device as before. */
+TEST(list_reads_a_stuck_devices_override_with_a_deadline)
+{
+	struct world *w = world(NULL);
+	const struct pci_dev_info *gpu, *audio;
+	char fifo[600], ovr[600];
+	struct pcidb *db = NULL;
+	int fd, wfd;
+
+	snprintf(fifo, sizeof(fifo), "%s/sys/bus/pci/drivers/nouveau/unbind", test_tmpdir());
+	CHECK_INT(unlink(fifo), 0);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	cfg.hook.unbind_timeout_ms = 200;
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	cfg.hook.unbind_timeout_ms = 1000;
+	/* the kernel's stand-in: the override's read blocks (a FIFO with no writer) */
+	snprintf(ovr, sizeof(ovr), "%s/sys/bus/pci/devices/" GPU "/driver_override",
+		 test_tmpdir());
+	CHECK_INT(unlink(ovr), 0);
+	CHECK_INT(mkfifo(ovr, 0600), 0);
+	CHECK_INT(state_pcidb_load(&w->sr, &db), 0);
+	gpu = pcidb_find(db, GPU);
+	audio = pcidb_find(db, AUDIO);
+	CHECK(gpu && audio);
+	CHECK(gpu->override_unknown);
+	CHECK_STR(gpu->override, "");
+	CHECK(!audio->override_unknown);
+	CHECK_STR(gpu->driver, "nouveau");
+	pcidb_free(db);
+	/* let the two blocked children go: the override's reader, then the unbind's writer */
+	wfd = open(ovr, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(wfd >= 0);
+	close(wfd);
+	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK(child_wrote(fd));
 	close(fd);
 }
 
@@ -1646,6 +1690,35 @@ TEST(a_stuck_device_is_not_read_while_its_unbind_is_blocked)
 	memcpy(strstr(stat, " 777 "), " 778 ", 5);
 	put_file("/proc/4242/stat", stat, sizeof(stat) - 1);
 	stale_gives_back(w, GPU ": vfio-pci -> nouveau");
+}
+
+/* Live migration: the source node runs no post-stop (qemu-server skips the hookscript there)
+ * and the config moves to the target's directory. Once the source's QEMU has exited, the
+ * reconcile (release --stale, the timer, the next pre-start) gives the devices back from
+ * the state file alone; while it still runs (the migration's last phase) nothing is touched. */
+TEST(migration_source_gets_its_devices_back_through_reconcile)
+{
+	struct world *w = pve_world();
+	char snap[512], from[512], to[512], cmd[4096];
+
+	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
+	fake_qemu(100, 4343, 100); /* still running on the source */
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK(!strstr(w->cap.text, "giving its devices back"));
+	CHECK_STR(fk_driver(&w->k, GPU), "vfio-pci");
+	/* migrated: the config is in the target's directory, QEMU is gone here */
+	snprintf(from, sizeof(from), "%s/etc/pve/qemu-server/100.conf", test_tmpdir());
+	snprintf(to, sizeof(to), "%s/etc/pve/nodes/pve2/qemu-server", test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && mv '%s' '%s/' && rm -f '%s/run/qemu-server/100.pid'",
+		 to, from, to, test_tmpdir());
+	CHECK_INT(system(cmd), 0);
+	reset_log(w);
+	CHECK_INT(reconcile_all(&w->ops, 0), 0);
+	CHECK_CONTAINS(w->cap.text, "VM 100 is not running: giving its devices back\n");
+	CHECK_CONTAINS(w->cap.text, "0000:02:00.0: vfio-pci -> nouveau\n");
+	snapshot(w, snap, sizeof(snap));
+	CHECK_STR(snap, host_before);
 }
 
 /* ---- health after stop (dev_ho_health.c) -------------------------------------------------- */
