@@ -99,6 +99,9 @@ static const struct capture captures[] = {
 	{ "/usr/share/initramfs-tools/hooks/pve-gpu-passthrough", C_EXISTS | C_MODE, NULL },
 	{ "/boot/initrd.img-*", C_EXISTS | C_MTIME, NULL },
 	{ "/run/pve-gpu-passthrough/*", C_TEXT, NULL },
+	/* the health marks and the boot they belong to: dev_health.c (check, list, pre-start) */
+	{ "/run/pve-gpu-passthrough/health/*", C_TEXT, NULL },
+	{ "/proc/sys/kernel/random/boot_id", C_TEXT, NULL },
 	/* what holds the host's disks and network: host_dev.c */
 	{ "/proc/self/mountinfo", C_TEXT | C_FLAT, report_filter_mountinfo }, /* not /proc/PID of the report */
 	{ "/proc/swaps", C_TEXT, report_filter_swaps },
