@@ -490,8 +490,7 @@ static void remove_unused_copy(const struct cli_globals *g, const char *volid, i
 			       bool dry_run)
 {
 	_cleanup_free_ char *data = NULL;
-	char id[PVE_STORAGE_ID_MAX], dir[SR_PATH_MAX], path[SR_PATH_MAX];
-	struct pve_storage s;
+	char path[SR_PATH_MAX];
 	size_t len;
 	int users, kind, r;
 
@@ -505,9 +504,7 @@ static void remove_unused_copy(const struct cli_globals *g, const char *volid, i
 			       volid, strerror(-users));
 		return;
 	}
-	if (pve_snippet_volid_split(volid, id, sizeof(id), NULL) < 0 ||
-	    pve_storage_load(&g->root, id, &s) < 0 || pve_storage_snippets_dir(&s, dir) < 0 ||
-	    sr_path(path, "%s/%s", dir, HOOK_NAME) < 0)
+	if (pve_snippet_path(&g->root, volid, path) < 0)
 		return; /* the storage is gone: nothing of ours to remove */
 	kind = snippet_kind(&g->root, path, &data, &len);
 	if (kind != SNIP_COPY && kind != SNIP_OLD_LINK) {

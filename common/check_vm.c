@@ -120,9 +120,28 @@ static void check_hookscript(struct ctx *c, const struct pve_vmconf *conf, const
 			return;
 		}
 	}
-	if (hookrec_load(c->sr, conf->vmid, theirs, sizeof(theirs)) == 0) {
+	rc = hookrec_load(c->sr, conf->vmid, theirs, sizeof(theirs));
+	if (rc == 0 && (pve_snippet_path(c->sr, theirs, path) < 0 ||
+			hostinfo_mtime(c->sr, path, &unused) < 0)) {
+		r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s' is %s, but the VM's "
+			   "own '%s' it runs does not exist on this node: the start fails as Proxmox's "
+			   "would", hs, HOOK_NAME, theirs);
+		ck_fix(c, r, "restore '%s' on this node, or forget it: rm %s/%d", theirs, HOOKREC_DIR,
+		       conf->vmid);
+		return;
+	}
+	if (rc == 0) {
 		ck_add(c, "vm.hookscript", CHECK_PASS, subj, "hookscript '%s' is %s; it runs the VM's "
 		       "own '%s' in every phase", hs, HOOK_NAME, theirs);
+		return;
+	}
+	if (rc != -ENOENT) {
+		r = ck_add(c, "vm.hookscript", CHECK_FAIL, subj, "hookscript '%s' is %s, but the record "
+			   "of the VM's own hookscript '%s/%d' cannot be read (%s): the start fails",
+			   hs, HOOK_NAME, HOOKREC_DIR, conf->vmid,
+			   rc == -EBADMSG ? "not a record of ours" : strerror(-rc));
+		ck_fix(c, r, "write the one line 'hookscript: STORAGE:snippets/NAME' into it, or remove "
+		       "it (the VM then runs ours alone): rm %s/%d", HOOKREC_DIR, conf->vmid);
 		return;
 	}
 	ck_add(c, "vm.hookscript", CHECK_PASS, subj, "hookscript '%s' is %s", hs, HOOK_NAME);

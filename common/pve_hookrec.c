@@ -48,6 +48,23 @@ bool pve_snippet_volid_ours(const char *volid)
 	       !strcmp(name, SNIPPET_NAME);
 }
 
+int pve_snippet_path(const struct sysroot *sr, const char *volid, char out[SR_PATH_MAX])
+{
+	char id[PVE_STORAGE_ID_MAX], dir[SR_PATH_MAX];
+	struct pve_storage s;
+	const char *name;
+	int r;
+
+	r = pve_snippet_volid_split(volid, id, sizeof(id), &name);
+	if (r == 0)
+		r = pve_storage_load(sr, id, &s);
+	if (r == 0)
+		r = pve_storage_snippets_dir(&s, dir);
+	if (r == 0)
+		r = sr_path(out, "%s/%s", dir, name);
+	return r;
+}
+
 int hookrec_parse(const char *text, char *volid, size_t size)
 {
 	const char *v;

@@ -32,6 +32,10 @@ bool pve_snippet_volid_ours(const char *volid);
 /* Splits a valid snippet VOLID into its storage id and NAME (pointers into VOLID). */
 int pve_snippet_volid_split(const char *volid, char *id, size_t idsize, const char **name);
 
+/* The path of snippet volume VOLID on this node (its storage's snippets directory): 0,
+ * -EINVAL (not a snippet volume), -ENOENT (no such storage), or pve_storage's errors. */
+int pve_snippet_path(const struct sysroot *sr, const char *volid, char out[SR_PATH_MAX]);
+
 /* Parses a VM hookscript record: the volume (valid, not ours) into VOLID. -EBADMSG when the
  * text is anything but "hookscript: VOLID" and an optional newline. */
 int hookrec_parse(const char *text, char *volid, size_t size);

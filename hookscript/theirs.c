@@ -14,15 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pve_storage.h"
 #include "spawn.h"
 #include "theirs.h"
 
 int theirs_find(const struct sysroot *sr, int vmid, struct theirs *t)
 {
-	char id[PVE_STORAGE_ID_MAX], dir[SR_PATH_MAX];
-	struct pve_storage s;
-	const char *name;
 	int r;
 
 	r = hookrec_load(sr, vmid, t->volid, sizeof(t->volid));
@@ -30,22 +26,16 @@ int theirs_find(const struct sysroot *sr, int vmid, struct theirs *t)
 		return 0;
 	if (r < 0) {
 		fprintf(stderr, "pve-gpu-passthrough: VM %d: cannot read its own hookscript's record "
-				"'%s/%d': %s; run 'pve-gpu-passthrough attach %d' again\n", vmid,
+				"'%s/%d': %s; 'pve-gpu-passthrough check %d' says how to fix it\n", vmid,
 			HOOKREC_DIR, vmid, r == -EBADMSG ? "not a record of ours" : strerror(-r),
 			vmid);
 		return -1;
 	}
-	if (pve_snippet_volid_split(t->volid, id, sizeof(id), &name) < 0)
-		return -1; /* hookrec_parse checked it */
-	r = pve_storage_load(sr, id, &s);
-	if (r == 0)
-		r = pve_storage_snippets_dir(&s, dir);
-	if (r == 0)
-		r = sr_path(t->path, "%s/%s", dir, name);
+	r = pve_snippet_path(sr, t->volid, t->path);
 	if (r < 0) {
-		fprintf(stderr, "pve-gpu-passthrough: VM %d: its own hookscript '%s': storage '%s': "
-				"%s\n", vmid, t->volid, id,
-			r == -ENOENT ? "not in /etc/pve/storage.cfg" : strerror(-r));
+		fprintf(stderr, "pve-gpu-passthrough: VM %d: its own hookscript '%s': %s\n", vmid,
+			t->volid, r == -ENOENT ? "its storage is not in /etc/pve/storage.cfg"
+					     : strerror(-r));
 		return -1;
 	}
 	return 1;

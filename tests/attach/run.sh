@@ -466,7 +466,7 @@ printf 'hookscript: local:snippets/x\nhookscript: local:snippets/y\n' >"$rec/101
 "$hook" --sysroot "$root" --node pve1 101 pre-start >"$tmp/out" 2>"$tmp/err"
 status=$?
 expect theirs-hostile-record 1
-expect_err theirs-hostile-record-says "not a record of ours; run 'pve-gpu-passthrough attach 101' again"
+expect_err theirs-hostile-record-says "not a record of ours; 'pve-gpu-passthrough check 101' says how to fix it"
 
 # --- usage errors (exit 64), help (exit 0)
 fresh

@@ -156,3 +156,22 @@ TEST(hookscript_users_every_node)
 	CHECK_INT(pve_hookscript_users(&sr, vol, 100), 2);
 	sr_close(&sr);
 }
+
+TEST(snippet_path_through_storage)
+{
+	const char *root = test_tmpdir();
+	char path[SR_PATH_MAX];
+	struct sysroot sr;
+
+	CHECK_INT(sr_open(&sr, root), 0);
+	put(root, "/etc/pve/storage.cfg", "dir: local\n\tpath /var/lib/vz\n\tcontent snippets\n\n"
+					   "dir: hooks\n\tpath /srv/hooks\n\tcontent snippets\n"
+					   "\tcontent-dirs snippets=hookscripts\n");
+	CHECK_INT(pve_snippet_path(&sr, "local:snippets/user.sh", path), 0);
+	CHECK_STR(path, "/var/lib/vz/snippets/user.sh");
+	CHECK_INT(pve_snippet_path(&sr, "hooks:snippets/" SNIPPET_NAME, path), 0);
+	CHECK_STR(path, "/srv/hooks/hookscripts/" SNIPPET_NAME);
+	CHECK_INT(pve_snippet_path(&sr, "nas:snippets/user.sh", path), -ENOENT);
+	CHECK_INT(pve_snippet_path(&sr, "local:snippets/../x", path), -EINVAL);
+	sr_close(&sr);
+}
