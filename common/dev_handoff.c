@@ -24,6 +24,7 @@ static const struct ho_step *const ho_steps[] = {
 	&ho_step_nvidia,  /* nvidia-persistenced stopped (it would hold the card) */
 	&ho_step_reset,   /* reset_method set for the VM */
 	&ho_step_console, /* the host console off the GPU */
+	&ho_step_sriov,   /* post-stop: no dynamic id of vfio-pci left that takes an SR-IOV PF */
 	&ho_step_bind,    /* the groups onto vfio-pci, proven through VFIO */
 };
 #define NSTEPS ((int)ARRAY_SIZE(ho_steps))
@@ -518,6 +519,19 @@ out:
 }
 
 /* ---- release ------------------------------------------------------------------------------ */
+
+int handoff_drop_pf_ids(const struct handoff_ops *ops)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	job_init(j, ops, 0);
+	r = ho_sriov_drop_ids(j, NULL);
+	free(j);
+	return r;
+}
 
 bool ho_dev_present(const struct sysroot *sr, const char *name)
 {

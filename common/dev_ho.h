@@ -113,6 +113,10 @@ struct ho_step {
 
 /* The rows, in table order (dev_handoff.c: ho_steps). */
 extern const struct ho_step ho_step_nvidia, ho_step_reset, ho_step_console, ho_step_bind;
+extern const struct ho_step ho_step_sriov;
+/* The SR-IOV row's removal of vfio-pci's dynamic ids that match a PF with VFs (dev_ho_sriov.c);
+ * what fails goes into LEFT when given. 0 or the first -errno. */
+int ho_sriov_drop_ids(struct job *j, struct ho_left *left);
 
 #define INFO(j, ...) handoff_logf((j)->ops, HO_INFO, __VA_ARGS__)
 #define WARN(j, ...) handoff_logf((j)->ops, HO_WARN, __VA_ARGS__)

@@ -2,7 +2,8 @@
  * (tests/fixture/fakekernel.c, which makes VFs on a write to sriov_numvfs): a Raptor Lake iGPU
  * PF on i915 offering seven VFs. The VFs are made with the INI's count and driver,
  * sriov_drivers_autoprobe goes to 0 before sriov_numvfs, a second run writes nothing, and a PF
- * that cannot make VFs, or has another count, is refused with nothing written. */
+ * * that cannot make VFs, or has another count, is refused with nothing written. Post-stop and
+ * reconcile remove a dynamic id of vfio-pci that would take the PF (Proxmox's new_id). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -10,10 +11,13 @@
 #include <string.h>
 
 #include "cfg_ini.h"
+#include "dev_handoff.h"
+#include "dev_reconcile.h"
 #include "dev_sriov.h"
 #include "fakekernel.h"
 #include "fakesys.h"
 #include "harness.h"
+#include "testlib.h"
 
 #define PF "0000:00:02.0"
 #define PFDIR "/sys/devices/pci0000:00/0000:00:02.0"
@@ -246,4 +250,144 @@ TEST(variant_driver_that_does_not_register_is_refused_before_any_write)
 	CHECK_CONTAINS(w->err, "xe_vfio_pci is not loaded");
 	CHECK_STR(w->k.log, "");
 	CHECK_STR(attr(w, "/sys/bus/pci/devices/" PF "/sriov_numvfs"), "0");
+}
+
+/* ---- the PF is never harmed by a dynamic id (dev_ho_sriov.c) --------------------------------
+ * The iGPU with three VFs made by [sriov] (on vfio-pci), VM 100 passing VF 00:02.1. Proxmox's
+ * new_id for a VF that is not on vfio-pci yet adds "8086 a7a0", the PF's own id: the PF's next
+ * probe would then land on vfio-pci and its VFs would go. */
+
+static struct cfg hook_cfg = { .hook = {
+	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
+	.return_on_stop = true, .holders_refuse = true,
+} };
+
+struct hworld {
+	struct world *w;
+	struct capture cap;
+	struct handoff_ops ops;
+};
+
+static struct hworld *vf_vm(const char *extra)
+{
+	static struct hworld h;
+	struct sriov_opts o = ini("[sriov]\npf = 00:02.0\nvfs = 3\n");
+	char spec[2048];
+	int changes;
+
+	snprintf(spec, sizeof(spec), "dir /sys/module/vfio_iommu_type1\ndir /dev/vfio\n"
+		 "link /sys/dev/block/8:0 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
+		 "dir /sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
+		 "file /proc/self/mountinfo 22 1 8:0 / / rw,relatime - ext4 /dev/sda rw\n"
+		 "file /proc/iomem 00000000-00000fff : Reserved\nvtcon 0 (S) dummy device\n"
+		 "file /etc/pve/qemu-server/100.conf hostpci0: 0000:00:02.1,pcie=1\n%s",
+		 extra ? extra : "");
+	memset(&h, 0, sizeof(h));
+	h.w = world(spec);
+	CHECK_INT(sriov_apply(&h.w->ops, &o, &h.w->st, &changes, h.w->err, sizeof(h.w->err)), 0);
+	h.ops = (struct handoff_ops){ .sr = &h.w->sr, .cfg = &hook_cfg, .node = "pve",
+				      .log = capture_log, .ud = &h.cap, .prove = fk_prove };
+	return &h;
+}
+
+/* The PF's driver lets go and probes again (a module reload): where it lands. */
+static const char *pf_after_reprobe(struct world *w)
+{
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers/i915/unbind", PF), 0);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers_probe", PF), 0);
+	return fk_driver(&w->k, PF);
+}
+
+TEST(post_stop_removes_a_new_id_that_takes_the_pf)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	if (handoff_prepare(&h->ops, 100) != 0)
+		test_fail(__FILE__, __LINE__, "%s", h->cap.text);
+	CHECK_STR(fk_driver(&h->w->k, "0000:00:02.1"), "vfio-pci");
+	/* Proxmox's binder for the VF, as for a VF it found on another driver */
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "8086 a7a0"), 0);
+	h->w->k.log[0] = '\0';
+	memset(&h->cap, 0, sizeof(h->cap));
+	CHECK_INT(handoff_release(&h->ops, 100), 0);
+	CHECK_CONTAINS(h->w->k.log, "/sys/bus/pci/drivers/vfio-pci/remove_id=8086 a7a0\n");
+	CHECK_CONTAINS(h->cap.text, "removed the dynamic id 8086:a7a0 from vfio-pci: it is the id "
+				    "of SR-IOV PF 0000:00:02.0, which it would take on its next "
+				    "probe, destroying its 3 VFs");
+	CHECK(!strstr(h->cap.text, "E: "));
+	CHECK_STR(fk_driver(&h->w->k, "0000:00:02.1"), "vfio-pci"); /* stays: it was there */
+	CHECK_STR(pf_after_reprobe(h->w), "i915");
+}
+
+TEST(post_stop_with_return_on_stop_no_still_removes_it)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	hook_cfg.hook.return_on_stop = false;
+	CHECK_INT(handoff_prepare(&h->ops, 100), 0);
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "8086 a7a0"), 0);
+	CHECK_INT(handoff_release(&h->ops, 100), 0);
+	hook_cfg.hook.return_on_stop = true;
+	CHECK_CONTAINS(h->w->k.log, "/sys/bus/pci/drivers/vfio-pci/remove_id=8086 a7a0\n");
+	CHECK_STR(pf_after_reprobe(h->w), "i915");
+}
+
+TEST(post_stop_without_such_an_id_says_nothing)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	CHECK_INT(handoff_prepare(&h->ops, 100), 0);
+	/* an id of another device stays: only a PF's id is removed */
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "10de 2204"), 0);
+	memset(&h->cap, 0, sizeof(h->cap));
+	h->w->k.log[0] = '\0';
+	CHECK_INT(handoff_release(&h->ops, 100), 0);
+	CHECK(!strstr(h->cap.text, "dynamic id"));
+	CHECK(!strstr(h->w->k.log, "remove_id=10de 2204"));
+	/* the kernel answered -ENODEV for the PF's id: the one write tried, nothing else */
+	CHECK_STR(h->w->k.log, "");
+	CHECK_STR(pf_after_reprobe(h->w), "i915");
+}
+
+TEST(post_stop_names_an_id_it_cannot_remove)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	CHECK_INT(handoff_prepare(&h->ops, 100), 0);
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "8086 a7a0"), 0);
+	fk_fail(&h->w->k, "remove_id", 1, -EACCES);
+	memset(&h->cap, 0, sizeof(h->cap));
+	CHECK_INT(handoff_release(&h->ops, 100), -EACCES);
+	CHECK_CONTAINS(h->cap.text, "E: cannot remove the dynamic id 8086:a7a0 from vfio-pci "
+				    "(Permission denied): SR-IOV PF 0000:00:02.0 with 3 VFs has "
+				    "that id, and vfio-pci takes it on its next probe; run: echo "
+				    "'8086 a7a0' > /sys/bus/pci/drivers/vfio-pci/remove_id");
+	CHECK_CONTAINS(h->cap.text, "still changed: vfio-pci's dynamic id 8086:a7a0 (SR-IOV PF "
+				    "0000:00:02.0)");
+}
+
+TEST(post_stop_dry_run_writes_nothing)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	CHECK_INT(handoff_prepare(&h->ops, 100), 0);
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "8086 a7a0"), 0);
+	h->w->k.log[0] = '\0';
+	memset(&h->cap, 0, sizeof(h->cap));
+	h->ops.dry_run = true;
+	CHECK_INT(handoff_release(&h->ops, 100), 0);
+	CHECK_STR(h->w->k.log, "");
+	CHECK_CONTAINS(h->cap.text, "would write '8086 a7a0' to /sys/bus/pci/drivers/vfio-pci/"
+				    "remove_id");
+}
+
+TEST(reconcile_removes_it_with_no_vm_to_give_back)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	/* no state file at all: a VM started without our hook, Proxmox's new_id left behind */
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "8086 a7a0"), 0);
+	CHECK_INT(reconcile_all(&h->ops, 0), 0);
+	CHECK_CONTAINS(h->cap.text, "removed the dynamic id 8086:a7a0 from vfio-pci");
+	CHECK_STR(pf_after_reprobe(h->w), "i915");
 }
