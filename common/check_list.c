@@ -422,7 +422,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 	for (int i = 0; i < o->nvmids; i++)
 		check_vm(&c, &vw[i], o->vmids[i]);
 	free(vw);
-	free(c.users);
+	pve_users_free(&c.vms);
 	if (c.oom) {
 		checks_free(rep);
 		return -ENOMEM;
@@ -431,7 +431,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 	return 0;
 fail:
 	free(vw);
-	free(c.users);
+	pve_users_free(&c.vms);
 	checks_free(rep);
 	return r;
 }

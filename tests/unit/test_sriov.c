@@ -2,7 +2,7 @@
  * (tests/fixture/fakekernel.c, which makes VFs on a write to sriov_numvfs): a Raptor Lake iGPU
  * PF on i915 offering seven VFs. The VFs are made with the INI's count and driver,
  * sriov_drivers_autoprobe goes to 0 before sriov_numvfs, a second run writes nothing, and a PF
- * * that cannot make VFs, or has another count, is refused with nothing written. Post-stop and
+ * that cannot make VFs, or has another count, is refused with nothing written. Post-stop and
  * reconcile remove a dynamic id of vfio-pci that would take the PF (Proxmox's new_id). */
 #define _GNU_SOURCE
 #include <errno.h>
