@@ -5,10 +5,19 @@
  *                  made) or on its next probe (every VF destroyed). FAIL, only when it matches.
  *   sriov.numvfs   with [sriov] in the INI: the PF there, sriov_numvfs as the INI says, and
  *                  each VF on the INI's driver (a VF on a host driver: WARN).
+ *   sriov.route    with [sriov] naming an Intel GPU: the driver route that makes its VFs.
+ *                  i915 (i915-sriov-dkms): i915.enable_guc=3 and i915.max_vfs >= the INI's
+ *                  count (command line or options in /etc/modprobe.d), xe kept off
+ *                  (module_blacklist=xe or a blacklist line) when the kernel has xe, and the
+ *                  DKMS module (/lib/modules/KVER/updates/dkms/i915.ko*) built for the running
+ *                  kernel and for the newest one installed (the one that boots next unless
+ *                  pinned); xe (its driver, or xe.max_vfs given): xe.max_vfs >= the count and
+ *                  i915 kept off. max_vfs only limits: sriov_numvfs makes the VFs.
  * (vfio-pci's dynamic ids, new_id, cannot be read back from sysfs: only ids= is checked.) */
 #define _GNU_SOURCE
 #include "check_int.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +65,182 @@ static void ids_check(struct ctx *c, const char *where, const char *list, const 
 	}
 }
 
+/* MOD.KEY's value from the kernel command line, else from an "options MOD KEY=..." line in
+ * /etc/modprobe.d (files in name order do not matter here: the first found); WHERE says
+ * which. False when neither sets it. */
+static bool param_value(struct ctx *c, const char *mod, const char *key, char *val, size_t vsize,
+			char *where, size_t wsize)
+{
+	const char *p = c->rep->host.cmdline;
+	struct cmdline_param t;
+	char want[96], path[SR_PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(want, sizeof(want), "%s.%s", mod, key);
+	while (cmdline_next(&p, &t))
+		if (t.keylen < t.len && cmdline_key_eq(t.start, t.keylen, want, strlen(want))) {
+			snprintf(val, vsize, "%.*s", (int)(t.len - t.keylen - 1), t.start + t.keylen + 1);
+			snprintf(where, wsize, "the kernel command line");
+			return true;
+		}
+	if (!(d = sr_opendir(c->sr, "/etc/modprobe.d")))
+		return false;
+	while (!found && (de = readdir(d))) {
+		char text[16384], *save = NULL;
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".conf") ||
+		    sr_path(path, "/etc/modprobe.d/%s", de->d_name) < 0 ||
+		    sr_read(c->sr, path, text, sizeof(text)) < 0)
+			continue;
+		for (char *l = strtok_r(text, "\n", &save); l && !found; l = strtok_r(NULL, "\n", &save)) {
+			char m[64], rest[1024], *q;
+
+			if (sscanf(l, " options %63s %1023[^\n]", m, rest) != 2 ||
+			    !cmdline_key_eq(m, strlen(m), mod, strlen(mod)))
+				continue;
+			for (q = strtok(rest, " \t"); q && !found; q = strtok(NULL, " \t")) {
+				size_t kl = strcspn(q, "=");
+
+				if (q[kl] == '=' && cmdline_key_eq(q, kl, key, strlen(key))) {
+					snprintf(val, vsize, "%s", q + kl + 1);
+					snprintf(where, wsize, "'%s'", path);
+					found = true;
+				}
+			}
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* Whether MOD is kept from loading: module_blacklist= on the command line, or a "blacklist
+ * MOD" line in /etc/modprobe.d. */
+static bool kept_off(struct ctx *c, const char *mod)
+{
+	struct dirent *de;
+	bool found = cmdline_has_value(c->rep->host.cmdline, "module_blacklist", mod);
+	DIR *d = found ? NULL : sr_opendir(c->sr, "/etc/modprobe.d");
+
+	while (d && !found && (de = readdir(d))) {
+		char path[SR_PATH_MAX], text[16384], *save = NULL;
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".conf") ||
+		    sr_path(path, "/etc/modprobe.d/%s", de->d_name) < 0 ||
+		    sr_read(c->sr, path, text, sizeof(text)) < 0)
+			continue;
+		for (char *l = strtok_r(text, "\n", &save); l && !found; l = strtok_r(NULL, "\n", &save)) {
+			char m[64];
+
+			found = sscanf(l, " blacklist %63s", m) == 1 && !strcmp(m, mod);
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Whether i915-sriov-dkms's module is built for kernel KVER. */
+static bool dkms_built(struct ctx *c, const char *kver)
+{
+	static const char *const ext[] = { "", ".xz", ".zst", ".gz" };
+	char path[SR_PATH_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(ext); i++)
+		if (sr_path(path, "/lib/modules/%s/updates/dkms/i915.ko%s", kver, ext[i]) == 0 &&
+		    sr_exists(c->sr, path))
+			return true;
+	return false;
+}
+
+/* The newest kernel in /lib/modules (version order), "" when none. */
+static void newest_kernel(struct ctx *c, char *out, size_t size)
+{
+	struct dirent *de;
+	DIR *d = sr_opendir(c->sr, "/lib/modules");
+
+	out[0] = '\0';
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && strverscmp(de->d_name, out) > 0)
+			snprintf(out, size, "%s", de->d_name);
+	if (d)
+		closedir(d);
+}
+
+/* sriov.route for the [sriov] PF, an Intel GPU on DRIVER. */
+static void route_check(struct ctx *c, const char *pf, const char *driver, unsigned vfs)
+{
+	const char *kver = c->rep->host.release;
+	char v[64] = "", where[SR_PATH_MAX + 32], next[256], ok[1024];
+	struct check_result *r;
+	bool xe = !strcmp(driver, "xe") || param_value(c, "xe", "max_vfs", v, sizeof(v), where,
+						       sizeof(where));
+	const char *mod = xe ? "xe" : "i915", *other = xe ? "i915" : "xe";
+	struct hostmod hm = { .name = other };
+	int bad = 0;
+
+	if (!param_value(c, mod, "max_vfs", v, sizeof(v), where, sizeof(where)))
+		snprintf(v, sizeof(v), "not set");
+	if (strtoul(v, NULL, 10) < vfs) {
+		r = ck_add(c, "sriov.route", CHECK_FAIL, pf, "%s route: %s.max_vfs is %s, [sriov] "
+			"asks for %u VFs: its driver offers no more", mod, mod, v, vfs);
+		ck_fix(c, r, "add %s.max_vfs=%u%s to the kernel command line (check's boot.loader "
+			  "names the file), then reboot", mod, vfs, xe ? "" : " i915.enable_guc=3");
+		bad++;
+	}
+	snprintf(ok, sizeof(ok), "%s.max_vfs=%s (%.*s)", mod, v, 200, where);
+	if (!xe) {
+		v[0] = '\0';
+		if (!param_value(c, "i915", "enable_guc", v, sizeof(v), where, sizeof(where)) ||
+		    strcmp(v, "3")) {
+			r = ck_add(c, "sriov.route", CHECK_FAIL, pf, "i915 route: i915.enable_guc is "
+				"%s, not 3: i915 makes no VFs without GuC submission", v[0] ? v : "not set");
+			ck_fix(c, r, "add i915.enable_guc=3 to the kernel command line, then reboot");
+			bad++;
+		}
+	}
+	/* the other driver, when the kernel has it, must not take the GPU first */
+	if (kver[0] && hostinfo_modules(c->sr, kver, &hm.name, 1, &hm) == 0 &&
+	    hm.avail > HOSTMOD_MISSING && !kept_off(c, other)) {
+		r = ck_add(c, "sriov.route", CHECK_WARN, pf, "%s route: %s is not kept off "
+			"(module_blacklist), and kernel %s has it: it may take the GPU first", mod, other,
+			kver);
+		ck_fix(c, r, "add module_blacklist=%s to the kernel command line, then reboot", other);
+		bad++;
+	}
+	if (!xe) {
+		newest_kernel(c, next, sizeof(next));
+		if (kver[0] && !dkms_built(c, kver)) {
+			r = ck_add(c, "sriov.route", CHECK_FAIL, pf, "i915 route: i915-sriov-dkms is not "
+				"built for the running kernel %s (no /lib/modules/%s/updates/dkms/i915.ko): "
+				"the in-tree i915 makes no VFs", kver, kver);
+			ck_fix(c, r, "apt install i915-sriov-dkms (with the headers: apt install "
+				  "proxmox-headers-%s), or: dkms autoinstall -k %s", kver, kver);
+			bad++;
+		}
+		if (next[0] && strcmp(next, kver) && !dkms_built(c, next)) {
+			r = ck_add(c, "sriov.route", CHECK_FAIL, pf, "i915 route: i915-sriov-dkms is not "
+				"built for kernel %s, the newest installed (it boots next unless pinned): "
+				"after that reboot no VFs are made", next);
+			ck_fix(c, r, "apt install proxmox-headers-%s, then: dkms autoinstall -k %s (a "
+				  "kernel the DKMS release does not support: proxmox-boot-tool kernel pin "
+				  "%s)", next, next, kver);
+			bad++;
+		}
+		if (!bad)
+			snprintf(ok + strlen(ok), sizeof(ok) - strlen(ok), ", i915.enable_guc=3, "
+				 "i915-sriov-dkms built for %.128s%s%.128s", kver,
+				 next[0] && strcmp(next, kver) ? " and " : "",
+				 next[0] && strcmp(next, kver) ? next : "");
+	}
+	if (!bad)
+		ck_add(c, "sriov.route", CHECK_PASS, pf, "%s route: %s%s", mod, ok,
+		       hm.avail > HOSTMOD_MISSING ? ", the other driver kept off" : "");
+}
+
 void check_sriov_host(struct ctx *c)
 {
 	_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
@@ -93,6 +278,12 @@ void check_sriov_host(struct ctx *c)
 		ck_fix(c, r, "load its driver with SR-IOV (i915-sriov-dkms, or xe with max_vfs), or "
 			  "correct pf = in [sriov] of '%s'", path);
 		return;
+	}
+	{
+		const struct pci_dev_info *d = pcidb_find(c->rep->db, pf);
+
+		if (d && d->vendor == 0x8086 && pcidev_is_display(d))
+			route_check(c, pf, st->pf_driver, cfg->sriov.vfs);
 	}
 	if (st->numvfs != cfg->sriov.vfs) {
 		r = ck_add(c, "sriov.numvfs", CHECK_FAIL, pf, "%s has %u VFs, [sriov] in '%s' asks for "
