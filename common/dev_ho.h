@@ -58,6 +58,7 @@ struct job {
 	struct unit units[MAX_MEMBERS]; /* one per group, in the order groups were collected */
 	int lockfds[MAX_MEMBERS];
 	int nlocks;
+	int pickfd; /* DEVLOCK_PICK while a mapping is picked and its devices locked, else -1 */
 	struct handoff_state st;    /* the state file: prior content plus this run */
 	struct handoff_state prior; /* the state file as an earlier pre-start left it */
 	bool had_state;

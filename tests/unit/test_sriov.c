@@ -9,15 +9,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cfg_ini.h"
 #include "dev_handoff.h"
+#include "dev_lock.h"
 #include "dev_reconcile.h"
 #include "dev_sriov.h"
+#include "dev_state.h"
 #include "fakekernel.h"
 #include "fakesys.h"
 #include "harness.h"
 #include "testlib.h"
+#include "util.h"
 
 #define PF "0000:00:02.0"
 #define PFDIR "/sys/devices/pci0000:00/0000:00:02.0"
@@ -390,4 +395,106 @@ TEST(reconcile_removes_it_with_no_vm_to_give_back)
 	CHECK_INT(reconcile_all(&h->ops, 0), 0);
 	CHECK_CONTAINS(h->cap.text, "removed the dynamic id 8086:a7a0 from vfio-pci");
 	CHECK_STR(pf_after_reprobe(h->w), "i915");
+}
+
+/* ---- a mapping with several VFs: each start picks the first entry not reserved or in use --
+ * VMs 102 and 103 both use the mapping igpu-vf (VFs 00:02.1-.3, as Proxmox lists them). */
+
+#define MAPPING_SPEC                                                                          \
+	"file /etc/pve/qemu-server/102.conf hostpci0: mapping=igpu-vf,pcie=1\n"               \
+	"file /etc/pve/qemu-server/103.conf hostpci0: mapping=igpu-vf,pcie=1\n"               \
+	"file /etc/pve/mapping/pci.cfg igpu-vf\\n"                                             \
+	"\\tmap id=8086:a7a0,node=pve,path=0000:00:02.1,iommugroup=900,subsystem-id=0000:0000\\n" \
+	"\\tmap id=8086:a7a0,node=pve,path=0000:00:02.2,iommugroup=901,subsystem-id=0000:0000\\n" \
+	"\\tmap id=8086:a7a0,node=pve,path=0000:00:02.3,iommugroup=902,subsystem-id=0000:0000\\n"
+
+/* The device VMID's state file records ("" when none). */
+static const char *picked(struct hworld *h, int vmid)
+{
+	static char name[2][PCI_ADDR_LEN];
+	static int k;
+	struct handoff_state st;
+
+	k ^= 1;
+	name[k][0] = '\0';
+	if (state_load(&h->w->sr, vmid, &st) == 0 && st.ndevs == 1)
+		str_copy(name[k], sizeof(name[k]), st.devs[0].name);
+	return name[k];
+}
+
+static void prepare_ok(struct hworld *h, int vmid)
+{
+	memset(&h->cap, 0, sizeof(h->cap));
+	if (handoff_prepare(&h->ops, vmid) != 0)
+		test_fail(__FILE__, __LINE__, "VM %d: %s", vmid, h->cap.text);
+}
+
+TEST(mapping_skips_an_entry_another_vm_was_given)
+{
+	struct hworld *h = vf_vm(MAPPING_SPEC);
+
+	prepare_ok(h, 102);
+	CHECK_STR(picked(h, 102), "0000:00:02.1");
+	/* before: "refusing: 0000:00:02.1 was handed over for VM 102" */
+	prepare_ok(h, 103);
+	CHECK_STR(picked(h, 103), "0000:00:02.2");
+	CHECK_INT(handoff_release(&h->ops, 102), 0);
+	CHECK_INT(handoff_release(&h->ops, 103), 0);
+	prepare_ok(h, 103); /* the first entry is free again */
+	CHECK_STR(picked(h, 103), "0000:00:02.1");
+}
+
+TEST(mapping_skips_an_entry_another_hook_is_handing_over)
+{
+	struct hworld *h = vf_vm(MAPPING_SPEC);
+	int go[2], done[2];
+	char c;
+	pid_t pid;
+
+	CHECK_INT(pipe(go), 0);
+	CHECK_INT(pipe(done), 0);
+	if ((pid = fork()) == 0) { /* another pre-start, in the middle of its handoff */
+		pid_t holder;
+		int fd;
+
+		close(done[1]);
+		close(go[0]);
+		fd = devlock_take(&h->w->sr, "0000:00:02.1", &holder);
+		_exit(fd < 0 || write(go[1], "x", 1) != 1 || read(done[0], &c, 1) < 0);
+	}
+	close(go[1]);
+	close(done[0]);
+	CHECK_INT(read(go[0], &c, 1), 1);
+	prepare_ok(h, 103); /* before: "refusing: 0000:00:02.1 is being handed over by ..." */
+	CHECK_STR(picked(h, 103), "0000:00:02.2");
+	close(done[1]);
+	CHECK_INT(waitpid(pid, NULL, 0), pid);
+	close(go[0]);
+}
+
+/* Two pre-starts of VMs on one mapping at the same time pick different entries: the pick and
+ * the lock of what was picked are one step (DEVLOCK_PICK). */
+TEST(concurrent_starts_on_one_mapping_pick_different_vfs)
+{
+	struct hworld *h = vf_vm(MAPPING_SPEC);
+	int go[2], status;
+	pid_t pids[2];
+	char c;
+
+	CHECK_INT(pipe(go), 0);
+	for (int i = 0; i < 2; i++)
+		if ((pids[i] = fork()) == 0) {
+			close(go[1]);
+			if (read(go[0], &c, 1) < 0) /* both wait here, then start at once */
+				_exit(3);
+			_exit(handoff_prepare(&h->ops, 102 + i) == 0 ? 0 : 2);
+		}
+	close(go[0]);
+	close(go[1]); /* EOF: both go */
+	for (int i = 0; i < 2; i++) {
+		CHECK_INT(waitpid(pids[i], &status, 0), pids[i]);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	CHECK(picked(h, 102)[0] && picked(h, 103)[0]);
+	CHECK(strcmp(picked(h, 102), picked(h, 103)) != 0);
 }
