@@ -65,64 +65,13 @@ static void ids_check(struct ctx *c, const char *where, const char *list, const 
 	}
 }
 
-/* MOD.KEY's value from the kernel command line, else from an "options MOD KEY=..." line in
- * /etc/modprobe.d (files in name order do not matter here: the first found); WHERE says
- * which. False when neither sets it. */
-static bool param_value(struct ctx *c, const char *mod, const char *key, char *val, size_t vsize,
-			char *where, size_t wsize)
+/* The first line of a .conf file in /etc/modprobe.d that MATCH takes (its path in FILE). */
+static bool modprobe_find(struct ctx *c, bool (*match)(char *line, void *data), void *data,
+			  char *file, size_t fsize)
 {
-	const char *p = c->rep->host.cmdline;
-	struct cmdline_param t;
-	char want[96], path[SR_PATH_MAX];
 	struct dirent *de;
 	bool found = false;
-	DIR *d;
-
-	snprintf(want, sizeof(want), "%s.%s", mod, key);
-	while (cmdline_next(&p, &t))
-		if (t.keylen < t.len && cmdline_key_eq(t.start, t.keylen, want, strlen(want))) {
-			snprintf(val, vsize, "%.*s", (int)(t.len - t.keylen - 1), t.start + t.keylen + 1);
-			snprintf(where, wsize, "the kernel command line");
-			return true;
-		}
-	if (!(d = sr_opendir(c->sr, "/etc/modprobe.d")))
-		return false;
-	while (!found && (de = readdir(d))) {
-		char text[16384], *save = NULL;
-		size_t len = strlen(de->d_name);
-
-		if (len < 6 || strcmp(de->d_name + len - 5, ".conf") ||
-		    sr_path(path, "/etc/modprobe.d/%s", de->d_name) < 0 ||
-		    sr_read(c->sr, path, text, sizeof(text)) < 0)
-			continue;
-		for (char *l = strtok_r(text, "\n", &save); l && !found; l = strtok_r(NULL, "\n", &save)) {
-			char m[64], rest[1024], *q;
-
-			if (sscanf(l, " options %63s %1023[^\n]", m, rest) != 2 ||
-			    !cmdline_key_eq(m, strlen(m), mod, strlen(mod)))
-				continue;
-			for (q = strtok(rest, " \t"); q && !found; q = strtok(NULL, " \t")) {
-				size_t kl = strcspn(q, "=");
-
-				if (q[kl] == '=' && cmdline_key_eq(q, kl, key, strlen(key))) {
-					snprintf(val, vsize, "%s", q + kl + 1);
-					snprintf(where, wsize, "'%s'", path);
-					found = true;
-				}
-			}
-		}
-	}
-	closedir(d);
-	return found;
-}
-
-/* Whether MOD is kept from loading: module_blacklist= on the command line, or a "blacklist
- * MOD" line in /etc/modprobe.d. */
-static bool kept_off(struct ctx *c, const char *mod)
-{
-	struct dirent *de;
-	bool found = cmdline_has_value(c->rep->host.cmdline, "module_blacklist", mod);
-	DIR *d = found ? NULL : sr_opendir(c->sr, "/etc/modprobe.d");
+	DIR *d = sr_opendir(c->sr, "/etc/modprobe.d");
 
 	while (d && !found && (de = readdir(d))) {
 		char path[SR_PATH_MAX], text[16384], *save = NULL;
@@ -132,15 +81,81 @@ static bool kept_off(struct ctx *c, const char *mod)
 		    sr_path(path, "/etc/modprobe.d/%s", de->d_name) < 0 ||
 		    sr_read(c->sr, path, text, sizeof(text)) < 0)
 			continue;
-		for (char *l = strtok_r(text, "\n", &save); l && !found; l = strtok_r(NULL, "\n", &save)) {
-			char m[64];
-
-			found = sscanf(l, " blacklist %63s", m) == 1 && !strcmp(m, mod);
-		}
+		for (char *l = strtok_r(text, "\n", &save); l && !found; l = strtok_r(NULL, "\n", &save))
+			found = match(l, data);
+		if (found)
+			snprintf(file, fsize, "%s", path);
 	}
 	if (d)
 		closedir(d);
 	return found;
+}
+
+struct param_want {
+	const char *mod, *key;
+	char *val;
+	size_t vsize;
+};
+
+/* "options MOD ... KEY=VALUE ..." */
+static bool options_match(char *line, void *data)
+{
+	struct param_want *w = data;
+	char m[64], rest[1024], *save = NULL;
+
+	if (sscanf(line, " options %63s %1023[^\n]", m, rest) != 2 ||
+	    !cmdline_key_eq(m, strlen(m), w->mod, strlen(w->mod)))
+		return false;
+	for (char *q = strtok_r(rest, " \t", &save); q; q = strtok_r(NULL, " \t", &save)) {
+		size_t kl = strcspn(q, "=");
+
+		if (q[kl] == '=' && cmdline_key_eq(q, kl, w->key, strlen(w->key))) {
+			snprintf(w->val, w->vsize, "%s", q + kl + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "blacklist MOD" */
+static bool blacklist_match(char *line, void *data)
+{
+	char m[64];
+
+	return sscanf(line, " blacklist %63s", m) == 1 && !strcmp(m, data);
+}
+
+/* MOD.KEY's value from the kernel command line, else from an "options MOD KEY=..." line in
+ * /etc/modprobe.d (the first found); WHERE says which. False when neither sets it. */
+static bool param_value(struct ctx *c, const char *mod, const char *key, char *val, size_t vsize,
+			char *where, size_t wsize)
+{
+	struct param_want w = { .mod = mod, .key = key, .val = val, .vsize = vsize };
+	const char *p = c->rep->host.cmdline;
+	struct cmdline_param t;
+	char want[96], file[SR_PATH_MAX];
+
+	snprintf(want, sizeof(want), "%s.%s", mod, key);
+	while (cmdline_next(&p, &t))
+		if (t.keylen < t.len && cmdline_key_eq(t.start, t.keylen, want, strlen(want))) {
+			snprintf(val, vsize, "%.*s", (int)(t.len - t.keylen - 1), t.start + t.keylen + 1);
+			snprintf(where, wsize, "the kernel command line");
+			return true;
+		}
+	if (!modprobe_find(c, options_match, &w, file, sizeof(file)))
+		return false;
+	snprintf(where, wsize, "'%s'", file);
+	return true;
+}
+
+/* Whether MOD is kept from loading: module_blacklist= on the command line, or a "blacklist
+ * MOD" line in /etc/modprobe.d. */
+static bool kept_off(struct ctx *c, const char *mod)
+{
+	char file[SR_PATH_MAX];
+
+	return cmdline_has_value(c->rep->host.cmdline, "module_blacklist", mod) ||
+	       modprobe_find(c, blacklist_match, (void *)mod, file, sizeof(file));
 }
 
 /* Whether i915-sriov-dkms's module is built for kernel KVER. */
