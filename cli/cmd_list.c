@@ -111,25 +111,16 @@ static void get_names(struct pcidb *db, const struct pci_dev_info *d, struct nam
 
 #define LIST_MAX_VFS 64
 
-/* "vms": the VMs whose start takes DEV, "mapping_pool": those whose mapping may pick it. */
-static void json_users(const struct pve_users *vms, const char *dev)
+/* ,"KEY":[{"vmid": N, "mapping": NAME|null}] for DEV's entries of L. */
+static void json_user_list(const char *key, const struct pve_user *l, int n, const char *dev)
 {
 	bool first = true;
 
-	fputs(",\"vms\":[", stdout);
-	for (int i = 0; i < vms->nuse; i++)
-		if (!strcmp(vms->use[i].dev, dev)) {
-			printf("%s{\"vmid\":%d,\"mapping\":", first ? "" : ",", vms->use[i].vmid);
-			json_str(stdout, vms->use[i].mapping[0] ? vms->use[i].mapping : NULL);
-			fputc('}', stdout);
-			first = false;
-		}
-	fputs("],\"mapping_pool\":[", stdout);
-	first = true;
-	for (int i = 0; i < vms->npool; i++)
-		if (!strcmp(vms->pool[i].dev, dev)) {
-			printf("%s{\"vmid\":%d,\"mapping\":", first ? "" : ",", vms->pool[i].vmid);
-			json_str(stdout, vms->pool[i].mapping);
+	printf(",\"%s\":[", key);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(l[i].dev, dev)) {
+			printf("%s{\"vmid\":%d,\"mapping\":", first ? "" : ",", l[i].vmid);
+			json_str(stdout, l[i].mapping[0] ? l[i].mapping : NULL);
 			fputc('}', stdout);
 			first = false;
 		}
@@ -205,7 +196,9 @@ static void print_json(const struct sysroot *sr, struct pcidb *db, const struct 
 				fputs(",\"physfn\":", stdout);
 				json_str(stdout, si.is_vf ? si.pf : NULL);
 			}
-			json_users(vms, d->name);
+			/* the VMs whose start takes it, those whose mapping may pick it */
+			json_user_list("vms", vms->use, vms->nuse, d->name);
+			json_user_list("mapping_pool", vms->pool, vms->npool, d->name);
 			fputc('}', stdout);
 		}
 		fputs("]}", stdout);
