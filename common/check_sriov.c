@@ -5,6 +5,8 @@
  *                  made) or on its next probe (every VF destroyed). FAIL, only when it matches.
  *   sriov.numvfs   with [sriov] in the INI: the PF there, sriov_numvfs as the INI says, and
  *                  each VF on the INI's driver (a VF on a host driver: WARN).
+ *   sriov.variant  with a variant VFIO driver in [sriov]: a VF a VM passes without driver=keep
+ *                  (WARN: Proxmox and the hookscript move it to vfio-pci).
  *   sriov.route    with [sriov] naming an Intel GPU: the driver route that makes its VFs.
  *                  i915 (i915-sriov-dkms): i915.enable_guc=3 and i915.max_vfs >= the INI's
  *                  count (command line or options in /etc/modprobe.d), xe kept off
@@ -23,6 +25,7 @@
 #include <string.h>
 
 #include "cfg_ini.h"
+#include "dev_bind.h"
 #include "dev_sriov.h"
 #include "util.h"
 
@@ -256,6 +259,27 @@ static void route_check(struct ctx *c, const char *pf, const char *driver, unsig
 		       hm.avail > HOSTMOD_MISSING ? ", the other driver kept off" : "");
 }
 
+/* A variant VFIO driver in [sriov]: Proxmox (new_id, unbind, bind) and the hookscript move a
+ * VF that a hostpci entry passes to vfio-pci; only driver=keep (qemu-server 9.0.25) keeps it
+ * on the variant, and such an entry takes no part in the expansion (no user here). */
+static void variant_check(struct ctx *c, const struct cfg *cfg, const struct sriov_state *st)
+{
+	struct check_result *r;
+	char who[256];
+
+	if (!strcmp(cfg->sriov.driver, BIND_VFIO))
+		return;
+	for (int i = 0; i < st->nvfs; i++) {
+		if (!pve_users_of(&c->vms, st->vf[i].name, who, sizeof(who)))
+			continue;
+		r = ck_add(c, "sriov.variant", CHECK_WARN, st->vf[i].name, "[sriov] puts the VFs on "
+			"%s, but a hostpci entry without driver=keep passes it (%s): at the VM's "
+			"start Proxmox and the hookscript move it to vfio-pci", cfg->sriov.driver, who);
+		ck_fix(c, r, "add ,driver=keep to that hostpciN entry (qemu-server 9.0.25 or newer), "
+			  "so that the VF stays on %s", cfg->sriov.driver);
+	}
+}
+
 void check_sriov_host(struct ctx *c)
 {
 	_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
@@ -328,4 +352,5 @@ void check_sriov_host(struct ctx *c)
 	}
 	ck_add(c, "sriov.numvfs", CHECK_PASS, pf, "%s has the %u VFs [sriov] asks for, none on a "
 	    "host driver", pf, st->numvfs);
+	variant_check(c, cfg, st);
 }
