@@ -13,8 +13,11 @@
  *       "driver" (null: unbound), "driver_override" (null: unset), "boot_vga" (BOOL|null),
  *       "bridge", "display", "candidate" (BOOL), "host_critical" (reason|null),
  *       "sriov" ({"total_vfs": N, "num_vfs": N, "vfs": [ADDRESS...]} for an SR-IOV physical
- *       function, else null), "physfn" (a virtual function's PF address, else null) } ] } ] }
- * In the text tree a PF's VFs are listed under it (each also appears in its own group).
+ *       function, else null), "physfn" (a virtual function's PF address, else null),
+ *       "vms" ([{"vmid": N, "mapping": NAME|null}]: the VMs of this node whose start takes
+ *       it), "mapping_pool" ([{"vmid", "mapping"}]: VMs whose mapping may pick it) } ] } ] }
+ * In the text tree a PF's VFs are listed under it (each also appears in its own group), each
+ * with the VMs that use it, or "free".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +34,7 @@
 #include "pci_db.h"
 #include "pve_conf.h"
 #include "pve_lxc.h"
+#include "pve_users.h"
 #include "dev_health.h"
 #include "dev_quirks.h"
 #include "util.h"
@@ -124,8 +128,24 @@ static void get_names(struct pcidb *db, const struct pci_dev_info *d, struct nam
 
 #define LIST_MAX_VFS 64
 
+/* ,"KEY":[{"vmid": N, "mapping": NAME|null}] for DEV's entries of L. */
+static void json_user_list(const char *key, const struct pve_user *l, int n, const char *dev)
+{
+	bool first = true;
+
+	printf(",\"%s\":[", key);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(l[i].dev, dev)) {
+			printf("%s{\"vmid\":%d,\"mapping\":", first ? "" : ",", l[i].vmid);
+			json_str(stdout, l[i].mapping[0] ? l[i].mapping : NULL);
+			fputc('}', stdout);
+			first = false;
+		}
+	fputc(']', stdout);
+}
+
 static void print_json(const struct sysroot *sr, struct pcidb *db, const struct hostdev *hd,
-		       const struct list_opts *o)
+		       const struct pve_users *vms, const struct list_opts *o)
 {
 	bool first_group = true;
 
@@ -197,6 +217,9 @@ static void print_json(const struct sysroot *sr, struct pcidb *db, const struct 
 				fputs(",\"physfn\":", stdout);
 				json_str(stdout, si.is_vf ? si.pf : NULL);
 			}
+			/* the VMs whose start takes it, those whose mapping may pick it */
+			json_user_list("vms", vms->use, vms->nuse, d->name);
+			json_user_list("mapping_pool", vms->pool, vms->npool, d->name);
 			fputc('}', stdout);
 		}
 		fputs("]}", stdout);
@@ -204,10 +227,12 @@ static void print_json(const struct sysroot *sr, struct pcidb *db, const struct 
 	fputs("]}\n", stdout);
 }
 
-/* An SR-IOV PF's VFs, one line each below it. */
-static void print_vfs(const struct sysroot *sr, struct pcidb *db, const struct pci_dev_info *d,
-		      bool last)
+/* An SR-IOV PF's VFs, one line each below it, with the VMs that use each (or "free"). */
+static void print_vfs(const struct sysroot *sr, struct pcidb *db, const struct pve_users *vms,
+		      const struct pci_dev_info *d, bool last)
 {
+	char who[256];
+
 	char vfs[LIST_MAX_VFS][PCI_ADDR_LEN];
 	int n = quirks_sriov_vfs(sr, d->name, vfs, LIST_MAX_VFS);
 
@@ -219,7 +244,7 @@ static void print_vfs(const struct sysroot *sr, struct pcidb *db, const struct p
 			printf(" (IOMMU group %d, %s)", v->iommu_group, v->driver[0] ? v->driver : "-");
 		else if (v)
 			printf(" (%s)", v->driver[0] ? v->driver : "-");
-		fputc('\n', stdout);
+		printf("  %s\n", pve_users_of(vms, vfs[k], who, sizeof(who)) ? who : "free");
 	}
 }
 
@@ -247,7 +272,7 @@ static void print_users(const struct sysroot *sr, const char *node, const struct
 }
 
 static void print_text(const struct sysroot *sr, struct pcidb *db, const struct hostdev *hd,
-		       const struct list_opts *o)
+		       const struct pve_users *vms, const struct list_opts *o)
 {
 	size_t wdrv = 1;
 	int shown = 0, hidden = 0;
@@ -347,11 +372,13 @@ static void print_text(const struct sysroot *sr, struct pcidb *db, const struct 
 				if (si.totalvfs > 0)
 					printf("  [SR-IOV PF: %d of %d VFs enabled]", si.numvfs,
 					       si.totalvfs);
+				if (si.numvfs > 0 && pve_users_of(vms, d->name, why, sizeof(why)))
+					printf("  [passed by %s: refused while it has VFs]", why);
 				fputc('\n', stdout);
 				if (pcidev_is_display(d))
 					print_users(sr, o->node, d, i == last);
 				if (si.numvfs > 0)
-					print_vfs(sr, db, d, i == last);
+					print_vfs(sr, db, vms, d, i == last);
 			}
 		}
 	}
@@ -381,6 +408,8 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 		{ 0 }
 	};
 	struct list_opts o = { .color = g->color };
+	struct pve_users vms;
+	char node[128];
 	struct hostdev *hd = NULL;
 	struct pcidb *db = NULL;
 	int c, r;
@@ -418,10 +447,14 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 	if (r < 0)
 		fprintf(stderr, PROG " list: warning: cannot tell which devices the host needs: "
 				"'/proc/self/mountinfo': %s\n", strerror(-r));
+	pve_node_name(g->node, node, sizeof(node));
+	if (pve_users_scan(&g->root, node, &vms) < 0)
+		fprintf(stderr, PROG " list: warning: out of memory reading the VM configs\n");
 	if (o.json)
-		print_json(&g->root, db, hd, &o);
+		print_json(&g->root, db, hd, &vms, &o);
 	else
-		print_text(&g->root, db, hd, &o);
+		print_text(&g->root, db, hd, &vms, &o);
+	pve_users_free(&vms);
 	hostdev_free(hd);
 	pcidb_free(db);
 	return CLI_EXIT_OK;

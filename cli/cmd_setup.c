@@ -30,16 +30,20 @@ struct setup_args {
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: " PROG " setup [--dry-run] [--yes] [--json] [--no-fb] [--early ADDR|ID...]\n"
+		     "       " PROG " setup [--dry-run] [--yes] [--json] [--no-fb] --sriov ADDR=N\n"
 		     "       " PROG " setup --undo [--dry-run] [--yes]\n\n"
 		     "Make the host changes check asks for: the kernel command line (with its boot\n"
 		     "loader's refresh), the vfio modules at boot and, with --early, the [early]\n"
-		     "section of the INI (then update-initramfs). Shows each change as a diff first.\n\n"
+		     "section of the INI (then update-initramfs), with --sriov its [sriov] section.\n"
+		     "Shows each change as a diff first.\n\n"
 		     "  -n, --dry-run  show the changes, change nothing\n"
 		     "  -y, --yes      do not ask\n"
 		     "  -j, --json     the plan as JSON (changes nothing without --yes)\n"
 		     "      --no-fb    also add initcall_blacklist=sysfb_init (no boot console on the GPU)\n"
 		     "  -e, --early    bind these devices at boot: ADDR (a function, or BUS:SLOT for the\n"
 		     "                 whole card) or vendor:device ID (one card only)\n"
+		     "      --sriov ADDR=N  make N VFs of the SR-IOV PF at ADDR at every boot ([sriov]);\n"
+		     "                 sysfsutils lines for that PF (/etc/sysfs.conf, /etc/sysfs.d) go\n"
 		     "  -u, --undo     take back setup's runs, newest first (a file changed since is kept)\n"
 		     "  -h, --help     this text\n");
 }
@@ -371,12 +375,13 @@ static bool ask(void)
 
 static void print_after(const struct setup_plan *p)
 {
-	bool boot = false, modules = false, early = false;
+	bool boot = false, modules = false, early = false, sriov = false;
 
 	for (int i = 0; i < p->nch; i++) {
 		boot |= p->ch[i].kind == SETUP_BOOT;
 		modules |= p->ch[i].kind == SETUP_MODULES;
 		early |= p->ch[i].kind == SETUP_EARLY;
+		sriov |= p->ch[i].kind == SETUP_SRIOV;
 	}
 	printf("\nreboot for:");
 	if (boot)
@@ -386,6 +391,9 @@ static void print_after(const struct setup_plan *p)
 		printf("%s the vfio modules at boot", boot ? ";" : "");
 	if (early)
 		printf("%s early binding of the [early] devices", boot || modules ? ";" : "");
+	if (sriov)
+		printf("%s the [sriov] VFs (made at boot by pve-gpu-passthrough-sriov@PF.service; "
+		       "now: " PROG " sriov apply)", boot || modules || early ? ";" : "");
 	printf("\nthen run: " PROG " check (it verifies each change); "
 	       PROG " setup --undo puts the files back\n");
 }
@@ -398,6 +406,7 @@ static int cmd_setup(struct cli_globals *g, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-fb", no_argument, NULL, 'F' },
 		{ "early", no_argument, NULL, 'e' },
+		{ "sriov", required_argument, NULL, 'S' },
 		{ "undo", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -416,6 +425,7 @@ static int cmd_setup(struct cli_globals *g, int argc, char **argv)
 		case 'j': a.json = true; break;
 		case 'F': a.o.no_fb = true; break;
 		case 'e': early_opt = true; break;
+		case 'S': a.o.sriov = optarg; break;
 		case 'u': a.undo = true; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		default:
@@ -434,7 +444,10 @@ static int cmd_setup(struct cli_globals *g, int argc, char **argv)
 	if (a.o.nearly > CONFIG_MAX_EARLY) {
 		return cli_usage_error("setup", "at most %d --early devices", CONFIG_MAX_EARLY);
 	}
-	if (a.undo && (a.o.nearly || a.o.no_fb || a.json)) {
+	if (a.o.sriov && a.o.nearly) {
+		return cli_usage_error("setup", "--sriov and --early both edit the INI: one at a time");
+	}
+	if (a.undo && (a.o.nearly || a.o.sriov || a.o.no_fb || a.json)) {
 		return cli_usage_error("setup", "--undo takes only --dry-run and --yes");
 	}
 	if (!a.dry_run && !(a.json && !a.yes) && (r = cli_need_root(g, "setup")))

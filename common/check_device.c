@@ -49,56 +49,13 @@ bool is_windows(const char *ostype)
 	return ostype[0] == 'w';
 }
 
-static int add_user(struct ctx *c, const char *dev, int vmid, bool onboot)
-{
-	struct vm_user *n;
-
-	for (int i = 0; i < c->nusers; i++)
-		if (!strcmp(c->users[i].dev, dev) && c->users[i].vmid == vmid)
-			return 0;
-	n = realloc(c->users, (size_t)(c->nusers + 1) * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	c->users = n;
-	snprintf(n[c->nusers].dev, sizeof(n->dev), "%s", dev);
-	n[c->nusers].onboot = onboot;
-	n[c->nusers++].vmid = vmid;
-	return 0;
-}
-
 /* Every VM config of this node, expanded as a start would (errors: that VM is skipped). */
 int scan_vm_users(struct ctx *c)
 {
-	_cleanup_free_ struct pve_hostpci_result *res = calloc(PVE_MAX_HOSTPCI, sizeof(*res));
-	_cleanup_free_ struct pve_vmconf *conf = calloc(1, sizeof(*conf));
-	_cleanup_free_ struct pve_devlist *all = calloc(1, sizeof(*all));
-	struct dirent *de;
-	int seen = 0, r = 0;
-	DIR *d;
+	int r = pve_users_scan(c->sr, c->node, &c->vms);
 
-	if (!res || !conf || !all)
-		return -ENOMEM;
-	d = sr_opendir(c->sr, "/etc/pve/qemu-server");
-	if (!d)
-		return 0;
-	while (r == 0 && (de = readdir(d)) && seen < 10000) {
-		char num[16], err[64];
-		int line, idx, vmid;
-		size_t len = strlen(de->d_name);
-
-		if (len < 6 || len > 14 || strcmp(de->d_name + len - 5, ".conf") != 0)
-			continue;
-		snprintf(num, sizeof(num), "%.*s", (int)(len - 5), de->d_name);
-		if (pve_vmid_parse(num, &vmid) < 0)
-			continue;
-		seen++;
-		if (pve_vmconf_load(c->sr, vmid, conf, &line, err, sizeof(err)) < 0)
-			continue;
-		pve_vmconf_expand_all(c->sr, conf, c->node, res, all, &idx);
-		for (int k = 0; k < all->n && r == 0; k++)
-			r = add_user(c, all->names[k], (int)vmid, conf->onboot);
-	}
-	closedir(d);
+	c->users = c->vms.use;
+	c->nusers = c->vms.nuse;
 	return r;
 }
 
@@ -116,8 +73,11 @@ void check_onboot(struct ctx *c, struct check_device *cd)
 	char vms[160] = "";
 	int ids[16], n = 0;
 
+	/* a mapping with other entries for the node gives each start a free one */
 	for (int i = 0; i < c->nusers && n < (int)ARRAY_SIZE(ids); i++)
-		if (c->users[i].onboot && !strcmp(c->users[i].dev, d->name))
+		if (c->users[i].onboot && !strcmp(c->users[i].dev, d->name) &&
+		    !(c->users[i].mapping[0] &&
+		      pve_users_pooled(&c->vms, c->users[i].vmid, c->users[i].mapping)))
 			ids[n++] = c->users[i].vmid;
 	if (n < 2)
 		return;

@@ -10,16 +10,11 @@
 
 #include "check_list.h"
 #include "pve_conf.h"
+#include "pve_users.h"
 
 #define HOOK_NAME "pve-gpu-passthrough-hook"
 #define INITRAMFS_HOOK "/usr/share/initramfs-tools/hooks/pve-gpu-passthrough"
 
-/* A device some VM of this node passes through (every config, not only those checked). */
-struct vm_user {
-	char dev[PCI_ADDR_LEN];
-	int vmid;
-	bool onboot;    /* the VM has onboot: 1 */
-};
 
 struct ctx {
 	const struct sysroot *sr;
@@ -27,7 +22,10 @@ struct ctx {
 	struct check_report *rep;
 	bool oom;
 	char node[128];
-	struct vm_user *users;
+	/* what the VMs of this node pass through (every config, not only those checked):
+	 * pve_users.h's use list, and the pool of the mappings they use */
+	struct pve_users vms;
+	struct pve_user *users;
 	int nusers;
 	/* Set while checking a device no VM uses and nobody would pass through (the host's
 	 * console GPU, a BMC's display): its WARN and FAIL results are INFO, saying why. */

@@ -427,7 +427,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 	if (o->cluster)
 		check_cluster(&c);
 	free(vw);
-	free(c.users);
+	pve_users_free(&c.vms);
 	if (c.oom) {
 		checks_free(rep);
 		return -ENOMEM;
@@ -436,7 +436,7 @@ int checks_run(const struct sysroot *sr, const struct check_opts *o, struct chec
 	return 0;
 fail:
 	free(vw);
-	free(c.users);
+	pve_users_free(&c.vms);
 	checks_free(rep);
 	return r;
 }

@@ -10,9 +10,11 @@
  *   cmdline.acs_override vfio.modules vfio.virqfd cmdline.amd_iommu (when they find
  *   something) ini.valid (when the INI is there) early.cmdline early.modprobe (when set)
  *   early.configured early.initramfs (when [early] is set) gpu.fabric (with NVSwitches)
- *   sriov.ids (a vfio-pci ids= naming an SR-IOV PF's id, only then) sriov.numvfs (with
- *   [sriov] in the INI) ct.config ct.device (containers whose config cannot be read, or
- *   that name a GPU node that does not exist)
+ *   sriov.ids (a vfio-pci ids= naming an SR-IOV PF's id, only then) sriov.route (the i915
+ *   or xe route of an Intel [sriov] PF) sriov.numvfs (with [sriov] in the INI) sriov.variant
+ *   (a VF passed without driver=keep while [sriov] names a variant VFIO driver) ct.config
+ *   ct.device (containers whose config cannot be read, or that name a GPU node that does
+ *   not exist)
  * Device checks (every display controller, and every device a checked VM passes through):
  *   gpu.kind (notable displays) group.isolation gpu.driver (displays) fb.bar_overlap
  *   (displays) console.vgacon (the boot VGA device, vgacon, kernel >= 6.0) console.other_fb

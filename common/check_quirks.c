@@ -234,9 +234,9 @@ void check_sriov(struct ctx *c, struct check_device *cd)
 		int free_vf = -1;
 		char other[128];
 
-		/* the VF offered is one no VM uses */
+		/* the VF offered is one no VM uses, nor the pool of a mapping a VM uses */
 		for (int i = 0; i < n && free_vf < 0; i++)
-			if (!users_of(c, vfs[i], other, sizeof(other)))
+			if (!pve_users_of(&c->vms, vfs[i], other, sizeof(other)))
 				free_vf = i;
 		r = ck_add(c, "dev.sriov", CHECK_FAIL, d->name, "SR-IOV physical function with %d VF%s "
 			"enabled (%s), passed through by %s: binding it to vfio-pci would destroy the "

@@ -152,7 +152,9 @@ int bind_remove_vfio_id(const struct sysroot *sr, unsigned vendor, unsigned devi
 		return 0;
 	snprintf(id, sizeof(id), "%04x %04x", vendor & 0xffff, device & 0xffff);
 	r = sr_write(sr, path, id);
-	return r == -ENODEV ? 0 : r; /* the kernel's answer for an id it does not have */
+	if (r == -ENODEV)
+		return 0; /* the kernel's answer for an id it does not have */
+	return r < 0 ? r : 1;
 }
 
 /* ---- modules ------------------------------------------------------------------------------ */

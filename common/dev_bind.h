@@ -158,8 +158,8 @@ int bind_probe(const struct sysroot *sr, const char *name, unsigned long timeout
 int bind_wait_driver(const struct sysroot *sr, const char *name, const char *want,
 		     unsigned long ms, char *now, size_t nowsize);
 /* Removes the dynamic id "VVVV DDDD" that Proxmox's new_id added to vfio-pci (it would
- * capture the device again on the next probe). 0 when done, when vfio-pci has no such id
- * (-ENODEV from the kernel) or when there is no remove_id; else -errno. */
+ * capture the device again on the next probe). 1 when removed (a dry run: would be); 0 when
+ * vfio-pci has no such id (-ENODEV from the kernel) or there is no remove_id; else -errno. */
 int bind_remove_vfio_id(const struct sysroot *sr, unsigned vendor, unsigned device);
 
 #endif

@@ -26,9 +26,11 @@ static const struct ho_step *const ho_steps[] = {
 	&ho_step_nvidia,  /* nvidia-persistenced stopped (it would hold the card) */
 	&ho_step_reset,   /* reset_method set for the VM */
 	&ho_step_console, /* the host console off the GPU */
+	&ho_step_sriov,   /* post-stop: no dynamic id of vfio-pci left that takes an SR-IOV PF */
 	&ho_step_bind,    /* the groups onto vfio-pci, proven through VFIO */
 };
 #define NSTEPS ((int)ARRAY_SIZE(ho_steps))
+#define PICK_LOCK_MS 10000 /* another pre-start picks and locks in far less */
 
 void handoff_logf(const struct handoff_ops *ops, enum ho_level lvl, const char *fmt, ...)
 {
@@ -71,6 +73,7 @@ static void job_init(struct job *j, const struct handoff_ops *ops, int vmid)
 	j->myops.sr = &j->sr;
 	j->ops = &j->myops;
 	j->vmid = vmid;
+	j->pickfd = -1;
 	j->opts = handoff_opts(ops, vmid);
 	if (ops->exec)
 		j->exec = *ops->exec;
@@ -154,6 +157,35 @@ static int add_group_of(struct job *j, const char *name)
 	return 0;
 }
 
+/* A device another VM's handoff has: recorded in its state file, or locked by its hook now. */
+static bool in_use(void *data, const char *dev)
+{
+	struct job *j = data;
+	pid_t holder;
+	int owner = 0, fd;
+
+	if (state_owners(j->ops->sr, &dev, 1, j->vmid, &owner) == 0 && owner > 0)
+		return true;
+	if ((fd = devlock_take(j->ops->sr, dev, &holder)) == -EBUSY)
+		return true;
+	if (fd >= 0)
+		close(fd);
+	return false;
+}
+
+static int take_pick_lock(struct job *j)
+{
+	pid_t holder;
+
+	j->pickfd = devlock_wait(j->ops->sr, DEVLOCK_PICK, PICK_LOCK_MS, &holder);
+	if (j->pickfd >= 0)
+		return 0;
+	ERR(j, "cannot pick a mapping entry: %s holds %s/%s for longer than %d s",
+	    holder ? "another hook" : "another process", DEVLOCK_DIR, DEVLOCK_PICK,
+	    PICK_LOCK_MS / 1000);
+	return j->pickfd;
+}
+
 static int collect(struct job *j)
 {
 	struct pve_vmconf c;
@@ -178,10 +210,16 @@ static int collect(struct job *j)
 		return -EPERM;
 	}
 	{
+		struct pve_busy inuse = { .fn = in_use, .data = j };
 		struct pve_devlist all;
 		int idx = 0;
 
-		r = pve_vmconf_expand(j->ops->sr, &c, j->ops->node, &all, &idx, err, sizeof(err));
+		/* a mapping's pick and the locks of what it picked, one pre-start at a time */
+		for (int i = 0; i < c.nhostpci && j->pickfd < 0; i++)
+			if (c.hostpci[i].mapping[0] && (r = take_pick_lock(j)) < 0)
+				return r;
+		r = pve_vmconf_expand_busy(j->ops->sr, &c, j->ops->node, &inuse, &all, &idx, err,
+					   sizeof(err));
 		if (r < 0) {
 			ERR(j, "hostpci%d: %s", idx, err);
 			return r;
@@ -506,7 +544,12 @@ int handoff_prepare(const struct handoff_ops *ops, int vmid)
 	ops = j->ops;
 	if ((r = collect(j)) < 0 || j->nmem == 0)
 		goto out;
-	if ((r = lock_all(j)) < 0)
+	r = lock_all(j);
+	if (j->pickfd >= 0) { /* what it picked is locked now: the next start picks another */
+		close(j->pickfd);
+		j->pickfd = -1;
+	}
+	if (r < 0)
 		goto out;
 	r = state_load(ops->sr, vmid, &j->st);
 	if (r == 0) {
@@ -530,12 +573,27 @@ int handoff_prepare(const struct handoff_ops *ops, int vmid)
 	if (r < 0 && rollback(j, k - 1) < 0 && ops->left_changed)
 		*ops->left_changed = true;
 out:
+	if (j->pickfd >= 0)
+		close(j->pickfd);
 	unlock_all(j);
 	free(j);
 	return r;
 }
 
 /* ---- release ------------------------------------------------------------------------------ */
+
+int handoff_drop_pf_ids(const struct handoff_ops *ops)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	job_init(j, ops, 0);
+	r = ho_sriov_drop_ids(j, NULL);
+	free(j);
+	return r;
+}
 
 bool ho_dev_present(const struct sysroot *sr, const char *name)
 {

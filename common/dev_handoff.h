@@ -106,4 +106,9 @@ int handoff_prepare(const struct handoff_ops *ops, int vmid);
 const struct hook_opts *handoff_opts(const struct handoff_ops *ops, int vmid);
 int handoff_release(const struct handoff_ops *ops, int vmid);
 
+/* Removes vfio-pci's dynamic ids that would take an SR-IOV PF with VFs (post-stop does it as
+ * one of its steps; reconcile after the VMs): one line for each id removed (a dry run: each
+ * "would write") or that could not be. 0 or the first -errno. */
+int handoff_drop_pf_ids(const struct handoff_ops *ops);
+
 #endif

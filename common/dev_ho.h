@@ -60,6 +60,7 @@ struct job {
 	struct unit units[MAX_MEMBERS]; /* one per group, in the order groups were collected */
 	int lockfds[MAX_MEMBERS];
 	int nlocks;
+	int pickfd; /* DEVLOCK_PICK while a mapping is picked and its devices locked, else -1 */
 	struct handoff_state st;    /* the state file: prior content plus this run */
 	struct handoff_state prior; /* the state file as an earlier pre-start left it (release: as
 				    * loaded, before any row gave something back) */
@@ -127,6 +128,10 @@ extern const struct ho_step ho_step_containers;
  * holders that run in a container it shuts down; the new count. */
 int ho_containers_filter(struct job *j, struct holder *h, int n);
 extern const struct ho_step ho_step_health;
+extern const struct ho_step ho_step_sriov;
+/* The SR-IOV row's removal of vfio-pci's dynamic ids that match a PF with VFs (dev_ho_sriov.c);
+ * what fails goes into LEFT when given. 0 or the first -errno. */
+int ho_sriov_drop_ids(struct job *j, struct ho_left *left);
 
 #define INFO(j, ...) handoff_logf((j)->ops, HO_INFO, __VA_ARGS__)
 #define WARN(j, ...) handoff_logf((j)->ops, HO_WARN, __VA_ARGS__)

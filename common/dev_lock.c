@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "dev_lock.h"
 
+#include "util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -53,5 +55,16 @@ int devlock_take(const struct sysroot *sr, const char *name, pid_t *holder)
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
 		/* the lock itself is held; the pid is only informative */
 	}
+	return fd;
+}
+
+int devlock_wait(const struct sysroot *sr, const char *name, unsigned long ms, pid_t *holder)
+{
+	uint64_t deadline = now_ms() + ms;
+	unsigned step = 0;
+	int fd;
+
+	while ((fd = devlock_take(sr, name, holder)) == -EBUSY && backoff_wait(&step, deadline))
+		;
 	return fd;
 }

@@ -250,13 +250,13 @@ static int by_number(const void *a, const void *b)
 
 int reconcile_all(const struct handoff_ops *ops, int skip_vmid)
 {
-	int vmids[256], n = 0, first = 0;
+	int vmids[256], n = 0, first = 0, r;
 	struct dirent *de;
 	DIR *d = sr_opendir(ops->sr, STATE_DIR);
 
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d)) && n < (int)ARRAY_SIZE(vmids)) {
+	if (!d && errno != ENOENT)
+		return -errno;
+	while (d && (de = readdir(d)) && n < (int)ARRAY_SIZE(vmids)) {
 		char num[16];
 		const char *dot = strrchr(de->d_name, '.');
 		int v;
@@ -270,14 +270,15 @@ int reconcile_all(const struct handoff_ops *ops, int skip_vmid)
 			continue;
 		vmids[n++] = v;
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 	qsort(vmids, (size_t)n, sizeof(vmids[0]), by_number);
-	for (int i = 0; i < n; i++) {
-		int r = reconcile_vm(ops, vmids[i], 0);
-
-		if (r < 0 && !first)
+	for (int i = 0; i < n; i++)
+		if ((r = reconcile_vm(ops, vmids[i], 0)) < 0 && !first)
 			first = r;
-	}
+	/* also when no VM was left: a dynamic id that takes an SR-IOV PF is never kept */
+	if ((r = handoff_drop_pf_ids(ops)) < 0 && !first)
+		first = r;
 	return first;
 }
 

@@ -276,3 +276,37 @@ int sriov_apply(const struct sriov_ops *ops, const struct sriov_opts *o, struct 
 	}
 	return 0;
 }
+
+int sriov_drop_pf_ids(const struct sysroot *sr, struct sriov_pf_id out[SRIOV_MAX_PF_IDS])
+{
+	_cleanup_free_ char(*names)[PCI_ADDR_LEN] = NULL;
+	char path[SR_PATH_MAX];
+	int n, nout = 0;
+
+	if (sysfs_bus_driver(path, "pci", BIND_VFIO, "remove_id") < 0 || !sr_exists(sr, path))
+		return 0; /* vfio-pci not loaded: it has no dynamic ids */
+	if (!(names = calloc(MAX_PCI_DEVS, sizeof(*names))))
+		return -ENOMEM;
+	if ((n = pcidev_list(sr, names, MAX_PCI_DEVS)) < 0)
+		return n;
+	for (int i = 0; i < n && nout < SRIOV_MAX_PF_IDS; i++) {
+		struct pci_dev_info d;
+		struct sriov_info si;
+		bool seen = false;
+		int r;
+
+		if (quirks_sriov(sr, names[i], &si) < 0 || si.is_vf || si.numvfs <= 0 ||
+		    pcidev_read(sr, names[i], &d) < 0)
+			continue;
+		for (int k = 0; k < nout; k++)
+			seen |= out[k].vendor == d.vendor && out[k].device == d.device;
+		if (seen || (r = bind_remove_vfio_id(sr, d.vendor, d.device)) == 0)
+			continue;
+		str_copy(out[nout].pf, sizeof(out[nout].pf), names[i]);
+		out[nout].vendor = d.vendor;
+		out[nout].device = d.device;
+		out[nout].numvfs = (unsigned)si.numvfs;
+		out[nout++].err = r < 0 ? r : 0;
+	}
+	return nout;
+}

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cfg_ini.h"
 #include "pciaddr.h"
@@ -61,5 +62,23 @@ int sriov_read(const struct sysroot *sr, const char *pf, struct sriov_state *st)
  * (or, in a dry run, that would be). 0 or -errno with ERR filled. */
 int sriov_apply(const struct sriov_ops *ops, const struct sriov_opts *o, struct sriov_state *st,
 		int *changes, char *err, size_t errsize);
+
+/* A dynamic id of vfio-pci that matched an SR-IOV PF with VFs. */
+struct sriov_pf_id {
+	char pf[PCI_ADDR_LEN];
+	uint16_t vendor, device;
+	unsigned numvfs;
+	int err; /* 0: removed; -errno: the remove_id write failed, the id is still there */
+};
+#define SRIOV_MAX_PF_IDS 8
+/* The PF is never harmed by an id: removes from vfio-pci's dynamic ids the vendor:device of
+ * every SR-IOV PF that has VFs now (an iGPU's VFs share it, so Proxmox's new_id for a VF, or
+ * an id written by hand, makes vfio-pci take the PF on its next probe and destroy every VF).
+ * Reads first: only devices that are no VF and have sriov_numvfs > 0, only when vfio-pci has
+ * remove_id; each id once. One sr_write per id; an id vfio-pci does not have (-ENODEV) is no
+ * entry. OUT gets each id removed or that failed (at most SRIOV_MAX_PF_IDS); returns how
+ * many, or -errno when the devices cannot be listed. Vfio-pci's ids cannot be read back:
+ * a removal is the only way to tell. */
+int sriov_drop_pf_ids(const struct sysroot *sr, struct sriov_pf_id out[SRIOV_MAX_PF_IDS]);
 
 #endif

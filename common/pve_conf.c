@@ -418,8 +418,8 @@ static bool listed(const struct pve_devlist *l, const char *name)
 /* TAKEN: devices earlier hostpci entries of the VM use; an alternative touching one is skipped,
  * as Proxmox's choose_hostpci_devices does. */
 static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h, const char *node,
-			  int vmid, const struct pve_devlist *taken, struct pve_devlist *out,
-			  char *err, size_t errsize)
+			  int vmid, const struct pve_devlist *taken, const struct pve_busy *inuse,
+			  struct pve_devlist *out, char *err, size_t errsize)
 {
 	struct pve_mapping *map = malloc(sizeof(*map));
 	int r;
@@ -445,7 +445,8 @@ static int expand_mapping(const struct sysroot *sr, const struct pve_hostpci *h,
 			continue;
 		for (int i = 0; i < out->n && !busy; i++)
 			busy = listed(taken, out->names[i]) ||
-			       pve_reserved_by_other(sr, out->names[i], vmid) > 0;
+			       pve_reserved_by_other(sr, out->names[i], vmid) > 0 ||
+			       (inuse && inuse->fn(inuse->data, out->names[i]));
 		if (busy)
 			continue;
 		r = 0;
@@ -468,7 +469,7 @@ int pve_hostpci_expand(const struct sysroot *sr, const struct pve_hostpci *h, co
 	if (h->keep || h->mdev)
 		return 0;
 	if (h->mapping[0])
-		return expand_mapping(sr, h, node, vmid, NULL, out, err, errsize);
+		return expand_mapping(sr, h, node, vmid, NULL, NULL, out, err, errsize);
 	for (int i = 0; i < h->nids; i++) {
 		r = expand_id(sr, &h->ids[i], out, err, errsize);
 		if (r < 0)
@@ -501,8 +502,9 @@ int pve_vmid_parse(const char *s, int *ret)
 	return 0;
 }
 
-int pve_vmconf_expand_all(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
-			  struct pve_hostpci_result *res, struct pve_devlist *all, int *err_index)
+static int expand_all(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
+		      const struct pve_busy *inuse, struct pve_hostpci_result *res,
+		      struct pve_devlist *all, int *err_index)
 {
 	int first = 0;
 
@@ -515,7 +517,8 @@ int pve_vmconf_expand_all(const struct sysroot *sr, const struct pve_vmconf *c, 
 
 		e->err[0] = '\0';
 		if (h->mapping[0] && !h->keep && !h->mdev)
-			r = expand_mapping(sr, h, node, c->vmid, all, l, e->err, sizeof(e->err));
+			r = expand_mapping(sr, h, node, c->vmid, all, inuse, l, e->err,
+					   sizeof(e->err));
 		else
 			r = pve_hostpci_expand(sr, h, node, c->vmid, l, e->err, sizeof(e->err));
 		for (int k = 0; r == 0 && k < l->n; k++)
@@ -539,8 +542,21 @@ int pve_vmconf_expand_all(const struct sysroot *sr, const struct pve_vmconf *c, 
 	return first;
 }
 
+int pve_vmconf_expand_all(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
+			  struct pve_hostpci_result *res, struct pve_devlist *all, int *err_index)
+{
+	return expand_all(sr, c, node, NULL, res, all, err_index);
+}
+
 int pve_vmconf_expand(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
 		      struct pve_devlist *ret, int *err_index, char *err, size_t errsize)
+{
+	return pve_vmconf_expand_busy(sr, c, node, NULL, ret, err_index, err, errsize);
+}
+
+int pve_vmconf_expand_busy(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
+			   const struct pve_busy *inuse, struct pve_devlist *ret, int *err_index,
+			   char *err, size_t errsize)
 {
 	_cleanup_free_ struct pve_hostpci_result *res = calloc(PVE_MAX_HOSTPCI, sizeof(*res));
 	int r;
@@ -548,7 +564,7 @@ int pve_vmconf_expand(const struct sysroot *sr, const struct pve_vmconf *c, cons
 	if (!res)
 		return -ENOMEM;
 	*err_index = 0;
-	r = pve_vmconf_expand_all(sr, c, node, res, ret, err_index);
+	r = expand_all(sr, c, node, inuse, res, ret, err_index);
 	for (int i = 0; r < 0 && i < c->nhostpci; i++)
 		if (res[i].rc < 0) {
 			if (err && errsize)

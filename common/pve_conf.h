@@ -104,6 +104,17 @@ int pve_hostpci_expand(const struct sysroot *sr, const struct pve_hostpci *entry
  * device named twice is an error. On error *err_index is the failing entry's N. */
 int pve_vmconf_expand(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
 		      struct pve_devlist *ret, int *err_index, char *err, size_t errsize);
+/* What the caller knows to be in use beyond Proxmox's reservations (another VM's handoff):
+ * FN(DATA, device) true. */
+struct pve_busy {
+	bool (*fn)(void *data, const char *dev);
+	void *data;
+};
+/* pve_vmconf_expand where a mapping also skips an entry with a device INUSE says is in use
+ * (NULL: none), as Proxmox skips one it cannot reserve: the hookscript's pre-start. */
+int pve_vmconf_expand_busy(const struct sysroot *sr, const struct pve_vmconf *c, const char *node,
+			   const struct pve_busy *inuse, struct pve_devlist *ret, int *err_index,
+			   char *err, size_t errsize);
 
 /* The whole VM expanded per entry (pve_vmconf_expand_all), for reports that show every entry:
  * rc 0 with devs, or the entry's error (Proxmox's wording) in err. */

@@ -89,6 +89,9 @@ static const struct capture captures[] = {
 	{ "/etc/modules", C_TEXT, NULL },
 	{ "/etc/modules-load.d/*.conf", C_TEXT, NULL },
 	{ "/etc/modprobe.d/*.conf", C_TEXT, report_filter_modprobe },
+	/* the kernels installed and i915-sriov-dkms built for them: check_sriov.c */
+	{ "/lib/modules/*", C_EXISTS, NULL },
+	{ "/lib/modules/*/updates/dkms/i915.ko*", C_EXISTS, NULL },
 	/* boot loader: host_boot.c, check_host.c */
 	{ "/etc/default/grub", C_TEXT, report_filter_cmdline },
 	{ "/etc/default/grub.d/*.cfg", C_TEXT, report_filter_cmdline },

@@ -19,7 +19,7 @@
 /* Modules whose installed form (module, built in, missing) the checks and the hook ask
  * libkmod for. */
 static const char *const kmod_names[] = { "vfio", "vfio_iommu_type1", "vfio_pci", "vfio_pci_core",
-					  "vendor_reset" };
+					  "vendor_reset", "i915", "xe" };
 
 
 /* --- derived captures -------------------------------------------------------------------- */

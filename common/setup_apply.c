@@ -41,7 +41,7 @@ struct manifest {
 
 static int parse_kind(const char *s, enum setup_kind *ret)
 {
-	for (int k = 0; k <= SETUP_EARLY; k++)
+	for (int k = 0; k <= SETUP_SRIOV; k++)
 		if (!strcmp(s, setup_kind_names[k])) {
 			*ret = (enum setup_kind)k;
 			return 0;

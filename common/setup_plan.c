@@ -4,11 +4,14 @@
  * the host's boot console, so it is added only with no_fb, and only on kernels where it is
  * known to work (host_boot_fb_param). Files it may write: the boot loader's file (host_boot.h;
  * with GRUB also the GRUB_CMDLINE_LINUX line when a parameter to remove sits there), our own
- * SETUP_MODULES_FILE (the vfio modules at boot), and with --early the [early] section of our
- * INI. */
+ * SETUP_MODULES_FILE (the vfio modules at boot), with --early the [early] section of our
+ * INI, and with --sriov its [sriov] section and the sysfsutils files (/etc/sysfs.conf,
+ * /etc/sysfs.d/NAME.conf) whose lines set the same PF's sriov_* attributes: those lines go,
+ * shown in the diff (the boot unit makes the VFs, with autoprobe off first). */
 #define _GNU_SOURCE
 #include "setup_plan.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,12 +21,13 @@
 
 #include "cfg_ini.h"
 #include "dev_bind.h"
+#include "dev_quirks.h"
 #include "host_boot.h"
 #include "pci_db.h"
 #include "pciaddr.h"
 #include "util.h"
 
-const char *const setup_kind_names[] = { "boot", "modules", "early" };
+const char *const setup_kind_names[] = { "boot", "modules", "early", "sriov" };
 
 static const struct setup_command cmd_update_grub = { "update-grub", { "update-grub", NULL } };
 static const struct setup_command cmd_pbt_refresh = { "proxmox-boot-tool refresh",
@@ -516,13 +520,27 @@ static void ini_key(const char *line, size_t len, char *key, size_t size)
 	key[i < len && line[i] == '=' ? k : 0] = '\0';
 }
 
-/* The INI's text with its [early] section's ids/addresses replaced by NEWLINES. */
-static char *ini_with_early(const char *old, size_t old_len, const char *newlines, size_t *ret_len)
+static bool one_of(const char *key, const char *const *list)
 {
-	size_t cap = old_len + strlen(newlines) + 16, off = 0;
+	for (; *list; list++)
+		if (!strcmp(key, *list))
+			return true;
+	return false;
+}
+
+static const char *const early_keys[] = { "ids", "addresses", NULL };
+static const char *const sriov_keys[] = { "pf", "vfs", NULL };
+
+/* The INI's text with the keys DROP (NULL-terminated) of its section SECTION ("[early]")
+ * replaced by NEWLINES; the section is added at the end when there is none. */
+static char *ini_with_section(const char *old, size_t old_len, const char *section,
+			      const char *const *drop, const char *newlines, size_t *ret_len)
+{
+	size_t slen = strlen(section);
+	size_t cap = old_len + strlen(newlines) + strlen(section) + 16, off = 0;
 	char *out = malloc(cap);
 	const char *s = old ? old : "", *end = s + old_len;
-	bool in_early = false, placed = false;
+	bool in_sec = false, placed = false;
 
 	if (!out)
 		return NULL;
@@ -536,16 +554,16 @@ static char *ini_with_early(const char *old, size_t old_len, const char *newline
 		while (t < e && (*t == ' ' || *t == '\t'))
 			t++;
 		if (t < e && *t == '[') {
-			if (in_early && !placed) {
+			if (in_sec && !placed) {
 				off += (size_t)snprintf(out + off, cap - off, "%s", newlines);
 				placed = true;
 			}
-			in_early = strncmp(t, "[early]", 7) == 0;
+			in_sec = strncmp(t, section, slen) == 0;
 			memcpy(out + off, s, len);
 			off += len;
 			if (len && out[off - 1] != '\n')
 				out[off++] = '\n';
-			if (in_early && !placed) {
+			if (in_sec && !placed) {
 				off += (size_t)snprintf(out + off, cap - off, "%s", newlines);
 				placed = true;
 			}
@@ -553,7 +571,7 @@ static char *ini_with_early(const char *old, size_t old_len, const char *newline
 			continue;
 		}
 		ini_key(s, len, key, sizeof(key));
-		if (in_early && (!strcmp(key, "ids") || !strcmp(key, "addresses"))) {
+		if (in_sec && key[0] && one_of(key, drop)) {
 			s = e;
 			continue;
 		}
@@ -564,7 +582,7 @@ static char *ini_with_early(const char *old, size_t old_len, const char *newline
 	if (!placed) {
 		if (off && out[off - 1] != '\n')
 			out[off++] = '\n';
-		off += (size_t)snprintf(out + off, cap - off, "%s[early]\n%s", off ? "\n" : "",
+		off += (size_t)snprintf(out + off, cap - off, "%s%s\n%s", off ? "\n" : "", section,
 					newlines);
 	}
 	out[off] = '\0';
@@ -624,14 +642,40 @@ static int plan_early_ids(const struct sysroot *sr, struct setup_plan *p, const 
 	return 0;
 }
 
+/* The INI CONFIG with SECTION's keys DROP replaced by LINES, as a change of KIND; refused when
+ * the result does not parse (what the hookscript, the boot unit and the initramfs read). */
+static int plan_ini(const struct sysroot *sr, struct setup_plan *p, const char *config,
+		    enum setup_kind kind, const char *section, const char *const *drop,
+		    const char *lines)
+{
+	_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char *old = NULL, *text, err[256];
+	size_t old_len, len;
+	mode_t mode;
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	r = read_target(sr, p, config, &old, &old_len, &mode);
+	if (r < 0)
+		return r;
+	text = ini_with_section(old, old_len, section, drop, lines, &len);
+	free(old);
+	if (!text)
+		return -ENOMEM;
+	if (cfg_parse(text, config, cfg, err, sizeof(err)) < 0) {
+		refuse(p, "%s (the INI as setup would write it)", err);
+		free(text);
+		return -EINVAL;
+	}
+	return add_change(sr, p, kind, config, text, len);
+}
+
 static int plan_early(const struct sysroot *sr, struct setup_plan *p, const struct setup_opts *a,
 		      const char *config)
 {
 	char addrs[CONFIG_MAX_EARLY * (PCI_ADDR_LEN + 1)], ids[CONFIG_MAX_EARLY * 10 + 1];
 	char lines[sizeof(addrs) + sizeof(ids) + 32];
-	char *old = NULL, *text;
-	size_t old_len, len;
-	mode_t mode;
 	int r;
 
 	if (!a->nearly)
@@ -643,29 +687,139 @@ static int plan_early(const struct sysroot *sr, struct setup_plan *p, const stru
 		return r;
 	snprintf(lines, sizeof(lines), "%s%s%s%s%s%s", ids[0] ? "ids = " : "", ids,
 		 ids[0] ? "\n" : "", addrs[0] ? "addresses = " : "", addrs, addrs[0] ? "\n" : "");
-	r = read_target(sr, p, config, &old, &old_len, &mode);
-	if (r < 0)
-		return r;
-	text = ini_with_early(old, old_len, lines, &len);
-	free(old);
-	if (!text)
-		return -ENOMEM;
-	{
-		/* what the hookscript and the initramfs will read must parse */
-		_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
-		char err[256];
+	return plan_ini(sr, p, config, SETUP_EARLY, "[early]", early_keys, lines);
+}
 
-		if (!cfg) {
-			free(text);
-			return -ENOMEM;
+/* TEXT without its lines that set an attribute sriov_* of PF (a sysfsutils line such as
+ * "bus/pci/devices/0000:00:02.0/sriov_numvfs = 7"; comments stay); NULL when none does. */
+static char *without_pf_lines(const char *text, size_t len, const char *pf, size_t *ret_len)
+{
+	char *out = malloc(len + 1), needle[PCI_ADDR_LEN + 16];
+	const char *s = text, *end = text + len;
+	size_t off = 0;
+	bool dropped = false;
+
+	if (!out)
+		return NULL;
+	snprintf(needle, sizeof(needle), "%s/sriov_", pf);
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s)), *e = nl ? nl + 1 : end;
+		const char *t = s;
+		char line[1024];
+
+		while (t < e && (*t == ' ' || *t == '\t'))
+			t++;
+		snprintf(line, sizeof(line), "%.*s", (int)(e - s), s);
+		if (t < e && *t != '#' && strstr(line, needle)) {
+			dropped = true;
+		} else {
+			memcpy(out + off, s, (size_t)(e - s));
+			off += (size_t)(e - s);
 		}
-		if (cfg_parse(text, config, cfg, err, sizeof(err)) < 0) {
-			refuse(p, "%s (the INI as setup would write it)", err);
-			free(text);
-			return -EINVAL;
-		}
+		s = e;
 	}
-	return add_change(sr, p, SETUP_EARLY, config, text, len);
+	out[off] = '\0';
+	*ret_len = off;
+	if (!dropped) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sysfsutils files' lines for PF go (each file a change of kind sriov). */
+static int plan_sysfsutils(const struct sysroot *sr, struct setup_plan *p, const char *pf)
+{
+	char paths[8][SR_PATH_MAX], *sorted[8];
+	struct dirent *de;
+	int n = 0, r = 0;
+	DIR *d;
+
+	str_copy(paths[n++], SR_PATH_MAX, "/etc/sysfs.conf");
+	if ((d = sr_opendir(sr, "/etc/sysfs.d"))) {
+		while ((de = readdir(d)) && n < (int)ARRAY_SIZE(paths)) {
+			size_t len = strlen(de->d_name);
+
+			if (len > 5 && !strcmp(de->d_name + len - 5, ".conf") &&
+			    sr_path(paths[n], "/etc/sysfs.d/%s", de->d_name) == 0)
+				n++;
+		}
+		closedir(d);
+	}
+	for (int i = 0; i < n; i++)
+		sorted[i] = paths[i];
+	qsort(sorted + 1, (size_t)(n - 1), sizeof(sorted[0]), cmp_name);
+	for (int i = 0; i < n && r >= 0; i++) {
+		char *old = NULL, *text;
+		size_t old_len = 0, len;
+		mode_t mode;
+
+		if (!sr_exists(sr, sorted[i]))
+			continue;
+		if ((r = read_target(sr, p, sorted[i], &old, &old_len, &mode)) < 0)
+			break;
+		text = old ? without_pf_lines(old, old_len, pf, &len) : NULL;
+		free(old);
+		if (text)
+			r = add_change(sr, p, SETUP_SRIOV, sorted[i], text, len);
+	}
+	return r < 0 ? r : 0;
+}
+
+/* --sriov ADDR=N: [sriov] pf = ADDR, vfs = N in the INI (its driver key kept), and no
+ * sysfsutils line for that PF. */
+static int plan_sriov(const struct sysroot *sr, struct setup_plan *p, const struct setup_opts *a,
+		      const char *config)
+{
+	const char *eq = a->sriov ? strchr(a->sriov, '=') : NULL;
+	char addr[32], pf[PCI_ADDR_LEN], lines[96];
+	struct sriov_info si;
+	struct pci_addr pa;
+	unsigned long n;
+	bool has_func;
+	int r;
+
+	if (!a->sriov)
+		return 0;
+	if (!eq || (size_t)(eq - a->sriov) >= sizeof(addr) ||
+	    parse_ulong(eq + 1, 10, CONFIG_MAX_VFS, &n) < 0 || n == 0) {
+		refuse(p, "--sriov %s: give ADDR=N, the PF's address and a VF count from 1 to %d",
+		       a->sriov, CONFIG_MAX_VFS);
+		return -EINVAL;
+	}
+	snprintf(addr, sizeof(addr), "%.*s", (int)(eq - a->sriov), a->sriov);
+	if (pci_addr_parse_loose(addr, &pa, &has_func) < 0) {
+		refuse(p, "--sriov %s: '%s' is not a PCI address", a->sriov, addr);
+		return -EINVAL;
+	}
+	pci_addr_fmt(&pa, pf);
+	if (quirks_sriov(sr, pf, &si) < 0) {
+		refuse(p, "--sriov %s: no such device %s (pve-gpu-passthrough list --all shows the "
+			  "addresses)", a->sriov, pf);
+		return -ENODEV;
+	}
+	if (si.is_vf) {
+		refuse(p, "--sriov %s: %s is a VF of %s; name the PF", a->sriov, pf, si.pf);
+		return -EINVAL;
+	}
+	if (si.totalvfs <= 0 || n > (unsigned long)si.totalvfs) {
+		if (si.totalvfs <= 0)
+			refuse(p, "--sriov %s: %s cannot make VFs now (no sriov_totalvfs: load its "
+				  "driver with SR-IOV first, see pve-gpu-passthrough check)", a->sriov,
+			       pf);
+		else
+			refuse(p, "--sriov %s: %s offers at most %d VFs", a->sriov, pf, si.totalvfs);
+		return -ERANGE;
+	}
+	snprintf(lines, sizeof(lines), "pf = %s\nvfs = %lu\n", pf, n);
+	if ((r = plan_ini(sr, p, config, SETUP_SRIOV, "[sriov]", sriov_keys, lines)) < 0)
+		return r;
+	return plan_sysfsutils(sr, p, pf);
 }
 
 const struct setup_command *setup_boot_refresh(const struct host_boot *b)
@@ -689,7 +843,8 @@ int setup_plan_make(const struct sysroot *sr, const struct setup_opts *a, struct
 	r = checks_run(sr, &o, &p->rep);
 	if (r < 0)
 		return r;
-	if (plan_cmdline(sr, p, a) < 0 || plan_modules(sr, p) < 0 || plan_early(sr, p, a, config) < 0)
+	if (plan_cmdline(sr, p, a) < 0 || plan_modules(sr, p) < 0 ||
+	    plan_early(sr, p, a, config) < 0 || plan_sriov(sr, p, a, config) < 0)
 		return p->refused[0] ? 0 : -ENOMEM;
 	for (int i = 0; i < p->nch; i++) {
 		boot |= p->ch[i].kind == SETUP_BOOT;

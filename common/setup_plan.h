@@ -18,13 +18,13 @@
 #define SETUP_MANIFEST SETUP_BACKUP_DIR "/manifest"
 #define SETUP_MODULES_FILE "/etc/modules-load.d/pve-gpu-passthrough.conf"
 #define SETUP_FILE_MAX (1u << 20)
-#define SETUP_MAX_FILES 5
+#define SETUP_MAX_FILES 8
 #define SETUP_COMMAND_TIMEOUT_MS (15 * 60 * 1000ul) /* update-initramfs -k all, update-grub */
 #define SETUP_OUTPUT_KEEP 4096 /* what a failed command printed, its last bytes */
 #define SETUP_LINE_MAX (SR_PATH_MAX + 512) /* one message line */
 
-enum setup_kind { SETUP_BOOT, SETUP_MODULES, SETUP_EARLY };
-extern const char *const setup_kind_names[]; /* "boot", "modules", "early" */
+enum setup_kind { SETUP_BOOT, SETUP_MODULES, SETUP_EARLY, SETUP_SRIOV };
+extern const char *const setup_kind_names[]; /* "boot", "modules", "early", "sriov" */
 
 /* One file setup changes. */
 struct setup_change {
@@ -47,6 +47,7 @@ struct setup_opts {
 	bool no_fb;
 	char *const *early;       /* --early arguments */
 	int nearly;
+	const char *sriov;        /* --sriov ADDR=N, NULL without */
 	const char *config;       /* the INI (NULL: CONFIG_DEFAULT_PATH) */
 	const char *node;
 };

@@ -106,7 +106,9 @@ _pve_gpu_passthrough()
             fi
             ;;
         setup)
-            if [[ $cur == -* ]]; then
+            if [[ $prev == --sriov ]]; then
+                _pve_gpu_passthrough_addrs "$root" # the PF; "=N" follows
+            elif [[ $cur == -* ]]; then
                 _pve_gpu_passthrough_opts "${words[0]}" setup
             elif [[ " ${words[*]:vi:cword-vi} " == *" --early "* || " ${words[*]:vi:cword-vi} " == *" -e "* ]]; then
                 _pve_gpu_passthrough_addrs "$root"

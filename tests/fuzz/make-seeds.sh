@@ -43,6 +43,10 @@ printf '[hook]\nholders = warn\n[sriov]\npf = 0000:00:02.0\nvfs = 7\ndriver = vf
 	>"$dir/fuzz_config/sriov-addr.ini"
 printf '[sriov]\npf = 8086:a7a0\nvfs = 255\ndriver = xe_vfio_pci\n[vm:100]\nholders = warn\n' \
 	>"$dir/fuzz_config/sriov-id.ini"
+# the shapes setup --sriov writes and the admin's short forms, an [sriov] after [early]
+printf '[early]\naddresses = 0000:01:00.0\n\n[sriov]\npf = 00:02.0\nvfs = 1\ndriver = i915_vfio_pci\n' \
+	>"$dir/fuzz_config/sriov-short.ini"
+printf '[sriov]\npf = 10000:e0:06.0\nvfs = 0\n[sriov]\npf = 8086:A7A0\n' >"$dir/fuzz_config/sriov-bad.ini"
 printf 'bios: ovmf\nhostpci0: 0000:02:00,pcie=1,x-vga=1,romfile=a.rom\nhostpci1: mapping=gpu\nhostpci15: 10000:e0:06.0;10000:e0:06.1\n[PENDING]\nhostpci2: 03:00.0\n' \
 	>"$dir/fuzz_vmconf/vm.conf"
 printf 'pve-gpu-passthrough-state 1\nvmid 100\ndevice 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\nvtcon 1\nfb efi-framebuffer.0 efi-framebuffer\n' \

@@ -2,18 +2,27 @@
  * (tests/fixture/fakekernel.c, which makes VFs on a write to sriov_numvfs): a Raptor Lake iGPU
  * PF on i915 offering seven VFs. The VFs are made with the INI's count and driver,
  * sriov_drivers_autoprobe goes to 0 before sriov_numvfs, a second run writes nothing, and a PF
- * that cannot make VFs, or has another count, is refused with nothing written. */
+ * that cannot make VFs, or has another count, is refused with nothing written. Post-stop and
+ * reconcile remove a dynamic id of vfio-pci that would take the PF (Proxmox's new_id). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cfg_ini.h"
+#include "dev_handoff.h"
+#include "dev_lock.h"
+#include "dev_reconcile.h"
 #include "dev_sriov.h"
+#include "dev_state.h"
 #include "fakekernel.h"
 #include "fakesys.h"
 #include "harness.h"
+#include "testlib.h"
+#include "util.h"
 
 #define PF "0000:00:02.0"
 #define PFDIR "/sys/devices/pci0000:00/0000:00:02.0"
@@ -246,4 +255,246 @@ TEST(variant_driver_that_does_not_register_is_refused_before_any_write)
 	CHECK_CONTAINS(w->err, "xe_vfio_pci is not loaded");
 	CHECK_STR(w->k.log, "");
 	CHECK_STR(attr(w, "/sys/bus/pci/devices/" PF "/sriov_numvfs"), "0");
+}
+
+/* ---- the PF is never harmed by a dynamic id (dev_ho_sriov.c) --------------------------------
+ * The iGPU with three VFs made by [sriov] (on vfio-pci), VM 100 passing VF 00:02.1. Proxmox's
+ * new_id for a VF that is not on vfio-pci yet adds "8086 a7a0", the PF's own id: the PF's next
+ * probe would then land on vfio-pci and its VFs would go. */
+
+static struct cfg hook_cfg = { .hook = {
+	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
+	.return_on_stop = true, .holders_refuse = true,
+} };
+
+struct hworld {
+	struct world *w;
+	struct capture cap;
+	struct handoff_ops ops;
+};
+
+static struct hworld *vf_vm(const char *extra)
+{
+	static struct hworld h;
+	struct sriov_opts o = ini("[sriov]\npf = 00:02.0\nvfs = 3\n");
+	char spec[2048];
+	int changes;
+
+	snprintf(spec, sizeof(spec), "dir /sys/module/vfio_iommu_type1\ndir /dev/vfio\n"
+		 "link /sys/dev/block/8:0 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
+		 "dir /sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
+		 "file /proc/self/mountinfo 22 1 8:0 / / rw,relatime - ext4 /dev/sda rw\n"
+		 "file /proc/iomem 00000000-00000fff : Reserved\nvtcon 0 (S) dummy device\n"
+		 "file /etc/pve/qemu-server/100.conf hostpci0: 0000:00:02.1,pcie=1\n%s",
+		 extra ? extra : "");
+	memset(&h, 0, sizeof(h));
+	h.w = world(spec);
+	CHECK_INT(sriov_apply(&h.w->ops, &o, &h.w->st, &changes, h.w->err, sizeof(h.w->err)), 0);
+	h.ops = (struct handoff_ops){ .sr = &h.w->sr, .cfg = &hook_cfg, .node = "pve",
+				      .log = capture_log, .ud = &h.cap, .prove = fk_prove };
+	return &h;
+}
+
+/* The PF's driver lets go and probes again (a module reload): where it lands. */
+static const char *pf_after_reprobe(struct world *w)
+{
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers/i915/unbind", PF), 0);
+	CHECK_INT(sr_write(&w->sr, "/sys/bus/pci/drivers_probe", PF), 0);
+	return fk_driver(&w->k, PF);
+}
+
+TEST(post_stop_removes_a_new_id_that_takes_the_pf)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	if (handoff_prepare(&h->ops, 100) != 0)
+		test_fail(__FILE__, __LINE__, "%s", h->cap.text);
+	CHECK_STR(fk_driver(&h->w->k, "0000:00:02.1"), "vfio-pci");
+	/* Proxmox's binder for the VF, as for a VF it found on another driver */
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "8086 a7a0"), 0);
+	h->w->k.log[0] = '\0';
+	memset(&h->cap, 0, sizeof(h->cap));
+	CHECK_INT(handoff_release(&h->ops, 100), 0);
+	CHECK_CONTAINS(h->w->k.log, "/sys/bus/pci/drivers/vfio-pci/remove_id=8086 a7a0\n");
+	CHECK_CONTAINS(h->cap.text, "removed the dynamic id 8086:a7a0 from vfio-pci: it is the id "
+				    "of SR-IOV PF 0000:00:02.0, which it would take on its next "
+				    "probe, destroying its 3 VFs");
+	CHECK(!strstr(h->cap.text, "E: "));
+	CHECK_STR(fk_driver(&h->w->k, "0000:00:02.1"), "vfio-pci"); /* stays: it was there */
+	CHECK_STR(pf_after_reprobe(h->w), "i915");
+}
+
+TEST(post_stop_with_return_on_stop_no_still_removes_it)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	hook_cfg.hook.return_on_stop = false;
+	CHECK_INT(handoff_prepare(&h->ops, 100), 0);
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "8086 a7a0"), 0);
+	CHECK_INT(handoff_release(&h->ops, 100), 0);
+	hook_cfg.hook.return_on_stop = true;
+	CHECK_CONTAINS(h->w->k.log, "/sys/bus/pci/drivers/vfio-pci/remove_id=8086 a7a0\n");
+	CHECK_STR(pf_after_reprobe(h->w), "i915");
+}
+
+TEST(post_stop_without_such_an_id_says_nothing)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	CHECK_INT(handoff_prepare(&h->ops, 100), 0);
+	/* an id of another device stays: only a PF's id is removed */
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "10de 2204"), 0);
+	memset(&h->cap, 0, sizeof(h->cap));
+	h->w->k.log[0] = '\0';
+	CHECK_INT(handoff_release(&h->ops, 100), 0);
+	CHECK(!strstr(h->cap.text, "dynamic id"));
+	CHECK(!strstr(h->w->k.log, "remove_id=10de 2204"));
+	/* the kernel answered -ENODEV for the PF's id: the one write tried, nothing else */
+	CHECK_STR(h->w->k.log, "");
+	CHECK_STR(pf_after_reprobe(h->w), "i915");
+}
+
+TEST(post_stop_names_an_id_it_cannot_remove)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	CHECK_INT(handoff_prepare(&h->ops, 100), 0);
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "8086 a7a0"), 0);
+	fk_fail(&h->w->k, "remove_id", 1, -EACCES);
+	memset(&h->cap, 0, sizeof(h->cap));
+	CHECK_INT(handoff_release(&h->ops, 100), -EACCES);
+	CHECK_CONTAINS(h->cap.text, "E: cannot remove the dynamic id 8086:a7a0 from vfio-pci "
+				    "(Permission denied): SR-IOV PF 0000:00:02.0 with 3 VFs has "
+				    "that id, and vfio-pci takes it on its next probe; run: echo "
+				    "'8086 a7a0' > /sys/bus/pci/drivers/vfio-pci/remove_id");
+	CHECK_CONTAINS(h->cap.text, "still changed: vfio-pci's dynamic id 8086:a7a0 (SR-IOV PF "
+				    "0000:00:02.0)");
+}
+
+TEST(post_stop_dry_run_writes_nothing)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	CHECK_INT(handoff_prepare(&h->ops, 100), 0);
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "8086 a7a0"), 0);
+	h->w->k.log[0] = '\0';
+	memset(&h->cap, 0, sizeof(h->cap));
+	h->ops.dry_run = true;
+	CHECK_INT(handoff_release(&h->ops, 100), 0);
+	CHECK_STR(h->w->k.log, "");
+	CHECK_CONTAINS(h->cap.text, "would write '8086 a7a0' to /sys/bus/pci/drivers/vfio-pci/"
+				    "remove_id");
+}
+
+TEST(reconcile_removes_it_with_no_vm_to_give_back)
+{
+	struct hworld *h = vf_vm(NULL);
+
+	/* no state file at all: a VM started without our hook, Proxmox's new_id left behind */
+	CHECK_INT(sr_write(&h->w->sr, "/sys/bus/pci/drivers/vfio-pci/new_id", "8086 a7a0"), 0);
+	CHECK_INT(reconcile_all(&h->ops, 0), 0);
+	CHECK_CONTAINS(h->cap.text, "removed the dynamic id 8086:a7a0 from vfio-pci");
+	CHECK_STR(pf_after_reprobe(h->w), "i915");
+}
+
+/* ---- a mapping with several VFs: each start picks the first entry not reserved or in use --
+ * VMs 102 and 103 both use the mapping igpu-vf (VFs 00:02.1-.3, as Proxmox lists them). */
+
+#define MAPPING_SPEC                                                                          \
+	"file /etc/pve/qemu-server/102.conf hostpci0: mapping=igpu-vf,pcie=1\n"               \
+	"file /etc/pve/qemu-server/103.conf hostpci0: mapping=igpu-vf,pcie=1\n"               \
+	"file /etc/pve/mapping/pci.cfg igpu-vf\\n"                                             \
+	"\\tmap id=8086:a7a0,node=pve,path=0000:00:02.1,iommugroup=900,subsystem-id=0000:0000\\n" \
+	"\\tmap id=8086:a7a0,node=pve,path=0000:00:02.2,iommugroup=901,subsystem-id=0000:0000\\n" \
+	"\\tmap id=8086:a7a0,node=pve,path=0000:00:02.3,iommugroup=902,subsystem-id=0000:0000\\n"
+
+/* The device VMID's state file records ("" when none). */
+static const char *picked(struct hworld *h, int vmid)
+{
+	static char name[2][PCI_ADDR_LEN];
+	static int k;
+	struct handoff_state st;
+
+	k ^= 1;
+	name[k][0] = '\0';
+	if (state_load(&h->w->sr, vmid, &st) == 0 && st.ndevs == 1)
+		str_copy(name[k], sizeof(name[k]), st.devs[0].name);
+	return name[k];
+}
+
+static void prepare_ok(struct hworld *h, int vmid)
+{
+	memset(&h->cap, 0, sizeof(h->cap));
+	if (handoff_prepare(&h->ops, vmid) != 0)
+		test_fail(__FILE__, __LINE__, "VM %d: %s", vmid, h->cap.text);
+}
+
+TEST(mapping_skips_an_entry_another_vm_was_given)
+{
+	struct hworld *h = vf_vm(MAPPING_SPEC);
+
+	prepare_ok(h, 102);
+	CHECK_STR(picked(h, 102), "0000:00:02.1");
+	/* before: "refusing: 0000:00:02.1 was handed over for VM 102" */
+	prepare_ok(h, 103);
+	CHECK_STR(picked(h, 103), "0000:00:02.2");
+	CHECK_INT(handoff_release(&h->ops, 102), 0);
+	CHECK_INT(handoff_release(&h->ops, 103), 0);
+	prepare_ok(h, 103); /* the first entry is free again */
+	CHECK_STR(picked(h, 103), "0000:00:02.1");
+}
+
+TEST(mapping_skips_an_entry_another_hook_is_handing_over)
+{
+	struct hworld *h = vf_vm(MAPPING_SPEC);
+	int go[2], done[2];
+	char c;
+	pid_t pid;
+
+	CHECK_INT(pipe(go), 0);
+	CHECK_INT(pipe(done), 0);
+	if ((pid = fork()) == 0) { /* another pre-start, in the middle of its handoff */
+		pid_t holder;
+		int fd;
+
+		close(done[1]);
+		close(go[0]);
+		fd = devlock_take(&h->w->sr, "0000:00:02.1", &holder);
+		_exit(fd < 0 || write(go[1], "x", 1) != 1 || read(done[0], &c, 1) < 0);
+	}
+	close(go[1]);
+	close(done[0]);
+	CHECK_INT(read(go[0], &c, 1), 1);
+	prepare_ok(h, 103); /* before: "refusing: 0000:00:02.1 is being handed over by ..." */
+	CHECK_STR(picked(h, 103), "0000:00:02.2");
+	close(done[1]);
+	CHECK_INT(waitpid(pid, NULL, 0), pid);
+	close(go[0]);
+}
+
+/* Two pre-starts of VMs on one mapping at the same time pick different entries: the pick and
+ * the lock of what was picked are one step (DEVLOCK_PICK). */
+TEST(concurrent_starts_on_one_mapping_pick_different_vfs)
+{
+	struct hworld *h = vf_vm(MAPPING_SPEC);
+	int go[2], status;
+	pid_t pids[2];
+	char c;
+
+	CHECK_INT(pipe(go), 0);
+	for (int i = 0; i < 2; i++)
+		if ((pids[i] = fork()) == 0) {
+			close(go[1]);
+			if (read(go[0], &c, 1) < 0) /* both wait here, then start at once */
+				_exit(3);
+			_exit(handoff_prepare(&h->ops, 102 + i) == 0 ? 0 : 2);
+		}
+	close(go[0]);
+	close(go[1]); /* EOF: both go */
+	for (int i = 0; i < 2; i++) {
+		CHECK_INT(waitpid(pids[i], &status, 0), pids[i]);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	CHECK(picked(h, 102)[0] && picked(h, 103)[0]);
+	CHECK(strcmp(picked(h, 102), picked(h, 103)) != 0);
 }

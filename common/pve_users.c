@@ -1,0 +1,171 @@
+/* pve_users.c - see pve_users.h. */
+#define _GNU_SOURCE
+#include "pve_users.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pve_conf.h"
+#include "util.h"
+
+#define MAX_CONFIGS 10000
+
+static int add(struct pve_user **list, int *n, const char *dev, int vmid, bool onboot,
+	       const char *mapping)
+{
+	struct pve_user *l;
+
+	for (int i = 0; i < *n; i++)
+		if (!strcmp((*list)[i].dev, dev) && (*list)[i].vmid == vmid)
+			return 0;
+	if (!(l = realloc(*list, (size_t)(*n + 1) * sizeof(*l))))
+		return -ENOMEM;
+	*list = l;
+	memset(&l[*n], 0, sizeof(l[*n]));
+	str_copy(l[*n].dev, sizeof(l->dev), dev);
+	str_copy(l[*n].mapping, sizeof(l->mapping), mapping);
+	l[*n].vmid = vmid;
+	l[(*n)++].onboot = onboot;
+	return 0;
+}
+
+static bool listed(const struct pve_devlist *l, const char *dev)
+{
+	for (int i = 0; i < l->n; i++)
+		if (!strcmp(l->names[i], dev))
+			return true;
+	return false;
+}
+
+/* The devices of every entry of mapping H for NODE that the VM's start does not take. */
+static int add_pool(const struct sysroot *sr, const char *node, const struct pve_vmconf *conf,
+		    const struct pve_hostpci *h, const struct pve_devlist *all,
+		    struct pve_mapping *map, struct pve_users *u)
+{
+	char err[256], name[PCI_ADDR_LEN];
+	int r = 0;
+
+	if (pve_mapping_load(sr, h->mapping, node, map, NULL, err, sizeof(err)) < 0)
+		return 0;
+	for (int k = 0; k < map->nalts && r == 0; k++)
+		for (int i = 0; i < map->alts[k].nids && r == 0; i++) {
+			const struct pve_pci_id *id = &map->alts[k].ids[i];
+
+			if (!id->has_func)
+				continue; /* a whole slot: the functions a start would take */
+			pci_addr_fmt(&id->addr, name);
+			if (!listed(all, name))
+				r = add(&u->pool, &u->npool, name, conf->vmid, conf->onboot,
+					h->mapping);
+		}
+	return r;
+}
+
+int pve_users_scan(const struct sysroot *sr, const char *node, struct pve_users *u)
+{
+	_cleanup_free_ struct pve_hostpci_result *res = calloc(PVE_MAX_HOSTPCI, sizeof(*res));
+	_cleanup_free_ struct pve_vmconf *conf = calloc(1, sizeof(*conf));
+	_cleanup_free_ struct pve_devlist *all = calloc(1, sizeof(*all));
+	_cleanup_free_ struct pve_mapping *map = calloc(1, sizeof(*map));
+	struct dirent *de;
+	int seen = 0, r = 0;
+	DIR *d;
+
+	memset(u, 0, sizeof(*u));
+	if (!res || !conf || !all || !map)
+		return -ENOMEM;
+	if (!(d = sr_opendir(sr, "/etc/pve/qemu-server")))
+		return 0;
+	while (r == 0 && (de = readdir(d)) && seen < MAX_CONFIGS) {
+		char num[16], err[64];
+		int line, idx, vmid;
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || len > 14 || strcmp(de->d_name + len - 5, ".conf") != 0)
+			continue;
+		snprintf(num, sizeof(num), "%.*s", (int)(len - 5), de->d_name);
+		if (pve_vmid_parse(num, &vmid) < 0)
+			continue;
+		seen++;
+		if (pve_vmconf_load(sr, vmid, conf, &line, err, sizeof(err)) < 0)
+			continue;
+		pve_vmconf_expand_all(sr, conf, node, res, all, &idx);
+		for (int i = 0; i < conf->nhostpci && r == 0; i++) {
+			const struct pve_hostpci *h = &conf->hostpci[i];
+			const struct pve_devlist *l = &res[i].devs;
+
+			for (int k = 0; k < l->n && r == 0; k++)
+				r = add(&u->use, &u->nuse, l->names[k], vmid, conf->onboot,
+					h->mapping);
+			if (r == 0 && h->mapping[0] && !h->keep && !h->mdev)
+				r = add_pool(sr, node, conf, h, all, map, u);
+		}
+	}
+	closedir(d);
+	if (r < 0)
+		pve_users_free(u);
+	return r;
+}
+
+void pve_users_free(struct pve_users *u)
+{
+	free(u->use);
+	free(u->pool);
+	memset(u, 0, sizeof(*u));
+}
+
+static int cmp_user(const void *a, const void *b)
+{
+	const struct pve_user *x = a, *y = b;
+	int c = strcmp(x->mapping, y->mapping);
+
+	return c ? c : (x->vmid > y->vmid) - (x->vmid < y->vmid);
+}
+
+bool pve_users_of(const struct pve_users *u, const char *dev, char *buf, size_t size)
+{
+	struct pve_user found[32];
+	int n = 0, nhost;
+
+	buf[0] = '\0';
+	/* host= users first, then the mappings (a start takes any free entry of one: the VMs of
+	 * a mapping are shown on each of its devices alike); each sorted, the directory's order
+	 * being the file system's */
+	for (int i = 0; i < u->nuse && n < (int)ARRAY_SIZE(found); i++)
+		if (!strcmp(u->use[i].dev, dev) && !u->use[i].mapping[0])
+			found[n++] = u->use[i];
+	nhost = n;
+	for (int pass = 0; pass < 2; pass++) {
+		const struct pve_user *l = pass ? u->pool : u->use;
+		int cnt = pass ? u->npool : u->nuse;
+
+		for (int i = 0; i < cnt && n < (int)ARRAY_SIZE(found); i++)
+			if (!strcmp(l[i].dev, dev) && l[i].mapping[0])
+				found[n++] = l[i];
+	}
+	qsort(found, (size_t)nhost, sizeof(found[0]), cmp_user);
+	qsort(found + nhost, (size_t)(n - nhost), sizeof(found[0]), cmp_user);
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(buf);
+
+		if (i < nhost)
+			snprintf(buf + len, size - len, "%sVM %d", len ? ", " : "", found[i].vmid);
+		else if (i > nhost && !strcmp(found[i - 1].mapping, found[i].mapping))
+			snprintf(buf + len, size - len, ", %d", found[i].vmid);
+		else
+			snprintf(buf + len, size - len, "%smapping %s: VM %d", len ? "; " : "",
+				 found[i].mapping, found[i].vmid);
+	}
+	return n > 0;
+}
+
+bool pve_users_pooled(const struct pve_users *u, int vmid, const char *mapping)
+{
+	for (int i = 0; i < u->npool; i++)
+		if (u->pool[i].vmid == vmid && !strcmp(u->pool[i].mapping, mapping))
+			return true;
+	return false;
+}
