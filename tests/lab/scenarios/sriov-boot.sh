@@ -10,17 +10,7 @@ RULE=/lab/units/pve-gpu-passthrough.rules
 INI=/etc/pve-gpu-passthrough.ini
 VFIO=/sys/bus/pci/drivers/vfio-pci
 load_host_drivers
-PF=
-for d in $(lab_find 0x1b36 0x0010); do
-	[ -e "/sys/bus/pci/devices/$d/sriov_totalvfs" ] && PF=$d && break
-done
-check "an SR-IOV PF (QEMU nvme) is there" test -n "$PF"
-[ -n "$PF" ] || return 0
-sys=/sys/bus/pci/devices/$PF
-i=0
-while [ "$(driver_of $PF)" != nvme ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-expect_driver $PF nvme
-check "it offers 2 VFs, none enabled" test "$(cat $sys/sriov_totalvfs)/$(cat $sys/sriov_numvfs)" = 2/0
+sriov_pf || return 0
 check "vfio-pci is not loaded yet" test ! -e $VFIO
 
 # ---- the udev rule: does it start the unit for this PF? ----
@@ -109,6 +99,22 @@ check "the command passes the PF: $cmd" contains "$cmd" " --pf $PF\$"
 run_unit() {
 	# shellcheck disable=SC2086
 	env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin $cmd </dev/null
+}
+
+# hook_out VMID PHASE: the hookscript, its output in $out (and the log), its status in $rc.
+hook_out() {
+	out=$(hook "$1" "$2" 2>&1)
+	rc=$?
+	echo "$out"
+}
+# vfio_id new_id|remove_id: write the PF's id (the VFs' too) there; $out is the shell's error.
+vfio_id() {
+	out=$( (echo "1b36 0010" >$VFIO/$1) 2>&1)
+}
+# no_such_id: vfio-pci refuses to remove the id with ENODEV, the kernel's word for an id its
+# dynamic list does not have.
+no_such_id() {
+	! vfio_id remove_id && contains "$out" 'No such device'
 }
 
 snap() {
@@ -200,20 +206,12 @@ printf '[sriov]\npf = %s\nvfs = 2\ndriver = vfio-pci\n' "$PF" >$INI
 # ---- a VF handed to a VM and back, Proxmox's new_id removed at post-stop ----
 # Control first: vfio-pci takes and drops the PF's id by hand (with nothing unbound, nothing
 # moves); a second remove_id is refused with ENODEV, the kernel's word for an id it has not.
-(echo "1b36 0010" >$VFIO/new_id)
-rc=$?
-check "control: new_id of the PF's id accepted" test $rc = 0
+check "control: new_id of the PF's id accepted" vfio_id new_id
 check "control: nothing moved" test "$(snap)" = "$booted"
-(echo "1b36 0010" >$VFIO/remove_id) 2>/dev/null
-rc=$?
-check "control: remove_id of it accepted" test $rc = 0
-out=$( (echo "1b36 0010" >$VFIO/remove_id) 2>&1)
-rc=$?
-check "control: a second remove_id fails with ENODEV ($out)" test $rc != 0 -a -n "$(echo "$out" | grep 'No such device')"
+check "control: remove_id of it accepted" vfio_id remove_id
+check "control: a second remove_id fails with ENODEV" no_such_id
 write_vm_conf 121 "machine: q35" "hostpci0: $VF"
-out=$(hook 121 pre-start 2>&1)
-rc=$?
-echo "$out"
+hook_out 121 pre-start
 check "pre-start of the VF exits 0" test $rc = 0
 check "pre-start: the VF is already on vfio-pci" contains "$out" "$VF 1b36:0010: already on vfio-pci"
 check "a state file while it runs" test -e /run/pve-gpu-passthrough/121.state
@@ -221,31 +219,23 @@ expect_driver $VF vfio-pci
 expect_driver $VF2 vfio-pci
 expect_driver $PF nvme
 # Proxmox binds a VF that is not on vfio-pci with new_id of its id, the PF's here.
-(echo "1b36 0010" >$VFIO/new_id)
-rc=$?
-check "Proxmox's new_id 1b36 0010 accepted" test $rc = 0
+check "Proxmox's new_id 1b36 0010 accepted" vfio_id new_id
 expect_driver $PF nvme
 expect_driver $VF vfio-pci
 expect_driver $VF2 vfio-pci
 check "the VFs are still enabled" test "$(cat $sys/sriov_numvfs)" = 2
-out=$(hook 121 post-stop 2>&1)
-rc=$?
-echo "$out"
+hook_out 121 post-stop
 check "post-stop exits 0" test $rc = 0
 check "post-stop removed the dynamic id" \
 	contains "$out" "removed the dynamic id 1b36:0010 from vfio-pci: it is the id of SR-IOV PF $PF"
-out=$( (echo "1b36 0010" >$VFIO/remove_id) 2>&1)
-rc=$?
-check "vfio-pci no longer has it: remove_id fails with ENODEV ($out)" test $rc != 0 -a -n "$(echo "$out" | grep 'No such device')"
+check "vfio-pci no longer has it: remove_id fails with ENODEV" no_such_id
 check "after post-stop: as the unit left it (VFs on vfio-pci, override vfio-pci, PF on nvme, 2 VFs, no state)" \
 	test "$(snap)" = "$booted"
 show_diff "$booted" "$(snap)"
 
 # ---- the PF refused ----
 write_vm_conf 122 "machine: q35" "hostpci0: $PF"
-out=$(hook 122 pre-start 2>&1)
-rc=$?
-echo "$out"
+hook_out 122 pre-start
 check "PF with VFs: pre-start refused (exit 1)" test $rc = 1
 check "the refusal names the VFs" contains "$out" "refusing: $PF is an SR-IOV physical function with 2 VFs enabled"
 check "nothing changed" test "$(snap)" = "$booted"
