@@ -101,6 +101,12 @@ cp "$here"/guest/*.sh "$stage/lab/"
 mkdir -p "$stage/lab/scenarios"
 cp "$here"/scenarios/*.sh "$stage/lab/scenarios/"
 echo "$series" >"$stage/lab/series"
+# The package's SR-IOV boot unit and its udev rule, as shipped: sriov-boot runs the unit's
+# ExecStart= and evaluates the rule's match against the real PF (no systemd/udev in the guest).
+mkdir -p "$stage/lab/units"
+cp "$top/debian/pve-gpu-passthrough.pve-gpu-passthrough-sriov@.service" \
+	"$stage/lab/units/pve-gpu-passthrough-sriov@.service"
+cp "$top/debian/pve-gpu-passthrough.udev" "$stage/lab/units/pve-gpu-passthrough.rules"
 # The kernel's config, so scenarios can tell a Proxmox-like kernel (SYSFB_SIMPLEFB) apart.
 [ -f "$kdir/config" ] && cp "$kdir/config" "$stage/lab/kconfig"
 

@@ -254,6 +254,20 @@ testdrv_take() {
 	done
 }
 
+# sriov_pf: the sriov topology's PF (QEMU's nvme with SR-IOV, 2 VFs, none enabled) once nvme
+# drives it, in PF and its sysfs directory in sys; fails when it is not there.
+sriov_pf() {
+	PF=
+	for d in $(lab_find 0x1b36 0x0010); do
+		[ -e "/sys/bus/pci/devices/$d/sriov_totalvfs" ] && PF=$d && break
+	done
+	check "an SR-IOV PF (QEMU nvme) is there" test -n "$PF"
+	[ -n "$PF" ] || return 1
+	sys=/sys/bus/pci/devices/$PF
+	wait_driver $PF nvme
+	check "it offers 2 VFs, none enabled" test "$(cat $sys/sriov_totalvfs)/$(cat $sys/sriov_numvfs)" = 2/0
+}
+
 # Milliseconds since boot (busybox date has no %N).
 uptime_ms() {
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime

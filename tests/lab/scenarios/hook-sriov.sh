@@ -4,17 +4,7 @@
 # alone (its own IOMMU group) and comes back; list shows the VFs under their PF.
 CLI=/usr/sbin/pve-gpu-passthrough
 load_host_drivers
-PF=
-for d in $(lab_find 0x1b36 0x0010); do
-	[ -e "/sys/bus/pci/devices/$d/sriov_totalvfs" ] && PF=$d && break
-done
-check "an SR-IOV PF (QEMU nvme) is there" test -n "$PF"
-[ -n "$PF" ] || return 0
-sys=/sys/bus/pci/devices/$PF
-i=0
-while [ "$(driver_of $PF)" != nvme ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-expect_driver $PF nvme
-check "it offers 2 VFs, none enabled" test "$(cat $sys/sriov_totalvfs)/$(cat $sys/sriov_numvfs)" = 2/0
+sriov_pf || return 0
 write_vm_conf 110 "machine: q35" "hostpci0: $PF"
 out=$($CLI check 110 2>&1)
 echo "$out" | grep -E 'dev\.sriov' -A 1
