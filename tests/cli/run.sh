@@ -180,10 +180,11 @@ asuser() {
 rm -f "$tmp/called"
 n=0
 for cmd in "setup" "setup --undo" "setup --early 0000:ff:1f.7" "attach 999999" "detach 999999" \
-	"prepare 999999" "release 999999" "release --stale" "rom dump 0000:ff:1f.7 -o $tmp/x.rom"; do
+	"prepare 999999" "release 999999" "release --stale" "rom dump 0000:ff:1f.7 -o x.rom"; do
 	n=$((n + 1))
 	v=${cmd%% *}
 	[ "$v" = rom ] && v="rom dump"
+	# each runs in $tmp (x.rom is $tmp/x.rom): a test's name holds no temporary path
 	# shellcheck disable=SC2086
 	(cd "$tmp" && asuser "$cli" $cmd >"$tmp/out" 2>"$tmp/err" </dev/null)
 	status=$?
