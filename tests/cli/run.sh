@@ -307,6 +307,24 @@ if [ "$status" -eq 1 ] && [ "$(wc -l <"$tmp/out")" = 1 ] && [ ! -s "$tmp/err" ] 
 else
 	fail json.early-status "exit $status, or not the JSON expected: $(cat "$tmp/out" "$tmp/err")"
 fi
+# ... and on an image it can list (a tiny gzipped cpio, no early binding in it or in the INI):
+# the text report says ok; --json prints the object alone, nothing of the text anywhere
+mkdir -p "$tmp/img/etc" "$root/boot"
+echo x >"$tmp/img/etc/x"
+(cd "$tmp/img" && find . | cpio -o -H newc 2>/dev/null | gzip) >"$root/boot/tiny.img"
+run early status --image /boot/tiny.img
+if [ "$status" -eq 0 ] && [ "$(tail -n 1 "$tmp/out")" = ok ] && [ ! -s "$tmp/err" ]; then
+	pass early-status.text-ok
+else
+	fail early-status.text-ok "exit $status, or not ok"
+fi
+run early status --image /boot/tiny.img --json
+if [ "$status" -eq 0 ] && [ ! -s "$tmp/err" ] && [ "$(cat "$tmp/out")" = \
+	'{"ini":"/etc/pve-gpu-passthrough.ini","image":"/boot/tiny.img","ok":true,"stale":false,"problems":[]}' ]; then
+	pass json.early-status-ok
+else
+	fail json.early-status-ok "exit $status, or not the object alone"
+fi
 for cmd in "check 105" "list --all" "prepare 105 --dry-run" "release 105 --dry-run" \
 	"early status --image /boot/none.img"; do
 	# shellcheck disable=SC2086
