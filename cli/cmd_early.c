@@ -118,19 +118,23 @@ static bool older(const struct timespec *a, const struct timespec *b)
 }
 
 /* Runs lsinitramfs on FILE (a host path) and returns its output (malloc'd) in *ret; a longer
- * listing is cut at LISTING_MAX. */
-static int list_image(const char *file, char **ret)
+ * listing is cut at LISTING_MAX. WHY gets the first line of its stderr ("" for none): what
+ * the caller's one line about a failure adds. */
+static int list_image(const char *file, char **ret, char *why, size_t whysize)
 {
 	const char *argv[] = { LSINITRAMFS, file, NULL };
 	char *buf = malloc(LISTING_MAX);
 	struct spawn_cmd cmd = { .argv = argv, .timeout_ms = LSINITRAMFS_TIMEOUT_S * 1000UL,
-				 .out = SPAWN_CAPTURE, .err = SPAWN_NULL,
-				 .buf = buf, .bufsize = LISTING_MAX };
+				 .out = SPAWN_CAPTURE, .err = SPAWN_CAPTURE,
+				 .buf = buf, .bufsize = LISTING_MAX,
+				 .errbuf = why, .errbufsize = whysize };
 	int r;
 
+	why[0] = '\0';
 	if (!buf)
 		return -ENOMEM;
-	r = spawn_run(&cmd, NULL); /* its stderr is not shown: the caller says one line */
+	r = spawn_run(&cmd, NULL);
+	why[strcspn(why, "\n")] = '\0'; /* its first line is enough */
 	if (r != 0) {
 		free(buf);
 		return r < 0 ? r : r == 127 ? -ENOENT : -EIO;
@@ -187,7 +191,7 @@ static void show_image(struct status *st, const char *image, const char *ini_pat
 {
 	struct timespec ti, tc;
 	struct early_image img;
-	char when[64], host_path[SR_PATH_MAX * 2];
+	char when[64], host_path[SR_PATH_MAX * 2], why[160];
 	_cleanup_free_ char *listing = NULL;
 	bool has_ini = mtime_of(st->sr, ini_path, &tc) == 0;
 	int r;
@@ -203,9 +207,11 @@ static void show_image(struct status *st, const char *image, const char *ini_pat
 	fmt_time(&ti, when, sizeof(when));
 	say(st, "  built      %s\n", when);
 	snprintf(host_path, sizeof(host_path), "%s%s", sr_is_host(st->sr) ? "" : st->sr->dir, image);
-	r = list_image(host_path, &listing);
+	r = list_image(host_path, &listing, why, sizeof(why));
 	if (r < 0) {
-		problem(st, "cannot list the image with " LSINITRAMFS ": %s", strerror(-r));
+		/* a failed run says why itself (a timeout or a missing lsinitramfs does not) */
+		problem(st, "cannot list the image with " LSINITRAMFS ": %s",
+			r == -EIO && *why ? why : strerror(-r));
 		return;
 	}
 	early_image_scan(listing, &img);

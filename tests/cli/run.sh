@@ -325,6 +325,14 @@ if [ "$status" -eq 0 ] && [ ! -s "$tmp/err" ] && [ "$(cat "$tmp/out")" = \
 else
 	fail json.early-status-ok "exit $status, or not the object alone"
 fi
+# ... and on one lsinitramfs fails on: the problem is its first stderr line, nothing on ours
+printf 'not an initramfs' >"$root/boot/junk.img"
+run early status --image /boot/junk.img --json
+if [ "$status" -eq 1 ] && [ ! -s "$tmp/err" ] && grep -q '"problems":\["cannot list the image with /usr/bin/lsinitramfs: cpio: [^"]*"\]}$' "$tmp/out"; then
+	pass json.early-status-lsinitramfs-says-why
+else
+	fail json.early-status-lsinitramfs-says-why "exit $status, or not lsinitramfs's line"
+fi
 for cmd in "check 105" "list --all" "prepare 105 --dry-run" "release 105 --dry-run" \
 	"early status --image /boot/none.img"; do
 	# shellcheck disable=SC2086
