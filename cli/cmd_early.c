@@ -36,15 +36,26 @@
 
 #define MAX_PROBLEMS 32
 
-/* The text goes to OUT: stdout, or nowhere with --json (which prints the problems as a list). */
-static FILE *text_out;
-
 struct status {
 	const struct sysroot *sr;
+	bool json; /* --json: no text report; the problems are printed as a list at the end */
 	int problems;
 	char problem[MAX_PROBLEMS][512]; /* for --json */
 	bool stale; /* suggest update-initramfs */
 };
+
+/* A line (or part of one) of the text report: on stdout, and not at all with --json. */
+static void say(const struct status *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct status *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (st->json)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
 
 static void problem(struct status *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct status *st, const char *fmt, ...)
@@ -55,7 +66,7 @@ static void problem(struct status *st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fprintf(text_out, "  problem: %s\n", text);
+	say(st, "  problem: %s\n", text);
 	if (st->problems < MAX_PROBLEMS)
 		memcpy(st->problem[st->problems], text, sizeof(text));
 	st->problems++;
@@ -107,19 +118,23 @@ static bool older(const struct timespec *a, const struct timespec *b)
 }
 
 /* Runs lsinitramfs on FILE (a host path) and returns its output (malloc'd) in *ret; a longer
- * listing is cut at LISTING_MAX. */
-static int list_image(const char *file, char **ret)
+ * listing is cut at LISTING_MAX. WHY gets the first line of its stderr ("" for none): what
+ * the caller's one line about a failure adds. */
+static int list_image(const char *file, char **ret, char *why, size_t whysize)
 {
 	const char *argv[] = { LSINITRAMFS, file, NULL };
 	char *buf = malloc(LISTING_MAX);
 	struct spawn_cmd cmd = { .argv = argv, .timeout_ms = LSINITRAMFS_TIMEOUT_S * 1000UL,
-				 .out = SPAWN_CAPTURE, .err = SPAWN_NULL,
-				 .buf = buf, .bufsize = LISTING_MAX };
+				 .out = SPAWN_CAPTURE, .err = SPAWN_CAPTURE,
+				 .buf = buf, .bufsize = LISTING_MAX,
+				 .errbuf = why, .errbufsize = whysize };
 	int r;
 
+	why[0] = '\0';
 	if (!buf)
 		return -ENOMEM;
-	r = spawn_run(&cmd, NULL); /* its stderr is not shown: the caller says one line */
+	r = spawn_run(&cmd, NULL);
+	why[strcspn(why, "\n")] = '\0'; /* its first line is enough */
 	if (r != 0) {
 		free(buf);
 		return r < 0 ? r : r == 127 ? -ENOENT : -EIO;
@@ -136,38 +151,38 @@ static void show_ini(struct status *st, const char *path, const struct cfg *c,
 	char addr[PCI_ADDR_LEN], conf[4096];
 	int r;
 
-	fprintf(text_out, "INI %s\n", path);
+	say(st, "INI %s\n", path);
 	if (!early_configured(e)) {
-		fprintf(text_out, "  no early binding configured (no ids or addresses in [early])\n");
+		say(st, "  no early binding configured (no ids or addresses in [early])\n");
 		return;
 	}
 	if (e->naddrs) {
-		fprintf(text_out, "  addresses  ");
+		say(st, "  addresses  ");
 		for (int i = 0; i < e->naddrs; i++) {
 			pci_addr_fmt(&e->addrs[i], addr);
-			fprintf(text_out, "%s%s", i ? "," : "", addr);
+			say(st, "%s%s", i ? "," : "", addr);
 		}
-		fprintf(text_out, "  (line %d)\n", e->line_addrs);
+		say(st, "  (line %d)\n", e->line_addrs);
 	}
 	if (e->nids) {
-		fprintf(text_out, "  ids        ");
+		say(st, "  ids        ");
 		for (int i = 0; i < e->nids; i++)
-			fprintf(text_out, "%s%04x:%04x", i ? "," : "", e->ids[i].vendor, e->ids[i].device);
-		fprintf(text_out, "  (line %d; every device with these ids)\n", e->line_ids);
-		fprintf(text_out, "  disable_vga %s\n", e->disable_vga ? "yes" : "no");
+			say(st, "%s%04x:%04x", i ? "," : "", e->ids[i].vendor, e->ids[i].device);
+		say(st, "  (line %d; every device with these ids)\n", e->line_ids);
+		say(st, "  disable_vga %s\n", e->disable_vga ? "yes" : "no");
 		r = early_kmod_new(st->sr, NULL, &ctx);
 		if (r == 0) {
 			r = early_modprobe_conf(st->sr, ctx, e, sel, conf, sizeof(conf));
 			modload_ctx_free(ctx);
 		}
 		if (r < 0) {
-			fprintf(text_out, "  modprobe.d (cannot find the drivers: %s)\n", strerror(-r));
+			say(st, "  modprobe.d (cannot find the drivers: %s)\n", strerror(-r));
 			return;
 		}
-		fprintf(text_out, "  modprobe.d in the image:\n");
+		say(st, "  modprobe.d in the image:\n");
 		for (char *save = NULL, *l = strtok_r(conf, "\n", &save); l;
 		     l = strtok_r(NULL, "\n", &save))
-			fprintf(text_out, "    %s\n", l);
+			say(st, "    %s\n", l);
 	}
 }
 
@@ -176,12 +191,12 @@ static void show_image(struct status *st, const char *image, const char *ini_pat
 {
 	struct timespec ti, tc;
 	struct early_image img;
-	char when[64], host_path[SR_PATH_MAX * 2];
+	char when[64], host_path[SR_PATH_MAX * 2], why[160];
 	_cleanup_free_ char *listing = NULL;
 	bool has_ini = mtime_of(st->sr, ini_path, &tc) == 0;
 	int r;
 
-	fprintf(text_out, "initramfs %s\n", image);
+	say(st, "initramfs %s\n", image);
 	r = mtime_of(st->sr, image, &ti);
 	if (r < 0) {
 		problem(st, "cannot read the image: %s", strerror(-r));
@@ -190,18 +205,19 @@ static void show_image(struct status *st, const char *image, const char *ini_pat
 		return;
 	}
 	fmt_time(&ti, when, sizeof(when));
-	fprintf(text_out, "  built      %s\n", when);
+	say(st, "  built      %s\n", when);
 	snprintf(host_path, sizeof(host_path), "%s%s", sr_is_host(st->sr) ? "" : st->sr->dir, image);
-	r = list_image(host_path, &listing);
+	r = list_image(host_path, &listing, why, sizeof(why));
 	if (r < 0) {
-		problem(st, "cannot list the image with " LSINITRAMFS ": %s", strerror(-r));
+		/* a failed run says why itself (a timeout or a missing lsinitramfs does not) */
+		problem(st, "cannot list the image with " LSINITRAMFS ": %s",
+			r == -EIO && *why ? why : strerror(-r));
 		return;
 	}
 	early_image_scan(listing, &img);
-	fprintf(text_out, "  contains   binary %s, INI %s, boot script %s, vfio modules %s, modprobe.d %s\n",
-	       img.binary ? "yes" : "no", img.ini ? "yes" : "no", img.script ? "yes" : "no",
-	       early_image_has_vfio(&img) ? "yes" : "no",
-	       img.modprobe_conf ? "yes" : "no");
+	say(st, "  contains   binary %s, INI %s, boot script %s, vfio modules %s, modprobe.d %s\n",
+	    img.binary ? "yes" : "no", img.ini ? "yes" : "no", img.script ? "yes" : "no",
+	    early_image_has_vfio(&img) ? "yes" : "no", img.modprobe_conf ? "yes" : "no");
 	if (configured && !(img.binary && img.ini && img.script)) {
 		problem(st, "the image has no early binding");
 		st->stale = true;
@@ -215,7 +231,7 @@ static void show_image(struct status *st, const char *image, const char *ini_pat
 		problem(st, "the image lacks vfio modules (%s)", names);
 		st->stale = true;
 	} else if (!configured && img.binary && img.ini) {
-		fprintf(text_out, "  note: the image still binds what an earlier INI asked for\n");
+		say(st, "  note: the image still binds what an earlier INI asked for\n");
 	}
 	if (has_ini && older(&ti, &tc)) {
 		problem(st, "the image is older than %s", ini_path);
@@ -228,7 +244,7 @@ static void show_devices(struct status *st, const struct early_sel *sel)
 	char names[64][PCI_ADDR_LEN], msg[256];
 	int shown_groups[EARLY_MAX_DEVS], ngroups = 0;
 
-	fprintf(text_out, "devices\n");
+	say(st, "devices\n");
 	for (int i = 0; i < sel->n; i++) {
 		const struct early_dev *d = &sel->devs[i];
 		const char *how = d->by_addr ? (d->by_id ? "address, id" : "address") : "id";
@@ -236,24 +252,24 @@ static void show_devices(struct status *st, const struct early_sel *sel)
 		int rec;
 
 		if (!d->present) {
-			fprintf(text_out, "  %s  (%s)  not present\n", d->name, how);
+			say(st, "  %s  (%s)  not present\n", d->name, how);
 			problem(st, "%s is not present on this host", d->name);
 			continue;
 		}
 		pcidev_driver(st->sr, d->name, drv, sizeof(drv));
 		rec = early_record_lookup(st->sr, d->name, msg, sizeof(msg));
-		fprintf(text_out, "  %s %04x:%04x  (%s)  %s", d->name, d->vendor, d->device, how,
-		       drv[0] ? drv : "no driver");
+		say(st, "  %s %04x:%04x  (%s)  %s", d->name, d->vendor, d->device, how,
+		    drv[0] ? drv : "no driver");
 		if (rec >= 0)
-			fprintf(text_out, "  [boot: %s]\n", early_outcome_name((enum early_outcome)rec));
+			say(st, "  [boot: %s]\n", early_outcome_name((enum early_outcome)rec));
 		else
-			fprintf(text_out, "  [boot: no record]\n");
+			say(st, "  [boot: no record]\n");
 		if (strcmp(drv, EARLY_DRIVER) != 0)
 			problem(st, "%s is not on vfio-pci%s%s", d->name, rec >= 0 ? "; at boot: " : "",
 				rec >= 0 ? msg : "");
 		else if (rec != EARLY_BOUND && rec != EARLY_ALREADY)
-			fprintf(text_out, "  note: %s is on vfio-pci, but not from early binding at this boot\n",
-			       d->name);
+			say(st, "  note: %s is on vfio-pci, but not from early binding at this boot\n",
+			    d->name);
 	}
 	/* Group viability: every endpoint of a group must be on vfio-pci (or unbound). Configured
 	 * devices that are not were reported above; the others are named here. */
@@ -284,14 +300,14 @@ static void show_devices(struct status *st, const struct early_sel *sel)
 			if (configured)
 				continue;
 			if (others++ == 0)
-				fprintf(text_out, "  note: IOMMU group %d is not viable for a VM yet:", g);
-			fprintf(text_out, " %s on %s", names[m], info.driver);
+				say(st, "  note: IOMMU group %d is not viable for a VM yet:", g);
+			say(st, " %s on %s", names[m], info.driver);
 		}
 		if (viable)
-			fprintf(text_out, "  IOMMU group %d: viable\n", g);
+			say(st, "  IOMMU group %d: viable\n", g);
 		else if (others)
-			fprintf(text_out, " (Proxmox moves the whole group at VM start; list them in addresses "
-			       "to bind them at boot)\n");
+			say(st, " (Proxmox moves the whole group at VM start; list them in addresses "
+			    "to bind them at boot)\n");
 	}
 }
 
@@ -329,7 +345,6 @@ static int early_status(struct cli_globals *g, int argc, char **argv)
 	int c, r;
 
 	st = (struct status){ .sr = &g->root };
-	text_out = stdout;
 	while ((c = getopt_long(argc, argv, "i:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -358,19 +373,14 @@ static int early_status(struct cli_globals *g, int argc, char **argv)
 			return CLI_EXIT_FAIL;
 		image = image_buf;
 	}
-	if (json && !(text_out = fopen("/dev/null", "we"))) {
-		cli_err("early status", "cannot open /dev/null: %s", strerror(errno));
-		return CLI_EXIT_FAIL;
-	}
+	st.json = json;
 	r = status_run(&st, g, ini, image);
-	if (json) {
-		fclose(text_out);
+	if (json)
 		print_json(&st, ini, image);
-	}
 	return r;
 }
 
-/* Prints the text report (to text_out); CLI_EXIT_OK when there is no problem. */
+/* Prints the text report (not with --json); CLI_EXIT_OK when there is no problem. */
 static int status_run(struct status *st, struct cli_globals *g, const char *ini, const char *image)
 {
 	static struct cfg cfg;
@@ -380,9 +390,9 @@ static int status_run(struct status *st, struct cli_globals *g, const char *ini,
 
 	r = cfg_load(&g->root, g->config, &cfg, err, sizeof(err));
 	if (r < 0) {
-		fprintf(text_out, "INI %s\n", ini);
+		say(st, "INI %s\n", ini);
 		problem(st, "%s", err);
-		fprintf(text_out, "fix the INI, then run update-initramfs -u -k all\n");
+		say(st, "fix the INI, then run update-initramfs -u -k all\n");
 		return CLI_EXIT_FAIL;
 	}
 	r = early_select(&g->root, &cfg.early, &sel);
@@ -399,12 +409,12 @@ static int status_run(struct status *st, struct cli_globals *g, const char *ini,
 		show_devices(st, &sel);
 	}
 	if (st->stale)
-		fprintf(text_out, "run update-initramfs -u -k all (the image does not match %s)\n", ini);
+		say(st, "run update-initramfs -u -k all (the image does not match %s)\n", ini);
 	if (st->problems == 0) {
-		fprintf(text_out, "ok\n");
+		say(st, "ok\n");
 		return CLI_EXIT_OK;
 	}
-	fprintf(text_out, "%d problem%s\n", st->problems, st->problems == 1 ? "" : "s");
+	say(st, "%d problem%s\n", st->problems, st->problems == 1 ? "" : "s");
 	return CLI_EXIT_FAIL;
 }
 

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -116,11 +117,56 @@ static unsigned hook_bit(const char *key)
 						: 0;
 }
 
+/* The [hook] keys whose value is one of two words: the bool of struct hook_opts each sets, true
+ * for word[yes]. No words: parse_bool's yes or no. */
+static const struct {
+	const char *key;
+	const char *word[2]; /* in the order the error line names them */
+	int yes;
+	size_t off;
+	unsigned bit;
+} choice_keys[] = {
+	{ "return_on_stop", { NULL, NULL }, 0, offsetof(struct hook_opts, return_on_stop),
+	  SET_RETURN },
+	{ "holders", { "refuse", "warn" }, 0, offsetof(struct hook_opts, holders_refuse),
+	  SET_HOLDERS },
+	{ "nvidia_persistenced", { "refuse", "stop" }, 1,
+	  offsetof(struct hook_opts, persistenced_stop), SET_PERSISTENCED },
+	{ "backup", { "handoff", "refuse" }, 1, offsetof(struct hook_opts, backup_refuse),
+	  SET_BACKUP },
+	{ "containers", { "refuse", "stop" }, 1, offsetof(struct hook_opts, containers_stop),
+	  SET_CONTAINERS },
+};
+
+/* KEY = VALUE when KEY is one of choice_keys: 1 (set), or 0 (failf's); -1 for another key. */
+static int choice_key(struct parse_ctx *p, struct hook_opts *o, unsigned *set, const char *key,
+		      const char *value)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(choice_keys); i++) {
+		const char *const *w = choice_keys[i].word;
+		bool *field = (bool *)((char *)o + choice_keys[i].off);
+
+		if (strcmp(key, choice_keys[i].key))
+			continue;
+		if (!w[0]) {
+			if (parse_bool(value, field) < 0)
+				return failf(p, "%s: '%s' is not yes or no", key, value);
+		} else if (!strcmp(value, w[0]) || !strcmp(value, w[1])) {
+			*field = !strcmp(value, w[choice_keys[i].yes]);
+		} else {
+			return failf(p, "%s: '%s' is not '%s' or '%s'", key, value, w[0], w[1]);
+		}
+		*set |= choice_keys[i].bit;
+		return 1;
+	}
+	return -1;
+}
+
 static int hook_key(struct parse_ctx *p, struct hook_opts *o, unsigned *set, const char *key,
 		    const char *value)
 {
 	unsigned long ms;
-	bool b;
+	int r;
 
 	if (*set & hook_bit(key))
 		return failf(p, "duplicate key '%s' in this section", key);
@@ -142,41 +188,8 @@ static int hook_key(struct parse_ctx *p, struct hook_opts *o, unsigned *set, con
 		}
 		return 1;
 	}
-	if (!strcmp(key, "return_on_stop")) {
-		if (parse_bool(value, &b) < 0)
-			return failf(p, "return_on_stop: '%s' is not yes or no", value);
-		o->return_on_stop = b;
-		*set |= SET_RETURN;
-		return 1;
-	}
-	if (!strcmp(key, "holders")) {
-		if (strcmp(value, "refuse") && strcmp(value, "warn"))
-			return failf(p, "holders: '%s' is not 'refuse' or 'warn'", value);
-		o->holders_refuse = !strcmp(value, "refuse");
-		*set |= SET_HOLDERS;
-		return 1;
-	}
-	if (!strcmp(key, "nvidia_persistenced")) {
-		if (strcmp(value, "refuse") && strcmp(value, "stop"))
-			return failf(p, "nvidia_persistenced: '%s' is not 'refuse' or 'stop'", value);
-		o->persistenced_stop = !strcmp(value, "stop");
-		*set |= SET_PERSISTENCED;
-		return 1;
-	}
-	if (!strcmp(key, "backup")) {
-		if (strcmp(value, "handoff") && strcmp(value, "refuse"))
-			return failf(p, "backup: '%s' is not 'handoff' or 'refuse'", value);
-		o->backup_refuse = !strcmp(value, "refuse");
-		*set |= SET_BACKUP;
-		return 1;
-	}
-	if (!strcmp(key, "containers")) {
-		if (strcmp(value, "refuse") && strcmp(value, "stop"))
-			return failf(p, "containers: '%s' is not 'refuse' or 'stop'", value);
-		o->containers_stop = !strcmp(value, "stop");
-		*set |= SET_CONTAINERS;
-		return 1;
-	}
+	if ((r = choice_key(p, o, set, key, value)) >= 0)
+		return r;
 	if (!strcmp(key, "reset_method")) {
 		if (!quirks_reset_method_valid(value) ||
 		    str_copy(o->reset_method, sizeof(o->reset_method), value) < 0)

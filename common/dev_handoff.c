@@ -420,7 +420,8 @@ static int check_all(struct job *j)
 	if (r == 0)
 		r = check_sriov(j);
 	for (int k = 0; k < NSTEPS && r == 0; k++)
-		r = ho_steps[k]->check(j);
+		if (ho_steps[k]->check)
+			r = ho_steps[k]->check(j);
 	return r;
 }
 
@@ -442,7 +443,7 @@ static void state_refused(struct job *j, int r, const char *what)
 static int record_state(struct job *j)
 {
 	for (int k = 0; k < NSTEPS; k++) {
-		int r = ho_steps[k]->save(j, &j->st);
+		int r = ho_steps[k]->save ? ho_steps[k]->save(j, &j->st) : 0;
 
 		if (r < 0)
 			return r;
@@ -479,7 +480,8 @@ static int rollback(struct job *j, int last)
 
 	WARN(j, "undoing the handoff of VM %d", j->vmid);
 	for (int k = last; k >= 0; k--)
-		ho_steps[k]->undo(j, &left);
+		if (ho_steps[k]->undo)
+			ho_steps[k]->undo(j, &left);
 	if (j->ops->dry_run)
 		return 0;
 	if (left.first) {
@@ -569,7 +571,8 @@ int handoff_prepare(const struct handoff_ops *ops, int vmid)
 		goto out;
 	}
 	for (k = 0; k < NSTEPS && r == 0; k++)
-		r = ho_steps[k]->apply(j);
+		if (ho_steps[k]->apply)
+			r = ho_steps[k]->apply(j);
 	if (r < 0 && rollback(j, k - 1) < 0 && ops->left_changed)
 		*ops->left_changed = true;
 out:
@@ -639,7 +642,7 @@ int handoff_release(const struct handoff_ops *ops, int vmid)
 		s->con_home[0] = s->vgacon[0] = '\0';
 	}
 	for (int k = NSTEPS - 1; k >= 0; k--)
-		if (!stay || !ho_steps[k]->with_devices)
+		if (ho_steps[k]->restore && (!stay || !ho_steps[k]->with_devices))
 			ho_steps[k]->restore(j, s, &left);
 	r = left.first;
 	if (!ops->dry_run) {

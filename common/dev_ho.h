@@ -12,7 +12,9 @@
  * handoff_prepare runs every check in table order, saves the state file, then every apply in
  * table order; on a failure the rows applied so far are undone in reverse order. handoff_release
  * runs every restore in reverse order. A row that goes with the devices (with_devices) is
- * skipped when return_on_stop = no keeps them on vfio-pci. Not part of the library's API. */
+ * skipped when return_on_stop = no keeps them on vfio-pci. A row leaves NULL each operation it
+ * has nothing to do in (the runner skips it: a check or apply that passes, a save that adds
+ * nothing). Not part of the library's API. */
 #ifndef PGP_DEV_HO_H
 #define PGP_DEV_HO_H
 
@@ -110,6 +112,7 @@ void ho_left_add(struct ho_left *l, int err, const char *fmt, ...)
 
 struct ho_step {
 	const char *name;
+	/* each operation may be NULL: nothing to do there */
 	int (*check)(struct job *j);
 	int (*apply)(struct job *j);
 	void (*undo)(struct job *j, struct ho_left *left);

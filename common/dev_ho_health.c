@@ -35,31 +35,6 @@ int ho_refuse_marked(struct job *j, const char *name)
 	return -EBUSY;
 }
 
-static int health_check(struct job *j)
-{
-	(void)j; /* the refusal comes earlier, at collect (ho_refuse_marked) */
-	return 0;
-}
-
-static int health_apply(struct job *j)
-{
-	(void)j;
-	return 0;
-}
-
-static void health_undo(struct job *j, struct ho_left *left)
-{
-	(void)j;
-	(void)left;
-}
-
-static int health_save(struct job *j, struct handoff_state *s)
-{
-	(void)j;
-	(void)s;
-	return 0;
-}
-
 /* A device of the state file as loaded (j->prior) that is still held now: its group still
  * open, or its unbind stuck; such a device is not read. */
 static bool left_alone(struct job *j, const struct handoff_state *s, const char *name)
@@ -113,10 +88,8 @@ static void health_restore(struct job *j, struct handoff_state *s, struct ho_lef
 
 const struct ho_step ho_step_health = {
 	.name = "health",
-	.check = health_check,
-	.apply = health_apply,
-	.undo = health_undo,
-	.save = health_save,
+	/* no check (the refusal comes earlier, at collect: ho_refuse_marked), and nothing to
+	 * apply, undo or save */
 	.restore = health_restore,
 	.with_devices = true,
 };

@@ -47,25 +47,6 @@ int ho_sriov_drop_ids(struct job *j, struct ho_left *left)
 	return first;
 }
 
-static int none(struct job *j)
-{
-	(void)j;
-	return 0;
-}
-
-static void no_undo(struct job *j, struct ho_left *left)
-{
-	(void)j;
-	(void)left;
-}
-
-static int no_save(struct job *j, struct handoff_state *s)
-{
-	(void)j;
-	(void)s;
-	return 0;
-}
-
 static void ids_restore(struct job *j, struct handoff_state *s, struct ho_left *left)
 {
 	(void)s;
@@ -73,6 +54,6 @@ static void ids_restore(struct job *j, struct handoff_state *s, struct ho_left *
 }
 
 const struct ho_step ho_step_sriov = {
-	.name = "sriov_ids", .check = none, .apply = none, .undo = no_undo, .save = no_save,
-	.restore = ids_restore,
+	.name = "sriov_ids",
+	.restore = ids_restore, /* nothing to check, apply, undo or save */
 };

@@ -1,10 +1,11 @@
 /* spawn.c - runs a program with a deadline (see spawn.h).
  *
  * The child is its own process group, so a deadline kills what it started too (update-grub's
- * helpers). The wait is a poll() on a pidfd and the output pipe, no SIGCHLD handler and no
- * fixed sleep; on a kernel without pidfd_open (before 5.3) the poll also wakes every
- * SPAWN_NOPIDFD_MS to look. Once the program has exited the pipe is drained without blocking: a
- * grandchild that keeps it open cannot hold us past the program's end. */
+ * helpers). The wait is a poll() on a pidfd and the output pipes (stderr has its own with
+ * errbuf), no SIGCHLD handler and no fixed sleep; on a kernel without pidfd_open (before 5.3)
+ * the poll also wakes every SPAWN_NOPIDFD_MS to look. Once the program has exited the pipes are
+ * drained without blocking: a grandchild that keeps one open cannot hold us past the program's
+ * end. */
 #define _GNU_SOURCE
 #include "spawn.h"
 
@@ -63,8 +64,10 @@ static int resolve(const char *name, const char *const *envp, char *out, size_t 
 	return -ENOENT;
 }
 
-/* The child, after fork(): only async-signal-safe calls. ERRFD reports a failed exec. */
-static void child(const struct spawn_cmd *cmd, const char *path, int outfd, int errfd)
+/* The child, after fork(): only async-signal-safe calls. OUTFD and ERROUT are the capture
+ * pipes of its stdout and stderr; ERRFD reports a failed exec. */
+static void child(const struct spawn_cmd *cmd, const char *path, int outfd, int errout,
+		  int errfd)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	sigset_t none;
@@ -78,7 +81,7 @@ static void child(const struct spawn_cmd *cmd, const char *path, int outfd, int 
 		goto fail;
 	if (cmd->out != SPAWN_INHERIT && dup2(cmd->out == SPAWN_CAPTURE ? outfd : null, 1) < 0)
 		goto fail;
-	if (cmd->err != SPAWN_INHERIT && dup2(cmd->err == SPAWN_CAPTURE ? outfd : null, 2) < 0)
+	if (cmd->err != SPAWN_INHERIT && dup2(cmd->err == SPAWN_CAPTURE ? errout : null, 2) < 0)
 		goto fail;
 	fds_close_except(errfd);
 	execve(path, (char *const *)cmd->argv,
@@ -90,39 +93,46 @@ fail:
 	_exit(127);
 }
 
-/* Adds N bytes of BUF to the capture, keeping its head or its tail. */
-static void keep(const struct spawn_cmd *cmd, size_t *have, const char *buf, size_t n,
-		 bool *truncated)
+/* A capture: BUF of SIZE bytes holds HAVE (and a NUL), its head or (TAIL) its tail. */
+struct sink {
+	char *buf;
+	size_t size, have;
+	bool tail;
+	bool truncated; /* bytes were dropped */
+};
+
+/* Adds N bytes of CHUNK to the capture S. */
+static void keep(struct sink *s, const char *chunk, size_t n)
 {
-	size_t room = cmd->bufsize - 1;
+	size_t room = s->size - 1;
 
-	if (!cmd->keep_tail) {
-		size_t k = n < room - *have ? n : room - *have;
+	if (!s->tail) {
+		size_t k = n < room - s->have ? n : room - s->have;
 
-		memcpy(cmd->buf + *have, buf, k);
-		*have += k;
-		*truncated |= k < n;
+		memcpy(s->buf + s->have, chunk, k);
+		s->have += k;
+		s->truncated |= k < n;
 	} else {
 		if (n > room) {
-			buf += n - room;
+			chunk += n - room;
 			n = room;
-			*truncated = true;
+			s->truncated = true;
 		}
-		if (*have + n > room) {
-			size_t drop = *have + n - room;
+		if (s->have + n > room) {
+			size_t drop = s->have + n - room;
 
-			memmove(cmd->buf, cmd->buf + drop, *have - drop);
-			*have -= drop;
-			*truncated = true;
+			memmove(s->buf, s->buf + drop, s->have - drop);
+			s->have -= drop;
+			s->truncated = true;
 		}
-		memcpy(cmd->buf + *have, buf, n);
-		*have += n;
+		memcpy(s->buf + s->have, chunk, n);
+		s->have += n;
 	}
-	cmd->buf[*have] = '\0';
+	s->buf[s->have] = '\0';
 }
 
-/* Reads what the pipe holds now (it is non-blocking); false at its end. */
-static bool drain(const struct spawn_cmd *cmd, int fd, size_t *have, bool *truncated)
+/* Reads what the pipe FD holds now (it is non-blocking) into S; false at its end. */
+static bool drain(struct sink *s, int fd)
 {
 	char chunk[4096];
 
@@ -135,18 +145,32 @@ static bool drain(const struct spawn_cmd *cmd, int fd, size_t *have, bool *trunc
 			return errno == EAGAIN;
 		if (n == 0)
 			return false;
-		keep(cmd, have, chunk, (size_t)n, truncated);
+		keep(s, chunk, (size_t)n);
 	}
+}
+
+/* The parent's side of a capture pipe P (when there is one): its write end closed, its read
+ * end non-blocking. */
+static void reading_end(int p[2])
+{
+	if (p[1] < 0)
+		return;
+	close(p[1]);
+	p[1] = -1;
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
 }
 
 int spawn_run(const struct spawn_cmd *cmd, struct spawn_result *res)
 {
-	bool capture = cmd->out == SPAWN_CAPTURE || cmd->err == SPAWN_CAPTURE;
+	bool own_err = cmd->err == SPAWN_CAPTURE && cmd->errbuf; /* stderr into errbuf */
+	bool capture = cmd->out == SPAWN_CAPTURE || (cmd->err == SPAWN_CAPTURE && !own_err);
+	struct sink out = { .buf = cmd->buf, .size = cmd->bufsize, .tail = cmd->keep_tail };
+	struct sink errs = { .buf = cmd->errbuf, .size = cmd->errbufsize };
 	struct spawn_result dummy;
-	int pfd[2] = { -1, -1 }, efd[2] = { -1, -1 }, pidfd = -1, status, err = 0, r;
-	bool exited = false, killed = false, truncated = false;
+	int pfd[2] = { -1, -1 }, qfd[2] = { -1, -1 }, efd[2] = { -1, -1 }, pidfd = -1, status;
+	int err = 0, r;
+	bool exited = false, killed = false;
 	char path[4096];
-	size_t have = 0;
 	uint64_t deadline;
 	ssize_t n;
 	pid_t pid;
@@ -157,16 +181,18 @@ int spawn_run(const struct spawn_cmd *cmd, struct spawn_result *res)
 	res->signal = 0;
 	res->truncated = false;
 	if (!cmd->argv || !cmd->argv[0] || !cmd->timeout_ms ||
-	    (capture && (!cmd->buf || !cmd->bufsize)))
+	    (capture && (!cmd->buf || !cmd->bufsize)) || (own_err && !cmd->errbufsize))
 		return -EINVAL;
 	if (capture)
 		cmd->buf[0] = '\0';
+	if (own_err)
+		cmd->errbuf[0] = '\0';
 	r = resolve(cmd->argv[0], cmd->envp, path, sizeof(path));
 	if (r < 0)
 		return r;
 	if (pipe2(efd, O_CLOEXEC) < 0)
 		return -errno;
-	if (capture && pipe2(pfd, O_CLOEXEC) < 0) {
+	if ((capture && pipe2(pfd, O_CLOEXEC) < 0) || (own_err && pipe2(qfd, O_CLOEXEC) < 0)) {
 		err = -errno;
 		goto out;
 	}
@@ -179,20 +205,18 @@ int spawn_run(const struct spawn_cmd *cmd, struct spawn_result *res)
 		goto out;
 	}
 	if (pid == 0)
-		child(cmd, path, pfd[1], efd[1]);
+		child(cmd, path, pfd[1], own_err ? qfd[1] : pfd[1], efd[1]);
 	/* Set in the parent too: a kill at the deadline must not race the child's own setpgid. */
 	setpgid(pid, pid);
 	close(efd[1]);
 	efd[1] = -1;
-	if (pfd[1] >= 0) {
-		close(pfd[1]);
-		pfd[1] = -1;
-		fcntl(pfd[0], F_SETFL, O_NONBLOCK);
-	}
+	reading_end(pfd);
+	reading_end(qfd);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	while (!exited) {
-		struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN },
-				       { .fd = pfd[0], .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = pidfd, .events = POLLIN },
+				       { .fd = pfd[0], .events = POLLIN },
+				       { .fd = qfd[0], .events = POLLIN } };
 		int64_t left = cmd->timeout_ms == SPAWN_NO_DEADLINE ? INT64_MAX
 								    : (int64_t)(deadline - now_ms());
 		int wait_ms = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
@@ -205,15 +229,19 @@ int spawn_run(const struct spawn_cmd *cmd, struct spawn_result *res)
 		}
 		if (pidfd < 0 && wait_ms > SPAWN_NOPIDFD_MS)
 			wait_ms = SPAWN_NOPIDFD_MS;
-		if (poll(p, 2, wait_ms) < 0 && errno != EINTR) {
+		if (poll(p, 3, wait_ms) < 0 && errno != EINTR) {
 			err = -errno; /* cannot wait: stop it, reap it, say why */
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			break;
 		}
-		if (p[1].revents && !drain(cmd, pfd[0], &have, &truncated)) {
-			close(pfd[0]);
-			pfd[0] = -1;
+		for (int i = 1; i < 3; i++) {
+			int *fd = i == 1 ? &pfd[0] : &qfd[0];
+
+			if (p[i].revents && !drain(i == 1 ? &out : &errs, *fd)) {
+				close(*fd);
+				*fd = -1;
+			}
 		}
 		if (pidfd >= 0 && !p[0].revents)
 			continue;
@@ -232,8 +260,10 @@ int spawn_run(const struct spawn_cmd *cmd, struct spawn_result *res)
 				goto out;
 			}
 	if (pfd[0] >= 0)
-		drain(cmd, pfd[0], &have, &truncated);
-	res->truncated = truncated;
+		drain(&out, pfd[0]);
+	if (qfd[0] >= 0)
+		drain(&errs, qfd[0]);
+	res->truncated = out.truncated;
 	if (killed || err < 0) {
 		err = killed ? -ETIMEDOUT : err;
 		goto out;
@@ -255,6 +285,8 @@ int spawn_run(const struct spawn_cmd *cmd, struct spawn_result *res)
 out:
 	closep(&pfd[0]);
 	closep(&pfd[1]);
+	closep(&qfd[0]);
+	closep(&qfd[1]);
 	closep(&efd[0]);
 	closep(&efd[1]);
 	closep(&pidfd);

@@ -11,7 +11,8 @@
 enum spawn_fd {
 	SPAWN_NULL,    /* /dev/null */
 	SPAWN_INHERIT, /* this process's own fd 1 or 2 */
-	SPAWN_CAPTURE, /* into the caller's buffer (both streams into the same one) */
+	SPAWN_CAPTURE, /* into the caller's buffer (both streams into the same one, unless stderr
+			* has its own: errbuf) */
 };
 
 #define SPAWN_NO_DEADLINE (~0UL)
@@ -26,6 +27,9 @@ struct spawn_cmd {
 	char *buf;       /* SPAWN_CAPTURE: the output, NUL-terminated, at most BUFSIZE - 1 bytes */
 	size_t bufsize;
 	bool keep_tail;  /* a longer output keeps its last bytes instead of its first */
+	char *errbuf;    /* err = SPAWN_CAPTURE with an ERRBUF: stderr into it alone (not into
+			  * BUF), NUL-terminated, its first ERRBUFSIZE - 1 bytes */
+	size_t errbufsize;
 };
 
 struct spawn_result {

@@ -180,10 +180,11 @@ asuser() {
 rm -f "$tmp/called"
 n=0
 for cmd in "setup" "setup --undo" "setup --early 0000:ff:1f.7" "attach 999999" "detach 999999" \
-	"prepare 999999" "release 999999" "release --stale" "rom dump 0000:ff:1f.7 -o $tmp/x.rom"; do
+	"prepare 999999" "release 999999" "release --stale" "rom dump 0000:ff:1f.7 -o x.rom"; do
 	n=$((n + 1))
 	v=${cmd%% *}
 	[ "$v" = rom ] && v="rom dump"
+	# each runs in $tmp (x.rom is $tmp/x.rom): a test's name holds no temporary path
 	# shellcheck disable=SC2086
 	(cd "$tmp" && asuser "$cli" $cmd >"$tmp/out" 2>"$tmp/err" </dev/null)
 	status=$?
@@ -305,6 +306,32 @@ if [ "$status" -eq 1 ] && [ "$(wc -l <"$tmp/out")" = 1 ] && [ ! -s "$tmp/err" ] 
 	pass json.early-status
 else
 	fail json.early-status "exit $status, or not the JSON expected: $(cat "$tmp/out" "$tmp/err")"
+fi
+# ... and on an image it can list (a tiny gzipped cpio, no early binding in it or in the INI):
+# the text report says ok; --json prints the object alone, nothing of the text anywhere
+mkdir -p "$tmp/img/etc" "$root/boot"
+echo x >"$tmp/img/etc/x"
+(cd "$tmp/img" && find . | cpio -o -H newc 2>/dev/null | gzip) >"$root/boot/tiny.img"
+run early status --image /boot/tiny.img
+if [ "$status" -eq 0 ] && [ "$(tail -n 1 "$tmp/out")" = ok ] && [ ! -s "$tmp/err" ]; then
+	pass early-status.text-ok
+else
+	fail early-status.text-ok "exit $status, or not ok"
+fi
+run early status --image /boot/tiny.img --json
+if [ "$status" -eq 0 ] && [ ! -s "$tmp/err" ] && [ "$(cat "$tmp/out")" = \
+	'{"ini":"/etc/pve-gpu-passthrough.ini","image":"/boot/tiny.img","ok":true,"stale":false,"problems":[]}' ]; then
+	pass json.early-status-ok
+else
+	fail json.early-status-ok "exit $status, or not the object alone"
+fi
+# ... and on one lsinitramfs fails on: the problem is its first stderr line, nothing on ours
+printf 'not an initramfs' >"$root/boot/junk.img"
+run early status --image /boot/junk.img --json
+if [ "$status" -eq 1 ] && [ ! -s "$tmp/err" ] && grep -q '"problems":\["cannot list the image with /usr/bin/lsinitramfs: cpio: [^"]*"\]}$' "$tmp/out"; then
+	pass json.early-status-lsinitramfs-says-why
+else
+	fail json.early-status-lsinitramfs-says-why "exit $status, or not lsinitramfs's line"
 fi
 for cmd in "check 105" "list --all" "prepare 105 --dry-run" "release 105 --dry-run" \
 	"early status --image /boot/none.img"; do

@@ -23,6 +23,7 @@
 #include "fakesys.h"
 #include "dev_handoff.h"
 #include "harness.h"
+#include "howorld.h"
 #include "testlib.h"
 #include "dev_reconcile.h"
 #include "dev_state.h"
@@ -34,72 +35,24 @@
 #define GPU "0000:02:00.0"
 #define AUDIO "0000:02:00.1"
 
-/* The seed's GPU (GTX 650 + HDMI audio, group 29) on efifb with fbcon, a SATA disk holding /,
- * vfio-pci registered (Proxmox loads it at boot). */
-static const char *base_spec =
-	"pci 0000:00:01.0 vendor=8086 device=2f02 class=060400 bridge=1 group=1 driver=pcieport\n"
-	"pci 0000:02:00.0 vendor=10de device=0fc6 class=030000 driver=nouveau group=29 boot_vga=1 "
-	"parent=0000:00:01.0 bar0=f6000000:1000000 bar1=e0000000:8000000 drm=card0,renderD128\n"
-	"pci 0000:02:00.1 vendor=10de device=0e1b class=040300 driver=snd_hda_intel group=29 "
-	"parent=0000:00:01.0\n"
-	"pci 0000:00:1f.2 vendor=8086 device=8d02 class=010601 driver=ahci group=27\n"
-	"link /sys/dev/block/8:0 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
-	"dir /sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
-	"file /proc/self/mountinfo 22 1 8:0 / / rw,relatime - ext4 /dev/sda rw\n"
-	"file /proc/iomem 00000000-00000fff : Reserved\\ne0000000-e7ffffff : 0000:02:00.0\\n"
-	"  e0000000-e02fffff : efifb\\nf6000000-f6ffffff : 0000:02:00.0\n"
-	"platform efi-framebuffer.0 driver=efi-framebuffer fb=0\n"
-	"vtcon 0 (S) dummy device\n"
-	"vtcon 1 (M) frame buffer device\n"
-	"driver vfio-pci\n"
-	"dir /sys/module/vfio_iommu_type1\n"
-	"dir /dev/vfio\n"
-	"file /etc/pve/qemu-server/100.conf bios: ovmf\\nhostpci0: 0000:02:00,pcie=1,x-vga=1\n"
-	"file /etc/pve/qemu-server/101.conf hostpci0: 0000:00:1f.2\n";
+static const char *base_spec = SEED_HOST_SPEC;
 
 static struct cfg cfg = { .hook = {
 	.unbind_timeout_ms = 1000, .bind_timeout_ms = 100, .release_timeout_ms = 100,
 	.return_on_stop = true, .holders_refuse = true,
 } };
 
-struct world {
-	struct sysroot sr;
-	struct fake_kernel k;
-	struct capture cap;
-	struct handoff_ops ops;
-	bool left_changed;
-};
-
 /* A fake host from base_spec plus EXTRA, with the fake kernel at its write point. */
 static struct world *world(const char *extra)
 {
-	static struct world w;
-	char spec[8192], cmd[600];
-	int line = 0;
-
-	/* a fresh tree each time (a test may build several) */
-	if (w.sr.fd > 0)
-		sr_close(&w.sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", test_tmpdir());
-	CHECK_INT(system(cmd), 0);
-	memset(&w, 0, sizeof(w));
-	snprintf(spec, sizeof(spec), "%s%s", base_spec, extra ? extra : "");
-	if (fakesys_build(test_tmpdir(), spec, &line) < 0)
-		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
-	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
-	fk_init(&w.k, test_tmpdir(), &w.sr);
-	w.ops = (struct handoff_ops){ .sr = &w.sr, .cfg = &cfg, .node = "pve", .log = capture_log,
-				      .ud = &w.cap, .prove = fk_prove,
-				      .left_changed = &w.left_changed };
-	return &w;
+	return ho_world(base_spec, extra, &cfg, NULL);
 }
 
 static void put_file(const char *rel, const char *data, size_t len);
 
 static void reset_log(struct world *w)
 {
-	memset(&w->cap, 0, sizeof(w->cap));
-	w->k.log[0] = '\0';
+	ho_world_reset_log(w);
 }
 
 static bool exists(const char *rel)
@@ -675,23 +628,8 @@ TEST(killed_midway_post_stop_restores)
 {
 	struct world *w = world(NULL);
 	char snap[512];
-	int status;
-	pid_t pid;
 
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		static struct sr_write_point kill;
-
-		if (sr_kill_point_parse(&kill, "unbind:2") < 0)
-			_exit(2);
-		kill.next = w->sr.wp;
-		w->sr.wp = &kill;
-		handoff_prepare(&w->ops, 100);
-		_exit(0); /* not reached: the kill point stops it */
-	}
-	CHECK_INT(waitpid(pid, &status, 0), pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ho_world_prepare_killed(w, "unbind:2", 100);
 	snapshot(w, snap, sizeof(snap));
 	CHECK_STR(snap, "gpu=/vfio-pci audio=snd_hda_intel/vfio-pci vtcon1=0 efifb=0 state=1 "
 			"vfio29=0");

@@ -85,6 +85,43 @@ TEST(errors_name_file_and_line)
 	expect_error("[hook]\nunbind_timeout = 0\n", "t.ini:2:");
 }
 
+/* The [hook] keys whose value is one of two words (cfg_ini.c: choice_keys): each word sets its
+ * flag, in [hook] and in [vm:N], and any other value is refused naming both words. */
+TEST(two_word_keys_set_their_flag_and_name_both_words)
+{
+	struct cfg c;
+	char e[256];
+	const struct hook_opts *o;
+
+	CHECK_INT(cfg_parse("[hook]\nreturn_on_stop = off\nholders = warn\n"
+			       "nvidia_persistenced = stop\nbackup = refuse\ncontainers = stop\n"
+			       "[vm:107]\nreturn_on_stop = TRUE\nholders = refuse\n"
+			       "nvidia_persistenced = refuse\nbackup = handoff\ncontainers = refuse\n",
+			       "t.ini", &c, e, sizeof(e)), 0);
+	CHECK(!c.hook.return_on_stop);
+	CHECK(!c.hook.holders_refuse);
+	CHECK(c.hook.persistenced_stop);
+	CHECK(c.hook.backup_refuse);
+	CHECK(c.hook.containers_stop);
+	o = cfg_hook_opts(&c, 107);
+	CHECK(o->return_on_stop);
+	CHECK(o->holders_refuse);
+	CHECK(!o->persistenced_stop);
+	CHECK(!o->backup_refuse);
+	CHECK(!o->containers_stop);
+	expect_error("[hook]\nreturn_on_stop = maybe\n",
+		     "t.ini:2: return_on_stop: 'maybe' is not yes or no");
+	expect_error("[hook]\nholders = Refuse\n",
+		     "t.ini:2: holders: 'Refuse' is not 'refuse' or 'warn'");
+	expect_error("[vm:107]\nnvidia_persistenced = kill\n",
+		     "t.ini:2: nvidia_persistenced: 'kill' is not 'refuse' or 'stop'");
+	expect_error("[hook]\nbackup = stop\n", "t.ini:2: backup: 'stop' is not 'handoff' or 'refuse'");
+	expect_error("[hook]\ncontainers = warn\n",
+		     "t.ini:2: containers: 'warn' is not 'refuse' or 'stop'");
+	expect_error("[hook]\ncontainers = stop\ncontainers = stop\n",
+		     "t.ini:3: duplicate key 'containers'");
+}
+
 /* Issue 28: every error is listed (check's ini.valid), in file order; a refused line or
  * section header does not hide the lines after it, nor give its keys to another section. */
 TEST(every_error_is_listed)

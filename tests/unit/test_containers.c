@@ -18,6 +18,7 @@
 #include "fakekernel.h"
 #include "fakesys.h"
 #include "harness.h"
+#include "howorld.h"
 #include "pve_lxc.h"
 #include "testlib.h"
 
@@ -112,44 +113,18 @@ static int fake_run(void *data, const char *const *argv, char *out, size_t outsi
 static const struct quirks_exec fake_exec = { .run = fake_run, .data = &rn };
 static struct cfg cfg;
 
-struct world {
-	struct sysroot sr;
-	struct fake_kernel k;
-	struct capture cap;
-	struct handoff_ops ops;
-	bool left_changed;
-};
-
 static struct world *world(const char *extra, bool stop)
 {
-	static struct world w;
-	char spec[8192], cmd[600];
-	int line = 0;
-
-	if (w.sr.fd > 0)
-		sr_close(&w.sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", test_tmpdir());
-	CHECK_INT(system(cmd), 0);
-	memset(&w, 0, sizeof(w));
 	memset(&rn, 0, sizeof(rn));
 	cfg.hook = (struct hook_opts){ .unbind_timeout_ms = 1000, .bind_timeout_ms = 100,
 				       .release_timeout_ms = 100, .return_on_stop = true,
 				       .holders_refuse = true, .containers_stop = stop };
-	snprintf(spec, sizeof(spec), "%s%s", base_spec, extra ? extra : "");
-	if (fakesys_build(test_tmpdir(), spec, &line) < 0)
-		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
-	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
-	fk_init(&w.k, test_tmpdir(), &w.sr);
-	w.ops = (struct handoff_ops){ .sr = &w.sr, .cfg = &cfg, .node = "pve", .log = capture_log,
-				      .ud = &w.cap, .prove = fk_prove, .exec = &fake_exec,
-				      .left_changed = &w.left_changed };
-	return &w;
+	return ho_world(base_spec, extra, &cfg, &fake_exec);
 }
 
 static void reset_log(struct world *w)
 {
-	memset(&w->cap, 0, sizeof(w->cap));
-	w->k.log[0] = '\0';
+	ho_world_reset_log(w);
 	rn.log[0] = '\0';
 }
 
@@ -247,23 +222,8 @@ TEST(containers_failed_start_rollback_starts_them)
 TEST(containers_killed_hook_converges)
 {
 	struct world *w = world(NULL, true);
-	int status;
-	pid_t pid;
 
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		static struct sr_write_point kill;
-
-		if (sr_kill_point_parse(&kill, "driver_override:1") < 0)
-			_exit(2);
-		kill.next = w->sr.wp;
-		w->sr.wp = &kill;
-		handoff_prepare(&w->ops, 100);
-		_exit(0);
-	}
-	CHECK_INT(waitpid(pid, &status, 0), pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ho_world_prepare_killed(w, "driver_override:1", 100);
 	CHECK_INT(pve_lxc_running(&w->sr, 300), 0);
 	CHECK_CONTAINS(state_text(w), "rec container 300 " GPU);
 	rn.log[0] = '\0';

@@ -12,33 +12,15 @@
 #include "fakesys.h"
 #include "dev_handoff.h"
 #include "harness.h"
+#include "howorld.h"
 #include "testlib.h"
 #include "util.h"
 #include "dev_holders.h"
 #include "dev_state.h"
 
-/* The seed's GPU (GTX 650 + HDMI audio, group 29) on efifb, a SATA disk holding /, and
- * vfio-pci loaded. */
+/* The seed host (howorld.h), and a VM that keeps its GPU on the host driver. */
 static const char *base_spec =
-	"pci 0000:00:01.0 vendor=8086 device=2f02 class=060400 bridge=1 group=1 driver=pcieport\n"
-	"pci 0000:02:00.0 vendor=10de device=0fc6 class=030000 driver=nouveau group=29 boot_vga=1 "
-	"parent=0000:00:01.0 bar0=f6000000:1000000 bar1=e0000000:8000000 drm=card0,renderD128\n"
-	"pci 0000:02:00.1 vendor=10de device=0e1b class=040300 driver=snd_hda_intel group=29 "
-	"parent=0000:00:01.0\n"
-	"pci 0000:00:1f.2 vendor=8086 device=8d02 class=010601 driver=ahci group=27\n"
-	"link /sys/dev/block/8:0 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
-	"dir /sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
-	"file /proc/self/mountinfo 22 1 8:0 / / rw,relatime - ext4 /dev/sda rw\n"
-	"file /proc/iomem 00000000-00000fff : Reserved\\ne0000000-e7ffffff : 0000:02:00.0\\n"
-	"  e0000000-e02fffff : efifb\\nf6000000-f6ffffff : 0000:02:00.0\n"
-	"platform efi-framebuffer.0 driver=efi-framebuffer fb=0\n"
-	"vtcon 0 (S) dummy device\n"
-	"vtcon 1 (M) frame buffer device\n"
-	"driver vfio-pci\n"
-	"dir /sys/module/vfio_iommu_type1\n"
-	"dir /dev/vfio\n"
-	"file /etc/pve/qemu-server/100.conf bios: ovmf\\nhostpci0: 0000:02:00,pcie=1,x-vga=1\n"
-	"file /etc/pve/qemu-server/101.conf hostpci0: 0000:00:1f.2\n"
+	SEED_HOST_SPEC
 	"file /etc/pve/qemu-server/102.conf memory: 2048\\nhostpci0: 02:00.0,driver=keep\n";
 
 static struct cfg cfg = { .hook = {

@@ -18,6 +18,7 @@
 #include "fakesys.h"
 #include "dev_handoff.h"
 #include "harness.h"
+#include "howorld.h"
 #include "testlib.h"
 #include "dev_quirks.h"
 #include "dev_state.h"
@@ -102,44 +103,18 @@ static const struct quirks_exec fake_exec = { .run = fake_run, .data = &run_log 
 
 static struct cfg cfg;
 
-struct world {
-	struct sysroot sr;
-	struct fake_kernel k;
-	struct capture cap;
-	struct handoff_ops ops;
-	bool left_changed;
-};
-
 static struct world *world(const char *extra)
 {
-	static struct world w;
-	char spec[8192], cmd[600];
-	int line = 0;
-
-	if (w.sr.fd > 0)
-		sr_close(&w.sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", test_tmpdir());
-	CHECK_INT(system(cmd), 0);
-	memset(&w, 0, sizeof(w));
 	memset(&run_log, 0, sizeof(run_log));
 	cfg.hook = (struct hook_opts){ .unbind_timeout_ms = 1000, .bind_timeout_ms = 100,
 				   .release_timeout_ms = 100, .return_on_stop = true,
 				   .holders_refuse = true };
-	snprintf(spec, sizeof(spec), "%s%s", base_spec, extra ? extra : "");
-	if (fakesys_build(test_tmpdir(), spec, &line) < 0)
-		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
-	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
-	fk_init(&w.k, test_tmpdir(), &w.sr);
-	w.ops = (struct handoff_ops){ .sr = &w.sr, .cfg = &cfg, .node = "pve", .log = capture_log,
-				      .ud = &w.cap, .prove = fk_prove, .exec = &fake_exec,
-				      .left_changed = &w.left_changed };
-	return &w;
+	return ho_world(base_spec, extra, &cfg, &fake_exec);
 }
 
 static void reset_log(struct world *w)
 {
-	memset(&w->cap, 0, sizeof(w->cap));
-	w->k.log[0] = '\0';
+	ho_world_reset_log(w);
 	run_log.log[0] = '\0';
 }
 
@@ -338,24 +313,9 @@ TEST(reset_method_restore_failing_at_post_stop_is_kept)
 TEST(reset_method_killed_after_the_write_post_stop_restores)
 {
 	struct world *w = world(NULL);
-	int status;
-	pid_t pid;
 
 	snprintf(cfg.hook.reset_method, sizeof(cfg.hook.reset_method), "device_specific");
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		static struct sr_write_point kill;
-
-		if (sr_kill_point_parse(&kill, "reset_method:1") < 0)
-			_exit(2);
-		kill.next = w->sr.wp;
-		w->sr.wp = &kill;
-		handoff_prepare(&w->ops, 203);
-		_exit(0); /* not reached: the kill point stops it */
-	}
-	CHECK_INT(waitpid(pid, &status, 0), pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ho_world_prepare_killed(w, "reset_method:1", 203);
 	CHECK_STR(reset_method(w, AMD), "device_specific");
 	CHECK_STR(fk_driver(&w->k, AMD), "amdgpu"); /* killed before the bind */
 	CHECK_INT(handoff_release(&w->ops, 203), 0);
@@ -533,24 +493,9 @@ TEST(nvidia_persistenced_stopped_for_the_vm_and_started_after)
 TEST(nvidia_persistenced_killed_midway_post_stop_starts_it)
 {
 	struct world *w = world(DAEMON);
-	int status;
-	pid_t pid;
 
 	cfg.hook.persistenced_stop = true;
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		static struct sr_write_point kill;
-
-		if (sr_kill_point_parse(&kill, "driver_override:1") < 0)
-			_exit(2);
-		kill.next = w->sr.wp;
-		w->sr.wp = &kill;
-		handoff_prepare(&w->ops, 202);
-		_exit(0); /* not reached */
-	}
-	CHECK_INT(waitpid(pid, &status, 0), pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ho_world_prepare_killed(w, "driver_override:1", 202);
 	CHECK_INT(quirks_nvidia_daemon(&w->sr), 0); /* the child stopped it */
 	run_log.log[0] = '\0';
 	CHECK_INT(handoff_release(&w->ops, 202), 0);

@@ -41,6 +41,29 @@ TEST(spawn_exit_status_and_output)
 	CHECK_INT(res.exit_status, -1);
 }
 
+/* stderr into its own buffer (errbuf): apart from stdout, bounded by its head; with stdout
+ * not captured at all, too. */
+TEST(spawn_stderr_captured_apart)
+{
+	const char *argv[] = { "/bin/sh", "-c", "echo out; echo first >&2; echo 2nd-line-long >&2; "
+						"echo more; exit 2", NULL };
+	char out[64], err[16];
+	struct spawn_cmd c = { .argv = argv, .timeout_ms = 10000, .out = SPAWN_CAPTURE,
+			       .err = SPAWN_CAPTURE, .buf = out, .bufsize = sizeof(out),
+			       .errbuf = err, .errbufsize = sizeof(err) };
+
+	CHECK_INT(spawn_run(&c, NULL), 2);
+	CHECK_STR(out, "out\nmore\n");
+	CHECK_STR(err, "first\n2nd-line-");
+	c.out = SPAWN_NULL;
+	c.buf = NULL;
+	c.bufsize = 0;
+	CHECK_INT(spawn_run(&c, NULL), 2);
+	CHECK_STR(err, "first\n2nd-line-");
+	c.errbufsize = 0;
+	CHECK_INT(spawn_run(&c, NULL), -EINVAL);
+}
+
 TEST(spawn_stdin_is_dev_null)
 {
 	char out[64];
