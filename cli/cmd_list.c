@@ -127,6 +127,7 @@ static void get_names(struct pcidb *db, const struct pci_dev_info *d, struct nam
 }
 
 #define LIST_MAX_VFS 64
+#define LIST_MAX_USERS 32 /* the VMs and containers shown per device */
 
 /* ,"KEY":[{"vmid": N, "mapping": NAME|null}] for DEV's entries of L. */
 static void json_user_list(const char *key, const struct pve_user *l, int n, const char *dev)
@@ -249,14 +250,10 @@ static void print_vfs(const struct sysroot *sr, struct pcidb *db, const struct p
 }
 
 /* Under a GPU: the VMs (hostpci, mappings) and containers that use it. */
-static void print_users(const struct sysroot *sr, const char *node, const struct pci_dev_info *d,
-			bool last)
+static void print_users(const struct pve_users *vms, const struct pci_dev_info *d, bool last)
 {
-	struct pve_gpu_user u[32];
-	const char *devs[] = { d->name };
-	char err[320];
-	int nbad = 0, n = pve_gpu_users(sr, node, devs, 1, u, (int)ARRAY_SIZE(u), &nbad, err,
-					sizeof(err));
+	struct pve_dev_user u[LIST_MAX_USERS];
+	int n = pve_users_who(vms, d->name, u, (int)ARRAY_SIZE(u));
 
 	if (n <= 0)
 		return;
@@ -376,7 +373,7 @@ static void print_text(const struct sysroot *sr, struct pcidb *db, const struct 
 					printf("  [passed by %s: refused while it has VFs]", why);
 				fputc('\n', stdout);
 				if (pcidev_is_display(d))
-					print_users(sr, o->node, d, i == last);
+					print_users(vms, d, i == last);
 				if (si.numvfs > 0)
 					print_vfs(sr, db, vms, d, i == last);
 			}
@@ -409,10 +406,10 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 	};
 	struct list_opts o = { .color = g->color };
 	struct pve_users vms;
-	char node[128];
+	const char *gpus[LXC_MAX_DEVS];
 	struct hostdev *hd = NULL;
 	struct pcidb *db = NULL;
-	int c, r;
+	int c, r, ngpu;
 
 	while ((c = getopt_long(argc, argv, "ajh", opts, NULL)) != -1) {
 		switch (c) {
@@ -447,9 +444,15 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 	if (r < 0)
 		fprintf(stderr, PROG " list: warning: cannot tell which devices the host needs: "
 				"'/proc/self/mountinfo': %s\n", strerror(-r));
-	pve_node_name(g->node, node, sizeof(node));
-	if (pve_users_scan(&g->root, node, &vms) < 0)
-		fprintf(stderr, PROG " list: warning: out of memory reading the VM configs\n");
+	/* one scan of the VMs, and of the containers for the GPUs (their DRM and NVIDIA nodes) */
+	ngpu = 0;
+	for (int i = 0; i < db->ndev && ngpu < LXC_MAX_DEVS; i++)
+		if (pcidev_is_display(&db->dev[i]))
+			gpus[ngpu++] = db->dev[i].name;
+	r = pve_users_scan(&g->root, o.node, gpus, ngpu, &vms);
+	if (r < 0)
+		fprintf(stderr, PROG " list: warning: cannot read who uses the devices: %s\n",
+			strerror(-r));
 	if (o.json)
 		print_json(&g->root, db, hd, &vms, &o);
 	else

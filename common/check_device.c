@@ -52,7 +52,7 @@ bool is_windows(const char *ostype)
 /* Every VM config of this node, expanded as a start would (errors: that VM is skipped). */
 int scan_vm_users(struct ctx *c)
 {
-	int r = pve_users_scan(c->sr, c->node, &c->vms);
+	int r = pve_users_scan(c->sr, c->node, NULL, 0, &c->vms);
 
 	c->users = c->vms.use;
 	c->nusers = c->vms.nuse;
