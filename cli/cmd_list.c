@@ -15,7 +15,9 @@
  *       "sriov" ({"total_vfs": N, "num_vfs": N, "vfs": [ADDRESS...]} for an SR-IOV physical
  *       function, else null), "physfn" (a virtual function's PF address, else null),
  *       "vms" ([{"vmid": N, "mapping": NAME|null}]: the VMs of this node whose start takes
- *       it), "mapping_pool" ([{"vmid", "mapping"}]: VMs whose mapping may pick it) } ] } ] }
+ *       it), "mapping_pool" ([{"vmid", "mapping"}]: VMs whose mapping may pick it),
+ *       "used_by" ([{"kind": "vm"|"ct", "id": N, "entry": TEXT, "running": BOOL|null}]: the
+ *       "used by" line's VMs and containers) } ] } ] }
  * In the text tree a PF's VFs are listed under it (each also appears in its own group), each
  * with the VMs that use it, or "free".
  */
@@ -145,6 +147,23 @@ static void json_user_list(const char *key, const struct pve_user *l, int n, con
 	fputc(']', stdout);
 }
 
+/* ,"used_by":[{"kind":"vm"|"ct","id":N,"entry":TEXT,"running":BOOL|null}]: the users of
+ * DEV as the text's "used by" line shows them. */
+static void json_used_by(const struct pve_users *vms, const char *dev)
+{
+	struct pve_dev_user u[LIST_MAX_USERS];
+	int n = pve_users_who(vms, dev, u, (int)ARRAY_SIZE(u));
+
+	fputs(",\"used_by\":[", stdout);
+	for (int k = 0; k < n; k++) {
+		printf("%s{\"kind\":\"%s\",\"id\":%d,\"entry\":", k ? "," : "",
+		       u[k].ct ? "ct" : "vm", u[k].id);
+		json_str(stdout, u[k].what);
+		printf(",\"running\":%s}", !u[k].ct ? "null" : u[k].running ? "true" : "false");
+	}
+	fputc(']', stdout);
+}
+
 static void print_json(const struct sysroot *sr, struct pcidb *db, const struct hostdev *hd,
 		       const struct pve_users *vms, const struct list_opts *o)
 {
@@ -221,6 +240,7 @@ static void print_json(const struct sysroot *sr, struct pcidb *db, const struct 
 			/* the VMs whose start takes it, those whose mapping may pick it */
 			json_user_list("vms", vms->use, vms->nuse, d->name);
 			json_user_list("mapping_pool", vms->pool, vms->npool, d->name);
+			json_used_by(vms, d->name);
 			fputc('}', stdout);
 		}
 		fputs("]}", stdout);
