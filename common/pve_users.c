@@ -229,11 +229,14 @@ static int cmp_vmid(const void *a, const void *b)
 
 int pve_users_who(const struct pve_users *u, const char *dev, struct pve_dev_user *out, int max)
 {
-	struct pve_user vms[64];
+	/* every VM of DEV first, then the lowest VMIDs: not the directory's order */
+	_cleanup_free_ struct pve_user *vms = calloc((size_t)(u->nuse + u->npool + 1), sizeof(*vms));
 	int nvm = 0, n = 0;
 
-	who_vms(u->use, u->nuse, dev, vms, &nvm, (int)ARRAY_SIZE(vms));
-	who_vms(u->pool, u->npool, dev, vms, &nvm, (int)ARRAY_SIZE(vms));
+	if (!vms)
+		return -ENOMEM;
+	who_vms(u->use, u->nuse, dev, vms, &nvm, u->nuse + u->npool);
+	who_vms(u->pool, u->npool, dev, vms, &nvm, u->nuse + u->npool);
 	qsort(vms, (size_t)nvm, sizeof(vms[0]), cmp_vmid);
 	for (int i = 0; i < nvm && n < max; i++, n++) {
 		memset(&out[n], 0, sizeof(out[n]));

@@ -56,7 +56,7 @@ struct pve_dev_user {
 };
 /* Who uses DEV: the VMs whose start takes it or whose mapping may pick it (the first hostpci
  * entry naming it), in VMID order, then the containers (when DEV was scanned for them) in CTID
- * order; at most MAX. The count. */
+ * order; at most MAX (the lowest ids). The count or -ENOMEM. */
 int pve_users_who(const struct pve_users *u, const char *dev, struct pve_dev_user *out, int max);
 
 #endif

@@ -60,8 +60,9 @@ TEST(users_one_scan_vms_and_containers)
 	CHECK_INT(w[1].id, 201);
 	CHECK(!w[1].running);
 	CHECK_STR(w[1].what, "lxc.cgroup2.devices.allow c 226:129");
-	/* a bound on what is shown */
+	/* a bound on what is shown: the lowest VMID */
 	CHECK_INT(pve_users_who(&u, "0000:03:00.0", w, 1), 1);
+	CHECK_INT(w[0].id, 100);
 	pve_users_free(&u);
 
 	/* no devices asked for: the VMs only */
