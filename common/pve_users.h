@@ -54,9 +54,9 @@ struct pve_dev_user {
 	bool running;  /* a container that runs now (VMs: not told) */
 	char what[96]; /* "hostpci0", "mapping gpu, hostpci1", "dev0 /dev/dri/renderD128" */
 };
-/* Who uses DEV: the VMs whose start takes it or whose mapping may pick it (the first hostpci
- * entry naming it), in VMID order, then the containers (when DEV was scanned for them) in CTID
- * order; at most MAX (the lowest ids). The count or -ENOMEM. */
+/* Who uses DEV: the VMs whose start takes it or whose mapping may pick it (each with its
+ * lowest hostpci entry naming it), in VMID order, then the containers (when DEV was scanned
+ * for them) in CTID order; at most MAX (the lowest ids). The count or -ENOMEM. */
 int pve_users_who(const struct pve_users *u, const char *dev, struct pve_dev_user *out, int max);
 
 #endif
