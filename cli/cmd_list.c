@@ -15,7 +15,9 @@
  *       "sriov" ({"total_vfs": N, "num_vfs": N, "vfs": [ADDRESS...]} for an SR-IOV physical
  *       function, else null), "physfn" (a virtual function's PF address, else null),
  *       "vms" ([{"vmid": N, "mapping": NAME|null}]: the VMs of this node whose start takes
- *       it), "mapping_pool" ([{"vmid", "mapping"}]: VMs whose mapping may pick it) } ] } ] }
+ *       it), "mapping_pool" ([{"vmid", "mapping"}]: VMs whose mapping may pick it),
+ *       "used_by" ([{"kind": "vm"|"ct", "id": N, "entry": TEXT, "running": BOOL|null}]: the
+ *       "used by" line's VMs and containers) } ] } ] }
  * In the text tree a PF's VFs are listed under it (each also appears in its own group), each
  * with the VMs that use it, or "free".
  */
@@ -127,6 +129,7 @@ static void get_names(struct pcidb *db, const struct pci_dev_info *d, struct nam
 }
 
 #define LIST_MAX_VFS 64
+#define LIST_MAX_USERS 32 /* the VMs and containers shown per device */
 
 /* ,"KEY":[{"vmid": N, "mapping": NAME|null}] for DEV's entries of L. */
 static void json_user_list(const char *key, const struct pve_user *l, int n, const char *dev)
@@ -141,6 +144,23 @@ static void json_user_list(const char *key, const struct pve_user *l, int n, con
 			fputc('}', stdout);
 			first = false;
 		}
+	fputc(']', stdout);
+}
+
+/* ,"used_by":[{"kind":"vm"|"ct","id":N,"entry":TEXT,"running":BOOL|null}]: the users of
+ * DEV as the text's "used by" line shows them. */
+static void json_used_by(const struct pve_users *vms, const char *dev)
+{
+	struct pve_dev_user u[LIST_MAX_USERS];
+	int n = pve_users_who(vms, dev, u, (int)ARRAY_SIZE(u));
+
+	fputs(",\"used_by\":[", stdout);
+	for (int k = 0; k < n; k++) {
+		printf("%s{\"kind\":\"%s\",\"id\":%d,\"entry\":", k ? "," : "",
+		       u[k].ct ? "ct" : "vm", u[k].id);
+		json_str(stdout, u[k].what);
+		printf(",\"running\":%s}", !u[k].ct ? "null" : u[k].running ? "true" : "false");
+	}
 	fputc(']', stdout);
 }
 
@@ -220,6 +240,7 @@ static void print_json(const struct sysroot *sr, struct pcidb *db, const struct 
 			/* the VMs whose start takes it, those whose mapping may pick it */
 			json_user_list("vms", vms->use, vms->nuse, d->name);
 			json_user_list("mapping_pool", vms->pool, vms->npool, d->name);
+			json_used_by(vms, d->name);
 			fputc('}', stdout);
 		}
 		fputs("]}", stdout);
@@ -249,14 +270,10 @@ static void print_vfs(const struct sysroot *sr, struct pcidb *db, const struct p
 }
 
 /* Under a GPU: the VMs (hostpci, mappings) and containers that use it. */
-static void print_users(const struct sysroot *sr, const char *node, const struct pci_dev_info *d,
-			bool last)
+static void print_users(const struct pve_users *vms, const struct pci_dev_info *d, bool last)
 {
-	struct pve_gpu_user u[32];
-	const char *devs[] = { d->name };
-	char err[320];
-	int nbad = 0, n = pve_gpu_users(sr, node, devs, 1, u, (int)ARRAY_SIZE(u), &nbad, err,
-					sizeof(err));
+	struct pve_dev_user u[LIST_MAX_USERS];
+	int n = pve_users_who(vms, d->name, u, (int)ARRAY_SIZE(u));
 
 	if (n <= 0)
 		return;
@@ -376,7 +393,7 @@ static void print_text(const struct sysroot *sr, struct pcidb *db, const struct 
 					printf("  [passed by %s: refused while it has VFs]", why);
 				fputc('\n', stdout);
 				if (pcidev_is_display(d))
-					print_users(sr, o->node, d, i == last);
+					print_users(vms, d, i == last);
 				if (si.numvfs > 0)
 					print_vfs(sr, db, vms, d, i == last);
 			}
@@ -409,10 +426,10 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 	};
 	struct list_opts o = { .color = g->color };
 	struct pve_users vms;
-	char node[128];
+	const char *gpus[LXC_MAX_DEVS];
 	struct hostdev *hd = NULL;
 	struct pcidb *db = NULL;
-	int c, r;
+	int c, r, ngpu;
 
 	while ((c = getopt_long(argc, argv, "ajh", opts, NULL)) != -1) {
 		switch (c) {
@@ -447,9 +464,15 @@ static int cmd_list(struct cli_globals *g, int argc, char **argv)
 	if (r < 0)
 		fprintf(stderr, PROG " list: warning: cannot tell which devices the host needs: "
 				"'/proc/self/mountinfo': %s\n", strerror(-r));
-	pve_node_name(g->node, node, sizeof(node));
-	if (pve_users_scan(&g->root, node, &vms) < 0)
-		fprintf(stderr, PROG " list: warning: out of memory reading the VM configs\n");
+	/* one scan of the VMs, and of the containers for the GPUs (their DRM and NVIDIA nodes) */
+	ngpu = 0;
+	for (int i = 0; i < db->ndev && ngpu < LXC_MAX_DEVS; i++)
+		if (pcidev_is_display(&db->dev[i]))
+			gpus[ngpu++] = db->dev[i].name;
+	r = pve_users_scan(&g->root, o.node, gpus, ngpu, &vms);
+	if (r < 0)
+		fprintf(stderr, PROG " list: warning: cannot read who uses the devices: %s\n",
+			strerror(-r));
 	if (o.json)
 		print_json(&g->root, db, hd, &vms, &o);
 	else

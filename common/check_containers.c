@@ -160,17 +160,34 @@ static int vm_devices(struct ctx *c, const struct vmwork *w, char (*out)[PCI_ADD
 	return n;
 }
 
+/* The containers of the check's one scan (pve_users.h) that use one of the N devices DEVS: at
+ * most MAX, in CTID order, each container's in the order of DEVS. The count. */
+static int vm_cts(const struct pve_users *vms, char (*devs)[PCI_ADDR_LEN], int n,
+		  const struct lxc_user **out, int max)
+{
+	int count = 0;
+
+	for (int a = 0, b; a < vms->ncts; a = b) {
+		for (b = a; b < vms->ncts && vms->cts[b].ctid == vms->cts[a].ctid; b++)
+			;
+		for (int i = 0; i < n; i++)
+			for (int k = a; k < b; k++)
+				if (!strcmp(vms->cts[k].dev, devs[i]) && count < max)
+					out[count++] = &vms->cts[k];
+	}
+	return count;
+}
+
 void check_vm_containers(struct ctx *c, const struct vmwork *w, const char *subj)
 {
 	_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
-	_cleanup_free_ struct lxc_user *u = calloc(64, sizeof(*u));
+	_cleanup_free_ const struct lxc_user **u = calloc(64, sizeof(*u));
 	_cleanup_free_ int *ids = calloc(LXC_MAX_CTS, sizeof(int));
 	char devs[64][PCI_ADDR_LEN], err[320];
-	const char *names[64];
 	const char *ini = c->o->config ? c->o->config : CONFIG_DEFAULT_PATH;
 	const struct hook_opts *o;
 	struct check_result *r;
-	int nd, n, nbad = 0, vmid = w->conf.vmid;
+	int nd, n, vmid = w->conf.vmid;
 
 	if (!cfg || !u || !ids) {
 		c->oom = true;
@@ -184,11 +201,7 @@ void check_vm_containers(struct ctx *c, const struct vmwork *w, const char *subj
 	nd = vm_devices(c, w, devs, (int)ARRAY_SIZE(devs));
 	if (nd == 0)
 		return;
-	for (int i = 0; i < nd; i++)
-		names[i] = devs[i];
-	n = pve_lxc_users(c->sr, c->node, names, nd, u, 64, &nbad, err, sizeof(err));
-	if (n < 0)
-		return;
+	n = vm_cts(&c->vms, devs, nd, u, 64);
 	if (n == 0) {
 		ck_add(c, "vm.containers", CHECK_PASS, subj, "no container uses the VM's GPUs");
 		return;
@@ -198,24 +211,24 @@ void check_vm_containers(struct ctx *c, const struct vmwork *w, const char *subj
 		char ct[96];
 
 		for (int i = 0; i < w->all.n; i++)
-			mine |= !strcmp(w->all.names[i], u[k].dev);
+			mine |= !strcmp(w->all.names[i], u[k]->dev);
 		/* no hostname: a report leaves it out, and check reads the same from a report */
-		snprintf(ct, sizeof(ct), "container %d", u[k].ctid);
+		snprintf(ct, sizeof(ct), "container %d", u[k]->ctid);
 		if (o->containers_stop) {
 			ck_add(c, "vm.containers", CHECK_INFO, subj, "%s uses %s%s (%s), %s (containers "
-			       "= stop)", ct, u[k].dev, mine ? "" : ", which a mapping may hand the VM",
-			       u[k].what, u[k].running ? "running: it is shut down for the VM and "
+			       "= stop)", ct, u[k]->dev, mine ? "" : ", which a mapping may hand the VM",
+			       u[k]->what, u[k]->running ? "running: it is shut down for the VM and "
 			       "started again after it" : "stopped: it stays stopped (if it runs when "
 			       "the VM starts, it is shut down for the VM and started again after it)");
 			continue;
 		}
-		r = ck_add(c, "vm.containers", u[k].running ? CHECK_WARN : CHECK_INFO, subj,
-			   "%s uses %s%s (%s)%s", ct, u[k].dev,
-			   mine ? "" : ", which a mapping may hand the VM", u[k].what, u[k].running ?
+		r = ck_add(c, "vm.containers", u[k]->running ? CHECK_WARN : CHECK_INFO, subj,
+			   "%s uses %s%s (%s)%s", ct, u[k]->dev,
+			   mine ? "" : ", which a mapping may hand the VM", u[k]->what, u[k]->running ?
 			   " and runs: pre-start refuses the VM while it runs (containers = refuse)" :
 			   ", stopped now: pre-start refuses the VM if it runs then");
 		ck_fix(c, r, "shut it down before the VM starts (pct shutdown %d), or let the hook do "
 		       "it: containers = stop in [vm:%d] of '%s' (shut down for the VM, started "
-		       "again after it)", u[k].ctid, vmid, ini);
+		       "again after it)", u[k]->ctid, vmid, ini);
 	}
 }

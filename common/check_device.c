@@ -49,11 +49,22 @@ bool is_windows(const char *ostype)
 	return ostype[0] == 'w';
 }
 
-/* Every VM config of this node, expanded as a start would (errors: that VM is skipped). */
+/* Who uses which device (pve_users.h), from one scan: every VM config of this node, expanded as
+ * a start would (errors: that VM is skipped), and when VMs are checked, the containers using
+ * any device of the host (vm.containers). */
 int scan_vm_users(struct ctx *c)
 {
-	int r = pve_users_scan(c->sr, c->node, &c->vms);
+	const struct pcidb *db = c->rep->db;
+	_cleanup_free_ const char **devs = NULL;
+	int n = 0, r;
 
+	if (c->o->nvmids > 0 && db->ndev > 0) {
+		if (!(devs = calloc((size_t)db->ndev, sizeof(*devs))))
+			return -ENOMEM;
+		for (int i = 0; i < db->ndev && n < LXC_MAX_DEVS; i++)
+			devs[n++] = db->dev[i].name;
+	}
+	r = pve_users_scan(c->sr, c->node, devs, n, &c->vms);
 	c->users = c->vms.use;
 	c->nusers = c->vms.nuse;
 	return r;

@@ -1,7 +1,7 @@
 /* check_int.h - what the check modules share (not part of the library's interface): the
  * running checklist (struct ctx), adding results and fixes, and the helpers more than one
  * subject uses. check_list.c runs the tables; check_host.c, check_early.c, check_device.c and
- * check_vm.c hold the checks of one subject each (check_vm_bars.c the VM's BARs). */
+ * check_vm.c hold the checks of one subject each (the VM's in check_vm*.c). */
 #ifndef PGP_CHECK_INT_H
 #define PGP_CHECK_INT_H
 
@@ -124,6 +124,47 @@ void check_backup_jobs(struct ctx *c, const char *id, const struct pve_vmconf *c
 
 /* check_vm.c */
 void check_vm(struct ctx *c, const struct vmwork *w, int vmid);
+
+/* check_vm_entry.c: one hostpci entry H (L: its devices, ALL: every device of the VM). */
+/* vm.mapping: -EINVAL (after a FAIL) when the start would stop at the mapping. */
+int check_vm_mapping(struct ctx *c, const struct pve_hostpci *h, const char *subj);
+/* vm.igd; *SEEN: an earlier entry is in legacy-igd mode. */
+void check_vm_igd(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
+		  const struct pve_devlist *l, bool q35, bool *seen, const char *subj);
+void check_vm_functions(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
+			const struct pve_devlist *l, const struct pve_devlist *all,
+			const char *subj);
+void check_vm_romfile(struct ctx *c, const struct pve_vmconf *conf, const struct pve_hostpci *h,
+		      const struct pve_devlist *l, const char *subj);
+
+/* check_vm_apu.c */
+struct rom_info;
+void check_vm_apu(struct ctx *c, const struct vmwork *w, const char *subj);
+void check_vm_apu_functions(struct ctx *c, const struct pve_vmconf *conf,
+			    const struct pve_hostpci *h, const struct pve_devlist *l,
+			    const char *subj);
+/* The AMD APU generation when D is a function of an APU's card (the GPU's slot), or NULL. */
+const char *apu_of_card(const struct ctx *c, const struct pci_dev_info *d);
+/* True when the GOP driver ROM INFO is for D itself or for a display of D's card. */
+bool gop_for_card(const struct ctx *c, const struct rom_info *info, const struct pci_dev_info *d);
+
+/* check_vm_whole.c: over every device the VM gets */
+void check_vm_reboot(struct ctx *c, const struct vmwork *w, const char *subj);
+void check_vm_reset_method(struct ctx *c, const struct vmwork *w, const char *subj);
+void check_vm_fabric(struct ctx *c, const struct pve_vmconf *conf, const struct pve_devlist *all,
+		     int next_index, const char *subj);
+
+/* check_vm_hook.c */
+void check_vm_hookscript(struct ctx *c, const struct pve_vmconf *conf, const char *subj);
+
+/* check_vm_fix.c: a hostpciN value for a fix's "qm set" line */
+/* VALUE with the items whose key is DROP removed and ADD appended; the first item may be a bare
+ * host id. Valid until the next call. */
+const char *hostpci_edit(const char *value, const char *drop, const char *add_item);
+/* VALUE with its host ids replaced by HOST (valid until the next call). */
+const char *hostpci_with_host(const char *value, const char *host);
+/* The first hostpci index the VM does not use. */
+int hostpci_next_free(const struct pve_vmconf *conf);
 
 /* check_vm_bars.c: the 64-bit BARs of ALL (every device the VM gets) against the guest's
  * address space (vm.bars, vm.rebar). */

@@ -513,15 +513,16 @@ int pve_lxc_users(const struct sysroot *sr, const char *node, const char *const 
 		  struct lxc_user *out, int max, int *nbad, char *err, size_t errsize)
 {
 	struct lxc_node (*nodes)[8] = calloc((size_t)(ndev > 0 ? ndev : 1), sizeof(*nodes));
+	int *nn = calloc((size_t)(ndev > 0 ? ndev : 1), sizeof(int));
 	int *ctids = calloc(LXC_MAX_CTS, sizeof(int));
 	struct lxc_conf *c = malloc(sizeof(*c));
-	int nn[64], nct, count = 0, r = 0;
+	int nct, count = 0, r = 0;
 
 	*nbad = 0;
 	if (err && errsize)
 		err[0] = '\0';
-	if (!nodes || !ctids || !c || ndev > 64) {
-		r = nodes && ctids && c ? -E2BIG : -ENOMEM;
+	if (!nodes || !nn || !ctids || !c || ndev > LXC_MAX_DEVS) {
+		r = nodes && nn && ctids && c ? -E2BIG : -ENOMEM;
 		goto out;
 	}
 	for (int i = 0; i < ndev; i++)
@@ -566,6 +567,7 @@ int pve_lxc_users(const struct sysroot *sr, const char *node, const char *const 
 	}
 out:
 	free(nodes);
+	free(nn);
 	free(ctids);
 	free(c);
 	return r < 0 ? r : count;

@@ -31,6 +31,7 @@
 #define LXC_CONF_MAX (1 << 20) /* pmxcfs' own limit on a file */
 #define LXC_MAX_USES 32
 #define LXC_MAX_CTS 512
+#define LXC_MAX_DEVS 1024 /* the PCI devices one pve_lxc_users call ties to containers */
 #define LXC_PATH_MAX 64
 #define LXC_MAJOR_DRM 226
 #define LXC_MAJOR_NVIDIA 195
@@ -109,10 +110,10 @@ struct lxc_user {
 	char what[96];           /* the config entry: "dev0 /dev/dri/renderD128", "lxc.mount.entry
 				  * /dev/dri", "lxc.cgroup2.devices.allow c 226:*" */
 };
-/* Every container of NODE whose config uses one of the N PCI devices DEVS: at most MAX
- * entries (one per container and device, containers in CTID order). A container whose config
- * cannot be read or parsed is skipped; *NBAD counts them and ERR gets the first one's
- * reason ("CT 200: ..."). The count or -errno. */
+/* Every container of NODE whose config uses one of the N PCI devices DEVS (at most
+ * LXC_MAX_DEVS, else -E2BIG): at most MAX entries (one per container and device, containers in
+ * CTID order). A container whose config cannot be read or parsed is skipped; *NBAD counts them
+ * and ERR gets the first one's reason ("CT 200: ..."). The count or -errno. */
 int pve_lxc_users(const struct sysroot *sr, const char *node, const char *const *devs, int n,
 		  struct lxc_user *out, int max, int *nbad, char *err, size_t errsize);
 /* The uses of C whose node does not exist now (a devN path, or a mount entry of a single
@@ -122,18 +123,3 @@ int pve_lxc_missing(const struct sysroot *sr, const struct lxc_conf *c,
 
 #endif
 
-/* ---- who uses a GPU: VMs and containers (pve_lxc_users.c) -------------------------------- */
-
-struct pve_gpu_user {
-	char dev[PCI_ADDR_LEN];
-	bool ct;             /* a container (else a VM) */
-	int id;              /* its VMID / CTID */
-	bool running;        /* a container that runs now (VMs: not told) */
-	char what[96];       /* "hostpci0", "mapping gpu, hostpci1", "dev0 /dev/dri/renderD128" */
-};
-/* Every VM of this node whose hostpci entries name one of the N devices DEVS (a mapping: any
- * device one of its map entries for NODE may hand it), then every container using one (as
- * pve_lxc_users), VMs and containers each in id order, at most MAX; a config that cannot be
- * read is skipped (*NBAD, ERR as pve_lxc_users). The count or -errno. */
-int pve_gpu_users(const struct sysroot *sr, const char *node, const char *const *devs, int n,
-		  struct pve_gpu_user *out, int max, int *nbad, char *err, size_t errsize);

@@ -9,26 +9,28 @@
 #include <string.h>
 
 #include "pve_conf.h"
+#include "sysfs.h"
 #include "util.h"
 
 #define MAX_CONFIGS 10000
 
-static int add(struct pve_user **list, int *n, const char *dev, int vmid, bool onboot,
-	       const char *mapping)
+static int add(struct pve_user **list, int *n, const char *dev, const struct pve_vmconf *conf,
+	       const struct pve_hostpci *h)
 {
 	struct pve_user *l;
 
 	for (int i = 0; i < *n; i++)
-		if (!strcmp((*list)[i].dev, dev) && (*list)[i].vmid == vmid)
+		if (!strcmp((*list)[i].dev, dev) && (*list)[i].vmid == conf->vmid)
 			return 0;
 	if (!(l = realloc(*list, (size_t)(*n + 1) * sizeof(*l))))
 		return -ENOMEM;
 	*list = l;
 	memset(&l[*n], 0, sizeof(l[*n]));
 	str_copy(l[*n].dev, sizeof(l->dev), dev);
-	str_copy(l[*n].mapping, sizeof(l->mapping), mapping);
-	l[*n].vmid = vmid;
-	l[(*n)++].onboot = onboot;
+	str_copy(l[*n].mapping, sizeof(l->mapping), h->mapping);
+	l[*n].index = h->index;
+	l[*n].vmid = conf->vmid;
+	l[(*n)++].onboot = conf->onboot;
 	return 0;
 }
 
@@ -40,12 +42,13 @@ static bool listed(const struct pve_devlist *l, const char *dev)
 	return false;
 }
 
-/* The devices of every entry of mapping H for NODE that the VM's start does not take. */
+/* The devices of every entry of mapping H for NODE that the VM's start does not take (a whole
+ * slot: its functions present now, those a start of that entry would take). */
 static int add_pool(const struct sysroot *sr, const char *node, const struct pve_vmconf *conf,
 		    const struct pve_hostpci *h, const struct pve_devlist *all,
 		    struct pve_mapping *map, struct pve_users *u)
 {
-	char err[256], name[PCI_ADDR_LEN];
+	char err[256], name[PCI_ADDR_LEN], path[SR_PATH_MAX];
 	int r = 0;
 
 	if (pve_mapping_load(sr, h->mapping, node, map, NULL, err, sizeof(err)) < 0)
@@ -54,17 +57,41 @@ static int add_pool(const struct sysroot *sr, const char *node, const struct pve
 		for (int i = 0; i < map->alts[k].nids && r == 0; i++) {
 			const struct pve_pci_id *id = &map->alts[k].ids[i];
 
-			if (!id->has_func)
-				continue; /* a whole slot: the functions a start would take */
-			pci_addr_fmt(&id->addr, name);
-			if (!listed(all, name))
-				r = add(&u->pool, &u->npool, name, conf->vmid, conf->onboot,
-					h->mapping);
+			for (int f = 0; f < 8 && r == 0; f++) {
+				struct pci_addr a = id->addr;
+
+				if (id->has_func && f != a.func)
+					continue;
+				a.func = (uint8_t)f;
+				pci_addr_fmt(&a, name);
+				if (!id->has_func && (sysfs_pci_dev(path, name, NULL) < 0 ||
+						      !sr_exists(sr, path)))
+					continue;
+				if (!listed(all, name))
+					r = add(&u->pool, &u->npool, name, conf, h);
+			}
 		}
 	return r;
 }
 
-int pve_users_scan(const struct sysroot *sr, const char *node, struct pve_users *u)
+/* The containers whose configs reach the nodes of DEVS, into U->cts. */
+static int scan_cts(const struct sysroot *sr, const char *node, const char *const *devs, int ndev,
+		    struct pve_users *u)
+{
+	int n;
+
+	if (!(u->cts = calloc(PVE_USERS_MAX_CTS, sizeof(*u->cts))))
+		return -ENOMEM;
+	n = pve_lxc_users(sr, node, devs, ndev, u->cts, PVE_USERS_MAX_CTS, &u->ct_bad, u->ct_err,
+			  sizeof(u->ct_err));
+	if (n < 0)
+		return n;
+	u->ncts = n;
+	return 0;
+}
+
+int pve_users_scan(const struct sysroot *sr, const char *node, const char *const *devs, int ndev,
+		   struct pve_users *u)
 {
 	_cleanup_free_ struct pve_hostpci_result *res = calloc(PVE_MAX_HOSTPCI, sizeof(*res));
 	_cleanup_free_ struct pve_vmconf *conf = calloc(1, sizeof(*conf));
@@ -78,7 +105,7 @@ int pve_users_scan(const struct sysroot *sr, const char *node, struct pve_users 
 	if (!res || !conf || !all || !map)
 		return -ENOMEM;
 	if (!(d = sr_opendir(sr, "/etc/pve/qemu-server")))
-		return 0;
+		return ndev > 0 ? scan_cts(sr, node, devs, ndev, u) : 0;
 	while (r == 0 && (de = readdir(d)) && seen < MAX_CONFIGS) {
 		char num[16], err[64];
 		int line, idx, vmid;
@@ -98,13 +125,14 @@ int pve_users_scan(const struct sysroot *sr, const char *node, struct pve_users 
 			const struct pve_devlist *l = &res[i].devs;
 
 			for (int k = 0; k < l->n && r == 0; k++)
-				r = add(&u->use, &u->nuse, l->names[k], vmid, conf->onboot,
-					h->mapping);
+				r = add(&u->use, &u->nuse, l->names[k], conf, h);
 			if (r == 0 && h->mapping[0] && !h->keep && !h->mdev)
 				r = add_pool(sr, node, conf, h, all, map, u);
 		}
 	}
 	closedir(d);
+	if (r == 0 && ndev > 0)
+		r = scan_cts(sr, node, devs, ndev, u);
 	if (r < 0)
 		pve_users_free(u);
 	return r;
@@ -114,6 +142,7 @@ void pve_users_free(struct pve_users *u)
 {
 	free(u->use);
 	free(u->pool);
+	free(u->cts);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -168,4 +197,65 @@ bool pve_users_pooled(const struct pve_users *u, int vmid, const char *mapping)
 		if (u->pool[i].vmid == vmid && !strcmp(u->pool[i].mapping, mapping))
 			return true;
 	return false;
+}
+
+/* The VM users of DEV in L (N entries) into OUT (*COUNT of MAX): one per VM, its lowest
+ * hostpci index. */
+static void who_vms(const struct pve_user *l, int n, const char *dev, struct pve_user *out,
+		    int *count, int max)
+{
+	for (int i = 0; i < n; i++) {
+		int k;
+
+		if (strcmp(l[i].dev, dev))
+			continue;
+		for (k = 0; k < *count && out[k].vmid != l[i].vmid; k++)
+			;
+		if (k < *count) {
+			if (l[i].index < out[k].index)
+				out[k] = l[i];
+		} else if (*count < max) {
+			out[(*count)++] = l[i];
+		}
+	}
+}
+
+static int cmp_vmid(const void *a, const void *b)
+{
+	const struct pve_user *x = a, *y = b;
+
+	return (x->vmid > y->vmid) - (x->vmid < y->vmid);
+}
+
+int pve_users_who(const struct pve_users *u, const char *dev, struct pve_dev_user *out, int max)
+{
+	/* every VM of DEV first, then the lowest VMIDs: not the directory's order */
+	_cleanup_free_ struct pve_user *vms = calloc((size_t)(u->nuse + u->npool + 1), sizeof(*vms));
+	int nvm = 0, n = 0;
+
+	if (!vms)
+		return -ENOMEM;
+	who_vms(u->use, u->nuse, dev, vms, &nvm, u->nuse + u->npool);
+	who_vms(u->pool, u->npool, dev, vms, &nvm, u->nuse + u->npool);
+	qsort(vms, (size_t)nvm, sizeof(vms[0]), cmp_vmid);
+	for (int i = 0; i < nvm && n < max; i++, n++) {
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].id = vms[i].vmid;
+		if (vms[i].mapping[0])
+			snprintf(out[n].what, sizeof(out[n].what), "mapping %.60s, hostpci%d",
+				 vms[i].mapping, vms[i].index);
+		else
+			snprintf(out[n].what, sizeof(out[n].what), "hostpci%d", vms[i].index);
+	}
+	for (int i = 0; i < u->ncts && n < max; i++) {
+		if (strcmp(u->cts[i].dev, dev))
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].ct = true;
+		out[n].id = u->cts[i].ctid;
+		out[n].running = u->cts[i].running;
+		memcpy(out[n].what, u->cts[i].what, sizeof(out[n].what));
+		n++;
+	}
+	return n;
 }

@@ -1,15 +1,18 @@
-/* pve_users.h - which VM of this node uses which PCI device, for `check` and `list`: every
- * VM config (/etc/pve/qemu-server/VMID.conf) expanded as a start would
- * (pve_vmconf_expand_all). A mapping= entry uses the device a start would pick now; the other
- * devices of that mapping's entries for the node are its pool (a later start, when the first
- * is taken, picks one of them), kept apart: a device in a pool is not free to offer. A config
- * that does not parse, or an entry that does not expand, contributes nothing. */
+/* pve_users.h - who uses which PCI device of this node, for `check` and `list`, from one scan:
+ * every VM config (/etc/pve/qemu-server/VMID.conf) expanded as a start would
+ * (pve_vmconf_expand_all), and the containers (pve_lxc.h) whose dev/lxc lines reach the device
+ * nodes of the devices asked for. A mapping= entry uses the device a start would pick now; the
+ * other devices of that mapping's entries for the node (a whole slot: its functions present)
+ * are its pool (a later start, when the first is taken, picks one of them), kept apart: a
+ * device in a pool is not free to offer. A config that does not parse, or an entry that does
+ * not expand, contributes nothing. */
 #ifndef PGP_PVE_USERS_H
 #define PGP_PVE_USERS_H
 
 #include <stdbool.h>
 
 #include "pciaddr.h"
+#include "pve_lxc.h"
 #include "sysroot.h"
 
 struct pve_user {
@@ -17,6 +20,7 @@ struct pve_user {
 	int vmid;
 	bool onboot;     /* the VM has onboot: 1 */
 	char mapping[64]; /* the mapping= entry it comes from, "" for host= */
+	int index;        /* its hostpciN */
 };
 
 struct pve_users {
@@ -24,10 +28,17 @@ struct pve_users {
 	int nuse;
 	struct pve_user *pool; /* the other devices of the mappings the VMs use */
 	int npool;
+	struct lxc_user *cts; /* the containers using the devices asked for (pve_lxc_users) */
+	int ncts;
+	int ct_bad;           /* container configs that could not be read, the first one's reason */
+	char ct_err[320];
 };
 
-/* Fills U (free it with pve_users_free); 0 or -ENOMEM. At most 10000 configs are read. */
-int pve_users_scan(const struct sysroot *sr, const char *node, struct pve_users *u);
+/* Fills U (free it with pve_users_free); 0 or -errno. At most 10000 VM configs are read;
+ * the containers (at most PVE_USERS_MAX_CTS uses) only for the N devices DEVS (none: 0). */
+#define PVE_USERS_MAX_CTS 1024
+int pve_users_scan(const struct sysroot *sr, const char *node, const char *const *devs, int n,
+		   struct pve_users *u);
 void pve_users_free(struct pve_users *u);
 /* "VM 100, VM 101; mapping igpu: VM 102, 103" for DEV into BUF ("" when nobody): the VMs
  * whose host= entries take it, then per mapping with DEV in an entry for the node the VMs that
@@ -35,5 +46,17 @@ void pve_users_free(struct pve_users *u);
 bool pve_users_of(const struct pve_users *u, const char *dev, char *buf, size_t size);
 /* Whether VMID's mapping MAPPING has other entries its start may take (a pool). */
 bool pve_users_pooled(const struct pve_users *u, int vmid, const char *mapping);
+
+/* One VM or container using a device, as `list` shows it. */
+struct pve_dev_user {
+	bool ct;       /* a container (else a VM) */
+	int id;        /* its VMID / CTID */
+	bool running;  /* a container that runs now (VMs: not told) */
+	char what[96]; /* "hostpci0", "mapping gpu, hostpci1", "dev0 /dev/dri/renderD128" */
+};
+/* Who uses DEV: the VMs whose start takes it or whose mapping may pick it (each with its
+ * lowest hostpci entry naming it), in VMID order, then the containers (when DEV was scanned
+ * for them) in CTID order; at most MAX (the lowest ids). The count or -ENOMEM. */
+int pve_users_who(const struct pve_users *u, const char *dev, struct pve_dev_user *out, int max);
 
 #endif

@@ -123,7 +123,7 @@ static const struct capture captures[] = {
 	{ SYSFS_PLATFORM_DEVICES "/*/graphics/*", C_EXISTS, NULL },
 	{ SYSFS_PLATFORM_DEVICES "/*/drm", C_EXISTS, NULL },
 	{ SYSFS_GRAPHICS "/*/device", C_TEXT, NULL },
-	/* Proxmox: pve_conf.c, pve_storage.c, check_vm.c */
+	/* Proxmox: pve_conf.c, pve_storage.c, check_vm*.c */
 	{ "/etc/pve/qemu-server/*.conf", C_TEXT | C_FLAT, report_filter_vmconf },
 	{ "/etc/pve/storage.cfg", C_TEXT | C_FLAT, report_filter_storage },
 	{ "/etc/pve/mapping/pci.cfg", C_TEXT | C_FLAT, report_filter_mapping },

@@ -81,7 +81,7 @@ void report_capture_dev_sources(struct rctx *c)
 	}
 }
 
-/* Each VM's hookscript (its mode: check_vm.c wants an executable) and ROM files. */
+/* Each VM's hookscript (its mode: check_vm_hook.c wants an executable) and ROM files. */
 void report_capture_vm_files(struct rctx *c)
 {
 	for (int i = 0; i < c->nvmconf && !c->oom; i++) {
