@@ -265,7 +265,7 @@ static void print_vfs(const struct sysroot *sr, struct pcidb *db, const struct p
 			printf(" (IOMMU group %d, %s)", v->iommu_group, v->driver[0] ? v->driver : "-");
 		else if (v)
 			printf(" (%s)", v->driver[0] ? v->driver : "-");
-		printf("  %s\n", pve_users_of(vms, vfs[k], who, sizeof(who)) ? who : "free");
+		printf("  %s\n", pve_users_any_of(vms, vfs[k], who, sizeof(who)) ? who : "free");
 	}
 }
 

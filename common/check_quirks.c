@@ -234,9 +234,9 @@ void check_sriov(struct ctx *c, struct check_device *cd)
 		int free_vf = -1;
 		char other[128];
 
-		/* the VF offered is one no VM uses, nor the pool of a mapping a VM uses */
+		/* the VF offered is one no VM or container uses, nor the pool of a mapping a VM uses */
 		for (int i = 0; i < n && free_vf < 0; i++)
-			if (!pve_users_of(&c->vms, vfs[i], other, sizeof(other)))
+			if (!pve_users_any_of(&c->vms, vfs[i], other, sizeof(other)))
 				free_vf = i;
 		r = ck_add(c, "dev.sriov", CHECK_FAIL, d->name, "SR-IOV physical function with %d VF%s "
 			"enabled (%s), passed through by %s: binding it to vfio-pci would destroy the "
@@ -246,7 +246,7 @@ void check_sriov(struct ctx *c, struct check_device *cd)
 			ck_fix(c, r, "pass a free VF instead (hostpciN: %s), or remove the VFs first: "
 				  "echo 0 > /sys/bus/pci/devices/%s/sriov_numvfs", vfs[free_vf], d->name);
 		else
-			ck_fix(c, r, "every VF is in use by a VM: make more ([sriov] vfs = in "
+			ck_fix(c, r, "every VF is in use by a VM or container: make more ([sriov] vfs = in "
 				  "pve-gpu-passthrough.ini(5)) and pass a new one, or remove the VFs "
 				  "first: echo 0 > /sys/bus/pci/devices/%s/sriov_numvfs", d->name);
 		return;

@@ -191,6 +191,25 @@ bool pve_users_of(const struct pve_users *u, const char *dev, char *buf, size_t 
 	return n > 0;
 }
 
+bool pve_users_any_of(const struct pve_users *u, const char *dev, char *buf, size_t size)
+{
+	bool any = pve_users_of(u, dev, buf, size);
+	int last = -1;
+
+	/* cts is in CTID order, one entry per container and device */
+	for (int i = 0; i < u->ncts; i++) {
+		size_t len = strlen(buf);
+
+		if (strcmp(u->cts[i].dev, dev) || u->cts[i].ctid == last)
+			continue;
+		snprintf(buf + len, size - len, "%s%d", last >= 0 ? ", " : len ? "; CT " : "CT ",
+			 u->cts[i].ctid);
+		last = u->cts[i].ctid;
+		any = true;
+	}
+	return any;
+}
+
 bool pve_users_pooled(const struct pve_users *u, int vmid, const char *mapping)
 {
 	for (int i = 0; i < u->npool; i++)

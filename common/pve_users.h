@@ -44,6 +44,9 @@ void pve_users_free(struct pve_users *u);
  * whose host= entries take it, then per mapping with DEV in an entry for the node the VMs that
  * use it (any of them may get it). True when any. */
 bool pve_users_of(const struct pve_users *u, const char *dev, char *buf, size_t size);
+/* pve_users_of, then the containers using DEV (when DEV was scanned for them): "VM 100;
+ * CT 200, 201". A VF that only a container uses is not free either. */
+bool pve_users_any_of(const struct pve_users *u, const char *dev, char *buf, size_t size);
 /* Whether VMID's mapping MAPPING has other entries its start may take (a pool). */
 bool pve_users_pooled(const struct pve_users *u, int vmid, const char *mapping);
 
