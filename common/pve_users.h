@@ -24,6 +24,10 @@ struct pve_users {
 	int nuse;
 	struct pve_user *pool; /* the other devices of the mappings the VMs use */
 	int npool;
+	/* the devices of host= entries with driver=keep (Proxmox leaves them as they are; the
+	 * hookscript hands them to a variant VFIO driver when one is asked), kept apart */
+	struct pve_user *keep;
+	int nkeep;
 };
 
 /* Fills U (free it with pve_users_free); 0 or -ENOMEM. At most 10000 configs are read. */
@@ -33,6 +37,8 @@ void pve_users_free(struct pve_users *u);
  * whose host= entries take it, then per mapping with DEV in an entry for the node the VMs that
  * use it (any of them may get it). True when any. */
 bool pve_users_of(const struct pve_users *u, const char *dev, char *buf, size_t size);
+/* "VM 100, VM 101" for DEV: the VMs whose driver=keep host= entries name it (keep). */
+bool pve_users_keep_of(const struct pve_users *u, const char *dev, char *buf, size_t size);
 /* Whether VMID's mapping MAPPING has other entries its start may take (a pool). */
 bool pve_users_pooled(const struct pve_users *u, int vmid, const char *mapping);
 
