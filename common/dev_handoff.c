@@ -221,6 +221,40 @@ static int entry_of(const struct pve_vmconf *c, const char *name)
 	return -1;
 }
 
+/* Device NAME of driver=keep entry E (not in ALL, the other entries' devices): in PASS 0 its
+ * group is taken when its asked variant drives it (that device to the variant); in PASS 1 a
+ * device with a variant asked that is not taken after all is said to be left as it is. */
+static int keep_device(struct job *j, const struct pve_hostpci *e, const struct pve_devlist *all,
+		       const char *name, int pass)
+{
+	char buf[PCIDEV_NAME_MAX];
+	struct pci_dev_info info;
+	struct member *m;
+	const char *v;
+	int r;
+
+	for (int x = 0; x < all->n; x++)
+		if (!strcmp(all->names[x], name))
+			return 0; /* an entry without keep passes it: vfio-pci */
+	if ((pass == 1 && member_of(j, name)) || pcidev_read(j->ops->sr, name, &info) < 0 ||
+	    !(v = ho_variant_asked(j, &info, buf, sizeof(buf))))
+		return 0; /* taken with a group, or left as it is, as Proxmox leaves it */
+	r = bind_variant_matches(j->ops->sr, &info, v);
+	if (pass == 0 && r > 0) {
+		if (!member_of(j, info.name) && (r = add_group_of(j, info.name)) < 0)
+			return r;
+		if ((m = member_of(j, info.name)))
+			str_copy(m->target, sizeof(m->target), v);
+	} else if (pass == 1 && r < 0) {
+		INFO(j, "hostpci%d: %s: cannot tell whether %s drives it (the modules of the running "
+			"kernel: %s); driver=keep: left as it is", e->index, info.name, v, strerror(-r));
+	} else if (pass == 1) {
+		INFO(j, "hostpci%d: %s: %s does not drive it (no vfio_pci: alias of it in "
+			"modules.alias); driver=keep: left as it is", e->index, info.name, v);
+	}
+	return 0;
+}
+
 static int collect_variants(struct job *j, const struct pve_vmconf *c,
 			    const struct pve_devlist *all)
 {
@@ -253,29 +287,11 @@ static int collect_variants(struct job *j, const struct pve_vmconf *c,
 		if (pve_hostpci_expand(j->ops->sr, &e, j->ops->node, j->vmid, &list, err,
 				       sizeof(err)) < 0)
 			continue; /* QEMU names what is missing; Proxmox does nothing for keep */
-		for (int k = 0; k < list.n; k++) {
-			struct pci_dev_info info;
-			struct member *m;
-			bool in_all = false;
-
-			for (int x = 0; x < all->n && !in_all; x++)
-				in_all = !strcmp(all->names[x], list.names[k]);
-			if (in_all || pcidev_read(j->ops->sr, list.names[k], &info) < 0 ||
-			    !(v = ho_variant_asked(j, &info, buf, sizeof(buf))))
-				continue; /* left as it is, as Proxmox leaves it */
-			r = bind_variant_matches(j->ops->sr, &info, v);
-			if (r <= 0) {
-				INFO(j, "hostpci%d: %s: %s %s; driver=keep: left as it is", e.index,
-				     info.name, v, r < 0 ? "cannot be looked up (no modules index for "
-				     "the running kernel)" : "does not drive it (no vfio_pci: alias of "
-				     "it in modules.alias)");
-				continue;
-			}
-			if ((r = add_group_of(j, info.name)) < 0)
-				return r;
-			if ((m = member_of(j, info.name)))
-				str_copy(m->target, sizeof(m->target), v);
-		}
+		/* the devices the variant drives first: their groups may take the others */
+		for (int pass = 0; pass < 2; pass++)
+			for (int k = 0; k < list.n; k++)
+				if ((r = keep_device(j, &e, all, list.names[k], pass)) < 0)
+					return r;
 	}
 	return 0;
 }

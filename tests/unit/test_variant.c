@@ -50,7 +50,6 @@ static const char *base_spec =
 	"vtcon 0 (S) dummy device\n"
 	"driver i915\n"
 	"driver vfio-pci\n"
-	"driver xe_vfio_pci\n"
 	"dir /sys/module/vfio_iommu_type1\n"
 	"dir /dev/vfio\n"
 	"file /proc/sys/kernel/osrelease " REL "\n"
@@ -71,8 +70,9 @@ struct world {
 	struct handoff_ops ops;
 };
 
-/* The host with VM 100's config CONF and the INI INI (after the timeouts). */
-static struct world *world(const char *conf, const char *ini)
+/* The host with VM 100's config CONF and the INI INI (after the timeouts); xe_vfio_pci not
+ * registered with NO_VARIANT. */
+static struct world *world_of(const char *conf, const char *ini, bool no_variant)
 {
 	static struct world w;
 	char spec[8192], text[1024], err[256], cmd[600];
@@ -83,7 +83,8 @@ static struct world *world(const char *conf, const char *ini)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", test_tmpdir());
 	CHECK_INT(system(cmd), 0);
 	memset(&w, 0, sizeof(w));
-	snprintf(spec, sizeof(spec), "%sfile /etc/pve/qemu-server/100.conf %s\n", base_spec, conf);
+	snprintf(spec, sizeof(spec), "%s%sfile /etc/pve/qemu-server/100.conf %s\n", base_spec,
+		 no_variant ? "" : "driver xe_vfio_pci\n", conf);
 	if (fakesys_build(test_tmpdir(), spec, &line) < 0)
 		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
 	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
@@ -94,6 +95,11 @@ static struct world *world(const char *conf, const char *ini)
 	w.ops = (struct handoff_ops){ .sr = &w.sr, .cfg = &w.cfg, .node = "pve",
 				      .log = capture_log, .ud = &w.cap, .prove = fk_prove };
 	return &w;
+}
+
+static struct world *world(const char *conf, const char *ini)
+{
+	return world_of(conf, ini, false);
 }
 
 static void reset_log(struct world *w)
@@ -146,6 +152,7 @@ TEST(keep_entry_with_variant_is_bound_to_it_and_given_back)
 	CHECK_CONTAINS(w->cap.text, AUDIO " 8086:e2f7: snd_hda_intel -> vfio-pci");
 	CHECK_CONTAINS(w->cap.text, "IOMMU group 30 (" GPU " " AUDIO ") ready");
 	CHECK(!strstr(w->cap.text, "W: "));
+	CHECK(!strstr(w->cap.text, "left as it is")); /* the audio function went with its group */
 	CHECK(sr_read_str(&w->sr, STATE_DIR "/100.state", state, sizeof(state)) > 0);
 	CHECK_CONTAINS(state, "target " GPU " xe_vfio_pci");
 	CHECK(!strstr(state, "target " AUDIO));
@@ -160,6 +167,21 @@ TEST(keep_entry_with_variant_is_bound_to_it_and_given_back)
 	CHECK_CONTAINS(w->cap.text, GPU ": xe_vfio_pci -> xe");
 	/* Proxmox wrote no new_id for a driver=keep entry: none is removed for it */
 	CHECK(!strstr(w->k.log, "remove_id=8086 e20b"));
+	CHECK(!sr_exists(&w->sr, STATE_DIR "/100.state"));
+}
+
+TEST(variant_that_cannot_be_loaded_fails_the_start_with_everything_undone)
+{
+	struct world *w = world_of("hostpci0: 0000:03:00,pcie=1,driver=keep",
+				   "[vm:100]\nvfio_driver = xe_vfio_pci\n", true);
+
+	/* a test root is not the running system: the module load is refused */
+	CHECK(handoff_prepare(&w->ops, 100) < 0);
+	CHECK_CONTAINS(w->cap.text, "E: not loading xe_vfio_pci below a test root");
+	CHECK_STR(fk_driver(&w->k, GPU), "xe");
+	CHECK_STR(fk_override(&w->k, GPU), "");
+	CHECK_STR(fk_driver(&w->k, AUDIO), "snd_hda_intel");
+	CHECK_STR(fk_override(&w->k, AUDIO), "");
 	CHECK(!sr_exists(&w->sr, STATE_DIR "/100.state"));
 }
 
