@@ -338,8 +338,8 @@ static int parse_line(char *line, struct handoff_state *s, bool *header, bool *h
 
 		/* a driver name written to driver_override and below drivers/: a variant's */
 		if (word(&p, name, sizeof(name)) < 0 || word(&p, drv, sizeof(drv)) < 0 || *p ||
-		    !kernel_name_valid(drv) || !cfg_vfio_variant(drv) || !(d = (struct state_dev *)state_find(s, name)) ||
-		    d->target[0])
+		    !kernel_name_valid(drv) || !cfg_vfio_variant(drv) ||
+		    !(d = (struct state_dev *)state_find(s, name)) || d->target[0])
 			return -EINVAL;
 		strcpy(d->target, drv);
 	} else if (!strcmp(kw, "persistenced")) {
