@@ -44,6 +44,7 @@ enum {
 	SET_PERSISTENCED = 1 << 5,
 	SET_RESET_METHOD = 1 << 6,
 	SET_CONTAINERS = 1 << 7,
+	SET_VFIO_DRIVER = 1 << 13,
 	SET_BACKUP = 1 << 12, /* high bit: other [hook] keys take the next free ones */
 };
 
@@ -100,6 +101,7 @@ void cfg_defaults(struct cfg *c)
 	c->hook.release_timeout_ms = 30000;
 	c->hook.return_on_stop = true;
 	c->hook.holders_refuse = true;
+	snprintf(c->hook.vfio_driver, sizeof(c->hook.vfio_driver), "vfio-pci");
 	snprintf(c->sriov.driver, sizeof(c->sriov.driver), "vfio-pci");
 }
 
@@ -114,6 +116,7 @@ static unsigned hook_bit(const char *key)
 	       : !strcmp(key, "containers") ? SET_CONTAINERS
 	       : !strcmp(key, "reset_method") ? SET_RESET_METHOD
 	       : !strcmp(key, "backup") ? SET_BACKUP
+	       : !strcmp(key, "vfio_driver") ? SET_VFIO_DRIVER
 						: 0;
 }
 
@@ -197,6 +200,14 @@ static int hook_key(struct parse_ctx *p, struct hook_opts *o, unsigned *set, con
 				     "kernel knows (device_specific acpi flr af_flr pm bus cxl_bus)",
 				     value);
 		*set |= SET_RESET_METHOD;
+		return 1;
+	}
+	if (!strcmp(key, "vfio_driver")) {
+		if (!cfg_vfio_driver_valid(value))
+			return failf(p, "vfio_driver: '%s' is not vfio-pci or a variant VFIO driver (a "
+				     "name ending in vfio_pci, e.g. xe_vfio_pci)", value);
+		snprintf(o->vfio_driver, sizeof(o->vfio_driver), "%s", value);
+		*set |= SET_VFIO_DRIVER;
 		return 1;
 	}
 	return failf(p, "unknown key '%s'", key);
@@ -306,6 +317,11 @@ bool cfg_vfio_driver_valid(const char *name)
 		      name[i] == '_' || name[i] == '-'))
 			return false;
 	return n >= 8 && (!strcmp(name + n - 8, "vfio_pci") || !strcmp(name + n - 8, "vfio-pci"));
+}
+
+bool cfg_vfio_variant(const char *name)
+{
+	return cfg_vfio_driver_valid(name) && strcmp(name, "vfio-pci") && strcmp(name, "vfio_pci");
 }
 
 /* [sriov]: pf (an address or a vendor:device id), vfs, driver. */
@@ -573,6 +589,8 @@ int cfg_parse(const char *text, const char *name, struct cfg *c, char *err,
 			o->containers_stop = c->hook.containers_stop;
 		if (!(set & SET_RESET_METHOD))
 			memcpy(o->reset_method, c->hook.reset_method, sizeof(o->reset_method));
+		if (!(set & SET_VFIO_DRIVER))
+			memcpy(o->vfio_driver, c->hook.vfio_driver, sizeof(o->vfio_driver));
 	}
 	return 0;
 }

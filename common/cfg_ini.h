@@ -54,6 +54,9 @@ struct hook_opts {
 	bool containers_stop;    /* containers = stop */
 	char reset_method[64];   /* "" : leave the kernel's */
 	bool backup_refuse;      /* backup = refuse: a backup start (lock: backup) fails */
+	/* vfio_driver: the VFIO driver the VM's devices should get ("vfio-pci" unless set; a
+	 * variant such as xe_vfio_pci is bound for a driver=keep entry whose device it matches) */
+	char vfio_driver[64];
 };
 
 struct early_opts {
@@ -114,5 +117,7 @@ const struct hook_opts *cfg_hook_opts(const struct cfg *c, int vmid);
 /* Whether NAME may drive the VFs: vfio-pci, or a variant VFIO driver's name (lower-case
  * letters, digits, '_' and '-', ending in vfio_pci or vfio-pci, at most 63 characters). */
 bool cfg_vfio_driver_valid(const char *name);
+/* Whether NAME is such a name and not vfio-pci itself (vfio_pci, vfio-pci): a variant. */
+bool cfg_vfio_variant(const char *name);
 
 #endif

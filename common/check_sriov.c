@@ -259,24 +259,47 @@ static void route_check(struct ctx *c, const char *pf, const char *driver, unsig
 		       hm.avail > HOSTMOD_MISSING ? ", the other driver kept off" : "");
 }
 
-/* A variant VFIO driver in [sriov]: Proxmox (new_id, unbind, bind) and the hookscript move a
- * VF that a hostpci entry passes to vfio-pci; only driver=keep (qemu-server 9.0.25) keeps it
- * on the variant, and such an entry takes no part in the expansion (no user here). */
+/* A variant VFIO driver in [sriov]. Its module must drive the VFs (a vfio_pci: alias in the
+ * running kernel's modules.alias that matches their ids), or neither `sriov apply` nor the
+ * hookscript can bind it. Proxmox (new_id, unbind, bind) moves a VF that a hostpci entry
+ * without driver=keep passes to vfio-pci, and its bind fails when driver_override names the
+ * variant: the hookscript binds vfio-pci for such an entry (WARN, with the fix). A
+ * driver=keep entry's VF is handed to the variant by the hookscript (PASS). */
 static void variant_check(struct ctx *c, const struct cfg *cfg, const struct sriov_state *st)
 {
+	const char *drv = cfg->sriov.driver;
 	struct check_result *r;
 	char who[256];
 
-	if (!strcmp(cfg->sriov.driver, BIND_VFIO))
+	if (!cfg_vfio_variant(drv) || !st->nvfs)
 		return;
+	{
+		const struct pci_dev_info *d = pcidb_find(c->rep->db, st->vf[0].name);
+		int m = d ? bind_variant_matches(c->sr, d, drv) : -ENOENT;
+
+		if (m == 0) { /* m < 0: no modules index to look in (vfio.modules says so) */
+			r = ck_add(c, "sriov.variant", CHECK_FAIL, st->vf[0].name, "[sriov] puts the "
+				"VFs on %s, but no module of that name for the running kernel drives "
+				"them (none has a vfio_pci: alias that matches %04x:%04x): neither "
+				"`sriov apply` nor the hookscript can bind it", drv, d->vendor, d->device);
+			ck_fix(c, r, "install the package that has %s for the running kernel (modinfo "
+				  "%s lists its vfio_pci: aliases), or set driver = vfio-pci in [sriov]",
+				  drv, drv);
+			return;
+		}
+	}
 	for (int i = 0; i < st->nvfs; i++) {
-		if (!pve_users_of(&c->vms, st->vf[i].name, who, sizeof(who)))
-			continue;
-		r = ck_add(c, "sriov.variant", CHECK_WARN, st->vf[i].name, "[sriov] puts the VFs on "
-			"%s, but a hostpci entry without driver=keep passes it (%s): at the VM's "
-			"start Proxmox and the hookscript move it to vfio-pci", cfg->sriov.driver, who);
-		ck_fix(c, r, "add ,driver=keep to that hostpciN entry (qemu-server 9.0.25 or newer), "
-			  "so that the VF stays on %s", cfg->sriov.driver);
+		if (pve_users_of(&c->vms, st->vf[i].name, who, sizeof(who))) {
+			r = ck_add(c, "sriov.variant", CHECK_WARN, st->vf[i].name, "[sriov] puts the VFs "
+				"on %s, but a hostpci entry without driver=keep passes it (%s): at the "
+				"VM's start Proxmox moves it to vfio-pci (its bind fails on another "
+				"driver), so the hookscript binds vfio-pci", drv, who);
+			ck_fix(c, r, "add ,driver=keep to that hostpciN entry (qemu-server 9.0.25 or "
+				  "newer): the hookscript then hands the VF to %s", drv);
+		} else if (pve_users_keep_of(&c->vms, st->vf[i].name, who, sizeof(who))) {
+			ck_add(c, "sriov.variant", CHECK_PASS, st->vf[i].name, "%s passes it with "
+			       "driver=keep: the hookscript hands it to %s", who, drv);
+		}
 	}
 }
 

@@ -220,6 +220,96 @@ int bind_load_vfio(const struct bind_ops *o)
 	return 0;
 }
 
+/* The variant VFIO drivers the pending devices of DEVS go to, each loaded once when it is not
+ * registered (after vfio-pci's modules, which it needs). 0, or the first -errno; -ENOENT when
+ * one is not registered afterwards. */
+static int load_variants(const struct bind_ops *o, const struct bind_dev *devs, int n)
+{
+	int first = 0;
+
+	for (int i = 0; i < n; i++) {
+		const char *t = bind_target(&devs[i]);
+		char path[SR_PATH_MAX], err[256];
+		bool seen = false;
+		int r;
+
+		if (!devs[i].pending || !strcmp(t, BIND_VFIO))
+			continue;
+		for (int k = 0; k < i && !seen; k++)
+			seen = devs[k].pending && !strcmp(bind_target(&devs[k]), t);
+		if (seen || sysfs_bus_driver(path, "pci", t, NULL) < 0 || sr_exists(o->sr, path))
+			continue;
+		if (sr_dry_run(o->sr)) {
+			note(o, BIND_NOTE_MODULE_DRY, -1, t, NULL);
+			continue;
+		}
+		snprintf(err, sizeof(err), "cannot load %s", t);
+		r = load_module(o, t, err, sizeof(err));
+		if (r == 0 && !sr_exists(o->sr, path)) {
+			snprintf(err, sizeof(err), "%s loaded, but no PCI driver %s registered", t, t);
+			r = -ENOENT;
+		}
+		if (r < 0) {
+			note(o, BIND_NOTE_MODULE_FAILED, -1, t, err);
+			if (!first)
+				first = r;
+			continue;
+		}
+		note(o, BIND_NOTE_MODULE_LOADED, -1, t, NULL);
+	}
+	return first;
+}
+
+/* vfio-pci's modules, then the variants (they need them). */
+static int load_targets(const struct bind_ops *o, const struct bind_dev *devs, int n)
+{
+	int r = bind_load_vfio(o);
+
+	return r < 0 ? r : load_variants(o, devs, n);
+}
+
+struct variant_hit {
+	const char *want; /* the module, '-' as '_' */
+	bool hit;
+};
+
+static int variant_hit(void *data, const char *name, const char *path)
+{
+	struct variant_hit *v = data;
+
+	(void)path;
+	v->hit |= !strcmp(name, v->want);
+	return 0;
+}
+
+int bind_variant_matches(const struct sysroot *sr, const struct pci_dev_info *d,
+			 const char *variant)
+{
+	struct variant_hit v = { 0 };
+	struct kmod_ctx *ctx = NULL;
+	char want[PCIDEV_NAME_MAX], alias[96];
+	int r;
+
+	if (str_copy(want, sizeof(want), variant) < 0)
+		return 0;
+	for (char *p = want; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	v.want = want;
+	/* what the kernel's vfio_pci: alias of a device reads (pci_device_id with
+	 * override_only, file2alias), upper-case hex as in the device's modalias */
+	snprintf(alias, sizeof(alias), "vfio_pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X",
+		 d->vendor, d->device, d->subvendor, d->subdevice, (d->class >> 16) & 0xff,
+		 (d->class >> 8) & 0xff, d->class & 0xff);
+	/* the modules' own aliases only: an admin's modprobe.d alias drives nothing */
+	r = modload_ctx_new(sr, NULL, NULL, MODLOAD_NO_CONFIG, &ctx);
+	if (r < 0)
+		return r;
+	r = modload_lookup(ctx, alias, variant_hit, &v);
+	modload_ctx_free(ctx);
+	return r < 0 ? r : v.hit;
+}
+
 /* ---- transitions -------------------------------------------------------------------------- */
 
 static int failed(const struct bind_ops *o, struct bind_dev *d, int i, enum bind_step step,
@@ -249,13 +339,14 @@ static void give_back_failed(const struct bind_ops *o, struct bind_dev *d)
 /* Step 3 for one device: unbind from a host driver, probe, verify. */
 static int attach(const struct bind_ops *o, struct bind_dev *d, int i)
 {
+	const char *target = bind_target(d);
 	char cur[PCIDEV_NAME_MAX];
 	int r = pcidev_driver(o->sr, d->name, cur, sizeof(cur));
 
 	if (r < 0)
 		return failed(o, d, i, BIND_STEP_READ, r);
 	/* vfio-pci registering may already have bound it (driver_override matches then) */
-	if (strcmp(cur, BIND_VFIO) != 0) {
+	if (strcmp(cur, target) != 0) {
 		if (cur[0]) {
 			r = bind_unbind(o->sr, "pci", cur, d->name, o->unbind_timeout_ms);
 			if (r < 0 && r != -ENODEV) {
@@ -268,14 +359,14 @@ static int attach(const struct bind_ops *o, struct bind_dev *d, int i)
 		r = probe(o, d->name);
 		if (r < 0)
 			return failed(o, d, i, BIND_STEP_PROBE, r);
-		r = bind_wait_driver(o->sr, d->name, BIND_VFIO, o->bind_timeout_ms, d->now,
+		r = bind_wait_driver(o->sr, d->name, target, o->bind_timeout_ms, d->now,
 				     sizeof(d->now));
 		if (r < 0)
 			return failed(o, d, i, BIND_STEP_VERIFY, r);
 	}
 	d->moved = true;
 	d->pending = false;
-	str_copy(d->now, sizeof(d->now), BIND_VFIO);
+	str_copy(d->now, sizeof(d->now), target);
 	note(o, BIND_NOTE_MOVED, i, NULL, NULL);
 	return 0;
 }
@@ -290,11 +381,11 @@ static int stage_one(const struct bind_ops *o, struct bind_dev *d, int i)
 	d->from[0] = d->now[0] = '\0';
 	d->step = BIND_STEP_NONE;
 	d->err = 0;
-	if (!strcmp(d->driver, BIND_VFIO)) {
+	if (!strcmp(d->driver, bind_target(d))) {
 		d->already = true;
 		return 0;
 	}
-	r = bind_set_override(o->sr, d->name, BIND_VFIO);
+	r = bind_set_override(o->sr, d->name, bind_target(d));
 	if (r < 0)
 		return failed(o, d, i, BIND_STEP_OVERRIDE, r);
 	d->override_set = r > 0;
@@ -306,7 +397,7 @@ static int stage_one(const struct bind_ops *o, struct bind_dev *d, int i)
 static int attach_one(const struct bind_ops *o, struct bind_dev *d, int i)
 {
 	if (d->already) {
-		str_copy(d->now, sizeof(d->now), BIND_VFIO);
+		str_copy(d->now, sizeof(d->now), bind_target(d));
 		note(o, BIND_NOTE_ALREADY, i, NULL, NULL);
 		return 0;
 	}
@@ -325,7 +416,7 @@ int bind_stage_vfio(const struct bind_ops *o, struct bind_dev *devs, int n)
 			return r;
 		any |= devs[i].pending;
 	}
-	return any ? bind_load_vfio(o) : 0;
+	return any ? load_targets(o, devs, n) : 0;
 }
 
 int bind_attach_vfio(const struct bind_ops *o, struct bind_dev *devs, const int *idx, int k)
@@ -364,7 +455,7 @@ int bind_to_vfio(const struct bind_ops *o, struct bind_dev *devs, int n, enum bi
 		any |= d->pending;
 	}
 	/* 2. the modules */
-	r = any ? bind_load_vfio(o) : 0;
+	r = any ? load_targets(o, devs, n) : 0;
 	if (r < 0 && (sr_dry_run(o->sr) || sr_exists(o->sr, "/sys/bus/pci/drivers/" BIND_VFIO)))
 		r = 0; /* device by device: only vfio-pci itself decides */
 	/* 3. per device */
@@ -414,8 +505,8 @@ int bind_give_back(const struct bind_ops *o, struct bind_dev *d)
 	/* a dry run goes on: it shows what a real give back would write */
 	if (!strcmp(now, d->driver) && !dry)
 		return BIND_BACK_ALREADY;
-	if (!strcmp(now, BIND_VFIO)) {
-		r = bind_unbind(o->sr, "pci", BIND_VFIO, d->name, o->unbind_timeout_ms);
+	if (!strcmp(now, bind_target(d))) {
+		r = bind_unbind(o->sr, "pci", bind_target(d), d->name, o->unbind_timeout_ms);
 		if (r < 0 && r != -ENODEV)
 			return back_failed(d, BIND_STEP_UNBIND, r);
 		d->now[0] = '\0';

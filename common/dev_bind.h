@@ -50,11 +50,15 @@ enum bind_step {
 const char *bind_step_name(enum bind_step s);
 
 /* One device. The caller fills name, driver and override as it found them (they are what a
- * give back restores); the engine fills the rest. */
+ * give back restores), and target; the engine fills the rest. Below, "vfio-pci" stands for
+ * the device's target. */
 struct bind_dev {
 	char name[PCI_ADDR_LEN];
 	char driver[PCIDEV_NAME_MAX];   /* its own driver ("" none) */
 	char override[PCIDEV_NAME_MAX]; /* its own driver_override ("" none) */
+	/* the VFIO driver it goes to: "" vfio-pci, or a variant VFIO driver (xe_vfio_pci: the
+	 * module's name is its driver's, and it needs vfio-pci's modules) that matches it */
+	char target[PCIDEV_NAME_MAX];
 	/* what the engine did (a give back undoes it) */
 	bool pending;      /* bind_to_vfio works on it (not already on vfio-pci, no failure) */
 	bool already;      /* it was on vfio-pci before: left alone */
@@ -109,9 +113,22 @@ int bind_to_vfio(const struct bind_ops *ops, struct bind_dev *devs, int n, enum 
 int bind_stage_vfio(const struct bind_ops *ops, struct bind_dev *devs, int n);
 int bind_attach_vfio(const struct bind_ops *ops, struct bind_dev *devs, const int *idx, int k);
 
+/* D's target driver: D->target, or vfio-pci when it names none. */
+static inline const char *bind_target(const struct bind_dev *d)
+{
+	return d->target[0] ? d->target : BIND_VFIO;
+}
+
 /* Loads the vfio modules that are not there (a dry run notes them only). 0, or the -errno of
  * the first failure; -ENOENT when vfio-pci is not registered afterwards. */
 int bind_load_vfio(const struct bind_ops *ops);
+/* Whether variant VFIO driver VARIANT (a module name, as cfg_vfio_driver_valid takes it)
+ * matches device D: the module that the "vfio_pci:" modalias of D's ids (vendor, device,
+ * subsystem ids, class) resolves to through the modules.alias of the root's kernel, the way
+ * the kernel's variant drivers declare the devices they drive. 1 yes, 0 no (also: no such
+ * module for that kernel), -errno (no module index to look in). */
+int bind_variant_matches(const struct sysroot *sr, const struct pci_dev_info *d,
+			 const char *variant);
 /* 1 when every vfio module is there or can be loaded for the root's kernel; else 0 with the
  * missing one in *missing, or -errno (also with *missing). Reads only. */
 int bind_vfio_available(const struct sysroot *sr, const char **missing);

@@ -186,6 +186,116 @@ static int take_pick_lock(struct job *j)
 	return j->pickfd;
 }
 
+/* ---- driver=keep entries and variant VFIO drivers -----------------------------------------
+ * Proxmox leaves a driver=keep entry's devices alone, and so do we, unless a variant VFIO
+ * driver is asked for such a device (ho_variant_asked) and matches it (bind_variant_matches):
+ * then its IOMMU group is handed over like any other, that device to the variant (the rest of
+ * the group to vfio-pci, as always). A device of an entry without driver=keep goes to vfio-pci
+ * whatever is asked: Proxmox moves it there after us (its bind fails when driver_override
+ * names another driver, and the VM would not start); one line says so with the fix. */
+
+static struct member *member_of(struct job *j, const char *name)
+{
+	for (int i = 0; i < j->nmem; i++)
+		if (!strcmp(j->mem[i].info.name, name))
+			return &j->mem[i];
+	return NULL;
+}
+
+/* The N of the hostpciN without driver=keep whose host= ids name device NAME; -1 (a mapping). */
+static int entry_of(const struct pve_vmconf *c, const char *name)
+{
+	struct pci_addr a;
+
+	if (pci_addr_parse(name, &a) < 0)
+		return -1;
+	for (int i = 0; i < c->nhostpci; i++) {
+		const struct pve_hostpci *h = &c->hostpci[i];
+
+		for (int k = 0; !h->keep && !h->mdev && k < h->nids; k++)
+			if (h->ids[k].addr.domain == a.domain && h->ids[k].addr.bus == a.bus &&
+			    h->ids[k].addr.slot == a.slot &&
+			    (!h->ids[k].has_func || h->ids[k].addr.func == a.func))
+				return h->index;
+	}
+	return -1;
+}
+
+/* Device NAME of driver=keep entry E (not in ALL, the other entries' devices): in PASS 0 its
+ * group is taken when its asked variant drives it (that device to the variant); in PASS 1 a
+ * device with a variant asked that is not taken after all is said to be left as it is. */
+static int keep_device(struct job *j, const struct pve_hostpci *e, const struct pve_devlist *all,
+		       const char *name, int pass)
+{
+	char buf[PCIDEV_NAME_MAX];
+	struct pci_dev_info info;
+	struct member *m;
+	const char *v;
+	int r;
+
+	for (int x = 0; x < all->n; x++)
+		if (!strcmp(all->names[x], name))
+			return 0; /* an entry without keep passes it: vfio-pci */
+	if ((pass == 1 && member_of(j, name)) || pcidev_read(j->ops->sr, name, &info) < 0 ||
+	    !(v = ho_variant_asked(j, &info, buf, sizeof(buf))))
+		return 0; /* taken with a group, or left as it is, as Proxmox leaves it */
+	r = bind_variant_matches(j->ops->sr, &info, v);
+	if (pass == 0 && r > 0) {
+		if (!member_of(j, info.name) && (r = add_group_of(j, info.name)) < 0)
+			return r;
+		if ((m = member_of(j, info.name)))
+			str_copy(m->target, sizeof(m->target), v);
+	} else if (pass == 1 && r < 0) {
+		INFO(j, "hostpci%d: %s: cannot tell whether %s drives it (the modules of the running "
+			"kernel: %s); driver=keep: left as it is", e->index, info.name, v, strerror(-r));
+	} else if (pass == 1) {
+		INFO(j, "hostpci%d: %s: %s does not drive it (no vfio_pci: alias of it in "
+			"modules.alias); driver=keep: left as it is", e->index, info.name, v);
+	}
+	return 0;
+}
+
+static int collect_variants(struct job *j, const struct pve_vmconf *c,
+			    const struct pve_devlist *all)
+{
+	char buf[PCIDEV_NAME_MAX], err[256], entry[24];
+	const char *v;
+	int r;
+
+	for (int k = 0; k < all->n; k++) {
+		struct member *m = member_of(j, all->names[k]);
+		int n;
+
+		if (!m || !(v = ho_variant_asked(j, &m->info, buf, sizeof(buf))) ||
+		    bind_variant_matches(j->ops->sr, &m->info, v) <= 0)
+			continue;
+		if ((n = entry_of(c, m->info.name)) >= 0)
+			snprintf(entry, sizeof(entry), "hostpci%d", n);
+		else
+			snprintf(entry, sizeof(entry), "its hostpci entry");
+		WARN(j, "%s: %s is asked for it, but %s passes it without driver=keep: Proxmox binds "
+			"it to vfio-pci (and fails if another driver is set), so it goes to vfio-pci; "
+			"to have %s, add ,driver=keep to %s", m->info.name, v, entry, v, entry);
+	}
+	for (int i = 0; i < c->nhostpci; i++) {
+		struct pve_hostpci e = c->hostpci[i];
+		struct pve_devlist list;
+
+		if (!e.keep || e.mdev)
+			continue;
+		e.keep = false; /* its devices, as Proxmox would expand them without keep */
+		if (pve_hostpci_expand(j->ops->sr, &e, j->ops->node, j->vmid, &list, err,
+				       sizeof(err)) < 0)
+			continue; /* QEMU names what is missing; Proxmox does nothing for keep */
+		/* the devices the variant drives first: their groups may take the others */
+		for (int pass = 0; pass < 2; pass++)
+			for (int k = 0; k < list.n; k++)
+				if ((r = keep_device(j, &e, all, list.names[k], pass)) < 0)
+					return r;
+	}
+	return 0;
+}
+
 static int collect(struct job *j)
 {
 	struct pve_vmconf c;
@@ -227,6 +337,8 @@ static int collect(struct job *j)
 		for (int k = 0; k < all.n; k++)
 			if ((r = add_group_of(j, all.names[k])) < 0)
 				return r;
+		if ((r = collect_variants(j, &c, &all)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -523,14 +635,25 @@ int handoff_vm_load_from(const struct sysroot *sr, int vmid, const char *from,
 	for (int i = 0; i < c->nhostpci; i++)
 		if (!c->hostpci[i].keep && !c->hostpci[i].mdev)
 			return 1;
+	/* driver=keep entries only: a variant VFIO driver may be asked for them */
+	for (int i = 0; i < c->nhostpci; i++)
+		if (!c->hostpci[i].mdev)
+			return 2;
 	return 0;
 }
 
 int handoff_vm_has_devices(const struct sysroot *sr, int vmid, char *err, size_t errsize)
 {
 	struct pve_vmconf c;
+	int r = handoff_vm_load(sr, vmid, &c, err, errsize);
 
-	return handoff_vm_load(sr, vmid, &c, err, errsize);
+	return r == 2 ? 0 : r;
+}
+
+bool handoff_variant_asked(const struct cfg *cfg, int vmid)
+{
+	return cfg_vfio_variant(cfg_hook_opts(cfg, vmid)->vfio_driver) ||
+	       (cfg->sriov.set && cfg_vfio_variant(cfg->sriov.driver));
 }
 
 int handoff_prepare(const struct handoff_ops *ops, int vmid)

@@ -101,6 +101,10 @@ int handoff_vm_load(const struct sysroot *sr, int vmid, struct pve_vmconf *c, ch
  * the devices are this node's (mapping= entries for ops->node). */
 int handoff_vm_load_from(const struct sysroot *sr, int vmid, const char *from,
 			 struct pve_vmconf *c, char *err, size_t errsize);
+/* handoff_vm_load and handoff_vm_load_from return 2 when the VM's only entries are
+ * driver=keep ones: nothing to do unless CFG asks a variant VFIO driver for VMID ([vm:N] or
+ * [hook] vfio_driver, [sriov] driver), which this tells. */
+bool handoff_variant_asked(const struct cfg *cfg, int vmid);
 int handoff_prepare(const struct handoff_ops *ops, int vmid);
 /* The options a job for VMID uses (cfg_hook_opts of ops->cfg). */
 const struct hook_opts *handoff_opts(const struct handoff_ops *ops, int vmid);

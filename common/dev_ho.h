@@ -36,6 +36,9 @@
 
 struct member {
 	struct pci_dev_info info;
+	/* the VFIO driver it goes to: "" vfio-pci, or the variant a driver=keep entry's device
+	 * is asked and matched for (collect, ho_variant_target) */
+	char target[PCIDEV_NAME_MAX];
 };
 
 /* One IOMMU group's share of a run: its devices (indexes into mem/bd, or into the state
@@ -135,6 +138,12 @@ extern const struct ho_step ho_step_sriov;
 /* The SR-IOV row's removal of vfio-pci's dynamic ids that match a PF with VFs (dev_ho_sriov.c);
  * what fails goes into LEFT when given. 0 or the first -errno. */
 int ho_sriov_drop_ids(struct job *j, struct ho_left *left);
+
+/* The variant VFIO driver asked for device D of the job's VM (dev_ho_bind.c): [vm:N] or
+ * [hook] vfio_driver, else for a VF of [sriov]'s PF [sriov] driver; NULL when vfio-pci. The
+ * name as its module and PCI driver have it ('-' as '_'), in BUF. */
+const char *ho_variant_asked(struct job *j, const struct pci_dev_info *d, char *buf,
+			     size_t size);
 
 #define INFO(j, ...) handoff_logf((j)->ops, HO_INFO, __VA_ARGS__)
 #define WARN(j, ...) handoff_logf((j)->ops, HO_WARN, __VA_ARGS__)

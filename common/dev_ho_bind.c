@@ -2,7 +2,10 @@
  * bind engine (dev_bind.h), every IOMMU group at the same time (a thread each, parallel.h),
  * each group proven through VFIO; back to their own drivers after the VM. The check refuses
  * a group another QEMU has open, a GPU host processes use (or warns, holders = warn), and a
- * kernel without vfio-pci. Records: "device NAME GROUP VENDOR DEVICE DRIVER OVERRIDE". */
+ * kernel without vfio-pci. A member may go to a variant VFIO driver instead (its target,
+ * chosen by collect: a driver=keep entry's device the variant matches); the engine treats it
+ * as vfio-pci. Records: "device NAME GROUP VENDOR DEVICE DRIVER OVERRIDE", "target NAME
+ * VARIANT" for a variant. */
 #define _GNU_SOURCE
 #include "dev_ho.h"
 
@@ -11,6 +14,7 @@
 #include <string.h>
 
 #include "dev_holders.h"
+#include "dev_sriov.h"
 #include "sysfs.h"
 #include "util.h"
 
@@ -23,11 +27,11 @@ static void bind_note(void *data, enum bind_note what, int i, const char *module
 
 	switch (what) {
 	case BIND_NOTE_ALREADY:
-		INFO(j, "%s %04x:%04x: already on vfio-pci", m->name, m->vendor, m->device);
+		INFO(j, "%s %04x:%04x: already on %s", m->name, m->vendor, m->device, bind_target(d));
 		break;
 	case BIND_NOTE_MOVED:
-		INFO(j, "%s %04x:%04x: %s -> vfio-pci%s", m->name, m->vendor, m->device,
-		     or_none(m->driver), j->ops->dry_run ? " (dry run)" : "");
+		INFO(j, "%s %04x:%04x: %s -> %s%s", m->name, m->vendor, m->device,
+		     or_none(m->driver), bind_target(d), j->ops->dry_run ? " (dry run)" : "");
 		break;
 	case BIND_NOTE_MODULE_LOADED:
 		INFO(j, "module %s loaded", module);
@@ -60,8 +64,8 @@ static void bind_note(void *data, enum bind_note what, int i, const char *module
 				ERR(j, "%s: drivers_probe failed: %s", d->name, strerror(-d->err));
 			break;
 		case BIND_STEP_VERIFY:
-			ERR(j, "%s: vfio-pci did not bind within %lu ms (now: %s); see dmesg", d->name,
-			    o->bind_timeout_ms, or_none(d->now));
+			ERR(j, "%s: %s did not bind within %lu ms (now: %s); see dmesg", d->name,
+			    bind_target(d), o->bind_timeout_ms, or_none(d->now));
 			break;
 		default:
 			ERR(j, "%s: %s failed: %s", d->name, bind_step_name(d->step), strerror(-d->err));
@@ -314,7 +318,7 @@ int ho_refuse_stuck(struct job *j, const char *name)
  * it is stuck: a step that takes its lock did not return (its driver is inside remove(); the
  * caller names it, this logs nothing for it), with the process left blocked in *LEFT. */
 static int give_back(struct job *j, const char *name, const char *driver, const char *override,
-		     enum bind_step *step, bool *stuck, pid_t *left)
+		     const char *target, enum bind_step *step, bool *stuck, pid_t *left)
 {
 	struct bind_ops bo = bind_ops_of(j);
 	struct bind_dev d = { 0 };
@@ -323,6 +327,7 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 	str_copy(d.name, sizeof(d.name), name);
 	str_copy(d.driver, sizeof(d.driver), driver);
 	str_copy(d.override, sizeof(d.override), override);
+	str_copy(d.target, sizeof(d.target), target);
 	r = bind_give_back(&bo, &d);
 	*step = r < 0 ? d.step : BIND_STEP_NONE;
 	*stuck = r == -ETIMEDOUT && (d.step == BIND_STEP_OVERRIDE || d.step == BIND_STEP_UNBIND ||
@@ -349,7 +354,7 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
 		ERR(j, "%s: cannot restore driver_override: %s", name, strerror(-r));
 		break;
 	case BIND_STEP_UNBIND:
-		ERR(j, "%s: cannot unbind from vfio-pci: %s", name, strerror(-r));
+		ERR(j, "%s: cannot unbind from %s: %s", name, bind_target(&d), strerror(-r));
 		break;
 	case BIND_STEP_PROBE:
 		if (r == -ETIMEDOUT)
@@ -372,16 +377,18 @@ static int give_back(struct job *j, const char *name, const char *driver, const 
  * driver it is on now when that is not DRIVER, and the override when that was not restored
  * (the give back restores it first: a failure there leaves vfio-pci in it). */
 static void left_device(struct job *j, struct ho_left *left, int err, const char *name,
-			const char *driver, enum bind_step step)
+			const char *driver, const char *target, enum bind_step step)
 {
 	char now[PCIDEV_NAME_MAX] = "";
-	const char *ov = step == BIND_STEP_OVERRIDE ? ", driver_override still vfio-pci" : "";
+	const char *ov = step == BIND_STEP_OVERRIDE ? ", driver_override still " : "";
+	const char *t = *ov ? (*target ? target : BIND_VFIO) : "";
 
 	pcidev_driver(j->ops->sr, name, now, sizeof(now));
 	if (strcmp(now, driver))
-		ho_left_add(left, err, "%s on %s, not %s%s", name, or_none(now), or_none(driver), ov);
+		ho_left_add(left, err, "%s on %s, not %s%s%s", name, or_none(now), or_none(driver),
+			    ov, t);
 	else if (*ov)
-		ho_left_add(left, err, "%s on %s%s", name, or_none(now), ov);
+		ho_left_add(left, err, "%s on %s%s%s", name, or_none(now), ov, t);
 	else
 		ho_left_add(left, err, "%s not given back", name);
 }
@@ -408,8 +415,8 @@ static int undo_unit(struct job *j, struct unit *u)
 			j->undo_pid[i] = d->left_pid;
 			continue;
 		}
-		j->undo[i] = give_back(j, d->name, d->driver, d->override, &j->undo_step[i],
-				       &j->undo_stuck[i], &j->undo_pid[i]);
+		j->undo[i] = give_back(j, d->name, d->driver, d->override, d->target,
+				       &j->undo_step[i], &j->undo_stuck[i], &j->undo_pid[i]);
 	}
 	return 0;
 }
@@ -495,8 +502,8 @@ static int release_unit(struct job *j, struct unit *u)
 		j->undo_stuck[i] = false;
 		j->undo_pid[i] = 0;
 		if (d->was_vfio) {
-			INFO(j, "%s: stays on vfio-pci (it was there before VM %d started)", d->name,
-			     j->vmid);
+			INFO(j, "%s: stays on %s (it was there before VM %d started)", d->name,
+			     d->target[0] ? d->target : VFIO_DRIVER, j->vmid);
 			continue;
 		}
 		/* the name comes from the state file (a canonical PCI address, dev_state.c): write
@@ -512,18 +519,39 @@ static int release_unit(struct job *j, struct unit *u)
 			j->undo_pid[i] = d->stuck_pid;
 			continue;
 		}
-		/* Proxmox binds with new_id; that id would capture the device again on probe */
-		e = bind_remove_vfio_id(j->ops->sr, d->vendor, d->device);
+		/* Proxmox binds with new_id; that id would capture the device again on probe (a
+		 * variant's device came from a driver=keep entry: Proxmox wrote no id for it) */
+		e = d->target[0] ? 0 : bind_remove_vfio_id(j->ops->sr, d->vendor, d->device);
 		if (e < 0)
 			ERR(j, "%s: cannot remove the dynamic id %04x:%04x from vfio-pci: %s (it would "
 			       "take the device again); not giving it back", d->name, d->vendor,
 			    d->device, strerror(-e));
 		else
-			e = give_back(j, d->name, d->driver, d->override, &j->undo_step[i],
-				      &j->undo_stuck[i], &j->undo_pid[i]);
+			e = give_back(j, d->name, d->driver, d->override, d->target,
+				      &j->undo_step[i], &j->undo_stuck[i], &j->undo_pid[i]);
 		j->undo[i] = e;
 	}
 	return 0;
+}
+
+const char *ho_variant_asked(struct job *j, const struct pci_dev_info *d, char *buf,
+			     size_t size)
+{
+	const struct sriov_opts *so = &j->ops->cfg->sriov;
+	const char *v = j->opts->vfio_driver;
+	char pf[PCI_ADDR_LEN], err[160];
+	struct sriov_info si;
+
+	if (!cfg_vfio_variant(v) && so->set && cfg_vfio_variant(so->driver) &&
+	    quirks_sriov(j->ops->sr, d->name, &si) == 0 && si.is_vf &&
+	    sriov_find_pf(j->ops->sr, so, pf, err, sizeof(err)) == 0 && !strcmp(si.pf, pf))
+		v = so->driver;
+	if (!cfg_vfio_variant(v) || str_copy(buf, size, v) < 0)
+		return NULL;
+	for (char *p = buf; *p; p++)
+		if (*p == '-')
+			*p = '_'; /* a module's name and its PCI driver's (KBUILD_MODNAME) */
+	return buf;
 }
 
 static int bind_check(struct job *j)
@@ -548,6 +576,7 @@ static int bind_apply(struct job *j)
 		str_copy(d->name, sizeof(d->name), j->mem[i].info.name);
 		str_copy(d->driver, sizeof(d->driver), j->mem[i].info.driver);
 		str_copy(d->override, sizeof(d->override), j->mem[i].info.override);
+		str_copy(d->target, sizeof(d->target), j->mem[i].target);
 	}
 	/* overrides and modules for all, then every group at the same time */
 	if ((r = bind_stage_vfio(&bo, j->bd, j->nmem)) < 0)
@@ -575,7 +604,8 @@ static void bind_undo(struct job *j, struct ho_left *left)
 				    "return; driver_override stays vfio-pci)", d->name, d->from);
 		}
 		else if (j->undo[i] < 0)
-			left_device(j, left, j->undo[i], d->name, d->driver, j->undo_step[i]);
+			left_device(j, left, j->undo[i], d->name, d->driver, d->target,
+				    j->undo_step[i]);
 	}
 }
 
@@ -584,6 +614,7 @@ static int bind_save(struct job *j, struct handoff_state *s)
 {
 	for (int i = 0; i < j->nmem; i++) {
 		const struct pci_dev_info *d = &j->mem[i].info;
+		const char *t = j->mem[i].target[0] ? j->mem[i].target : VFIO_DRIVER;
 		struct state_dev *sd;
 
 		if (state_find(s, d->name))
@@ -601,10 +632,11 @@ static int bind_save(struct job *j, struct handoff_state *s)
 		sd->group = d->iommu_group;
 		sd->vendor = d->vendor;
 		sd->device = d->device;
-		sd->was_vfio = !strcmp(d->driver, VFIO_DRIVER);
+		strcpy(sd->target, j->mem[i].target);
+		sd->was_vfio = !strcmp(d->driver, t); /* on its target already: "already there" */
 		if (!sd->was_vfio) {
 			strcpy(sd->driver, d->driver);
-			if (strcmp(d->override, VFIO_DRIVER))
+			if (strcmp(d->override, t))
 				strcpy(sd->override, d->override);
 		}
 	}
@@ -641,7 +673,7 @@ static void bind_restore(struct job *j, struct handoff_state *s, struct ho_left 
 			ho_left_add(left, -ETIMEDOUT, "%s: its driver has not let go (an unbind of it "
 				    "did not return; not touched, nothing waits on it)", d.name);
 		} else if (j->undo[i] < 0) {
-			left_device(j, left, j->undo[i], d.name, d.driver, j->undo_step[i]);
+			left_device(j, left, j->undo[i], d.name, d.driver, d.target, j->undo_step[i]);
 			s->devs[nkept++] = d; /* kept for the next release */
 		}
 	}

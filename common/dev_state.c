@@ -12,6 +12,8 @@
  *   stuck 0000:01:00.0 1234 5678     (an unbind of that device never returned, after its
  *                                     device line: the pid left blocked in it and that
  *                                     process's start time, or 0 0)
+ *   target 0000:01:00.0 xe_vfio_pci   (the variant VFIO driver it went to, after its device
+ *                                     line; none: vfio-pci, as every file before it had)
  * "-" stands for an empty value. The parser is strict: the file is ours, but /run is shared
  * with everything running as root, so anything unexpected is an error, never a guess.
  * Every name read back becomes part of a sysfs path or a value written there, so each is
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg_ini.h"
 #include "pve_conf.h"
 #include "util.h"
 
@@ -57,6 +60,9 @@ int state_format(const struct handoff_state *s, char *buf, size_t size)
 		OUT("device %s group %d id %04x:%04x driver %s override %s vfio %d\n", d->name,
 		    d->group, d->vendor, d->device, dash(d->driver), dash(d->override), d->was_vfio);
 	}
+	for (int i = 0; i < s->ndevs; i++)
+		if (s->devs[i].target[0])
+			OUT("target %s %s\n", s->devs[i].name, s->devs[i].target);
 	for (int i = 0; i < s->ndevs; i++)
 		if (s->devs[i].stuck)
 			OUT("stuck %s %d %llu\n", s->devs[i].name, s->devs[i].stuck_pid,
@@ -326,6 +332,16 @@ static int parse_line(char *line, struct handoff_state *s, bool *header, bool *h
 		d->stuck = true;
 		d->stuck_pid = (int)pid;
 		d->stuck_start = start;
+	} else if (!strcmp(kw, "target")) {
+		char name[PCI_ADDR_LEN], drv[PCIDEV_NAME_MAX];
+		struct state_dev *d;
+
+		/* a driver name written to driver_override and below drivers/: a variant's */
+		if (word(&p, name, sizeof(name)) < 0 || word(&p, drv, sizeof(drv)) < 0 || *p ||
+		    !kernel_name_valid(drv) || !cfg_vfio_variant(drv) ||
+		    !(d = (struct state_dev *)state_find(s, name)) || d->target[0])
+			return -EINVAL;
+		strcpy(d->target, drv);
 	} else if (!strcmp(kw, "persistenced")) {
 		if (s->persistenced || word_num(&p, 1, &v) < 0 || v != 1 || *p)
 			return -EINVAL;

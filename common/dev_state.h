@@ -35,7 +35,10 @@ struct state_dev {
 	uint16_t vendor, device;
 	char driver[PCIDEV_NAME_MAX];   /* the host driver it had ("" none) */
 	char override[PCIDEV_NAME_MAX]; /* the driver_override it had ("" none) */
-	bool was_vfio;     /* already on vfio-pci before us: stays there */
+	bool was_vfio;     /* already on its target before us: stays there */
+	/* the variant VFIO driver it was handed to ("" vfio-pci): a driver=keep entry's device
+	 * that [vm:N] vfio_driver or [sriov] driver asks a variant for (dev_ho_bind.c) */
+	char target[PCIDEV_NAME_MAX];
 	/* an unbind of it never returned (its driver's remove() may still hold the device lock,
 	 * which reading driver_override takes before Linux 6.19): every later access to it has
 	 * a deadline */

@@ -90,6 +90,23 @@ static int scan_cts(const struct sysroot *sr, const char *node, const char *cons
 	return 0;
 }
 
+/* The devices of driver=keep entry H, expanded as without keep (its host= ids only). */
+static int add_keep(const struct sysroot *sr, const struct pve_vmconf *conf,
+		    const struct pve_hostpci *h, struct pve_users *u)
+{
+	struct pve_hostpci e = *h;
+	struct pve_devlist l;
+	char err[64];
+	int r = 0;
+
+	e.keep = false;
+	if (pve_hostpci_expand(sr, &e, NULL, conf->vmid, &l, err, sizeof(err)) < 0)
+		return 0;
+	for (int k = 0; k < l.n && r == 0; k++)
+		r = add(&u->keep, &u->nkeep, l.names[k], conf, &e);
+	return r;
+}
+
 int pve_users_scan(const struct sysroot *sr, const char *node, const char *const *devs, int ndev,
 		   struct pve_users *u)
 {
@@ -128,6 +145,8 @@ int pve_users_scan(const struct sysroot *sr, const char *node, const char *const
 				r = add(&u->use, &u->nuse, l->names[k], conf, h);
 			if (r == 0 && h->mapping[0] && !h->keep && !h->mdev)
 				r = add_pool(sr, node, conf, h, all, map, u);
+			if (r == 0 && h->keep && !h->mdev && !h->mapping[0])
+				r = add_keep(sr, conf, h, u);
 		}
 	}
 	closedir(d);
@@ -143,6 +162,7 @@ void pve_users_free(struct pve_users *u)
 	free(u->use);
 	free(u->pool);
 	free(u->cts);
+	free(u->keep);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -152,6 +172,18 @@ static int cmp_user(const void *a, const void *b)
 	int c = strcmp(x->mapping, y->mapping);
 
 	return c ? c : (x->vmid > y->vmid) - (x->vmid < y->vmid);
+}
+
+bool pve_users_keep_of(const struct pve_users *u, const char *dev, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < u->nkeep && off < size; i++)
+		if (!strcmp(u->keep[i].dev, dev))
+			off += (size_t)snprintf(buf + off, size - off, "%sVM %d", off ? ", " : "",
+						u->keep[i].vmid);
+	return buf[0] != '\0';
 }
 
 bool pve_users_of(const struct pve_users *u, const char *dev, char *buf, size_t size)
@@ -194,7 +226,15 @@ bool pve_users_of(const struct pve_users *u, const char *dev, char *buf, size_t 
 bool pve_users_any_of(const struct pve_users *u, const char *dev, char *buf, size_t size)
 {
 	bool any = pve_users_of(u, dev, buf, size);
+	char keep[128];
 	int last = -1;
+
+	if (pve_users_keep_of(u, dev, keep, sizeof(keep))) {
+		size_t len = strlen(buf);
+
+		snprintf(buf + len, size - len, "%s%s (driver=keep)", len ? "; " : "", keep);
+		any = true;
+	}
 
 	/* cts is in CTID order, one entry per container and device */
 	for (int i = 0; i < u->ncts; i++) {

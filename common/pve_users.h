@@ -32,6 +32,10 @@ struct pve_users {
 	int ncts;
 	int ct_bad;           /* container configs that could not be read, the first one's reason */
 	char ct_err[320];
+	/* the devices of host= entries with driver=keep (Proxmox leaves them as they are; the
+	 * hookscript hands them to a variant VFIO driver when one is asked), kept apart */
+	struct pve_user *keep;
+	int nkeep;
 };
 
 /* Fills U (free it with pve_users_free); 0 or -errno. At most 10000 VM configs are read;
@@ -44,9 +48,12 @@ void pve_users_free(struct pve_users *u);
  * whose host= entries take it, then per mapping with DEV in an entry for the node the VMs that
  * use it (any of them may get it). True when any. */
 bool pve_users_of(const struct pve_users *u, const char *dev, char *buf, size_t size);
-/* pve_users_of, then the containers using DEV (when DEV was scanned for them): "VM 100;
- * CT 200, 201". A VF that only a container uses is not free either. */
+/* pve_users_of, then the VMs whose driver=keep entries name DEV, then the containers using
+ * DEV (when DEV was scanned for them): "VM 100; VM 104 (driver=keep); CT 200, 201". A VF
+ * that only a keep entry or a container uses is not free either. */
 bool pve_users_any_of(const struct pve_users *u, const char *dev, char *buf, size_t size);
+/* "VM 100, VM 101" for DEV: the VMs whose driver=keep host= entries name it (keep). */
+bool pve_users_keep_of(const struct pve_users *u, const char *dev, char *buf, size_t size);
 /* Whether VMID's mapping MAPPING has other entries its start may take (a pool). */
 bool pve_users_pooled(const struct pve_users *u, int vmid, const char *mapping);
 

@@ -101,6 +101,18 @@ static void leave_watcher(const struct handoff_ops *ops, struct logger *lg, int 
 	}
 }
 
+/* pre-start with nothing to hand over: the VM's own hookscript only. */
+static int nothing_to_do(const struct sysroot *sr, const struct theirs *theirs, int has_theirs,
+			 int vmid, bool dry_run)
+{
+	if (has_theirs > 0 && theirs_run(sr, theirs, vmid, "pre-start", dry_run)) {
+		fprintf(stderr, "pve-gpu-passthrough: VM start aborted by its own hookscript; the "
+				"host is as it was before\n");
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
 #define HOOK "pve-gpu-passthrough-hook"
 
 static void help(void)
@@ -142,7 +154,7 @@ int main(int argc, char **argv)
 	struct sysroot sr;
 	static struct pve_vmconf vmconf; /* pre-start: read once, for the fast path and the job */
 	int vmid;
-	bool dry_run = false, left_changed = false, theirs_failed = false;
+	bool dry_run = false, left_changed = false, theirs_failed = false, keep_only = false;
 	struct theirs theirs;
 	int c, r, has_theirs;
 
@@ -195,14 +207,9 @@ int main(int argc, char **argv)
 		/* a migration target reads the config on the source node (as qemu-server) */
 		r = handoff_vm_load_from(&sr, lg.vmid, getenv("PVE_MIGRATED_FROM"), &vmconf, err,
 					 sizeof(err));
-		if (r == 0) {
-			if (has_theirs > 0 && theirs_run(&sr, &theirs, vmid, phase, dry_run)) {
-				fprintf(stderr, "pve-gpu-passthrough: VM start aborted by its own "
-						"hookscript; the host is as it was before\n");
-				return EXIT_FAILED;
-			}
-			return EXIT_OK;
-		}
+		keep_only = r == 2;
+		if (r == 0)
+			return nothing_to_do(&sr, &theirs, has_theirs, vmid, dry_run);
 		if (r < 0) {
 			fprintf(stderr, "pve-gpu-passthrough: VM %d: %s\n", lg.vmid, err);
 			return EXIT_FAILED;
@@ -221,6 +228,12 @@ int main(int argc, char **argv)
 	if (lg.syslog)
 		openlog("pve-gpu-passthrough", LOG_PID, LOG_DAEMON);
 	r = cfg_load(&sr, config, &cfg, err, sizeof(err));
+	if (r < 0 && keep_only) { /* driver=keep entries alone: left as they are */
+		log_line(&lg, HO_WARN, err);
+		return nothing_to_do(&sr, &theirs, has_theirs, vmid, dry_run);
+	}
+	if (keep_only && !handoff_variant_asked(&cfg, lg.vmid))
+		return nothing_to_do(&sr, &theirs, has_theirs, vmid, dry_run);
 	if (r < 0) {
 		if (!strcmp(phase, "pre-start")) {
 			log_line(&lg, HO_ERROR, err);

@@ -3,8 +3,8 @@
 #
 # Each directory tests/check/HOST/ holds:
 #   spec          the host for build/fakesys (tests/fixture/fakesys.h)
-#   kmod          optional: "release R", then "module PATH" / "builtin PATH" lines: a
-#                 /lib/modules/R tree of stub modules indexed by depmod, for libkmod
+#   kmod          optional: "release R", then "module PATH [ALIAS]" / "builtin PATH" lines:
+#                 a /lib/modules/R tree of stub modules indexed by depmod, for libkmod
 #   CASE.args     the command line after `pve-gpu-passthrough --sysroot ROOT`
 #   CASE.out      the expected stdout, then "--- stderr" and stderr when there is any, then
 #                 "--- exit N"
@@ -49,8 +49,8 @@ failed=0
 
 # make_modules ROOT KMODFILE: stub modules (compiled once per name) plus depmod's indexes.
 make_modules() {
-	local root=$1 file=$2 rel="" kind path name obj
-	while read -r kind path; do
+	local root=$1 file=$2 rel="" kind path alias name obj
+	while read -r kind path alias; do
 		case $kind in
 		release)
 			rel=$path
@@ -60,7 +60,12 @@ make_modules() {
 		module)
 			name=$(basename "$path" .ko | tr - _)
 			obj=$tmp/mod-$name.o
-			[ -f "$obj" ] || "$cc" -c -DNAME="$name" -o "$obj" "$here/stubmod.c" || return 1
+			if [ -n "$alias" ]; then
+				"$cc" -c -DNAME="$name" -DALIAS="\"$alias\"" -o "$obj" "$here/stubmod.c" ||
+					return 1
+			else
+				[ -f "$obj" ] || "$cc" -c -DNAME="$name" -o "$obj" "$here/stubmod.c" || return 1
+			fi
 			mkdir -p "$(dirname "$root/lib/modules/$rel/$path")"
 			cp "$obj" "$root/lib/modules/$rel/$path"
 			;;

@@ -37,6 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	if (r == 0 && !c.sriov.set && c.sriov.vfs != 0)
 		__builtin_trap();
+	/* vfio_driver: in every section a driver that passes the same check */
+	if (r == 0 && !cfg_vfio_driver_valid(c.hook.vfio_driver))
+		__builtin_trap();
+	for (int i = 0; r == 0 && i < c.nvms; i++)
+		if (!cfg_vfio_driver_valid(c.vms[i].opts.vfio_driver))
+			__builtin_trap();
 	free(text);
 	return 0;
 }

@@ -47,10 +47,14 @@ printf '[sriov]\npf = 8086:a7a0\nvfs = 255\ndriver = xe_vfio_pci\n[vm:100]\nhold
 printf '[early]\naddresses = 0000:01:00.0\n\n[sriov]\npf = 00:02.0\nvfs = 1\ndriver = i915_vfio_pci\n' \
 	>"$dir/fuzz_config/sriov-short.ini"
 printf '[sriov]\npf = 10000:e0:06.0\nvfs = 0\n[sriov]\npf = 8086:A7A0\n' >"$dir/fuzz_config/sriov-bad.ini"
+printf '[hook]\nvfio_driver = vfio-pci\n[vm:100]\nvfio_driver = xe_vfio_pci\n[vm:101]\nvfio_driver = i915-vfio-pci\n' \
+	>"$dir/fuzz_config/vfio-driver.ini"
 printf 'bios: ovmf\nhostpci0: 0000:02:00,pcie=1,x-vga=1,romfile=a.rom\nhostpci1: mapping=gpu\nhostpci15: 10000:e0:06.0;10000:e0:06.1\n[PENDING]\nhostpci2: 03:00.0\n' \
 	>"$dir/fuzz_vmconf/vm.conf"
 printf 'pve-gpu-passthrough-state 1\nvmid 100\ndevice 0000:02:00.0 group 29 id 10de:0fc6 driver nouveau override - vfio 0\nvtcon 1\nfb efi-framebuffer.0 efi-framebuffer\n' \
 	>"$dir/fuzz_state/state"
+printf 'pve-gpu-passthrough-state 1\nvmid 100\ndevice 0000:00:02.1 group 23 id 8086:a7a0 driver - override - vfio 1\ndevice 0000:03:00.0 group 30 id 8086:e20b driver xe override - vfio 0\ntarget 0000:00:02.1 xe_vfio_pci\ntarget 0000:03:00.0 xe_vfio_pci\n' \
+	>"$dir/fuzz_state/variant"
 printf 'pve-gpu-passthrough-health 1\nboot 6f1c2d3e-0a1b-4c5d-8e9f-0123456789ab\nvmid 100\nid 1002:744c\nfault ffff\ndriver amdgpu\n' \
 	>"$dir/fuzz_health/ffff"
 printf 'pve-gpu-passthrough-health 1\nboot -\nvmid 999999999\nid 10de:2684\nfault driver\ndriver -\n' \

@@ -91,6 +91,22 @@ run hook-state-fifo "$hook" --sysroot "$root" 100 post-stop
 status_not0 hook-state-fifo.refuses
 says hook-state-fifo.says "not a regular file"
 
+# --- a VM whose entries are all driver=keep starts with its devices as they are, whatever the
+# INI: without a variant VFIO driver asked nothing is read beyond it, and a broken one is said
+fresh
+printf 'hostpci0: 0000:02:00,pcie=1,driver=keep\n' >"$root/etc/pve/qemu-server/100.conf"
+run keep-only "$hook" --sysroot "$root" 100 pre-start
+status_is keep-only.starts 0
+mkfifo "$root/etc/pve-gpu-passthrough.ini"
+run keep-only-bad-ini "$hook" --sysroot "$root" 100 pre-start
+status_is keep-only-bad-ini.starts 0
+says keep-only-bad-ini.says "not a regular file"
+if [ -e "$root/run/pve-gpu-passthrough/100.state" ]; then
+	fail keep-only-bad-ini.untouched "a state file was written"
+else
+	pass keep-only-bad-ini.untouched
+fi
+
 # --- --config: an explicit file must exist; a dangling link is an error
 fresh
 run config-missing "$cli" --sysroot "$root" --config /etc/nope.ini --node pve check 100

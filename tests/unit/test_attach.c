@@ -255,9 +255,10 @@ TEST(shipped_ini_parses)
 	CHECK_INT(cfg_hook_opts(&c, 100)->unbind_timeout_ms, 20000);
 	CHECK(!cfg_hook_opts(&c, 100)->return_on_stop);
 	CHECK(cfg_hook_opts(&c, 101)->return_on_stop);
-	/* every [hook] key is there, as "the same eight keys" of [vm:VMID] says */
+	/* every [hook] key is there, as "the same ten keys" of [vm:VMID] says */
 	CHECK(c.hook.holders_refuse && !c.hook.persistenced_stop);
 	CHECK(!strcmp(c.hook.reset_method, "device_specific"));
 	CHECK(!c.hook.containers_stop);
-	CHECK(strstr(text, "the same eight keys") != NULL);
+	CHECK(!strcmp(c.hook.vfio_driver, "vfio-pci"));
+	CHECK(strstr(text, "the same ten keys") != NULL);
 }
