@@ -308,6 +308,23 @@ int sr_read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)
 	return 0;
 }
 
+int sr_write_fd_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int sr_read_all(const struct sysroot *sr, const char *path, size_t max, char **ret, size_t *len)
 {
 	int fd = sr_openat(sr, path, O_RDONLY | O_NOCTTY, 0), r;
@@ -400,7 +417,6 @@ int sr_write_file_atomic(const struct sysroot *sr, const char *path, const char 
 			 size_t len, mode_t mode)
 {
 	char tmp[SR_PATH_MAX];
-	size_t done = 0;
 	int fd, r;
 
 	r = sr_path(tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -409,17 +425,9 @@ int sr_write_file_atomic(const struct sysroot *sr, const char *path, const char 
 	fd = sr_openat(sr, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return fd;
-	while (done < len) {
-		ssize_t n = write(fd, data + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			goto fail;
-		}
-		done += (size_t)n;
-	}
+	r = sr_write_fd_all(fd, data, len);
+	if (r < 0)
+		goto fail;
 	if (fsync(fd) < 0) {
 		r = -errno;
 		goto fail;
