@@ -146,11 +146,10 @@ static int js_member(struct js *j, enum js_where w, struct pve_members *m)
 			r = -EINVAL;
 		return r;
 	}
-	if (w == JS_TOP && (!strcmp(key, "nodelist") || !strcmp(key, "cluster"))) {
-		if (*j->p != '{')
-			return -EINVAL;
-		return js_value(j, key[0] == 'n' ? JS_NODELIST : JS_CLUSTER, m);
-	}
+	if (w == JS_TOP && !strcmp(key, "nodelist"))
+		return *j->p == '{' ? js_value(j, JS_NODELIST, m) : -EINVAL;
+	if (w == JS_TOP && !strcmp(key, "cluster"))
+		return *j->p == '{' ? js_value(j, JS_CLUSTER, m) : -EINVAL;
 	if (w == JS_CLUSTER && !strcmp(key, "name"))
 		return js_string(j, m->cluster, sizeof(m->cluster));
 	if (w == JS_NODE && !strcmp(key, "online")) {
