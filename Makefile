@@ -80,11 +80,13 @@ $(EARLY): $(call obj,$(EARLY_SRC)) $(LIBCOMMON)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The static programs (the snippet, the lab's labtool) are built without sanitizers (SAN=1):
+# they do not link statically.
+STATIC_CFLAGS = $(filter-out -MMD -MP -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))
+
 # The snippet attach copies into snippets storages (snippet/main.c): static, so it runs on a
-# node without the package; nothing of common/ (it only execs the installed hook). No
-# sanitizers (SAN=1): they do not link statically.
-SNIPPET_FLAGS = $(CPPFLAGS) $(filter-out -MMD -MP -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS)) \
-	$(filter-out -pie -fsanitize=%,$(LDFLAGS)) -static-pie
+# node without the package; nothing of common/ (it only execs the installed hook).
+SNIPPET_FLAGS = $(CPPFLAGS) $(STATIC_CFLAGS) $(filter-out -pie -fsanitize=%,$(LDFLAGS)) -static-pie
 $(SNIPPET): snippet/main.c common/pve_hookrec.h
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@ (static)'
@@ -116,7 +118,7 @@ $(BUILD)/labtool: tests/lab/labtool.c common/dev_vfio.c common/base/sysroot.c co
 		common/dev_vfio.h common/base/sysroot.h common/base/util.h
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@ (static)'
-	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(filter-out -MMD -MP,$(CFLAGS)) -static -o $@ $(filter %.c,$^)
+	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(STATIC_CFLAGS) -static -o $@ $(filter %.c,$^)
 
 # The same, linked as the hook is (dynamic, PIE, relro/now): bench/handoff.sh's minimal program
 # then pays the same loader and libc start, and the ratio is only our own overhead.

@@ -507,21 +507,6 @@ static void dump_explain(const struct cli_globals *g, const struct pci_dev_info 
 		err("cannot read the ROM of '%s': %s", dev->name, strerror(-r));
 }
 
-static int write_stdout(const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(STDOUT_FILENO, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int dump_save(const struct cli_globals *g, const char *out, const uint8_t *buf,
 		     size_t len)
 {
@@ -529,7 +514,7 @@ static int dump_save(const struct cli_globals *g, const char *out, const uint8_t
 	int r;
 
 	if (!out) {
-		r = write_stdout(buf, len);
+		r = sr_write_fd_all(STDOUT_FILENO, buf, len);
 		if (r < 0)
 			err("cannot write the ROM to stdout: %s", strerror(-r));
 		return r;

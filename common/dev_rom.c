@@ -457,23 +457,12 @@ int rom_load(const struct sysroot *sr, const char *path, uint8_t **ret_buf, size
 
 int rom_save(const struct sysroot *sr, const char *path, const uint8_t *buf, size_t len)
 {
-	size_t done = 0;
-	int fd, r = 0;
+	int fd, r;
 
 	fd = sr_openat(sr, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY, 0644);
 	if (fd < 0)
 		return fd;
-	while (done < len) {
-		ssize_t n = write(fd, buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			break;
-		}
-		done += (size_t)n;
-	}
+	r = sr_write_fd_all(fd, buf, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0 && errno != EINTR)

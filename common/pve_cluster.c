@@ -114,62 +114,70 @@ enum js_where { JS_TOP, JS_CLUSTER, JS_NODELIST, JS_NODE, JS_OTHER };
 
 static int js_value(struct js *j, enum js_where w, struct pve_members *m);
 
-static int js_object(struct js *j, enum js_where w, struct pve_members *m)
+/* An object's member "KEY": VALUE, the parts of .members kept in M by where W is. */
+static int js_member(struct js *j, enum js_where w, struct pve_members *m)
 {
 	char key[PVE_NODE_NAME_MAX * 2];
+	int r;
+
+	if ((r = js_string(j, key, sizeof(key))) < 0)
+		return r;
+	js_ws(j);
+	if (*j->p++ != ':')
+		return -EINVAL;
+	js_ws(j);
+	if (w == JS_NODELIST) {
+		if (!pve_node_valid(key))
+			return -EINVAL;
+		if (m->nnodes >= PVE_CLUSTER_MAX_NODES)
+			return -E2BIG;
+		for (int i = 0; i < m->nnodes; i++)
+			if (!strcmp(m->nodes[i].name, key))
+				return -EINVAL;
+		memcpy(m->nodes[m->nnodes].name, key, strlen(key) + 1); /* valid: fits */
+		m->nodes[m->nnodes].online = -1;
+		m->nnodes++;
+		if (*j->p != '{')
+			return -EINVAL;
+		return js_value(j, JS_NODE, m);
+	}
+	if (w == JS_TOP && !strcmp(key, "nodename")) {
+		if ((r = js_string(j, m->local, sizeof(m->local))) == 0 && !pve_node_valid(m->local))
+			r = -EINVAL;
+		return r;
+	}
+	if (w == JS_TOP && !strcmp(key, "nodelist"))
+		return *j->p == '{' ? js_value(j, JS_NODELIST, m) : -EINVAL;
+	if (w == JS_TOP && !strcmp(key, "cluster"))
+		return *j->p == '{' ? js_value(j, JS_CLUSTER, m) : -EINVAL;
+	if (w == JS_CLUSTER && !strcmp(key, "name"))
+		return js_string(j, m->cluster, sizeof(m->cluster));
+	if (w == JS_NODE && !strcmp(key, "online")) {
+		long v;
+		bool num;
+
+		r = js_scalar(j, &v, &num);
+		m->nodes[m->nnodes - 1].online = v != 0;
+		return r;
+	}
+	return js_value(j, JS_OTHER, m);
+}
+
+/* The one walk of both containers, at the opening '{' or '[': its members (js_member) or
+ * elements (js_value, nothing kept) up to CLOSE, a comma between two, none after the last. */
+static int js_container(struct js *j, char close, enum js_where w, struct pve_members *m)
+{
 	bool first = true;
 	int r;
 
-	j->p++; /* '{' */
+	j->p++;
 	if (++j->depth > 8)
 		return -EINVAL;
 	for (;;) {
 		js_ws(j);
-		if (*j->p == '}' && first)
+		if (*j->p == close && first)
 			break;
-		if ((r = js_string(j, key, sizeof(key))) < 0)
-			return r;
-		js_ws(j);
-		if (*j->p++ != ':')
-			return -EINVAL;
-		js_ws(j);
-		if (w == JS_NODELIST) {
-			if (!pve_node_valid(key))
-				return -EINVAL;
-			if (m->nnodes >= PVE_CLUSTER_MAX_NODES)
-				return -E2BIG;
-			for (int i = 0; i < m->nnodes; i++)
-				if (!strcmp(m->nodes[i].name, key))
-					return -EINVAL;
-			memcpy(m->nodes[m->nnodes].name, key, strlen(key) + 1); /* valid: fits */
-			m->nodes[m->nnodes].online = -1;
-			m->nnodes++;
-			if (*j->p != '{')
-				return -EINVAL;
-			r = js_value(j, JS_NODE, m);
-		} else if (w == JS_TOP && !strcmp(key, "nodename")) {
-			if ((r = js_string(j, m->local, sizeof(m->local))) == 0 &&
-			    !pve_node_valid(m->local))
-				r = -EINVAL;
-		} else if (w == JS_TOP && !strcmp(key, "nodelist")) {
-			if (*j->p != '{')
-				return -EINVAL;
-			r = js_value(j, JS_NODELIST, m);
-		} else if (w == JS_TOP && !strcmp(key, "cluster")) {
-			if (*j->p != '{')
-				return -EINVAL;
-			r = js_value(j, JS_CLUSTER, m);
-		} else if (w == JS_CLUSTER && !strcmp(key, "name")) {
-			r = js_string(j, m->cluster, sizeof(m->cluster));
-		} else if (w == JS_NODE && !strcmp(key, "online")) {
-			long v;
-			bool num;
-
-			r = js_scalar(j, &v, &num);
-			m->nodes[m->nnodes - 1].online = v != 0;
-		} else {
-			r = js_value(j, JS_OTHER, m);
-		}
+		r = close == '}' ? js_member(j, w, m) : js_value(j, JS_OTHER, m);
 		if (r < 0)
 			return r;
 		first = false;
@@ -178,7 +186,7 @@ static int js_object(struct js *j, enum js_where w, struct pve_members *m)
 			j->p++;
 			continue;
 		}
-		if (*j->p == '}')
+		if (*j->p == close)
 			break;
 		return -EINVAL;
 	}
@@ -191,38 +199,16 @@ static int js_value(struct js *j, enum js_where w, struct pve_members *m)
 {
 	char skip[512];
 	long num;
-	bool is_num, first = true;
-	int r;
+	bool is_num;
 
 	js_ws(j);
 	if (*j->p == '{')
-		return js_object(j, w, m);
+		return js_container(j, '}', w, m);
+	if (*j->p == '[')
+		return js_container(j, ']', JS_OTHER, m);
 	if (*j->p == '"')
 		return js_string(j, skip, sizeof(skip));
-	if (*j->p != '[')
-		return js_scalar(j, &num, &is_num);
-	j->p++;
-	if (++j->depth > 8)
-		return -EINVAL;
-	for (;;) {
-		js_ws(j);
-		if (*j->p == ']' && first)
-			break;
-		if ((r = js_value(j, JS_OTHER, m)) < 0)
-			return r;
-		first = false;
-		js_ws(j);
-		if (*j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (*j->p == ']')
-			break;
-		return -EINVAL;
-	}
-	j->p++;
-	j->depth--;
-	return 0;
+	return js_scalar(j, &num, &is_num);
 }
 
 int pve_members_parse(const char *text, struct pve_members *ret)
@@ -234,7 +220,7 @@ int pve_members_parse(const char *text, struct pve_members *ret)
 	js_ws(&j);
 	if (*j.p != '{')
 		return -EINVAL;
-	r = js_object(&j, JS_TOP, ret);
+	r = js_container(&j, '}', JS_TOP, ret);
 	if (r < 0)
 		return r;
 	js_ws(&j);

@@ -83,6 +83,17 @@ int hookrec_parse(const char *text, char *volid, size_t size)
 	return 0;
 }
 
+/* One of attach's records read whole into BUF (SIZE bytes, NUL-terminated): its length, or
+ * -errno; -EBADMSG for one that fills BUF or holds a NUL byte. */
+static ssize_t record_read(const struct sysroot *sr, const char *path, char *buf, size_t size)
+{
+	ssize_t n = sr_read(sr, path, buf, size);
+
+	if (n >= 0 && ((size_t)n >= size - 1 || memchr(buf, '\0', (size_t)n)))
+		return -EBADMSG;
+	return n;
+}
+
 int hookrec_load(const struct sysroot *sr, int vmid, char *volid, size_t size)
 {
 	char path[SR_PATH_MAX], buf[HOOKREC_MAX];
@@ -92,12 +103,9 @@ int hookrec_load(const struct sysroot *sr, int vmid, char *volid, size_t size)
 	r = sr_path(path, HOOKREC_DIR "/%d", vmid);
 	if (r < 0)
 		return r;
-	n = sr_read(sr, path, buf, sizeof(buf));
+	n = record_read(sr, path, buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
-	if ((size_t)n >= sizeof(buf) - 1 || memchr(buf, '\0', (size_t)n))
-		return -EBADMSG;
-	buf[n] = '\0';
 	return hookrec_parse(buf, volid, size);
 }
 
@@ -189,14 +197,11 @@ int snipcopy_load(const struct sysroot *sr, struct snippet_copy *out, int max, i
 	ssize_t n;
 
 	*bad = 0;
-	n = sr_read(sr, SNIPPET_RECORD, buf, sizeof(buf));
+	n = record_read(sr, SNIPPET_RECORD, buf, sizeof(buf));
 	if (n == -ENOENT)
 		return 0;
 	if (n < 0)
 		return (int)n;
-	if ((size_t)n >= sizeof(buf) - 1 || memchr(buf, '\0', (size_t)n))
-		return -EBADMSG;
-	buf[n] = '\0';
 	return snipcopy_parse(buf, out, max, bad);
 }
 

@@ -145,6 +145,44 @@ static int open_parent(const struct sysroot *sr, const char *path, char last[NAM
 	return sr_openat(sr, dir, O_PATH | O_DIRECTORY, 0);
 }
 
+/* What is done to an entry itself, in the directory that holds it (open_parent). */
+struct entry_op {
+	enum { ENTRY_LSTAT, ENTRY_MKDIR, ENTRY_UNLINK, ENTRY_RMDIR, ENTRY_SYMLINK } what;
+	struct stat *st;    /* ENTRY_LSTAT: filled */
+	mode_t mode;        /* ENTRY_MKDIR */
+	const char *target; /* ENTRY_SYMLINK */
+};
+
+/* Does OP to PATH's entry (not what a link there points to): 0 or -errno. */
+static int on_entry(const struct sysroot *sr, const char *path, const struct entry_op *op)
+{
+	char last[NAME_MAX + 1];
+	int dfd = open_parent(sr, path, last), r;
+
+	if (dfd < 0)
+		return dfd;
+	switch (op->what) {
+	case ENTRY_LSTAT:
+		r = fstatat(dfd, last, op->st, AT_SYMLINK_NOFOLLOW);
+		break;
+	case ENTRY_MKDIR:
+		r = mkdirat(dfd, last, op->mode);
+		break;
+	case ENTRY_UNLINK:
+		r = unlinkat(dfd, last, 0);
+		break;
+	case ENTRY_RMDIR:
+		r = unlinkat(dfd, last, AT_REMOVEDIR);
+		break;
+	default:
+		r = symlinkat(op->target, dfd, last);
+		break;
+	}
+	r = r < 0 ? -errno : 0;
+	close(dfd);
+	return r;
+}
+
 /* One bounded read of FD into buf; -EFBIG when more than size-1 bytes are there. */
 static ssize_t read_bounded(int fd, char *buf, size_t size)
 {
@@ -308,6 +346,23 @@ int sr_read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)
 	return 0;
 }
 
+int sr_write_fd_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int sr_read_all(const struct sysroot *sr, const char *path, size_t max, char **ret, size_t *len)
 {
 	int fd = sr_openat(sr, path, O_RDONLY | O_NOCTTY, 0), r;
@@ -400,7 +455,6 @@ int sr_write_file_atomic(const struct sysroot *sr, const char *path, const char 
 			 size_t len, mode_t mode)
 {
 	char tmp[SR_PATH_MAX];
-	size_t done = 0;
 	int fd, r;
 
 	r = sr_path(tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -409,17 +463,9 @@ int sr_write_file_atomic(const struct sysroot *sr, const char *path, const char 
 	fd = sr_openat(sr, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return fd;
-	while (done < len) {
-		ssize_t n = write(fd, data + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			goto fail;
-		}
-		done += (size_t)n;
-	}
+	r = sr_write_fd_all(fd, data, len);
+	if (r < 0)
+		goto fail;
 	if (fsync(fd) < 0) {
 		r = -errno;
 		goto fail;
@@ -568,15 +614,7 @@ bool sr_exists(const struct sysroot *sr, const char *path)
 
 int sr_lstat(const struct sysroot *sr, const char *path, struct stat *st)
 {
-	char last[NAME_MAX + 1];
-	int dfd = open_parent(sr, path, last), r = 0;
-
-	if (dfd < 0)
-		return dfd;
-	if (fstatat(dfd, last, st, AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
-	close(dfd);
-	return r;
+	return on_entry(sr, path, &(struct entry_op){ .what = ENTRY_LSTAT, .st = st });
 }
 
 DIR *sr_opendir(const struct sysroot *sr, const char *path)
@@ -599,15 +637,7 @@ DIR *sr_opendir(const struct sysroot *sr, const char *path)
 
 int sr_mkdir(const struct sysroot *sr, const char *path, mode_t mode)
 {
-	char last[NAME_MAX + 1];
-	int dfd = open_parent(sr, path, last), r = 0;
-
-	if (dfd < 0)
-		return dfd;
-	if (mkdirat(dfd, last, mode) < 0)
-		r = -errno;
-	close(dfd);
-	return r;
+	return on_entry(sr, path, &(struct entry_op){ .what = ENTRY_MKDIR, .mode = mode });
 }
 
 int sr_mkdir_p(const struct sysroot *sr, const char *path, mode_t mode)
@@ -645,28 +675,12 @@ int sr_mkdir_p(const struct sysroot *sr, const char *path, mode_t mode)
 
 int sr_unlink(const struct sysroot *sr, const char *path)
 {
-	char last[NAME_MAX + 1];
-	int dfd = open_parent(sr, path, last), r = 0;
-
-	if (dfd < 0)
-		return dfd;
-	if (unlinkat(dfd, last, 0) < 0)
-		r = -errno;
-	close(dfd);
-	return r;
+	return on_entry(sr, path, &(struct entry_op){ .what = ENTRY_UNLINK });
 }
 
 int sr_rmdir(const struct sysroot *sr, const char *path)
 {
-	char last[NAME_MAX + 1];
-	int dfd = open_parent(sr, path, last), r = 0;
-
-	if (dfd < 0)
-		return dfd;
-	if (unlinkat(dfd, last, AT_REMOVEDIR) < 0)
-		r = -errno;
-	close(dfd);
-	return r;
+	return on_entry(sr, path, &(struct entry_op){ .what = ENTRY_RMDIR });
 }
 
 int sr_rename(const struct sysroot *sr, const char *from, const char *to)
@@ -691,15 +705,7 @@ int sr_rename(const struct sysroot *sr, const char *from, const char *to)
 
 int sr_symlink(const struct sysroot *sr, const char *target, const char *path)
 {
-	char last[NAME_MAX + 1];
-	int dfd = open_parent(sr, path, last), r = 0;
-
-	if (dfd < 0)
-		return dfd;
-	if (symlinkat(target, dfd, last) < 0)
-		r = -errno;
-	close(dfd);
-	return r;
+	return on_entry(sr, path, &(struct entry_op){ .what = ENTRY_SYMLINK, .target = target });
 }
 
 /* ---- the write point ---------------------------------------------------------------------- */

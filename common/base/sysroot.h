@@ -62,6 +62,10 @@ ssize_t sr_read_str(const struct sysroot *sr, const char *path, char *buf, size_
  * not counted in *len); -EFBIG beyond MAX. For files whose size is unknown or zero in stat
  * (procfs, sysfs binary attributes, which hand out a page per read). */
 int sr_read_fd_all(int fd, size_t max, char **ret, size_t *len);
+/* Writes all LEN bytes of BUF to FD, a file or a pipe, again after a short write or EINTR
+ * (never a sysfs attribute: it takes one write(), sr_write); 0, or -errno (-EIO when a write
+ * takes nothing). */
+int sr_write_fd_all(int fd, const void *buf, size_t len);
 /* Opens PATH below the root and reads it whole, as sr_read_fd_all. */
 int sr_read_all(const struct sysroot *sr, const char *path, size_t max, char **ret, size_t *len);
 /* Opens a file expected to be a regular file (O_NONBLOCK, so a FIFO cannot block the open)

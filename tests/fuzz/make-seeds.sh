@@ -1,13 +1,29 @@
 #!/bin/bash
-# make-seeds.sh - (re)writes the checked-in seed corpus tests/fuzz/seeds/TARGET/ from the
-# fixtures' fake hosts (tests/check/*/spec, built with build/fakesys) and a few hand-made files.
-# run.sh only reads these files: the fuzz suite's seeds are the same on every machine (never
-# this machine's /proc or installed ROMs). Run it after adding a fixture, and commit the result.
+# make-seeds.sh [--check] - (re)writes the checked-in seed corpus tests/fuzz/seeds/TARGET/ from
+# the fixtures' fake hosts (tests/check/*/spec and tests/cluster/*/spec, built with
+# build/fakesys) and a few hand-made files. run.sh only reads these files: the fuzz suite's
+# seeds are the same on every machine (never this machine's /proc or installed ROMs). Run it
+# after adding or changing a fixture, and commit the result: the same tree writes the same
+# files, byte for byte, under every locale. --check writes them into a temporary directory
+# instead and compares: exit 1, with the files that differ, when the checked-in ones are stale
+# (the fuzz suite runs it).
 set -eu
+# Globs sort by the locale: the fixtures' order and which of two identical files is kept
+# (the first) must not depend on it.
+export LC_ALL=C
 top=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$top/tests/fuzz/seeds
 fakesys=$top/build/fakesys
 [ -x "$fakesys" ] || { echo "make-seeds: build $fakesys first (make)" >&2; exit 1; }
+check=
+if [ "${1:-}" = --check ]; then
+	check=$(mktemp -d /tmp/pgp-fuzz-seeds.XXXXXX)
+	trap 'rm -rf "$check"' EXIT
+	dir=$check/seeds
+elif [ $# -gt 0 ]; then
+	echo "usage: make-seeds.sh [--check]" >&2
+	exit 2
+fi
 rm -rf "$dir"
 seed() { mkdir -p "$dir/$1"; [ -f "$2" ] && cp "$2" "$dir/$1/${3:-$(basename "$2")}"; return 0; }
 mkdir -p "$dir"/fuzz_{rom,config,vmconf,mapping,storage,state,iomem,mountinfo,route,host_boot,vfct,lxc}
@@ -137,3 +153,8 @@ for d in "$dir"/*/; do
 	done
 	unset seen
 done
+if [ -n "$check" ] && ! diff -rq "$top/tests/fuzz/seeds" "$dir" >"$check/diff"; then
+	echo "make-seeds: tests/fuzz/seeds is not what make-seeds.sh writes now (run it, commit the result):" >&2
+	sed -e "s|$top/tests/fuzz/seeds|checked in|g" -e "s|$dir|regenerated|g" "$check/diff" >&2
+	exit 1
+fi

@@ -4,7 +4,8 @@
 #   1. every input in tests/fuzz/regress/TARGET/ (each crash ever found) runs once: no crash;
 #   2. a fixed number of fuzzing runs from a fixed seed, on the checked-in seeds
 #      (tests/fuzz/seeds/TARGET/, written by make-seeds.sh) plus the regression inputs, into a
-#      fresh corpus: two runs of this script print the same lines.
+#      fresh corpus: two runs of this script print the same lines;
+#   3. (all targets, fixed mode) the checked-in seeds are what make-seeds.sh writes now.
 # Open-ended fuzzing (a time budget, a random seed, a corpus that grows from run to run, this
 # machine's own /proc files as extra seeds) is bench/fuzz-long.sh, which runs this script with
 # FUZZ_TIME=SECONDS. $FUZZ_JOBS targets run at once (default 1); $FUZZ_ONLY="a b" runs only
@@ -138,6 +139,18 @@ fuzz() {
 		echo "PASS $name ($units runs, seed $seed, ${#inputs[@]} regression inputs)"
 	fi
 }
+
+# The checked-in seeds are what make-seeds.sh writes from the fixtures now: a fixture added or
+# changed without them, or a seed edited by hand, fails here (with every target, fixed mode).
+if [ -z "${FUZZ_ONLY:-}" ] && [ -z "$long" ]; then
+	if seeds_diff=$("$top/tests/fuzz/make-seeds.sh" --check 2>&1); then
+		echo "PASS fuzz_seeds (tests/fuzz/seeds is what make-seeds.sh writes)"
+	else
+		echo "$seeds_diff" | sed 's/^/  /'
+		echo "FAIL fuzz_seeds: stale seeds (tests/fuzz/make-seeds.sh, then commit tests/fuzz/seeds)"
+		rc=1
+	fi
+fi
 
 running=0
 for t in "${targets[@]}"; do

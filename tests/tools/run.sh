@@ -1,8 +1,8 @@
 #!/bin/bash
 # run.sh - the test tooling's own tests: tests/lib/apt-mirror.sh (the lab and the package test
-# take the Debian mirror from the machine's apt sources) on fake apt directories, and that the
-# tree names none of this machine's mirror hosts. One "PASS tools.NAME" / "FAIL tools.NAME" line
-# per test.
+# take the Debian mirror from the machine's apt sources) on fake apt directories, that the
+# static labtool builds under SAN=1, and that the tree names none of this machine's mirror
+# hosts. One "PASS tools.NAME" / "FAIL tools.NAME" line per test.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 m=$top/tests/lib/apt-mirror.sh
@@ -79,6 +79,17 @@ t disabled-and-src-only-ignored "!" APT_SOURCES_DIR="$d" -- main
 t override-wins http://mine.example/debian/x APT_SOURCES_DIR="$d" LAB_MIRROR=http://mine.example/debian/x/ -- main
 t no-security-entry "!" APT_SOURCES_DIR="$(mk empty)" -- security
 t usage "!" -- bogus
+
+# The static labtool (the lab guest's VFIO prober) builds under SAN=1 too (`make SAN=1 all`):
+# static, without the sanitizers, which do not link statically.
+if make -s -C "$top" BUILD="$work/san" SAN=1 "$work/san/labtool" >"$work/san.log" 2>&1 &&
+	! readelf -lW "$work/san/labtool" | grep -q INTERP; then
+	echo "PASS tools.make-san-static-labtool"
+else
+	echo "FAIL tools.make-san-static-labtool: make SAN=1 does not build a static labtool"
+	sed 's/^/    /' "$work/san.log"
+	rc=1
+fi
 
 # This machine's own sources resolve, and the tree names none of their hosts.
 if "$m" main >/dev/null 2>&1; then echo "PASS tools.this-machine-main"; else echo "FAIL tools.this-machine-main"; rc=1; fi

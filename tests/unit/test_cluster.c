@@ -39,6 +39,35 @@ TEST(members_of_a_cluster_and_of_a_single_node)
 	CHECK_INT(pve_members_parse("{} trailing", &m), -EINVAL);
 }
 
+/* Objects and arrays are walked alike: empty ones, a comma between two members only, the
+ * same depth limit, and nothing kept from what is not .members' own. */
+TEST(members_objects_and_arrays_walked_alike)
+{
+	struct pve_members m;
+
+	CHECK_INT(pve_members_parse("{}", &m), 0);
+	CHECK_INT(pve_members_parse(" {\"a\": [], \"b\": {}, \"c\": [ {} , [ ] , \"s\", -1.5, 2e3, "
+				    "true, null, false ] } ", &m), 0);
+	CHECK_INT(pve_members_parse("{\"a\": [1,]}", &m), -EINVAL);
+	CHECK_INT(pve_members_parse("{\"a\": 1,}", &m), -EINVAL);
+	CHECK_INT(pve_members_parse("{\"a\": [1 2]}", &m), -EINVAL);
+	CHECK_INT(pve_members_parse("{\"a\": 1 \"b\": 2}", &m), -EINVAL);
+	CHECK_INT(pve_members_parse("{\"a\": [,]}", &m), -EINVAL);
+	CHECK_INT(pve_members_parse("{\"a\": {,}}", &m), -EINVAL);
+	CHECK_INT(pve_members_parse("{\"a\": [1}", &m), -EINVAL);
+	CHECK_INT(pve_members_parse("{\"a\": {\"b\": 1]}", &m), -EINVAL);
+	CHECK_INT(pve_members_parse("[]", &m), -EINVAL);
+	/* eight containers deep is the limit, objects and arrays counted together */
+	CHECK_INT(pve_members_parse("{\"a\": [{\"b\": [{\"c\": [{\"d\": []}]}]}]}", &m), 0);
+	CHECK_INT(pve_members_parse("{\"a\": [{\"b\": [{\"c\": [{\"d\": [{}]}]}]}]}", &m), -EINVAL);
+	/* .members' keys count only where they belong */
+	CHECK_INT(pve_members_parse("{\"x\": {\"nodename\": \"../x\", \"nodelist\": 1}, \"y\": "
+				    "[{\"cluster\": {\"name\": 2}}], \"nodename\": \"pve\"}", &m), 0);
+	CHECK_STR(m.local, "pve");
+	CHECK_INT(m.nnodes, 0);
+	CHECK_STR(m.cluster, "");
+}
+
 TEST(ha_groups_and_node_affinity_rules)
 {
 	const char *res = "vm: 100\n\tgroup gpus\n\tstate started\n\nvm: 101\n\tstate started\n"

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,6 +157,39 @@ TEST(atomic_write_replaces)
 	CHECK_INT(sr_read(&sr, "/run/pve-gpu-passthrough/x", buf, sizeof(buf)), 4);
 	CHECK_STR(buf, "two\n");
 	sr_close(&sr);
+}
+
+/* The one write-everything loop (the atomic write, rom_save, rom dump to stdout): all of it,
+ * or the write's error after what fitted (a full non-blocking pipe: a short write, then
+ * EAGAIN), never a silent short write. */
+TEST(write_fd_all_writes_everything_or_says_why)
+{
+	static char big[1 << 20], back[1 << 20];
+	char path[600], buf[16] = "";
+	int fd, pfd[2];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/f", test_tmpdir());
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	CHECK_INT(sr_write_fd_all(fd, "abc\n", 4), 0);
+	CHECK_INT(sr_write_fd_all(fd, "", 0), 0);
+	close(fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK_INT(read(fd, buf, sizeof(buf) - 1), 4);
+	CHECK_STR(buf, "abc\n");
+	CHECK_INT(sr_write_fd_all(fd, "x", 1), -EBADF); /* read-only */
+	close(fd);
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7);
+	CHECK_INT(pipe2(pfd, O_CLOEXEC | O_NONBLOCK), 0);
+	CHECK_INT(sr_write_fd_all(pfd[1], big, sizeof(big)), -EAGAIN);
+	n = read(pfd[0], back, sizeof(back));
+	CHECK(n > 0 && (size_t)n < sizeof(big));
+	CHECK(!memcmp(back, big, (size_t)n));
+	close(pfd[0]);
+	close(pfd[1]);
 }
 
 /* A tree whose links lead out of the root: "/run/pve-gpu-passthrough" is an absolute link to

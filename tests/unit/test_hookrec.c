@@ -82,6 +82,9 @@ TEST(hookrec_roundtrip_below_root)
 	/* a file with a NUL, or too big, is refused */
 	put(root, HOOKREC_DIR "/102", "hookscript: local:snippets/a");
 	CHECK_INT(hookrec_load(&sr, 102, v, sizeof(v)), 0);
+	CHECK_INT(sr_write_file_atomic(&sr, HOOKREC_DIR "/104", "hookscript: local:snippets/a\0b\n",
+				       sizeof("hookscript: local:snippets/a\0b\n") - 1, 0600), 0);
+	CHECK_INT(hookrec_load(&sr, 104, v, sizeof(v)), -EBADMSG);
 	put(root, HOOKREC_DIR "/103", "hookscript: local:snippets/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	CHECK_INT(hookrec_load(&sr, 103, v, sizeof(v)), -EBADMSG);
 	sr_close(&sr);
@@ -126,6 +129,10 @@ TEST(snipcopy_roundtrip_below_root)
 	CHECK_INT(snipcopy_load(&sr, back, 4, &bad), 2);
 	CHECK_STR(back[0].path, c[0].path);
 	CHECK_STR(back[1].volid, "");
+	/* a NUL byte in it: refused, not read as the lines before it */
+	CHECK_INT(sr_write_file_atomic(&sr, SNIPPET_RECORD, "/srv/old/" SNIPPET_NAME "\n\0",
+				       sizeof("/srv/old/" SNIPPET_NAME "\n\0") - 1, 0600), 0);
+	CHECK_INT(snipcopy_load(&sr, back, 4, &bad), -EBADMSG);
 	CHECK_INT(snipcopy_save(&sr, c, 0), 0);
 	CHECK(!sr_exists(&sr, SNIPPET_RECORD));
 	sr_close(&sr);
