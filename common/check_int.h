@@ -157,6 +157,12 @@ void check_vm_fabric(struct ctx *c, const struct pve_vmconf *conf, const struct 
 /* check_vm_hook.c */
 void check_vm_hookscript(struct ctx *c, const struct pve_vmconf *conf, const char *subj);
 
+/* check_vm_variant.c: vm.variant, and the vm.hostpci line of driver=keep entry H when the
+ * hookscript binds a device of it to a variant VFIO driver (true: that line was added). */
+void check_vm_variant(struct ctx *c, const struct vmwork *w, const char *subj);
+bool check_vm_keep_variant(struct ctx *c, const struct vmwork *w, const struct pve_hostpci *h,
+			   const char *subj);
+
 /* check_vm_fix.c: a hostpciN value for a fix's "qm set" line */
 /* VALUE with the items whose key is DROP removed and ADD appended; the first item may be a bare
  * host id. Valid until the next call. */

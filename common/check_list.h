@@ -29,6 +29,7 @@
  *   vm.config vm.mapping vm.hostpci vm.pcie vm.igd vm.xvga vm.romfile vm.functions
  *   vm.apu_functions vm.apu vm.rebar vm.bars vm.reboot vm.reset_method vm.hookscript
  *   vm.fabric vm.nvidia vm.backup (a VM with devices), vm.containers (on a node with containers)
+ *   vm.variant (when vfio_driver of [vm:VMID] or [hook] names a variant VFIO driver)
  * Cluster checks (check --cluster): cluster.nodes cluster.vms (when nothing is wrong)
  *   cluster.package cluster.snippet cluster.hookscript cluster.mapping cluster.ha
  *   cluster.backup, per VM with our hookscript on every node and per node where it may run

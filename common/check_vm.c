@@ -1,8 +1,8 @@
 /* check_vm.c - check VMID: the VM's config (vm.config), each hostpci entry (vm.hostpci, vm.pcie,
  * vm.xvga; the entry's own checks are in check_vm_entry.c and check_vm_apu.c), then the checks of
  * the VM as a whole (check_vm_whole.c, check_vm_apu.c, check_vm_bars.c, check_containers.c,
- * check_vm_hook.c, the backup jobs) and vm.nvidia. See check_list.h for the ids; the fixes'
- * hostpci edits are in check_vm_fix.c. */
+ * check_vm_hook.c, check_vm_variant.c, the backup jobs) and vm.nvidia. See check_list.h for
+ * the ids; the fixes' hostpci edits are in check_vm_fix.c. */
 #define _GNU_SOURCE
 #include "check_int.h"
 
@@ -63,6 +63,8 @@ void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 		char hsubj[48], devs[512] = "";
 
 		snprintf(hsubj, sizeof(hsubj), "vm %d hostpci%d", vmid, h->index);
+		if (h->keep && check_vm_keep_variant(c, w, h, hsubj))
+			continue; /* the hookscript binds a device of it to a variant */
 		if (h->keep || h->mdev) {
 			r = ck_add(c, "vm.hostpci", CHECK_INFO, hsubj, "%s: left to Proxmox, not checked",
 				h->keep ? "driver=keep" : "mediated device");
@@ -136,6 +138,7 @@ void check_vm(struct ctx *c, const struct vmwork *w, int vmid)
 	check_vm_reset_method(c, w, subj);
 	check_vm_containers(c, w, subj);
 	check_vm_hookscript(c, conf, subj);
+	check_vm_variant(c, w, subj);
 	check_backup_jobs(c, "vm.backup", conf, c->node, subj);
 	check_vm_fabric(c, conf, &w->all, next_index, subj);
 	/* The Code 43 of drivers before 465 was Windows-only (NVIDIA's GeForce driver 465 release

@@ -282,12 +282,21 @@ static int variant_hit(void *data, const char *name, const char *path)
 	return 0;
 }
 
+void bind_vfio_alias(const struct pci_dev_info *d, char *buf, size_t size)
+{
+	/* what the kernel's vfio_pci: alias of a device reads (pci_device_id with
+	 * override_only, file2alias), upper-case hex as in the device's modalias */
+	snprintf(buf, size, "vfio_pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", d->vendor,
+		 d->device, d->subvendor, d->subdevice, (d->class >> 16) & 0xff,
+		 (d->class >> 8) & 0xff, d->class & 0xff);
+}
+
 int bind_variant_matches(const struct sysroot *sr, const struct pci_dev_info *d,
 			 const char *variant)
 {
 	struct variant_hit v = { 0 };
 	struct kmod_ctx *ctx = NULL;
-	char want[PCIDEV_NAME_MAX], alias[96];
+	char want[PCIDEV_NAME_MAX], alias[BIND_VFIO_ALIAS_MAX];
 	int r;
 
 	if (str_copy(want, sizeof(want), variant) < 0)
@@ -296,11 +305,7 @@ int bind_variant_matches(const struct sysroot *sr, const struct pci_dev_info *d,
 		if (*p == '-')
 			*p = '_';
 	v.want = want;
-	/* what the kernel's vfio_pci: alias of a device reads (pci_device_id with
-	 * override_only, file2alias), upper-case hex as in the device's modalias */
-	snprintf(alias, sizeof(alias), "vfio_pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X",
-		 d->vendor, d->device, d->subvendor, d->subdevice, (d->class >> 16) & 0xff,
-		 (d->class >> 8) & 0xff, d->class & 0xff);
+	bind_vfio_alias(d, alias, sizeof(alias));
 	/* the modules' own aliases only: an admin's modprobe.d alias drives nothing */
 	r = modload_ctx_new(sr, NULL, NULL, MODLOAD_NO_CONFIG, &ctx);
 	if (r < 0)

@@ -129,6 +129,10 @@ int bind_load_vfio(const struct bind_ops *ops);
  * module for that kernel), -errno (no module index to look in). */
 int bind_variant_matches(const struct sysroot *sr, const struct pci_dev_info *d,
 			 const char *variant);
+/* The "vfio_pci:" modalias of device D that bind_variant_matches looks up (the report captures
+ * what it resolves to). */
+#define BIND_VFIO_ALIAS_MAX 96
+void bind_vfio_alias(const struct pci_dev_info *d, char *buf, size_t size);
 /* 1 when every vfio module is there or can be loaded for the root's kernel; else 0 with the
  * missing one in *missing, or -errno (also with *missing). Reads only. */
 int bind_vfio_available(const struct sysroot *sr, const char **missing);

@@ -278,19 +278,18 @@ static int collect_variants(struct job *j, const struct pve_vmconf *c,
 			"to have %s, add ,driver=keep to %s", m->info.name, v, entry, v, entry);
 	}
 	for (int i = 0; i < c->nhostpci; i++) {
-		struct pve_hostpci e = c->hostpci[i];
+		const struct pve_hostpci *e = &c->hostpci[i];
 		struct pve_devlist list;
 
-		if (!e.keep || e.mdev)
+		if (!e->keep || e->mdev)
 			continue;
-		e.keep = false; /* its devices, as Proxmox would expand them without keep */
-		if (pve_hostpci_expand(j->ops->sr, &e, j->ops->node, j->vmid, &list, err,
-				       sizeof(err)) < 0)
+		if (handoff_keep_devices(j->ops->sr, e, j->ops->node, j->vmid, &list, err,
+					 sizeof(err)) < 0)
 			continue; /* QEMU names what is missing; Proxmox does nothing for keep */
 		/* the devices the variant drives first: their groups may take the others */
 		for (int pass = 0; pass < 2; pass++)
 			for (int k = 0; k < list.n; k++)
-				if ((r = keep_device(j, &e, all, list.names[k], pass)) < 0)
+				if ((r = keep_device(j, e, all, list.names[k], pass)) < 0)
 					return r;
 	}
 	return 0;

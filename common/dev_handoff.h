@@ -105,6 +105,17 @@ int handoff_vm_load_from(const struct sysroot *sr, int vmid, const char *from,
  * driver=keep ones: nothing to do unless CFG asks a variant VFIO driver for VMID ([vm:N] or
  * [hook] vfio_driver, [sriov] driver), which this tells. */
 bool handoff_variant_asked(const struct cfg *cfg, int vmid);
+/* The variant VFIO driver asked for device NAME of a VM whose options are OPTS (cfg_hook_opts):
+ * its vfio_driver, else for a VF of [sriov]'s PF [sriov] driver; NULL when vfio-pci. The name
+ * as its module and PCI driver have it ('-' as '_'), in BUF. The hookscript and check ask
+ * this, then bind_variant_matches. */
+const char *handoff_variant_of(const struct sysroot *sr, const struct cfg *cfg,
+			       const struct hook_opts *opts, const char *name, char *buf,
+			       size_t size);
+/* The devices of driver=keep entry H as Proxmox would expand it without keep: those the
+ * hookscript may hand to a variant (pve_hostpci_expand's return). */
+int handoff_keep_devices(const struct sysroot *sr, const struct pve_hostpci *h, const char *node,
+			 int vmid, struct pve_devlist *l, char *err, size_t errsize);
 int handoff_prepare(const struct handoff_ops *ops, int vmid);
 /* The options a job for VMID uses (cfg_hook_opts of ops->cfg). */
 const struct hook_opts *handoff_opts(const struct handoff_ops *ops, int vmid);

@@ -139,9 +139,7 @@ extern const struct ho_step ho_step_sriov;
  * what fails goes into LEFT when given. 0 or the first -errno. */
 int ho_sriov_drop_ids(struct job *j, struct ho_left *left);
 
-/* The variant VFIO driver asked for device D of the job's VM (dev_ho_bind.c): [vm:N] or
- * [hook] vfio_driver, else for a VF of [sriov]'s PF [sriov] driver; NULL when vfio-pci. The
- * name as its module and PCI driver have it ('-' as '_'), in BUF. */
+/* handoff_variant_of for device D of the job's VM (dev_ho_bind.c). */
 const char *ho_variant_asked(struct job *j, const struct pci_dev_info *d, char *buf,
 			     size_t size);
 

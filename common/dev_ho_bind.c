@@ -534,17 +534,18 @@ static int release_unit(struct job *j, struct unit *u)
 	return 0;
 }
 
-const char *ho_variant_asked(struct job *j, const struct pci_dev_info *d, char *buf,
-			     size_t size)
+const char *handoff_variant_of(const struct sysroot *sr, const struct cfg *cfg,
+			       const struct hook_opts *opts, const char *name, char *buf,
+			       size_t size)
 {
-	const struct sriov_opts *so = &j->ops->cfg->sriov;
-	const char *v = j->opts->vfio_driver;
+	const struct sriov_opts *so = &cfg->sriov;
+	const char *v = opts->vfio_driver;
 	char pf[PCI_ADDR_LEN], err[160];
 	struct sriov_info si;
 
 	if (!cfg_vfio_variant(v) && so->set && cfg_vfio_variant(so->driver) &&
-	    quirks_sriov(j->ops->sr, d->name, &si) == 0 && si.is_vf &&
-	    sriov_find_pf(j->ops->sr, so, pf, err, sizeof(err)) == 0 && !strcmp(si.pf, pf))
+	    quirks_sriov(sr, name, &si) == 0 && si.is_vf &&
+	    sriov_find_pf(sr, so, pf, err, sizeof(err)) == 0 && !strcmp(si.pf, pf))
 		v = so->driver;
 	if (!cfg_vfio_variant(v) || str_copy(buf, size, v) < 0)
 		return NULL;
@@ -552,6 +553,21 @@ const char *ho_variant_asked(struct job *j, const struct pci_dev_info *d, char *
 		if (*p == '-')
 			*p = '_'; /* a module's name and its PCI driver's (KBUILD_MODNAME) */
 	return buf;
+}
+
+const char *ho_variant_asked(struct job *j, const struct pci_dev_info *d, char *buf,
+			     size_t size)
+{
+	return handoff_variant_of(j->ops->sr, j->ops->cfg, j->opts, d->name, buf, size);
+}
+
+int handoff_keep_devices(const struct sysroot *sr, const struct pve_hostpci *h, const char *node,
+			 int vmid, struct pve_devlist *l, char *err, size_t errsize)
+{
+	struct pve_hostpci e = *h;
+
+	e.keep = false;
+	return pve_hostpci_expand(sr, &e, node, vmid, l, err, errsize);
 }
 
 static int bind_check(struct job *j)

@@ -1,12 +1,15 @@
 /* report_derived.c - the captures derived from what the captured files name: udev data of
  * block devices, /dev paths of mounts and swaps, the VMs' hookscripts and ROM files, pci.ids
- * names, what dev_quirks.c reads, the kernel's vfio modules (see report_int.h). */
+ * names, what dev_quirks.c reads, the kernel's vfio modules and variant VFIO drivers (see
+ * report_int.h). */
 #define _GNU_SOURCE
 #include "report_int.h"
 
 #include <errno.h>
 #include <stdint.h>
 
+#include "cfg_ini.h"
+#include "dev_bind.h"
 #include "dev_modload.h"
 #include "dev_quirks.h"
 #include "dev_rom.h"
@@ -239,10 +242,20 @@ void report_capture_quirks(struct rctx *c)
 		report_add_file(c, vr.path, vr.file_signed ? sig : "", vr.file_signed ? strlen(sig) : 0);
 }
 
+#define REPORT_VARIANTS 32 /* variant VFIO drivers written, at most */
+#define REPORT_VFIO_ALIASES 64 /* vfio_pci: aliases written, at most */
+
 struct capture_kmod {
 	struct rctx *c;
 	FILE *out;
 	const char *release, *dir;
+	struct kmod_ctx *ctx;
+	/* the variant modules written (once each) */
+	char mods[REPORT_VARIANTS][PCIDEV_NAME_MAX];
+	int nmods;
+	const char *alias; /* the vfio_pci: alias being looked up */
+	bool hit;          /* a variant for it was written */
+	int naliases;
 };
 
 /* The first module a name resolves to, as a `kmod` line. */
@@ -259,26 +272,118 @@ static int capture_module(void *data, const char *name, const char *path)
 	return 1;
 }
 
-/* How the running kernel has the vfio modules, as `kmod` lines (libkmod's indexes are
- * megabytes; the replay writes small ones from these lines). */
+/* Variant module NAME as capture_module writes it, once; false when it was not written. */
+static bool capture_variant(struct capture_kmod *k, const char *name)
+{
+	char mod[PCIDEV_NAME_MAX];
+
+	if (strpbrk(name, " \t\n") || str_copy(mod, sizeof(mod), name) < 0)
+		return false;
+	for (char *p = mod; *p; p++)
+		if (*p == '-')
+			*p = '_'; /* libkmod's name for it: one line whichever way the INI spells it */
+	for (int i = 0; i < k->nmods; i++)
+		if (!strcmp(k->mods[i], mod))
+			return true;
+	if (k->nmods == REPORT_VARIANTS)
+		return false;
+	memcpy(k->mods[k->nmods++], mod, sizeof(mod));
+	modload_lookup(k->ctx, mod, capture_module, k);
+	return true;
+}
+
+/* A module the vfio_pci: alias K->alias resolves to: a variant's (not vfio_pci's own), as a
+ * modules.alias line of that exact alias and the module's line; the first one only (the
+ * replay's index holds one module per alias). */
+static int capture_alias(void *data, const char *name, const char *path)
+{
+	struct capture_kmod *k = data;
+
+	(void)path;
+	if (k->hit || k->naliases == REPORT_VFIO_ALIASES || !cfg_vfio_variant(name) ||
+	    !capture_variant(k, name))
+		return 0;
+	fprintf(k->out, "kmod %s alias %s %s\n", k->release, k->alias, name);
+	k->hit = true;
+	k->naliases++;
+	return 0;
+}
+
+static bool same_ids(const struct pci_dev_info *a, const struct pci_dev_info *b)
+{
+	return a->vendor == b->vendor && a->device == b->device && a->subvendor == b->subvendor &&
+	       a->subdevice == b->subdevice && a->class == b->class;
+}
+
+/* What check's variant checks (sriov.variant, vm.variant) ask libkmod: the variant VFIO
+ * drivers the INI names (is there such a module), and the variant each device's vfio_pci:
+ * alias resolves to (bind_variant_matches), as `kmod` lines. */
+
+static void capture_variants(struct rctx *c, struct capture_kmod *k)
+{
+	_cleanup_free_ struct cfg *cfg = calloc(1, sizeof(*cfg));
+	struct pcidb *db = NULL;
+	char err[256], alias[BIND_VFIO_ALIAS_MAX];
+
+	if (!cfg) {
+		c->oom = true;
+		return;
+	}
+	if (cfg_load(c->sr, NULL, cfg, err, sizeof(err)) == 0) {
+		if (cfg->sriov.set && cfg_vfio_variant(cfg->sriov.driver))
+			capture_variant(k, cfg->sriov.driver);
+		if (cfg_vfio_variant(cfg->hook.vfio_driver))
+			capture_variant(k, cfg->hook.vfio_driver);
+		for (int i = 0; i < cfg->nvms; i++)
+			if (cfg_vfio_variant(cfg->vms[i].opts.vfio_driver))
+				capture_variant(k, cfg->vms[i].opts.vfio_driver);
+	}
+	if (state_pcidb_load(c->sr, &db) < 0)
+		return;
+	for (int i = 0; i < db->ndev && k->naliases < REPORT_VFIO_ALIASES; i++) {
+		const struct pci_dev_info *d = &db->dev[db->byaddr[i]];
+		bool dup = false;
+
+		/* VFs share their PF's ids: one lookup per alias */
+		for (int j = 0; j < i && !dup; j++)
+			dup = same_ids(&db->dev[db->byaddr[j]], d);
+		if (dup)
+			continue;
+		bind_vfio_alias(d, alias, sizeof(alias));
+		k->alias = alias;
+		k->hit = false;
+		modload_lookup(k->ctx, alias, capture_alias, k);
+	}
+	pcidb_free(db);
+}
+
+/* How the running kernel has the vfio modules and the variant VFIO drivers, as `kmod` lines
+ * (libkmod's indexes are megabytes; the replay writes small ones from these lines). */
 void report_capture_modules(struct rctx *c, FILE *out, const char *release)
 {
-	struct capture_kmod k = { .c = c, .out = out, .release = release };
+	_cleanup_free_ struct capture_kmod *k = calloc(1, sizeof(*k));
 	struct kmod_ctx *ctx;
 	int r;
 
+	if (!k) {
+		c->oom = true;
+		return;
+	}
 	if (!release[0] || strpbrk(release, "/ \t"))
 		return;
+	*k = (struct capture_kmod){ .c = c, .out = out, .release = release };
 	r = modload_ctx_new(c->sr, release, NULL, MODLOAD_NO_CONFIG, &ctx);
 	if (r < 0) {
 		if (r == -ENOMEM)
 			c->oom = true;
 		return;
 	}
-	k.dir = modload_ctx_dirname(ctx);
+	k->ctx = ctx;
+	k->dir = modload_ctx_dirname(ctx);
 	fprintf(out, "dir /lib/modules/%s\n", release);
 	for (size_t i = 0; i < ARRAY_SIZE(kmod_names); i++)
-		modload_lookup(ctx, kmod_names[i], capture_module, &k);
+		modload_lookup(ctx, kmod_names[i], capture_module, k);
+	capture_variants(c, k);
 	modload_ctx_free(ctx);
 }
 

@@ -33,8 +33,8 @@ fail() {
 
 # make_modules ROOT KMODFILE: as tests/check/run.sh (stub modules and depmod's indexes).
 make_modules() {
-	local root=$1 file=$2 rel="" kind path name obj
-	while read -r kind path; do
+	local root=$1 file=$2 rel="" kind path alias name obj
+	while read -r kind path alias; do
 		case $kind in
 		release)
 			rel=$path
@@ -44,7 +44,13 @@ make_modules() {
 		module)
 			name=$(basename "$path" .ko | tr - _)
 			obj=$tmp/mod-$name.o
-			[ -f "$obj" ] || "$cc" -c -DNAME="$name" -o "$obj" "$checks/stubmod.c" || return 1
+			if [ -n "$alias" ]; then
+				"$cc" -c -DNAME="$name" -DALIAS="\"$alias\"" -o "$obj" "$checks/stubmod.c" ||
+					return 1
+			else
+				[ -f "$obj" ] || "$cc" -c -DNAME="$name" -o "$obj" "$checks/stubmod.c" ||
+					return 1
+			fi
 			mkdir -p "$(dirname "$root/lib/modules/$rel/$path")"
 			cp "$obj" "$root/lib/modules/$rel/$path"
 			;;
@@ -147,6 +153,34 @@ for hostdir in "$checks"/*/; do
 		same "$host.case.$(basename "$argsfile" .args)" "$root" "$tmp/$host.replay" "${args[@]}"
 	done
 done
+
+# --- variant VFIO drivers: what sriov.variant and vm.variant ask the module index ----------
+# raptor-igpu-sriov with its stub xe_vfio_pci (a vfio_pci: alias of the iGPU's id): [sriov]
+# and VM 104 ask for it, VM 100 for a module the kernel does not have. The report carries
+# libkmod's answers (the module, the alias each device resolves to), so check on the replay
+# says the same, and says that the variant drives the VFs (not only "the same" by both
+# lacking it).
+root=$tmp/variant
+if ! build_host "$root" "$checks/raptor-igpu-sriov/spec" "$checks/raptor-igpu-sriov/kmod"; then
+	fail variant.setup "$tmp/err"
+else
+	printf '[sriov]\npf = 00:02.0\nvfs = 7\ndriver = xe_vfio_pci\n\n[vm:104]\nvfio_driver = xe_vfio_pci\n\n[vm:100]\nvfio_driver = i915-vfio-pci\n' \
+		>"$root/etc/pve-gpu-passthrough.ini"
+	printf 'hostpci0: 0000:00:02.5,pcie=1,driver=keep\nhostpci1: 0000:00:17.0,driver=keep\nmachine: q35\nbios: ovmf\nostype: l26\n' \
+		>"$root/etc/pve/qemu-server/104.conf"
+	if roundtrip variant "$root" pve; then
+		same variant.replay.check-vms "$root" "$tmp/variant.replay" --node pve check 100 104
+		run "$tmp/variant.replay" --node pve check 100 104 >"$tmp/variant.out"
+		if grep -q '^PASS  sriov.variant .*0000:00:02.5' "$tmp/variant.out" &&
+			grep -q '^PASS  vm.variant .*0000:00:02.5: driver=keep and xe_vfio_pci' "$tmp/variant.out" &&
+			grep -q '^INFO  vm.variant .*0000:00:17.0' "$tmp/variant.out" &&
+			grep -q '^FAIL  vm.variant .*vm 100: vfio_driver = i915-vfio-pci' "$tmp/variant.out"; then
+			pass variant.replay.drives
+		else
+			fail variant.replay.drives "$tmp/variant.out"
+		fi
+	fi
+fi
 
 # --- redaction: a host full of secrets ---------------------------------------------------
 root=$tmp/secrets
