@@ -299,11 +299,8 @@ int bind_variant_matches(const struct sysroot *sr, const struct pci_dev_info *d,
 	char want[PCIDEV_NAME_MAX], alias[BIND_VFIO_ALIAS_MAX];
 	int r;
 
-	if (str_copy(want, sizeof(want), variant) < 0)
+	if (modload_modname(variant, want, sizeof(want)) < 0)
 		return 0;
-	for (char *p = want; *p; p++)
-		if (*p == '-')
-			*p = '_';
 	v.want = want;
 	bind_vfio_alias(d, alias, sizeof(alias));
 	/* the modules' own aliases only: an admin's modprobe.d alias drives nothing */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "dev_holders.h"
+#include "dev_modload.h"
 #include "dev_sriov.h"
 #include "sysfs.h"
 #include "util.h"
@@ -547,11 +548,9 @@ const char *handoff_variant_of(const struct sysroot *sr, const struct cfg *cfg,
 	    quirks_sriov(sr, name, &si) == 0 && si.is_vf &&
 	    sriov_find_pf(sr, so, pf, err, sizeof(err)) == 0 && !strcmp(si.pf, pf))
 		v = so->driver;
-	if (!cfg_vfio_variant(v) || str_copy(buf, size, v) < 0)
+	/* a module's name and its PCI driver's (KBUILD_MODNAME) */
+	if (!cfg_vfio_variant(v) || modload_modname(v, buf, size) < 0)
 		return NULL;
-	for (char *p = buf; *p; p++)
-		if (*p == '-')
-			*p = '_'; /* a module's name and its PCI driver's (KBUILD_MODNAME) */
 	return buf;
 }
 

@@ -257,3 +257,13 @@ int modload_load(const struct sysroot *sr, const char *name, char *err, size_t e
 	modload_ctx_free(ctx);
 	return r;
 }
+
+int modload_modname(const char *name, char *buf, size_t size)
+{
+	if (str_copy(buf, size, name) < 0)
+		return -ENAMETOOLONG;
+	for (char *p = buf; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	return 0;
+}

@@ -47,6 +47,9 @@ int modload_lookup(struct kmod_ctx *ctx, const char *name, modload_fn fn, void *
 int modload_insert(struct kmod_ctx *ctx, const char *name, char *err, size_t errsize);
 
 /* 1 when NAME is built in or has a module file for the root's kernel, 0 when not, -errno. */
+/* NAME as a module's name (libkmod, KBUILD_MODNAME): '-' written '_', into BUF; -ENAMETOOLONG
+ * when it does not fit. */
+int modload_modname(const char *name, char *buf, size_t size);
 int modload_available(const struct sysroot *sr, const char *name);
 /* Loads NAME and what it needs. Refuses (-EPERM) below a root that is not the running system:
  * module loading always acts on the running kernel. */

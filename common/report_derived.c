@@ -277,11 +277,9 @@ static bool capture_variant(struct capture_kmod *k, const char *name)
 {
 	char mod[PCIDEV_NAME_MAX];
 
-	if (strpbrk(name, " \t\n") || str_copy(mod, sizeof(mod), name) < 0)
+	/* libkmod's name for it: one line whichever way the INI spells it */
+	if (strpbrk(name, " \t\n") || modload_modname(name, mod, sizeof(mod)) < 0)
 		return false;
-	for (char *p = mod; *p; p++)
-		if (*p == '-')
-			*p = '_'; /* libkmod's name for it: one line whichever way the INI spells it */
 	for (int i = 0; i < k->nmods; i++)
 		if (!strcmp(k->mods[i], mod))
 			return true;

@@ -14,6 +14,7 @@
 #include "cfg_ini.h"
 #include "dev_bind.h"
 #include "dev_handoff.h"
+#include "dev_modload.h"
 #include "dev_sriov.h"
 #include "dev_state.h"
 #include "fakekernel.h"
@@ -134,6 +135,15 @@ TEST(variant_matches_through_the_vfio_pci_alias_only)
 	CHECK_INT(bind_variant_matches(&w->sr, &gpu, "xe-vfio-pci"), 1); /* the module's name */
 	CHECK_INT(bind_variant_matches(&w->sr, &audio, "xe_vfio_pci"), 0);
 	CHECK_INT(bind_variant_matches(&w->sr, &gpu, "i915_vfio_pci"), 0); /* no such module */
+}
+
+TEST(module_names_are_written_with_underscores)
+{
+	char buf[12];
+
+	CHECK_INT(modload_modname("xe-vfio-pci", buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "xe_vfio_pci");
+	CHECK_INT(modload_modname("i915-vfio-pci", buf, sizeof(buf)), -ENAMETOOLONG);
 }
 
 TEST(keep_entry_with_variant_is_bound_to_it_and_given_back)
