@@ -154,6 +154,10 @@ int pve_mapping_validate(const struct sysroot *sr, const char *name, const char 
 int pve_mapping_load(const struct sysroot *sr, const char *name, const char *node,
 		     struct pve_mapping *map, struct pve_map_problem *prob, char *err,
 		     size_t errsize);
+/* The alternatives of NAME for NODE as the file lists them, not validated against the host
+ * (a device they name may be missing): for the hook's search of a VF not made yet. */
+int pve_mapping_paths(const struct sysroot *sr, const char *name, const char *node,
+		      struct pve_mapping *map);
 
 /* The VMID holding a live Proxmox reservation of device NAME other than VMID (a time
  * reservation not yet expired, or a pid reservation whose pid is alive), 0 when none. */
