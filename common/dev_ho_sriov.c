@@ -8,12 +8,10 @@
 #include "dev_ho.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dev_sriov.h"
-#include "sysfs.h"
 #include "util.h"
 
 int ho_sriov_drop_ids(struct job *j, struct ho_left *left)
@@ -65,12 +63,10 @@ static bool id_is_missing_vf(const struct sysroot *sr, const struct pve_pci_id *
 			     const char *pf, unsigned vfs, char name[PCI_ADDR_LEN])
 {
 	for (int f = 0; f < 8; f++) {
-		struct pci_addr a = id->addr;
+		struct pci_addr a;
 
-		if (id->has_func && f != a.func)
+		if (!pve_pci_id_func(id, f, &a))
 			continue;
-		if (!id->has_func)
-			a.func = (uint8_t)f;
 		pci_addr_fmt(&a, name);
 		if (!ho_dev_present(sr, name) && (!pf || sriov_vf_index(sr, pf, &a, vfs) >= 0))
 			return true;
@@ -123,6 +119,7 @@ int ho_sriov_make_vfs(struct job *j, const struct pve_vmconf *c)
 	const struct sriov_opts *o = &j->ops->cfg->sriov;
 	const struct sysroot *sr = j->ops->sr;
 	unsigned long ms = j->opts->bind_timeout_ms;
+	struct sriov_ops sops = { .sr = sr, .timeout_ms = ms };
 	char pf[PCI_ADDR_LEN], vf[PCI_ADDR_LEN], err[512];
 	struct sriov_state *st;
 	struct sriov_info si;
@@ -153,10 +150,9 @@ int ho_sriov_make_vfs(struct job *j, const struct pve_vmconf *c)
 		"says", vf, pf, si.numvfs > 0 ? si.numvfs : 0, o->vfs);
 	if (!(st = malloc(sizeof(*st))))
 		return -ENOMEM;
-	struct sriov_ops sops = { .sr = sr, .timeout_ms = ms };
 	r = sriov_apply(&sops, o, st, &changes, err, sizeof(err));
-	/* the boot unit made them at the same time: its count is "already so" */
-	if (r < 0 && sriov_read(sr, pf, st) == 0 && st->numvfs == o->vfs)
+	/* the boot unit wrote the count at the same time (the kernel refused ours): already so */
+	if (r == -EBUSY && sriov_read(sr, pf, st) == 0 && st->numvfs == o->vfs)
 		r = sriov_apply(&sops, o, st, &changes, err, sizeof(err));
 	free(st);
 	if (r < 0) {

@@ -18,6 +18,8 @@ struct pve_pci_id {
 	struct pci_addr addr;
 	bool has_func; /* false: every function of bus:slot */
 };
+/* Function F (0..7) of what ID names, in *A: false when ID names another function. */
+bool pve_pci_id_func(const struct pve_pci_id *id, int f, struct pci_addr *a);
 
 struct pve_hostpci {
 	int index;           /* N of hostpciN */

@@ -7,22 +7,6 @@ INI=/etc/pve-gpu-passthrough.ini
 load_host_drivers
 sriov_pf || return 0
 
-snap() {
-	echo "pf=$(driver_of $PF) numvfs=$(cat $sys/sriov_numvfs) autoprobe=$(cat $sys/sriov_drivers_autoprobe)"
-	for v in $sys/virtfn*; do
-		[ -e "$v" ] || continue
-		d=$(basename "$(readlink $v)")
-		echo "$d $(driver_of $d)/$(override_of $d)"
-	done
-	for f in /run/pve-gpu-passthrough/*.state; do [ -e "$f" ] && echo "state $f"; done
-}
-# hook_out VMID PHASE: the hookscript, its output in $out (and the log), its status in $rc.
-hook_out() {
-	out=$(hook "$1" "$2" 2>&1)
-	rc=$?
-	echo "$out"
-}
-
 # ---- the first VF's address: the PF's routing id + sriov_offset, as the hook computes it;
 # checked against virtfn0 once (autoprobe off: no host driver on the VFs)
 off=$(cat $sys/sriov_offset)
@@ -40,7 +24,7 @@ check "the computed first VF $VF is virtfn0" test "$(basename "$(readlink $sys/v
 echo 0 >$sys/sriov_numvfs
 echo 1 >$sys/sriov_drivers_autoprobe
 check "no VFs again" test ! -e /sys/bus/pci/devices/$VF
-before=$(snap)
+before=$(sriov_snap)
 
 mkdir -p /etc
 printf '[hook]\nbind_timeout = 2s\n[sriov]\npf = %s\nvfs = 2\ndriver = vfio-pci\n' "$PF" >$INI
@@ -50,13 +34,13 @@ write_vm_conf 131 "machine: q35" "hostpci0: $VF,pcie=1"
 # ---- the PF without a driver: one line, nothing written, exit 1 ----
 echo $PF >/sys/bus/pci/drivers/nvme/unbind
 check "the PF has no driver" test "$(driver_of $PF)" = none
-unbound=$(snap)
+unbound=$(sriov_snap)
 hook_out 131 pre-start
 check "PF without driver: pre-start exits 1" test $rc = 1
 check "PF without driver: the line names the VF, the PF and the unit" \
 	contains "$out" "error: VF $VF of \[sriov\] PF $PF does not exist: PF $PF has no driver yet; VFs are made when its driver binds \(pve-gpu-passthrough-sriov@$PF.service\)"
-check "PF without driver: nothing written" test "$(snap)" = "$unbound"
-show_diff "$unbound" "$(snap)"
+check "PF without driver: nothing written" test "$(sriov_snap)" = "$unbound"
+show_diff "$unbound" "$(sriov_snap)"
 check "PF without driver: no state file" test ! -e /run/pve-gpu-passthrough/131.state
 echo $PF >/sys/bus/pci/drivers/nvme/bind
 wait_driver $PF nvme
@@ -68,8 +52,8 @@ check "00:1e.0 does not exist" test ! -e /sys/bus/pci/devices/0000:00:1e.0
 hook_out 132 pre-start
 check "no VF of the PF: pre-start exits 1" test $rc = 1
 check "no VF of the PF: Proxmox's error, no [sriov] line" not contains "$out" "\[sriov\]"
-check "no VF of the PF: the PF untouched" test "$(snap)" = "$before"
-show_diff "$before" "$(snap)"
+check "no VF of the PF: the PF untouched" test "$(sriov_snap)" = "$before"
+show_diff "$before" "$(sriov_snap)"
 
 # ---- the VF not made yet: pre-start makes the VFs and hands it over ----
 hook_out 131 pre-start
@@ -83,13 +67,13 @@ VF2=$(basename "$(readlink $sys/virtfn1)")
 expect_driver $VF2 vfio-pci
 expect_driver $PF nvme
 check "a state file while it runs" test -e /run/pve-gpu-passthrough/131.state
-running=$(snap)
+running=$(sriov_snap)
 hook_out 131 post-stop
 check "post-stop exits 0" test $rc = 0
 expect_driver $VF vfio-pci
 check "post-stop: as pre-start found it after making the VFs, no state" \
-	test "$(snap)" = "$(echo "$running" | grep -v '^state ')"
-show_diff "$running" "$(snap)"
+	test "$(sriov_snap)" = "$(echo "$running" | grep -v '^state ')"
+show_diff "$running" "$(sriov_snap)"
 # a second start: the VFs are there, nothing is made again
 hook_out 131 pre-start
 check "second pre-start exits 0" test $rc = 0
