@@ -616,3 +616,24 @@ TEST(pre_start_of_a_vm_not_passing_a_vf_of_the_pf_leaves_it_alone)
 		CHECK_STR(attr(h->w, "/sys/bus/pci/devices/" PF "/sriov_numvfs"), "0");
 	}
 }
+
+/* Which VF an address would be, from the PF's sriov_offset / sriov_stride (1 and 1 here). */
+TEST(vf_index_from_offset_and_stride)
+{
+	struct world *w = world(NULL);
+	static const struct {
+		const char *addr;
+		int want;
+	} cases[] = { { "0000:00:02.1", 0 },	    { "0000:00:02.3", 2 },
+		      { "0000:00:02.4", -ENOENT }, /* vfs = 3: no fourth */
+		      { "0000:00:02.0", -ENOENT }, /* the PF itself */
+		      { "0000:00:01.0", -ENOENT }, /* before it */
+		      { "0001:00:02.1", -ENOENT } }; /* another domain */
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pci_addr a;
+
+		CHECK_INT(pci_addr_parse(cases[i].addr, &a), 0);
+		CHECK_INT(sriov_vf_index(&w->sr, PF, &a, 3), cases[i].want);
+	}
+}
