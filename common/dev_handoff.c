@@ -329,6 +329,19 @@ static int collect(struct job *j)
 				return r;
 		r = pve_vmconf_expand_busy(j->ops->sr, &c, j->ops->node, &inuse, &all, &idx, err,
 					   sizeof(err));
+		if (r < 0) { /* a VF of [sriov]'s PF not made yet: made, then again */
+			int made = ho_sriov_make_vfs(j, &c);
+
+			if (made < 0)
+				return made;
+			if (made > 0 && j->ops->dry_run) {
+				INFO(j, "dry run: the VFs are not made, so their handoff is not planned");
+				return 0;
+			}
+			if (made > 0)
+				r = pve_vmconf_expand_busy(j->ops->sr, &c, j->ops->node, &inuse, &all,
+							   &idx, err, sizeof(err));
+		}
 		if (r < 0) {
 			ERR(j, "hostpci%d: %s", idx, err);
 			return r;

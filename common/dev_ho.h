@@ -138,6 +138,12 @@ extern const struct ho_step ho_step_sriov;
 /* The SR-IOV row's removal of vfio-pci's dynamic ids that match a PF with VFs (dev_ho_sriov.c);
  * what fails goes into LEFT when given. 0 or the first -errno. */
 int ho_sriov_drop_ids(struct job *j, struct ho_left *left);
+/* Pre-start, when C's devices do not all exist (dev_ho_sriov.c): an entry naming a VF of the
+ * INI's [sriov] PF that is not made yet (the PF has fewer VFs than the INI asks) has the VFs
+ * made by sriov_apply (deadline: bind_timeout; a PF without a driver is waited for as long,
+ * then one error line and nothing written). 1 when they were made (a dry run: its writes
+ * logged), 0 when no entry names such a VF (the PF is not read), -errno with one line. */
+int ho_sriov_make_vfs(struct job *j, const struct pve_vmconf *c);
 
 /* handoff_variant_of for device D of the job's VM (dev_ho_bind.c). */
 const char *ho_variant_asked(struct job *j, const struct pci_dev_info *d, char *buf,

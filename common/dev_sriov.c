@@ -112,6 +112,31 @@ int sriov_read(const struct sysroot *sr, const char *pf, struct sriov_state *st)
 	return 0;
 }
 
+int sriov_vf_index(const struct sysroot *sr, const char *pf, const struct pci_addr *addr,
+		   unsigned vfs)
+{
+	char path[SR_PATH_MAX];
+	unsigned long off, stride;
+	struct pci_addr p;
+	uint32_t pf_rid, rid;
+
+	if (pci_addr_parse(pf, &p) < 0 || p.domain != addr->domain)
+		return -ENOENT;
+	pf_rid = (uint32_t)p.bus << 8 | (uint32_t)p.slot << 3 | p.func;
+	rid = (uint32_t)addr->bus << 8 | (uint32_t)addr->slot << 3 | addr->func;
+	if (rid <= pf_rid)
+		return -ENOENT;
+	if (sysfs_pci_dev(path, pf, "sriov_offset") < 0 || sr_read_ulong(sr, path, 0, &off) < 0 ||
+	    sysfs_pci_dev(path, pf, "sriov_stride") < 0 || sr_read_ulong(sr, path, 0, &stride) < 0)
+		return 0; /* no way to tell which: after the PF, in its domain */
+	if (off == 0 || rid < pf_rid + off)
+		return -ENOENT;
+	rid -= (uint32_t)(pf_rid + off); /* I * stride */
+	if (stride == 0)
+		return rid == 0 && vfs > 0 ? 0 : -ENOENT;
+	return rid % stride == 0 && rid / stride < vfs ? (int)(rid / stride) : -ENOENT;
+}
+
 static int write_attr(const struct sysroot *sr, const char *dev, const char *attr, unsigned v)
 {
 	char path[SR_PATH_MAX], val[16];

@@ -58,6 +58,13 @@ int sriov_find_pf(const struct sysroot *sr, const struct sriov_opts *o, char pf[
 		  char *err, size_t errsize);
 /* What PF has now. -ENODEV when there is no such device. Reads only. */
 int sriov_read(const struct sysroot *sr, const char *pf, struct sriov_state *st);
+/* Which VF of PF device ADDR would be: its routing id is the PF's + sriov_offset + I *
+ * sriov_stride (the PF's SR-IOV capability, readable whether or not its driver bound or its
+ * VFs exist); the index I (0-based) when it is below VFS, else -ENOENT. A PF without those
+ * attributes (an older kernel): -ENOENT unless ADDR is in the PF's domain after it (any VF
+ * is), then 0. Reads only. */
+int sriov_vf_index(const struct sysroot *sr, const char *pf, const struct pci_addr *addr,
+		   unsigned vfs);
 /* Makes O's VFs as above; ST holds the state afterwards, *CHANGES the number of writes made
  * (or, in a dry run, that would be). 0 or -errno with ERR filled. */
 int sriov_apply(const struct sriov_ops *ops, const struct sriov_opts *o, struct sriov_state *st,

@@ -324,6 +324,15 @@ int pve_vmconf_load_node(const struct sysroot *sr, int vmid, const char *node,
 	return r;
 }
 
+bool pve_pci_id_func(const struct pve_pci_id *id, int f, struct pci_addr *a)
+{
+	*a = id->addr;
+	if (id->has_func)
+		return f == a->func;
+	a->func = (uint8_t)f;
+	return true;
+}
+
 /* Appends every present device matching ID (a whole slot without function) to OUT. */
 static int expand_id(const struct sysroot *sr, const struct pve_pci_id *id,
 		     struct pve_devlist *out, char *err, size_t errsize)
@@ -332,12 +341,10 @@ static int expand_id(const struct sysroot *sr, const struct pve_pci_id *id,
 	int found = 0;
 
 	for (int f = 0; f < 8; f++) {
-		struct pci_addr a = id->addr;
+		struct pci_addr a;
 
-		if (id->has_func && f != a.func)
+		if (!pve_pci_id_func(id, f, &a))
 			continue;
-		if (!id->has_func)
-			a.func = (uint8_t)f;
 		pci_addr_fmt(&a, name);
 		if (sysfs_pci_dev(path, name, NULL) < 0 || !sr_exists(sr, path))
 			continue;

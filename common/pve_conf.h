@@ -18,6 +18,8 @@ struct pve_pci_id {
 	struct pci_addr addr;
 	bool has_func; /* false: every function of bus:slot */
 };
+/* Function F (0..7) of what ID names, in *A: false when ID names another function. */
+bool pve_pci_id_func(const struct pve_pci_id *id, int f, struct pci_addr *a);
 
 struct pve_hostpci {
 	int index;           /* N of hostpciN */
@@ -154,6 +156,10 @@ int pve_mapping_validate(const struct sysroot *sr, const char *name, const char 
 int pve_mapping_load(const struct sysroot *sr, const char *name, const char *node,
 		     struct pve_mapping *map, struct pve_map_problem *prob, char *err,
 		     size_t errsize);
+/* The alternatives of NAME for NODE as the file lists them, not validated against the host
+ * (a device they name may be missing): for the hook's search of a VF not made yet. */
+int pve_mapping_paths(const struct sysroot *sr, const char *name, const char *node,
+		      struct pve_mapping *map);
 
 /* The VMID holding a live Proxmox reservation of device NAME other than VMID (a time
  * reservation not yet expired, or a pid reservation whose pid is alive), 0 when none. */

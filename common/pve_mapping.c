@@ -421,3 +421,19 @@ int pve_mapping_load(const struct sysroot *sr, const char *name, const char *nod
 		mapping_alts(lines, n, map);
 	return r;
 }
+
+int pve_mapping_paths(const struct sysroot *sr, const char *name, const char *node,
+		      struct pve_mapping *map)
+{
+	_cleanup_free_ struct map_line *lines = calloc(PVE_MAX_MAP_ALTS, sizeof(*lines));
+	char err[256];
+	bool mdev = false;
+	int r, n = 0;
+
+	map->nalts = map->nentries = 0;
+	if (!lines)
+		return -ENOMEM;
+	if ((r = mapping_read(sr, name, node, lines, &n, &mdev, err, sizeof(err))) == 0)
+		mapping_alts(lines, n, map);
+	return r;
+}

@@ -498,3 +498,142 @@ TEST(concurrent_starts_on_one_mapping_pick_different_vfs)
 	CHECK(picked(h, 102)[0] && picked(h, 103)[0]);
 	CHECK(strcmp(picked(h, 102), picked(h, 103)) != 0);
 }
+
+/* ---- pre-start of a VM passing a VF that is not made yet (dev_ho_sriov.c) ------------------
+ * The PF's driver bound after pve-guests started the VM, or its boot unit failed: the PF has
+ * no VFs, and VM 100 passes VF 00:02.1 (the first: routing id PF + sriov_offset). Pre-start
+ * makes the INI's VFs with the boot unit's engine, then hands the VF over. */
+
+static struct cfg late_cfg;
+
+static struct hworld *late_vm(const char *conf, bool pf_bound)
+{
+	static struct hworld h;
+	char spec[2048], err[256];
+
+	snprintf(spec, sizeof(spec), "dir /sys/module/vfio_iommu_type1\ndir /dev/vfio\n"
+		 "link /sys/dev/block/8:0 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
+		 "dir /sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
+		 "file /proc/self/mountinfo 22 1 8:0 / / rw,relatime - ext4 /dev/sda rw\n"
+		 "file /proc/iomem 00000000-00000fff : Reserved\nvtcon 0 (S) dummy device\n"
+		 "file /etc/pve/qemu-server/100.conf %s\n", conf);
+	memset(&h, 0, sizeof(h));
+	h.w = world(spec);
+	if (cfg_parse("[hook]\nbind_timeout = 100ms\nunbind_timeout = 1s\nrelease_timeout = 100ms\n"
+		      "[sriov]\npf = 00:02.0\nvfs = 3\n", "t.ini", &late_cfg, err, sizeof(err)) < 0)
+		test_fail(__FILE__, __LINE__, "%s", err);
+	if (!pf_bound)
+		CHECK_INT(sr_write(&h.w->sr, "/sys/bus/pci/drivers/i915/unbind", PF), 0);
+	h.w->k.log[0] = '\0';
+	h.ops = (struct handoff_ops){ .sr = &h.w->sr, .cfg = &late_cfg, .node = "pve",
+				      .log = capture_log, .ud = &h.cap, .prove = fk_prove };
+	return &h;
+}
+
+TEST(pre_start_makes_the_vfs_of_a_vf_not_made_yet)
+{
+	struct hworld *h = late_vm("hostpci0: 0000:00:02.1,pcie=1", true);
+	struct handoff_state st;
+
+	CHECK(!sr_exists(&h->w->sr, "/sys/bus/pci/devices/0000:00:02.1"));
+	if (handoff_prepare(&h->ops, 100) != 0)
+		test_fail(__FILE__, __LINE__, "%s", h->cap.text);
+	CHECK_CONTAINS(h->cap.text, "VF 0000:00:02.1 of [sriov] PF 0000:00:02.0 does not exist "
+				    "(0 of 3 VFs): making them as the INI says");
+	CHECK_STR(attr(h->w, "/sys/bus/pci/devices/" PF "/sriov_numvfs"), "3");
+	CHECK_STR(attr(h->w, "/sys/bus/pci/devices/" PF "/sriov_drivers_autoprobe"), "0");
+	CHECK_STR(fk_driver(&h->w->k, "0000:00:02.1"), "vfio-pci");
+	CHECK_STR(fk_driver(&h->w->k, "0000:00:02.2"), "vfio-pci");
+	CHECK_STR(fk_driver(&h->w->k, "0000:00:02.3"), "vfio-pci");
+	CHECK_STR(fk_driver(&h->w->k, PF), "i915");
+	CHECK_INT(state_load(&h->w->sr, 100, &st), 0);
+	CHECK_INT(st.ndevs, 1);
+	CHECK_STR(st.devs[0].name, "0000:00:02.1");
+	/* post-stop: as the handoff found it (the INI's driver), the PF and the other VFs kept */
+	CHECK_INT(handoff_release(&h->ops, 100), 0);
+	CHECK_STR(fk_driver(&h->w->k, "0000:00:02.1"), "vfio-pci");
+	CHECK_STR(attr(h->w, "/sys/bus/pci/devices/" PF "/sriov_numvfs"), "3");
+	CHECK(state_load(&h->w->sr, 100, &st) == -ENOENT);
+}
+
+TEST(pre_start_makes_the_vfs_for_a_mapping_of_vfs)
+{
+	struct hworld *h = late_vm("hostpci0: mapping=igpu-vf,pcie=1\n"
+				   "file /etc/pve/mapping/pci.cfg igpu-vf\\n"
+				   "\\tmap id=8086:a7a0,node=pve,path=0000:00:02.2,iommugroup=901,"
+				   "subsystem-id=0000:0000\\n", true);
+
+	if (handoff_prepare(&h->ops, 100) != 0)
+		test_fail(__FILE__, __LINE__, "%s", h->cap.text);
+	CHECK_STR(attr(h->w, "/sys/bus/pci/devices/" PF "/sriov_numvfs"), "3");
+	CHECK_STR(fk_driver(&h->w->k, "0000:00:02.2"), "vfio-pci");
+}
+
+TEST(pre_start_with_the_pf_without_driver_writes_nothing)
+{
+	struct hworld *h = late_vm("hostpci0: 0000:00:02.1,pcie=1", false);
+	struct handoff_state st;
+
+	CHECK_INT(handoff_prepare(&h->ops, 100), -ENODEV);
+	CHECK_STR(h->cap.text, "E: VF 0000:00:02.1 of [sriov] PF 0000:00:02.0 does not exist: PF "
+			       "0000:00:02.0 has no driver yet; VFs are made when its driver binds "
+			       "(pve-gpu-passthrough-sriov@0000:00:02.0.service)\n");
+	CHECK_STR(h->w->k.log, "");
+	CHECK_STR(attr(h->w, "/sys/bus/pci/devices/" PF "/sriov_numvfs"), "0");
+	CHECK(state_load(&h->w->sr, 100, &st) == -ENOENT);
+}
+
+TEST(pre_start_dry_run_prints_the_writes_and_makes_nothing)
+{
+	struct hworld *h = late_vm("hostpci0: 0000:00:02.1,pcie=1", true);
+	struct handoff_state st;
+
+	h->ops.dry_run = true;
+	CHECK_INT(handoff_prepare(&h->ops, 100), 0);
+	CHECK_CONTAINS(h->cap.text, "would write '3' to /sys/bus/pci/devices/" PF "/sriov_numvfs");
+	CHECK_CONTAINS(h->cap.text, "dry run: the VFs are not made, so their handoff is not "
+				    "planned");
+	CHECK_STR(h->w->k.log, "");
+	CHECK_STR(attr(h->w, "/sys/bus/pci/devices/" PF "/sriov_numvfs"), "0");
+	CHECK(state_load(&h->w->sr, 100, &st) == -ENOENT);
+}
+
+/* A missing device that is no VF of the PF (00:03.0), or a VF beyond the INI's count (00:02.5
+ * with vfs = 3): the start fails as Proxmox's would, and the PF is neither read for nor
+ * written. */
+TEST(pre_start_of_a_vm_not_passing_a_vf_of_the_pf_leaves_it_alone)
+{
+	static const char *const confs[] = { "hostpci0: 0000:00:03.0,pcie=1",
+					     "hostpci0: 0000:00:02.5,pcie=1" };
+
+	for (int i = 0; i < 2; i++) {
+		struct hworld *h = late_vm(confs[i], true);
+
+		CHECK_INT(handoff_prepare(&h->ops, 100), -ENODEV);
+		CHECK_CONTAINS(h->cap.text, "E: hostpci0: no PCI device found for");
+		CHECK(!strstr(h->cap.text, "[sriov]"));
+		CHECK_STR(h->w->k.log, "");
+		CHECK_STR(attr(h->w, "/sys/bus/pci/devices/" PF "/sriov_numvfs"), "0");
+	}
+}
+
+/* Which VF an address would be, from the PF's sriov_offset / sriov_stride (1 and 1 here). */
+TEST(vf_index_from_offset_and_stride)
+{
+	struct world *w = world(NULL);
+	static const struct {
+		const char *addr;
+		int want;
+	} cases[] = { { "0000:00:02.1", 0 },	    { "0000:00:02.3", 2 },
+		      { "0000:00:02.4", -ENOENT }, /* vfs = 3: no fourth */
+		      { "0000:00:02.0", -ENOENT }, /* the PF itself */
+		      { "0000:00:01.0", -ENOENT }, /* before it */
+		      { "0001:00:02.1", -ENOENT } }; /* another domain */
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pci_addr a;
+
+		CHECK_INT(pci_addr_parse(cases[i].addr, &a), 0);
+		CHECK_INT(sriov_vf_index(&w->sr, PF, &a, 3), cases[i].want);
+	}
+}

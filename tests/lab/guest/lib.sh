@@ -268,6 +268,24 @@ sriov_pf() {
 	check "it offers 2 VFs, none enabled" test "$(cat $sys/sriov_totalvfs)/$(cat $sys/sriov_numvfs)" = 2/0
 }
 
+# The SR-IOV PF of sriov_pf and its VFs, one line each (driver/override), and the state files.
+sriov_snap() {
+	echo "pf=$(driver_of $PF)/$(override_of $PF) numvfs=$(cat $sys/sriov_numvfs) autoprobe=$(cat $sys/sriov_drivers_autoprobe)"
+	for v in $sys/virtfn*; do
+		[ -e "$v" ] || continue
+		d=$(basename "$(readlink $v)")
+		echo "$d $(driver_of $d)/$(override_of $d)"
+	done
+	for f in /run/pve-gpu-passthrough/*.state; do [ -e "$f" ] && echo "state $f"; done
+}
+
+# hook_out VMID PHASE: the hookscript, its output in $out (and the log), its status in $rc.
+hook_out() {
+	out=$(hook "$1" "$2" 2>&1)
+	rc=$?
+	echo "$out"
+}
+
 # Milliseconds since boot (busybox date has no %N).
 uptime_ms() {
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime

@@ -101,12 +101,6 @@ run_unit() {
 	env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin $cmd </dev/null
 }
 
-# hook_out VMID PHASE: the hookscript, its output in $out (and the log), its status in $rc.
-hook_out() {
-	out=$(hook "$1" "$2" 2>&1)
-	rc=$?
-	echo "$out"
-}
 # vfio_id new_id|remove_id: write the PF's id (the VFs' too) there; $out is the shell's error.
 vfio_id() {
 	out=$( (echo "1b36 0010" >$VFIO/$1) 2>&1)
@@ -115,16 +109,6 @@ vfio_id() {
 # dynamic list does not have.
 no_such_id() {
 	! vfio_id remove_id && contains "$out" 'No such device'
-}
-
-snap() {
-	echo "pf=$(driver_of $PF)/$(override_of $PF) numvfs=$(cat $sys/sriov_numvfs) autoprobe=$(cat $sys/sriov_drivers_autoprobe)"
-	for v in $sys/virtfn*; do
-		[ -e "$v" ] || continue
-		d=$(basename "$(readlink $v)")
-		echo "$d $(driver_of $d)/$(override_of $d)"
-	done
-	for f in /run/pve-gpu-passthrough/*.state; do [ -e "$f" ] && echo "state $f"; done
 }
 
 # ---- the INI, before the unit runs ----
@@ -171,13 +155,13 @@ check "check after the unit: sriov.numvfs PASS" \
 	jqe --arg a $PF '[.checks[] | select(.id == "sriov.numvfs" and .status == "pass" and .subject == $a)] | length == 1' /tmp/sb-check1.json
 
 # ---- a second run: already so ----
-booted=$(snap)
+booted=$(sriov_snap)
 out=$(run_unit 2>&1)
 rc=$?
 echo "$out"
 check "second run exits 0" test $rc = 0
 check "second run: 0 changes" contains "$out" "^0 changes made$"
-check "second run: nothing changed" test "$(snap)" = "$booted"
+check "second run: nothing changed" test "$(sriov_snap)" = "$booted"
 $CLI sriov apply --json >/tmp/sb-apply.json
 check "apply --json: exit 0" test $? = 0
 check "apply --json: changes 0, ok" jqe '.changes == 0 and .ok == true' /tmp/sb-apply.json
@@ -191,7 +175,7 @@ rc=$?
 echo "$out"
 check "--pf of another device: exit 0" test $rc = 0
 check "--pf of another device: says so" contains "$out" "$DISK is not the INI's \[sriov\] PF \($PF\): nothing to do"
-check "--pf of another device: nothing changed" test "$(snap)" = "$booted"
+check "--pf of another device: nothing changed" test "$(sriov_snap)" = "$booted"
 # The PF by its id: the VFs share it (they are not PFs), the same PF.
 printf '[sriov]\npf = 1b36:0010\nvfs = 2\n' >$INI
 out=$(run_unit 2>&1)
@@ -200,14 +184,14 @@ echo "$out"
 check "pf = 1b36:0010: the unit exits 0, 0 changes" test "$rc/$(echo "$out" | tail -n 1)" = "0/0 changes made"
 out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin $CLI sriov apply --pf $DISK 2>&1)
 check "pf = 1b36:0010: --pf of another device: nothing to do" contains "$out" "is not the INI's \[sriov\] PF \($PF\)"
-check "pf = 1b36:0010: nothing changed" test "$(snap)" = "$booted"
+check "pf = 1b36:0010: nothing changed" test "$(sriov_snap)" = "$booted"
 printf '[sriov]\npf = %s\nvfs = 2\ndriver = vfio-pci\n' "$PF" >$INI
 
 # ---- a VF handed to a VM and back, Proxmox's new_id removed at post-stop ----
 # Control first: vfio-pci takes and drops the PF's id by hand (with nothing unbound, nothing
 # moves); a second remove_id is refused with ENODEV, the kernel's word for an id it has not.
 check "control: new_id of the PF's id accepted" vfio_id new_id
-check "control: nothing moved" test "$(snap)" = "$booted"
+check "control: nothing moved" test "$(sriov_snap)" = "$booted"
 check "control: remove_id of it accepted" vfio_id remove_id
 check "control: a second remove_id fails with ENODEV" no_such_id
 write_vm_conf 121 "machine: q35" "hostpci0: $VF"
@@ -230,16 +214,16 @@ check "post-stop removed the dynamic id" \
 	contains "$out" "removed the dynamic id 1b36:0010 from vfio-pci: it is the id of SR-IOV PF $PF"
 check "vfio-pci no longer has it: remove_id fails with ENODEV" no_such_id
 check "after post-stop: as the unit left it (VFs on vfio-pci, override vfio-pci, PF on nvme, 2 VFs, no state)" \
-	test "$(snap)" = "$booted"
-show_diff "$booted" "$(snap)"
+	test "$(sriov_snap)" = "$booted"
+show_diff "$booted" "$(sriov_snap)"
 
 # ---- the PF refused ----
 write_vm_conf 122 "machine: q35" "hostpci0: $PF"
 hook_out 122 pre-start
 check "PF with VFs: pre-start refused (exit 1)" test $rc = 1
 check "the refusal names the VFs" contains "$out" "refusing: $PF is an SR-IOV physical function with 2 VFs enabled"
-check "nothing changed" test "$(snap)" = "$booted"
-show_diff "$booted" "$(snap)"
+check "nothing changed" test "$(sriov_snap)" = "$booted"
+show_diff "$booted" "$(sriov_snap)"
 check "no state file" test ! -e /run/pve-gpu-passthrough/122.state
 
 # ---- cleanup ----
