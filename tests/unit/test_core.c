@@ -1,6 +1,7 @@
 /* test_core.c - rooted I/O, PCI addresses and parsing helpers. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -370,8 +371,12 @@ TEST(sysroot_timed_read_ends_at_its_deadline)
 	CHECK_INT(mkfifo(p, 0600), 0);
 	CHECK_INT(sr_read_str_timeout(&sr, "/fifo", buf, sizeof(buf), 100), -ETIMEDOUT);
 	CHECK_STR(buf, "before");
-	/* let the blocked reader go (a writer opens and closes: it reads EOF) */
-	fd = open(p, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	/* let the blocked reader go (a writer opens and closes: it reads EOF). On a loaded machine
+	 * its process may not have reached its open yet: until it has, a non-blocking writer's
+	 * open fails with ENXIO (polled for, 10 s at most) */
+	for (int i = 0; (fd = open(p, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0 && errno == ENXIO &&
+			i < 1000; i++)
+		poll(NULL, 0, 10);
 	CHECK(fd >= 0);
 	close(fd);
 	CHECK_INT(sr_write_file_atomic(&sr, "/attr", "vfio-pci\n", 9, 0600), 0);
