@@ -14,7 +14,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +50,7 @@ struct detached_write {
 	bool read;      /* a read of up to size-1 bytes into value, not a write of value */
 	size_t size;    /* value's size */
 	ssize_t child_result; /* set by the process before it exits */
+	atomic_int closed;    /* set by the process once it holds none of the caller's files */
 	pid_t pid;            /* the process, once started */
 	void *stack;
 	struct sysroot sr; /* a copy, without write points: the process only writes */
@@ -76,6 +79,8 @@ static int dw_process(void *arg)
 		if (fd != w->sr.fd) /* sr_open keeps the root above 2; a copy made otherwise */
 			close(fd);
 	fds_close_except(w->sr.fd);
+	atomic_store(&w->closed, 1);
+	syscall(SYS_futex, &w->closed, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	w->child_result = w->read ? sr_read(&w->sr, w->path, w->value, w->size)
 				  : sr_int_write_raw(&w->sr, w->path, w->value);
 	_exit(0);
@@ -112,6 +117,28 @@ static void *dw_thread(void *arg)
 	pthread_mutex_unlock(&w->mu);
 	dw_put(w);
 	return NULL;
+}
+
+/* A process left blocked must not keep the caller's files (its output, a config lock) after
+ * the caller has given up: on a loaded machine it may not have run its first lines yet. Waits
+ * for that, at most DW_CLOSE_MS more (a futex wait with a deadline). */
+#define DW_CLOSE_MS 2000
+static void wait_closed(struct detached_write *w)
+{
+	uint64_t deadline = now_ms() + DW_CLOSE_MS, now;
+	struct timespec left;
+	bool done;
+
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		done = w->done; /* also when clone failed: no process */
+		pthread_mutex_unlock(&w->mu);
+		if (done || atomic_load(&w->closed) || (now = now_ms()) >= deadline)
+			return;
+		left.tv_sec = (time_t)((deadline - now) / 1000);
+		left.tv_nsec = (long)((deadline - now) % 1000) * 1000000;
+		syscall(SYS_futex, &w->closed, FUTEX_WAIT, 0, &left, NULL, 0);
+	}
 }
 
 static __thread pid_t sr_left_pid;
@@ -178,6 +205,8 @@ static int detached(const struct sysroot *sr, const char *path, const char *valu
 	if (w->done && out && r >= 0)
 		memcpy(out, w->value, (size_t)r + 1);
 	pthread_mutex_unlock(&w->mu);
+	if (r == -ETIMEDOUT)
+		wait_closed(w);
 	dw_put(w);
 	return r;
 }
