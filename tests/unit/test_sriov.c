@@ -25,15 +25,10 @@
 #include "util.h"
 
 #define PF "0000:00:02.0"
-#define PFDIR "/sys/devices/pci0000:00/0000:00:02.0"
 
 static const char *igpu_spec =
 	"pci 0000:00:02.0 vendor=8086 device=a7a0 class=030000 driver=i915 group=0 boot_vga=1\n"
-	"file " PFDIR "/sriov_totalvfs 7\n"
-	"file " PFDIR "/sriov_numvfs 0\n"
-	"file " PFDIR "/sriov_drivers_autoprobe 1\n"
-	"file " PFDIR "/sriov_offset 1\n"
-	"file " PFDIR "/sriov_stride 1\n"
+	IGPU_PF_SRIOV_SPEC
 	"pci 0000:00:1f.2 vendor=8086 device=7a62 class=010601 driver=ahci group=12\n"
 	"driver i915\n";
 

@@ -20,6 +20,7 @@
 #include "fakekernel.h"
 #include "fakesys.h"
 #include "harness.h"
+#include "howorld.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -27,7 +28,6 @@
 #define AUDIO "0000:03:00.1"
 #define PF "0000:00:02.0"
 #define VF "0000:00:02.1"
-#define PFDIR "/sys/devices/pci0000:00/0000:00:02.0"
 #define REL "6.12.0-test"
 
 /* A discrete Intel GPU on xe with its audio function (group 30), an iGPU PF that can make
@@ -38,11 +38,7 @@ static const char *base_spec =
 	"driver=xe group=30 bar0=f6000000:1000000\n"
 	"pci 0000:03:00.1 vendor=8086 device=e2f7 class=040300 driver=snd_hda_intel group=30\n"
 	"pci 0000:00:02.0 vendor=8086 device=a7a0 class=030000 driver=i915 group=0\n"
-	"file " PFDIR "/sriov_totalvfs 7\n"
-	"file " PFDIR "/sriov_numvfs 0\n"
-	"file " PFDIR "/sriov_drivers_autoprobe 1\n"
-	"file " PFDIR "/sriov_offset 1\n"
-	"file " PFDIR "/sriov_stride 1\n"
+	IGPU_PF_SRIOV_SPEC
 	"pci 0000:00:1f.2 vendor=8086 device=7a62 class=010601 driver=ahci group=12\n"
 	"link /sys/dev/block/8:0 ../../devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
 	"dir /sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/block/sda\n"
@@ -63,50 +59,25 @@ static const char *base_spec =
 static const char *timeouts = "[hook]\nunbind_timeout = 1s\nbind_timeout = 100ms\n"
 			      "release_timeout = 100ms\n";
 
-struct world {
-	struct sysroot sr;
-	struct fake_kernel k;
-	struct capture cap;
-	struct cfg cfg;
-	struct handoff_ops ops;
-};
+static struct cfg cfg; /* the world's INI (its ops point here) */
 
 /* The host with VM 100's config CONF and the INI INI (after the timeouts); xe_vfio_pci not
  * registered with NO_VARIANT. */
 static struct world *world_of(const char *conf, const char *ini, bool no_variant)
 {
-	static struct world w;
-	char spec[8192], text[1024], err[256], cmd[600];
-	int line = 0;
+	char spec[8192], text[1024], err[256];
 
-	if (w.sr.fd > 0)
-		sr_close(&w.sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", test_tmpdir());
-	CHECK_INT(system(cmd), 0);
-	memset(&w, 0, sizeof(w));
 	snprintf(spec, sizeof(spec), "%s%sfile /etc/pve/qemu-server/100.conf %s\n", base_spec,
 		 no_variant ? "" : "driver xe_vfio_pci\n", conf);
-	if (fakesys_build(test_tmpdir(), spec, &line) < 0)
-		test_fail(__FILE__, __LINE__, "fakesys spec line %d", line);
-	CHECK_INT(sr_open(&w.sr, test_tmpdir()), 0);
-	fk_init(&w.k, test_tmpdir(), &w.sr);
 	snprintf(text, sizeof(text), "%s%s", timeouts, ini);
-	if (cfg_parse(text, "t.ini", &w.cfg, err, sizeof(err)) < 0)
+	if (cfg_parse(text, "t.ini", &cfg, err, sizeof(err)) < 0)
 		test_fail(__FILE__, __LINE__, "%s", err);
-	w.ops = (struct handoff_ops){ .sr = &w.sr, .cfg = &w.cfg, .node = "pve",
-				      .log = capture_log, .ud = &w.cap, .prove = fk_prove };
-	return &w;
+	return ho_world(spec, NULL, &cfg, NULL);
 }
 
 static struct world *world(const char *conf, const char *ini)
 {
 	return world_of(conf, ini, false);
-}
-
-static void reset_log(struct world *w)
-{
-	memset(&w->cap, 0, sizeof(w->cap));
-	w->k.log[0] = '\0';
 }
 
 static int count(const char *hay, const char *needle)
@@ -167,7 +138,7 @@ TEST(keep_entry_with_variant_is_bound_to_it_and_given_back)
 	CHECK_CONTAINS(state, "target " GPU " xe_vfio_pci");
 	CHECK(!strstr(state, "target " AUDIO));
 
-	reset_log(w);
+	ho_world_reset_log(w);
 	if (handoff_release(&w->ops, 100) != 0)
 		test_fail(__FILE__, __LINE__, "%s", w->cap.text);
 	CHECK_STR(fk_driver(&w->k, GPU), "xe");
@@ -202,7 +173,7 @@ TEST(keep_entry_without_variant_is_untouched)
 	struct pve_vmconf c;
 
 	CHECK_INT(handoff_vm_load(&w->sr, 100, &c, err, sizeof(err)), 2);
-	CHECK(!handoff_variant_asked(&w->cfg, 100));
+	CHECK(!handoff_variant_asked(&cfg, 100));
 	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
 	CHECK_STR(w->k.log, "");
 	CHECK_STR(w->cap.text, "");
@@ -216,7 +187,7 @@ TEST(keep_entry_the_variant_does_not_match_is_left_alone)
 	struct world *w = world("hostpci0: 0000:03:00.1,driver=keep",
 				"[hook]\nvfio_driver = xe_vfio_pci\n");
 
-	CHECK(handoff_variant_asked(&w->cfg, 100));
+	CHECK(handoff_variant_asked(&cfg, 100));
 	CHECK_INT(handoff_prepare(&w->ops, 100), 0);
 	CHECK_STR(w->k.log, "");
 	CHECK_CONTAINS(w->cap.text, "hostpci0: " AUDIO ": xe_vfio_pci does not drive it");
@@ -238,7 +209,7 @@ TEST(entry_without_keep_goes_to_vfio_pci_with_one_warning)
 				    "it without driver=keep");
 	CHECK_CONTAINS(w->cap.text, "add ,driver=keep to hostpci0");
 	CHECK(!strstr(w->k.log, "xe_vfio_pci"));
-	reset_log(w);
+	ho_world_reset_log(w);
 	CHECK_INT(handoff_release(&w->ops, 100), 0);
 	CHECK_STR(fk_driver(&w->k, GPU), "xe");
 }
@@ -252,9 +223,9 @@ static struct world *vf_world(const char *conf)
 	char err[256];
 	int changes;
 
-	CHECK_INT(sriov_apply(&so, &w->cfg.sriov, &st, &changes, err, sizeof(err)), 0);
+	CHECK_INT(sriov_apply(&so, &cfg.sriov, &st, &changes, err, sizeof(err)), 0);
 	CHECK_STR(fk_driver(&w->k, VF), "xe_vfio_pci");
-	reset_log(w);
+	ho_world_reset_log(w);
 	return w;
 }
 
@@ -270,7 +241,7 @@ TEST(vf_already_on_the_variant_is_already_there)
 	CHECK(sr_read_str(&w->sr, STATE_DIR "/100.state", state, sizeof(state)) > 0);
 	CHECK_CONTAINS(state, "target " VF " xe_vfio_pci");
 	CHECK_CONTAINS(state, "driver - override - vfio 1");
-	reset_log(w);
+	ho_world_reset_log(w);
 	CHECK_INT(handoff_release(&w->ops, 100), 0);
 	CHECK_STR(w->k.log, ""); /* nothing to give back */
 	CHECK_CONTAINS(w->cap.text, VF ": stays on xe_vfio_pci");
@@ -286,7 +257,7 @@ TEST(vf_without_keep_under_a_variant_sriov_goes_to_vfio_pci_and_back)
 	CHECK_STR(fk_driver(&w->k, VF), "vfio-pci");
 	CHECK_INT(count(w->cap.text, "W: "), 1);
 	CHECK_CONTAINS(w->cap.text, "add ,driver=keep to hostpci0");
-	reset_log(w);
+	ho_world_reset_log(w);
 	CHECK_INT(handoff_release(&w->ops, 100), 0);
 	CHECK_STR(fk_driver(&w->k, VF), "xe_vfio_pci");
 	CHECK_STR(fk_override(&w->k, VF), "xe_vfio_pci");

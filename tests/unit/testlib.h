@@ -20,4 +20,14 @@ struct capture {
 };
 void capture_log(void *ud, enum ho_level level, const char *msg);
 
+/* An Intel iGPU PF at 00:02.0 that can make 7 VFs (none made, autoprobe on, the first VF at
+ * 00:02.1): the SR-IOV attributes of a fakesys spec (test_sriov.c, test_variant.c). */
+#define PFDIR "/sys/devices/pci0000:00/0000:00:02.0"
+#define IGPU_PF_SRIOV_SPEC \
+	"file " PFDIR "/sriov_totalvfs 7\n" \
+	"file " PFDIR "/sriov_numvfs 0\n" \
+	"file " PFDIR "/sriov_drivers_autoprobe 1\n" \
+	"file " PFDIR "/sriov_offset 1\n" \
+	"file " PFDIR "/sriov_stride 1\n"
+
 #endif
